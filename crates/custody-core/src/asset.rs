@@ -400,7 +400,10 @@ mod tests {
     fn parses_codes_case_insensitively() {
         let id = AssetId::from_codes("usdt", "EtHeReUm").unwrap();
         assert_eq!(id.to_string(), "USDT_ETHEREUM");
-        assert_eq!(AssetId::parse("usdc_solana").unwrap().to_string(), "USDC_SOLANA");
+        assert_eq!(
+            AssetId::parse("usdc_solana").unwrap().to_string(),
+            "USDC_SOLANA"
+        );
     }
 
     #[test]

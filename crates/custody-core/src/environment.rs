@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn key_prefix_names_the_environment() {
         assert_eq!(Environment::of_key("sk_live_abc"), Some(Environment::Live));
-        assert_eq!(Environment::of_key("sk_test_abc"), Some(Environment::Sandbox));
+        assert_eq!(
+            Environment::of_key("sk_test_abc"),
+            Some(Environment::Sandbox)
+        );
         assert_eq!(Environment::of_key("sk_prod_abc"), None);
         assert_eq!(Environment::of_key("SK_LIVE_abc"), None);
     }

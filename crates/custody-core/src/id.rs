@@ -61,11 +61,15 @@ macro_rules! typed_id {
                 let rest = input
                     .strip_prefix($prefix)
                     .ok_or(IdError::WrongPrefix { expected: $prefix })?;
-                // Ulid::from_string accepts exactly 26 Crockford characters and rejects
-                // values above the 128-bit range.
-                Ulid::from_string(rest)
-                    .map(Self)
-                    .map_err(|_| IdError::Malformed { prefix: $prefix })
+                let malformed = IdError::Malformed { prefix: $prefix };
+                let ulid = Ulid::from_string(rest).map_err(|_| malformed.clone())?;
+                // `Ulid::from_string` silently drops the bits of a first character above `7`
+                // (26 base32 characters hold 130 bits, a ULID 128), so `8…` would decode to the
+                // same id as `0…`. Demanding a round trip keeps one string per id.
+                if !ulid.to_string().eq_ignore_ascii_case(rest) {
+                    return Err(malformed);
+                }
+                Ok(Self(ulid))
             }
         }
 
@@ -202,7 +206,9 @@ mod tests {
         assert_eq!(json, format!("\"{id}\""));
         let back: TransactionId = serde_json::from_str(&json).unwrap();
         assert_eq!(back, id);
-        assert!(serde_json::from_str::<TransactionId>("\"vlt_01J9Z3K8Q4WJ5V6X7Y8Z9A0B1C\"").is_err());
+        assert!(
+            serde_json::from_str::<TransactionId>("\"vlt_01J9Z3K8Q4WJ5V6X7Y8Z9A0B1C\"").is_err()
+        );
     }
 
     #[test]

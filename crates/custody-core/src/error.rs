@@ -1,0 +1,403 @@
+//! The error every service returns, with a stable machine code and a kind.
+//!
+//! Why one enum for all use cases: every error ends up in the same envelope, and the HTTP
+//! layer maps [`ErrorKind`] to status and type in one place, so a new variant cannot reach a
+//! partner without a code. Port errors ([`StoreError`], [`ProviderError`]) are wrapped, never
+//! leaked as driver types.
+
+use std::fmt;
+
+use crate::address_book::DestinationRefusal;
+use crate::amount::{Amount, AmountError};
+use crate::api_key::Scope;
+use crate::asset::{AssetError, AssetId};
+use crate::chain_address::ChainAddressError;
+use crate::event::SnapshotError;
+use crate::ledger::LedgerError;
+use crate::ports::{ProviderError, StoreError};
+use crate::state::TransitionError;
+use crate::tenant::AccessDenied;
+use crate::text::TextError;
+use crate::vault::VaultRefusal;
+use crate::wallet::BalanceError;
+
+/// The kind of resource a not-found error is about, named in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// A tenant.
+    Tenant,
+    /// An API key.
+    ApiKey,
+    /// A vault.
+    Vault,
+    /// A wallet (an account in the Accounts dialect).
+    Wallet,
+    /// A deposit address.
+    Address,
+    /// A transaction.
+    Transaction,
+    /// An address-book entry.
+    AddressBookEntry,
+}
+
+impl ResourceKind {
+    /// Lowercase, human name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Tenant => "tenant",
+            ResourceKind::ApiKey => "API key",
+            ResourceKind::Vault => "vault",
+            ResourceKind::Wallet => "wallet",
+            ResourceKind::Address => "address",
+            ResourceKind::Transaction => "transaction",
+            ResourceKind::AddressBookEntry => "address-book entry",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an error is rendered: the HTTP layer maps each kind to one status and error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 422 `invalid_request_error`: well-formed but refused input, nothing changed.
+    Unprocessable,
+    /// 403 `authorization_error`.
+    Forbidden,
+    /// 404 `not_found_error`, also for another tenant's resources.
+    NotFound,
+    /// 409 `conflict_error`.
+    Conflict,
+    /// 502/503 `provider_error`, retryable.
+    Provider,
+    /// 503: our own store is unreachable, retryable.
+    Unavailable,
+    /// 500 `api_error`: a bug or a broken invariant.
+    Internal,
+}
+
+/// A service error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field failed validation (422).
+    #[error("{message}")]
+    InvalidField {
+        /// The request field, as the partner named it where known (e.g. `amount`).
+        field: &'static str,
+        /// Stable code (e.g. `amount_too_many_decimals`).
+        code: &'static str,
+        /// Human explanation.
+        message: String,
+    },
+    /// A rule refused the request (422), e.g. transferring to the same wallet.
+    #[error("{message}")]
+    Refused {
+        /// Stable code.
+        code: &'static str,
+        /// Human explanation.
+        message: String,
+    },
+    /// The asset exists but the tenant has not enabled it in this environment (422).
+    #[error("asset {0} is not enabled for this tenant")]
+    AssetNotEnabled(AssetId),
+    /// Not enough available funds (422).
+    #[error("insufficient funds: available {available}, requested {requested} (base units)")]
+    InsufficientFunds {
+        /// What the wallet had available.
+        available: Amount,
+        /// What was requested.
+        requested: Amount,
+    },
+    /// The vault refuses the operation (422).
+    #[error(transparent)]
+    Vault(#[from] VaultRefusal),
+    /// The destination refuses the asset (422).
+    #[error(transparent)]
+    Destination(#[from] DestinationRefusal),
+    /// The API key lacks a scope (403).
+    #[error("this API key lacks the `{}` scope", .0.as_str())]
+    MissingScope(Scope),
+    /// The tenant may not use this environment (403).
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// No such resource for this tenant (404).
+    #[error("{0} not found")]
+    NotFound(ResourceKind),
+    /// An illegal status change (409).
+    #[error("cannot move this {machine} from {from} to {to}")]
+    InvalidTransition {
+        /// The machine.
+        machine: &'static str,
+        /// Current status.
+        from: String,
+        /// Requested status.
+        to: String,
+    },
+    /// A uniqueness rule refused the request (409), e.g. a vault `externalId` already used.
+    #[error("{message}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Human explanation.
+        message: String,
+    },
+    /// The custody provider failed (502/503); nothing was changed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// An invariant broke: a bug, reported as 500 and logged with its cause.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A field error from any of the domain's value parsers.
+    pub fn field(field: &'static str, code: &'static str, message: impl fmt::Display) -> Error {
+        Error::InvalidField {
+            field,
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    /// The stable machine code shown to partners.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidField { code, .. }
+            | Error::Refused { code, .. }
+            | Error::Conflict { code, .. } => code,
+            Error::AssetNotEnabled(_) => "asset_not_enabled",
+            Error::InsufficientFunds { .. } => "insufficient_funds",
+            Error::Vault(refusal) => refusal.code(),
+            Error::Destination(refusal) => refusal.code(),
+            Error::MissingScope(_) => "missing_scope",
+            Error::Access(denied) => denied.code(),
+            Error::NotFound(_) => "resource_not_found",
+            Error::InvalidTransition { .. } => "invalid_state_transition",
+            Error::Provider(e) => e.code(),
+            Error::Store(StoreError::NotFound) => "resource_not_found",
+            Error::Store(StoreError::Conflict { .. }) => "conflict",
+            Error::Store(StoreError::Unavailable(_)) => "service_unavailable",
+            Error::Store(StoreError::Internal(_)) | Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// How the error is rendered.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidField { .. }
+            | Error::Refused { .. }
+            | Error::AssetNotEnabled(_)
+            | Error::InsufficientFunds { .. }
+            | Error::Vault(_)
+            | Error::Destination(_) => ErrorKind::Unprocessable,
+            Error::MissingScope(_) | Error::Access(_) => ErrorKind::Forbidden,
+            Error::NotFound(_) | Error::Store(StoreError::NotFound) => ErrorKind::NotFound,
+            Error::InvalidTransition { .. }
+            | Error::Conflict { .. }
+            | Error::Store(StoreError::Conflict { .. }) => ErrorKind::Conflict,
+            Error::Provider(_) => ErrorKind::Provider,
+            Error::Store(StoreError::Unavailable(_)) => ErrorKind::Unavailable,
+            Error::Store(StoreError::Internal(_)) | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Provider(e) => e.is_retryable(),
+            Error::Store(StoreError::Unavailable(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Translates a store error seen while reading one resource: not-found names the resource.
+    pub fn from_store(kind: ResourceKind) -> impl FnOnce(StoreError) -> Error {
+        move |e| match e {
+            StoreError::NotFound => Error::NotFound(kind),
+            other => Error::Store(other),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl<S: fmt::Display + fmt::Debug> From<TransitionError<S>> for Error {
+    fn from(e: TransitionError<S>) -> Self {
+        Error::InvalidTransition {
+            machine: e.machine,
+            from: e.from.to_string(),
+            to: e.to.to_string(),
+        }
+    }
+}
+
+impl From<SnapshotError> for Error {
+    fn from(e: SnapshotError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<LedgerError> for Error {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Balance(BalanceError::Insufficient {
+                balance, requested, ..
+            }) => Error::InsufficientFunds {
+                available: balance,
+                requested,
+            },
+            LedgerError::AmountTooLarge | LedgerError::Balance(BalanceError::Overflow) => {
+                Error::field("amount", "amount_overflow", "amount is too large")
+            }
+            LedgerError::UnknownWallet(w) => Error::Internal(format!(
+                "ledger posting for wallet {w} outside the unit of work"
+            )),
+        }
+    }
+}
+
+impl From<AmountError> for Error {
+    fn from(e: AmountError) -> Self {
+        Error::field("amount", e.code(), e)
+    }
+}
+
+impl From<TextError> for Error {
+    fn from(e: TextError) -> Self {
+        let field = match &e {
+            TextError::Empty { field }
+            | TextError::TooLong { field, .. }
+            | TextError::ControlCharacter { field } => field,
+            TextError::MetadataKey(_) | TextError::MetadataTooManyKeys => "metadata",
+        };
+        Error::field(field, "invalid_text", e)
+    }
+}
+
+/// Asset errors need the field name of the dialect (`asset`, `network`, `chain`, `assetId`), so
+/// they are converted explicitly with [`asset_error`].
+pub fn asset_error(field: &'static str, e: AssetError) -> Error {
+    let code = match e {
+        AssetError::InvalidCode { .. } => "invalid_code",
+        AssetError::UnknownSymbol(_) => "unsupported_asset",
+        AssetError::UnknownNetwork(_) => "unsupported_network",
+        AssetError::UnsupportedPair { .. } => "unsupported_asset_network",
+        AssetError::MalformedId(_) => "invalid_asset_id",
+    };
+    Error::field(field, code, e)
+}
+
+/// Address errors name the field the partner used (`address`, `destinationAddress`).
+pub fn address_error(field: &'static str, e: ChainAddressError) -> Error {
+    Error::field(field, e.code(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_code_and_kind() {
+        let cases: Vec<(Error, &str, ErrorKind)> = vec![
+            (
+                Error::field("amount", "amount_zero", "zero"),
+                "amount_zero",
+                ErrorKind::Unprocessable,
+            ),
+            (
+                Error::AssetNotEnabled(AssetId::parse("USDT_ETHEREUM").unwrap()),
+                "asset_not_enabled",
+                ErrorKind::Unprocessable,
+            ),
+            (
+                Error::InsufficientFunds {
+                    available: Amount::ZERO,
+                    requested: Amount::from_base_units(1),
+                },
+                "insufficient_funds",
+                ErrorKind::Unprocessable,
+            ),
+            (
+                Error::Vault(VaultRefusal::Frozen),
+                "vault_frozen",
+                ErrorKind::Unprocessable,
+            ),
+            (
+                Error::MissingScope(Scope::VaultsWrite),
+                "missing_scope",
+                ErrorKind::Forbidden,
+            ),
+            (
+                Error::Access(AccessDenied::NotApproved),
+                "tenant_not_approved",
+                ErrorKind::Forbidden,
+            ),
+            (
+                Error::NotFound(ResourceKind::Wallet),
+                "resource_not_found",
+                ErrorKind::NotFound,
+            ),
+            (
+                Error::Store(StoreError::NotFound),
+                "resource_not_found",
+                ErrorKind::NotFound,
+            ),
+            (
+                Error::Store(StoreError::Conflict {
+                    constraint: "x".into(),
+                }),
+                "conflict",
+                ErrorKind::Conflict,
+            ),
+            (
+                Error::Store(StoreError::Unavailable("down".into())),
+                "service_unavailable",
+                ErrorKind::Unavailable,
+            ),
+            (
+                Error::Internal("bug".into()),
+                "internal_error",
+                ErrorKind::Internal,
+            ),
+            (
+                Error::Provider(ProviderError::Unavailable("timeout".into())),
+                "provider_unavailable",
+                ErrorKind::Provider,
+            ),
+        ];
+        for (error, code, kind) in cases {
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.kind(), kind, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn insufficient_balance_becomes_insufficient_funds() {
+        let e: Error = LedgerError::Balance(BalanceError::Insufficient {
+            bucket: crate::wallet::Bucket::Available,
+            balance: Amount::from_base_units(3),
+            requested: Amount::from_base_units(5),
+        })
+        .into();
+        assert!(matches!(e, Error::InsufficientFunds { .. }));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn retryability() {
+        assert!(Error::Provider(ProviderError::Unavailable("x".into())).is_retryable());
+        assert!(Error::Store(StoreError::Unavailable("x".into())).is_retryable());
+        assert!(!Error::Provider(ProviderError::Rejected("bad".into())).is_retryable());
+    }
+}

@@ -1,0 +1,309 @@
+//! Idempotency: the rules that make partner retries safe.
+//!
+//! A record is scoped to (environment, tenant, key) — the environment through the store
+//! handle's binding — and kept at least [`RETENTION`]. The request is identified by a
+//! [`Fingerprint`] of (method, path, canonical JSON body), so whitespace or key order changes
+//! in a retried body do not count as a different request, while any change of value does.
+//!
+//! Order of operations (enforced by the HTTP layer, decided here): the header is parsed before
+//! authentication, the approval gate runs before the record is touched, and only requests that
+//! start executing reserve a key. The completed response is written by the unit of work in the
+//! same database transaction as the change it describes; a 5xx stores nothing and releases the
+//! key so the partner may retry.
+
+use std::fmt;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+/// How long records are kept by default.
+pub const RETENTION: Duration = Duration::hours(24);
+/// Keys are at most this long.
+pub const MAX_KEY_LEN: usize = 255;
+/// What `Retry-After` says while the first request is still running.
+pub const IN_FLIGHT_RETRY_AFTER_SECS: u32 = 1;
+
+/// A valid `Idempotency-Key`: 1–255 printable ASCII characters (space included, as it is
+/// printable; a leading or trailing one would have been trimmed by HTTP already).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+/// Why an `Idempotency-Key` header was refused (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotencyKeyError {
+    /// Missing where required (400 `idempotency_key_required`).
+    #[error("the Idempotency-Key header is required for this request")]
+    Missing,
+    /// Empty, too long or non-printable (400 `invalid_idempotency_key`).
+    #[error("the Idempotency-Key header must be 1 to 255 printable ASCII characters")]
+    Malformed,
+}
+
+impl IdempotencyKeyError {
+    /// The stable machine code.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            IdempotencyKeyError::Missing => "idempotency_key_required",
+            IdempotencyKeyError::Malformed => "invalid_idempotency_key",
+        }
+    }
+}
+
+impl IdempotencyKey {
+    /// Parses the raw header bytes.
+    ///
+    /// # Errors
+    /// [`IdempotencyKeyError::Malformed`].
+    pub fn parse(raw: &[u8]) -> Result<IdempotencyKey, IdempotencyKeyError> {
+        let ok =
+            (1..=MAX_KEY_LEN).contains(&raw.len()) && raw.iter().all(|b| (0x20..=0x7e).contains(b));
+        if !ok {
+            return Err(IdempotencyKeyError::Malformed);
+        }
+        String::from_utf8(raw.to_vec())
+            .map(IdempotencyKey)
+            .map_err(|_| IdempotencyKeyError::Malformed)
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// SHA-256 over the method, the path with query, and the canonical body.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", hex::encode(self.0))
+    }
+}
+
+impl Fingerprint {
+    /// Fingerprints a request. A JSON body is canonicalised (keys sorted, insignificant
+    /// whitespace dropped); anything else is hashed as raw bytes.
+    pub fn of(method: &str, path_and_query: &str, body: &[u8]) -> Fingerprint {
+        let canonical_body = match serde_json::from_slice::<Value>(body) {
+            // serde_json's map is ordered by key (no `preserve_order`), so re-serialising sorts.
+            Ok(value) => serde_json::to_vec(&value).unwrap_or_else(|_| body.to_vec()),
+            Err(_) => body.to_vec(),
+        };
+        let mut hasher = Sha256::new();
+        hasher.update(method.to_ascii_uppercase().as_bytes());
+        hasher.update(b"\n");
+        hasher.update(path_and_query.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(&canonical_body);
+        Fingerprint(hasher.finalize().into())
+    }
+
+    /// Lowercase hex, for storage.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses [`Fingerprint::to_hex`] output.
+    pub fn from_hex(s: &str) -> Option<Fingerprint> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(Fingerprint(out))
+    }
+}
+
+/// A response as it will be replayed: status, headers and body byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers worth replaying (content type, location, …), in order.
+    pub headers: Vec<(String, String)>,
+    /// The exact body bytes.
+    pub body: Vec<u8>,
+}
+
+/// A record's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordState {
+    /// The first request is still running.
+    InFlight,
+    /// The first request finished with this response.
+    Completed(StoredResponse),
+}
+
+/// An idempotency record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The key.
+    pub key: IdempotencyKey,
+    /// The request that first used it.
+    pub fingerprint: Fingerprint,
+    /// Running or done.
+    pub state: RecordState,
+    /// When it was reserved.
+    pub created_at: OffsetDateTime,
+    /// After this it may be purged and the key reused.
+    pub expires_at: OffsetDateTime,
+}
+
+/// What to do with a request that carries a key whose record already exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the stored response again, with `Idempotency-Replayed: true`.
+    Replay(StoredResponse),
+    /// Same key, different request: 409 `idempotency_conflict`.
+    Conflict,
+    /// The first request is still running: 409 `idempotency_key_in_flight` with `Retry-After`.
+    InFlight {
+        /// Seconds to wait.
+        retry_after_secs: u32,
+    },
+}
+
+impl IdempotencyRecord {
+    /// The rule for a second request with the same key. A different request is a conflict even
+    /// while the first is in flight: the partner has a bug, and waiting would not fix it.
+    pub fn decide(&self, fingerprint: &Fingerprint) -> Decision {
+        if self.fingerprint != *fingerprint {
+            return Decision::Conflict;
+        }
+        match &self.state {
+            RecordState::InFlight => Decision::InFlight {
+                retry_after_secs: IN_FLIGHT_RETRY_AFTER_SECS,
+            },
+            RecordState::Completed(response) => Decision::Replay(response.clone()),
+        }
+    }
+
+    /// Whether the record may be purged.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_rules() {
+        assert!(IdempotencyKey::parse(b"a").is_ok());
+        assert!(IdempotencyKey::parse(b"550e8400-e29b-41d4-a716-446655440000").is_ok());
+        assert!(IdempotencyKey::parse(&[b'k'; 255]).is_ok());
+        assert_eq!(
+            IdempotencyKey::parse(&[b'k'; 256]),
+            Err(IdempotencyKeyError::Malformed)
+        );
+        assert_eq!(
+            IdempotencyKey::parse(b""),
+            Err(IdempotencyKeyError::Malformed)
+        );
+        assert_eq!(
+            IdempotencyKey::parse(b"tab\there"),
+            Err(IdempotencyKeyError::Malformed)
+        );
+        assert_eq!(
+            IdempotencyKey::parse("clé".as_bytes()),
+            Err(IdempotencyKeyError::Malformed)
+        );
+        assert_eq!(
+            IdempotencyKey::parse(b"\x7f"),
+            Err(IdempotencyKeyError::Malformed)
+        );
+    }
+
+    #[test]
+    fn fingerprint_ignores_json_formatting_but_not_values() {
+        let a = Fingerprint::of(
+            "POST",
+            "/connect/v1/addresses",
+            br#"{"asset":"USDT","network":"solana"}"#,
+        );
+        let b = Fingerprint::of(
+            "post",
+            "/connect/v1/addresses",
+            b"{ \"network\": \"solana\",\n \"asset\": \"USDT\" }",
+        );
+        let c = Fingerprint::of(
+            "POST",
+            "/connect/v1/addresses",
+            br#"{"asset":"USDT","network":"ethereum"}"#,
+        );
+        let d = Fingerprint::of(
+            "POST",
+            "/connect/v1/addresses?x=1",
+            br#"{"asset":"USDT","network":"solana"}"#,
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, d);
+        assert_eq!(Fingerprint::from_hex(&a.to_hex()), Some(a));
+        assert_eq!(Fingerprint::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn fingerprint_of_non_json_bodies_uses_raw_bytes() {
+        assert_ne!(
+            Fingerprint::of("POST", "/", b"not json"),
+            Fingerprint::of("POST", "/", b"not  json")
+        );
+        assert_eq!(
+            Fingerprint::of("POST", "/", b""),
+            Fingerprint::of("POST", "/", b"")
+        );
+    }
+
+    fn record(state: RecordState) -> IdempotencyRecord {
+        IdempotencyRecord {
+            key: IdempotencyKey::parse(b"k1").unwrap(),
+            fingerprint: Fingerprint::of("POST", "/x", b"{}"),
+            state,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH + RETENTION,
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let same = Fingerprint::of("POST", "/x", b"{}");
+        let other = Fingerprint::of("POST", "/x", b"{\"a\":1}");
+        let response = StoredResponse {
+            status: 201,
+            headers: vec![],
+            body: b"{}".to_vec(),
+        };
+        assert_eq!(
+            record(RecordState::Completed(response.clone())).decide(&same),
+            Decision::Replay(response.clone())
+        );
+        assert_eq!(
+            record(RecordState::Completed(response)).decide(&other),
+            Decision::Conflict
+        );
+        assert_eq!(
+            record(RecordState::InFlight).decide(&same),
+            Decision::InFlight {
+                retry_after_secs: 1
+            }
+        );
+        assert_eq!(
+            record(RecordState::InFlight).decide(&other),
+            Decision::Conflict
+        );
+    }
+
+    #[test]
+    fn expiry_is_at_least_24_hours() {
+        let r = record(RecordState::InFlight);
+        assert!(!r.is_expired(OffsetDateTime::UNIX_EPOCH + Duration::hours(23)));
+        assert!(r.is_expired(OffsetDateTime::UNIX_EPOCH + Duration::hours(24)));
+    }
+}

@@ -1,0 +1,184 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::amount::Amount;
+use crate::asset::AssetId;
+use crate::chain_address::ChainAddress;
+use crate::id::{AddressId, TenantId, TransactionId, VaultId, WalletId};
+use crate::transaction::{Confirmations, TransactionStatus};
+
+/// What a provider needs to mint an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintRequest {
+    /// Our id for the new address (BitGo puts it in the label, so the two can be matched).
+    pub address_id: AddressId,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The vault.
+    pub vault_id: VaultId,
+    /// The wallet.
+    pub wallet_id: WalletId,
+    /// The asset (decides coin and network).
+    pub asset: AssetId,
+    /// 0 for the primary address, then 1, 2, …: deterministic providers derive from it.
+    pub index: u32,
+}
+
+/// A freshly minted address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedAddress {
+    /// The on-chain address, validated for the asset's network.
+    pub address: ChainAddress,
+    /// The provider's own id for it, when it has one.
+    pub provider_ref: Option<String>,
+}
+
+/// A withdrawal handed to the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalRequest {
+    /// Our transaction id: the provider-side idempotency reference (BitGo `sequenceId`), so a
+    /// retry after a crash never sends twice.
+    pub transaction_id: TransactionId,
+    /// The sending wallet.
+    pub wallet_id: WalletId,
+    /// The asset.
+    pub asset: AssetId,
+    /// The amount in base units.
+    pub amount: Amount,
+    /// The allow-listed destination.
+    pub destination: ChainAddress,
+}
+
+/// The provider's view of a withdrawal, mapped to our statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderTransfer {
+    /// The provider's transfer id.
+    pub provider_ref: String,
+    /// Its state in our vocabulary.
+    pub status: TransactionStatus,
+    /// On-chain hash, once known.
+    pub tx_hash: Option<String>,
+    /// Why it failed, when it did.
+    pub failure_reason: Option<String>,
+}
+
+/// An inbound deposit notification, as received (not yet trusted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositNotice {
+    /// The provider's transfer id named by the notification.
+    pub provider_ref: String,
+    /// The raw payload, for providers that verify a signature over it.
+    pub payload: Vec<u8>,
+}
+
+/// A deposit as confirmed by reading it back from the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedDeposit {
+    /// The provider's transfer id (unique: deposits are credited once per reference).
+    pub provider_ref: String,
+    /// The asset received.
+    pub asset: AssetId,
+    /// The amount in base units.
+    pub amount: Amount,
+    /// The receiving address, which names the wallet.
+    pub address: ChainAddress,
+    /// On-chain hash.
+    pub tx_hash: Option<String>,
+    /// `Confirming`, `Completed` or `Failed`.
+    pub status: TransactionStatus,
+    /// Confirmations so far.
+    pub confirmations: Option<Confirmations>,
+}
+
+/// Why a provider call failed. Mapped to `provider_error` for partners; nothing is changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Timeout, connection failure or 5xx: retry later (503).
+    #[error("custody provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider's rate limit (503, retryable).
+    #[error("custody provider rate limited")]
+    RateLimited {
+        /// What the provider asked us to wait, if it said.
+        retry_after_secs: Option<u32>,
+    },
+    /// The provider refused the request itself (502, not retryable as is).
+    #[error("custody provider rejected the request: {0}")]
+    Rejected(String),
+    /// The provider does not know the referenced object.
+    #[error("custody provider has no such object")]
+    NotFound,
+    /// An inbound notification failed verification.
+    #[error("notification could not be verified: {0}")]
+    Unverified(String),
+}
+
+impl ProviderError {
+    /// The stable machine code.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            ProviderError::Unavailable(_) => "provider_unavailable",
+            ProviderError::RateLimited { .. } => "provider_rate_limited",
+            ProviderError::Rejected(_) => "provider_rejected",
+            ProviderError::NotFound => "provider_not_found",
+            ProviderError::Unverified(_) => "provider_unverified",
+        }
+    }
+
+    /// Whether the same call may succeed later.
+    pub const fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Unavailable(_) | ProviderError::RateLimited { .. }
+        )
+    }
+}
+
+/// Real or fake custody. The live graph holds a router over BitGo and Rhino; the sandbox
+/// graph holds `custody-sandbox` and nothing else.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait CustodyProvider: Send + Sync {
+    /// A short name stored with what it creates (`sandbox`, `bitgo`, `rhino`).
+    fn name(&self) -> &'static str;
+
+    /// Mints a deposit address. Called while address minting for (vault, asset) is serialised,
+    /// so it is called once per address.
+    ///
+    /// # Errors
+    /// [`ProviderError`]; a failure changes nothing on our side.
+    async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError>;
+
+    /// Hands a recorded withdrawal to the provider, idempotently on `transaction_id`: calling
+    /// it twice for one transaction must not send twice.
+    ///
+    /// # Errors
+    /// [`ProviderError`].
+    async fn submit_withdrawal(
+        &self,
+        request: &WithdrawalRequest,
+    ) -> Result<ProviderTransfer, ProviderError>;
+
+    /// Reads a withdrawal's state by our transaction id.
+    ///
+    /// # Errors
+    /// [`ProviderError::NotFound`] if it was never submitted.
+    async fn withdrawal_status(
+        &self,
+        transaction_id: TransactionId,
+    ) -> Result<ProviderTransfer, ProviderError>;
+
+    /// Verifies a deposit notification by reading the transfer back from the provider; nothing
+    /// in the notice itself is trusted.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unverified`] when the provider does not confirm it.
+    async fn verify_deposit(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<VerifiedDeposit, ProviderError>;
+}
+
+/// Shared handle.
+pub type DynCustodyProvider = Arc<dyn CustodyProvider>;

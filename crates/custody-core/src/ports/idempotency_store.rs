@@ -1,0 +1,56 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::StoreError;
+use crate::id::TenantId;
+use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+
+/// The outcome of trying to reserve a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The key was free (or expired) and is now in flight for this request.
+    Reserved,
+    /// A live record exists; core decides what to do with it
+    /// ([`IdempotencyRecord::decide`]).
+    Existing(IdempotencyRecord),
+}
+
+/// Idempotency records, scoped to the handle's environment. Completion is written through
+/// [`StoreTx::complete_idempotency`](super::StoreTx::complete_idempotency) so it commits with the
+/// change it describes.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Atomically reserves (tenant, key) for a request, unless a record that has not expired
+    /// exists. An expired record is replaced. Two concurrent reservations of one key: exactly one
+    /// gets `Reserved`.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn reserve(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Reservation, StoreError>;
+
+    /// Deletes an in-flight record (the request ended without a stored response: 5xx, or it
+    /// never started executing). A completed record is left alone.
+    ///
+    /// # Errors
+    /// Store trouble only; releasing an absent key is not an error.
+    async fn release(&self, tenant: TenantId, key: &IdempotencyKey) -> Result<(), StoreError>;
+
+    /// Deletes records expired at `now`; returns how many.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Shared handle.
+pub type DynIdempotencyStore = Arc<dyn IdempotencyStore>;

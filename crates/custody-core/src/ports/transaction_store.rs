@@ -1,0 +1,58 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::id::{TenantId, TransactionId, WalletId};
+use crate::ledger::LedgerEntry;
+use crate::page::{Page, PageRequest};
+use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+
+/// Filters for listing transactions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransactionFilter {
+    /// Only transactions debiting or crediting this wallet.
+    pub wallet_id: Option<WalletId>,
+    /// Only this kind.
+    pub kind: Option<TransactionKind>,
+    /// Only this status.
+    pub status: Option<TransactionStatus>,
+}
+
+/// Reads of transactions and the ledger, scoped to the handle's environment.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait TransactionStore: Send + Sync {
+    /// Reads one transaction of the tenant.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or owned by another tenant.
+    async fn get(&self, tenant: TenantId, id: TransactionId) -> Result<Transaction, StoreError>;
+
+    /// Lists transactions in id order.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &TransactionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Transaction>, StoreError>;
+
+    /// Every ledger entry touching the wallet, in the order written (for reconciliation).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn ledger_for_wallet(&self, wallet: WalletId) -> Result<Vec<LedgerEntry>, StoreError>;
+
+    /// Withdrawals that were recorded but not yet handed to the provider or not yet final,
+    /// oldest first, for the dispatch worker.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn open_withdrawals(&self, limit: u32) -> Result<Vec<Transaction>, StoreError>;
+}
+
+/// Shared handle.
+pub type DynTransactionStore = Arc<dyn TransactionStore>;

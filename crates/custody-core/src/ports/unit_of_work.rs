@@ -1,0 +1,266 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::address_book::AddressBookEntry;
+use crate::asset::AssetId;
+use crate::chain_address::ChainAddress;
+use crate::deposit_address::DepositAddress;
+use crate::event::Event;
+use crate::id::{AddressBookEntryId, TenantId, TransactionId, VaultId, WalletId};
+use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::ledger::LedgerEntry;
+use crate::text::ExternalRef;
+use crate::transaction::Transaction;
+use crate::vault::Vault;
+use crate::wallet::Wallet;
+
+/// Opens database transactions.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UnitOfWork: Send + Sync {
+    /// Starts a transaction bound to the handle's environment.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection can be had.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError>;
+}
+
+/// Shared handle.
+pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
+
+/// One database transaction. Everything written through it commits together on
+/// [`commit`](StoreTx::commit) or not at all: dropping it without committing rolls back.
+///
+/// Locking contract: the `lock_*` methods take row locks (PostgreSQL `FOR UPDATE`; SQLite holds
+/// the single writer lock for the whole transaction) that last until commit or rollback, so a
+/// service can read, decide and write without a lost update. `update_*` methods must also check
+/// that the stored `version` is the one before the change (`version - 1`) and return `Conflict`
+/// otherwise, as a second line of defence.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait StoreTx: Send {
+    // --- minting serialisation ---
+
+    /// Serialises address minting for (vault, asset) until the transaction ends: a second
+    /// transaction asking for the same pair waits here. PostgreSQL: a transaction-scoped
+    /// advisory lock; SQLite: the writer lock.
+    ///
+    /// # Errors
+    /// `Unavailable` on lock timeout or connection loss.
+    async fn lock_address_minting(
+        &mut self,
+        vault: VaultId,
+        asset: AssetId,
+    ) -> Result<(), StoreError>;
+
+    // --- vaults ---
+
+    /// Finds a customer vault by external reference.
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn find_vault_by_external_ref(
+        &mut self,
+        tenant: TenantId,
+        external_ref: &ExternalRef,
+    ) -> Result<Vault, StoreError>;
+
+    /// Finds the tenant's treasury vault.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist yet.
+    async fn find_treasury_vault(&mut self, tenant: TenantId) -> Result<Vault, StoreError>;
+
+    /// Reads and locks a vault.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn lock_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError>;
+
+    /// Inserts a vault.
+    ///
+    /// # Errors
+    /// `Conflict` when (tenant, external_ref) or the tenant's treasury already exists.
+    async fn insert_vault(&mut self, vault: &Vault) -> Result<(), StoreError>;
+
+    /// Saves a changed vault (status, name, metadata).
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` on a version mismatch.
+    async fn update_vault(&mut self, vault: &Vault) -> Result<(), StoreError>;
+
+    /// Whether any wallet of the vault holds funds in any bucket.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn vault_has_funds(&mut self, vault: VaultId) -> Result<bool, StoreError>;
+
+    // --- wallets ---
+
+    /// Finds the vault's wallet for an asset.
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn find_wallet(&mut self, vault: VaultId, asset: AssetId) -> Result<Wallet, StoreError>;
+
+    /// Reads and locks wallets of the tenant, in ascending id order (the order that prevents
+    /// deadlocks between two transfers in opposite directions). Ids that do not exist or belong
+    /// to another tenant are simply absent from the result.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn lock_wallets(
+        &mut self,
+        tenant: TenantId,
+        ids: &[WalletId],
+    ) -> Result<Vec<Wallet>, StoreError>;
+
+    /// Reads and locks one wallet by id regardless of tenant (deposit attribution, workers).
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn lock_wallet_by_id(&mut self, id: WalletId) -> Result<Wallet, StoreError>;
+
+    /// Inserts a wallet.
+    ///
+    /// # Errors
+    /// `Conflict` when the vault already has a wallet for the asset.
+    async fn insert_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError>;
+
+    /// Saves a wallet's balances and version.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` on a version mismatch.
+    async fn update_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError>;
+
+    // --- deposit addresses ---
+
+    /// The wallet's primary address.
+    ///
+    /// # Errors
+    /// `NotFound` when it has none.
+    async fn find_primary_address(
+        &mut self,
+        wallet: WalletId,
+    ) -> Result<DepositAddress, StoreError>;
+
+    /// How many addresses the wallet has: the next derivation index.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn count_addresses(&mut self, wallet: WalletId) -> Result<u32, StoreError>;
+
+    /// Inserts an address.
+    ///
+    /// # Errors
+    /// `Conflict` when the wallet already has a primary, or (network, address) exists anywhere.
+    async fn insert_address(&mut self, address: &DepositAddress) -> Result<(), StoreError>;
+
+    /// Finds the deposit address with this on-chain address, whatever the tenant: how a deposit
+    /// is attributed.
+    ///
+    /// # Errors
+    /// `NotFound` when no wallet owns it.
+    async fn find_address_by_chain_address(
+        &mut self,
+        address: &ChainAddress,
+    ) -> Result<DepositAddress, StoreError>;
+
+    // --- transactions and ledger ---
+
+    /// Inserts a transaction.
+    ///
+    /// # Errors
+    /// `Conflict` when the id exists, or a transaction of the same kind has the same
+    /// `provider_ref` (what makes deposit crediting exactly-once).
+    async fn insert_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+
+    /// Reads and locks a transaction; `tenant: None` is for workers acting for any tenant.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn lock_transaction(
+        &mut self,
+        tenant: Option<TenantId>,
+        id: TransactionId,
+    ) -> Result<Transaction, StoreError>;
+
+    /// Finds and locks the deposit recorded for a provider reference.
+    ///
+    /// # Errors
+    /// `NotFound` when none exists.
+    async fn lock_deposit_by_provider_ref(
+        &mut self,
+        provider_ref: &str,
+    ) -> Result<Transaction, StoreError>;
+
+    /// Saves a changed transaction.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` on a version mismatch.
+    async fn update_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+
+    /// Appends ledger entries. Entries are never updated or deleted.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn append_ledger(&mut self, entries: &[LedgerEntry]) -> Result<(), StoreError>;
+
+    // --- address book ---
+
+    /// Inserts an entry.
+    ///
+    /// # Errors
+    /// `Conflict` when the tenant already has an active entry for (network, address).
+    async fn insert_address_book_entry(
+        &mut self,
+        entry: &AddressBookEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Reads and locks an entry.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn lock_address_book_entry(
+        &mut self,
+        tenant: TenantId,
+        id: AddressBookEntryId,
+    ) -> Result<AddressBookEntry, StoreError>;
+
+    /// Saves a changed entry.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` on a version mismatch.
+    async fn update_address_book_entry(
+        &mut self,
+        entry: &AddressBookEntry,
+    ) -> Result<(), StoreError>;
+
+    // --- events and idempotency ---
+
+    /// Appends an event to the outbox.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn append_event(&mut self, event: &Event) -> Result<(), StoreError>;
+
+    /// Marks the in-flight idempotency record completed with the response to replay.
+    ///
+    /// # Errors
+    /// `NotFound` when the key was not reserved by this tenant.
+    async fn complete_idempotency(
+        &mut self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+
+    /// Commits everything written through this transaction.
+    ///
+    /// # Errors
+    /// `Conflict` on a serialisation failure; `Unavailable` on connection loss (in which case
+    /// nothing was committed).
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
