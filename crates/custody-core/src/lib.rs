@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod page;
 pub mod ports;
 pub mod secret;
+pub mod services;
 pub mod signing;
 pub mod state;
 pub mod tenant;

@@ -127,6 +127,13 @@ text_type!(
     VaultName, "name", true
 );
 
+impl Default for VaultName {
+    /// The empty name of a vault created lazily (Connect), which the partner never named.
+    fn default() -> Self {
+        VaultName(String::new())
+    }
+}
+
 /// Partner metadata on a vault: small string key/value pairs we store and echo, never read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]

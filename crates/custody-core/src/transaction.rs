@@ -140,6 +140,13 @@ impl TransactionStatus {
         check("transaction", self, to, allowed)
     }
 
+    /// Whether a provider report of `reported` is older news than `self`: a main-line status
+    /// before the current one, or any non-terminal status once the transaction is final.
+    /// Providers deliver out of order; such reports are ignored rather than refused.
+    pub fn is_stale_report(self, reported: TransactionStatus) -> bool {
+        !reported.is_terminal() && (reported < self || self.is_terminal())
+    }
+
     /// The legal steps from `self` to a later main-line status, for providers that report
     /// progress in jumps (e.g. straight from `Submitted` to `Confirming`). Each step is still
     /// checked and recorded.
@@ -490,6 +497,24 @@ mod tests {
         assert!(Confirming.path_to(Submitted).is_err());
         assert!(Completed.path_to(Failed).is_err());
         assert!(Broadcasting.path_to(Cancelled).is_err());
+    }
+
+    #[test]
+    fn stale_reports() {
+        assert!(Confirming.is_stale_report(Submitted));
+        assert!(Confirming.is_stale_report(Broadcasting));
+        assert!(Completed.is_stale_report(Confirming));
+        assert!(Failed.is_stale_report(Submitted));
+        assert!(!Confirming.is_stale_report(Confirming));
+        assert!(!Submitted.is_stale_report(Confirming));
+        assert!(
+            !Confirming.is_stale_report(Failed),
+            "terminal reports are never stale"
+        );
+        assert!(
+            !Completed.is_stale_report(Failed),
+            "a contradiction must surface, not vanish"
+        );
     }
 
     fn tx(kind: TransactionKind) -> Transaction {

@@ -35,9 +35,9 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 ///
 /// Locking contract: the `lock_*` methods take row locks (PostgreSQL `FOR UPDATE`; SQLite holds
 /// the single writer lock for the whole transaction) that last until commit or rollback, so a
-/// service can read, decide and write without a lost update. `update_*` methods must also check
-/// that the stored `version` is the one before the change (`version - 1`) and return `Conflict`
-/// otherwise, as a second line of defence.
+/// service can read, decide and write without a lost update. `update_*` methods must also refuse
+/// to overwrite a row whose stored `version` is not lower than the new one (`Conflict`), as a
+/// second line of defence against a stale write.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait StoreTx: Send {

@@ -1,0 +1,469 @@
+//! Deposit addresses: ensuring a wallet's primary address, minting extra ones, reading them.
+//!
+//! `ensure_primary_address` is the operation all three dialects converge on. It is idempotent
+//! on (vault, asset, network) by itself, independently of any `Idempotency-Key`:
+//! 1. the vault is resolved (found, or created lazily for a Connect `external_ref` or the
+//!    treasury) in its own short transaction, so a race between two creators ends with one
+//!    vault and the loser re-reading it;
+//! 2. a second transaction takes the minting lock for (vault, asset), finds or creates the
+//!    wallet, and returns the existing primary address if there is one;
+//! 3. only otherwise does it call the provider, *while holding the lock*, so two racing
+//!    requests mint once; the address, its events and the idempotency record commit together.
+//!
+//! A provider failure rolls everything back (including a wallet created in step 2), so a retry
+//! starts clean.
+
+use time::OffsetDateTime;
+
+use super::booking::emit;
+use super::{commit_with, IdempotentWrite, Provisioned};
+use crate::api_key::Scope;
+use crate::asset::AssetId;
+use crate::caller::Caller;
+use crate::deposit_address::{AddressStatus, DepositAddress, ProviderRef};
+use crate::environment::Environment;
+use crate::error::{Error, ResourceKind};
+use crate::event::EventType;
+use crate::id::{AddressId, TenantId, VaultId, WalletId};
+use crate::page::{Page, PageRequest};
+use crate::ports::{
+    AddressFilter, DynAddressStore, DynClock, DynCustodyProvider, DynIdGenerator, DynTenantStore,
+    DynUnitOfWork, DynVaultStore, MintRequest, StoreError, StoreTx,
+};
+use crate::text::{ExternalRef, Label, Metadata, VaultName};
+use crate::vault::{Vault, VaultKind, VaultStatus};
+use crate::wallet::{Balances, Wallet, WalletStatus};
+
+/// Which wallet an address is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressTarget {
+    /// The customer vault named by the partner's reference, created on first sight.
+    Customer(ExternalRef),
+    /// The tenant's treasury vault, created on first use.
+    Treasury,
+    /// An existing vault.
+    Vault(VaultId),
+    /// An existing wallet (an Accounts `accountId`); the asset must be the wallet's.
+    Wallet(WalletId),
+}
+
+/// Ensure the primary address of a wallet, creating vault and wallet as needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsureAddress {
+    /// Which vault or wallet.
+    pub target: AddressTarget,
+    /// The asset (symbol and network).
+    pub asset: AssetId,
+    /// Label stored on a newly minted address (ignored when the address already exists).
+    pub label: Option<Label>,
+}
+
+/// Deposit-address use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct AddressService {
+    pub(crate) environment: Environment,
+    pub(crate) uow: DynUnitOfWork,
+    pub(crate) tenants: DynTenantStore,
+    pub(crate) vaults: DynVaultStore,
+    pub(crate) addresses: DynAddressStore,
+    pub(crate) provider: DynCustodyProvider,
+    pub(crate) clock: DynClock,
+    pub(crate) ids: DynIdGenerator,
+}
+
+impl AddressService {
+    /// Wires the service for one environment's graph.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        environment: Environment,
+        uow: DynUnitOfWork,
+        tenants: DynTenantStore,
+        vaults: DynVaultStore,
+        addresses: DynAddressStore,
+        provider: DynCustodyProvider,
+        clock: DynClock,
+        ids: DynIdGenerator,
+    ) -> AddressService {
+        AddressService {
+            environment,
+            uow,
+            tenants,
+            vaults,
+            addresses,
+            provider,
+            clock,
+            ids,
+        }
+    }
+
+    /// Ensures the primary address of the wallet named by `command` (see the module doc).
+    ///
+    /// # Errors
+    /// `MissingScope(addresses:write)`; `AssetNotEnabled`; `NotFound` for another tenant's vault
+    /// or wallet; `Refused(account_asset_mismatch)` when a wallet target has another asset;
+    /// `Vault(Archived)`; `Provider` when minting fails (nothing is changed); store errors.
+    pub async fn ensure_primary_address(
+        &self,
+        caller: &Caller,
+        command: EnsureAddress,
+        idempotency: Option<IdempotentWrite<'_, Provisioned<DepositAddress>>>,
+    ) -> Result<Provisioned<DepositAddress>, Error> {
+        caller.require(Scope::AddressesWrite)?;
+        let result = self
+            .ensure_in_vault(
+                caller,
+                &command.target,
+                command.asset,
+                None,
+                command.label,
+                idempotency,
+            )
+            .await?;
+        Ok(Provisioned {
+            value: result.value.1,
+            created: result.created,
+        })
+    }
+
+    /// Mints an additional (non-primary) address for a wallet. If the wallet has no address
+    /// yet, the new one becomes its primary.
+    ///
+    /// # Errors
+    /// As [`AddressService::ensure_primary_address`].
+    pub async fn create_additional_address(
+        &self,
+        caller: &Caller,
+        wallet_id: WalletId,
+        label: Option<Label>,
+        idempotency: Option<IdempotentWrite<'_, DepositAddress>>,
+    ) -> Result<DepositAddress, Error> {
+        caller.require(Scope::AddressesWrite)?;
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        let wallet = tx
+            .lock_wallets(caller.tenant_id, &[wallet_id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound(ResourceKind::Wallet))?;
+        self.require_enabled(caller.tenant_id, wallet.asset).await?;
+        let vault = tx
+            .lock_vault(caller.tenant_id, wallet.vault_id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Vault))?;
+        vault.ensure_can_receive()?;
+        tx.lock_address_minting(vault.id, wallet.asset).await?;
+        let address = self.mint(tx.as_mut(), &wallet, label, now).await?;
+        commit_with(tx, caller.tenant_id, idempotency, &address).await?;
+        Ok(address)
+    }
+
+    /// Reads one address of the caller's tenant.
+    ///
+    /// # Errors
+    /// `MissingScope(addresses:read)`; `NotFound` (also for another tenant's address).
+    pub async fn get(&self, caller: &Caller, id: AddressId) -> Result<DepositAddress, Error> {
+        caller.require(Scope::AddressesRead)?;
+        self.addresses
+            .get(caller.tenant_id, id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Address))
+    }
+
+    /// Lists the caller's addresses.
+    ///
+    /// # Errors
+    /// `MissingScope(addresses:read)`; store errors.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: &AddressFilter,
+        page: PageRequest,
+    ) -> Result<Page<DepositAddress>, Error> {
+        caller.require(Scope::AddressesRead)?;
+        Ok(self.addresses.list(caller.tenant_id, filter, page).await?)
+    }
+
+    /// The shared core of every "ensure" path (Connect, Platform wallet creation, Accounts).
+    /// `wallet_label` labels a wallet created here. Returns the wallet and its primary address.
+    pub(crate) async fn ensure_in_vault<T>(
+        &self,
+        caller: &Caller,
+        target: &AddressTarget,
+        asset: AssetId,
+        wallet_label: Option<Label>,
+        address_label: Option<Label>,
+        idempotency: Option<IdempotentWrite<'_, T>>,
+    ) -> Result<Provisioned<(Wallet, DepositAddress)>, Error>
+    where
+        T: From<Provisioned<(Wallet, DepositAddress)>>,
+    {
+        self.require_enabled(caller.tenant_id, asset).await?;
+        let vault = self.resolve_vault(caller, target, asset).await?;
+        vault.ensure_can_receive()?;
+
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        // Serialises every ensure for this (vault, asset) until commit: the check below and the
+        // provider call happen under it.
+        tx.lock_address_minting(vault.id, asset).await?;
+        let (wallet, wallet_created) = match tx.find_wallet(vault.id, asset).await {
+            Ok(wallet) => (wallet, false),
+            Err(StoreError::NotFound) => {
+                let wallet = new_wallet(
+                    self.ids.ulid(),
+                    caller.tenant_id,
+                    vault.id,
+                    asset,
+                    wallet_label,
+                    now,
+                );
+                tx.insert_wallet(&wallet).await?;
+                emit(
+                    tx.as_mut(),
+                    self.ids.as_ref(),
+                    caller.tenant_id,
+                    EventType::WalletCreated,
+                    &wallet,
+                    None,
+                    now,
+                )
+                .await?;
+                (wallet, true)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (address, address_created) = match tx.find_primary_address(wallet.id).await {
+            Ok(existing) => (existing, false),
+            Err(StoreError::NotFound) => (
+                self.mint(tx.as_mut(), &wallet, address_label, now).await?,
+                true,
+            ),
+            Err(e) => return Err(e.into()),
+        };
+        let result = Provisioned {
+            value: (wallet, address),
+            created: wallet_created || address_created,
+        };
+        if let Some(write) = idempotency {
+            let rendered = (write.respond)(&T::from(result.clone()));
+            tx.complete_idempotency(caller.tenant_id, write.key, &rendered)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Calls the provider and records the address. The caller holds the minting lock.
+    async fn mint(
+        &self,
+        tx: &mut dyn StoreTx,
+        wallet: &Wallet,
+        label: Option<Label>,
+        now: OffsetDateTime,
+    ) -> Result<DepositAddress, Error> {
+        let index = tx.count_addresses(wallet.id).await?;
+        let id = AddressId::from_ulid(self.ids.ulid());
+        let minted = self
+            .provider
+            .mint_address(&MintRequest {
+                address_id: id,
+                tenant_id: wallet.tenant_id,
+                vault_id: wallet.vault_id,
+                wallet_id: wallet.id,
+                asset: wallet.asset,
+                index,
+            })
+            .await?;
+        // A provider answering with an address of another network would make deposits
+        // unattributable; refuse it loudly rather than store it.
+        if minted.address.network() != wallet.asset.network() {
+            return Err(Error::Internal(format!(
+                "provider {} minted a {} address for a {} wallet",
+                self.provider.name(),
+                minted.address.network(),
+                wallet.asset.network()
+            )));
+        }
+        let address = DepositAddress {
+            id,
+            tenant_id: wallet.tenant_id,
+            vault_id: wallet.vault_id,
+            wallet_id: wallet.id,
+            asset: wallet.asset,
+            address: minted.address,
+            label,
+            is_primary: index == 0,
+            derivation_index: index,
+            provider: ProviderRef {
+                provider: self.provider.name().to_owned(),
+                reference: minted.provider_ref,
+            },
+            status: AddressStatus::Active,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.insert_address(&address).await?;
+        emit(
+            tx,
+            self.ids.as_ref(),
+            wallet.tenant_id,
+            EventType::AddressCreated,
+            &address,
+            None,
+            now,
+        )
+        .await?;
+        Ok(address)
+    }
+
+    /// Refuses an asset the tenant has not enabled in this environment.
+    pub(crate) async fn require_enabled(
+        &self,
+        tenant: TenantId,
+        asset: AssetId,
+    ) -> Result<(), Error> {
+        let enabled = self
+            .tenants
+            .enabled_assets(tenant, self.environment)
+            .await?;
+        if enabled.contains(asset) {
+            Ok(())
+        } else {
+            Err(Error::AssetNotEnabled(asset))
+        }
+    }
+
+    /// Finds the target vault, creating a customer or treasury vault on first sight.
+    async fn resolve_vault(
+        &self,
+        caller: &Caller,
+        target: &AddressTarget,
+        asset: AssetId,
+    ) -> Result<Vault, Error> {
+        let tenant = caller.tenant_id;
+        match target {
+            AddressTarget::Vault(id) => self
+                .vaults
+                .get(tenant, *id)
+                .await
+                .map_err(Error::from_store(ResourceKind::Vault)),
+            AddressTarget::Wallet(id) => {
+                let mut tx = self.uow.begin().await?;
+                let wallet = tx
+                    .lock_wallets(tenant, &[*id])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::NotFound(ResourceKind::Wallet))?;
+                if wallet.asset != asset {
+                    return Err(Error::Refused {
+                        code: "account_asset_mismatch",
+                        message: format!("account {id} holds {}, not {asset}", wallet.asset),
+                    });
+                }
+                let vault = tx
+                    .lock_vault(tenant, wallet.vault_id)
+                    .await
+                    .map_err(Error::from_store(ResourceKind::Vault))?;
+                // Read-only: dropping the transaction releases the locks.
+                Ok(vault)
+            }
+            AddressTarget::Customer(_) | AddressTarget::Treasury => {
+                // Two attempts: the second only runs when a concurrent request created the vault
+                // between our read and our insert, and then it finds that vault.
+                for _ in 0..2 {
+                    let mut tx = self.uow.begin().await?;
+                    let found = match target {
+                        AddressTarget::Customer(r) => {
+                            tx.find_vault_by_external_ref(tenant, r).await
+                        }
+                        _ => tx.find_treasury_vault(tenant).await,
+                    };
+                    match found {
+                        Ok(vault) => return Ok(vault),
+                        Err(StoreError::NotFound) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    let now = self.clock.now();
+                    let vault = new_lazy_vault(self.ids.ulid(), tenant, target, now);
+                    match tx.insert_vault(&vault).await {
+                        Ok(()) => {
+                            emit(
+                                tx.as_mut(),
+                                self.ids.as_ref(),
+                                tenant,
+                                EventType::VaultCreated,
+                                &vault,
+                                None,
+                                now,
+                            )
+                            .await?;
+                            tx.commit().await?;
+                            return Ok(vault);
+                        }
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(Error::Internal("vault creation kept conflicting".into()))
+            }
+        }
+    }
+}
+
+impl From<Provisioned<(Wallet, DepositAddress)>> for Provisioned<DepositAddress> {
+    fn from(p: Provisioned<(Wallet, DepositAddress)>) -> Self {
+        Provisioned {
+            value: p.value.1,
+            created: p.created,
+        }
+    }
+}
+
+fn new_lazy_vault(
+    ulid: ulid::Ulid,
+    tenant: TenantId,
+    target: &AddressTarget,
+    now: OffsetDateTime,
+) -> Vault {
+    let (kind, external_ref) = match target {
+        AddressTarget::Customer(r) => (VaultKind::Customer, Some(r.clone())),
+        _ => (VaultKind::Treasury, None),
+    };
+    Vault {
+        id: VaultId::from_ulid(ulid),
+        tenant_id: tenant,
+        kind,
+        external_ref,
+        name: VaultName::default(),
+        metadata: Metadata::default(),
+        status: VaultStatus::Active,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub(crate) fn new_wallet(
+    ulid: ulid::Ulid,
+    tenant: TenantId,
+    vault: VaultId,
+    asset: AssetId,
+    label: Option<Label>,
+    now: OffsetDateTime,
+) -> Wallet {
+    Wallet {
+        id: WalletId::from_ulid(ulid),
+        tenant_id: tenant,
+        vault_id: vault,
+        asset,
+        label,
+        status: WalletStatus::Active,
+        balances: Balances::default(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}

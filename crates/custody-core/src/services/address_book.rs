@@ -1,0 +1,178 @@
+//! The address book: adding, deleting and reading allow-listed withdrawal destinations.
+
+use super::booking::emit;
+use super::{commit_with, IdempotentWrite};
+use crate::address_book::{AddressBookEntry, EntryStatus};
+use crate::api_key::Scope;
+use crate::asset::{AssetId, Network};
+use crate::caller::Caller;
+use crate::chain_address::ChainAddress;
+use crate::error::{address_error, Error, ResourceKind};
+use crate::event::EventType;
+use crate::id::AddressBookEntryId;
+use crate::page::{Page, PageRequest};
+use crate::ports::{DynAddressBookStore, DynClock, DynIdGenerator, DynUnitOfWork, StoreError};
+use crate::text::Label;
+
+/// An entry to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAddressBookEntry {
+    /// The network of the address.
+    pub network: Network,
+    /// The address as the partner wrote it; validated and canonicalised here.
+    pub address: String,
+    /// A label a human will recognise in a withdrawal review.
+    pub label: Label,
+    /// Restricts the entry to one asset (which must be on `network`).
+    pub asset: Option<AssetId>,
+}
+
+/// Address-book use cases.
+#[derive(Clone)]
+pub struct AddressBookService {
+    uow: DynUnitOfWork,
+    entries: DynAddressBookStore,
+    clock: DynClock,
+    ids: DynIdGenerator,
+}
+
+impl AddressBookService {
+    /// Wires the service.
+    pub fn new(
+        uow: DynUnitOfWork,
+        entries: DynAddressBookStore,
+        clock: DynClock,
+        ids: DynIdGenerator,
+    ) -> AddressBookService {
+        AddressBookService {
+            uow,
+            entries,
+            clock,
+            ids,
+        }
+    }
+
+    /// Adds an entry after validating the address for its network.
+    ///
+    /// # Errors
+    /// `MissingScope(address_book:write)`; address field errors; `Refused(asset_network_mismatch)`;
+    /// `Conflict(address_book_entry_exists)` for an address already active in the book.
+    pub async fn add(
+        &self,
+        caller: &Caller,
+        new: NewAddressBookEntry,
+        idempotency: Option<IdempotentWrite<'_, AddressBookEntry>>,
+    ) -> Result<AddressBookEntry, Error> {
+        caller.require(Scope::AddressBookWrite)?;
+        let address = ChainAddress::parse(new.network, &new.address)
+            .map_err(|e| address_error("address", e))?;
+        if let Some(asset) = new.asset.filter(|a| a.network() != new.network) {
+            return Err(Error::Refused {
+                code: "asset_network_mismatch",
+                message: format!("{asset} is not on {}", new.network),
+            });
+        }
+        let now = self.clock.now();
+        let entry = AddressBookEntry {
+            id: AddressBookEntryId::from_ulid(self.ids.ulid()),
+            tenant_id: caller.tenant_id,
+            network: new.network,
+            address,
+            label: new.label,
+            asset: new.asset,
+            status: EntryStatus::Active,
+            version: 1,
+            created_at: now,
+            deleted_at: None,
+        };
+        let mut tx = self.uow.begin().await?;
+        match tx.insert_address_book_entry(&entry).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => {
+                return Err(Error::Conflict {
+                    code: "address_book_entry_exists",
+                    message: format!("{} is already in the address book", entry.address),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+        emit(
+            tx.as_mut(),
+            self.ids.as_ref(),
+            caller.tenant_id,
+            EventType::AddressBookEntryCreated,
+            &entry,
+            None,
+            now,
+        )
+        .await?;
+        commit_with(tx, caller.tenant_id, idempotency, &entry).await?;
+        Ok(entry)
+    }
+
+    /// Deletes an entry: withdrawals can no longer target it; past ones keep pointing at it.
+    ///
+    /// # Errors
+    /// `MissingScope(address_book:write)`; `NotFound`; `Destination(Inactive)` when already deleted.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: AddressBookEntryId,
+        idempotency: Option<IdempotentWrite<'_, AddressBookEntry>>,
+    ) -> Result<AddressBookEntry, Error> {
+        caller.require(Scope::AddressBookWrite)?;
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        let mut entry = tx
+            .lock_address_book_entry(caller.tenant_id, id)
+            .await
+            .map_err(Error::from_store(ResourceKind::AddressBookEntry))?;
+        entry.delete(now)?;
+        tx.update_address_book_entry(&entry).await?;
+        emit(
+            tx.as_mut(),
+            self.ids.as_ref(),
+            caller.tenant_id,
+            EventType::AddressBookEntryDeleted,
+            &entry,
+            None,
+            now,
+        )
+        .await?;
+        commit_with(tx, caller.tenant_id, idempotency, &entry).await?;
+        Ok(entry)
+    }
+
+    /// Reads an entry.
+    ///
+    /// # Errors
+    /// `MissingScope(address_book:read)`; `NotFound`.
+    pub async fn get(
+        &self,
+        caller: &Caller,
+        id: AddressBookEntryId,
+    ) -> Result<AddressBookEntry, Error> {
+        caller.require(Scope::AddressBookRead)?;
+        self.entries
+            .get(caller.tenant_id, id)
+            .await
+            .map_err(Error::from_store(ResourceKind::AddressBookEntry))
+    }
+
+    /// Lists entries.
+    ///
+    /// # Errors
+    /// `MissingScope(address_book:read)`; store errors.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        include_deleted: bool,
+        page: PageRequest,
+    ) -> Result<Page<AddressBookEntry>, Error> {
+        caller.require(Scope::AddressBookRead)?;
+        Ok(self
+            .entries
+            .list(caller.tenant_id, include_deleted, page)
+            .await?)
+    }
+}

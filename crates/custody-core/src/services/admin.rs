@@ -1,0 +1,273 @@
+//! Operator use cases: tenants, their enabled assets, and API keys (mint, rotate, revoke).
+//!
+//! These back `custody admin …`; they are not reachable with a partner key. Secrets are
+//! returned exactly once, from [`AdminService::mint_key`] and [`AdminService::rotate_key`].
+
+use time::Duration;
+
+use crate::api_key::{
+    format_key, generate_hmac_secret, hash_key, key_hint, ApiKey, IpAllowList, KeyMode, ScopeSet,
+};
+use crate::asset::{AssetId, EnabledAssets};
+use crate::environment::Environment;
+use crate::error::{Error, ResourceKind};
+use crate::id::{ApiKeyId, TenantId};
+use crate::page::{Page, PageRequest};
+use crate::ports::{DynApiKeyStore, DynClock, DynIdGenerator, DynTenantStore};
+use crate::secret::Secret;
+use crate::signing::Ed25519PublicKey;
+use crate::tenant::{Tenant, TenantStatus};
+
+/// A key to mint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// The tenant it acts for.
+    pub tenant_id: TenantId,
+    /// Live or sandbox.
+    pub environment: Environment,
+    /// Its one authentication scheme.
+    pub mode: KeyMode,
+    /// What it may do (all scopes when the operator names none).
+    pub scopes: ScopeSet,
+    /// Where it may be used from (empty: anywhere).
+    pub allowed_ips: IpAllowList,
+    /// The partner's Ed25519 public key (PEM), required for `ed25519` keys.
+    pub ed25519_public_key: Option<String>,
+}
+
+/// A freshly minted key: the only time its secrets are visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedKey {
+    /// The stored record.
+    pub record: ApiKey,
+    /// The key string (`sk_test_…` / `sk_live_…`).
+    pub key: String,
+    /// The HMAC signing secret, for `hmac` keys.
+    pub hmac_secret: Option<String>,
+}
+
+/// Operator use cases.
+#[derive(Clone)]
+pub struct AdminService {
+    tenants: DynTenantStore,
+    keys: DynApiKeyStore,
+    clock: DynClock,
+    ids: DynIdGenerator,
+}
+
+impl AdminService {
+    /// Wires the service.
+    pub fn new(
+        tenants: DynTenantStore,
+        keys: DynApiKeyStore,
+        clock: DynClock,
+        ids: DynIdGenerator,
+    ) -> AdminService {
+        AdminService {
+            tenants,
+            keys,
+            clock,
+            ids,
+        }
+    }
+
+    /// Creates a tenant: `pending`, every asset enabled in the sandbox, none live (live assets
+    /// are enabled once a provider serves them and the tenant is approved).
+    ///
+    /// # Errors
+    /// `InvalidField(name)` for an empty or over-long name; store errors.
+    pub async fn create_tenant(&self, name: &str) -> Result<Tenant, Error> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > crate::text::MAX_TEXT_CHARS {
+            return Err(Error::field(
+                "name",
+                "invalid_text",
+                "tenant name must be 1 to 255 characters",
+            ));
+        }
+        let tenant = Tenant {
+            id: TenantId::from_ulid(self.ids.ulid()),
+            name: name.to_owned(),
+            status: TenantStatus::Pending,
+            created_at: self.clock.now(),
+        };
+        self.tenants
+            .insert(&tenant, &EnabledAssets::all(), &EnabledAssets::none())
+            .await?;
+        Ok(tenant)
+    }
+
+    /// Moves a tenant through its state machine (approve, suspend, reinstate).
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidTransition`.
+    pub async fn set_tenant_status(&self, id: TenantId, to: TenantStatus) -> Result<Tenant, Error> {
+        let mut tenant = self
+            .tenants
+            .get(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        tenant.set_status(to)?;
+        self.tenants.update(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// Lists tenants.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn list_tenants(&self, page: PageRequest) -> Result<Page<Tenant>, Error> {
+        Ok(self.tenants.list(page).await?)
+    }
+
+    /// Enables or disables an asset for a tenant in one environment; returns the new set.
+    ///
+    /// # Errors
+    /// `NotFound` tenant; store errors.
+    pub async fn set_asset(
+        &self,
+        id: TenantId,
+        environment: Environment,
+        asset: AssetId,
+        enabled: bool,
+    ) -> Result<EnabledAssets, Error> {
+        let mut assets = self
+            .tenants
+            .enabled_assets(id, environment)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        let changed = if enabled {
+            assets.enable(asset)
+        } else {
+            assets.disable(asset)
+        };
+        if changed {
+            self.tenants
+                .set_enabled_assets(id, environment, &assets)
+                .await?;
+        }
+        Ok(assets)
+    }
+
+    /// Mints a key.
+    ///
+    /// # Errors
+    /// `NotFound` tenant; `InvalidField(public_key)` when an ed25519 key lacks a valid public
+    /// key or another mode has one; store errors.
+    pub async fn mint_key(&self, new: NewKey) -> Result<MintedKey, Error> {
+        self.tenants
+            .get(new.tenant_id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        match (new.mode, &new.ed25519_public_key) {
+            (KeyMode::Ed25519, Some(pem)) => {
+                Ed25519PublicKey::from_pem(pem)
+                    .map_err(|e| Error::field("public_key", "invalid_public_key", e))?;
+            }
+            (KeyMode::Ed25519, None) => {
+                return Err(Error::field(
+                    "public_key",
+                    "public_key_required",
+                    "ed25519 keys need the partner's public key (PEM)",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(Error::field(
+                    "public_key",
+                    "public_key_unexpected",
+                    "only ed25519 keys take a public key",
+                ))
+            }
+            (_, None) => {}
+        }
+        let key = format_key(new.environment, &self.ids.secret_bytes());
+        let hmac_secret =
+            (new.mode == KeyMode::Hmac).then(|| generate_hmac_secret(&self.ids.secret_bytes()));
+        let record = ApiKey {
+            id: ApiKeyId::from_ulid(self.ids.ulid()),
+            tenant_id: new.tenant_id,
+            environment: new.environment,
+            mode: new.mode,
+            scopes: new.scopes,
+            allowed_ips: new.allowed_ips,
+            key_hash: hash_key(&key),
+            key_hint: key_hint(&key),
+            ed25519_public_key: new.ed25519_public_key,
+            created_at: self.clock.now(),
+            expires_at: None,
+            revoked_at: None,
+            replaced_by: None,
+        };
+        self.keys
+            .insert(
+                &record,
+                hmac_secret.as_ref().map(|s| Secret::new(s.as_bytes())),
+            )
+            .await?;
+        Ok(MintedKey {
+            record,
+            key,
+            hmac_secret,
+        })
+    }
+
+    /// Rotates a key: mints a successor with the same tenant, environment, mode, scopes, IP
+    /// allow-list and public key, and lets the old key work for `grace` (at most 7 days).
+    ///
+    /// # Errors
+    /// `NotFound`; `Refused(key_not_rotatable)` for a revoked, expired or already rotated key or
+    /// an invalid grace; store errors.
+    pub async fn rotate_key(&self, id: ApiKeyId, grace: Duration) -> Result<MintedKey, Error> {
+        let stored = self
+            .keys
+            .get(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::ApiKey))?;
+        let mut old = stored.key;
+        // Check the rotation is legal before minting anything.
+        let mut probe = old.clone();
+        let successor_id = ApiKeyId::from_ulid(self.ids.ulid());
+        probe
+            .rotate(self.clock.now(), grace, successor_id)
+            .map_err(|e| Error::Refused {
+                code: "key_not_rotatable",
+                message: e.to_string(),
+            })?;
+        let minted = self
+            .mint_key(NewKey {
+                tenant_id: old.tenant_id,
+                environment: old.environment,
+                mode: old.mode,
+                scopes: old.scopes.clone(),
+                allowed_ips: old.allowed_ips.clone(),
+                ed25519_public_key: old.ed25519_public_key.clone(),
+            })
+            .await?;
+        old.rotate(self.clock.now(), grace, minted.record.id)
+            .map_err(|e| Error::Refused {
+                code: "key_not_rotatable",
+                message: e.to_string(),
+            })?;
+        self.keys.update(&old).await?;
+        Ok(minted)
+    }
+
+    /// Revokes a key at once.
+    ///
+    /// # Errors
+    /// `NotFound`; `Refused(key_already_revoked)`.
+    pub async fn revoke_key(&self, id: ApiKeyId) -> Result<ApiKey, Error> {
+        let mut key = self
+            .keys
+            .get(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::ApiKey))?
+            .key;
+        key.revoke(self.clock.now()).map_err(|e| Error::Refused {
+            code: "key_already_revoked",
+            message: e.to_string(),
+        })?;
+        self.keys.update(&key).await?;
+        Ok(key)
+    }
+}

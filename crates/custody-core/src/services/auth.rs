@@ -1,0 +1,209 @@
+//! Authentication and the approval gate.
+//!
+//! One key, one mode: the key record decides which scheme the request must satisfy (bearer,
+//! HMAC or Ed25519), so a key minted for signed requests can never be used as a bare bearer
+//! token. Every failure is the same 401 to the partner, whatever failed; the reason is kept
+//! for logs only. For sandbox keys the failure also carries a [`SignatureDebug`] (the string
+//! the server signed and the clock skew), which live keys never get.
+//!
+//! Ordering (ARCHITECTURE §6): the HTTP layer parses the `Idempotency-Key` header first, then
+//! calls [`AuthService::authenticate`], then [`AuthService::check_access`] (the approval gate),
+//! and only then touches the idempotency record.
+
+use std::net::IpAddr;
+
+use crate::api_key::{hash_key, KeyMode};
+use crate::caller::Caller;
+use crate::environment::Environment;
+use crate::error::{Error, ResourceKind};
+use crate::ports::{DynApiKeyStore, DynClock, DynTenantStore, StoreError};
+use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
+
+/// The credential headers as presented; the HTTP layer only extracts them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Credentials {
+    /// The key string: from `X-API-Key`, or from `Authorization` (with or without `Bearer `).
+    pub key: String,
+    /// `X-Timestamp`, when sent.
+    pub timestamp: Option<String>,
+    /// `X-Signature`, when sent.
+    pub signature: Option<String>,
+}
+
+/// What of the request a signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresentedRequest<'a> {
+    /// The method as sent.
+    pub method: &'a str,
+    /// Path and query as sent, without host.
+    pub path_and_query: &'a str,
+    /// The raw body bytes.
+    pub body: &'a [u8],
+    /// The client address: the socket peer, or the forwarded address from a trusted proxy.
+    pub client_ip: IpAddr,
+}
+
+/// An authentication failure: always rendered as 401 `authentication_error` without a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    /// Why, for logs only; never shown to the caller.
+    pub reason: &'static str,
+    /// The signature debugger, present only for sandbox keys that failed a signature or
+    /// timestamp check.
+    pub debug: Option<SignatureDebug>,
+    /// Store trouble rather than bad credentials: rendered as 503, not 401.
+    pub unavailable: bool,
+}
+
+impl AuthFailure {
+    fn denied(reason: &'static str) -> AuthFailure {
+        AuthFailure {
+            reason,
+            debug: None,
+            unavailable: false,
+        }
+    }
+}
+
+/// Authentication use cases.
+#[derive(Clone)]
+pub struct AuthService {
+    keys: DynApiKeyStore,
+    tenants: DynTenantStore,
+    clock: DynClock,
+}
+
+impl AuthService {
+    /// Wires the service. Shared by both environments: keys are.
+    pub fn new(keys: DynApiKeyStore, tenants: DynTenantStore, clock: DynClock) -> AuthService {
+        AuthService {
+            keys,
+            tenants,
+            clock,
+        }
+    }
+
+    /// Authenticates a request.
+    ///
+    /// # Errors
+    /// [`AuthFailure`] for any unknown, revoked, expired, IP-refused or badly signed request.
+    pub async fn authenticate(
+        &self,
+        credentials: &Credentials,
+        request: &PresentedRequest<'_>,
+    ) -> Result<Caller, AuthFailure> {
+        let claimed = Environment::of_key(&credentials.key)
+            .ok_or(AuthFailure::denied("key has no environment prefix"))?;
+        let stored = match self.keys.find_by_hash(&hash_key(&credentials.key)).await {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound) => return Err(AuthFailure::denied("unknown key")),
+            Err(_) => {
+                return Err(AuthFailure {
+                    reason: "key store unavailable",
+                    debug: None,
+                    unavailable: true,
+                })
+            }
+        };
+        let key = &stored.key;
+        let now = self.clock.now();
+        if key.environment != claimed {
+            return Err(AuthFailure::denied(
+                "key prefix does not match its environment",
+            ));
+        }
+        if !key.is_usable_at(now) {
+            return Err(AuthFailure::denied("key revoked or expired"));
+        }
+        if !key.allowed_ips.allows(request.client_ip) {
+            return Err(AuthFailure::denied("client address not allowed"));
+        }
+
+        let sandbox = key.environment == Environment::Sandbox;
+        match key.mode {
+            KeyMode::Bearer => {}
+            KeyMode::Hmac | KeyMode::Ed25519 => {
+                let (Some(timestamp), Some(signature)) =
+                    (&credentials.timestamp, &credentials.signature)
+                else {
+                    return Err(AuthFailure::denied("signature headers missing"));
+                };
+                let (signed, valid) = match key.mode {
+                    KeyMode::Hmac => {
+                        let canonical = signing::hmac_canonical_string(
+                            timestamp,
+                            request.method,
+                            request.path_and_query,
+                            request.body,
+                        );
+                        let valid = stored.hmac_secret.as_ref().is_some_and(|secret| {
+                            signing::verify_hmac(secret.expose(), &canonical, signature)
+                        });
+                        (canonical.into_bytes(), valid)
+                    }
+                    _ => {
+                        let payload = signing::ed25519_signing_payload(
+                            request.method,
+                            request.path_and_query,
+                            timestamp,
+                            request.body,
+                        );
+                        let valid = key
+                            .ed25519_public_key
+                            .as_deref()
+                            .and_then(|pem| Ed25519PublicKey::from_pem(pem).ok())
+                            .is_some_and(|public| public.verify(&payload, signature));
+                        (payload, valid)
+                    }
+                };
+                let window = key.mode.timestamp_window_secs().unwrap_or(0);
+                let skew = signing::check_timestamp(now.unix_timestamp(), timestamp, window);
+                let debug = |skew: Option<i64>| sandbox.then(|| SignatureDebug::new(&signed, skew));
+                match skew {
+                    Err(TimestampError::Malformed) => {
+                        return Err(AuthFailure {
+                            reason: "malformed timestamp",
+                            debug: debug(None),
+                            unavailable: false,
+                        })
+                    }
+                    Err(TimestampError::OutsideWindow { skew }) => {
+                        return Err(AuthFailure {
+                            reason: "timestamp outside window",
+                            debug: debug(Some(skew)),
+                            unavailable: false,
+                        })
+                    }
+                    Ok(skew) if !valid => {
+                        return Err(AuthFailure {
+                            reason: "bad signature",
+                            debug: debug(Some(skew)),
+                            unavailable: false,
+                        })
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+        Ok(Caller {
+            tenant_id: key.tenant_id,
+            environment: key.environment,
+            key_id: key.id,
+            scopes: key.scopes.clone(),
+        })
+    }
+
+    /// The approval gate: may the caller's tenant act in the caller's environment now?
+    ///
+    /// # Errors
+    /// `Access(NotApproved | Suspended)` (403); store errors.
+    pub async fn check_access(&self, caller: &Caller) -> Result<(), Error> {
+        let tenant = self
+            .tenants
+            .get(caller.tenant_id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        tenant.may_use(caller.environment)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! Services: the use cases. Every custody rule is applied here, over the ports.
+//!
+//! Each method takes the authenticated [`Caller`](crate::caller::Caller), checks the scope it
+//! needs first, then validates, then reads and writes through the ports. A method that changes
+//! state opens one [`StoreTx`](crate::ports::StoreTx) and commits the change, its ledger entries,
+//! its events and (when the request carried an `Idempotency-Key`) the stored response together.
+//!
+//! Transaction boundaries are the important comments in this module: look for "commit".
+
+mod address;
+mod address_book;
+mod admin;
+mod auth;
+mod booking;
+mod deposit;
+mod transfer;
+mod vault;
+mod wallet;
+mod withdrawal;
+
+pub use address::{AddressService, AddressTarget, EnsureAddress};
+pub use address_book::{AddressBookService, NewAddressBookEntry};
+pub use admin::{AdminService, MintedKey, NewKey};
+pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
+pub use deposit::DepositService;
+pub use transfer::{TransferCommand, TransferService};
+pub use vault::{NewVault, VaultPatch, VaultService};
+pub use wallet::{Reconciliation, WalletService, WalletWithAddress};
+pub use withdrawal::{WithdrawCommand, WithdrawalService};
+
+use crate::error::Error;
+use crate::id::TenantId;
+use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::ports::StoreTx;
+
+/// The result of an "ensure" operation: the resource, and whether this call created it (the
+/// HTTP layer answers 201 or 200 accordingly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned<T> {
+    /// The resource.
+    pub value: T,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// How a mutating call records its response for idempotent replay, inside its own database
+/// transaction: the service calls `respond` on its result just before committing, so the
+/// stored response and the change it describes commit together or not at all.
+pub struct IdempotentWrite<'a, T> {
+    /// The reserved key.
+    pub key: &'a IdempotencyKey,
+    /// Renders the response the partner will receive (status, headers, body).
+    pub respond: &'a (dyn Fn(&T) -> StoredResponse + Send + Sync),
+}
+
+impl<T> Clone for IdempotentWrite<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for IdempotentWrite<'_, T> {}
+
+/// Writes the idempotency record (if any) and commits.
+pub(crate) async fn commit_with<T>(
+    mut tx: Box<dyn StoreTx>,
+    tenant: TenantId,
+    idempotency: Option<IdempotentWrite<'_, T>>,
+    value: &T,
+) -> Result<(), Error> {
+    if let Some(write) = idempotency {
+        tx.complete_idempotency(tenant, write.key, &(write.respond)(value))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+# Developer conveniences. Optional: every recipe is one plain cargo command you can run without
+# `just` (install it with `cargo install just`). CI runs `bash .ci/run` and does not need `just`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list
+
+# Run the server (`custody serve`)
+run:
+    cargo run -p custody-http --bin custody -- serve
+
+# Run every test in the workspace
+test:
+    cargo test --workspace
+
+# Format the whole workspace
+fmt:
+    cargo fmt --all
+
+# Lint every crate and target, all features, warnings as errors
+lint:
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# Check advisories, licenses, bans and sources with cargo-deny (deny.toml)
+deny:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! cargo deny --version >/dev/null 2>&1; then
+        echo "cargo-deny is not installed: run \`cargo install --locked cargo-deny\` and retry." >&2
+        exit 1
+    fi
+    cargo deny check
+
+# Benchmarks (none yet)
+bench:
+    @echo "no benchmarks yet: they arrive with the storage and API work"
+
+# Run exactly what CI runs
+ci:
+    bash .ci/run
+
+# Build custody-core's docs, warnings as errors
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc -p custody-core --no-deps
