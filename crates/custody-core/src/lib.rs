@@ -1,6 +1,30 @@
 //! # custody-core: the rulebook of the custody business
 //!
-//! (crate doc completed below)
+//! Everything that decides something about money, keys or tenants lives here, and nothing
+//! here performs I/O: no database, no network, no clock and no randomness except what is
+//! handed in through a [port](ports). Adapters (`custody-postgres`, `custody-sqlite`,
+//! `custody-bitgo`, `custody-rhino`, `custody-sandbox`) implement the ports; `custody-http`
+//! composes them. CI fails if this crate's normal dependencies ever include sqlx, actix,
+//! reqwest, hyper or tokio.
+//!
+//! ## Where each rule lives
+//! - Values parsed once at the edge: [`id`] (prefixed ULIDs), [`asset`] (catalogue, enabled
+//!   sets), [`amount`] (base units, exact decimal strings), [`chain_address`] (per-network
+//!   validation), [`text`] (external refs, labels, metadata), [`idempotency`] (keys,
+//!   fingerprints, replay decisions), [`page`] (cursors).
+//! - Aggregates and their one transition function each: [`tenant`] (approval gate), [`vault`],
+//!   [`deposit_address`], [`transaction`]; [`wallet`] balances; [`address_book`] entries.
+//! - Money: [`ledger`] (double entry; every movement's postings sum to zero) and
+//!   [`transaction::Transaction::ledger_effect`], the single map from a status change to the
+//!   movement it causes.
+//! - Access: [`api_key`] (modes, scopes, IP allow-lists, rotation) and [`signing`] (canonical
+//!   strings and signature checks), applied by [`services::AuthService`].
+//! - Use cases: [`services`], each method checking its scope, validating, and committing its
+//!   change, ledger entries, events and idempotency record in one [`ports::StoreTx`].
+//! - What partners see when something is refused: [`error::Error`], one stable code per case.
+//!
+//! ## Features
+//! - `mocks`: mockall `Mock…` twins of every port, for unit tests here and in other crates.
 #![warn(missing_docs)]
 
 pub mod address_book;

@@ -18,6 +18,9 @@ mod vault;
 mod wallet;
 mod withdrawal;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub use address::{AddressService, AddressTarget, EnsureAddress};
 pub use address_book::{AddressBookService, NewAddressBookEntry};
 pub use admin::{AdminService, MintedKey, NewKey};
