@@ -40,7 +40,23 @@ pub trait ApiKeyStore: Send + Sync {
     /// `NotFound` when absent.
     async fn get(&self, id: ApiKeyId) -> Result<StoredApiKey, StoreError>;
 
-    /// Saves a key's rotation or revocation state.
+    /// Saves the old key's rotation state (`rotated`: its `expires_at` and `replaced_by`) and
+    /// inserts its successor in one database transaction: both or neither. A rotation that half
+    /// happened would either leave the old key working forever with no successor recorded, or
+    /// mint a successor the old key does not point to.
+    ///
+    /// # Errors
+    /// `NotFound` when the rotated key is absent; `Conflict` if the successor's id or hash
+    /// exists. Nothing is written on any error.
+    async fn insert_rotation(
+        &self,
+        rotated: &ApiKey,
+        successor: &ApiKey,
+        hmac_secret: Option<Secret>,
+    ) -> Result<(), StoreError>;
+
+    /// Saves a key's revocation state. (A rotation is saved with
+    /// [`insert_rotation`](ApiKeyStore::insert_rotation), together with the successor.)
     ///
     /// # Errors
     /// `NotFound` when absent.

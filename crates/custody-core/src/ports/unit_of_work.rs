@@ -38,6 +38,29 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 /// service can read, decide and write without a lost update. `update_*` methods must also refuse
 /// to overwrite a row whose stored `version` is not lower than the new one (`Conflict`), as a
 /// second line of defence against a stale write.
+///
+/// # One handle at a time
+/// While a `StoreTx` is open, a service uses no other store handle (no per-aggregate store, no
+/// second `begin()`): SQLite runs a single writer connection, so a second handle would wait on
+/// the first transaction forever. Reads a service needs from elsewhere happen before it begins
+/// or after it commits.
+///
+/// # Lock order
+/// Every service takes row locks in one of these orders, and never in another:
+/// - **address minting**: minting lock ([`lock_address_minting`](StoreTx::lock_address_minting))
+///   → vault, shared ([`share_vault`](StoreTx::share_vault)) → wallet rows (inserting a wallet
+///   or an address takes a PostgreSQL `KEY SHARE` lock on the row it references);
+/// - **money movement** (transfer, withdrawal submit): wallets in ascending id order
+///   ([`lock_wallets`](StoreTx::lock_wallets)) → vaults, shared
+///   ([`share_vault`](StoreTx::share_vault));
+/// - **vault changes** (`VaultService::update` only): the vault, exclusive
+///   ([`lock_vault`](StoreTx::lock_vault)), alone.
+///
+/// Why these cannot deadlock: minting and money movement only ever *share* vault rows, and
+/// shared locks are compatible with each other, so neither waits on the other for a vault while
+/// holding a wallet (or the minting lock) the other needs; wallets are always taken in one
+/// global order. An exclusive vault update may wait for the sharers to finish, but it holds no
+/// other row lock while doing so, so nobody waits on it in return: there is no cycle.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait StoreTx: Send {
@@ -73,11 +96,22 @@ pub trait StoreTx: Send {
     /// `NotFound` when it does not exist yet.
     async fn find_treasury_vault(&mut self, tenant: TenantId) -> Result<Vault, StoreError>;
 
-    /// Reads and locks a vault.
+    /// Reads and locks a vault exclusively (PostgreSQL `FOR UPDATE`), to change it. Only
+    /// `VaultService::update` takes it, and holds no other row lock (see the lock order above);
+    /// a service that only checks a vault's status uses [`share_vault`](StoreTx::share_vault).
     ///
     /// # Errors
     /// `NotFound` when absent or another tenant's.
     async fn lock_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError>;
+
+    /// Reads a vault under a shared row lock (PostgreSQL `FOR SHARE`; SQLite: the writer lock):
+    /// its status cannot change until this transaction ends, yet any number of transactions may
+    /// hold it at once. For services that only check a vault's status (transfers, withdrawals,
+    /// address provisioning), so that they never queue behind one another on a vault row.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn share_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError>;
 
     /// Inserts a vault.
     ///

@@ -5,13 +5,18 @@
 //! 1. the vault is resolved (found, or created lazily for a Connect `external_ref` or the
 //!    treasury) in its own short transaction, so a race between two creators ends with one
 //!    vault and the loser re-reading it;
-//! 2. a second transaction takes the minting lock for (vault, asset), finds or creates the
-//!    wallet, and returns the existing primary address if there is one;
+//! 2. a second transaction takes the minting lock for (vault, asset), then the vault under a
+//!    shared lock and checks it may receive (so an archive cannot commit between that check
+//!    and our commit), finds or creates the wallet, and returns the existing primary address if
+//!    there is one;
 //! 3. only otherwise does it call the provider, *while holding the lock*, so two racing
 //!    requests mint once; the address, its events and the idempotency record commit together.
 //!
 //! A provider failure rolls everything back (including a wallet created in step 2), so a retry
 //! starts clean.
+//!
+//! Locks follow the address-minting order of [`StoreTx`]: minting lock → vault (shared) →
+//! wallet rows. No other store handle is used while a minting transaction is open.
 
 use time::OffsetDateTime;
 
@@ -138,21 +143,31 @@ impl AddressService {
         idempotency: Option<IdempotentWrite<'_, DepositAddress>>,
     ) -> Result<DepositAddress, Error> {
         caller.require(Scope::AddressesWrite)?;
+        // A short read-only transaction finds the wallet (tenant-scoped) and is dropped at once,
+        // releasing its lock: a wallet's tenant, vault and asset never change, so the minting
+        // transaction below needs no wallet row lock, and taking one before the minting lock
+        // would invert the address-minting lock order.
+        let wallet = {
+            let mut tx = self.uow.begin().await?;
+            tx.lock_wallets(caller.tenant_id, &[wallet_id])
+                .await?
+                .into_iter()
+                .next()
+                .ok_or(Error::NotFound(ResourceKind::Wallet))?
+        };
+        // With no transaction open: the tenant store is another handle (see `StoreTx`).
+        self.require_enabled(caller.tenant_id, wallet.asset).await?;
+
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;
-        let wallet = tx
-            .lock_wallets(caller.tenant_id, &[wallet_id])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::NotFound(ResourceKind::Wallet))?;
-        self.require_enabled(caller.tenant_id, wallet.asset).await?;
-        let vault = tx
-            .lock_vault(caller.tenant_id, wallet.vault_id)
+        // Address-minting lock order: minting lock → vault (shared) → wallet rows.
+        tx.lock_address_minting(wallet.vault_id, wallet.asset)
+            .await?;
+        // Checked under the shared lock, so an archive cannot commit before we do.
+        tx.share_vault(caller.tenant_id, wallet.vault_id)
             .await
-            .map_err(Error::from_store(ResourceKind::Vault))?;
-        vault.ensure_can_receive()?;
-        tx.lock_address_minting(vault.id, wallet.asset).await?;
+            .map_err(Error::from_store(ResourceKind::Vault))?
+            .ensure_can_receive()?;
         let address = self.mint(tx.as_mut(), &wallet, label, now).await?;
         commit_with(tx, caller.tenant_id, idempotency, &address).await?;
         Ok(address)
@@ -199,14 +214,24 @@ impl AddressService {
         T: From<Provisioned<(Wallet, DepositAddress)>>,
     {
         self.require_enabled(caller.tenant_id, asset).await?;
-        let vault = self.resolve_vault(caller, target, asset).await?;
-        vault.ensure_can_receive()?;
+        // Whether the vault may receive is decided inside the minting transaction below, not on
+        // this read: an archive committing in between would otherwise still get a wallet.
+        let vault_id = self.resolve_vault(caller, target, asset).await?.id;
 
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;
         // Serialises every ensure for this (vault, asset) until commit: the check below and the
-        // provider call happen under it.
-        tx.lock_address_minting(vault.id, asset).await?;
+        // provider call happen under it. Address-minting lock order: minting lock → vault
+        // (shared) → wallet rows.
+        tx.lock_address_minting(vault_id, asset).await?;
+        // The shared lock keeps the status we check until commit (an archive takes the vault
+        // exclusively, so it waits for us), while concurrent provisioning and transfers in the
+        // same vault still proceed.
+        let vault = tx
+            .share_vault(caller.tenant_id, vault_id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Vault))?;
+        vault.ensure_can_receive()?;
         let (wallet, wallet_created) = match tx.find_wallet(vault.id, asset).await {
             Ok(wallet) => (wallet, false),
             Err(StoreError::NotFound) => {
@@ -363,8 +388,10 @@ impl AddressService {
                         message: format!("account {id} holds {}, not {asset}", wallet.asset),
                     });
                 }
+                // Shared, in the money-movement order (wallet → vault): this only resolves the
+                // vault; its status is checked again inside the minting transaction.
                 let vault = tx
-                    .lock_vault(tenant, wallet.vault_id)
+                    .share_vault(tenant, wallet.vault_id)
                     .await
                     .map_err(Error::from_store(ResourceKind::Vault))?;
                 // Read-only: dropping the transaction releases the locks.
@@ -613,12 +640,32 @@ mod tests {
         events: Arc<Mutex<Vec<Event>>>,
     }
 
+    /// Expects the vault (`only`, or any id when `None`) to be read once under the shared
+    /// lock, answering it with `status`; the exclusive lock is never taken.
+    fn expect_vault_shared(tx: &mut MockStoreTx, only: Option<VaultId>, status: VaultStatus) {
+        tx.expect_lock_vault().never();
+        tx.expect_share_vault()
+            .withf(move |t, v| *t == tenant() && only.is_none_or(|id| *v == id))
+            .times(1)
+            .returning(move |_, id| Ok(vault(id, status)));
+    }
+
     fn minting_tx_for_new_wallet(vault: Option<VaultId>, asset: AssetId) -> MintTx {
+        minting_tx_for_new_wallet_in(vault, VaultStatus::Active, asset)
+    }
+
+    /// As [`minting_tx_for_new_wallet`], the vault being `status` when shared.
+    fn minting_tx_for_new_wallet_in(
+        vault: Option<VaultId>,
+        status: VaultStatus,
+        asset: AssetId,
+    ) -> MintTx {
         let mut tx = MockStoreTx::new();
         tx.expect_lock_address_minting()
             .withf(move |v, a| vault.is_none_or(|id| *v == id) && *a == asset)
             .times(1)
             .returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, vault, status);
         tx.expect_find_wallet()
             .times(1)
             .returning(|_, _| Err(StoreError::NotFound));
@@ -783,6 +830,7 @@ mod tests {
             .withf(move |v, a| *v == vid && *a == asset)
             .times(1)
             .returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, Some(vid), VaultStatus::Active);
         let w = existing_wallet.clone();
         tx.expect_find_wallet()
             .withf(move |v, a| *v == vid && *a == asset)
@@ -918,6 +966,7 @@ mod tests {
         tx.expect_lock_address_minting()
             .times(1)
             .returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, Some(target.id), VaultStatus::Active);
         tx.expect_find_wallet()
             .times(1)
             .returning(|_, _| Err(StoreError::NotFound));
@@ -973,6 +1022,7 @@ mod tests {
         let target = vault(vault_id(1), VaultStatus::Active);
         let mut tx = MockStoreTx::new();
         tx.expect_lock_address_minting().returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, Some(target.id), VaultStatus::Active);
         let w = wallet(wallet_id(1), target.id, asset);
         tx.expect_find_wallet().returning(move |_, _| Ok(w.clone()));
         tx.expect_find_primary_address()
@@ -1054,11 +1104,37 @@ mod tests {
         }
     }
 
+    /// A minting transaction that finds the vault archived under the shared lock: it takes
+    /// the minting lock, then the shared vault lock, and writes nothing.
+    fn archived_minting_tx(archived: VaultId) -> MockStoreTx {
+        let mut tx = MockStoreTx::new();
+        let mut seq = Sequence::new();
+        tx.expect_lock_address_minting()
+            .withf(move |v, _| *v == archived)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        tx.expect_lock_vault().never();
+        tx.expect_share_vault()
+            .withf(move |t, v| *t == tenant() && *v == archived)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, id| Ok(vault(id, VaultStatus::Archived)));
+        tx.expect_find_wallet().never();
+        tx.expect_insert_wallet().never();
+        tx.expect_count_addresses().never();
+        tx.expect_insert_address().never();
+        tx.expect_append_event().never();
+        tx.expect_complete_idempotency().never();
+        tx.expect_commit().never();
+        tx
+    }
+
     #[tokio::test]
     async fn an_archived_vault_gets_no_address() {
         let target = vault(vault_id(1), VaultStatus::Archived);
         let svc = service(
-            uow_with(vec![]),
+            uow_with(vec![archived_minting_tx(target.id)]),
             all_assets_enabled(),
             vaults_returning(target.clone()),
             no_addresses(),
@@ -1080,10 +1156,86 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_vault_archived_before_the_minting_transaction_gets_no_address() {
+        // The vault store still saw it active, but an archive committed before our minting
+        // transaction: the fresh read under the shared lock decides.
+        let stale = vault(vault_id(1), VaultStatus::Active);
+        let svc = service(
+            uow_with(vec![archived_minting_tx(stale.id)]),
+            all_assets_enabled(),
+            vaults_returning(stale.clone()),
+            no_addresses(),
+            provider_never(),
+        );
+        let err = svc
+            .ensure_primary_address(
+                &caller(),
+                ensure(AddressTarget::Vault(stale.id), usdt_eth()),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Vault(crate::vault::VaultRefusal::Archived)),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn ensure_takes_the_minting_lock_before_sharing_the_vault() {
+        // Address-minting lock order: minting lock → vault (shared) → wallet rows.
+        let asset = usdt_eth();
+        let target = vault(vault_id(1), VaultStatus::Active);
+        let existing_wallet = wallet(wallet_id(1), target.id, asset);
+        let existing_address = deposit_address(address_id(1), &existing_wallet, 0);
+        let mut tx = MockStoreTx::new();
+        let mut seq = Sequence::new();
+        tx.expect_lock_address_minting()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        tx.expect_lock_vault().never();
+        tx.expect_share_vault()
+            .withf(|t, v| *t == tenant() && *v == vault_id(1))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, id| Ok(vault(id, VaultStatus::Active)));
+        tx.expect_find_wallet()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(existing_wallet.clone()));
+        let primary = existing_address.clone();
+        tx.expect_find_primary_address()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(primary.clone()));
+        tx.expect_commit()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|| Ok(()));
+        let svc = service(
+            uow_with(vec![tx]),
+            all_assets_enabled(),
+            vaults_returning(target.clone()),
+            no_addresses(),
+            provider_never(),
+        );
+        let result = svc
+            .ensure_primary_address(
+                &caller(),
+                ensure(AddressTarget::Vault(target.id), asset),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(result.value, existing_address);
+    }
+
+    #[tokio::test]
     async fn a_frozen_vault_still_gets_its_address() {
         let asset = usdt_eth();
         let target = vault(vault_id(1), VaultStatus::Frozen);
-        let mut mint = minting_tx_for_new_wallet(Some(target.id), asset);
+        let mut mint = minting_tx_for_new_wallet_in(Some(target.id), VaultStatus::Frozen, asset);
         expect_commit(&mut mint.tx);
         let (provider, requests) = provider_minting(chain_address(asset, 4));
         let svc = service(
@@ -1145,7 +1297,7 @@ mod tests {
             .withf(|t, ids| *t == tenant() && ids == [wallet_id(1)])
             .times(1)
             .returning(move |_, _| Ok(vec![w.clone()]));
-        tx.expect_lock_vault().never();
+        tx.expect_share_vault().never();
         tx.expect_commit().never();
         let svc = service(
             uow_with(vec![tx]),
@@ -1181,7 +1333,7 @@ mod tests {
         tx.expect_lock_wallets()
             .times(1)
             .returning(|_, _| Ok(vec![]));
-        tx.expect_lock_vault().never();
+        tx.expect_share_vault().never();
         tx.expect_commit().never();
         let svc = service(
             uow_with(vec![tx]),
@@ -1216,12 +1368,8 @@ mod tests {
         read_tx
             .expect_lock_wallets()
             .returning(move |_, _| Ok(vec![locked.clone()]));
-        let locked_vault = v.clone();
-        read_tx
-            .expect_lock_vault()
-            .withf(move |t, id| *t == tenant() && *id == vault_id(1))
-            .times(1)
-            .returning(move |_, _| Ok(locked_vault.clone()));
+        // Resolving the vault only reads it: shared, in the wallet → vault order.
+        expect_vault_shared(&mut read_tx, Some(v.id), VaultStatus::Active);
         read_tx.expect_commit().never();
 
         let mut tx = MockStoreTx::new();
@@ -1229,6 +1377,7 @@ mod tests {
             .withf(move |vid, a| *vid == vault_id(1) && *a == asset)
             .times(1)
             .returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, Some(v.id), VaultStatus::Active);
         let found = w.clone();
         tx.expect_find_wallet()
             .returning(move |_, _| Ok(found.clone()));
@@ -1343,26 +1492,41 @@ mod tests {
 
     // ---- create_additional_address ---------------------------------------------------------
 
-    /// The transaction of `create_additional_address` for `w` in `v` with `count` addresses.
+    /// The short read-only transaction in which `create_additional_address` finds wallet
+    /// `asked` (the store answering `found`): it takes no other lock, writes nothing and is
+    /// never committed.
+    fn wallet_read_tx(asked: WalletId, found: Vec<Wallet>) -> MockStoreTx {
+        let mut tx = MockStoreTx::new();
+        tx.expect_lock_wallets()
+            .withf(move |t, ids| *t == tenant() && ids == [asked])
+            .times(1)
+            .return_once(move |_, _| Ok(found));
+        tx.expect_lock_address_minting().never();
+        tx.expect_share_vault().never();
+        tx.expect_lock_vault().never();
+        tx.expect_insert_address().never();
+        forbid_writes(&mut tx);
+        tx
+    }
+
+    /// The minting transaction of `create_additional_address` for `w` in `v` with `count`
+    /// addresses: the minting lock, the vault shared, the mint. No wallet row is locked.
     fn additional_tx(v: &Vault, w: &Wallet, count: u32) -> MintTx {
         let mut tx = MockStoreTx::new();
-        let locked = w.clone();
         let wid = w.id;
-        tx.expect_lock_wallets()
-            .withf(move |t, ids| *t == tenant() && ids == [wid])
-            .times(1)
-            .returning(move |_, _| Ok(vec![locked.clone()]));
-        let locked_vault = v.clone();
-        let vid = v.id;
-        tx.expect_lock_vault()
-            .withf(move |t, id| *t == tenant() && *id == vid)
-            .times(1)
-            .returning(move |_, _| Ok(locked_vault.clone()));
         let asset = w.asset;
+        let vid = v.id;
         tx.expect_lock_address_minting()
             .withf(move |id, a| *id == vid && *a == asset)
             .times(1)
             .returning(|_, _| Ok(()));
+        tx.expect_lock_vault().never();
+        let shared_vault = v.clone();
+        tx.expect_share_vault()
+            .withf(move |t, id| *t == tenant() && *id == vid)
+            .times(1)
+            .returning(move |_, _| Ok(shared_vault.clone()));
+        tx.expect_lock_wallets().never();
         tx.expect_count_addresses()
             .withf(move |id| *id == wid)
             .times(1)
@@ -1401,7 +1565,7 @@ mod tests {
             .returning(|| Ok(()));
         let (provider, requests) = provider_minting(chain_address(asset, 0x22));
         let svc = service(
-            uow_with(vec![mint.tx]),
+            uow_with(vec![wallet_read_tx(w.id, vec![w.clone()]), mint.tx]),
             all_assets_enabled(),
             untouched_vaults(),
             no_addresses(),
@@ -1444,7 +1608,7 @@ mod tests {
         expect_commit(&mut mint.tx);
         let (provider, requests) = provider_minting(chain_address(asset, 0x33));
         let svc = service(
-            uow_with(vec![mint.tx]),
+            uow_with(vec![wallet_read_tx(w.id, vec![w.clone()]), mint.tx]),
             all_assets_enabled(),
             untouched_vaults(),
             no_addresses(),
@@ -1460,13 +1624,98 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_additional_address_for_another_tenants_wallet_is_not_found() {
+    async fn an_additional_address_takes_the_minting_lock_before_sharing_the_vault() {
+        // Address-minting lock order: minting lock → vault (shared) → wallet rows (the
+        // address insert). The old order (wallet → vault → minting lock) could deadlock.
+        let asset = usdt_eth();
+        let v = vault(vault_id(1), VaultStatus::Active);
+        let w = wallet(wallet_id(1), v.id, asset);
         let mut tx = MockStoreTx::new();
-        tx.expect_lock_wallets().returning(|_, _| Ok(vec![]));
-        tx.expect_lock_address_minting().never();
-        tx.expect_commit().never();
+        let mut seq = Sequence::new();
+        tx.expect_lock_wallets().never();
+        tx.expect_lock_vault().never();
+        tx.expect_lock_address_minting()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let shared_vault = v.clone();
+        tx.expect_share_vault()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(shared_vault.clone()));
+        tx.expect_count_addresses()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(1));
+        tx.expect_insert_address()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        tx.expect_append_event().returning(|_| Ok(()));
+        tx.expect_commit()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|| Ok(()));
+        let (provider, _) = provider_minting(chain_address(asset, 0x44));
         let svc = service(
-            uow_with(vec![tx]),
+            uow_with(vec![wallet_read_tx(w.id, vec![w.clone()]), tx]),
+            all_assets_enabled(),
+            untouched_vaults(),
+            no_addresses(),
+            provider,
+        );
+        let address = svc
+            .create_additional_address(&caller(), w.id, None, None)
+            .await
+            .unwrap();
+        assert_eq!(address.derivation_index, 1);
+    }
+
+    #[tokio::test]
+    async fn an_additional_address_checks_the_asset_with_no_transaction_open() {
+        // The tenant store is another store handle: it is asked after the wallet read's
+        // transaction and before the minting transaction, never while one is open (SQLite's
+        // single writer would wait on our own transaction forever).
+        let asset = usdt_eth();
+        let v = vault(vault_id(1), VaultStatus::Active);
+        let w = wallet(wallet_id(1), v.id, asset);
+        let mut seq = Sequence::new();
+        let mut uow = MockUnitOfWork::new();
+        let read = wallet_read_tx(w.id, vec![w.clone()]);
+        uow.expect_begin()
+            .times(1)
+            .in_sequence(&mut seq)
+            .return_once(move || Ok(Box::new(read) as Box<dyn StoreTx>));
+        let mut tenants = MockTenantStore::new();
+        tenants
+            .expect_enabled_assets()
+            .withf(|t, env| *t == tenant() && *env == Environment::Sandbox)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(EnabledAssets::all()));
+        let MintTx {
+            tx: mut mint,
+            addresses,
+            ..
+        } = additional_tx(&v, &w, 1);
+        expect_commit(&mut mint);
+        uow.expect_begin()
+            .times(1)
+            .in_sequence(&mut seq)
+            .return_once(move || Ok(Box::new(mint) as Box<dyn StoreTx>));
+        let (provider, _) = provider_minting(chain_address(asset, 0x55));
+        let svc = service(uow, tenants, untouched_vaults(), no_addresses(), provider);
+        let address = svc
+            .create_additional_address(&caller(), w.id, None, None)
+            .await
+            .unwrap();
+        assert_eq!(taken(&addresses), vec![address]);
+    }
+
+    #[tokio::test]
+    async fn an_additional_address_for_another_tenants_wallet_is_not_found() {
+        let svc = service(
+            uow_with(vec![wallet_read_tx(wallet_id(9), vec![])]),
             untouched_tenants(),
             untouched_vaults(),
             no_addresses(),
@@ -1484,21 +1733,15 @@ mod tests {
 
     #[tokio::test]
     async fn an_additional_address_in_an_archived_vault_is_refused() {
+        // Seen under the shared lock inside the minting transaction: nothing is minted.
         let asset = usdt_eth();
         let v = vault(vault_id(1), VaultStatus::Archived);
         let w = wallet(wallet_id(1), v.id, asset);
-        let mut tx = MockStoreTx::new();
-        let locked = w.clone();
-        tx.expect_lock_wallets()
-            .returning(move |_, _| Ok(vec![locked.clone()]));
-        let locked_vault = v.clone();
-        tx.expect_lock_vault()
-            .returning(move |_, _| Ok(locked_vault.clone()));
-        tx.expect_lock_address_minting().never();
-        tx.expect_insert_address().never();
-        tx.expect_commit().never();
         let svc = service(
-            uow_with(vec![tx]),
+            uow_with(vec![
+                wallet_read_tx(w.id, vec![w.clone()]),
+                archived_minting_tx(v.id),
+            ]),
             all_assets_enabled(),
             untouched_vaults(),
             no_addresses(),
@@ -1516,15 +1759,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_additional_address_of_a_disabled_asset_is_refused() {
+        // Refused before the minting transaction is opened (one begin() only).
         let asset = usdt_eth();
         let w = wallet(wallet_id(1), vault_id(1), asset);
-        let mut tx = MockStoreTx::new();
-        tx.expect_lock_wallets()
-            .returning(move |_, _| Ok(vec![w.clone()]));
-        tx.expect_lock_vault().never();
-        tx.expect_commit().never();
         let svc = service(
-            uow_with(vec![tx]),
+            uow_with(vec![wallet_read_tx(w.id, vec![w.clone()])]),
             tenants_enabling(EnabledAssets::none()),
             untouched_vaults(),
             no_addresses(),

@@ -27,7 +27,9 @@ pub struct NewKey {
     pub environment: Environment,
     /// Its one authentication scheme.
     pub mode: KeyMode,
-    /// What it may do (all scopes when the operator names none).
+    /// What it may do. Empty means *every* scope: "all scopes when none are named" is a
+    /// domain rule, applied by [`AdminService::mint_key`] so that every front end (CLI, API)
+    /// mints the same key for the same request.
     pub scopes: ScopeSet,
     /// Where it may be used from (empty: anywhere).
     pub allowed_ips: IpAllowList,
@@ -149,12 +151,76 @@ impl AdminService {
         Ok(assets)
     }
 
-    /// Mints a key.
+    /// Mints a key. An empty `scopes` set mints a key with every scope (see [`NewKey::scopes`]).
     ///
     /// # Errors
     /// `NotFound` tenant; `InvalidField(public_key)` when an ed25519 key lacks a valid public
     /// key or another mode has one; store errors.
-    pub async fn mint_key(&self, new: NewKey) -> Result<MintedKey, Error> {
+    pub async fn mint_key(&self, mut new: NewKey) -> Result<MintedKey, Error> {
+        // The rule lives here, not in `build_key`: a rotation copies the old key's scopes
+        // exactly and must never widen them.
+        if new.scopes.is_empty() {
+            new.scopes = ScopeSet::all();
+        }
+        let (minted, secret) = self
+            .build_key(ApiKeyId::from_ulid(self.ids.ulid()), new)
+            .await?;
+        self.keys.insert(&minted.record, secret).await?;
+        Ok(minted)
+    }
+
+    /// Rotates a key: mints a successor with the same tenant, environment, mode, scopes, IP
+    /// allow-list and public key, and lets the old key work for `grace` (at most 7 days). The
+    /// old key's new state and its successor are saved atomically
+    /// ([`insert_rotation`](crate::ports::ApiKeyStore::insert_rotation)): both or neither.
+    ///
+    /// # Errors
+    /// `NotFound`; `Refused(key_not_rotatable)` for a revoked, expired or already rotated key or
+    /// an invalid grace; store errors.
+    pub async fn rotate_key(&self, id: ApiKeyId, grace: Duration) -> Result<MintedKey, Error> {
+        let stored = self
+            .keys
+            .get(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::ApiKey))?;
+        let mut old = stored.key;
+        let successor_id = ApiKeyId::from_ulid(self.ids.ulid());
+        // Check the rotation is legal before minting anything (`old` is only saved below).
+        old.rotate(self.clock.now(), grace, successor_id)
+            .map_err(|e| Error::Refused {
+                code: "key_not_rotatable",
+                message: e.to_string(),
+            })?;
+        let (minted, secret) = self
+            .build_key(
+                successor_id,
+                NewKey {
+                    tenant_id: old.tenant_id,
+                    environment: old.environment,
+                    mode: old.mode,
+                    scopes: old.scopes.clone(),
+                    allowed_ips: old.allowed_ips.clone(),
+                    ed25519_public_key: old.ed25519_public_key.clone(),
+                },
+            )
+            .await?;
+        // One store transaction: a crash cannot leave a successor the old key does not point
+        // to, nor an old key expiring with no successor saved.
+        self.keys
+            .insert_rotation(&old, &minted.record, secret)
+            .await?;
+        Ok(minted)
+    }
+
+    /// Checks `new` and builds the key `id` with fresh secrets, storing nothing: the part of
+    /// minting shared by [`mint_key`](AdminService::mint_key) and
+    /// [`rotate_key`](AdminService::rotate_key), which save it differently. Returns the minted
+    /// key and the HMAC secret to store (hmac keys only).
+    async fn build_key(
+        &self,
+        id: ApiKeyId,
+        new: NewKey,
+    ) -> Result<(MintedKey, Option<Secret>), Error> {
         self.tenants
             .get(new.tenant_id)
             .await
@@ -184,7 +250,7 @@ impl AdminService {
         let hmac_secret =
             (new.mode == KeyMode::Hmac).then(|| generate_hmac_secret(&self.ids.secret_bytes()));
         let record = ApiKey {
-            id: ApiKeyId::from_ulid(self.ids.ulid()),
+            id,
             tenant_id: new.tenant_id,
             environment: new.environment,
             mode: new.mode,
@@ -198,58 +264,15 @@ impl AdminService {
             revoked_at: None,
             replaced_by: None,
         };
-        self.keys
-            .insert(
-                &record,
-                hmac_secret.as_ref().map(|s| Secret::new(s.as_bytes())),
-            )
-            .await?;
-        Ok(MintedKey {
-            record,
-            key,
-            hmac_secret,
-        })
-    }
-
-    /// Rotates a key: mints a successor with the same tenant, environment, mode, scopes, IP
-    /// allow-list and public key, and lets the old key work for `grace` (at most 7 days).
-    ///
-    /// # Errors
-    /// `NotFound`; `Refused(key_not_rotatable)` for a revoked, expired or already rotated key or
-    /// an invalid grace; store errors.
-    pub async fn rotate_key(&self, id: ApiKeyId, grace: Duration) -> Result<MintedKey, Error> {
-        let stored = self
-            .keys
-            .get(id)
-            .await
-            .map_err(Error::from_store(ResourceKind::ApiKey))?;
-        let mut old = stored.key;
-        // Check the rotation is legal before minting anything.
-        let mut probe = old.clone();
-        let successor_id = ApiKeyId::from_ulid(self.ids.ulid());
-        probe
-            .rotate(self.clock.now(), grace, successor_id)
-            .map_err(|e| Error::Refused {
-                code: "key_not_rotatable",
-                message: e.to_string(),
-            })?;
-        let minted = self
-            .mint_key(NewKey {
-                tenant_id: old.tenant_id,
-                environment: old.environment,
-                mode: old.mode,
-                scopes: old.scopes.clone(),
-                allowed_ips: old.allowed_ips.clone(),
-                ed25519_public_key: old.ed25519_public_key.clone(),
-            })
-            .await?;
-        old.rotate(self.clock.now(), grace, minted.record.id)
-            .map_err(|e| Error::Refused {
-                code: "key_not_rotatable",
-                message: e.to_string(),
-            })?;
-        self.keys.update(&old).await?;
-        Ok(minted)
+        let stored_secret = hmac_secret.as_ref().map(|s| Secret::new(s.as_bytes()));
+        Ok((
+            MintedKey {
+                record,
+                key,
+                hmac_secret,
+            },
+            stored_secret,
+        ))
     }
 
     /// Revokes a key at once.
@@ -313,6 +336,7 @@ mod tests {
         let mut keys = MockApiKeyStore::new();
         keys.expect_insert().never();
         keys.expect_update().never();
+        keys.expect_insert_rotation().never();
         keys
     }
 
@@ -716,6 +740,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn minting_with_no_scopes_named_grants_every_scope() {
+        let (keys, inserted) = recording_keys();
+        let svc = service(tenants_with(TenantStatus::Pending), keys);
+        let minted = svc
+            .mint_key(NewKey {
+                scopes: ScopeSet::empty(),
+                ..new_key(Environment::Sandbox, KeyMode::Bearer, None)
+            })
+            .await
+            .unwrap();
+        assert_eq!(minted.record.scopes, ScopeSet::all());
+        let inserted = inserted.lock().unwrap().clone();
+        assert_eq!(inserted.len(), 1);
+        assert_eq!(inserted[0].0.scopes.len(), 13);
+        assert!(Scope::ALL
+            .into_iter()
+            .all(|scope| inserted[0].0.scopes.contains(scope)));
+    }
+
+    #[tokio::test]
     async fn two_mints_give_two_different_keys() {
         let (keys, inserted) = recording_keys();
         let svc = service(tenants_with(TenantStatus::Pending), keys);
@@ -756,17 +800,19 @@ mod tests {
         }
     }
 
-    /// A key store holding one key in memory: `get` reads it, `update` replaces it, `insert`
-    /// records new keys.
+    type Rotations = Arc<Mutex<Vec<(ApiKey, ApiKey, Option<Secret>)>>>;
+
+    /// A key store holding one key in memory: `get` reads it, `update` and `insert_rotation`
+    /// replace it (the latter recording the rotation); `insert` must never be called.
     struct KeyFake {
         current: Arc<Mutex<ApiKey>>,
-        inserted: Inserted,
+        rotations: Rotations,
         updates: Arc<Mutex<usize>>,
     }
 
     fn key_fake(key: ApiKey) -> (MockApiKeyStore, KeyFake) {
         let current = Arc::new(Mutex::new(key.clone()));
-        let inserted: Inserted = Arc::new(Mutex::new(Vec::new()));
+        let rotations: Rotations = Arc::new(Mutex::new(Vec::new()));
         let updates = Arc::new(Mutex::new(0));
         let mut keys = MockApiKeyStore::new();
         let read = Arc::clone(&current);
@@ -785,16 +831,23 @@ mod tests {
             *count.lock().unwrap() += 1;
             Ok(())
         });
-        let sink = Arc::clone(&inserted);
-        keys.expect_insert().returning(move |k, s| {
-            sink.lock().unwrap().push((k.clone(), s.clone()));
-            Ok(())
-        });
+        let write = Arc::clone(&current);
+        let sink = Arc::clone(&rotations);
+        keys.expect_insert_rotation()
+            .returning(move |rotated, successor, secret| {
+                *write.lock().unwrap() = rotated.clone();
+                sink.lock()
+                    .unwrap()
+                    .push((rotated.clone(), successor.clone(), secret));
+                Ok(())
+            });
+        // A successor is only ever saved together with the old key's rotation.
+        keys.expect_insert().never();
         (
             keys,
             KeyFake {
                 current,
-                inserted,
+                rotations,
                 updates,
             },
         )
@@ -821,16 +874,38 @@ mod tests {
             assert_ne!(successor.key_hash, old.key_hash);
             assert_eq!(successor.key_hash, hash_key(&minted.key));
             assert_eq!(minted.hmac_secret.is_some(), mode == KeyMode::Hmac);
-            let inserted = fake.inserted.lock().unwrap().clone();
-            assert_eq!(inserted.len(), 1);
-            assert_eq!(inserted[0].0, *successor);
 
-            let updated = fake.current.lock().unwrap().clone();
-            assert_eq!(*fake.updates.lock().unwrap(), 1);
-            assert_eq!(updated.expires_at, Some(T0 + grace));
-            assert_eq!(updated.replaced_by, Some(successor.id));
-            assert_eq!(updated.revoked_at, None);
+            // One atomic store call: the old key's new state and its successor together.
+            let rotations = fake.rotations.lock().unwrap().clone();
+            assert_eq!(rotations.len(), 1, "{mode}");
+            let (rotated, saved_successor, secret) = &rotations[0];
+            assert_eq!(saved_successor, successor);
+            assert_eq!(
+                secret.as_ref().map(|s| s.expose().to_vec()),
+                minted.hmac_secret.as_ref().map(|s| s.as_bytes().to_vec())
+            );
+            assert_eq!(rotated.id, old.id);
+            assert_eq!(rotated.expires_at, Some(T0 + grace));
+            assert_eq!(rotated.replaced_by, Some(successor.id));
+            assert_eq!(rotated.revoked_at, None);
+            assert_eq!(*fake.current.lock().unwrap(), *rotated);
+            assert_eq!(*fake.updates.lock().unwrap(), 0, "no separate update");
         }
+    }
+
+    #[tokio::test]
+    async fn rotating_never_widens_a_key_without_scopes() {
+        // "All scopes when none are named" is a minting rule: a successor copies its
+        // predecessor's scopes exactly.
+        let old = ApiKey {
+            scopes: ScopeSet::empty(),
+            ..existing_key(KeyMode::Bearer)
+        };
+        let (keys, fake) = key_fake(old.clone());
+        let svc = service(tenants_with(TenantStatus::Approved), keys);
+        let minted = svc.rotate_key(old.id, Duration::hours(1)).await.unwrap();
+        assert!(minted.record.scopes.is_empty());
+        assert!(fake.rotations.lock().unwrap()[0].1.scopes.is_empty());
     }
 
     #[tokio::test]
@@ -849,6 +924,7 @@ mod tests {
         });
         keys.expect_insert().never();
         keys.expect_update().never();
+        keys.expect_insert_rotation().never();
         let mut tenants = MockTenantStore::new();
         tenants.expect_get().never();
         let svc = service(tenants, keys);
@@ -890,7 +966,7 @@ mod tests {
                 "{err:?}"
             );
         }
-        assert!(fake.inserted.lock().unwrap().is_empty());
+        assert!(fake.rotations.lock().unwrap().is_empty());
 
         svc.rotate_key(old.id, Duration::ZERO).await.unwrap();
         let err = svc
@@ -907,8 +983,8 @@ mod tests {
             ),
             "{err:?}"
         );
-        assert_eq!(fake.inserted.lock().unwrap().len(), 1);
-        assert_eq!(*fake.updates.lock().unwrap(), 1);
+        assert_eq!(fake.rotations.lock().unwrap().len(), 1);
+        assert_eq!(*fake.updates.lock().unwrap(), 0);
     }
 
     #[tokio::test]
@@ -916,6 +992,7 @@ mod tests {
         let mut keys = MockApiKeyStore::new();
         keys.expect_get().returning(|_| Err(StoreError::NotFound));
         keys.expect_insert().never();
+        keys.expect_insert_rotation().never();
         let svc = service(MockTenantStore::new(), keys);
         let err = svc
             .rotate_key(key_id(), Duration::hours(1))
@@ -949,7 +1026,7 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(*fake.updates.lock().unwrap(), 1);
-        assert!(fake.inserted.lock().unwrap().is_empty());
+        assert!(fake.rotations.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! Each method takes the authenticated [`Caller`](crate::caller::Caller), checks the scope it
 //! needs first, then validates, then reads and writes through the ports. A method that changes
-//! state opens one [`StoreTx`](crate::ports::StoreTx) and commits the change, its ledger entries,
+//! state opens one [`StoreTx`] and commits the change, its ledger entries,
 //! its events and (when the request carried an `Idempotency-Key`) the stored response together.
 //!
 //! Transaction boundaries are the important comments in this module: look for "commit".

@@ -4,7 +4,10 @@
 //! store is bound to one), same asset, two different wallets, the source vault may send and
 //! the destination vault may receive, a positive amount with no more decimals than the asset,
 //! and no overdraft. Both wallets are locked (in id order, so opposite transfers cannot
-//! deadlock) before the balance check, so concurrent transfers cannot overdraw.
+//! deadlock) before the balance check, so concurrent transfers cannot overdraw. The vaults are
+//! then read under a *shared* lock (the money-movement order of
+//! [`StoreTx`](crate::ports::StoreTx)): their status cannot change before commit, yet transfers
+//! and address provisioning in the same vault never wait on each other for it.
 
 use std::collections::BTreeMap;
 
@@ -93,11 +96,12 @@ impl TransferService {
         let asset = source.asset;
         let amount = Amount::parse(&command.amount, asset.decimals())?;
         let (source_vault, destination_vault) = (source.vault_id, destination.vault_id);
-        tx.lock_vault(caller.tenant_id, source_vault)
+        // Status checks only: shared locks, taken after the wallets (money-movement order).
+        tx.share_vault(caller.tenant_id, source_vault)
             .await
             .map_err(Error::from_store(ResourceKind::Vault))?
             .ensure_can_send()?;
-        tx.lock_vault(caller.tenant_id, destination_vault)
+        tx.share_vault(caller.tenant_id, destination_vault)
             .await
             .map_err(Error::from_store(ResourceKind::Vault))?
             .ensure_can_receive()?;
@@ -195,7 +199,9 @@ mod tests {
             })
             .times(1)
             .return_once(move |_, _| Ok(wallets));
-        tx.expect_lock_vault()
+        // Vaults are only checked, so they are shared, never locked exclusively.
+        tx.expect_lock_vault().never();
+        tx.expect_share_vault()
             .withf(|tenant_id, _| *tenant_id == tenant())
             .returning(move |_, id| {
                 let status = if id == vault_id(1) {

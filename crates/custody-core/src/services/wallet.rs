@@ -251,6 +251,16 @@ mod tests {
 
     type Recorded<T> = Arc<Mutex<Vec<T>>>;
 
+    /// Expects the minting transaction to read vault `id` once under the shared lock (never
+    /// the exclusive one), answering it with `status`.
+    fn expect_vault_shared(tx: &mut MockStoreTx, id: VaultId, status: VaultStatus) {
+        tx.expect_lock_vault().never();
+        tx.expect_share_vault()
+            .withf(move |t, v| *t == tenant() && *v == id)
+            .times(1)
+            .returning(move |_, v| Ok(vault(v, status)));
+    }
+
     /// A minting transaction for a vault without a wallet for the asset; records what it wrote.
     fn new_wallet_tx(
         vault: VaultId,
@@ -261,6 +271,7 @@ mod tests {
             .withf(move |v, a| *v == vault && *a == asset)
             .times(1)
             .returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, vault, VaultStatus::Active);
         tx.expect_find_wallet()
             .times(1)
             .returning(|_, _| Err(StoreError::NotFound));
@@ -337,6 +348,7 @@ mod tests {
         let primary = deposit_address(address_id(1), &existing, 0);
         let mut tx = MockStoreTx::new();
         tx.expect_lock_address_minting().returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, vault_id(1), VaultStatus::Active);
         let found = existing.clone();
         tx.expect_find_wallet()
             .withf(move |v, a| *v == vault_id(1) && *a == asset)
@@ -441,8 +453,18 @@ mod tests {
 
     #[tokio::test]
     async fn create_in_an_archived_vault_is_refused() {
+        // Decided under the shared vault lock inside the minting transaction, which writes
+        // nothing.
+        let mut tx = MockStoreTx::new();
+        tx.expect_lock_address_minting().returning(|_, _| Ok(()));
+        expect_vault_shared(&mut tx, vault_id(1), VaultStatus::Archived);
+        tx.expect_find_wallet().never();
+        tx.expect_insert_wallet().never();
+        tx.expect_insert_address().never();
+        tx.expect_append_event().never();
+        tx.expect_commit().never();
         let mut fixture =
-            Fixture::new(vec![]).with_vault(vault(vault_id(1), VaultStatus::Archived));
+            Fixture::new(vec![tx]).with_vault(vault(vault_id(1), VaultStatus::Archived));
         fixture.provider.expect_mint_address().never();
         let svc = fixture.build();
         let err = svc

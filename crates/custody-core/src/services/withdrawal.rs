@@ -6,6 +6,18 @@
 //! so a crash between "sent" and "recorded as sent" cannot send twice: the retry presents the
 //! same reference. Provider progress is applied step by step through the state machine;
 //! completion removes the held funds, failure or cancellation returns them.
+//!
+//! Cancel versus dispatch: a withdrawal must never be cancelled (its funds returned) while the
+//! provider may still send it. So [`WithdrawalService::dispatch`] first *claims* it, moving it
+//! `Submitted → PendingSignature` and committing that before calling the provider, and a
+//! partner [`cancel`](WithdrawalService::cancel) is allowed only while it is still `Submitted`
+//! (not yet handed to the custodian); afterwards it is refused with
+//! `Conflict(withdrawal_in_progress)`. Both lock the transaction row, so exactly one of them
+//! wins. A claimed withdrawal without a `provider_ref` (the provider call failed or the process
+//! crashed) is resent by the next dispatch, which the provider's idempotency makes harmless.
+//! The state machine itself still allows `PendingSignature → Cancelled`: a provider may report
+//! a rejected approval, which is applied through
+//! [`apply_provider_update`](WithdrawalService::apply_provider_update).
 
 use std::collections::BTreeMap;
 
@@ -98,7 +110,8 @@ impl WithdrawalService {
             .map_err(Error::from_store(ResourceKind::AddressBookEntry))?;
         entry.accepts(asset)?;
         let amount = Amount::parse(&command.amount, asset.decimals())?;
-        tx.lock_vault(caller.tenant_id, vault_id)
+        // Status check only: a shared lock, after the wallet (money-movement order).
+        tx.share_vault(caller.tenant_id, vault_id)
             .await
             .map_err(Error::from_store(ResourceKind::Vault))?
             .ensure_can_send()?;
@@ -145,10 +158,13 @@ impl WithdrawalService {
         Ok(transaction)
     }
 
-    /// Cancels a withdrawal that has not been broadcast, returning its funds.
+    /// Cancels a withdrawal that has not been handed to the custodian yet (`Submitted`),
+    /// returning its funds.
     ///
     /// # Errors
-    /// `MissingScope(withdrawals:write)`; `NotFound`; `InvalidTransition` once broadcasting.
+    /// `MissingScope(withdrawals:write)`; `NotFound`; `Refused(not_a_withdrawal)`;
+    /// `Conflict(withdrawal_in_progress)` once a dispatch has claimed it (any non-final status
+    /// after `Submitted`); `InvalidTransition` when it is already final.
     pub async fn cancel(
         &self,
         caller: &Caller,
@@ -165,6 +181,18 @@ impl WithdrawalService {
             return Err(Error::Refused {
                 code: "not_a_withdrawal",
                 message: "only withdrawals can be cancelled".into(),
+            });
+        }
+        // Once dispatch has claimed it (PendingSignature onwards) the provider may be sending
+        // it: returning the funds now could pay twice. We hold the transaction's row lock, so a
+        // claim cannot commit between this check and our commit. A final status falls through
+        // to the state machine's `InvalidTransition`: nothing is in progress any more.
+        if transaction.status != TransactionStatus::Submitted && !transaction.status.is_terminal() {
+            return Err(Error::Conflict {
+                code: "withdrawal_in_progress",
+                message: "the withdrawal has been handed to the custodian and can no longer be \
+                          cancelled"
+                    .into(),
             });
         }
         let now = self.clock.now();
@@ -211,18 +239,59 @@ impl WithdrawalService {
             .await?)
     }
 
-    /// Worker step: hands a `Submitted` withdrawal to the provider (idempotent on the
-    /// transaction id) and applies what the provider reports. A provider outage leaves the
-    /// withdrawal `Submitted` for the next attempt; a provider refusal fails it and releases
-    /// the funds.
+    /// Worker step: hands a withdrawal to the provider (idempotent on the transaction id) and
+    /// applies what the provider reports.
+    ///
+    /// 1. Claim, in one committed transaction: a `Submitted` withdrawal moves to
+    ///    `PendingSignature` (with its `transaction.status.updated` event) *before* the provider
+    ///    is called, so a partner cancel can no longer return its funds. A `PendingSignature`
+    ///    one without `provider_ref` was claimed by an earlier attempt that did not get an
+    ///    answer, and is resent. Anything else is returned unchanged, without a provider call.
+    /// 2. The provider call, outside any database transaction. An outage leaves the withdrawal
+    ///    `PendingSignature` without `provider_ref` for the next attempt; a refusal fails it and
+    ///    releases the funds; an answer is applied with
+    ///    [`apply_provider_update`](WithdrawalService::apply_provider_update).
     ///
     /// # Errors
-    /// `NotFound`; retryable `Provider` errors (nothing changed); store errors.
+    /// `NotFound`; retryable `Provider` errors (only the claim was committed); store errors.
     pub async fn dispatch(&self, id: TransactionId) -> Result<Transaction, Error> {
-        let transaction = self.read_for_worker(id).await?;
-        if transaction.status != TransactionStatus::Submitted {
-            return Ok(transaction);
-        }
+        let request = match self.claim(id).await? {
+            Claim::Send(request) => request,
+            Claim::Skip(unchanged) => return Ok(*unchanged),
+        };
+        // The provider call happens outside any database transaction: it may take seconds, and
+        // its idempotency on our id makes a repeat harmless.
+        let report = match self.provider.submit_withdrawal(&request).await {
+            Ok(report) => report,
+            // The claim stays committed, without a provider reference: the next pass resends.
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(ProviderError::Rejected(reason)) => ProviderTransfer {
+                provider_ref: String::new(),
+                status: TransactionStatus::Failed,
+                tx_hash: None,
+                failure_reason: Some(reason),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        self.apply_provider_update(id, report).await
+    }
+
+    /// Step 1 of [`dispatch`](WithdrawalService::dispatch): claims the withdrawal, or says it
+    /// must not be sent (already answered by the provider, or final).
+    async fn claim(&self, id: TransactionId) -> Result<Claim, Error> {
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        let mut transaction = tx
+            .lock_transaction(None, id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Transaction))?;
+        let needs_claim = match transaction.status {
+            TransactionStatus::Submitted => true,
+            // Claimed before, but the provider's answer was never recorded: resend.
+            TransactionStatus::PendingSignature if transaction.provider_ref.is_none() => false,
+            _ => return Ok(Claim::Skip(Box::new(transaction))),
+        };
+        // Built before claiming, so a malformed withdrawal is not left claimed.
         let (Some(wallet_id), Some(destination)) = (
             transaction.source_wallet_id,
             transaction.destination_address.clone(),
@@ -238,25 +307,29 @@ impl WithdrawalService {
             amount: transaction.amount,
             destination,
         };
-        // The provider call happens outside any database transaction: it may take seconds, and
-        // its idempotency on our id makes a repeat harmless.
-        let report = match self.provider.submit_withdrawal(&request).await {
-            Ok(report) => report,
-            Err(e) if e.is_retryable() => return Err(e.into()),
-            Err(ProviderError::Rejected(reason)) => ProviderTransfer {
-                provider_ref: String::new(),
-                status: TransactionStatus::Failed,
-                tx_hash: None,
-                failure_reason: Some(reason),
-            },
-            Err(e) => return Err(e.into()),
-        };
-        self.apply_provider_update(id, report).await
+        if needs_claim {
+            // Entering PendingSignature moves no money, so no wallet needs locking.
+            let mut no_wallets = BTreeMap::new();
+            advance_to(
+                tx.as_mut(),
+                self.ids.as_ref(),
+                &mut transaction,
+                TransactionStatus::PendingSignature,
+                &mut no_wallets,
+                now,
+            )
+            .await?;
+            // Committed before the provider is called: from here on a cancel is refused.
+            tx.commit().await?;
+        }
+        // A resend writes nothing: dropping the transaction releases the row lock.
+        Ok(Claim::Send(request))
     }
 
     /// Applies a provider's report about a withdrawal: walks the state machine to the reported
     /// status (booking completion or release), records the provider reference and hash.
-    /// Reports that are stale (behind the current status) or repeat it are ignored.
+    /// Reports that are stale (behind the current status) or repeat it are ignored, except
+    /// that a claimed `PendingSignature` withdrawal records the provider reference it lacks.
     ///
     /// # Errors
     /// `NotFound`; `InvalidTransition` when the report contradicts a terminal status.
@@ -273,6 +346,21 @@ impl WithdrawalService {
             .map_err(Error::from_store(ResourceKind::Transaction))?;
         if transaction.status == report.status || transaction.status.is_stale_report(report.status)
         {
+            // Except: the provider's answer to our own dispatch usually repeats the
+            // PendingSignature the claim committed, and its reference is still news: it is
+            // what tells the next dispatch the withdrawal was handed over (not to resend).
+            // Recorded without an event: no status changed.
+            let answers_our_claim = transaction.status == TransactionStatus::PendingSignature
+                && transaction.provider_ref.is_none()
+                && !report.provider_ref.is_empty();
+            if !answers_our_claim {
+                return Ok(transaction);
+            }
+            transaction.provider_ref = Some(report.provider_ref);
+            transaction.version += 1;
+            transaction.updated_at = now;
+            tx.update_transaction(&transaction).await?;
+            tx.commit().await?;
             return Ok(transaction);
         }
         if !report.provider_ref.is_empty() {
@@ -293,15 +381,14 @@ impl WithdrawalService {
         tx.commit().await?;
         Ok(transaction)
     }
+}
 
-    async fn read_for_worker(&self, id: TransactionId) -> Result<Transaction, Error> {
-        let mut tx = self.uow.begin().await?;
-        let transaction = tx
-            .lock_transaction(None, id)
-            .await
-            .map_err(Error::from_store(ResourceKind::Transaction))?;
-        Ok(transaction)
-    }
+/// What [`WithdrawalService::dispatch`]'s claim decided.
+enum Claim {
+    /// Hand this request to the provider (the withdrawal is claimed).
+    Send(WithdrawalRequest),
+    /// Do not call the provider; the withdrawal as it is (boxed: it is much larger).
+    Skip(Box<Transaction>),
 }
 
 async fn lock_source(
@@ -330,6 +417,8 @@ mod tests {
     use crate::event::EventType;
     use crate::id::TenantId;
     use crate::ledger::{sums_to_zero, Account, Posting};
+    use mockall::Sequence;
+
     use crate::ports::{MockCustodyProvider, MockStoreTx, MockTransactionStore, MockUnitOfWork};
     use crate::services::test_support::*;
     use crate::vault::{VaultRefusal, VaultStatus};
@@ -435,7 +524,9 @@ mod tests {
         tx.expect_lock_address_book_entry()
             .withf(|t, id| *t == tenant() && *id == entry_id())
             .return_once(move |_, _| Ok(entry));
-        tx.expect_lock_vault()
+        // The vault is only checked: shared, never locked exclusively.
+        tx.expect_lock_vault().never();
+        tx.expect_share_vault()
             .withf(|t, id| *t == tenant() && *id == vault_id(1))
             .return_once(move |_, id| Ok(vault(id, vault_status)));
         tx
@@ -684,6 +775,16 @@ mod tests {
         assert_eq!(log.commits(), 1);
     }
 
+    fn is_in_progress(err: &Error) -> bool {
+        matches!(
+            err,
+            Error::Conflict {
+                code: "withdrawal_in_progress",
+                ..
+            }
+        )
+    }
+
     #[tokio::test]
     async fn cancel_is_refused_once_broadcasting() {
         let mut tx = locked_tx(
@@ -696,10 +797,52 @@ mod tests {
             .cancel(&caller(), transaction_id(1), None)
             .await
             .unwrap_err();
+        assert!(is_in_progress(&err), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn cancel_of_a_claimed_withdrawal_is_refused_and_writes_nothing() {
+        // PendingSignature: a dispatch claimed it and the provider may be sending it, so the
+        // funds must not be returned (although the state machine allows the edge).
+        let mut tx = MockStoreTx::new();
+        tx.expect_lock_transaction()
+            .withf(|t, i| *t == Some(tenant()) && *i == transaction_id(1))
+            .times(1)
+            .return_once(|_, _| Ok(withdrawal(TransactionStatus::PendingSignature)));
+        tx.expect_lock_wallet_by_id().never();
+        let log = record_writes(&mut tx);
+        tx.expect_commit().never();
+        let err = service(uow_with(vec![tx]), idle_provider())
+            .cancel(&caller(), transaction_id(1), None)
+            .await
+            .unwrap_err();
+        assert!(is_in_progress(&err), "{err:?}");
         assert!(
-            matches!(&err, Error::InvalidTransition { from, to, .. } if from == "Broadcasting" && to == "Cancelled"),
-            "{err:?}"
+            err.to_string().contains("can no longer be cancelled"),
+            "{err}"
         );
+        assert!(log.all().is_empty(), "{:?}", log.all());
+    }
+
+    #[tokio::test]
+    async fn cancel_of_a_final_withdrawal_stays_an_invalid_transition() {
+        // Nothing is in progress any more: the state machine's answer, as before.
+        for status in [
+            TransactionStatus::Completed,
+            TransactionStatus::Failed,
+            TransactionStatus::Cancelled,
+        ] {
+            let mut tx = locked_tx(Some(tenant()), withdrawal(status), holding_wallet());
+            forbid_writes(&mut tx);
+            let err = service(uow_with(vec![tx]), idle_provider())
+                .cancel(&caller(), transaction_id(1), None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidTransition { to, .. } if to == "Cancelled"),
+                "{status}: {err:?}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -746,7 +889,8 @@ mod tests {
 
     // --- dispatch -------------------------------------------------------------------------
 
-    /// The read-only transaction `dispatch` opens first.
+    /// A transaction in which `dispatch` reads `transaction` and writes nothing (the skip and
+    /// resend cases).
     fn read_tx(transaction: Transaction) -> MockStoreTx {
         let mut tx = MockStoreTx::new();
         tx.expect_lock_transaction()
@@ -754,6 +898,40 @@ mod tests {
             .return_once(move |_, _| Ok(transaction));
         forbid_writes(&mut tx);
         tx
+    }
+
+    /// The claim transaction of `dispatch` for a `Submitted` withdrawal, recording its writes
+    /// and its commit. Entering PendingSignature moves no money: no wallet is locked.
+    fn claim_tx() -> (MockStoreTx, WriteLog) {
+        let mut tx = MockStoreTx::new();
+        tx.expect_lock_transaction()
+            .withf(|t, i| t.is_none() && *i == transaction_id(1))
+            .times(1)
+            .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+        tx.expect_lock_wallet_by_id().never();
+        let log = record_writes(&mut tx);
+        record_commit(&mut tx, &log);
+        (tx, log)
+    }
+
+    /// What a committed claim wrote: the withdrawal saved in PendingSignature without a
+    /// provider reference, its status event, nothing else, then the commit.
+    fn assert_claimed(log: &WriteLog) {
+        let saved = log.updated_transactions();
+        assert_eq!(saved.len(), 1, "{saved:?}");
+        assert_eq!(saved[0].status, TransactionStatus::PendingSignature);
+        assert_eq!(saved[0].provider_ref, None);
+        assert_eq!(saved[0].version, 2);
+        let events = log.events();
+        assert_eq!(log.event_types(), vec![EventType::TransactionStatusUpdated]);
+        assert_eq!(
+            events[0].previous_attributes,
+            Some(serde_json::json!({ "status": "Submitted" }))
+        );
+        assert!(log.wallets().is_empty(), "no money moves on a claim");
+        assert!(log.ledger().is_empty());
+        assert_eq!(log.all().len(), 3, "{:?}", log.all());
+        assert!(matches!(log.all().last(), Some(StoreWrite::Commit)));
     }
 
     fn provider_answering(answer: Result<ProviderTransfer, ProviderError>) -> MockCustodyProvider {
@@ -773,32 +951,40 @@ mod tests {
         provider
     }
 
-    #[tokio::test]
-    async fn dispatch_hands_the_withdrawal_over_and_records_progress() {
-        let mut tx = locked_tx(
-            None,
-            withdrawal(TransactionStatus::Submitted),
-            holding_wallet(),
-        );
-        let log = record_writes(&mut tx);
-        record_commit(&mut tx, &log);
-        let provider = provider_answering(Ok(ProviderTransfer {
+    /// The provider's usual answer to a hand-over: accepted, awaiting signature.
+    fn accepted() -> ProviderTransfer {
+        ProviderTransfer {
             provider_ref: "bitgo-transfer-1".into(),
             status: TransactionStatus::PendingSignature,
             tx_hash: None,
             failure_reason: None,
-        }));
+        }
+    }
+
+    #[tokio::test]
+    async fn dispatch_hands_the_withdrawal_over_and_records_progress() {
+        let (claim, claim_log) = claim_tx();
+        // The answer repeats the claimed status; only its reference is new.
+        let mut tx = locked_tx(
+            None,
+            withdrawal(TransactionStatus::PendingSignature),
+            holding_wallet(),
+        );
+        let log = record_writes(&mut tx);
+        record_commit(&mut tx, &log);
         let t = service(
-            uow_with(vec![read_tx(withdrawal(TransactionStatus::Submitted)), tx]),
-            provider,
+            uow_with(vec![claim, tx]),
+            provider_answering(Ok(accepted())),
         )
         .dispatch(transaction_id(1))
         .await
         .unwrap();
+        assert_claimed(&claim_log);
         assert_eq!(t.status, TransactionStatus::PendingSignature);
         assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+        assert_eq!(t.version, 3);
         assert_eq!(log.updated_transactions(), vec![t.clone()]);
-        assert_eq!(log.event_types(), vec![EventType::TransactionStatusUpdated]);
+        assert!(log.events().is_empty(), "no status changed: no event");
         assert!(
             log.wallets().is_empty(),
             "no money moves on PendingSignature"
@@ -808,41 +994,132 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dispatch_during_a_provider_outage_changes_nothing() {
-        let provider = provider_answering(Err(ProviderError::Unavailable("timeout".into())));
-        // Only the read transaction is opened, and it writes nothing.
-        let err = service(
-            uow_with(vec![read_tx(withdrawal(TransactionStatus::Submitted))]),
-            provider,
+    async fn dispatch_commits_its_claim_before_calling_the_provider() {
+        let mut seq = Sequence::new();
+        let mut claim = MockStoreTx::new();
+        claim
+            .expect_lock_transaction()
+            .times(1)
+            .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+        let claim_log = record_writes(&mut claim);
+        // Snapshot of what was written when the claim committed.
+        let at_commit: Arc<std::sync::Mutex<Vec<StoreWrite>>> = Arc::default();
+        let (written, snapshot) = (claim_log.clone(), Arc::clone(&at_commit));
+        claim
+            .expect_commit()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move || {
+                *snapshot.lock().unwrap() = written.all();
+                Ok(())
+            });
+        let mut provider = MockCustodyProvider::new();
+        provider
+            .expect_submit_withdrawal()
+            .times(1)
+            .in_sequence(&mut seq)
+            .return_once(|_| {
+                Ok(ProviderTransfer {
+                    status: TransactionStatus::Broadcasting,
+                    ..accepted()
+                })
+            });
+        let mut tx = locked_tx(
+            None,
+            withdrawal(TransactionStatus::PendingSignature),
+            holding_wallet(),
+        );
+        let log = record_writes(&mut tx);
+        record_commit(&mut tx, &log);
+
+        let t = service(uow_with(vec![claim, tx]), provider)
+            .dispatch(transaction_id(1))
+            .await
+            .unwrap();
+
+        let at_commit = at_commit.lock().unwrap().clone();
+        assert!(
+            matches!(
+                at_commit.as_slice(),
+                [StoreWrite::AppendEvent(e), StoreWrite::UpdateTransaction(claimed)]
+                    if e.event_type == EventType::TransactionStatusUpdated
+                        && claimed.status == TransactionStatus::PendingSignature
+            ),
+            "{at_commit:?}"
+        );
+        assert_eq!(t.status, TransactionStatus::Broadcasting);
+        assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+        assert_eq!(log.updated_transactions(), vec![t]);
+    }
+
+    #[tokio::test]
+    async fn dispatch_resends_a_claimed_withdrawal_without_provider_ref() {
+        // A previous dispatch claimed it, then the provider call failed or the process died.
+        let claimed = withdrawal(TransactionStatus::PendingSignature);
+        assert_eq!(claimed.provider_ref, None);
+        let mut tx = locked_tx(None, claimed.clone(), holding_wallet());
+        let log = record_writes(&mut tx);
+        record_commit(&mut tx, &log);
+        let t = service(
+            // The claim transaction only reads: no second claim, no event.
+            uow_with(vec![read_tx(claimed), tx]),
+            provider_answering(Ok(accepted())),
         )
         .dispatch(transaction_id(1))
         .await
-        .unwrap_err();
+        .unwrap();
+        assert_eq!(t.status, TransactionStatus::PendingSignature);
+        assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+        assert_eq!(log.updated_transactions(), vec![t]);
+        assert_eq!(log.commits(), 1);
+    }
+
+    #[tokio::test]
+    async fn dispatch_does_not_resend_a_withdrawal_the_provider_answered() {
+        let mut answered = withdrawal(TransactionStatus::PendingSignature);
+        answered.provider_ref = Some("bitgo-transfer-1".into());
+        let t = service(uow_with(vec![read_tx(answered.clone())]), idle_provider())
+            .dispatch(transaction_id(1))
+            .await
+            .unwrap();
+        assert_eq!(t, answered);
+    }
+
+    #[tokio::test]
+    async fn dispatch_during_a_provider_outage_keeps_only_the_claim() {
+        let (claim, claim_log) = claim_tx();
+        let provider = provider_answering(Err(ProviderError::Unavailable("timeout".into())));
+        // Only the claim transaction is opened: nothing is applied after the failed call.
+        let err = service(uow_with(vec![claim]), provider)
+            .dispatch(transaction_id(1))
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, Error::Provider(ProviderError::Unavailable(_))),
             "{err:?}"
         );
         assert!(err.is_retryable());
+        // Left PendingSignature without provider_ref: the next pass resends.
+        assert_claimed(&claim_log);
     }
 
     #[tokio::test]
     async fn dispatch_rejected_by_the_provider_fails_and_releases_the_funds() {
+        let (claim, claim_log) = claim_tx();
         let mut tx = locked_tx(
             None,
-            withdrawal(TransactionStatus::Submitted),
+            withdrawal(TransactionStatus::PendingSignature),
             holding_wallet(),
         );
         let log = record_writes(&mut tx);
         record_commit(&mut tx, &log);
         let provider =
             provider_answering(Err(ProviderError::Rejected("destination blocked".into())));
-        let t = service(
-            uow_with(vec![read_tx(withdrawal(TransactionStatus::Submitted)), tx]),
-            provider,
-        )
-        .dispatch(transaction_id(1))
-        .await
-        .unwrap();
+        let t = service(uow_with(vec![claim, tx]), provider)
+            .dispatch(transaction_id(1))
+            .await
+            .unwrap();
+        assert_claimed(&claim_log);
         assert_eq!(t.status, TransactionStatus::Failed);
         assert_eq!(t.failure_reason.as_deref(), Some("destination blocked"));
         assert_eq!(
