@@ -104,6 +104,42 @@ fn dedup(mut ids: Vec<WalletId>) -> Vec<WalletId> {
     ids
 }
 
+/// Records a new transaction: inserts it, emits `transaction.created`, and books the movement
+/// of its initial status (every kind moves money when created: a deposit credits `pending`, a
+/// withdrawal holds, a transfer completes).
+///
+/// # Errors
+/// `Internal` if the kind's initial status moves no money (a broken invariant); booking and
+/// store errors.
+pub(crate) async fn record_new(
+    tx: &mut dyn StoreTx,
+    ids: &dyn IdGenerator,
+    transaction: &Transaction,
+    wallets: &mut BTreeMap<WalletId, Wallet>,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let movement = transaction
+        .ledger_effect(transaction.status)
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "a new {} must move funds",
+                transaction.kind.as_str()
+            ))
+        })?;
+    tx.insert_transaction(transaction).await?;
+    emit(
+        tx,
+        ids,
+        transaction.tenant_id,
+        EventType::TransactionCreated,
+        transaction,
+        None,
+        now,
+    )
+    .await?;
+    book(tx, ids, transaction, movement, wallets, now).await
+}
+
 /// Moves `transaction` to `target` through every legal intermediate step, booking each step's
 /// ledger effect and emitting `transaction.status.updated` per step. Saves the transaction.
 ///

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::booking::{advance_to, book, emit};
+use super::booking::{advance_to, emit, record_new};
 use crate::error::{Error, ResourceKind};
 use crate::event::EventType;
 use crate::id::TransactionId;
@@ -122,29 +122,7 @@ impl DepositService {
                 created.provider_ref = Some(deposit.provider_ref.clone());
                 created.tx_hash = deposit.tx_hash.clone();
                 created.confirmations = deposit.confirmations;
-                let movement = created
-                    .ledger_effect(created.status)
-                    .ok_or_else(|| Error::Internal("a deposit must credit pending".into()))?;
-                tx.insert_transaction(&created).await?;
-                emit(
-                    tx.as_mut(),
-                    self.ids.as_ref(),
-                    created.tenant_id,
-                    EventType::TransactionCreated,
-                    &created,
-                    None,
-                    now,
-                )
-                .await?;
-                book(
-                    tx.as_mut(),
-                    self.ids.as_ref(),
-                    &created,
-                    movement,
-                    &mut wallets,
-                    now,
-                )
-                .await?;
+                record_new(tx.as_mut(), self.ids.as_ref(), &created, &mut wallets, now).await?;
                 created
             }
             Err(e) => return Err(e.into()),

@@ -11,13 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use super::booking::{book, emit};
+use super::booking::record_new;
 use super::{commit_with, IdempotentWrite};
 use crate::amount::Amount;
 use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
 use crate::id::{TransactionId, WalletId};
 use crate::ports::{DynClock, DynIdGenerator, DynUnitOfWork};
 use crate::text::Label;
@@ -119,25 +118,10 @@ impl TransferService {
             },
             now,
         );
-        let movement = transaction
-            .ledger_effect(transaction.status)
-            .ok_or_else(|| Error::Internal("a transfer must move funds".into()))?;
-        tx.insert_transaction(&transaction).await?;
-        emit(
-            tx.as_mut(),
-            self.ids.as_ref(),
-            caller.tenant_id,
-            EventType::TransactionCreated,
-            &transaction,
-            None,
-            now,
-        )
-        .await?;
-        book(
+        record_new(
             tx.as_mut(),
             self.ids.as_ref(),
             &transaction,
-            movement,
             &mut wallets,
             now,
         )

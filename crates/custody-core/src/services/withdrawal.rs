@@ -21,13 +21,12 @@
 
 use std::collections::BTreeMap;
 
-use super::booking::{advance_to, book, emit};
+use super::booking::{advance_to, record_new};
 use super::{commit_with, IdempotentWrite};
 use crate::amount::Amount;
 use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
 use crate::id::{AddressBookEntryId, TransactionId, WalletId};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -131,25 +130,10 @@ impl WithdrawalService {
         );
         transaction.address_book_entry_id = Some(entry.id);
         transaction.destination_address = Some(entry.address.clone());
-        let movement = transaction
-            .ledger_effect(transaction.status)
-            .ok_or_else(|| Error::Internal("a withdrawal must hold funds".into()))?;
-        tx.insert_transaction(&transaction).await?;
-        emit(
-            tx.as_mut(),
-            self.ids.as_ref(),
-            caller.tenant_id,
-            EventType::TransactionCreated,
-            &transaction,
-            None,
-            now,
-        )
-        .await?;
-        book(
+        record_new(
             tx.as_mut(),
             self.ids.as_ref(),
             &transaction,
-            movement,
             &mut wallets,
             now,
         )
