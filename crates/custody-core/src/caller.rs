@@ -3,7 +3,7 @@
 //! Services check scopes themselves (rather than trusting each HTTP route to remember), so
 //! the rule "which scope does this operation need" lives in the rulebook.
 
-use crate::api_key::{Scope, ScopeSet};
+use crate::api_key::{MissingScope, Scope, ScopeSet};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::id::{ApiKeyId, TenantId};
@@ -27,10 +27,8 @@ impl Caller {
     /// # Errors
     /// [`Error::MissingScope`].
     pub fn require(&self, scope: Scope) -> Result<(), Error> {
-        if self.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(Error::MissingScope(scope))
-        }
+        self.scopes
+            .require(scope)
+            .map_err(|MissingScope(scope)| Error::MissingScope(scope))
     }
 }
