@@ -129,6 +129,20 @@ resource!(DepositAddress, "address");
 resource!(Transaction, "transaction");
 resource!(AddressBookEntry, "address_book_entry");
 
+/// Every `resourceType` an event can carry.
+pub const RESOURCE_TYPES: [&str; 5] = [
+    <Vault as Resource>::RESOURCE_TYPE,
+    <Wallet as Resource>::RESOURCE_TYPE,
+    <DepositAddress as Resource>::RESOURCE_TYPE,
+    <Transaction as Resource>::RESOURCE_TYPE,
+    <AddressBookEntry as Resource>::RESOURCE_TYPE,
+];
+
+/// The static name of a stored `resourceType`, for stores reading events back.
+pub fn resource_type(input: &str) -> Option<&'static str> {
+    RESOURCE_TYPES.into_iter().find(|t| *t == input)
+}
+
 /// The `data` part of an event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -203,6 +217,14 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_types_are_known() {
+        for t in RESOURCE_TYPES {
+            assert_eq!(resource_type(t), Some(t));
+        }
+        assert_eq!(resource_type("Vault"), None);
+    }
 
     #[test]
     fn wire_names_round_trip_and_are_unique() {

@@ -21,6 +21,7 @@
 //!   strings and signature checks), applied by [`services::AuthService`].
 //! - Use cases: [`services`], each method checking its scope, validating, and committing its
 //!   change, ledger entries, events and idempotency record in one [`ports::StoreTx`].
+//! - Events after they are written: [`outbox`] (claims, leases, delivery attempts).
 //! - What partners see when something is refused: [`error::Error`], one stable code per case.
 //!
 //! ## Features
@@ -40,6 +41,7 @@ pub mod event;
 pub mod id;
 pub mod idempotency;
 pub mod ledger;
+pub mod outbox;
 pub mod page;
 pub mod ports;
 pub mod secret;

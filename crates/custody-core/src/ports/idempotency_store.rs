@@ -38,6 +38,17 @@ pub trait IdempotencyStore: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> Result<Reservation, StoreError>;
 
+    /// Reads the live (not expired at `now`) record of (tenant, key).
+    ///
+    /// # Errors
+    /// `NotFound` when there is none.
+    async fn lookup(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        now: OffsetDateTime,
+    ) -> Result<IdempotencyRecord, StoreError>;
+
     /// Deletes an in-flight record (the request ended without a stored response: 5xx, or it
     /// never started executing). A completed record is left alone.
     ///

@@ -19,6 +19,7 @@ mod custody_provider;
 mod event_store;
 mod id_gen;
 mod idempotency_store;
+mod outbox_store;
 mod price_feed;
 mod tenant_store;
 mod transaction_store;
@@ -34,12 +35,48 @@ pub use custody_provider::*;
 pub use event_store::*;
 pub use id_gen::*;
 pub use idempotency_store::*;
+pub use outbox_store::*;
 pub use price_feed::*;
 pub use tenant_store::*;
 pub use transaction_store::*;
 pub use unit_of_work::*;
 pub use vault_store::*;
 pub use wallet_store::*;
+
+/// Every store handle bound to one environment: what a store adapter hands the composition
+/// root for each of its two service graphs.
+#[derive(Clone)]
+pub struct EnvironmentStores {
+    /// The environment every handle here is bound to.
+    pub environment: crate::environment::Environment,
+    /// Atomic writes.
+    pub uow: DynUnitOfWork,
+    /// Vault reads.
+    pub vaults: DynVaultStore,
+    /// Wallet reads.
+    pub wallets: DynWalletStore,
+    /// Deposit address reads.
+    pub addresses: DynAddressStore,
+    /// Transaction and ledger reads.
+    pub transactions: DynTransactionStore,
+    /// Address book reads.
+    pub address_book: DynAddressBookStore,
+    /// The event log.
+    pub events: DynEventStore,
+    /// Outbox delivery bookkeeping.
+    pub outbox: DynOutboxStore,
+    /// Idempotency records.
+    pub idempotency: DynIdempotencyStore,
+}
+
+/// The store handles shared by both environments.
+#[derive(Clone)]
+pub struct SharedStores {
+    /// Tenants and their enabled assets.
+    pub tenants: DynTenantStore,
+    /// API keys.
+    pub api_keys: DynApiKeyStore,
+}
 
 /// A boxed error source from an adapter (driver error, I/O error), kept for logs.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

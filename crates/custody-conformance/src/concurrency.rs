@@ -1,0 +1,1 @@
+//! Concurrency checks: the real core services driven from many tasks at once.

@@ -1,0 +1,119 @@
+//! The event outbox's delivery bookkeeping.
+//!
+//! Every event is written to the outbox in the same database transaction as the change it
+//! describes (see [`ports::StoreTx::append_event`](crate::ports::StoreTx::append_event)). A
+//! delivery worker then *claims* due events for a short lease, delivers them, and records each
+//! attempt with its outcome. Leases, not open transactions, keep two instances from delivering
+//! the same event at once: the claim commits immediately, so no database transaction is held
+//! open across an HTTP call, and a worker that dies mid-delivery only delays the event until its
+//! lease runs out (delivery is at least once).
+
+use time::OffsetDateTime;
+
+use crate::event::Event;
+use crate::id::{DeliveryId, EventId, TenantId};
+
+/// Where an event is in its delivery life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Waiting for its next attempt (the first one included).
+    Pending,
+    /// A receiver acknowledged it.
+    Delivered,
+    /// Attempts were exhausted; an operator or the partner may redeliver it.
+    Failed,
+}
+
+impl DeliveryState {
+    /// Every state.
+    pub const ALL: [DeliveryState; 3] = [
+        DeliveryState::Pending,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+    ];
+
+    /// The lowercase name, as stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`DeliveryState::as_str`] output.
+    pub fn parse(input: &str) -> Option<DeliveryState> {
+        DeliveryState::ALL.into_iter().find(|s| s.as_str() == input)
+    }
+}
+
+/// An event claimed for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedEvent {
+    /// The event as written.
+    pub event: Event,
+    /// Attempts recorded before this claim (0 for a first delivery).
+    pub attempts: u32,
+    /// Until when this claim keeps other workers away.
+    pub lease_until: OffsetDateTime,
+}
+
+/// The delivery bookkeeping of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    /// Where it is.
+    pub state: DeliveryState,
+    /// Attempts recorded so far.
+    pub attempts: u32,
+    /// When a pending event is next due.
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// When it was delivered.
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// What one delivery attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// `whd_…`
+    pub id: DeliveryId,
+    /// The event delivered.
+    pub event_id: EventId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the request was sent.
+    pub attempted_at: OffsetDateTime,
+    /// Where it was sent.
+    pub url: String,
+    /// The receiver's HTTP status, when one answered.
+    pub response_status: Option<u16>,
+    /// Why the attempt failed (timeout, connection refused, non-2xx), when it did.
+    pub error: Option<String>,
+    /// How long the attempt took.
+    pub duration_ms: u32,
+}
+
+/// What happens to the event after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Acknowledged: the event is done.
+    Delivered,
+    /// Not acknowledged: try again at this time.
+    RetryAt(OffsetDateTime),
+    /// Not acknowledged and out of attempts.
+    GiveUp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for state in DeliveryState::ALL {
+            assert_eq!(DeliveryState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(DeliveryState::parse("Pending"), None);
+    }
+}

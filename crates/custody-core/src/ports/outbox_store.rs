@@ -1,0 +1,73 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+use super::StoreError;
+use crate::id::{EventId, TenantId};
+use crate::outbox::{AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryStatus};
+
+/// The delivery side of the event outbox, scoped to the handle's environment. Events get into
+/// the outbox only through [`StoreTx::append_event`](super::StoreTx::append_event); this port is
+/// what the delivery worker uses afterwards.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` events that are pending, due (`next_attempt_at <= now`) and not
+    /// under another claim's lease, oldest first, and leases them until `now + lease`. The
+    /// claim commits before this returns; several workers (several instances) claiming at once
+    /// never get the same event while its lease runs (PostgreSQL: `FOR UPDATE SKIP LOCKED`;
+    /// SQLite: the single writer).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn claim(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedEvent>, StoreError>;
+
+    /// Records one delivery attempt and its outcome in one database transaction: the attempt
+    /// joins the delivery log, the event's attempt count grows by one, its lease is cleared, and
+    /// it becomes delivered, due again at the given time, or failed.
+    ///
+    /// # Errors
+    /// `NotFound` when the event does not exist; `Conflict` if the attempt id exists.
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError>;
+
+    /// The delivery bookkeeping of one of the tenant's events.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn status(&self, tenant: TenantId, event: EventId) -> Result<DeliveryStatus, StoreError>;
+
+    /// The delivery log of one of the tenant's events, oldest attempt first.
+    ///
+    /// # Errors
+    /// `NotFound` when the event is absent or another tenant's.
+    async fn attempts(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+
+    /// Makes one of the tenant's events pending and due at `now` again, whatever its state
+    /// (redelivery on request). Its attempt count and log are kept.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
+/// Shared handle.
+pub type DynOutboxStore = Arc<dyn OutboxStore>;

@@ -1,0 +1,24 @@
+//! # custody-sql: what the two sqlx stores share
+//!
+//! `custody-postgres` and `custody-sqlite` keep the same logical schema (the same tables,
+//! columns and constraint names; see `migrations/`), so turning a row back into a domain value
+//! is written once, here, against the small [`Columns`] trait each adapter implements for its
+//! row type. The adapters keep what truly differs: SQL text, locking, and how a column is
+//! physically typed (PostgreSQL `timestamptz`/`numeric`/`jsonb` against SQLite integers and
+//! text).
+//!
+//! Also here: [`names`] (the storage spelling of every enum, a schema contract independent of
+//! the wire names), [`seal`] (AES-256-GCM sealing of HMAC secrets under the master key),
+//! [`errors`] (sqlx errors translated into [`StoreError`](custody_core::ports::StoreError)) and
+//! [`redact`] (database URLs without their passwords, for `Debug` and logs).
+
+pub mod codec;
+pub mod errors;
+pub mod names;
+pub mod redact;
+pub mod seal;
+
+pub use codec::Columns;
+pub use errors::{corrupt, translate};
+pub use redact::DatabaseUrl;
+pub use seal::{MasterKey, MasterKeyError};
