@@ -10,9 +10,20 @@
 //! custody_conformance::conformance_suite!(fresh);
 //! ```
 //!
-//! Checks cover every port method, environment isolation, the unique constraints, idempotency
-//! reserve / complete / release / expiry, outbox claim semantics, pagination and balance
-//! arithmetic; [`concurrency`] drives the real core services from many tasks at once.
+//! Checks cover every port method, environment isolation, the unique constraints (by the
+//! constraint names of `migrations/`), idempotency reserve / complete / release / expiry, outbox
+//! claim semantics, pagination, row locks and balance arithmetic; [`concurrency`] drives the
+//! real core services from many tasks at once, with the counting fake custody provider of
+//! [`provider`].
+//!
+//! Rules the checks follow, so they run on any adapter:
+//! - a check uses one `StoreTx` at a time and no other handle while it is open (SQLite has a
+//!   single writer; see the `StoreTx` contract), and drops a transaction after a write it
+//!   expected to be refused (PostgreSQL aborts the transaction on a constraint violation);
+//! - every time is a whole number of microseconds and every id a fixed ULID
+//!   ([`fixtures`]), so a failure reproduces;
+//! - concurrency checks use seeded randomness and never retry transient store errors: with
+//!   correct locking there are none, so they count as failures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +34,7 @@ use custody_core::ports::{EnvironmentStores, SharedStores};
 pub mod checks;
 pub mod concurrency;
 pub mod fixtures;
+pub mod provider;
 
 /// A fresh store's handles. `guard` keeps whatever backs the store (a temporary file, a
 /// throwaway database) alive until the check ends.
@@ -44,7 +56,78 @@ macro_rules! conformance_suite {
     ($fresh:path) => {
         $crate::conformance_suite!(@checks $fresh;
             // See `custody_conformance::checks` for what each one proves.
+            // Tenants and API keys (shared).
             tenants_insert_get_update_list,
+            tenants_conflict_and_not_found,
+            tenants_enabled_assets_per_environment,
+            api_keys_insert_find_get,
+            api_keys_update_revocation,
+            api_keys_list_for_tenant,
+            api_keys_rotation_writes_both,
+            api_keys_rotation_is_atomic,
+            api_keys_conflicts_and_unknown_tenant,
+            // Vaults.
+            vaults_insert_find_lock,
+            vaults_update_version_rule,
+            vaults_unique_external_ref,
+            vaults_one_treasury,
+            vaults_has_funds,
+            vaults_list_filter_pagination,
+            // Wallets.
+            wallets_insert_find_get,
+            wallets_lock_wallets_order,
+            wallets_update_balances_version_rule,
+            wallets_unique_vault_asset,
+            wallets_list_filters_pagination,
+            // Deposit addresses.
+            addresses_insert_find_count,
+            addresses_find_by_chain_address,
+            addresses_unique_network_address,
+            addresses_one_primary_per_wallet,
+            addresses_list_filters_pagination,
+            // Transactions and the ledger.
+            transactions_insert_get_lock,
+            transactions_lock_deposit_by_provider_ref,
+            transactions_update_version_rule,
+            transactions_unique_provider_ref,
+            transactions_list_filters_pagination,
+            transactions_open_withdrawals,
+            ledger_append_in_write_order,
+            ledger_replay_matches_balances,
+            // Address book.
+            address_book_insert_lock_update_get,
+            address_book_active_unique,
+            address_book_list_include_deleted,
+            // Events and the outbox.
+            events_append_and_list,
+            outbox_claim_leases,
+            outbox_record_attempt_outcomes,
+            outbox_redeliver_and_tenant_scope,
+            outbox_concurrent_claimers,
+            // Idempotency.
+            idempotency_reserve_complete_lookup,
+            idempotency_complete_rolls_back_and_needs_a_reservation,
+            idempotency_release,
+            idempotency_expiry_and_purge,
+            idempotency_scope,
+            idempotency_concurrent_reserve,
+            // Units of work.
+            unit_of_work_drop_rolls_back_commit_publishes,
+            unit_of_work_conflict_then_drop_leaves_nothing,
+            unit_of_work_locks_wait_for_commit,
+            // Environment isolation.
+            isolation_vaults_and_wallets,
+            isolation_addresses,
+            isolation_transactions_and_ledger,
+            isolation_address_book,
+            isolation_events_and_outbox,
+            isolation_idempotency,
+            // Time.
+            time_precision_microseconds,
+            // Concurrency through the real services.
+            concurrent_ensure_primary_address_mints_once,
+            concurrent_ensure_primary_address_creates_one_vault,
+            concurrent_transfers_conserve_balances,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

@@ -1,12 +1,429 @@
 //! # custody-sqlite: the embedded default store
 //!
-//! This crate will implement every store port of [`custody_core::ports`] on an embedded SQLite
-//! file with sqlx (issue "Storage"): the schema in `migrations/sqlite/`, WAL mode, one writer
-//! connection (which is how SQLite serialises address minting and balance updates), and the
-//! same conformance suite as `custody-postgres`.
+//! Every store port of [`custody_core::ports`] on an embedded SQLite database with sqlx: the
+//! schema in `migrations/sqlite/` (the same logical schema as PostgreSQL's), rows decoded by the
+//! shared codec of `custody-sql`, and the same conformance suite as `custody-postgres`. It is
+//! what `custody serve` uses when no `DATABASE_URL` is given, so a partner can try the product
+//! with nothing installed.
 //!
-//! It is what `custody serve` uses when no `DATABASE_URL` is given, so a partner can try the
-//! product with nothing installed.
+//! ## The single writer
+//! SQLite allows one writer at a time per database file. This store embraces that instead of
+//! fighting it:
+//! - **Every write** (units of work, tenant and key writes, idempotency reserve / release /
+//!   purge, outbox claims and attempts) goes through one *writer* pool holding exactly one
+//!   connection, and every write transaction starts with `BEGIN IMMEDIATE`, which takes the
+//!   database's write lock before the first read. A read-then-write transaction therefore never
+//!   fails on a lock upgrade, and a second process on the same file (`custody admin` beside
+//!   `custody serve`) waits for the lock (`busy_timeout`) rather than failing or corrupting
+//!   anything.
+//! - Because a [`StoreTx`](custody_core::ports::StoreTx) holds that lock from its first
+//!   statement to its end, the `lock_*` / `share_*` methods are plain reads: nobody else can
+//!   write in between. [`lock_address_minting`](custody_core::ports::StoreTx::lock_address_minting)
+//!   is a no-op for the same reason: two `ensure_primary_address` calls for one (vault, asset)
+//!   cannot both be inside their transactions at once, in this process (one connection) or in
+//!   another (the file's write lock), so the second finds the first's address.
+//! - Reads outside units of work use a separate *reader* pool of several connections; WAL mode
+//!   lets them run while a write is in progress and see every committed write.
+//! - An in-memory database (tests, [`SqliteStore::in_memory`]) lives in one connection, so
+//!   readers and the writer share that single connection.
 //!
-//! Nothing is implemented yet: this crate exists so the dependency rule is enforced by Cargo
-//! from the first commit.
+//! The services' "one handle at a time" rule (see
+//! [`StoreTx`](custody_core::ports::StoreTx)) is what keeps this deadlock-free: a service never
+//! waits for the writer while holding it.
+//!
+//! ## Values
+//! Timestamps are stored as whole microseconds since the Unix epoch (an INTEGER, so comparisons
+//! and ordering are numeric); finer precision handed to the store is dropped, as PostgreSQL's
+//! `timestamptz` drops it. Amounts are canonical base-unit decimal strings (a `u128` does not fit
+//! an INTEGER). Every query of an environment-bound handle filters on its environment.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use custody_core::environment::Environment;
+use custody_core::ports::{EnvironmentStores, SharedStores, StoreError};
+use custody_sql::{DatabaseUrl, MasterKey};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Sqlite;
+
+mod env;
+mod page;
+mod row;
+mod shared;
+mod tx;
+
+use row::db;
+
+/// How long a connection waits for another process's write lock before giving up
+/// (`Unavailable`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a caller waits for the writer connection (or a reader) of this process.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Reader connections for a database file.
+const READERS: u32 = 4;
+
+/// The embedded SQLite store. Cheap to clone (all clones share the pools). `Debug` shows where
+/// the database is, never the master key.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+/// What every handle shares.
+pub(crate) struct Inner {
+    /// Exactly one connection: every write goes through it.
+    pub(crate) writer: SqlitePool,
+    /// Reads outside units of work (the same pool as `writer` for an in-memory database).
+    pub(crate) reader: SqlitePool,
+    /// Seals and opens HMAC signing secrets.
+    pub(crate) master: MasterKey,
+    /// The database file, or `:memory:`; for `Debug` and error messages.
+    location: String,
+}
+
+impl Inner {
+    /// Starts a write transaction on the writer connection with `BEGIN IMMEDIATE`: the write
+    /// lock is taken now, so a read-then-write sequence never fails on a lock upgrade, and
+    /// another process waits (`busy_timeout`) instead of interleaving.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+}
+
+/// Why a database could not be opened, with the place it was looked for.
+#[derive(Debug)]
+struct OpenError {
+    location: String,
+    reason: String,
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot open the SQLite database at {}: {}",
+            self.location, self.reason
+        )
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+fn open_error(location: &str, reason: impl fmt::Display) -> StoreError {
+    StoreError::Unavailable(Box::new(OpenError {
+        location: location.to_owned(),
+        reason: reason.to_string(),
+    }))
+}
+
+impl SqliteStore {
+    /// Opens (creating it, and its parent directory, if missing) the database file at `path`
+    /// in WAL mode, with foreign keys enforced, `busy_timeout` and `synchronous=NORMAL`. Run
+    /// [`migrate`](SqliteStore::migrate) before use.
+    ///
+    /// # Errors
+    /// `Unavailable` (naming the path) when the directory cannot be created or the file cannot
+    /// be opened or written.
+    pub async fn open(path: &Path, master: MasterKey) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open_file(options, master).await
+    }
+
+    /// Opens the database a `sqlite:` URL names: `sqlite://path/to/file.db` (created if
+    /// missing, like [`open`](SqliteStore::open)) or `sqlite::memory:` (a private in-memory
+    /// database, like [`in_memory`](SqliteStore::in_memory)).
+    ///
+    /// # Errors
+    /// `Internal` for a URL that is not an SQLite URL; otherwise as [`open`](SqliteStore::open).
+    pub async fn connect(url: &DatabaseUrl, master: MasterKey) -> Result<SqliteStore, StoreError> {
+        let raw = url.expose();
+        if !raw.starts_with("sqlite:") {
+            return Err(StoreError::Internal(
+                format!("not an SQLite URL: {url} (expected sqlite://path or sqlite::memory:)")
+                    .into(),
+            ));
+        }
+        let options = SqliteConnectOptions::from_str(raw)
+            .map_err(|e| StoreError::Internal(format!("invalid SQLite URL {url}: {e}").into()))?;
+        if raw.contains(":memory:") || raw.contains("mode=memory") {
+            Self::open_memory(options, master).await
+        } else {
+            Self::open_file(options, master).await
+        }
+    }
+
+    /// A new private in-memory database (gone when the last clone is dropped).
+    ///
+    /// # Errors
+    /// `Unavailable` if SQLite cannot allocate it.
+    pub async fn in_memory(master: MasterKey) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .in_memory(true)
+            .shared_cache(false);
+        Self::open_memory(options, master).await
+    }
+
+    async fn open_file(
+        options: SqliteConnectOptions,
+        master: MasterKey,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = options.get_filename().to_path_buf();
+        let location = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                open_error(
+                    &location,
+                    format_args!("cannot create directory {}: {e}", parent.display()),
+                )
+            })?;
+        }
+        let base = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal);
+        // The writer first: it creates the file and switches it to WAL, which is a persistent
+        // property of the file, so readers (opened afterwards) need not set it.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(base.clone().journal_mode(SqliteJournalMode::Wal))
+            .await
+            .map_err(|e| open_error(&location, e))?;
+        // A write, rolled back, proves the file is writable now rather than at the first
+        // request (SQLite opens a write-protected file read-only without complaint).
+        let mut probe = writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| open_error(&location, e))?;
+        sqlx::query("CREATE TABLE _custody_open_check (x INTEGER)")
+            .execute(&mut *probe)
+            .await
+            .map_err(|e| open_error(&location, e))?;
+        probe
+            .rollback()
+            .await
+            .map_err(|e| open_error(&location, e))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(|e| open_error(&location, e))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer,
+                reader,
+                master,
+                location,
+            }),
+        })
+    }
+
+    async fn open_memory(
+        options: SqliteConnectOptions,
+        master: MasterKey,
+    ) -> Result<SqliteStore, StoreError> {
+        // One connection that is never closed while the store lives: an in-memory database
+        // exists only as long as a connection to it does.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(options.foreign_keys(true))
+            .await
+            .map_err(|e| open_error(":memory:", e))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: pool.clone(),
+                reader: pool,
+                master,
+                location: ":memory:".to_owned(),
+            }),
+        })
+    }
+
+    /// Applies the embedded migrations (`migrations/sqlite/`) that have not run yet.
+    ///
+    /// Two processes migrating one new file at the same moment may collide (the loser finds the
+    /// tables the winner just created); the loser then retries once, finds the migrations
+    /// applied, and succeeds.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached; `Internal` when a migration fails or
+    /// an applied one differs from the embedded one.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = sqlx::migrate!("../../migrations/sqlite");
+        match migrator.run(&self.inner.writer).await {
+            Ok(()) => Ok(()),
+            Err(_) => migrator
+                .run(&self.inner.writer)
+                .await
+                .map_err(migrate_error),
+        }
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.inner.reader)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    /// The handles shared by both environments: tenants and API keys.
+    pub fn shared(&self) -> SharedStores {
+        let store = Arc::new(shared::SharedStore::new(self.inner.clone()));
+        SharedStores {
+            tenants: store.clone(),
+            api_keys: store,
+        }
+    }
+
+    /// Every store handle bound to `env`: none of them can see or change the other
+    /// environment's rows.
+    pub fn environment(&self, env: Environment) -> EnvironmentStores {
+        let store = Arc::new(env::EnvStore::new(self.inner.clone(), env));
+        EnvironmentStores {
+            environment: env,
+            uow: store.clone(),
+            vaults: store.clone(),
+            wallets: store.clone(),
+            addresses: store.clone(),
+            transactions: store.clone(),
+            address_book: store.clone(),
+            events: store.clone(),
+            outbox: store.clone(),
+            idempotency: store,
+        }
+    }
+}
+
+fn migrate_error(err: sqlx::migrate::MigrateError) -> StoreError {
+    match err {
+        sqlx::migrate::MigrateError::Execute(e) => match db(e) {
+            StoreError::Unavailable(e) => StoreError::Unavailable(e),
+            other => StoreError::Internal(Box::new(other)),
+        },
+        other => StoreError::Internal(Box::new(other)),
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.inner.location)
+            .field("writer_connections", &1)
+            .field(
+                "reader_connections",
+                &self.inner.reader.options().get_max_connections(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// SQLite reports a unique violation by its columns; every unique index of the schema must
+    /// map back to a name, and a named index to its own name.
+    #[tokio::test]
+    async fn every_unique_index_of_the_schema_has_its_postgres_name() {
+        let store = SqliteStore::in_memory(MasterKey::from_bytes([0; 32]))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let pool = &store.inner.writer;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(tables.len() >= 12, "{tables:?}");
+        let mut names = BTreeSet::new();
+        for table in &tables {
+            let indexes: Vec<(String, i64)> =
+                sqlx::query_as("SELECT name, \"unique\" FROM pragma_index_list(?1)")
+                    .bind(table)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            for (index, unique) in indexes {
+                if unique == 0 {
+                    continue;
+                }
+                let columns: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
+                        .bind(&index)
+                        .fetch_all(pool)
+                        .await
+                        .unwrap();
+                let message = format!(
+                    "UNIQUE constraint failed: {}",
+                    columns
+                        .iter()
+                        .map(|c| format!("{table}.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let name = row::constraint_for_message(&message)
+                    .unwrap_or_else(|| panic!("no name for {index}: {message}"));
+                if !index.starts_with("sqlite_autoindex_") {
+                    assert_eq!(name, index, "{message}");
+                }
+                assert!(names.insert(name.clone()), "{name} named twice");
+            }
+        }
+        for expected in [
+            "tenants_pkey",
+            "tenant_assets_pkey",
+            "api_keys_pkey",
+            "api_keys_key_hash_key",
+            "vaults_pkey",
+            "vaults_tenant_external_ref_key",
+            "vaults_one_treasury_key",
+            "wallets_pkey",
+            "wallets_vault_asset_key",
+            "deposit_addresses_pkey",
+            "deposit_addresses_network_address_key",
+            "deposit_addresses_one_primary_key",
+            "deposit_addresses_wallet_index_key",
+            "address_book_entries_pkey",
+            "address_book_entries_active_address_key",
+            "transactions_pkey",
+            "transactions_kind_provider_ref_key",
+            "events_pkey",
+            "webhook_delivery_attempts_pkey",
+            "idempotency_records_pkey",
+        ] {
+            assert!(
+                names.contains(expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+    }
+}

@@ -33,7 +33,8 @@ pub trait OutboxStore: Send + Sync {
     /// it becomes delivered, due again at the given time, or failed.
     ///
     /// # Errors
-    /// `NotFound` when the event does not exist; `Conflict` if the attempt id exists.
+    /// `NotFound` when the event does not exist in this environment or is not the attempt's
+    /// tenant's; `Conflict` if the attempt id exists.
     async fn record_attempt(
         &self,
         attempt: &DeliveryAttempt,
@@ -57,7 +58,8 @@ pub trait OutboxStore: Send + Sync {
     ) -> Result<Vec<DeliveryAttempt>, StoreError>;
 
     /// Makes one of the tenant's events pending and due at `now` again, whatever its state
-    /// (redelivery on request). Its attempt count and log are kept.
+    /// (redelivery on request), and clears any lease. Its attempt count, its delivery log and
+    /// an earlier `delivered_at` are kept.
     ///
     /// # Errors
     /// `NotFound` when absent or another tenant's.

@@ -39,6 +39,12 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 /// to overwrite a row whose stored `version` is not lower than the new one (`Conflict`), as a
 /// second line of defence against a stale write.
 ///
+/// # An error ends the unit of work
+/// After any method returns an error (a `Conflict` from a unique rule included), the
+/// transaction is finished: the caller drops it (rolling back) and, if it wants, starts again.
+/// PostgreSQL aborts a transaction at its first failed statement; a store must make `commit`
+/// of such a transaction fail (`Internal`) rather than report a silent rollback as success.
+///
 /// # One handle at a time
 /// While a `StoreTx` is open, a service uses no other store handle (no per-aggregate store, no
 /// second `begin()`): SQLite runs a single writer connection, so a second handle would wait on

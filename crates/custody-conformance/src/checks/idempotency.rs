@@ -1,0 +1,447 @@
+//! Idempotency records: reserve, complete (through a unit of work), release, expiry, scope.
+
+use std::sync::Arc;
+
+use custody_core::idempotency::{IdempotencyRecord, RecordState};
+use custody_core::ports::Reservation;
+
+use crate::fixtures::*;
+use crate::StoreHandles;
+
+/// Reserve, then a second reserve sees the in-flight record (with the first request's
+/// fingerprint, whatever the second one's); completion through a committed unit of work stores
+/// status, headers (in order) and body bytes exactly; `lookup` and `reserve` then return it.
+pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let key = idem_key("order-42 / retry");
+    let store = &env.idempotency;
+
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(1), at(0), at(100))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved
+    );
+    let in_flight = IdempotencyRecord {
+        key: key.clone(),
+        fingerprint: fingerprint(1),
+        state: RecordState::InFlight,
+        created_at: at(0),
+        expires_at: at(100),
+    };
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(1), at(1), at(101))
+            .await
+            .expect("reserve"),
+        Reservation::Existing(in_flight.clone()),
+        "a second reservation sees the first, unchanged"
+    );
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(2), at(2), at(102))
+            .await
+            .expect("reserve"),
+        Reservation::Existing(in_flight.clone()),
+        "a different request sees the first request's fingerprint"
+    );
+    assert_eq!(
+        store.lookup(a, &key, at(3)).await.expect("lookup"),
+        in_flight
+    );
+
+    let response = stored_response(7);
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &key, &response)
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    let completed = IdempotencyRecord {
+        state: RecordState::Completed(response.clone()),
+        ..in_flight
+    };
+    assert_eq!(
+        store.lookup(a, &key, at(4)).await.expect("lookup"),
+        completed,
+        "status, headers in order and body bytes exactly"
+    );
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(1), at(5), at(105))
+            .await
+            .expect("reserve"),
+        Reservation::Existing(completed.clone())
+    );
+
+    // An empty body and no headers are kept as such.
+    let bare_key = idem_key("bare");
+    store
+        .reserve(a, &bare_key, &fingerprint(3), at(0), at(100))
+        .await
+        .expect("reserve");
+    let bare = custody_core::idempotency::StoredResponse {
+        status: 204,
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &bare_key, &bare)
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        store
+            .lookup(a, &bare_key, at(1))
+            .await
+            .expect("lookup")
+            .state,
+        RecordState::Completed(bare)
+    );
+
+    assert_not_found(
+        store.lookup(a, &idem_key("never"), at(1)).await,
+        "lookup of an unknown key",
+    );
+}
+
+/// Completion is part of the unit of work: dropped without commit, the record stays in
+/// flight. Completing a key that was not reserved (or was reserved by another tenant) is
+/// `NotFound`.
+pub async fn idempotency_complete_rolls_back_and_needs_a_reservation(stores: StoreHandles) {
+    let env = &stores.live;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let key = idem_key("k");
+    let store = &env.idempotency;
+    store
+        .reserve(a, &key, &fingerprint(1), at(0), at(100))
+        .await
+        .expect("reserve");
+
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &key, &stored_response(1))
+        .await
+        .expect("complete");
+    drop(tx);
+    assert_eq!(
+        store.lookup(a, &key, at(1)).await.expect("lookup").state,
+        RecordState::InFlight,
+        "a rolled-back completion leaves the record in flight"
+    );
+
+    let mut tx = env.uow.begin().await.expect("begin");
+    assert_not_found(
+        tx.complete_idempotency(a, &idem_key("not reserved"), &stored_response(1))
+            .await,
+        "completing a key that was never reserved",
+    );
+    drop(tx);
+    let mut tx = env.uow.begin().await.expect("begin");
+    assert_not_found(
+        tx.complete_idempotency(b, &key, &stored_response(1)).await,
+        "completing another tenant's key",
+    );
+    drop(tx);
+    assert_not_found(
+        store.lookup(a, &idem_key("not reserved"), at(1)).await,
+        "a refused completion creates nothing",
+    );
+    assert_not_found(
+        store.lookup(b, &key, at(1)).await,
+        "a refused completion creates nothing",
+    );
+    assert_eq!(
+        store.lookup(a, &key, at(1)).await.expect("lookup").state,
+        RecordState::InFlight
+    );
+}
+
+/// `release` deletes an in-flight record (the key is free again) but leaves a completed one;
+/// releasing an absent key is fine.
+pub async fn idempotency_release(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let store = &env.idempotency;
+    let flying = idem_key("flying");
+    let done = idem_key("done");
+    for key in [&flying, &done] {
+        store
+            .reserve(a, key, &fingerprint(1), at(0), at(100))
+            .await
+            .expect("reserve");
+    }
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &done, &stored_response(2))
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+
+    store.release(a, &flying).await.expect("release in flight");
+    assert_not_found(
+        store.lookup(a, &flying, at(1)).await,
+        "a released key is gone",
+    );
+    assert_eq!(
+        store
+            .reserve(a, &flying, &fingerprint(2), at(2), at(102))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "a released key may be reserved again"
+    );
+    assert_eq!(
+        store.lookup(a, &flying, at(3)).await.expect("lookup"),
+        IdempotencyRecord {
+            key: flying.clone(),
+            fingerprint: fingerprint(2),
+            state: RecordState::InFlight,
+            created_at: at(2),
+            expires_at: at(102),
+        }
+    );
+
+    store.release(a, &done).await.expect("release completed");
+    assert_eq!(
+        store.lookup(a, &done, at(1)).await.expect("lookup").state,
+        RecordState::Completed(stored_response(2)),
+        "release leaves a completed record alone"
+    );
+    store
+        .release(a, &idem_key("absent"))
+        .await
+        .expect("releasing an absent key is not an error");
+}
+
+/// Expiry: `lookup` ignores a record from its `expires_at` on; `reserve` replaces an expired
+/// record (in flight or completed); `purge_expired` deletes exactly the expired records and
+/// counts them.
+pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
+    let env = &stores.live;
+    let a = seed_tenant(&stores, 1).await;
+    let store = &env.idempotency;
+    let short = idem_key("short");
+    let completed = idem_key("completed");
+    let long = idem_key("long");
+    store
+        .reserve(a, &short, &fingerprint(1), at(0), at(10))
+        .await
+        .expect("reserve");
+    store
+        .reserve(a, &completed, &fingerprint(1), at(0), at(20))
+        .await
+        .expect("reserve");
+    store
+        .reserve(a, &long, &fingerprint(1), at(0), at(1000))
+        .await
+        .expect("reserve");
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &completed, &stored_response(3))
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+
+    assert!(
+        store.lookup(a, &short, at(9)).await.is_ok(),
+        "live before expiry"
+    );
+    assert_not_found(
+        store.lookup(a, &short, at(10)).await,
+        "expired at its expires_at (`IdempotencyRecord::is_expired`)",
+    );
+    assert_not_found(store.lookup(a, &short, at(11)).await, "expired");
+
+    // An expired in-flight record is replaced.
+    assert_eq!(
+        store
+            .reserve(a, &short, &fingerprint(2), at(11), at(50))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store.lookup(a, &short, at(12)).await.expect("lookup"),
+        IdempotencyRecord {
+            key: short.clone(),
+            fingerprint: fingerprint(2),
+            state: RecordState::InFlight,
+            created_at: at(11),
+            expires_at: at(50),
+        }
+    );
+    // An expired completed record is replaced, response and all, from its `expires_at` on.
+    assert!(matches!(
+        store
+            .reserve(a, &completed, &fingerprint(3), at(19), at(60))
+            .await
+            .expect("reserve"),
+        Reservation::Existing(_)
+    ));
+    assert_eq!(
+        store
+            .reserve(a, &completed, &fingerprint(3), at(20), at(60))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "expired at its expires_at (`IdempotencyRecord::is_expired`)"
+    );
+    assert_eq!(
+        store.lookup(a, &completed, at(26)).await.expect("lookup"),
+        IdempotencyRecord {
+            key: completed.clone(),
+            fingerprint: fingerprint(3),
+            state: RecordState::InFlight,
+            created_at: at(20),
+            expires_at: at(60),
+        }
+    );
+
+    // Purge: at 50, `short` (expires 50) is expired, `completed` (60) and `long` are not.
+    let extra = idem_key("extra");
+    store
+        .reserve(a, &extra, &fingerprint(1), at(0), at(40))
+        .await
+        .expect("reserve");
+    assert_eq!(store.purge_expired(at(0)).await.expect("purge"), 0);
+    assert_eq!(store.purge_expired(at(50)).await.expect("purge"), 2);
+    assert_eq!(
+        store.purge_expired(at(50)).await.expect("purge"),
+        0,
+        "nothing left"
+    );
+    for key in [&short, &extra] {
+        assert_not_found(store.lookup(a, key, at(0)).await, "purged");
+    }
+    assert!(store.lookup(a, &completed, at(50)).await.is_ok());
+    assert!(store.lookup(a, &long, at(50)).await.is_ok());
+    // A purged key is free.
+    assert_eq!(
+        store
+            .reserve(a, &extra, &fingerprint(9), at(51), at(90))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved
+    );
+    assert_eq!(store.purge_expired(at(5000)).await.expect("purge"), 3);
+}
+
+/// Records are scoped to (environment, tenant, key).
+pub async fn idempotency_scope(stores: StoreHandles) {
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let key = idem_key("same-key");
+    let sandbox = &stores.sandbox.idempotency;
+    let live = &stores.live.idempotency;
+    assert_eq!(
+        sandbox
+            .reserve(a, &key, &fingerprint(1), at(0), at(100))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        sandbox
+            .reserve(b, &key, &fingerprint(2), at(0), at(100))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "another tenant"
+    );
+    assert_eq!(
+        live.reserve(a, &key, &fingerprint(3), at(0), at(100))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "the other environment"
+    );
+    assert_eq!(
+        sandbox
+            .reserve(a, &idem_key("Same-Key"), &fingerprint(4), at(0), at(100))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "keys are case-sensitive"
+    );
+    assert_eq!(
+        sandbox
+            .lookup(a, &key, at(1))
+            .await
+            .expect("lookup")
+            .fingerprint,
+        fingerprint(1)
+    );
+    assert_eq!(
+        sandbox
+            .lookup(b, &key, at(1))
+            .await
+            .expect("lookup")
+            .fingerprint,
+        fingerprint(2)
+    );
+    assert_eq!(
+        live.lookup(a, &key, at(1))
+            .await
+            .expect("lookup")
+            .fingerprint,
+        fingerprint(3)
+    );
+    assert_not_found(live.lookup(b, &key, at(1)).await, "b never used live");
+
+    // Completing one leaves the others in flight.
+    let mut tx = stores.live.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &key, &stored_response(1))
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        sandbox.lookup(a, &key, at(1)).await.expect("lookup").state,
+        RecordState::InFlight
+    );
+    assert_eq!(
+        sandbox.lookup(b, &key, at(1)).await.expect("lookup").state,
+        RecordState::InFlight
+    );
+    // Releasing one leaves the others.
+    sandbox.release(b, &key).await.expect("release");
+    assert_not_found(sandbox.lookup(b, &key, at(1)).await, "released");
+    assert!(sandbox.lookup(a, &key, at(1)).await.is_ok());
+    assert!(live.lookup(a, &key, at(1)).await.is_ok());
+}
+
+/// Many concurrent reservations of one key: exactly one is `Reserved`, every other sees the
+/// in-flight record.
+pub async fn idempotency_concurrent_reserve(stores: StoreHandles) {
+    let a = seed_tenant(&stores, 1).await;
+    let store = stores.sandbox.idempotency.clone();
+    let key = idem_key("race");
+    let n = 24u8;
+    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(n)));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let store = store.clone();
+        let key = key.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .reserve(a, &key, &fingerprint(i), at(0), at(100))
+                .await
+                .expect("reserve")
+        }));
+    }
+    let mut reserved = 0;
+    let mut existing = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            Reservation::Reserved => reserved += 1,
+            Reservation::Existing(record) => existing.push(record),
+        }
+    }
+    assert_eq!(reserved, 1, "exactly one reservation wins");
+    let winner = store.lookup(a, &key, at(1)).await.expect("lookup");
+    assert_eq!(winner.state, RecordState::InFlight);
+    for record in existing {
+        assert_eq!(record, winner, "every loser sees the winner's record");
+    }
+}

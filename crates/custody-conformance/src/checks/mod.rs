@@ -1,0 +1,33 @@
+//! The conformance checks. Each takes a fresh [`StoreHandles`](crate::StoreHandles) and panics
+//! on a broken rule. They are grouped by aggregate; every one is re-exported here (the
+//! concurrency checks too) so [`conformance_suite!`](crate::conformance_suite) can name it.
+
+pub mod address_book;
+pub mod addresses;
+pub mod api_keys;
+pub mod atomicity;
+pub mod events;
+pub mod idempotency;
+pub mod isolation;
+pub mod tenants;
+pub mod time_precision;
+pub mod transactions;
+pub mod vaults;
+pub mod wallets;
+
+pub use crate::concurrency::{
+    concurrent_ensure_primary_address_creates_one_vault,
+    concurrent_ensure_primary_address_mints_once, concurrent_transfers_conserve_balances,
+};
+pub use address_book::*;
+pub use addresses::*;
+pub use api_keys::*;
+pub use atomicity::*;
+pub use events::*;
+pub use idempotency::*;
+pub use isolation::*;
+pub use tenants::*;
+pub use time_precision::*;
+pub use transactions::*;
+pub use vaults::*;
+pub use wallets::*;
