@@ -33,9 +33,9 @@ deny:
     fi
     cargo deny check
 
-# Benchmarks (none yet)
+# Store benchmarks on SQLite and PostgreSQL (throughput, latency percentiles, peak memory)
 bench:
-    @echo "no benchmarks yet: they arrive with the storage and API work"
+    cargo bench -p custody-sqlite -p custody-postgres --bench store
 
 # Run exactly what CI runs
 ci:

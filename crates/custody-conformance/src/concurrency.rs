@@ -67,7 +67,7 @@ impl XorShift {
     }
 }
 
-fn caller(tenant: TenantId, env: Environment) -> Caller {
+pub(crate) fn caller(tenant: TenantId, env: Environment) -> Caller {
     Caller {
         tenant_id: tenant,
         environment: env,
@@ -76,12 +76,12 @@ fn caller(tenant: TenantId, env: Environment) -> Caller {
     }
 }
 
-fn ids() -> Arc<SequentialIds> {
+pub(crate) fn ids() -> Arc<SequentialIds> {
     // Far from every fixture id's timestamp.
     Arc::new(SequentialIds::new(EPOCH_MS + 5_000_000))
 }
 
-fn address_service(
+pub(crate) fn address_service(
     stores: &StoreHandles,
     env: &EnvironmentStores,
     provider: Arc<CountingProvider>,
@@ -276,7 +276,7 @@ pub async fn concurrent_ensure_primary_address_creates_one_vault(stores: StoreHa
 
 /// Seeds `TRANSFER_WALLETS` funded wallets (one vault each) as a completed deposit would:
 /// transaction, ledger entries and balances committed together.
-async fn seed_funded_wallets(env: &EnvironmentStores, tenant: TenantId) -> Vec<Wallet> {
+pub(crate) async fn seed_funded_wallets(env: &EnvironmentStores, tenant: TenantId) -> Vec<Wallet> {
     let mut wallets = Vec::new();
     for i in 0..TRANSFER_WALLETS as u64 {
         let vault = customer_vault(tenant, 100 + i);

@@ -5,7 +5,7 @@
 //! migrated store and returns its handles as a [`StoreHandles`]; the [`conformance_suite!`]
 //! macro then expands to one `#[tokio::test]` per check, so a failure names the rule broken:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> custody_conformance::StoreHandles { /* new empty database */ }
 //! custody_conformance::conformance_suite!(fresh);
 //! ```
@@ -31,6 +31,7 @@ use std::any::Any;
 
 use custody_core::ports::{EnvironmentStores, SharedStores};
 
+pub mod bench;
 pub mod checks;
 pub mod concurrency;
 pub mod fixtures;

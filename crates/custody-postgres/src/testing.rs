@@ -16,7 +16,7 @@
 //! runtime it was created on); the admin connection that creates databases is a short-lived
 //! connection, never a shared pool.
 //!
-//! ```ignore
+//! ```text
 //! let (store, _db) = custody_postgres::testing::fresh_store().await;
 //! ```
 

@@ -80,8 +80,17 @@ pub async fn api_keys_update_revocation(stores: StoreHandles) {
     let t = seed_tenant(&stores, 1).await;
     let key = api_key(t, 10, Environment::Sandbox, KeyMode::Hmac);
     keys.insert(&key, Some(secret(1))).await.expect("insert");
-    let other = api_key(t, 11, Environment::Sandbox, KeyMode::Bearer);
+    // An expired key (a rotated one past its grace) is still found.
+    let mut other = api_key(t, 11, Environment::Sandbox, KeyMode::Bearer);
+    other.expires_at = Some(at(-5));
     keys.insert(&other, None).await.expect("insert");
+    assert_eq!(
+        keys.find_by_hash(&other.key_hash)
+            .await
+            .expect("find expired")
+            .key,
+        other
+    );
 
     let mut revoked = key.clone();
     revoked.revoke(at(500)).expect("revoke");
@@ -99,10 +108,12 @@ pub async fn api_keys_update_revocation(stores: StoreHandles) {
     );
     assert_eq!(keys.get(other.id).await.expect("get").key, other);
 
-    let mut expired = other.clone();
-    expired.expires_at = Some(at(-5));
-    keys.update(&expired).await.expect("update");
-    assert_eq!(keys.get(other.id).await.expect("get").key, expired);
+    // Revoking the expired key too.
+    let mut revoked_other = other.clone();
+    revoked_other.revoke(at(600)).expect("revoke");
+    keys.update(&revoked_other).await.expect("update");
+    assert_eq!(keys.get(other.id).await.expect("get").key, revoked_other);
+    assert_eq!(keys.get(key.id).await.expect("get").key, revoked);
 
     let unknown = api_key(t, 99, Environment::Sandbox, KeyMode::Bearer);
     assert_not_found(keys.update(&unknown).await, "update of an unknown key");

@@ -356,8 +356,9 @@ pub async fn outbox_record_attempt_outcomes(stores: StoreHandles) {
     );
 }
 
-/// `redeliver` makes a failed or delivered event pending and due at `now`, keeping its count and
-/// log; `status`, `attempts` and `redeliver` are tenant-scoped.
+/// `redeliver` makes a failed, delivered or leased event pending and due at `now`, keeping its
+/// count and log and clearing its lease; `status`, `attempts`, `redeliver` and `record_attempt`
+/// are tenant-scoped.
 pub async fn outbox_redeliver_and_tenant_scope(stores: StoreHandles) {
     let env = &stores.sandbox;
     let a = seed_tenant(&stores, 1).await;
@@ -444,6 +445,43 @@ pub async fn outbox_redeliver_and_tenant_scope(stores: StoreHandles) {
     let status = env.outbox.status(b, theirs[0].id).await.expect("status");
     assert_eq!(status.state, DeliveryState::Pending);
     assert_eq!(status.attempts, 0);
+
+    // An attempt naming the wrong tenant for an event is refused and changes nothing.
+    let mut misattributed = attempt(102, &theirs[0], 1, 3200);
+    misattributed.tenant_id = a;
+    assert_not_found(
+        env.outbox
+            .record_attempt(&misattributed, AttemptOutcome::Delivered)
+            .await,
+        "an attempt whose tenant does not own the event",
+    );
+    let status = env.outbox.status(b, theirs[0].id).await.expect("status");
+    assert_eq!(status.state, DeliveryState::Pending);
+    assert_eq!(status.attempts, 0);
+    assert!(env
+        .outbox
+        .attempts(b, theirs[0].id)
+        .await
+        .expect("attempts")
+        .is_empty());
+
+    // Redelivery clears a running lease: `theirs[0]` is leased for a day since the claim at
+    // 2999, and is claimable again right after the redelivery.
+    assert!(env
+        .outbox
+        .claim(at(5000), long, 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    env.outbox
+        .redeliver(b, theirs[0].id, at(5000))
+        .await
+        .expect("redeliver a leased event");
+    assert_eq!(
+        ids(&env.outbox.claim(at(5000), long, 10).await.expect("claim")),
+        vec![theirs[0].id],
+        "redelivery clears the lease"
+    );
 }
 
 /// Several workers claiming at once never receive the same event, and together they claim
