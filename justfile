@@ -41,6 +41,6 @@ bench:
 ci:
     bash .ci/run
 
-# Build custody-core's docs, warnings as errors
+# Build the docs of core and the stores, warnings as errors
 doc:
-    RUSTDOCFLAGS="-D warnings" cargo doc -p custody-core --no-deps
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p custody-core -p custody-sql -p custody-postgres -p custody-sqlite -p custody-conformance

@@ -52,7 +52,10 @@ CREATE TABLE vaults (
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
     CONSTRAINT vaults_tenant_external_ref_key UNIQUE (tenant_id, environment, external_ref),
-    CHECK (kind = 'customer' OR external_ref IS NULL)
+    CHECK (kind = 'customer' OR external_ref IS NULL),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT vaults_scope_key UNIQUE (id, environment, tenant_id)
 );
 CREATE UNIQUE INDEX vaults_one_treasury_key ON vaults (tenant_id, environment) WHERE kind = 'treasury';
 CREATE INDEX vaults_list_idx ON vaults (tenant_id, environment, id);
@@ -61,7 +64,7 @@ CREATE TABLE wallets (
     id          text PRIMARY KEY,
     environment text NOT NULL CHECK (environment IN ('live', 'sandbox')),
     tenant_id   text NOT NULL REFERENCES tenants (id),
-    vault_id    text NOT NULL REFERENCES vaults (id),
+    vault_id    text NOT NULL,
     asset_id    text NOT NULL,
     label       text,
     status      text NOT NULL,
@@ -71,7 +74,12 @@ CREATE TABLE wallets (
     version     bigint NOT NULL CHECK (version >= 0),
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
-    CONSTRAINT wallets_vault_asset_key UNIQUE (vault_id, asset_id)
+    CONSTRAINT wallets_vault_asset_key UNIQUE (vault_id, asset_id),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT wallets_scope_key UNIQUE (id, environment, tenant_id),
+    CONSTRAINT wallets_environment_key UNIQUE (id, environment),
+    CONSTRAINT wallets_vault_fkey FOREIGN KEY (vault_id, environment, tenant_id) REFERENCES vaults (id, environment, tenant_id)
 );
 CREATE INDEX wallets_list_idx ON wallets (tenant_id, environment, id);
 
@@ -79,8 +87,8 @@ CREATE TABLE deposit_addresses (
     id                  text PRIMARY KEY,
     environment         text NOT NULL CHECK (environment IN ('live', 'sandbox')),
     tenant_id           text NOT NULL REFERENCES tenants (id),
-    vault_id            text NOT NULL REFERENCES vaults (id),
-    wallet_id           text NOT NULL REFERENCES wallets (id),
+    vault_id            text NOT NULL,
+    wallet_id           text NOT NULL,
     asset_id            text NOT NULL,
     network             text NOT NULL,
     address             text NOT NULL,
@@ -95,7 +103,12 @@ CREATE TABLE deposit_addresses (
     updated_at          timestamptz NOT NULL,
     -- System-wide, across tenants and environments: every deposit is attributable.
     CONSTRAINT deposit_addresses_network_address_key UNIQUE (network, address),
-    CONSTRAINT deposit_addresses_wallet_index_key UNIQUE (wallet_id, derivation_index)
+    CONSTRAINT deposit_addresses_wallet_index_key UNIQUE (wallet_id, derivation_index),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT deposit_addresses_scope_key UNIQUE (id, environment, tenant_id),
+    CONSTRAINT deposit_addresses_vault_fkey FOREIGN KEY (vault_id, environment, tenant_id) REFERENCES vaults (id, environment, tenant_id),
+    CONSTRAINT deposit_addresses_wallet_fkey FOREIGN KEY (wallet_id, environment, tenant_id) REFERENCES wallets (id, environment, tenant_id)
 );
 CREATE UNIQUE INDEX deposit_addresses_one_primary_key ON deposit_addresses (wallet_id) WHERE is_primary;
 CREATE INDEX deposit_addresses_list_idx ON deposit_addresses (tenant_id, environment, id);
@@ -111,7 +124,10 @@ CREATE TABLE address_book_entries (
     status       text NOT NULL CHECK (status IN ('active', 'deleted')),
     version      bigint NOT NULL CHECK (version >= 0),
     created_at   timestamptz NOT NULL,
-    deleted_at   timestamptz
+    deleted_at   timestamptz,
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT address_book_entries_scope_key UNIQUE (id, environment, tenant_id)
 );
 CREATE UNIQUE INDEX address_book_entries_active_address_key
     ON address_book_entries (tenant_id, environment, network, address) WHERE status = 'active';
@@ -125,10 +141,10 @@ CREATE TABLE transactions (
     status                  text NOT NULL,
     asset_id                text NOT NULL,
     amount                  numeric(39, 0) NOT NULL CHECK (amount > 0),
-    source_wallet_id        text REFERENCES wallets (id),
-    destination_wallet_id   text REFERENCES wallets (id),
-    deposit_address_id      text REFERENCES deposit_addresses (id),
-    address_book_entry_id   text REFERENCES address_book_entries (id),
+    source_wallet_id        text,
+    destination_wallet_id   text,
+    deposit_address_id      text,
+    address_book_entry_id   text,
     destination_network     text,
     destination_address     text,
     provider_ref            text,
@@ -142,7 +158,15 @@ CREATE TABLE transactions (
     created_at              timestamptz NOT NULL,
     updated_at              timestamptz NOT NULL,
     -- What makes deposit crediting exactly-once.
-    CONSTRAINT transactions_kind_provider_ref_key UNIQUE (environment, kind, provider_ref)
+    CONSTRAINT transactions_kind_provider_ref_key UNIQUE (environment, kind, provider_ref),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT transactions_scope_key UNIQUE (id, environment, tenant_id),
+    CONSTRAINT transactions_environment_key UNIQUE (id, environment),
+    CONSTRAINT transactions_source_wallet_fkey FOREIGN KEY (source_wallet_id, environment, tenant_id) REFERENCES wallets (id, environment, tenant_id),
+    CONSTRAINT transactions_destination_wallet_fkey FOREIGN KEY (destination_wallet_id, environment, tenant_id) REFERENCES wallets (id, environment, tenant_id),
+    CONSTRAINT transactions_deposit_address_fkey FOREIGN KEY (deposit_address_id, environment, tenant_id) REFERENCES deposit_addresses (id, environment, tenant_id),
+    CONSTRAINT transactions_address_book_entry_fkey FOREIGN KEY (address_book_entry_id, environment, tenant_id) REFERENCES address_book_entries (id, environment, tenant_id)
 );
 CREATE INDEX transactions_list_idx ON transactions (tenant_id, environment, id);
 CREATE INDEX transactions_source_idx ON transactions (source_wallet_id, id);
@@ -154,14 +178,16 @@ CREATE INDEX transactions_open_withdrawals_idx ON transactions (environment, id)
 CREATE TABLE ledger_entries (
     seq             bigserial PRIMARY KEY,
     environment     text NOT NULL CHECK (environment IN ('live', 'sandbox')),
-    transaction_id  text NOT NULL REFERENCES transactions (id),
+    transaction_id  text NOT NULL,
     asset_id        text NOT NULL,
     account_kind    text NOT NULL CHECK (account_kind IN ('wallet', 'external')),
-    wallet_id       text REFERENCES wallets (id),
+    wallet_id       text,
     bucket          text CHECK (bucket IN ('available', 'pending', 'held')),
-    delta           numeric(40, 0) NOT NULL CHECK (delta <> 0),
+    delta           numeric(39, 0) NOT NULL CHECK (delta <> 0),
     created_at      timestamptz NOT NULL,
-    CHECK ((account_kind = 'wallet') = (wallet_id IS NOT NULL AND bucket IS NOT NULL))
+    CHECK ((account_kind = 'wallet') = (wallet_id IS NOT NULL AND bucket IS NOT NULL)),
+    CONSTRAINT ledger_entries_transaction_fkey FOREIGN KEY (transaction_id, environment) REFERENCES transactions (id, environment),
+    CONSTRAINT ledger_entries_wallet_fkey FOREIGN KEY (wallet_id, environment) REFERENCES wallets (id, environment)
 );
 CREATE INDEX ledger_entries_wallet_idx ON ledger_entries (wallet_id, seq);
 CREATE INDEX ledger_entries_transaction_idx ON ledger_entries (transaction_id);
@@ -191,7 +217,10 @@ CREATE TABLE events (
     attempts             integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at      timestamptz,
     lease_until          timestamptz,
-    delivered_at         timestamptz
+    delivered_at         timestamptz,
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT events_scope_key UNIQUE (id, environment, tenant_id)
 );
 CREATE INDEX events_list_idx ON events (tenant_id, environment, id);
 CREATE INDEX events_due_idx ON events (environment, next_attempt_at, id) WHERE delivery_state = 'pending';
@@ -199,14 +228,15 @@ CREATE INDEX events_due_idx ON events (environment, next_attempt_at, id) WHERE d
 CREATE TABLE webhook_delivery_attempts (
     id               text PRIMARY KEY,
     environment      text NOT NULL CHECK (environment IN ('live', 'sandbox')),
-    event_id         text NOT NULL REFERENCES events (id),
+    event_id         text NOT NULL,
     tenant_id        text NOT NULL REFERENCES tenants (id),
     attempt          integer NOT NULL CHECK (attempt >= 1),
     attempted_at     timestamptz NOT NULL,
     url              text NOT NULL,
     response_status  integer,
     error            text,
-    duration_ms      bigint NOT NULL CHECK (duration_ms >= 0)
+    duration_ms      bigint NOT NULL CHECK (duration_ms >= 0),
+    CONSTRAINT webhook_delivery_attempts_event_fkey FOREIGN KEY (event_id, environment, tenant_id) REFERENCES events (id, environment, tenant_id)
 );
 CREATE INDEX webhook_delivery_attempts_event_idx ON webhook_delivery_attempts (event_id, attempt);
 

@@ -63,7 +63,10 @@ CREATE TABLE vaults (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
     CONSTRAINT vaults_tenant_external_ref_key UNIQUE (tenant_id, environment, external_ref),
-    CHECK (kind = 'customer' OR external_ref IS NULL)
+    CHECK (kind = 'customer' OR external_ref IS NULL),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT vaults_scope_key UNIQUE (id, environment, tenant_id)
 ) STRICT;
 CREATE UNIQUE INDEX vaults_one_treasury_key ON vaults (tenant_id, environment) WHERE kind = 'treasury';
 CREATE INDEX vaults_list_idx ON vaults (tenant_id, environment, id);
@@ -72,7 +75,7 @@ CREATE TABLE wallets (
     id          TEXT PRIMARY KEY NOT NULL,                              -- wallets_pkey
     environment TEXT NOT NULL CHECK (environment IN ('live', 'sandbox')),
     tenant_id   TEXT NOT NULL REFERENCES tenants (id),
-    vault_id    TEXT NOT NULL REFERENCES vaults (id),
+    vault_id    TEXT NOT NULL,
     asset_id    TEXT NOT NULL,
     label       TEXT,
     status      TEXT NOT NULL,
@@ -85,7 +88,12 @@ CREATE TABLE wallets (
     version     INTEGER NOT NULL CHECK (version >= 0),
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
-    CONSTRAINT wallets_vault_asset_key UNIQUE (vault_id, asset_id)
+    CONSTRAINT wallets_vault_asset_key UNIQUE (vault_id, asset_id),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT wallets_scope_key UNIQUE (id, environment, tenant_id),
+    CONSTRAINT wallets_environment_key UNIQUE (id, environment),
+    CONSTRAINT wallets_vault_fkey FOREIGN KEY (vault_id, environment, tenant_id) REFERENCES vaults (id, environment, tenant_id)
 ) STRICT;
 CREATE INDEX wallets_list_idx ON wallets (tenant_id, environment, id);
 
@@ -93,8 +101,8 @@ CREATE TABLE deposit_addresses (
     id                  TEXT PRIMARY KEY NOT NULL,                      -- deposit_addresses_pkey
     environment         TEXT NOT NULL CHECK (environment IN ('live', 'sandbox')),
     tenant_id           TEXT NOT NULL REFERENCES tenants (id),
-    vault_id            TEXT NOT NULL REFERENCES vaults (id),
-    wallet_id           TEXT NOT NULL REFERENCES wallets (id),
+    vault_id            TEXT NOT NULL,
+    wallet_id           TEXT NOT NULL,
     asset_id            TEXT NOT NULL,
     network             TEXT NOT NULL,
     address             TEXT NOT NULL,
@@ -109,7 +117,12 @@ CREATE TABLE deposit_addresses (
     updated_at          INTEGER NOT NULL,
     -- System-wide, across tenants and environments: every deposit is attributable.
     CONSTRAINT deposit_addresses_network_address_key UNIQUE (network, address),
-    CONSTRAINT deposit_addresses_wallet_index_key UNIQUE (wallet_id, derivation_index)
+    CONSTRAINT deposit_addresses_wallet_index_key UNIQUE (wallet_id, derivation_index),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT deposit_addresses_scope_key UNIQUE (id, environment, tenant_id),
+    CONSTRAINT deposit_addresses_vault_fkey FOREIGN KEY (vault_id, environment, tenant_id) REFERENCES vaults (id, environment, tenant_id),
+    CONSTRAINT deposit_addresses_wallet_fkey FOREIGN KEY (wallet_id, environment, tenant_id) REFERENCES wallets (id, environment, tenant_id)
 ) STRICT;
 CREATE UNIQUE INDEX deposit_addresses_one_primary_key ON deposit_addresses (wallet_id) WHERE is_primary = 1;
 CREATE INDEX deposit_addresses_list_idx ON deposit_addresses (tenant_id, environment, id);
@@ -125,7 +138,10 @@ CREATE TABLE address_book_entries (
     status       TEXT NOT NULL CHECK (status IN ('active', 'deleted')),
     version      INTEGER NOT NULL CHECK (version >= 0),
     created_at   INTEGER NOT NULL,
-    deleted_at   INTEGER
+    deleted_at   INTEGER,
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT address_book_entries_scope_key UNIQUE (id, environment, tenant_id)
 ) STRICT;
 CREATE UNIQUE INDEX address_book_entries_active_address_key
     ON address_book_entries (tenant_id, environment, network, address) WHERE status = 'active';
@@ -141,10 +157,10 @@ CREATE TABLE transactions (
     -- > 0: digits only, first digit not zero.
     amount                  TEXT NOT NULL CHECK (length(amount) BETWEEN 1 AND 39
                                 AND amount NOT GLOB '*[^0-9]*' AND amount GLOB '[1-9]*'),
-    source_wallet_id        TEXT REFERENCES wallets (id),
-    destination_wallet_id   TEXT REFERENCES wallets (id),
-    deposit_address_id      TEXT REFERENCES deposit_addresses (id),
-    address_book_entry_id   TEXT REFERENCES address_book_entries (id),
+    source_wallet_id        TEXT,
+    destination_wallet_id   TEXT,
+    deposit_address_id      TEXT,
+    address_book_entry_id   TEXT,
     destination_network     TEXT,
     destination_address     TEXT,
     provider_ref            TEXT,
@@ -158,7 +174,15 @@ CREATE TABLE transactions (
     created_at              INTEGER NOT NULL,
     updated_at              INTEGER NOT NULL,
     -- What makes deposit crediting exactly-once.
-    CONSTRAINT transactions_kind_provider_ref_key UNIQUE (environment, kind, provider_ref)
+    CONSTRAINT transactions_kind_provider_ref_key UNIQUE (environment, kind, provider_ref),
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT transactions_scope_key UNIQUE (id, environment, tenant_id),
+    CONSTRAINT transactions_environment_key UNIQUE (id, environment),
+    CONSTRAINT transactions_source_wallet_fkey FOREIGN KEY (source_wallet_id, environment, tenant_id) REFERENCES wallets (id, environment, tenant_id),
+    CONSTRAINT transactions_destination_wallet_fkey FOREIGN KEY (destination_wallet_id, environment, tenant_id) REFERENCES wallets (id, environment, tenant_id),
+    CONSTRAINT transactions_deposit_address_fkey FOREIGN KEY (deposit_address_id, environment, tenant_id) REFERENCES deposit_addresses (id, environment, tenant_id),
+    CONSTRAINT transactions_address_book_entry_fkey FOREIGN KEY (address_book_entry_id, environment, tenant_id) REFERENCES address_book_entries (id, environment, tenant_id)
 ) STRICT;
 CREATE INDEX transactions_list_idx ON transactions (tenant_id, environment, id);
 CREATE INDEX transactions_source_idx ON transactions (source_wallet_id, id);
@@ -170,10 +194,10 @@ CREATE INDEX transactions_open_withdrawals_idx ON transactions (environment, id)
 CREATE TABLE ledger_entries (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     environment     TEXT NOT NULL CHECK (environment IN ('live', 'sandbox')),
-    transaction_id  TEXT NOT NULL REFERENCES transactions (id),
+    transaction_id  TEXT NOT NULL,
     asset_id        TEXT NOT NULL,
     account_kind    TEXT NOT NULL CHECK (account_kind IN ('wallet', 'external')),
-    wallet_id       TEXT REFERENCES wallets (id),
+    wallet_id       TEXT,
     bucket          TEXT CHECK (bucket IN ('available', 'pending', 'held')),
     -- <> 0: an optional '-', then digits, the first not zero (at most 39 digits).
     delta           TEXT NOT NULL CHECK (
@@ -181,7 +205,9 @@ CREATE TABLE ledger_entries (
                         AND (CASE WHEN delta GLOB '-*' THEN substr(delta, 2) ELSE delta END) NOT GLOB '*[^0-9]*'
                         AND length(CASE WHEN delta GLOB '-*' THEN substr(delta, 2) ELSE delta END) <= 39),
     created_at      INTEGER NOT NULL,
-    CHECK ((account_kind = 'wallet') = (wallet_id IS NOT NULL AND bucket IS NOT NULL))
+    CHECK ((account_kind = 'wallet') = (wallet_id IS NOT NULL AND bucket IS NOT NULL)),
+    CONSTRAINT ledger_entries_transaction_fkey FOREIGN KEY (transaction_id, environment) REFERENCES transactions (id, environment),
+    CONSTRAINT ledger_entries_wallet_fkey FOREIGN KEY (wallet_id, environment) REFERENCES wallets (id, environment)
 ) STRICT;
 CREATE INDEX ledger_entries_wallet_idx ON ledger_entries (wallet_id, seq);
 CREATE INDEX ledger_entries_transaction_idx ON ledger_entries (transaction_id);
@@ -213,7 +239,10 @@ CREATE TABLE events (
     attempts             INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at      INTEGER,
     lease_until          INTEGER,
-    delivered_at         INTEGER
+    delivered_at         INTEGER,
+    -- Children reference (id, environment[, tenant_id]) so a row can never point at another
+    -- environment's or tenant's parent.
+    CONSTRAINT events_scope_key UNIQUE (id, environment, tenant_id)
 ) STRICT;
 CREATE INDEX events_list_idx ON events (tenant_id, environment, id);
 CREATE INDEX events_due_idx ON events (environment, next_attempt_at, id) WHERE delivery_state = 'pending';
@@ -221,14 +250,15 @@ CREATE INDEX events_due_idx ON events (environment, next_attempt_at, id) WHERE d
 CREATE TABLE webhook_delivery_attempts (
     id               TEXT PRIMARY KEY NOT NULL,                         -- webhook_delivery_attempts_pkey
     environment      TEXT NOT NULL CHECK (environment IN ('live', 'sandbox')),
-    event_id         TEXT NOT NULL REFERENCES events (id),
+    event_id         TEXT NOT NULL,
     tenant_id        TEXT NOT NULL REFERENCES tenants (id),
     attempt          INTEGER NOT NULL CHECK (attempt >= 1),
     attempted_at     INTEGER NOT NULL,
     url              TEXT NOT NULL,
     response_status  INTEGER,
     error            TEXT,
-    duration_ms      INTEGER NOT NULL CHECK (duration_ms >= 0)
+    duration_ms      INTEGER NOT NULL CHECK (duration_ms >= 0),
+    CONSTRAINT webhook_delivery_attempts_event_fkey FOREIGN KEY (event_id, environment, tenant_id) REFERENCES events (id, environment, tenant_id)
 ) STRICT;
 CREATE INDEX webhook_delivery_attempts_event_idx ON webhook_delivery_attempts (event_id, attempt);
 

@@ -123,6 +123,7 @@ macro_rules! conformance_suite {
             isolation_address_book,
             isolation_events_and_outbox,
             isolation_idempotency,
+            isolation_references_stay_in_environment_and_tenant,
             // Time.
             time_precision_microseconds,
             // Concurrency through the real services.

@@ -44,7 +44,7 @@
 //! the microsecond. Rows are decoded by the shared codec of `custody-sql`.
 //!
 //! ## Tests
-//! With the `testing` feature, [`testing`] starts a throwaway PostgreSQL cluster (or uses
+//! With the `testing` feature, the `testing` module starts a throwaway PostgreSQL cluster (or uses
 //! `DATABASE_URL`) and hands each test its own migrated database.
 
 #![warn(missing_docs)]
@@ -162,11 +162,6 @@ impl PgStore {
             .await
             .map_err(db_err)?;
         Ok(PgStore { pool, master })
-    }
-
-    /// Wraps an existing pool (its session settings are the caller's).
-    pub fn from_pool(pool: sqlx::PgPool, master: MasterKey) -> PgStore {
-        PgStore { pool, master }
     }
 
     /// Applies the schema migrations in `migrations/postgres/` that have not run yet. Safe to

@@ -37,7 +37,7 @@ pub const TEST_MASTER_KEY: [u8; 32] = [0x42; 32];
 
 const HOW_TO_FIX: &str = "PostgreSQL tests need a server. Either install the PostgreSQL \
      server binaries (Debian/Ubuntu: `apt-get install postgresql`; they are looked for on PATH \
-     and under /usr/lib/postgresql/*/bin), or set DATABASE_URL to a server where the role may \
+     and under /usr/lib/postgresql/*/bin and /usr/pgsql-*/bin), or set DATABASE_URL to a server where the role may \
      CREATE DATABASE (e.g. DATABASE_URL=postgres://postgres:secret@localhost:5432/postgres).";
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
@@ -205,18 +205,39 @@ fn with_database(url: &str, name: &str) -> String {
 fn server() -> Result<&'static Server, String> {
     SERVER
         .get_or_init(|| match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => Ok(Server {
-                admin: DatabaseUrl::new(url.trim()),
-                throwaway: false,
-            }),
+            Ok(url) if !url.trim().is_empty() => {
+                let admin = DatabaseUrl::new(url.trim());
+                if is_postgres_url(admin.expose()) {
+                    Ok(Server {
+                        admin,
+                        throwaway: false,
+                    })
+                } else {
+                    // The server reads DATABASE_URL too (`sqlite://…` selects the embedded
+                    // store), so it may well be set to something else in a developer's shell.
+                    Err(format!(
+                        "DATABASE_URL is set to {admin}, which is not a PostgreSQL URL \
+                         (postgres://…). Unset it to let the tests start their own server, or \
+                         point it at a PostgreSQL server. {HOW_TO_FIX}"
+                    ))
+                }
+            }
             _ => start_cluster(),
         })
         .as_ref()
         .map_err(Clone::clone)
 }
 
-/// A directory holding `initdb` and `pg_ctl`: `PATH` first, then the highest version under
-/// `/usr/lib/postgresql`.
+fn is_postgres_url(url: &str) -> bool {
+    ["postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| url.len() >= scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme))
+}
+
+/// A directory holding `initdb`, `pg_ctl` and `postgres`: `PATH` first, then the highest
+/// version under `/usr/lib/postgresql/<version>/bin` (Debian, Ubuntu) or
+/// `/usr/pgsql-<version>/bin` (the PGDG packages for RHEL and Fedora), the places `.ci/run`
+/// looks too.
 fn find_bin_dir() -> Option<PathBuf> {
     let has_tools = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
@@ -230,18 +251,21 @@ fn find_bin_dir() -> Option<PathBuf> {
             }
         }
     }
-    let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let version = entry
-                .file_name()
-                .to_str()?
-                .split('.')
-                .map(|part| part.parse::<u32>().ok())
-                .collect::<Option<Vec<u32>>>()?;
-            let bin = entry.path().join("bin");
-            has_tools(&bin).then_some((version, bin))
+    let mut versions: Vec<(Vec<u32>, PathBuf)> = [("/usr/lib/postgresql", ""), ("/usr", "pgsql-")]
+        .iter()
+        .filter_map(|(parent, prefix)| std::fs::read_dir(parent).ok().map(|dir| (dir, *prefix)))
+        .flat_map(|(dir, prefix)| {
+            dir.filter_map(Result::ok).filter_map(move |entry| {
+                let version = entry
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix(prefix)?
+                    .split('.')
+                    .map(|part| part.parse::<u32>().ok())
+                    .collect::<Option<Vec<u32>>>()?;
+                let bin = entry.path().join("bin");
+                has_tools(&bin).then_some((version, bin))
+            })
         })
         .collect();
     versions.sort();
@@ -255,6 +279,15 @@ fn is_root() -> bool {
         .ok()
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .is_some_and(|uid| uid.trim() == "0")
+}
+
+fn user_exists(name: &str) -> bool {
+    Command::new("id")
+        .arg(name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Runs PostgreSQL tools, as the `postgres` user when we are root.
@@ -316,6 +349,13 @@ fn start_cluster() -> Result<Server, String> {
         format!("DATABASE_URL is not set and no PostgreSQL binaries were found. {HOW_TO_FIX}")
     })?;
     let as_postgres = is_root();
+    if as_postgres && !user_exists("postgres") {
+        return Err(format!(
+            "running as root, so initdb must run as the `postgres` user, which does not exist: \
+             create it (`useradd --system --create-home postgres`) or set DATABASE_URL. \
+             {HOW_TO_FIX}"
+        ));
+    }
     let runner = Runner { bin, as_postgres };
 
     // As root the directory must be reachable by `postgres`: under /tmp, owned by it.
@@ -465,6 +505,15 @@ mod tests {
             with_database("postgresql://u@h/db", "t_3"),
             "postgresql://u@h/t_3"
         );
+    }
+
+    #[test]
+    fn only_postgres_urls_name_a_test_server() {
+        assert!(is_postgres_url("postgres://u@h/db"));
+        assert!(is_postgres_url("PostgreSQL://u@h/db"));
+        assert!(!is_postgres_url("sqlite://data/custody.db"));
+        assert!(!is_postgres_url("sqlite::memory:"));
+        assert!(!is_postgres_url("pg"));
     }
 
     #[test]

@@ -507,20 +507,19 @@ impl StoreTx for PgTx {
 
     async fn update_transaction(&mut self, t: &Transaction) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE transactions SET status = $4, asset_id = $5, amount = $6::numeric, \
-             source_wallet_id = $7, destination_wallet_id = $8, deposit_address_id = $9, \
-             address_book_entry_id = $10, destination_network = $11, destination_address = $12, \
-             provider_ref = $13, tx_hash = $14, confirmations_seen = $15, \
-             confirmations_required = $16, reference = $17, failure_reason = $18, \
-             history = $19, version = $20, updated_at = $21 \
-             WHERE id = $1 AND environment = $2 AND tenant_id = $3 AND version < $20",
+            // Kind, asset and amount never change after insert: they are not written here.
+            "UPDATE transactions SET status = $4, \
+             source_wallet_id = $5, destination_wallet_id = $6, deposit_address_id = $7, \
+             address_book_entry_id = $8, destination_network = $9, destination_address = $10, \
+             provider_ref = $11, tx_hash = $12, confirmations_seen = $13, \
+             confirmations_required = $14, reference = $15, failure_reason = $16, \
+             history = $17, version = $18, updated_at = $19 \
+             WHERE id = $1 AND environment = $2 AND tenant_id = $3 AND version < $18",
         )
         .bind(t.id.to_string())
         .bind(self.env())
         .bind(t.tenant_id.to_string())
         .bind(names::transaction_status(t.status))
-        .bind(t.asset.to_string())
-        .bind(amount_text(t.amount))
         .bind(t.source_wallet_id.map(|id| id.to_string()))
         .bind(t.destination_wallet_id.map(|id| id.to_string()))
         .bind(t.deposit_address_id.map(|id| id.to_string()))

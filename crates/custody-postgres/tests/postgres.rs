@@ -938,3 +938,33 @@ async fn a_lock_wait_past_lock_timeout_is_unavailable() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     holder.commit().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_after_a_failed_statement_is_refused_and_publishes_nothing() {
+    let f = setup().await;
+    let t = add_tenant(&f.shared, 1).await;
+    let existing = customer_vault(t, 10);
+    commit_vaults(&f.sandbox, &[&existing]).await;
+
+    let mut tx = f.sandbox.uow.begin().await.unwrap();
+    let first = customer_vault(t, 11);
+    tx.insert_vault(&first).await.unwrap();
+    let same_id = custody_core::vault::Vault {
+        external_ref: Some(external_ref("another")),
+        ..existing.clone()
+    };
+    assert_conflict(
+        tx.insert_vault(&same_id).await,
+        "vaults_pkey",
+        "the same vault twice",
+    );
+    let err = tx
+        .commit()
+        .await
+        .expect_err("a commit after a failed statement");
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert_not_found(
+        f.sandbox.vaults.get(t, first.id).await,
+        "a write made before the failure",
+    );
+}

@@ -36,8 +36,10 @@ pub fn translate(
                     constraint: "serialization_failure".to_owned(),
                 },
                 // PostgreSQL: lock_not_available, query_canceled (statement/lock timeout),
-                // admin/crash shutdown, cannot_connect_now, too_many_connections.
-                "55P03" | "57014" | "57P01" | "57P02" | "57P03" | "53300" => {
+                // admin/crash shutdown, cannot_connect_now, too_many_connections,
+                // idle_in_transaction_session_timeout, read_only_sql_transaction (a replica
+                // after a failover).
+                "55P03" | "57014" | "57P01" | "57P02" | "57P03" | "53300" | "25P03" | "25006" => {
                     StoreError::Unavailable(Box::new(sqlx::Error::Database(db)))
                 }
                 // PostgreSQL class 08: connection exceptions.

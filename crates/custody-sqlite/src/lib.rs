@@ -31,6 +31,13 @@
 //! [`StoreTx`](custody_core::ports::StoreTx)) is what keeps this deadlock-free: a service never
 //! waits for the writer while holding it.
 //!
+//! ## A failed statement ends the unit of work
+//! SQLite undoes only the statement that failed (a unique rule, a CHECK) and keeps the
+//! transaction open. The `StoreTx` contract ends a unit of work at its first error, as
+//! PostgreSQL does, so committing it anyway rolls back and returns
+//! [`StoreError::Internal`] instead of publishing the writes made before the failure.
+//! (`NotFound` from a lookup or from an `update_*` that matched nothing is not such a failure.)
+//!
 //! ## Values
 //! Timestamps are stored as whole microseconds since the Unix epoch (an INTEGER, so comparisons
 //! and ordering are numeric); finer precision handed to the store is dropped, as PostgreSQL's
@@ -125,7 +132,7 @@ fn open_error(location: &str, reason: impl fmt::Display) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating it, and its parent directory, if missing) the database file at `path`
-    /// in WAL mode, with foreign keys enforced, `busy_timeout` and `synchronous=NORMAL`. Run
+    /// in WAL mode, with foreign keys enforced, `busy_timeout` and `synchronous=FULL`. Run
     /// [`migrate`](SqliteStore::migrate) before use.
     ///
     /// # Errors
@@ -188,7 +195,9 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(SqliteSynchronous::Normal);
+            // FULL: a committed transaction survives a power loss, not only a crash of the
+            // process (NORMAL in WAL mode may lose the last commits). Nothing committed is lost.
+            .synchronous(SqliteSynchronous::Full);
         // The writer first: it creates the file and switches it to WAL, which is a persistent
         // property of the file, so readers (opened afterwards) need not set it.
         let writer = SqlitePoolOptions::new()
@@ -394,6 +403,11 @@ mod tests {
                     .unwrap_or_else(|| panic!("no name for {index}: {message}"));
                 if !index.starts_with("sqlite_autoindex_") {
                     assert_eq!(name, index, "{message}");
+                }
+                if columns.len() > 1 && columns[0] == "id" {
+                    // A key child foreign keys point at: only a duplicate id violates it.
+                    assert_eq!(name, format!("{table}_pkey"), "{message}");
+                    continue;
                 }
                 assert!(names.insert(name.clone()), "{name} named twice");
             }

@@ -106,7 +106,10 @@ pub(crate) fn constraint_of(err: &dyn DatabaseError) -> Option<String> {
     constraint_for_message(err.message())
 }
 
-/// The column lists of every unique rule, as SQLite reports them, and their names.
+/// The column lists of every unique rule, as SQLite reports them, and their names. The
+/// `(id, environment[, tenant_id])` keys that child rows' foreign keys point at can only be
+/// violated by a duplicate id, and SQLite may check them before the primary key: they report as
+/// the primary key, as PostgreSQL (which checks the primary key first) does.
 const UNIQUE_RULES: &[(&str, &str)] = &[
     ("tenants.id", "tenants_pkey"),
     (
@@ -124,12 +127,25 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
         "vaults.tenant_id, vaults.environment",
         "vaults_one_treasury_key",
     ),
+    (
+        "vaults.id, vaults.environment, vaults.tenant_id",
+        "vaults_pkey",
+    ),
     ("wallets.id", "wallets_pkey"),
+    (
+        "wallets.id, wallets.environment, wallets.tenant_id",
+        "wallets_pkey",
+    ),
+    ("wallets.id, wallets.environment", "wallets_pkey"),
     (
         "wallets.vault_id, wallets.asset_id",
         "wallets_vault_asset_key",
     ),
     ("deposit_addresses.id", "deposit_addresses_pkey"),
+    (
+        "deposit_addresses.id, deposit_addresses.environment, deposit_addresses.tenant_id",
+        "deposit_addresses_pkey",
+    ),
     (
         "deposit_addresses.network, deposit_addresses.address",
         "deposit_addresses_network_address_key",
@@ -144,17 +160,33 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ),
     ("address_book_entries.id", "address_book_entries_pkey"),
     (
+        "address_book_entries.id, address_book_entries.environment, address_book_entries.tenant_id",
+        "address_book_entries_pkey",
+    ),
+    (
         "address_book_entries.tenant_id, address_book_entries.environment, \
          address_book_entries.network, address_book_entries.address",
         "address_book_entries_active_address_key",
     ),
     ("transactions.id", "transactions_pkey"),
     (
+        "transactions.id, transactions.environment, transactions.tenant_id",
+        "transactions_pkey",
+    ),
+    (
+        "transactions.id, transactions.environment",
+        "transactions_pkey",
+    ),
+    (
         "transactions.environment, transactions.kind, transactions.provider_ref",
         "transactions_kind_provider_ref_key",
     ),
     ("ledger_entries.seq", "ledger_entries_pkey"),
     ("events.id", "events_pkey"),
+    (
+        "events.id, events.environment, events.tenant_id",
+        "events_pkey",
+    ),
     (
         "webhook_delivery_attempts.id",
         "webhook_delivery_attempts_pkey",

@@ -145,8 +145,8 @@ impl TenantStore for SharedStore {
 
     async fn update(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let done = sqlx::query("UPDATE tenants SET name = ?1, status = ?2 WHERE id = ?3")
-            .bind(tenant.name.clone())
+        // The port saves the status only (as PostgreSQL does).
+        let done = sqlx::query("UPDATE tenants SET status = ?1 WHERE id = ?2")
             .bind(tenant.status.as_str())
             .bind(tenant.id.to_string())
             .execute(&mut *tx)

@@ -26,22 +26,40 @@ use crate::row::{db, decode_all, int, micros, opt_micros, Row};
 pub(crate) struct SqliteTx {
     tx: sqlx::Transaction<'static, Sqlite>,
     env: Environment,
+    /// A statement failed in the database. SQLite undoes only that statement and keeps the
+    /// transaction open, so a `COMMIT` would publish the unit of work's earlier writes without
+    /// the failed one (half a ledger, a transaction row without its balances). The `StoreTx`
+    /// contract ends the unit of work at its first error, as PostgreSQL does: `commit` refuses.
+    failed: bool,
 }
 
 impl SqliteTx {
     pub(crate) fn new(tx: sqlx::Transaction<'static, Sqlite>, env: Environment) -> SqliteTx {
-        SqliteTx { tx, env }
+        SqliteTx {
+            tx,
+            env,
+            failed: false,
+        }
     }
 
     fn env(&self) -> &'static str {
         self.env.as_str()
     }
 
+    /// Translates a driver error, remembering when a statement failed in the database.
+    fn fail(&mut self, err: sqlx::Error) -> StoreError {
+        if matches!(err, sqlx::Error::Database(_)) {
+            self.failed = true;
+        }
+        db(err)
+    }
+
     async fn optional<'q>(
         &mut self,
         query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     ) -> Result<Option<SqliteRow>, StoreError> {
-        query.fetch_optional(&mut *self.tx).await.map_err(db)
+        let result = query.fetch_optional(&mut *self.tx).await;
+        result.map_err(|e| self.fail(e))
     }
 
     /// After an `update_*` touched no row: the row is absent in this environment (or the
@@ -66,7 +84,7 @@ impl SqliteTx {
             Ok(_) => StoreError::Conflict {
                 constraint: "version".to_owned(),
             },
-            Err(e) => db(e),
+            Err(e) => self.fail(e),
         }
     }
 }
@@ -156,7 +174,7 @@ impl StoreTx for SqliteTx {
         .bind(micros(vault.updated_at))
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -176,7 +194,7 @@ impl StoreTx for SqliteTx {
         .bind(self.env())
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         if done.rows_affected() == 0 {
             return Err(self
                 .missing_or_stale("vaults", vault.id.to_string(), vault.tenant_id)
@@ -196,7 +214,7 @@ impl StoreTx for SqliteTx {
         .fetch_one(&mut *self.tx)
         .await
         .map(|n| n != 0)
-        .map_err(db)
+        .map_err(|e| self.fail(e))
     }
 
     async fn find_wallet(&mut self, vault: VaultId, asset: AssetId) -> Result<Wallet, StoreError> {
@@ -227,7 +245,11 @@ impl StoreTx for SqliteTx {
             list.push_bind(id.to_string());
         }
         q.push(") ORDER BY id");
-        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db)?;
+        let rows = q
+            .build()
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(|e| self.fail(e))?;
         decode_all(&rows, |r| codec::wallet(r))
     }
 
@@ -259,7 +281,7 @@ impl StoreTx for SqliteTx {
         .bind(micros(wallet.updated_at))
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -281,7 +303,7 @@ impl StoreTx for SqliteTx {
         .bind(self.env())
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         if done.rows_affected() == 0 {
             return Err(self
                 .missing_or_stale("wallets", wallet.id.to_string(), wallet.tenant_id)
@@ -311,7 +333,7 @@ impl StoreTx for SqliteTx {
         .bind(self.env())
         .fetch_one(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         u32::try_from(n).map_err(|_| custody_sql::corrupt("address count out of range"))
     }
 
@@ -341,7 +363,7 @@ impl StoreTx for SqliteTx {
         .bind(micros(address.updated_at))
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -395,7 +417,7 @@ impl StoreTx for SqliteTx {
         .bind(micros(t.updated_at))
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -464,7 +486,7 @@ impl StoreTx for SqliteTx {
         .bind(self.env())
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         if done.rows_affected() == 0 {
             return Err(self
                 .missing_or_stale("transactions", t.id.to_string(), t.tenant_id)
@@ -491,7 +513,7 @@ impl StoreTx for SqliteTx {
             .bind(micros(entry.created_at))
             .execute(&mut *self.tx)
             .await
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         }
         Ok(())
     }
@@ -518,7 +540,7 @@ impl StoreTx for SqliteTx {
         .bind(opt_micros(entry.deleted_at))
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -556,7 +578,7 @@ impl StoreTx for SqliteTx {
         .bind(self.env())
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         if done.rows_affected() == 0 {
             return Err(self
                 .missing_or_stale(
@@ -588,7 +610,7 @@ impl StoreTx for SqliteTx {
         .bind(micros(event.created_at))
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -611,7 +633,7 @@ impl StoreTx for SqliteTx {
         .bind(key.as_str().to_owned())
         .execute(&mut *self.tx)
         .await
-        .map_err(db)?;
+        .map_err(|e| self.fail(e))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -619,6 +641,13 @@ impl StoreTx for SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        if self.failed {
+            // Rolled back rather than committed without the write that failed.
+            self.tx.rollback().await.map_err(db)?;
+            return Err(StoreError::Internal(
+                "commit after a failed statement: the transaction was rolled back".into(),
+            ));
+        }
         self.tx.commit().await.map_err(db)
     }
 }

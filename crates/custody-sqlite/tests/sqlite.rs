@@ -855,3 +855,44 @@ async fn two_processes_claiming_the_outbox_never_share_an_event() {
     assert_eq!(claimed, all.len(), "an event was claimed twice");
     assert_eq!(all, events.iter().map(|e| e.id).collect::<Vec<_>>());
 }
+
+/// SQLite undoes only the statement that failed and keeps the transaction open; a unit of work
+/// must still end at its first error (the `StoreTx` contract, and what PostgreSQL does): its
+/// commit is refused and none of its earlier writes are published.
+#[tokio::test]
+async fn a_commit_after_a_failed_statement_is_refused_and_publishes_nothing() {
+    for store in [
+        SqliteStore::in_memory(master()).await.unwrap(),
+        open_migrated(&db_path(&tempfile::tempdir().unwrap())).await,
+    ] {
+        store.migrate().await.unwrap();
+        let h = handles(&store);
+        let t = seed_tenant(&h, 1).await;
+        let existing = customer_vault(t, 10);
+        commit_vaults(&h.sandbox, &[&existing]).await;
+
+        let mut tx = h.sandbox.uow.begin().await.unwrap();
+        let first = customer_vault(t, 11);
+        tx.insert_vault(&first).await.unwrap();
+        let same_id = custody_core::vault::Vault {
+            external_ref: Some(external_ref("another")),
+            ..existing.clone()
+        };
+        assert_conflict(
+            tx.insert_vault(&same_id).await,
+            "vaults_pkey",
+            "the same vault twice",
+        );
+        let err = tx
+            .commit()
+            .await
+            .expect_err("a commit after a failed statement");
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        assert_not_found(
+            h.sandbox.vaults.get(t, first.id).await,
+            "a write made before the failure",
+        );
+        // The writer is free again.
+        commit_vaults(&h.sandbox, &[&customer_vault(t, 12)]).await;
+    }
+}

@@ -8,7 +8,7 @@ use custody_core::outbox::{AttemptOutcome, DeliveryAttempt, DeliveryState};
 use custody_core::ports::{
     AddressFilter, EnvironmentStores, Reservation, TransactionFilter, VaultFilter, WalletFilter,
 };
-use custody_core::transaction::TransactionStatus;
+use custody_core::transaction::{TransactionKind, TransactionStatus};
 use custody_core::vault::VaultStatus;
 use time::Duration;
 
@@ -530,5 +530,124 @@ pub async fn isolation_idempotency(stores: StoreHandles) {
                 .expect("purge"),
             1
         );
+    }
+}
+
+/// Writes cannot reach across environments or tenants either: a row whose parent (vault,
+/// wallet, transaction) lives in the other environment or belongs to another tenant is refused
+/// as `NotFound` (the parent does not exist as far as this handle and tenant are concerned),
+/// and nothing is written. The schemas' composite foreign keys are that last line of defence.
+pub async fn isolation_references_stay_in_environment_and_tenant(stores: StoreHandles) {
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    for (writer, other, id_base) in [
+        (&stores.live, &stores.sandbox, 100),
+        (&stores.sandbox, &stores.live, 200),
+    ] {
+        let vault = customer_vault(a, id_base);
+        commit_vaults(writer, &[&vault]).await;
+        let w = wallet(&vault, usdt_eth(), id_base + 1);
+        commit_wallets(writer, &[&w]).await;
+        let deposit = transaction(
+            a,
+            id_base + 2,
+            TransactionKind::Deposit,
+            usdt_eth(),
+            5,
+            None,
+            Some(w.id),
+        );
+        commit_transactions(writer, &[&deposit]).await;
+
+        // A wallet in the other environment whose vault is this environment's.
+        let stray = wallet(&vault, usdc_eth(), id_base + 10);
+        let mut tx = other.uow.begin().await.expect("begin");
+        assert_not_found(
+            tx.insert_wallet(&stray).await,
+            &format!(
+                "{} wallet under a vault of the other environment",
+                other.environment.as_str()
+            ),
+        );
+        drop(tx);
+
+        // Another tenant's wallet under tenant a's vault, same environment.
+        let mut foreign = wallet(&vault, usdc_eth(), id_base + 11);
+        foreign.tenant_id = b;
+        let mut tx = writer.uow.begin().await.expect("begin");
+        assert_not_found(
+            tx.insert_wallet(&foreign).await,
+            "a wallet of tenant b under a vault of tenant a",
+        );
+        drop(tx);
+
+        // An address in the other environment for this environment's wallet.
+        let mut tx = other.uow.begin().await.expect("begin");
+        assert_not_found(
+            tx.insert_address(&deposit_address(&w, id_base + 12, 0))
+                .await,
+            "an address in the other environment for this environment's wallet",
+        );
+        drop(tx);
+
+        // A transfer in the other environment moving this environment's wallet.
+        let transfer = transaction(
+            a,
+            id_base + 13,
+            TransactionKind::Transfer,
+            usdt_eth(),
+            1,
+            Some(w.id),
+            None,
+        );
+        let mut tx = other.uow.begin().await.expect("begin");
+        assert_not_found(
+            tx.insert_transaction(&transfer).await,
+            "a transaction in the other environment debiting this environment's wallet",
+        );
+        drop(tx);
+
+        // Ledger entries in the other environment for this environment's transaction.
+        let postings = custody_core::ledger::Movement::DepositDetected {
+            wallet: w.id,
+            asset: usdt_eth(),
+            amount: amount(5),
+        }
+        .postings()
+        .expect("postings");
+        let entries = custody_core::ledger::LedgerEntry::for_postings(
+            deposit.id,
+            usdt_eth(),
+            &postings,
+            at(1),
+        );
+        let mut tx = other.uow.begin().await.expect("begin");
+        assert_not_found(
+            tx.append_ledger(&entries).await,
+            "ledger entries in the other environment for this environment's transaction",
+        );
+        drop(tx);
+
+        // Nothing of the above was written anywhere.
+        assert_not_found(
+            other.wallets.get(a, stray.id).await,
+            "the refused cross-environment wallet",
+        );
+        assert_not_found(
+            writer.wallets.get(b, foreign.id).await,
+            "the refused cross-tenant wallet",
+        );
+        assert!(other
+            .transactions
+            .ledger_for_wallet(w.id)
+            .await
+            .expect("ledger")
+            .is_empty());
+        assert!(writer
+            .transactions
+            .ledger_for_wallet(w.id)
+            .await
+            .expect("ledger")
+            .is_empty());
     }
 }

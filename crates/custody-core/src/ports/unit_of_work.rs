@@ -57,8 +57,10 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 ///   → vault, shared ([`share_vault`](StoreTx::share_vault)) → wallet rows (inserting a wallet
 ///   or an address takes a PostgreSQL `KEY SHARE` lock on the row it references);
 /// - **money movement** (transfer, withdrawal submit): wallets in ascending id order
-///   ([`lock_wallets`](StoreTx::lock_wallets)) → vaults, shared
-///   ([`share_vault`](StoreTx::share_vault));
+///   ([`lock_wallets`](StoreTx::lock_wallets)) → for a withdrawal, its address-book entry
+///   ([`lock_address_book_entry`](StoreTx::lock_address_book_entry)) → vaults, shared
+///   ([`share_vault`](StoreTx::share_vault)); nothing locks an address-book entry and then a
+///   wallet;
 /// - **vault changes** (`VaultService::update` only): the vault, exclusive
 ///   ([`lock_vault`](StoreTx::lock_vault)), alone.
 ///
