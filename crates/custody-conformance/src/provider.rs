@@ -1,16 +1,16 @@
-//! A fake custody provider that mints deterministic addresses and counts its calls.
+//! A fake custody provider that mints the sandbox's deterministic addresses and counts its
+//! calls.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use custody_core::chain_address::ChainAddress;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
     VerifiedDeposit, WithdrawalRequest,
 };
-
-use crate::fixtures::chain_address;
 
 /// Mints the address of (vault, asset, index) deterministically, after a short pause that
 /// widens any race between concurrent minters. Every other call is refused.
@@ -34,21 +34,10 @@ impl CountingProvider {
         self.mints.load(Ordering::SeqCst)
     }
 
-    /// The address minted for (vault, asset, index).
-    pub fn address_for(request: &MintRequest) -> custody_core::chain_address::ChainAddress {
-        let vault = request.vault_id.ulid().0;
-        let asset = request
-            .asset
-            .to_string()
-            .bytes()
-            .fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
-        // The low 64 bits of the vault ULID are its random part.
-        #[allow(clippy::cast_possible_truncation)]
-        let seed = (vault as u64)
-            ^ ((vault >> 64) as u64).rotate_left(17)
-            ^ asset.rotate_left(31)
-            ^ u64::from(request.index).wrapping_mul(0x9E37_79B9);
-        chain_address(request.asset.network(), seed)
+    /// The address minted for a request: the sandbox provider's derivation (a pure function
+    /// of tenant, vault, asset and index, valid for the asset's network).
+    pub fn address_for(request: &MintRequest) -> Result<ChainAddress, ProviderError> {
+        custody_sandbox::SandboxProvider::address_for(request)
     }
 }
 
@@ -64,7 +53,7 @@ impl CustodyProvider for CountingProvider {
             tokio::time::sleep(self.delay).await;
         }
         Ok(MintedAddress {
-            address: CountingProvider::address_for(request),
+            address: CountingProvider::address_for(request)?,
             provider_ref: Some(format!("conformance-{}", request.address_id)),
         })
     }

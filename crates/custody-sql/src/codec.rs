@@ -100,9 +100,7 @@ fn unsigned<T: TryFrom<i64>>(col: &str, value: i64) -> Result<T, StoreError> {
 
 /// A non-negative amount column, read as decimal text.
 pub fn amount(row: &impl Columns, col: &str) -> Result<Amount, StoreError> {
-    let raw = row.text(col)?;
-    let units: u128 = parsed(col, raw.trim().parse::<u128>())?;
-    Ok(Amount::from_base_units(units))
+    parsed(col, Amount::parse_base_units(&row.text(col)?))
 }
 
 fn asset(row: &impl Columns, col: &str) -> Result<AssetId, StoreError> {

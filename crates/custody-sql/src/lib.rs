@@ -15,10 +15,12 @@
 pub mod codec;
 pub mod errors;
 pub mod names;
+pub mod page;
 pub mod redact;
 pub mod seal;
 
 pub use codec::Columns;
 pub use errors::{corrupt, translate};
+pub use page::push_page;
 pub use redact::DatabaseUrl;
 pub use seal::{MasterKey, MasterKeyError};
