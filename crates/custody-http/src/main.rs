@@ -1,16 +1,25 @@
-//! The `custody` binary.
-//!
-//! The server (`custody serve`) and the operator commands (`custody admin …`) arrive with the
-//! partner-API issue. Until then the binary refuses to pretend: it says what is missing and exits
-//! with a non-zero status.
+//! The `custody` binary: `custody serve` runs the API; `custody admin …` is for operators.
 
-use std::process::ExitCode;
+use clap::Parser as _;
+use custody_http::cli::{Cli, Command};
+use custody_http::configuration::Settings;
+use custody_http::startup::Application;
+use custody_http::{admin, telemetry};
 
-fn main() -> ExitCode {
-    eprintln!(
-        "custody: the HTTP server is not built yet. The domain core (custody-core) is in place; \
-         `custody serve` and `custody admin` land with the partner-API work. \
-         Run the tests with `cargo test --workspace`."
-    );
-    ExitCode::from(2)
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.overrides())?;
+    telemetry::init(settings.log.format, &settings.log.level);
+    match cli.command {
+        Command::Serve(_) => {
+            let app = Application::build(&settings).await?;
+            tracing::info!(listen = %settings.server.listen, port = app.port(), "custody serving");
+            app.run_until_stopped().await?;
+            tracing::info!("custody stopped");
+        }
+        Command::Admin(args) => admin::run(&settings, args.command).await?,
+        Command::Openapi => print!("{}", custody_http::openapi::document_json()),
+    }
+    Ok(())
 }

@@ -1,0 +1,201 @@
+//! Authentication at the edge: extracting the credential headers and the client address, then
+//! handing them to [`AuthService`](custody_core::services::AuthService), which decides.
+//!
+//! Order (ARCHITECTURE §6): handlers of mutating calls parse `Idempotency-Key` first
+//! ([`crate::idempotency::Mutation::begin`]), then call [`authenticate`] (401), which also runs
+//! the approval gate (403), and only then validate the body and touch the record.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::{HttpMessage, HttpRequest};
+use custody_core::caller::Caller;
+use custody_core::services::{Credentials, PresentedRequest};
+use ipnet::IpNet;
+
+use crate::error::ApiError;
+use crate::graph::{AppState, ServiceGraph};
+use crate::middleware::LogIdentity;
+
+/// An authenticated, gated caller and the graph its key reaches.
+#[derive(Clone)]
+pub struct Authenticated {
+    /// Tenant, environment, key and scopes.
+    pub caller: Caller,
+    /// The service graph of the key's environment.
+    pub graph: Arc<ServiceGraph>,
+}
+
+/// Authenticates the request and applies the approval gate.
+///
+/// # Errors
+/// 401 `authentication_error` for any credential problem (the sandbox adds the signature
+/// debugger); 403 `tenant_not_approved` / `tenant_suspended`; 503 when the store is down.
+pub async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Authenticated, ApiError> {
+    let credentials = credentials(req.headers());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
+    let presented = PresentedRequest {
+        method: req.method().as_str(),
+        path_and_query,
+        body,
+        client_ip: client_ip(req, &state.trusted_proxies),
+    };
+    let caller = state
+        .auth
+        .authenticate(&credentials, &presented)
+        .await
+        .map_err(|failure| {
+            tracing::info!(reason = failure.reason, "authentication failed");
+            ApiError::authentication(failure)
+        })?;
+    req.extensions_mut().insert(LogIdentity {
+        tenant: caller.tenant_id,
+        environment: caller.environment,
+        key: caller.key_id,
+    });
+    state.auth.check_access(&caller).await?;
+    let graph = state.graph(caller.environment).clone();
+    Ok(Authenticated { caller, graph })
+}
+
+/// The credential headers: the key from `X-API-Key` (Platform) or `Authorization` (with or
+/// without `Bearer `), plus `X-Timestamp` and `X-Signature` when sent.
+pub fn credentials(headers: &HeaderMap) -> Credentials {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    };
+    let key = text("x-api-key")
+        .or_else(|| {
+            headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    let v = v.trim();
+                    match v.get(..7) {
+                        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => {
+                            v[7..].trim().to_owned()
+                        }
+                        _ => v.to_owned(),
+                    }
+                })
+        })
+        .unwrap_or_default();
+    Credentials {
+        key,
+        timestamp: text("x-timestamp"),
+        signature: text("x-signature"),
+    }
+}
+
+/// The client address: the socket peer, unless the peer is a trusted proxy, in which case the
+/// right-most address of `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    forwarded_client(peer, req.headers(), trusted)
+}
+
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    // Every X-Forwarded-For header, in order, then right to left: each trusted hop appended
+    // the address it saw; the first untrusted one from the right is the client.
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .map(|s| s.parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    for hop in hops.into_iter().rev() {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                HeaderName::from_static(k),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn key_from_x_api_key_or_authorization_with_or_without_bearer() {
+        assert_eq!(credentials(&headers(&[("x-api-key", "key_1")])).key, "key_1");
+        assert_eq!(
+            credentials(&headers(&[("authorization", "Bearer sk_test_a")])).key,
+            "sk_test_a"
+        );
+        assert_eq!(
+            credentials(&headers(&[("authorization", "bearer  sk_test_a ")])).key,
+            "sk_test_a"
+        );
+        assert_eq!(
+            credentials(&headers(&[("authorization", "sk_test_b")])).key,
+            "sk_test_b"
+        );
+        let c = credentials(&headers(&[
+            ("authorization", "Bearer sk_test_c"),
+            ("x-timestamp", "100"),
+            ("x-signature", "abc"),
+        ]));
+        assert_eq!(c.timestamp.as_deref(), Some("100"));
+        assert_eq!(c.signature.as_deref(), Some("abc"));
+        assert_eq!(credentials(&HeaderMap::new()).key, "");
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let outsider: IpAddr = "198.51.100.9".parse().unwrap();
+        let xff = headers(&[("x-forwarded-for", "203.0.113.5, 10.9.9.9")]);
+        assert_eq!(
+            forwarded_client(proxy, &xff, &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        // An untrusted peer cannot claim another address.
+        assert_eq!(forwarded_client(outsider, &xff, &trusted), outsider);
+        // No trusted proxies configured: the peer, always.
+        assert_eq!(forwarded_client(proxy, &xff, &[]), proxy);
+        // A spoofed left-most entry does not help: the right-most untrusted hop wins.
+        let spoof = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.5")]);
+        assert_eq!(
+            forwarded_client(proxy, &spoof, &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        // Garbage in the header: fall back to the proxy itself, never to a guess.
+        let junk = headers(&[("x-forwarded-for", "not-an-ip")]);
+        assert_eq!(forwarded_client(proxy, &junk, &trusted), proxy);
+    }
+}

@@ -1,0 +1,164 @@
+//! The command line: `custody serve` and `custody admin …`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::configuration::Overrides;
+
+/// custody: multi-tenant crypto custody API.
+#[derive(Debug, Parser)]
+#[command(name = "custody", version, about)]
+pub struct Cli {
+    /// The store: `postgres://…`, `sqlite://path`; default: an embedded SQLite file under
+    /// ./data/.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The settings the command line overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: match &self.command {
+                Command::Serve(serve) => serve.listen,
+                _ => None,
+            },
+            database_url: self.database_url.clone().map(SecretString::from),
+        }
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (and migrate the store).
+    Serve(ServeArgs),
+    /// Operator commands; print JSON on stdout.
+    Admin(AdminArgs),
+    /// Print the OpenAPI 3.1 document.
+    Openapi,
+}
+
+/// `custody serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "CUSTODY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `custody admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// What to administer.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// A tenant's enabled assets.
+    #[command(subcommand)]
+    Asset(AssetCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// `custody admin tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (pending; every asset enabled in the sandbox).
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Approve a tenant for live.
+    Approve {
+        /// `ten_…`
+        id: String,
+    },
+    /// Suspend a tenant (sandbox and live).
+    Suspend {
+        /// `ten_…`
+        id: String,
+    },
+    /// List tenants.
+    List,
+}
+
+/// `custody admin asset …`.
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Enable an asset for a tenant.
+    Enable(AssetArgs),
+    /// Disable an asset for a tenant.
+    Disable(AssetArgs),
+}
+
+/// Which asset for whom.
+#[derive(Debug, Args)]
+pub struct AssetArgs {
+    /// `ten_…`
+    #[arg(long)]
+    pub tenant: String,
+    /// `sandbox` or `live` (new tenants already have every asset in the sandbox).
+    #[arg(long, default_value = "live")]
+    pub env: String,
+    /// `USDT_ETHEREUM`, case-insensitive.
+    pub asset_id: String,
+}
+
+/// `custody admin key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Mint a key; the secret parts are printed once.
+    Mint(MintArgs),
+    /// Mint a successor; the old key keeps working for the grace period.
+    Rotate {
+        /// `key_…`
+        key_id: String,
+        /// Seconds the old key keeps working (default 86400, at most 7 days).
+        #[arg(long, default_value_t = 86_400)]
+        grace: i64,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        /// `key_…`
+        key_id: String,
+    },
+}
+
+/// `custody admin key mint`.
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// `ten_…`
+    #[arg(long)]
+    pub tenant: String,
+    /// `sandbox` (sk_test_…) or `live` (sk_live_…).
+    #[arg(long)]
+    pub env: String,
+    /// `bearer` (Connect), `hmac` (Platform) or `ed25519` (Accounts).
+    #[arg(long)]
+    pub mode: String,
+    /// A scope (repeat for more); none: every scope.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// An allowed client address or CIDR (repeat for more); none: anywhere.
+    #[arg(long = "allow-ip")]
+    pub allow_ips: Vec<String>,
+    /// The partner's Ed25519 public key (PEM file), required for `ed25519` keys.
+    #[arg(long)]
+    pub public_key_file: Option<PathBuf>,
+}

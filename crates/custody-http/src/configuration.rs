@@ -1,0 +1,182 @@
+//! Settings: `config/base.toml` (compiled in, so the binary runs from any directory), then
+//! `config/{CUSTODY_PROFILE}.toml` if present (default profile `local`), then `CUSTODY_…`
+//! environment variables with `__` between levels (`CUSTODY_SERVER__LISTEN`), then the
+//! command line (`--listen`, `--database-url`) and its two documented variables
+//! (`CUSTODY_LISTEN`, `DATABASE_URL`).
+//!
+//! Secrets (the master key) are [`SecretString`]s: never printed, redacted in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const BASE: &str = include_str!("../../../config/base.toml");
+
+/// Everything the binary can be told.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// The store.
+    pub database: DatabaseSettings,
+    /// Secrets.
+    #[serde(default)]
+    pub security: SecuritySettings,
+    /// Connect's fiat totals.
+    pub prices: PriceSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Where to listen (`127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs); empty: the socket peer is the
+    /// client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest accepted request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Worker threads (0: one per core).
+    #[serde(default)]
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// The store.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`; absent: the embedded SQLite file under `data_dir`.
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    /// Where the embedded store (and its generated master key) live.
+    pub data_dir: PathBuf,
+}
+
+/// Secrets.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SecuritySettings {
+    /// The AES-256-GCM master key sealing HMAC secrets at rest: 32 bytes, hex or base64.
+    /// Required with PostgreSQL; with the embedded store a key is generated into
+    /// `{data_dir}/master.key` on first start when none is configured.
+    #[serde(default)]
+    pub master_key: Option<SecretString>,
+}
+
+/// Connect's fiat totals.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PriceSettings {
+    /// The lowercase fiat codes totals are given in.
+    pub currencies: Vec<String>,
+    /// Live prices per token symbol and currency (`[prices.live.USDT] usd = "1.00"`). Empty:
+    /// live totals are left out (fail-closed) until a price feed is configured.
+    #[serde(default)]
+    pub live: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Decimal>>,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive (`info`, `custody_http=debug`); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Overrides from the command line (and `CUSTODY_LISTEN` / `DATABASE_URL`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--database-url`.
+    pub database_url: Option<SecretString>,
+}
+
+impl Settings {
+    /// Loads the layers described in the module doc.
+    ///
+    /// # Errors
+    /// A file or variable that does not parse, naming it.
+    pub fn load(overrides: Overrides) -> anyhow::Result<Settings> {
+        let profile = std::env::var("CUSTODY_PROFILE").unwrap_or_else(|_| "local".to_owned());
+        let config_dir = std::env::var_os("CUSTODY_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from(config_dir.join(format!("{profile}.toml"))).required(false))
+            .add_source(
+                Environment::with_prefix("CUSTODY")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("prices.currencies")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("reading configuration")?;
+        let mut settings: Settings = settings
+            .try_deserialize()
+            .context("configuration is invalid")?;
+        if let Some(listen) = overrides.listen {
+            settings.server.listen = listen;
+        }
+        if let Some(url) = overrides.database_url {
+            settings.database.url = Some(url);
+        }
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_defaults_load() {
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
+        assert!(settings.database.url.is_none());
+        assert!(settings.security.master_key.is_none());
+        assert_eq!(settings.prices.currencies, vec!["usd", "pen"]);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let mut settings: Settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        settings.security.master_key = Some(SecretString::from("supersecretmasterkey"));
+        settings.database.url = Some(SecretString::from("postgres://u:hunter2@db/custody"));
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("supersecretmasterkey"));
+        assert!(!shown.contains("hunter2"));
+    }
+}

@@ -1,0 +1,236 @@
+//! Idempotency at the edge (ARCHITECTURE §6). The rules live in
+//! [`custody_core::idempotency`]; this module applies them in the order the spec fixes:
+//!
+//! 1. [`Mutation::begin`] parses `Idempotency-Key` (400 when missing where required or
+//!    malformed), then authenticates (401) and applies the approval gate (403);
+//! 2. the handler validates the body (400/415/422): nothing has been stored yet;
+//! 3. [`Mutation::reserve`] reserves the key for this request's fingerprint, or answers at once:
+//!    the stored response replayed byte for byte with `Idempotency-Replayed: true`, 409
+//!    `idempotency_conflict` for a different request, 409 `idempotency_key_in_flight` with
+//!    `Retry-After` while the first is still running;
+//! 4. the service writes the rendered response with its change in one database transaction
+//!    ([`Reserved::write`]); [`Reserved::finish`] answers with exactly those bytes, or, when
+//!    the service failed, releases the key so the partner may retry. An error response is
+//!    never stored: only a committed change has a response worth replaying.
+//!
+//! A request abandoned mid-flight (the client hung up and actix dropped the handler) releases
+//! its key from a background task; if the change had committed, its record is already
+//! complete and the release leaves it alone.
+
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use custody_core::error::Error;
+use custody_core::id::TenantId;
+use custody_core::idempotency::{
+    Decision, Fingerprint, IdempotencyKey, IdempotencyKeyError, StoredResponse, RETENTION,
+};
+use custody_core::ports::{DynIdempotencyStore, Reservation};
+use custody_core::services::IdempotentWrite;
+use serde::Serialize;
+
+use crate::auth::{authenticate, Authenticated};
+use crate::error::ApiError;
+use crate::graph::AppState;
+
+/// `Idempotency-Replayed: true` marks a replayed response.
+pub const IDEMPOTENCY_REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
+
+/// Whether an endpoint requires the header or merely honours it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRule {
+    /// Connect and Accounts mutations, transfers and withdrawals.
+    Required,
+    /// Every other mutating call.
+    Optional,
+}
+
+/// A mutating request that has passed the header check, authentication and the gate.
+pub struct Mutation {
+    /// Caller and graph.
+    pub auth: Authenticated,
+    key: Option<IdempotencyKey>,
+    fingerprint: Fingerprint,
+}
+
+/// The outcome of [`Mutation::reserve`].
+pub enum Proceed {
+    /// Run the request.
+    Run(Reserved),
+    /// Answer with this (a replay); the request does not run again.
+    Answer(HttpResponse),
+}
+
+/// A reserved key (or no key): the licence to run the request once.
+pub struct Reserved {
+    held: Option<Held>,
+}
+
+struct Held {
+    store: DynIdempotencyStore,
+    tenant: TenantId,
+    key: IdempotencyKey,
+    finished: bool,
+}
+
+impl Mutation {
+    /// Steps 1 of the module doc: header, then authentication and the approval gate.
+    ///
+    /// # Errors
+    /// 400 `idempotency_key_required` / `invalid_idempotency_key`; then as
+    /// [`authenticate`].
+    pub async fn begin(
+        state: &AppState,
+        req: &HttpRequest,
+        body: &[u8],
+        rule: KeyRule,
+    ) -> Result<Mutation, ApiError> {
+        let key = match req.headers().get("idempotency-key") {
+            Some(raw) => Some(IdempotencyKey::parse(raw.as_bytes())?),
+            None if rule == KeyRule::Required => return Err(IdempotencyKeyError::Missing.into()),
+            None => None,
+        };
+        let auth = authenticate(state, req, body).await?;
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path(), |pq| pq.as_str());
+        let fingerprint = Fingerprint::of(req.method().as_str(), path_and_query, body);
+        Ok(Mutation {
+            auth,
+            key,
+            fingerprint,
+        })
+    }
+
+    /// Step 3: reserve the key, or answer from its record.
+    ///
+    /// # Errors
+    /// 409 `idempotency_conflict`; 409 `idempotency_key_in_flight`; 503 store trouble.
+    pub async fn reserve(&self, state: &AppState) -> Result<Proceed, ApiError> {
+        let Some(key) = &self.key else {
+            return Ok(Proceed::Run(Reserved { held: None }));
+        };
+        let store = self.auth.graph.idempotency.clone();
+        let tenant = self.auth.caller.tenant_id;
+        let now = state.clock.now();
+        let reservation = store
+            .reserve(tenant, key, &self.fingerprint, now, now + RETENTION)
+            .await
+            .map_err(Error::from)?;
+        match reservation {
+            Reservation::Reserved => Ok(Proceed::Run(Reserved {
+                held: Some(Held {
+                    store,
+                    tenant,
+                    key: key.clone(),
+                    finished: false,
+                }),
+            })),
+            Reservation::Existing(record) => match record.decide(&self.fingerprint) {
+                Decision::Replay(stored) => {
+                    let mut response = to_http(&stored);
+                    response
+                        .headers_mut()
+                        .insert(IDEMPOTENCY_REPLAYED, HeaderValue::from_static("true"));
+                    Ok(Proceed::Answer(response))
+                }
+                Decision::Conflict => Err(ApiError::idempotency_conflict()),
+                Decision::InFlight { retry_after_secs } => {
+                    Err(ApiError::idempotency_in_flight(retry_after_secs))
+                }
+            },
+        }
+    }
+}
+
+impl Reserved {
+    /// What the service writes in its transaction: the key and the renderer. `None` without
+    /// a key.
+    pub fn write<'a, T>(
+        &'a self,
+        respond: &'a (dyn Fn(&T) -> StoredResponse + Send + Sync),
+    ) -> Option<IdempotentWrite<'a, T>> {
+        self.held
+            .as_ref()
+            .map(|held| IdempotentWrite {
+                key: &held.key,
+                respond,
+            })
+    }
+
+    /// Step 4: the response the service committed, or the error after releasing the key.
+    ///
+    /// # Errors
+    /// The service's error, rendered.
+    pub async fn finish<T>(
+        mut self,
+        result: Result<T, Error>,
+        respond: &(dyn Fn(&T) -> StoredResponse + Send + Sync),
+    ) -> Result<HttpResponse, ApiError> {
+        match result {
+            Ok(value) => {
+                if let Some(held) = &mut self.held {
+                    held.finished = true;
+                }
+                Ok(to_http(&respond(&value)))
+            }
+            Err(e) => {
+                if let Some(held) = &mut self.held {
+                    held.finished = true;
+                    if let Err(release) = held.store.release(held.tenant, &held.key).await {
+                        tracing::warn!(error = %release, "could not release an idempotency key");
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // The handler was dropped mid-request: free the key unless the change committed.
+        let store = self.store.clone();
+        let tenant = self.tenant;
+        let key = self.key.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.release(tenant, &key).await {
+                    tracing::warn!(error = %e, "could not release an abandoned idempotency key");
+                }
+            });
+        }
+    }
+}
+
+/// A JSON response as it will be stored and replayed.
+pub fn json_response<B: Serialize>(status: StatusCode, body: &B) -> StoredResponse {
+    let body = serde_json::to_vec(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "response did not serialise");
+        b"{}".to_vec()
+    });
+    StoredResponse {
+        status: status.as_u16(),
+        headers: vec![(CONTENT_TYPE.as_str().to_owned(), "application/json".to_owned())],
+        body,
+    }
+}
+
+/// Builds the HTTP response from a stored one, byte for byte.
+pub fn to_http(stored: &StoredResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.append_header((name, value));
+        }
+    }
+    response.body(stored.body.clone())
+}

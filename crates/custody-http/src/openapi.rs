@@ -1,0 +1,166 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa) and committed
+//! as `docs/openapi.json`; a test fails when the committed copy is stale
+//! (`UPDATE_OPENAPI=1 cargo test -p custody-http openapi` rewrites it).
+
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::routes::{accounts, connect, health, platform};
+
+/// The error envelope every endpoint answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The body of the error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// `invalid_request_error` (400, 404 route, 405, 413, 415, 422), `authentication_error`
+    /// (401), `authorization_error` (403), `not_found_error` (404), `conflict_error` (409),
+    /// `rate_limit_error` (429), `provider_error` (502/503), `api_error` (500/503).
+    #[schema(example = "invalid_request_error")]
+    pub r#type: String,
+    /// Stable machine code (e.g. `unknown_field`, `idempotency_conflict`).
+    #[schema(example = "unknown_field")]
+    pub code: String,
+    /// Human explanation.
+    pub message: String,
+    /// The HTTP status.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// Equals the `X-Request-Id` response header.
+    #[schema(example = "req_01JD0Q4V3X5M7Z9B1C3E5G7H9K")]
+    pub request_id: String,
+    /// Whether retrying the same request (same Idempotency-Key) may succeed.
+    pub retryable: bool,
+    /// Per-field problems, when a field is at fault.
+    pub field_errors: Option<Vec<FieldErrorSchema>>,
+    /// Sandbox keys only, on signature failures: the exact string the server signed and the
+    /// clock skew in seconds (server minus `X-Timestamp`).
+    pub signature_debug: Option<SignatureDebugSchema>,
+}
+
+/// One field's problem.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorSchema {
+    /// The field (or header, or parameter) as the partner named it.
+    pub field: String,
+    /// Stable code.
+    pub code: String,
+    /// Human explanation.
+    pub message: String,
+}
+
+/// The sandbox signature debugger.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignatureDebugSchema {
+    /// What the server signed (HMAC canonical string or Ed25519 payload).
+    pub signed_string: String,
+    /// Server time minus `X-Timestamp`; null when the header was missing or malformed.
+    pub clock_skew_seconds: Option<i64>,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Connect: `Authorization: Bearer sk_test_…` (bearer-mode keys).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "hmac",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "Platform: `X-API-Key: <key>`, `X-Timestamp: <unix seconds>`, `X-Signature: \
+                 lowercase hex HMAC-SHA256(secret, \"{timestamp}\\n{METHOD}\\n{path?query}\\n\
+                 {hex sha256(body)}\")`, window ±30 s. See docs/platform.md.",
+            ))),
+        );
+        components.add_security_scheme(
+            "ed25519",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Accounts: `Authorization: Bearer <key>`, `X-Timestamp`, `X-Signature: base64 \
+                 Ed25519 signature of \"{METHOD}\\n{path?query}\\n{timestamp}\\n{raw body}\"`, \
+                 window ±60 s. See docs/accounts.md.",
+            ))),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "custody",
+        description = "Multi-tenant crypto custody API: three dialects (Connect, Platform, \
+                       Accounts) over one core. Integration guides: docs/connect.md, \
+                       docs/platform.md, docs/accounts.md.",
+        version = "0.1.0"
+    ),
+    servers((url = "http://127.0.0.1:8080", description = "custody serve (local)")),
+    paths(
+        health::healthz, health::readyz, health::openapi,
+        connect::create_address, connect::list_addresses, connect::get_address,
+        connect::balances, connect::balances_of,
+        platform::list_assets, platform::create_vault, platform::list_vaults,
+        platform::get_vault, platform::update_vault, platform::create_wallet,
+        platform::list_wallets, platform::get_wallet, platform::create_wallet_address,
+        accounts::create_blockchain_address, accounts::list_blockchain_addresses,
+        accounts::get_blockchain_address, accounts::balances,
+    ),
+    components(schemas(ErrorEnvelope, ErrorBody, FieldErrorSchema, SignatureDebugSchema)),
+    modifiers(&Security),
+    tags(
+        (name = "Connect", description = "ZoPay Connect dialect: snake_case, bearer keys"),
+        (name = "Platform", description = "Vaults and wallets: camelCase, HMAC-signed requests"),
+        (name = "Accounts", description = "Accounts and blockchain addresses: camelCase, Ed25519-signed requests"),
+        (name = "Operations", description = "Health and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (what `/openapi.json` serves and `docs/openapi.json` holds).
+pub fn document_json() -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    doc.to_pretty_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "OpenAPI document did not serialise");
+        "{}".to_owned()
+    }) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_is_3_1_and_the_committed_copy_is_current() {
+        let generated = document_json();
+        let value: serde_json::Value = serde_json::from_str(&generated).unwrap();
+        assert_eq!(value["openapi"], "3.1.0");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p custody-http openapi`"
+        );
+    }
+}

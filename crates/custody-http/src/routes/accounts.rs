@@ -1,0 +1,310 @@
+//! The Accounts dialect (seed `002`): an account **is** a wallet (one asset on one chain), so
+//! `accountId` is a wallet id (`acc_…`); its blockchain addresses are the wallet's deposit
+//! addresses. camelCase, lowercase enums, Ed25519-signed requests, `Idempotency-Key`
+//! required on every POST.
+//!
+//! Creating a blockchain address ensures the account's primary address: the same account
+//! always answers with the same address (201 the first time, 200 after), which is where the
+//! Accounts dialect converges with Connect and Platform.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use custody_core::deposit_address::DepositAddress;
+use custody_core::error::{Error, ResourceKind};
+use custody_core::id::{AddressId, WalletId};
+use custody_core::ports::AddressFilter;
+use custody_core::services::{AddressTarget, EnsureAddress, Provisioned};
+use custody_core::wallet::Wallet;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{authenticate, Authenticated};
+use crate::error::ApiError;
+use crate::graph::AppState;
+use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
+use crate::input::{asset_from_codes, json_body, path_id, query, PageParams};
+use crate::wire::{self, List, Pagination};
+
+/// Registers the Accounts routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/accounts/{accountId}/blockchain-addresses")
+            .route(web::post().to(create_blockchain_address))
+            .route(web::get().to(list_blockchain_addresses)),
+    )
+    .service(
+        web::resource("/v1/accounts/{accountId}/blockchain-addresses/{blockchainAddressId}")
+            .route(web::get().to(get_blockchain_address)),
+    )
+    .service(web::resource("/v1/accounts/{accountId}/balances").route(web::get().to(balances)));
+}
+
+/// A blockchain deposit address: exactly the seed's seven fields.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockchainAddress {
+    /// `^ba_[A-Za-z0-9]+$`
+    #[schema(pattern = "^ba_[A-Za-z0-9]+$", example = "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9K")]
+    pub id: String,
+    /// `^acc_[A-Za-z0-9]+$`
+    #[schema(pattern = "^acc_[A-Za-z0-9]+$", example = "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9J")]
+    pub account_id: String,
+    /// `ethereum`, `solana`, `base`, `ink` or `sui`.
+    #[schema(example = "ethereum")]
+    pub chain: String,
+    /// The on-chain address (system-generated).
+    #[schema(example = "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38")]
+    pub address: String,
+    /// `USDC` or `USDT` (and `XAUT` where enabled).
+    #[schema(example = "USDC")]
+    pub asset: String,
+    /// `active` or `suspended`.
+    #[schema(example = "active")]
+    pub status: String,
+    /// RFC 3339, UTC.
+    #[schema(value_type = String, format = DateTime, example = "2026-02-23T12:00:00Z")]
+    pub created_at: String,
+}
+
+impl From<&DepositAddress> for BlockchainAddress {
+    fn from(a: &DepositAddress) -> BlockchainAddress {
+        BlockchainAddress {
+            id: a.id.to_string(),
+            account_id: a.wallet_id.to_string(),
+            chain: a.asset.network().as_str().to_owned(),
+            address: a.address.to_string(),
+            asset: a.asset.symbol().as_str().to_owned(),
+            status: a.status.as_str().to_owned(),
+            created_at: wire::timestamp(a.created_at),
+        }
+    }
+}
+
+/// Body of `POST /v1/accounts/{accountId}/blockchain-addresses`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBlockchainAddressRequest {
+    /// Must be the account's chain.
+    #[schema(example = "ethereum")]
+    pub chain: String,
+    /// Must be the account's asset.
+    #[schema(example = "USDC")]
+    pub asset: String,
+}
+
+fn account_id(raw: &str) -> Result<WalletId, ApiError> {
+    path_id(raw, "accountId", "invalid_account_id", WalletId::parse)
+}
+
+/// Create (or return) the account's blockchain deposit address.
+#[utoipa::path(post, path = "/v1/accounts/{accountId}/blockchain-addresses", tag = "Accounts",
+    request_body = CreateBlockchainAddressRequest,
+    params(("accountId" = String, Path, description = "`acc_…`"), ("Idempotency-Key" = String, Header, description = "Required")),
+    responses(
+        (status = 201, body = BlockchainAddress),
+        (status = 200, description = "The account already had its address: the same one", body = BlockchainAddress),
+        (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope),
+        (status = 404, body = crate::openapi::ErrorEnvelope), (status = 409, body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "chain/asset differ from the account's, unknown field", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("ed25519" = [])))]
+pub async fn create_blockchain_address(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Required).await?;
+    let wallet = account_id(&path)?;
+    let input: CreateBlockchainAddressRequest = json_body(&req, &body)?;
+    let asset = asset_from_codes(&input.asset, &input.chain, "asset", "chain")?;
+    let reserved = match mutation.reserve(&state).await? {
+        Proceed::Answer(response) => return Ok(response),
+        Proceed::Run(reserved) => reserved,
+    };
+    let respond = |p: &Provisioned<DepositAddress>| {
+        let status = if p.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        json_response(status, &BlockchainAddress::from(&p.value))
+    };
+    let auth = &mutation.auth;
+    let result = auth
+        .graph
+        .addresses
+        .ensure_primary_address(
+            &auth.caller,
+            EnsureAddress {
+                target: AddressTarget::Wallet(wallet),
+                asset,
+                label: None,
+            },
+            reserved.write(&respond),
+        )
+        .await;
+    reserved.finish(result, &respond).await
+}
+
+/// The account, or 404 (another tenant's account is the same 404).
+async fn account(auth: &Authenticated, id: WalletId) -> Result<Wallet, ApiError> {
+    auth.graph
+        .wallet_store
+        .get(auth.caller.tenant_id, id)
+        .await
+        .map_err(|e| Error::from_store(ResourceKind::Wallet)(e).into())
+}
+
+/// Query of the address list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// 1–200, default 50.
+    pub limit: Option<String>,
+    /// An address id: the page starts after it.
+    pub starting_after: Option<String>,
+    /// An address id: the page ends before it.
+    pub ending_before: Option<String>,
+}
+
+/// A page of blockchain addresses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockchainAddressList {
+    /// Ascending by id.
+    pub items: Vec<BlockchainAddress>,
+    /// Where to continue.
+    pub pagination: Pagination,
+}
+
+/// List an account's blockchain addresses.
+#[utoipa::path(get, path = "/v1/accounts/{accountId}/blockchain-addresses", tag = "Accounts",
+    params(("accountId" = String, Path, description = "`acc_…`"), ListQuery),
+    responses((status = 200, body = BlockchainAddressList), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
+    security(("ed25519" = [])))]
+pub async fn list_blockchain_addresses(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let id = account_id(&path)?;
+    let q: ListQuery = query(&req)?;
+    let page = PageParams {
+        limit: q.limit,
+        starting_after: q.starting_after,
+        ending_before: q.ending_before,
+    }
+    .to_request(AddressId::parse, AddressId::ulid)?;
+    auth.caller
+        .require(custody_core::api_key::Scope::AddressesRead)?;
+    account(&auth, id).await?;
+    let filter = AddressFilter {
+        wallet_id: Some(id),
+        vault_id: None,
+    };
+    let page = auth.graph.addresses.list(&auth.caller, &filter, page).await?;
+    let items: Vec<BlockchainAddress> = page.items.iter().map(BlockchainAddress::from).collect();
+    let next_cursor = wire::next_cursor(&items, page.has_more, |a| a.id.clone());
+    Ok(wire::json(
+        StatusCode::OK,
+        &List {
+            items,
+            pagination: Pagination {
+                has_more: page.has_more,
+                next_cursor,
+            },
+        },
+    ))
+}
+
+/// Get one blockchain address of an account.
+#[utoipa::path(get, path = "/v1/accounts/{accountId}/blockchain-addresses/{blockchainAddressId}", tag = "Accounts",
+    params(
+        ("accountId" = String, Path, description = "`acc_…`", pattern = "^acc_[A-Za-z0-9]+$"),
+        ("blockchainAddressId" = String, Path, description = "`ba_…`", pattern = "^ba_[A-Za-z0-9]+$"),
+    ),
+    responses((status = 200, body = BlockchainAddress), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
+    security(("ed25519" = [])))]
+pub async fn get_blockchain_address(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let (account_raw, address_raw) = path.into_inner();
+    let wallet = account_id(&account_raw)?;
+    let id = path_id(
+        &address_raw,
+        "blockchainAddressId",
+        "invalid_blockchain_address_id",
+        AddressId::parse,
+    )?;
+    let address = auth.graph.addresses.get(&auth.caller, id).await?;
+    if address.wallet_id != wallet {
+        return Err(Error::NotFound(ResourceKind::Address).into());
+    }
+    Ok(wire::json(StatusCode::OK, &BlockchainAddress::from(&address)))
+}
+
+/// One balance line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountBalance {
+    /// `available`, `pending`, `held` or `total`.
+    #[schema(example = "available")]
+    pub r#type: String,
+    /// The asset symbol.
+    #[schema(example = "USDC")]
+    pub currency: String,
+    /// Whole-token decimal string.
+    #[schema(example = "125.5")]
+    pub amount: String,
+}
+
+/// An account's balances.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountBalances {
+    /// `available`, `pending`, `held`, `total`, in that order.
+    pub items: Vec<AccountBalance>,
+}
+
+/// The account's balances.
+#[utoipa::path(get, path = "/v1/accounts/{accountId}/balances", tag = "Accounts",
+    params(("accountId" = String, Path, description = "`acc_…`")),
+    responses((status = 200, body = AccountBalances), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
+    security(("ed25519" = [])))]
+pub async fn balances(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let id = account_id(&path)?;
+    let wallet = auth.graph.wallets.get(&auth.caller, id).await?;
+    let asset = wallet.asset;
+    let b = wallet.balances;
+    let total = b
+        .total()
+        .ok_or_else(|| Error::Internal("wallet balance total overflows".into()))?;
+    let line = |kind: &str, amount| AccountBalance {
+        r#type: kind.to_owned(),
+        currency: asset.symbol().as_str().to_owned(),
+        amount: wire::amount(asset, amount),
+    };
+    Ok(wire::json(
+        StatusCode::OK,
+        &AccountBalances {
+            items: vec![
+                line("available", b.available),
+                line("pending", b.pending),
+                line("held", b.held),
+                line("total", total),
+            ],
+        },
+    ))
+}

@@ -1,0 +1,436 @@
+//! The Connect dialect (seed `000`): `/connect/v1/addresses` and `/connect/v1/balances`,
+//! snake_case, bearer keys.
+//!
+//! `external_ref` names a customer vault by the partner's own id, created on first sight; no
+//! `external_ref` means the tenant's treasury vault. (asset, network) names the vault's
+//! wallet; POST ensures that wallet's primary address, so repeating it (with or without an
+//! `Idempotency-Key`) always answers with the same address.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use custody_core::deposit_address::DepositAddress;
+use custody_core::id::{AddressId, VaultId};
+use custody_core::idempotency::StoredResponse;
+use custody_core::ports::AddressFilter;
+use custody_core::services::{AddressTarget, BalanceReport, EnsureAddress, Provisioned};
+use custody_core::text::{ExternalRef, Label};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::graph::{AppState, ServiceGraph};
+use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
+use crate::input::{asset_from_codes, json_body, path_id, query, text, PageParams};
+use crate::wire::{self, SnakeList, SnakePagination};
+
+/// Registers the Connect routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::resource("/connect/v1/addresses")
+            .route(web::post().to(create_address))
+            .route(web::get().to(list_addresses)),
+    )
+    .service(web::resource("/connect/v1/addresses/{address_id}").route(web::get().to(get_address)))
+    .service(web::resource("/connect/v1/balances").route(web::get().to(balances)))
+    .service(
+        web::resource("/connect/v1/balances/{external_ref}").route(web::get().to(balances_of)),
+    );
+}
+
+/// Request body of `POST /connect/v1/addresses`. Unknown fields are refused (422).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAddressRequest {
+    /// Asset code (`USDT`, `USDC`, `XAUT`), case-insensitive, 2–16 characters.
+    #[schema(min_length = 2, max_length = 16, example = "USDT")]
+    pub asset: String,
+    /// Network code (`ethereum`, `solana`, `base`, `ink`, `sui`), case-insensitive, 2–16.
+    #[schema(min_length = 2, max_length = 16, example = "ethereum")]
+    pub network: String,
+    /// The partner's user id; omit for a tenant-treasury address.
+    #[schema(max_length = 255, example = "user-8842")]
+    pub external_ref: Option<String>,
+    /// Label stored on a newly minted address.
+    #[schema(max_length = 255)]
+    pub label: Option<String>,
+}
+
+/// A deposit address in Connect.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectAddress {
+    /// `ba_…`
+    #[schema(example = "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9K")]
+    pub id: String,
+    /// The on-chain address.
+    #[schema(example = "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38")]
+    pub address: String,
+    /// Asset symbol, upper case.
+    #[schema(example = "USDT")]
+    pub asset: String,
+    /// Network, lower case.
+    #[schema(example = "ethereum")]
+    pub network: String,
+    /// The partner's user id; absent for treasury addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// The label given when the address was minted.
+    pub label: Option<String>,
+    /// `active` or `suspended`.
+    #[schema(example = "active")]
+    pub status: String,
+    /// When it was minted (RFC 3339, UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: String,
+}
+
+impl ConnectAddress {
+    fn new(address: &DepositAddress, external_ref: Option<&ExternalRef>) -> ConnectAddress {
+        ConnectAddress {
+            id: address.id.to_string(),
+            address: address.address.to_string(),
+            asset: address.asset.symbol().as_str().to_owned(),
+            network: address.asset.network().as_str().to_owned(),
+            external_ref: external_ref.map(|r| r.as_str().to_owned()),
+            label: address.label.as_ref().map(|l| l.as_str().to_owned()),
+            status: address.status.as_str().to_owned(),
+            created_at: wire::timestamp(address.created_at),
+        }
+    }
+}
+
+/// Mint (or return) the primary deposit address of a user's or the treasury's wallet.
+#[utoipa::path(
+    post, path = "/connect/v1/addresses", tag = "Connect",
+    request_body = CreateAddressRequest,
+    params(("Idempotency-Key" = String, Header, description = "Required. 1–255 printable ASCII characters; same key and body within 24 h replays the response.")),
+    responses(
+        (status = 201, description = "Minted", body = ConnectAddress),
+        (status = 200, description = "The wallet already had its primary address: the same address", body = ConnectAddress),
+        (status = 400, description = "Missing or malformed Idempotency-Key, malformed JSON", body = crate::openapi::ErrorEnvelope),
+        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "idempotency_conflict / idempotency_key_in_flight", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "Unknown field, bad asset or network, asset not enabled", body = crate::openapi::ErrorEnvelope),
+        (status = 502, body = crate::openapi::ErrorEnvelope), (status = 503, body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_address(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Required).await?;
+    let input: CreateAddressRequest = json_body(&req, &body)?;
+    let asset = asset_from_codes(&input.asset, &input.network, "asset", "network")?;
+    let external_ref = text(input.external_ref, "external_ref", ExternalRef::parse)?;
+    let label = text(input.label, "label", Label::parse)?;
+    let reserved = match mutation.reserve(&state).await? {
+        Proceed::Answer(response) => return Ok(response),
+        Proceed::Run(reserved) => reserved,
+    };
+    let target = match &external_ref {
+        Some(reference) => AddressTarget::Customer(reference.clone()),
+        None => AddressTarget::Treasury,
+    };
+    let echo = external_ref.clone();
+    let respond = move |p: &Provisioned<DepositAddress>| -> StoredResponse {
+        let status = if p.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        json_response(status, &ConnectAddress::new(&p.value, echo.as_ref()))
+    };
+    let auth = &mutation.auth;
+    let result = auth
+        .graph
+        .addresses
+        .ensure_primary_address(
+            &auth.caller,
+            EnsureAddress {
+                target,
+                asset,
+                label,
+            },
+            reserved.write(&respond),
+        )
+        .await;
+    reserved.finish(result, &respond).await
+}
+
+/// Query of `GET /connect/v1/addresses`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAddressesQuery {
+    /// Only this user's addresses.
+    pub external_ref: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<String>,
+    /// An address id: the page starts after it.
+    pub starting_after: Option<String>,
+    /// An address id: the page ends before it.
+    pub ending_before: Option<String>,
+}
+
+/// A page of Connect addresses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectAddressList {
+    /// Ascending by id.
+    pub items: Vec<ConnectAddress>,
+    /// Where to continue.
+    pub pagination: SnakePagination,
+}
+
+/// List addresses, optionally of one user.
+#[utoipa::path(
+    get, path = "/connect/v1/addresses", tag = "Connect",
+    params(ListAddressesQuery),
+    responses(
+        (status = 200, body = ConnectAddressList),
+        (status = 400, description = "Bad query parameter", body = crate::openapi::ErrorEnvelope),
+        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_addresses(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let q: ListAddressesQuery = query(&req)?;
+    let page = PageParams {
+        limit: q.limit,
+        starting_after: q.starting_after,
+        ending_before: q.ending_before,
+    }
+    .to_request(AddressId::parse, AddressId::ulid)?;
+    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)?;
+    let mut filter = AddressFilter::default();
+    let mut refs = RefCache::default();
+    if let Some(reference) = &external_ref {
+        match auth
+            .graph
+            .vault_store
+            .find_by_external_ref(auth.caller.tenant_id, reference)
+            .await
+        {
+            Ok(vault) => {
+                refs.0.insert(vault.id, vault.external_ref.clone());
+                filter.vault_id = Some(vault.id);
+            }
+            Err(custody_core::ports::StoreError::NotFound) => {
+                // Scope still applies to a user that does not exist yet.
+                auth.caller
+                    .require(custody_core::api_key::Scope::AddressesRead)?;
+                return Ok(wire::json(
+                    StatusCode::OK,
+                    &SnakeList::<ConnectAddress> {
+                        items: vec![],
+                        pagination: SnakePagination {
+                            has_more: false,
+                            next_cursor: None,
+                        },
+                    },
+                ));
+            }
+            Err(e) => return Err(custody_core::error::Error::from(e).into()),
+        }
+    }
+    let page = auth.graph.addresses.list(&auth.caller, &filter, page).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for address in &page.items {
+        let reference = refs.get(&auth.graph, &auth, address.vault_id).await?;
+        items.push(ConnectAddress::new(address, reference.as_ref()));
+    }
+    let next_cursor = wire::next_cursor(&items, page.has_more, |a| a.id.clone());
+    Ok(wire::json(
+        StatusCode::OK,
+        &SnakeList {
+            items,
+            pagination: SnakePagination {
+                has_more: page.has_more,
+                next_cursor,
+            },
+        },
+    ))
+}
+
+/// Vault id → external reference, read once per vault per request.
+#[derive(Default)]
+struct RefCache(HashMap<VaultId, Option<ExternalRef>>);
+
+impl RefCache {
+    async fn get(
+        &mut self,
+        graph: &ServiceGraph,
+        auth: &crate::auth::Authenticated,
+        vault: VaultId,
+    ) -> Result<Option<ExternalRef>, ApiError> {
+        if let Some(known) = self.0.get(&vault) {
+            return Ok(known.clone());
+        }
+        let found = graph
+            .vault_store
+            .get(auth.caller.tenant_id, vault)
+            .await
+            .map_err(custody_core::error::Error::from_store(
+                custody_core::error::ResourceKind::Vault,
+            ))?
+            .external_ref;
+        self.0.insert(vault, found.clone());
+        Ok(found)
+    }
+}
+
+/// Look up one address. A malformed id is 400 `invalid_address_id`; a missing id and another
+/// tenant's id are the same 404.
+#[utoipa::path(
+    get, path = "/connect/v1/addresses/{address_id}", tag = "Connect",
+    params(("address_id" = String, Path, description = "`ba_…` as returned by the create and list endpoints")),
+    responses(
+        (status = 200, body = ConnectAddress),
+        (status = 400, description = "invalid_address_id", body = crate::openapi::ErrorEnvelope),
+        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
+        (status = 404, body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_address(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let id = path_id(&path, "address_id", "invalid_address_id", AddressId::parse)?;
+    let address = auth.graph.addresses.get(&auth.caller, id).await?;
+    let reference = RefCache::default()
+        .get(&auth.graph, &auth, address.vault_id)
+        .await?;
+    Ok(wire::json(
+        StatusCode::OK,
+        &ConnectAddress::new(&address, reference.as_ref()),
+    ))
+}
+
+/// Query of `GET /connect/v1/balances`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BalancesQuery {
+    /// One user's balances; omit for the tenant-wide aggregate.
+    pub external_ref: Option<String>,
+}
+
+/// One asset's balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectBalanceLine {
+    /// Asset symbol.
+    #[schema(example = "USDT")]
+    pub asset: String,
+    /// Network.
+    #[schema(example = "ethereum")]
+    pub network: String,
+    /// Available balance in whole tokens, as a decimal string.
+    #[schema(example = "125.5")]
+    pub amount: String,
+}
+
+/// Balances with fiat totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectBalances {
+    /// The user; null for the tenant-wide aggregate.
+    pub external_ref: Option<String>,
+    /// When the spot prices were read.
+    #[schema(value_type = String, format = DateTime)]
+    pub valued_at: String,
+    /// One line per (asset, network) the user (or tenant) has a wallet for.
+    pub balances: Vec<ConnectBalanceLine>,
+    /// Lowercase fiat code → decimal string with 2 places. A currency is absent when any line
+    /// could not be valued in it (fail-closed).
+    #[schema(value_type = HashMap<String, String>, example = json!({"usd": "125.50", "pen": "470.63"}))]
+    pub totals: std::collections::BTreeMap<String, String>,
+}
+
+impl From<BalanceReport> for ConnectBalances {
+    fn from(report: BalanceReport) -> ConnectBalances {
+        ConnectBalances {
+            external_ref: report.external_ref.map(|r| r.as_str().to_owned()),
+            valued_at: wire::timestamp(report.valued_at),
+            balances: report
+                .lines
+                .iter()
+                .map(|line| ConnectBalanceLine {
+                    asset: line.asset.symbol().as_str().to_owned(),
+                    network: line.asset.network().as_str().to_owned(),
+                    amount: wire::amount(line.asset, line.amount),
+                })
+                .collect(),
+            totals: report
+                .totals
+                .into_iter()
+                .map(|(currency, total)| (currency, format!("{total:.2}")))
+                .collect(),
+        }
+    }
+}
+
+/// Balances of one user (`?external_ref=`) or of the whole tenant.
+#[utoipa::path(
+    get, path = "/connect/v1/balances", tag = "Connect",
+    params(BalancesQuery),
+    responses(
+        (status = 200, body = ConnectBalances),
+        (status = 400, body = crate::openapi::ErrorEnvelope),
+        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn balances(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let q: BalancesQuery = query(&req)?;
+    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)
+        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    report(&auth, external_ref).await
+}
+
+/// Balances of one user, by path.
+#[utoipa::path(
+    get, path = "/connect/v1/balances/{external_ref}", tag = "Connect",
+    params(("external_ref" = String, Path, description = "The partner's user id, 1–255 characters")),
+    responses(
+        (status = 200, body = ConnectBalances),
+        (status = 400, body = crate::openapi::ErrorEnvelope),
+        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn balances_of(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    let external_ref = text(Some(path.into_inner()), "external_ref", ExternalRef::parse)
+        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    report(&auth, external_ref).await
+}
+
+async fn report(
+    auth: &crate::auth::Authenticated,
+    external_ref: Option<ExternalRef>,
+) -> Result<HttpResponse, ApiError> {
+    let report = auth.graph.balances.report(&auth.caller, external_ref).await?;
+    Ok(wire::json(StatusCode::OK, &ConnectBalances::from(report)))
+}
