@@ -24,6 +24,14 @@ pub fn amount(asset: AssetId, value: Amount) -> String {
     value.to_decimal_string(asset.decimals())
 }
 
+/// `available + pending + held`. Real token supplies are far below `u128::MAX`, so the sum
+/// cannot overflow; should it ever, it saturates rather than failing a read.
+pub fn total(balances: &custody_core::wallet::Balances) -> Amount {
+    balances
+        .total()
+        .unwrap_or(Amount::from_base_units(u128::MAX))
+}
+
 /// A 200/201 JSON response (not stored for replay: reads, or writes without a key).
 pub fn json<B: Serialize>(status: StatusCode, body: &B) -> HttpResponse {
     to_http(&json_response(status, body))

@@ -163,6 +163,7 @@ async fn account(auth: &Authenticated, id: WalletId) -> Result<Wallet, ApiError>
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// An address id: the page starts after it.
     pub starting_after: Option<String>,
@@ -288,9 +289,7 @@ pub async fn balances(
     let wallet = auth.graph.wallets.get(&auth.caller, id).await?;
     let asset = wallet.asset;
     let b = wallet.balances;
-    let total = b
-        .total()
-        .ok_or_else(|| Error::Internal("wallet balance total overflows".into()))?;
+    let total = wire::total(&b);
     let line = |kind: &str, amount| AccountBalance {
         r#type: kind.to_owned(),
         currency: asset.symbol().as_str().to_owned(),

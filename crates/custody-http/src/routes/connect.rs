@@ -170,6 +170,7 @@ pub struct ListAddressesQuery {
     /// Only this user's addresses.
     pub external_ref: Option<String>,
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// An address id: the page starts after it.
     pub starting_after: Option<String>,

@@ -234,6 +234,7 @@ pub struct ListVaultsQuery {
     /// Only the vault with this external id.
     pub external_id: Option<String>,
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// A vault id: the page starts after it.
     #[serde(rename = "starting_after")]
@@ -439,10 +440,6 @@ impl PlatformWallet {
     fn new(wallet: &Wallet, deposit_address: Option<&DepositAddress>) -> PlatformWallet {
         let asset = wallet.asset;
         let b = wallet.balances;
-        let total = b.total().map_or_else(
-            || b.available.base_units().to_string(),
-            |t| wire::amount(asset, t),
-        );
         PlatformWallet {
             id: wallet.id.to_string(),
             vault_id: wallet.vault_id.to_string(),
@@ -458,7 +455,7 @@ impl PlatformWallet {
                 available: wire::amount(asset, b.available),
                 pending: wire::amount(asset, b.pending),
                 held: wire::amount(asset, b.held),
-                total,
+                total: wire::amount(asset, wire::total(&b)),
             },
             created_at: wire::timestamp(wallet.created_at),
         }
@@ -530,6 +527,7 @@ pub async fn create_wallet(
 #[into_params(parameter_in = Query)]
 pub struct ListWalletsQuery {
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// A wallet id: the page starts after it.
     pub starting_after: Option<String>,

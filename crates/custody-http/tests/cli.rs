@@ -1,0 +1,276 @@
+//! The `custody` binary as an operator uses it: `serve` on a fresh directory prints a working
+//! sandbox key; `admin` commands create the store when it does not exist, print JSON, and take
+//! effect on a server already running on the same store.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_custody");
+
+fn custody(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("CUSTODY_LISTEN")
+        .env("CUSTODY_CONFIG_DIR", dir.join("config"))
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn admin(dir: &Path, args: &[&str]) -> Value {
+    let out = custody(dir).arg("admin").args(args).output().expect("run admin");
+    assert!(
+        out.status.success(),
+        "custody admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("admin prints JSON")
+}
+
+fn admin_fails(dir: &Path, args: &[&str]) -> String {
+    let out = custody(dir).arg("admin").args(args).output().expect("run admin");
+    assert!(!out.status.success(), "custody admin {args:?} should fail");
+    assert!(out.stdout.is_empty(), "nothing on stdout when failing");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    first_key: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts `custody serve` and waits for /healthz; returns the key printed on first start.
+fn serve(dir: &Path) -> Server {
+    let port = free_port();
+    let mut child = custody(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("sk_test_") {
+                let key: String = line[at..]
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric_or_underscore)
+                    .collect();
+                let _ = tx.send(key);
+            }
+        }
+    });
+    let started = Instant::now();
+    loop {
+        if let Ok(body) = get(port, "/healthz", None) {
+            if body.0 == 200 {
+                break;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first_key = rx.recv_timeout(Duration::from_millis(500)).ok();
+    Server {
+        child,
+        port,
+        first_key,
+    }
+}
+
+trait KeyChar {
+    fn is_ascii_alphanumeric_or_underscore(&self) -> bool;
+}
+
+impl KeyChar for char {
+    fn is_ascii_alphanumeric_or_underscore(&self) -> bool {
+        self.is_ascii_alphanumeric() || *self == '_'
+    }
+}
+
+/// A minimal HTTP/1.1 GET over std (this test has no async runtime): (status, body).
+fn get(port: u16, path: &str, bearer: Option<&str>) -> std::io::Result<(u16, String)> {
+    request(port, "GET", path, bearer, None)
+}
+
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(key) = bearer {
+        head.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    }
+    if let Some(body) = body {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nIdempotency-Key: cli-{}\r\nContent-Length: {}\r\n",
+            body.len(),
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some(body) = body {
+        stream.write_all(body.as_bytes())?;
+    }
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Ok((status, body))
+}
+
+#[test]
+fn first_start_prints_a_working_sandbox_key_and_a_second_start_does_not() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = {
+        let server = serve(dir.path());
+        let key = server.first_key.clone().expect("first start prints a key");
+        let (status, body) = request(
+            server.port,
+            "POST",
+            "/connect/v1/addresses",
+            Some(&key),
+            Some(r#"{"asset":"USDT","network":"ethereum","external_ref":"user-1"}"#),
+        )
+        .expect("request");
+        assert_eq!(status, 201, "{body}");
+        key
+    };
+    assert!(dir.path().join("data/custody.db").exists());
+    assert!(dir.path().join("data/master.key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("data/master.key"))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Restart on the same store: no new tenant, the old key still works (same master key).
+    let server = serve(dir.path());
+    assert_eq!(server.first_key, None);
+    let (status, _) = get(server.port, "/connect/v1/addresses", Some(&key)).expect("list");
+    assert_eq!(status, 200);
+    let tenants = admin(dir.path(), &["tenant", "list"]);
+    assert_eq!(tenants["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Against a store that does not exist yet.
+    let tenant = admin(dir.path(), &["tenant", "create", "--name", "Acme Pay"]);
+    assert_eq!(tenant["name"], "Acme Pay");
+    assert_eq!(tenant["status"], "pending");
+    let tenant_id = tenant["id"].as_str().expect("id").to_owned();
+    assert!(tenant_id.starts_with("ten_"));
+
+    let server = serve(dir.path());
+    // A tenant existed, so no bootstrap key.
+    assert_eq!(server.first_key, None);
+
+    let minted = admin(
+        dir.path(),
+        &["key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "bearer"],
+    );
+    let key = minted["key"].as_str().expect("key").to_owned();
+    assert!(key.starts_with("sk_test_"));
+    assert!(minted["id"].as_str().is_some_and(|id| id.starts_with("key_")));
+    assert!(minted.get("secret").is_none(), "bearer keys have no secret");
+    assert_eq!(minted["scopes"].as_array().map(Vec::len), Some(13));
+    // Takes effect on the running server.
+    assert_eq!(get(server.port, "/v1/assets", Some(&key)).expect("get").0, 200);
+
+    let hmac = admin(
+        dir.path(),
+        &[
+            "key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "hmac", "--scope",
+            "vaults:read", "--allow-ip", "10.0.0.0/8",
+        ],
+    );
+    assert!(hmac["secret"].as_str().is_some_and(|s| s.len() >= 32));
+    assert_eq!(hmac["scopes"], serde_json::json!(["vaults:read"]));
+    assert_eq!(hmac["allowedIps"], serde_json::json!(["10.0.0.0/8"]));
+
+    // Rotate with no grace: the old key stops, the new one works.
+    let key_id = minted["id"].as_str().expect("id").to_owned();
+    let rotated = admin(dir.path(), &["key", "rotate", &key_id, "--grace", "0"]);
+    let new_key = rotated["key"].as_str().expect("key").to_owned();
+    assert_ne!(new_key, key);
+    assert_eq!(get(server.port, "/v1/assets", Some(&key)).expect("get").0, 401);
+    assert_eq!(get(server.port, "/v1/assets", Some(&new_key)).expect("get").0, 200);
+
+    // Revoke: immediate.
+    let revoked = admin(dir.path(), &["key", "revoke", rotated["id"].as_str().expect("id")]);
+    assert!(revoked["revokedAt"].is_string());
+    assert_eq!(get(server.port, "/v1/assets", Some(&new_key)).expect("get").0, 401);
+
+    // Assets: live is empty until enabled; sandbox has everything.
+    let enabled = admin(
+        dir.path(),
+        &["asset", "enable", "--tenant", &tenant_id, "USDC_solana"],
+    );
+    assert_eq!(enabled["environment"], "live");
+    assert_eq!(enabled["enabledAssets"], serde_json::json!(["USDC_SOLANA"]));
+    let disabled = admin(
+        dir.path(),
+        &["asset", "disable", "--tenant", &tenant_id, "--env", "sandbox", "XAUT_ETHEREUM"],
+    );
+    assert_eq!(disabled["enabledAssets"].as_array().map(Vec::len), Some(7));
+
+    // Approve, suspend.
+    assert_eq!(admin(dir.path(), &["tenant", "approve", &tenant_id])["status"], "approved");
+    assert_eq!(admin(dir.path(), &["tenant", "suspend", &tenant_id])["status"], "suspended");
+
+    // Bad input: a clear message on stderr, nothing on stdout, non-zero exit.
+    let err = admin_fails(dir.path(), &["tenant", "approve", "vlt_01J00000000000000000000000"]);
+    assert!(err.contains("tenant id"), "{err}");
+    let err = admin_fails(
+        dir.path(),
+        &["key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "ed25519"],
+    );
+    assert!(err.to_lowercase().contains("public"), "{err}");
+}
+
+#[test]
+fn openapi_subcommand_prints_the_committed_document() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = custody(dir.path()).arg("openapi").output().expect("run");
+    assert!(out.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json"))
+            .expect("docs/openapi.json");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}
