@@ -89,7 +89,9 @@ pub async fn execute(admin: &AdminService, command: AdminCommand) -> anyhow::Res
                 "enabledAssets": assets.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             })
         }
-        AdminCommand::Key(KeyCommand::Mint(args)) => minted_json(&admin.mint_key(new_key(args)?).await?),
+        AdminCommand::Key(KeyCommand::Mint(args)) => {
+            minted_json(&admin.mint_key(new_key(args)?).await?)
+        }
         AdminCommand::Key(KeyCommand::Rotate { key_id, grace }) => minted_json(
             &admin
                 .rotate_key(api_key_id(&key_id)?, Duration::seconds(grace))
@@ -108,7 +110,8 @@ fn new_key(args: MintArgs) -> anyhow::Result<NewKey> {
         .iter()
         .map(|s| s.parse::<Scope>().map_err(|e| anyhow!("--scope: {e}")))
         .collect::<anyhow::Result<ScopeSet>>()?;
-    let allowed_ips = IpAllowList::parse(&args.allow_ips).map_err(|e| anyhow!("--allow-ip: {e}"))?;
+    let allowed_ips =
+        IpAllowList::parse(&args.allow_ips).map_err(|e| anyhow!("--allow-ip: {e}"))?;
     let ed25519_public_key = args
         .public_key_file
         .map(|path| {

@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn key_from_x_api_key_or_authorization_with_or_without_bearer() {
-        assert_eq!(credentials(&headers(&[("x-api-key", "key_1")])).key, "key_1");
+        assert_eq!(
+            credentials(&headers(&[("x-api-key", "key_1")])).key,
+            "key_1"
+        );
         assert_eq!(
             credentials(&headers(&[("authorization", "Bearer sk_test_a")])).key,
             "sk_test_a"

@@ -72,9 +72,12 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// An error response.
+/// An error response (boxed: handlers pass it through every `?`, so it stays one pointer).
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<Details>);
+
+#[derive(Debug, Clone)]
+struct Details {
     status: StatusCode,
     kind: ErrorType,
     code: String,
@@ -94,7 +97,7 @@ impl ApiError {
         code: impl Into<String>,
         message: impl Into<String>,
     ) -> ApiError {
-        ApiError {
+        ApiError(Box::new(Details {
             status,
             kind,
             code: code.into(),
@@ -103,12 +106,17 @@ impl ApiError {
             field_errors: Vec::new(),
             debug: None,
             retry_after: None,
-        }
+        }))
     }
 
     /// 400 `invalid_request_error`.
     pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, code, message)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            code,
+            message,
+        )
     }
 
     /// 422 naming one field.
@@ -140,7 +148,7 @@ impl ApiError {
         message: impl Into<String>,
     ) -> ApiError {
         let mut e = ApiError::invalid_field(field, code, message);
-        e.status = StatusCode::BAD_REQUEST;
+        e.0.status = StatusCode::BAD_REQUEST;
         e
     }
 
@@ -165,7 +173,7 @@ impl ApiError {
             "authentication_failed",
             "the request could not be authenticated",
         );
-        e.debug = failure.debug;
+        e.0.debug = failure.debug;
         e
     }
 
@@ -177,7 +185,7 @@ impl ApiError {
             "service_unavailable",
             "the service is temporarily unavailable; retry with the same Idempotency-Key",
         );
-        e.retryable = true;
+        e.0.retryable = true;
         e
     }
 
@@ -209,24 +217,24 @@ impl ApiError {
             "idempotency_key_in_flight",
             "a request with this Idempotency-Key is still being processed; retry shortly",
         );
-        e.retryable = true;
-        e.retry_after = Some(retry_after_secs);
+        e.0.retryable = true;
+        e.0.retry_after = Some(retry_after_secs);
         e
     }
 
     /// Adds a field error.
     #[must_use]
     pub fn with_field(mut self, field: FieldError) -> ApiError {
-        self.field_errors.push(field);
+        self.0.field_errors.push(field);
         self
     }
 
     /// Replaces the message (and the message of a single field error).
     #[must_use]
     pub fn with_message(mut self, message: impl Into<String>) -> ApiError {
-        self.message = message.into();
-        if let [field] = self.field_errors.as_mut_slice() {
-            field.message.clone_from(&self.message);
+        self.0.message = message.into();
+        if let [field] = self.0.field_errors.as_mut_slice() {
+            field.message.clone_from(&self.0.message);
         }
         self
     }
@@ -234,13 +242,13 @@ impl ApiError {
     /// Changes the status (e.g. a text rule broken by a path or query parameter is a 400).
     #[must_use]
     pub fn with_status(mut self, status: StatusCode) -> ApiError {
-        self.status = status;
+        self.0.status = status;
         self
     }
 
     /// The machine code.
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     /// Renders the body for a given request id.
@@ -268,14 +276,14 @@ impl ApiError {
         }
         serde_json::json!({
             "error": Inner {
-                r#type: self.kind.as_str(),
-                code: &self.code,
-                message: &self.message,
-                status: self.status.as_u16(),
+                r#type: self.0.kind.as_str(),
+                code: &self.0.code,
+                message: &self.0.message,
+                status: self.0.status.as_u16(),
                 request_id,
-                retryable: self.retryable,
-                field_errors: &self.field_errors,
-                signature_debug: self.debug.as_ref().map(|d| Debugger {
+                retryable: self.0.retryable,
+                field_errors: &self.0.field_errors,
+                signature_debug: self.0.debug.as_ref().map(|d| Debugger {
                     signed_string: &d.signed_string,
                     clock_skew_seconds: d.clock_skew_seconds,
                 }),
@@ -286,19 +294,25 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.0.status.as_u16(),
+            self.0.code,
+            self.0.message
+        )
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
         let request_id = current_request_id();
-        let mut response = HttpResponse::build(self.status);
-        if let Some(secs) = self.retry_after {
+        let mut response = HttpResponse::build(self.0.status);
+        if let Some(secs) = self.0.retry_after {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
         response.json(self.body(&request_id))
@@ -373,7 +387,7 @@ impl From<Error> for ApiError {
         if kind == ErrorKind::Provider {
             tracing::warn!(error = %e, "custody provider failed");
         }
-        api.retryable = api.retryable || e.is_retryable();
+        api.0.retryable = api.0.retryable || e.is_retryable();
         api
     }
 }
@@ -414,7 +428,12 @@ mod tests {
                 "authorization_error",
                 "missing_scope",
             ),
-            (Error::Internal("boom".into()), 500, "api_error", "internal_error"),
+            (
+                Error::Internal("boom".into()),
+                500,
+                "api_error",
+                "internal_error",
+            ),
         ];
         for (e, status, kind, code) in cases {
             let api = ApiError::from(e);

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use custody_core::environment::Environment;
 use custody_core::ports::{
-    DynAddressStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, DynPriceFeed,
-    DynTenantStore, DynVaultStore, DynWalletStore, EnvironmentStores, SharedStores,
+    DynAddressStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore,
+    DynPriceFeed, DynTenantStore, DynVaultStore, DynWalletStore, EnvironmentStores, SharedStores,
 };
 use custody_core::services::{
     AddressService, AuthService, BalanceService, VaultService, WalletService,

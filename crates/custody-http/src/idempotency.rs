@@ -151,12 +151,10 @@ impl Reserved {
         &'a self,
         respond: &'a (dyn Fn(&T) -> StoredResponse + Send + Sync),
     ) -> Option<IdempotentWrite<'a, T>> {
-        self.held
-            .as_ref()
-            .map(|held| IdempotentWrite {
-                key: &held.key,
-                respond,
-            })
+        self.held.as_ref().map(|held| IdempotentWrite {
+            key: &held.key,
+            respond,
+        })
     }
 
     /// Step 4: the response the service committed, or the error after releasing the key.
@@ -215,7 +213,10 @@ pub fn json_response<B: Serialize>(status: StatusCode, body: &B) -> StoredRespon
     });
     StoredResponse {
         status: status.as_u16(),
-        headers: vec![(CONTENT_TYPE.as_str().to_owned(), "application/json".to_owned())],
+        headers: vec![(
+            CONTENT_TYPE.as_str().to_owned(),
+            "application/json".to_owned(),
+        )],
         body,
     }
 }

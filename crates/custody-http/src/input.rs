@@ -60,7 +60,11 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
 
 /// A serde data error as a 422 naming the field.
 fn data_error(path: &str, message: &str) -> ApiError {
-    let message = message.split(" at line ").next().unwrap_or(message).to_owned();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
     if let Some(name) = between(&message, "unknown field `", "`") {
         // serde_path_to_error's path already ends with the unknown key.
         let field = if path == "." || path.is_empty() {
@@ -80,14 +84,22 @@ fn data_error(path: &str, message: &str) -> ApiError {
         } else {
             format!("{path}.{name}")
         };
-        return ApiError::invalid_field(field.clone(), "missing_field", format!("`{field}` is required"));
+        return ApiError::invalid_field(
+            field.clone(),
+            "missing_field",
+            format!("`{field}` is required"),
+        );
     }
     let field = if path == "." || path.is_empty() {
         "body".to_owned()
     } else {
         path.to_owned()
     };
-    ApiError::invalid_field(field.clone(), "invalid_field", format!("`{field}`: {message}"))
+    ApiError::invalid_field(
+        field.clone(),
+        "invalid_field",
+        format!("`{field}`: {message}"),
+    )
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -107,12 +119,15 @@ pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
             .or_else(|| between(&message, "missing field `", "`"))
             .unwrap_or("query")
             .to_owned();
-        ApiError::bad_request("invalid_query_parameter", format!("invalid query string: {message}"))
-            .with_field(FieldError {
-                field,
-                code: "invalid_query_parameter".into(),
-                message,
-            })
+        ApiError::bad_request(
+            "invalid_query_parameter",
+            format!("invalid query string: {message}"),
+        )
+        .with_field(FieldError {
+            field,
+            code: "invalid_query_parameter".into(),
+            message,
+        })
     })
 }
 
@@ -164,7 +179,11 @@ impl PageParams {
             raw.as_deref()
                 .map(|s| {
                     parse_id(s).map(|id| ulid_of(&id)).map_err(|e| {
-                        ApiError::invalid_parameter(name, "invalid_cursor", format!("`{name}`: {e}"))
+                        ApiError::invalid_parameter(
+                            name,
+                            "invalid_cursor",
+                            format!("`{name}`: {e}"),
+                        )
                     })
                 })
                 .transpose()
@@ -256,7 +275,9 @@ pub fn asset_from_codes(
             _ => symbol_field,
         };
         let message = match &e {
-            AssetError::InvalidCode { .. } => format!("`{field}` must be between 2 and 16 characters"),
+            AssetError::InvalidCode { .. } => {
+                format!("`{field}` must be between 2 and 16 characters")
+            }
             other => other.to_string(),
         };
         ApiError::from(custody_core::error::asset_error(field, e)).with_message(message)
@@ -276,7 +297,9 @@ pub fn text<T>(
         .map(|v| {
             parse(v).map_err(|e| {
                 let message = match &e {
-                    custody_core::text::TextError::Empty { .. } => format!("`{field}` must not be empty"),
+                    custody_core::text::TextError::Empty { .. } => {
+                        format!("`{field}` must not be empty")
+                    }
                     custody_core::text::TextError::TooLong { max, .. } => {
                         format!("`{field}` must be at most {max} characters")
                     }

@@ -2,7 +2,7 @@
 //! request, and the guarantee that no error leaves the server without the JSON envelope.
 //!
 //! The request id lives in a task-local for the duration of the request, so
-//! [`ApiError`](crate::error::ApiError) can put it in the body without threading it through
+//! [`ApiError`] can put it in the body without threading it through
 //! every call; actix runs a request's middleware and handler on one task.
 //!
 //! Errors produced by actix itself (an unknown route, a wrong method, a body over the limit)
@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use crate::system::fresh_ulid;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -19,7 +20,6 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use custody_core::environment::Environment;
 use custody_core::id::{ApiKeyId, TenantId};
-use crate::system::fresh_ulid;
 
 use crate::error::{ApiError, ErrorType};
 
@@ -77,11 +77,9 @@ pub async fn request_context(
             if let Some(value) = header {
                 envelope.headers_mut().insert(X_REQUEST_ID, value);
             }
-            return Err(actix_web::error::InternalError::from_response(
-                "request failed",
-                envelope,
-            )
-            .into());
+            return Err(
+                actix_web::error::InternalError::from_response("request failed", envelope).into(),
+            );
         }
     };
     if let Some(value) = header {
@@ -93,7 +91,11 @@ pub async fn request_context(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
-    let identity = response.request().extensions().get::<LogIdentity>().copied();
+    let identity = response
+        .request()
+        .extensions()
+        .get::<LogIdentity>()
+        .copied();
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let tenant = identity.map(|i| i.tenant.to_string());
     let environment = identity.map(|i| i.environment.as_str());

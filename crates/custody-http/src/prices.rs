@@ -76,8 +76,14 @@ mod tests {
             async move { p.spot(s, c).await.unwrap().map(|d| d.to_string()) }
         };
         assert_eq!(get(AssetSymbol::Usdt, "usd").await.as_deref(), Some("1.00"));
-        assert_eq!(get(AssetSymbol::Usdc, "pen").await.as_deref(), Some("3.7500"));
-        assert_eq!(get(AssetSymbol::Xaut, "usd").await.as_deref(), Some("2650.00"));
+        assert_eq!(
+            get(AssetSymbol::Usdc, "pen").await.as_deref(),
+            Some("3.7500")
+        );
+        assert_eq!(
+            get(AssetSymbol::Xaut, "usd").await.as_deref(),
+            Some("2650.00")
+        );
         assert_eq!(get(AssetSymbol::Xaut, "eur").await, None);
     }
 
@@ -89,7 +95,10 @@ mod tests {
             BTreeMap::from([("USD".to_owned(), Decimal::ONE)]),
         );
         let p = StaticPrices::from_config(&table);
-        assert_eq!(p.spot(AssetSymbol::Usdt, "usd").await.unwrap(), Some(Decimal::ONE));
+        assert_eq!(
+            p.spot(AssetSymbol::Usdt, "usd").await.unwrap(),
+            Some(Decimal::ONE)
+        );
         assert_eq!(p.spot(AssetSymbol::Usdc, "usd").await.unwrap(), None);
     }
 }

@@ -24,8 +24,8 @@ use custody_core::id::TransactionId;
 use custody_core::page::PageRequest;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed,
-    EnvironmentStores, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
-    SharedStores, VerifiedDeposit, WithdrawalRequest,
+    EnvironmentStores, MintRequest, MintedAddress, ProviderError, ProviderTransfer, SharedStores,
+    VerifiedDeposit, WithdrawalRequest,
 };
 use custody_core::services::{AdminService, AuthService, MintedKey, NewKey};
 use custody_core::tenant::Tenant;
@@ -154,8 +154,8 @@ fn master_key(settings: &Settings, embedded: bool) -> anyhow::Result<MasterKey> 
         write_private(&path, &hex::encode(random_bytes()))?;
         tracing::info!(path = %path.display(), "generated a master key for the embedded store");
     }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     MasterKey::parse(text.trim())
         .map_err(|e| anyhow::anyhow!("{} does not hold a valid key: {e}", path.display()))
 }
@@ -412,7 +412,10 @@ impl Application {
 }
 
 fn print_bootstrap(first: &Bootstrap, addr: Option<std::net::SocketAddr>) {
-    let base = addr.map_or_else(|| "http://127.0.0.1:8080".to_owned(), |a| format!("http://{a}"));
+    let base = addr.map_or_else(
+        || "http://127.0.0.1:8080".to_owned(),
+        |a| format!("http://{a}"),
+    );
     println!(
         "\ncustody: first start on an empty store: created a sandbox tenant.\n\
          \n  tenant id:       {}\n  sandbox API key: {}   (bearer mode, every scope; shown once)\n\

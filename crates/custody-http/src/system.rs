@@ -1,8 +1,6 @@
 //! The real clock and the real randomness: what production hands the core's `Clock` and
 //! `IdGenerator` ports (tests hand fixed ones).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use custody_core::ports::{Clock, IdGenerator};
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -13,6 +11,8 @@ use ulid::Ulid;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The production clock: the one place the process reads the time.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> OffsetDateTime {
         let now = OffsetDateTime::now_utc();
         now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
@@ -36,9 +36,8 @@ impl IdGenerator for OsIds {
 
 /// A new ULID (80 random bits from the OS).
 pub fn fresh_ulid() -> Ulid {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let nanos = SystemClock.now().unix_timestamp_nanos();
+    let millis = u64::try_from(nanos / 1_000_000).unwrap_or(0);
     let bytes = random_bytes();
     let mut random = [0u8; 16];
     random[6..].copy_from_slice(&bytes[..10]);

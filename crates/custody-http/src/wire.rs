@@ -91,7 +91,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_rfc3339() {
-        assert_eq!(timestamp(datetime!(2026-02-23 12:00 UTC)), "2026-02-23T12:00:00Z");
+        assert_eq!(
+            timestamp(datetime!(2026-02-23 12:00 UTC)),
+            "2026-02-23T12:00:00Z"
+        );
         assert_eq!(
             timestamp(datetime!(2026-02-23 13:00 +01:00)),
             "2026-02-23T12:00:00Z"

@@ -45,10 +45,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[serde(rename_all = "camelCase")]
 pub struct BlockchainAddress {
     /// `^ba_[A-Za-z0-9]+$`
-    #[schema(pattern = "^ba_[A-Za-z0-9]+$", example = "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9K")]
+    #[schema(
+        pattern = "^ba_[A-Za-z0-9]+$",
+        example = "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9K"
+    )]
     pub id: String,
     /// `^acc_[A-Za-z0-9]+$`
-    #[schema(pattern = "^acc_[A-Za-z0-9]+$", example = "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9J")]
+    #[schema(
+        pattern = "^acc_[A-Za-z0-9]+$",
+        example = "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9J"
+    )]
     pub account_id: String,
     /// `ethereum`, `solana`, `base`, `ink` or `sui`.
     #[schema(example = "ethereum")]
@@ -207,7 +213,11 @@ pub async fn list_blockchain_addresses(
         wallet_id: Some(id),
         vault_id: None,
     };
-    let page = auth.graph.addresses.list(&auth.caller, &filter, page).await?;
+    let page = auth
+        .graph
+        .addresses
+        .list(&auth.caller, &filter, page)
+        .await?;
     let items: Vec<BlockchainAddress> = page.items.iter().map(BlockchainAddress::from).collect();
     let next_cursor = wire::next_cursor(&items, page.has_more, |a| a.id.clone());
     Ok(wire::json(
@@ -249,7 +259,10 @@ pub async fn get_blockchain_address(
     if address.wallet_id != wallet {
         return Err(Error::NotFound(ResourceKind::Address).into());
     }
-    Ok(wire::json(StatusCode::OK, &BlockchainAddress::from(&address)))
+    Ok(wire::json(
+        StatusCode::OK,
+        &BlockchainAddress::from(&address),
+    ))
 }
 
 /// One balance line.

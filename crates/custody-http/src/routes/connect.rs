@@ -243,7 +243,11 @@ pub async fn list_addresses(
             Err(e) => return Err(custody_core::error::Error::from(e).into()),
         }
     }
-    let page = auth.graph.addresses.list(&auth.caller, &filter, page).await?;
+    let page = auth
+        .graph
+        .addresses
+        .list(&auth.caller, &filter, page)
+        .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for address in &page.items {
         let reference = refs.get(&auth.graph, &auth, address.vault_id).await?;
@@ -432,6 +436,10 @@ async fn report(
     auth: &crate::auth::Authenticated,
     external_ref: Option<ExternalRef>,
 ) -> Result<HttpResponse, ApiError> {
-    let report = auth.graph.balances.report(&auth.caller, external_ref).await?;
+    let report = auth
+        .graph
+        .balances
+        .report(&auth.caller, external_ref)
+        .await?;
     Ok(wire::json(StatusCode::OK, &ConnectBalances::from(report)))
 }

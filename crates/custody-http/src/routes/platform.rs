@@ -181,7 +181,8 @@ pub struct CreateVaultRequest {
 
 fn metadata(raw: Option<BTreeMap<String, String>>) -> Result<Option<Metadata>, ApiError> {
     raw.map(|m| {
-        Metadata::parse(m).map_err(|e| ApiError::invalid_field("metadata", "invalid_metadata", e.to_string()))
+        Metadata::parse(m)
+            .map_err(|e| ApiError::invalid_field("metadata", "invalid_metadata", e.to_string()))
     })
     .transpose()
 }
@@ -697,7 +698,8 @@ pub async fn create_wallet_address(
         Proceed::Answer(response) => return Ok(response),
         Proceed::Run(reserved) => reserved,
     };
-    let respond = |a: &DepositAddress| json_response(StatusCode::CREATED, &PlatformAddress::from(a));
+    let respond =
+        |a: &DepositAddress| json_response(StatusCode::CREATED, &PlatformAddress::from(a));
     let auth = &mutation.auth;
     let result = auth
         .graph
