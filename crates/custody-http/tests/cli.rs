@@ -22,7 +22,11 @@ fn custody(dir: &Path) -> Command {
 }
 
 fn admin(dir: &Path, args: &[&str]) -> Value {
-    let out = custody(dir).arg("admin").args(args).output().expect("run admin");
+    let out = custody(dir)
+        .arg("admin")
+        .args(args)
+        .output()
+        .expect("run admin");
     assert!(
         out.status.success(),
         "custody admin {args:?} failed: {}",
@@ -32,7 +36,11 @@ fn admin(dir: &Path, args: &[&str]) -> Value {
 }
 
 fn admin_fails(dir: &Path, args: &[&str]) -> String {
-    let out = custody(dir).arg("admin").args(args).output().expect("run admin");
+    let out = custody(dir)
+        .arg("admin")
+        .args(args)
+        .output()
+        .expect("run admin");
     assert!(!out.status.success(), "custody admin {args:?} should fail");
     assert!(out.stdout.is_empty(), "nothing on stdout when failing");
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -87,7 +95,10 @@ fn serve(dir: &Path) -> Server {
                 break;
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let first_key = rx.recv_timeout(Duration::from_millis(500)).ok();
@@ -203,21 +214,38 @@ fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
 
     let minted = admin(
         dir.path(),
-        &["key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "bearer"],
+        &[
+            "key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "bearer",
+        ],
     );
     let key = minted["key"].as_str().expect("key").to_owned();
     assert!(key.starts_with("sk_test_"));
-    assert!(minted["id"].as_str().is_some_and(|id| id.starts_with("key_")));
+    assert!(minted["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("key_")));
     assert!(minted.get("secret").is_none(), "bearer keys have no secret");
     assert_eq!(minted["scopes"].as_array().map(Vec::len), Some(13));
     // Takes effect on the running server.
-    assert_eq!(get(server.port, "/v1/assets", Some(&key)).expect("get").0, 200);
+    assert_eq!(
+        get(server.port, "/v1/assets", Some(&key)).expect("get").0,
+        200
+    );
 
     let hmac = admin(
         dir.path(),
         &[
-            "key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "hmac", "--scope",
-            "vaults:read", "--allow-ip", "10.0.0.0/8",
+            "key",
+            "mint",
+            "--tenant",
+            &tenant_id,
+            "--env",
+            "sandbox",
+            "--mode",
+            "hmac",
+            "--scope",
+            "vaults:read",
+            "--allow-ip",
+            "10.0.0.0/8",
         ],
     );
     assert!(hmac["secret"].as_str().is_some_and(|s| s.len() >= 32));
@@ -229,13 +257,29 @@ fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
     let rotated = admin(dir.path(), &["key", "rotate", &key_id, "--grace", "0"]);
     let new_key = rotated["key"].as_str().expect("key").to_owned();
     assert_ne!(new_key, key);
-    assert_eq!(get(server.port, "/v1/assets", Some(&key)).expect("get").0, 401);
-    assert_eq!(get(server.port, "/v1/assets", Some(&new_key)).expect("get").0, 200);
+    assert_eq!(
+        get(server.port, "/v1/assets", Some(&key)).expect("get").0,
+        401
+    );
+    assert_eq!(
+        get(server.port, "/v1/assets", Some(&new_key))
+            .expect("get")
+            .0,
+        200
+    );
 
     // Revoke: immediate.
-    let revoked = admin(dir.path(), &["key", "revoke", rotated["id"].as_str().expect("id")]);
+    let revoked = admin(
+        dir.path(),
+        &["key", "revoke", rotated["id"].as_str().expect("id")],
+    );
     assert!(revoked["revokedAt"].is_string());
-    assert_eq!(get(server.port, "/v1/assets", Some(&new_key)).expect("get").0, 401);
+    assert_eq!(
+        get(server.port, "/v1/assets", Some(&new_key))
+            .expect("get")
+            .0,
+        401
+    );
 
     // Assets: live is empty until enabled; sandbox has everything.
     let enabled = admin(
@@ -246,20 +290,39 @@ fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
     assert_eq!(enabled["enabledAssets"], serde_json::json!(["USDC_SOLANA"]));
     let disabled = admin(
         dir.path(),
-        &["asset", "disable", "--tenant", &tenant_id, "--env", "sandbox", "XAUT_ETHEREUM"],
+        &[
+            "asset",
+            "disable",
+            "--tenant",
+            &tenant_id,
+            "--env",
+            "sandbox",
+            "XAUT_ETHEREUM",
+        ],
     );
     assert_eq!(disabled["enabledAssets"].as_array().map(Vec::len), Some(7));
 
     // Approve, suspend.
-    assert_eq!(admin(dir.path(), &["tenant", "approve", &tenant_id])["status"], "approved");
-    assert_eq!(admin(dir.path(), &["tenant", "suspend", &tenant_id])["status"], "suspended");
+    assert_eq!(
+        admin(dir.path(), &["tenant", "approve", &tenant_id])["status"],
+        "approved"
+    );
+    assert_eq!(
+        admin(dir.path(), &["tenant", "suspend", &tenant_id])["status"],
+        "suspended"
+    );
 
     // Bad input: a clear message on stderr, nothing on stdout, non-zero exit.
-    let err = admin_fails(dir.path(), &["tenant", "approve", "vlt_01J00000000000000000000000"]);
+    let err = admin_fails(
+        dir.path(),
+        &["tenant", "approve", "vlt_01J00000000000000000000000"],
+    );
     assert!(err.contains("tenant id"), "{err}");
     let err = admin_fails(
         dir.path(),
-        &["key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "ed25519"],
+        &[
+            "key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "ed25519",
+        ],
     );
     assert!(err.to_lowercase().contains("public"), "{err}");
 }
@@ -269,8 +332,74 @@ fn openapi_subcommand_prints_the_committed_document() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = custody(dir.path()).arg("openapi").output().expect("run");
     assert!(out.status.success());
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json"))
-            .expect("docs/openapi.json");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi.json"
+    ))
+    .expect("docs/openapi.json");
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}
+
+#[test]
+fn configuration_layers_and_graceful_shutdown() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+    // The profile file sets the listen address and a data dir; the environment picks JSON logs.
+    std::fs::write(
+        dir.path().join("config/local.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\ndata_dir = \"./elsewhere\"\n"
+        ),
+    )
+    .expect("write config");
+    let mut child = custody(dir.path())
+        .arg("serve")
+        .env("CUSTODY_LOG__FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while get(port, "/readyz", None).map(|r| r.0).unwrap_or(0) != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start on the configured port"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(dir.path().join("elsewhere/custody.db").exists());
+    // SIGTERM: a graceful stop with exit code 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "exit status {exit:?}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut logs)
+        .expect("logs");
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "custody stopped"),
+        "{logs}"
+    );
+    // The request log line names route and status, and no secret.
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request")
+        .expect("a request log line");
+    assert_eq!(request["route"], "/readyz");
+    assert_eq!(request["status"], 200);
+    assert!(request["request_id"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("req_")));
+    assert!(!logs.contains("sk_test_"), "no key in the logs");
 }
