@@ -75,11 +75,39 @@ pub struct SnakeList<T> {
 }
 
 /// The cursor to continue from: the last item's id when more items follow.
-pub fn next_cursor<T>(items: &[T], has_more: bool, id: impl Fn(&T) -> String) -> Option<String> {
+fn next_cursor<T>(items: &[T], has_more: bool, id: impl Fn(&T) -> String) -> Option<String> {
     if has_more {
         items.last().map(id)
     } else {
         None
+    }
+}
+
+impl<T> List<T> {
+    /// A page of `items`; `id` names the cursor of an item.
+    pub fn page(items: Vec<T>, has_more: bool, id: impl Fn(&T) -> String) -> List<T> {
+        let next_cursor = next_cursor(&items, has_more, id);
+        List {
+            items,
+            pagination: Pagination {
+                has_more,
+                next_cursor,
+            },
+        }
+    }
+}
+
+impl<T> SnakeList<T> {
+    /// A page of `items`; `id` names the cursor of an item.
+    pub fn page(items: Vec<T>, has_more: bool, id: impl Fn(&T) -> String) -> SnakeList<T> {
+        let next_cursor = next_cursor(&items, has_more, id);
+        SnakeList {
+            items,
+            pagination: SnakePagination {
+                has_more,
+                next_cursor,
+            },
+        }
     }
 }
 

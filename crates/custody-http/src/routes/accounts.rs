@@ -219,16 +219,9 @@ pub async fn list_blockchain_addresses(
         .list(&auth.caller, &filter, page)
         .await?;
     let items: Vec<BlockchainAddress> = page.items.iter().map(BlockchainAddress::from).collect();
-    let next_cursor = wire::next_cursor(&items, page.has_more, |a| a.id.clone());
     Ok(wire::json(
         StatusCode::OK,
-        &List {
-            items,
-            pagination: Pagination {
-                has_more: page.has_more,
-                next_cursor,
-            },
-        },
+        &List::page(items, page.has_more, |a| a.id.clone()),
     ))
 }
 

@@ -231,13 +231,7 @@ pub async fn list_addresses(
                     .require(custody_core::api_key::Scope::AddressesRead)?;
                 return Ok(wire::json(
                     StatusCode::OK,
-                    &SnakeList::<ConnectAddress> {
-                        items: vec![],
-                        pagination: SnakePagination {
-                            has_more: false,
-                            next_cursor: None,
-                        },
-                    },
+                    &SnakeList::<ConnectAddress>::page(vec![], false, |a| a.id.clone()),
                 ));
             }
             Err(e) => return Err(custody_core::error::Error::from(e).into()),
@@ -253,16 +247,9 @@ pub async fn list_addresses(
         let reference = refs.get(&auth.graph, &auth, address.vault_id).await?;
         items.push(ConnectAddress::new(address, reference.as_ref()));
     }
-    let next_cursor = wire::next_cursor(&items, page.has_more, |a| a.id.clone());
     Ok(wire::json(
         StatusCode::OK,
-        &SnakeList {
-            items,
-            pagination: SnakePagination {
-                has_more: page.has_more,
-                next_cursor,
-            },
-        },
+        &SnakeList::page(items, page.has_more, |a| a.id.clone()),
     ))
 }
 

@@ -118,13 +118,7 @@ pub async fn list_assets(
     let items: Vec<PlatformAsset> = enabled.iter().map(PlatformAsset::from).collect();
     Ok(wire::json(
         StatusCode::OK,
-        &AssetList {
-            items,
-            pagination: Pagination {
-                has_more: false,
-                next_cursor: None,
-            },
-        },
+        &List::page(items, false, |a: &PlatformAsset| a.id.clone()),
     ))
 }
 
@@ -279,16 +273,9 @@ pub async fn list_vaults(
     };
     let page = auth.graph.vaults.list(&auth.caller, &filter, page).await?;
     let items: Vec<PlatformVault> = page.items.iter().map(PlatformVault::from).collect();
-    let next_cursor = wire::next_cursor(&items, page.has_more, |v| v.id.clone());
     Ok(wire::json(
         StatusCode::OK,
-        &List {
-            items,
-            pagination: Pagination {
-                has_more: page.has_more,
-                next_cursor,
-            },
-        },
+        &List::page(items, page.has_more, |v| v.id.clone()),
     ))
 }
 
@@ -575,16 +562,9 @@ pub async fn list_wallets(
         let address = primary_address(&auth, wallet.id).await?;
         items.push(PlatformWallet::new(wallet, address.as_ref()));
     }
-    let next_cursor = wire::next_cursor(&items, page.has_more, |w| w.id.clone());
     Ok(wire::json(
         StatusCode::OK,
-        &List {
-            items,
-            pagination: Pagination {
-                has_more: page.has_more,
-                next_cursor,
-            },
-        },
+        &List::page(items, page.has_more, |w| w.id.clone()),
     ))
 }
 
