@@ -27,13 +27,13 @@ use crate::middleware::current_request_id;
 /// The `type` of an error, one per family of status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
-    /// 400, 404 (route), 405, 413, 415, 422.
+    /// 400, 405, 413, 415, 422.
     InvalidRequest,
     /// 401.
     Authentication,
     /// 403.
     Authorization,
-    /// 404.
+    /// 404 (a resource, or a route that does not exist).
     NotFound,
     /// 409.
     Conflict,
@@ -243,6 +243,18 @@ impl ApiError {
     #[must_use]
     pub fn with_status(mut self, status: StatusCode) -> ApiError {
         self.0.status = status;
+        self
+    }
+
+    /// Renames a field in the field errors: core names a field once, a dialect may spell it
+    /// differently (`asset` is Platform's `assetId`).
+    #[must_use]
+    pub fn renaming_field(mut self, from: &str, to: &str) -> ApiError {
+        for field in &mut self.0.field_errors {
+            if field.field == from {
+                to.clone_into(&mut field.field);
+            }
+        }
         self
     }
 

@@ -43,9 +43,9 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
             "send the body with Content-Type: application/json",
         ));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    let result: Result<T, _> = serde_path_to_error::deserialize(deserializer);
-    result.map_err(|e| {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = result.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -55,7 +55,24 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
                 format!("the body is not valid JSON: {inner}"),
             ),
         }
-    })
+    })?;
+    // One JSON value and nothing after it: `{…} garbage` is not a body we understood.
+    deserializer.end().map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// Refuses any query string on an endpoint that takes no parameters (a typo'd filter must
+/// not silently return everything).
+///
+/// # Errors
+/// 400 `invalid_query_parameter`.
+pub fn no_query(req: &HttpRequest) -> Result<(), ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nothing {}
+    query::<Nothing>(req).map(|_| ())
 }
 
 /// A serde data error as a 422 naming the field.
@@ -191,67 +208,14 @@ impl PageParams {
         let after = cursor(&self.starting_after, "starting_after")?;
         let before = cursor(&self.ending_before, "ending_before")?;
         PageRequest::new(limit, after, before).map_err(|e| {
-            let field = match e {
-                custody_core::page::PageError::Limit => "limit",
-                custody_core::page::PageError::BothCursors => "starting_after",
+            let (field, code) = match e {
+                custody_core::page::PageError::Limit => ("limit", "invalid_limit"),
+                custody_core::page::PageError::BothCursors => {
+                    ("starting_after", "invalid_pagination")
+                }
             };
-            ApiError::invalid_parameter(field, "invalid_pagination", e.to_string())
+            ApiError::invalid_parameter(field, code, e.to_string())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::test::TestRequest;
-
-    use super::*;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Body {
-        asset: String,
-        label: Option<String>,
-    }
-
-    fn json(body: &str) -> Result<Body, ApiError> {
-        let req = TestRequest::post()
-            .insert_header(("content-type", "application/json"))
-            .to_http_request();
-        json_body::<Body>(&req, body.as_bytes())
-    }
-
-    fn field_of(e: &ApiError) -> String {
-        e.body("r")["error"]["fieldErrors"][0]["field"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }
-
-    #[test]
-    fn body_errors_have_the_right_status_and_field() {
-        let e = json(r#"{"asset":"USDT","netwrok":"x"}"#).unwrap_err();
-        assert_eq!(e.code(), "unknown_field");
-        assert_eq!(field_of(&e), "netwrok");
-        let e = json(r#"{"label":"x"}"#).unwrap_err();
-        assert_eq!(e.code(), "missing_field");
-        assert_eq!(field_of(&e), "asset");
-        let e = json(r#"{"asset":5}"#).unwrap_err();
-        assert_eq!(e.code(), "invalid_field");
-        assert_eq!(field_of(&e), "asset");
-        assert_eq!(json("{").unwrap_err().code(), "malformed_json");
-        assert_eq!(json("[1]").unwrap_err().body("r")["error"]["status"], 422);
-        assert_eq!(json("").unwrap_err().code(), "body_required");
-
-        let req = TestRequest::post()
-            .insert_header(("content-type", "text/plain"))
-            .to_http_request();
-        let e = json_body::<Body>(&req, br#"{"asset":"x"}"#).unwrap_err();
-        assert_eq!(e.body("r")["error"]["status"], 415);
-        let req = TestRequest::post()
-            .insert_header(("content-type", "application/json; charset=utf-8"))
-            .to_http_request();
-        assert!(json_body::<Body>(&req, br#"{"asset":"x"}"#).is_ok());
     }
 }
 
@@ -312,4 +276,59 @@ pub fn text<T>(
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        asset: String,
+        label: Option<String>,
+    }
+
+    fn json(body: &str) -> Result<Body, ApiError> {
+        let req = TestRequest::post()
+            .insert_header(("content-type", "application/json"))
+            .to_http_request();
+        json_body::<Body>(&req, body.as_bytes())
+    }
+
+    fn field_of(e: &ApiError) -> String {
+        e.body("r")["error"]["fieldErrors"][0]["field"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    #[test]
+    fn body_errors_have_the_right_status_and_field() {
+        let e = json(r#"{"asset":"USDT","netwrok":"x"}"#).unwrap_err();
+        assert_eq!(e.code(), "unknown_field");
+        assert_eq!(field_of(&e), "netwrok");
+        let e = json(r#"{"label":"x"}"#).unwrap_err();
+        assert_eq!(e.code(), "missing_field");
+        assert_eq!(field_of(&e), "asset");
+        let e = json(r#"{"asset":5}"#).unwrap_err();
+        assert_eq!(e.code(), "invalid_field");
+        assert_eq!(field_of(&e), "asset");
+        assert_eq!(json("{").unwrap_err().code(), "malformed_json");
+        assert_eq!(json("[1]").unwrap_err().body("r")["error"]["status"], 422);
+        assert_eq!(json("").unwrap_err().code(), "body_required");
+
+        let req = TestRequest::post()
+            .insert_header(("content-type", "text/plain"))
+            .to_http_request();
+        let e = json_body::<Body>(&req, br#"{"asset":"x"}"#).unwrap_err();
+        assert_eq!(e.body("r")["error"]["status"], 415);
+        let req = TestRequest::post()
+            .insert_header(("content-type", "application/json; charset=utf-8"))
+            .to_http_request();
+        assert!(json_body::<Body>(&req, br#"{"asset":"x"}"#).is_ok());
+    }
 }

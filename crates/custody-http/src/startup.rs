@@ -102,7 +102,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         .url
         .as_ref()
         .map(|u| DatabaseUrl::new(u.expose_secret()));
-    let master = master_key(settings, url.is_none())?;
+    // An SQLite store (embedded or named by a sqlite: URL) may keep a generated key in the
+    // data directory; an external database must be given one.
+    let embedded = url
+        .as_ref()
+        .is_none_or(|u| u.expose().starts_with("sqlite:"));
+    let master = master_key(settings, embedded)?;
     let store = match &url {
         Some(url)
             if url.expose().starts_with("postgres://")
@@ -144,7 +149,7 @@ fn master_key(settings: &Settings, embedded: bool) -> anyhow::Result<MasterKey> 
     }
     anyhow::ensure!(
         embedded,
-        "a master key is required with an external database: set CUSTODY_SECURITY__MASTER_KEY \
+        "a master key is required with PostgreSQL: set CUSTODY_SECURITY__MASTER_KEY \
          (32 bytes, hex or base64; e.g. `openssl rand -hex 32`)"
     );
     let path = settings.database.data_dir.join("master.key");

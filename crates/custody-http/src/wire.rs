@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use custody_core::amount::Amount;
 use custody_core::asset::AssetId;
+use custody_core::page::PageRequest;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -43,7 +44,8 @@ pub fn json<B: Serialize>(status: StatusCode, body: &B) -> HttpResponse {
 pub struct Pagination {
     /// More items exist past this page.
     pub has_more: bool,
-    /// Pass as `starting_after` for the next page; null on the last page.
+    /// Where to continue in the direction of travel: pass as `starting_after` (or, when
+    /// paging backward, as `ending_before`); null when nothing more lies that way.
     pub next_cursor: Option<String>,
 }
 
@@ -52,7 +54,8 @@ pub struct Pagination {
 pub struct SnakePagination {
     /// More items exist past this page.
     pub has_more: bool,
-    /// Pass as `starting_after` for the next page; null on the last page.
+    /// Where to continue in the direction of travel: pass as `starting_after` (or, when
+    /// paging backward, as `ending_before`); null when nothing more lies that way.
     pub next_cursor: Option<String>,
 }
 
@@ -74,19 +77,42 @@ pub struct SnakeList<T> {
     pub pagination: SnakePagination,
 }
 
-/// The cursor to continue from: the last item's id when more items follow.
-fn next_cursor<T>(items: &[T], has_more: bool, id: impl Fn(&T) -> String) -> Option<String> {
-    if has_more {
-        items.last().map(id)
+/// The cursor to continue from, in the direction of travel: the last item's id going
+/// forward (pass it as `starting_after`), the first item's id going backward (pass it as
+/// `ending_before`); `None` when no more items lie that way.
+fn next_cursor<T>(
+    items: &[T],
+    has_more: bool,
+    backward: bool,
+    id: impl Fn(&T) -> String,
+) -> Option<String> {
+    if !has_more {
+        return None;
+    }
+    if backward {
+        items.first().map(id)
     } else {
-        None
+        items.last().map(id)
     }
 }
 
+fn is_backward(request: Option<&PageRequest>) -> bool {
+    matches!(
+        request.and_then(PageRequest::cursor),
+        Some(custody_core::page::Cursor::Before(_))
+    )
+}
+
 impl<T> List<T> {
-    /// A page of `items`; `id` names the cursor of an item.
-    pub fn page(items: Vec<T>, has_more: bool, id: impl Fn(&T) -> String) -> List<T> {
-        let next_cursor = next_cursor(&items, has_more, id);
+    /// A page of `items` fetched for `request` (`None`: a single page); `id` names the cursor
+    /// of an item.
+    pub fn page(
+        items: Vec<T>,
+        has_more: bool,
+        request: Option<&PageRequest>,
+        id: impl Fn(&T) -> String,
+    ) -> List<T> {
+        let next_cursor = next_cursor(&items, has_more, is_backward(request), id);
         List {
             items,
             pagination: Pagination {
@@ -98,9 +124,14 @@ impl<T> List<T> {
 }
 
 impl<T> SnakeList<T> {
-    /// A page of `items`; `id` names the cursor of an item.
-    pub fn page(items: Vec<T>, has_more: bool, id: impl Fn(&T) -> String) -> SnakeList<T> {
-        let next_cursor = next_cursor(&items, has_more, id);
+    /// As [`List::page`], for Connect.
+    pub fn page(
+        items: Vec<T>,
+        has_more: bool,
+        request: Option<&PageRequest>,
+        id: impl Fn(&T) -> String,
+    ) -> SnakeList<T> {
+        let next_cursor = next_cursor(&items, has_more, is_backward(request), id);
         SnakeList {
             items,
             pagination: SnakePagination {

@@ -1,6 +1,8 @@
 //! The `custody` binary as an operator uses it: `serve` on a fresh directory prints a working
 //! sandbox key; `admin` commands create the store when it does not exist, print JSON, and take
 //! effect on a server already running on the same store.
+// Helpers outside `#[test]` functions fail the test by panicking: that is their job.
+#![allow(clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;

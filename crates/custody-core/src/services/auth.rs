@@ -16,6 +16,7 @@ use crate::api_key::{hash_key, KeyMode};
 use crate::caller::Caller;
 use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
+use crate::id::ApiKeyId;
 use crate::ports::{DynApiKeyStore, DynClock, DynTenantStore, StoreError};
 use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
 
@@ -92,9 +93,18 @@ impl AuthService {
         credentials: &Credentials,
         request: &PresentedRequest<'_>,
     ) -> Result<Caller, AuthFailure> {
-        let claimed = Environment::of_key(&credentials.key)
-            .ok_or(AuthFailure::denied("key has no environment prefix"))?;
-        let stored = match self.keys.find_by_hash(&hash_key(&credentials.key)).await {
+        // Platform partners name an HMAC key by its public id (`X-API-Key: key_…`, ARCHITECTURE
+        // §5); the secret then proves possession. Every other key is presented as the key
+        // string itself, whose prefix claims its environment.
+        let by_id = ApiKeyId::parse(&credentials.key).ok();
+        if by_id.is_none() && Environment::of_key(&credentials.key).is_none() {
+            return Err(AuthFailure::denied("key has no environment prefix"));
+        }
+        let lookup = match by_id {
+            Some(id) => self.keys.get(id).await,
+            None => self.keys.find_by_hash(&hash_key(&credentials.key)).await,
+        };
+        let stored = match lookup {
             Ok(stored) => stored,
             Err(StoreError::NotFound) => return Err(AuthFailure::denied("unknown key")),
             Err(_) => {
@@ -107,10 +117,18 @@ impl AuthService {
         };
         let key = &stored.key;
         let now = self.clock.now();
-        if key.environment != claimed {
-            return Err(AuthFailure::denied(
-                "key prefix does not match its environment",
-            ));
+        match by_id {
+            // A key id carries no secret: only a signature can back it.
+            Some(_) if key.mode != KeyMode::Hmac => {
+                return Err(AuthFailure::denied("key id presented for a non-HMAC key"))
+            }
+            Some(_) => {}
+            None if Environment::of_key(&credentials.key) != Some(key.environment) => {
+                return Err(AuthFailure::denied(
+                    "key prefix does not match its environment",
+                ))
+            }
+            None => {}
         }
         if !key.is_usable_at(now) {
             return Err(AuthFailure::denied("key revoked or expired"));
@@ -375,6 +393,63 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(caller, expected_caller(Environment::Sandbox));
+    }
+
+    /// A key store that finds exactly `found` by its id, once.
+    fn keys_getting(found: StoredApiKey) -> MockApiKeyStore {
+        let id = found.key.id;
+        let mut keys = MockApiKeyStore::new();
+        keys.expect_get()
+            .withf(move |asked| *asked == id)
+            .times(1)
+            .returning(move |_| Ok(found.clone()));
+        keys.expect_find_by_hash().never();
+        keys
+    }
+
+    #[tokio::test]
+    async fn an_hmac_key_may_be_named_by_its_id_in_either_environment() {
+        for env in [Environment::Sandbox, Environment::Live] {
+            let key = key_string(env);
+            let svc = service(keys_getting(stored(record(env, KeyMode::Hmac, &key))));
+            let caller = svc
+                .authenticate(
+                    &hmac_credentials(&key_id().to_string(), &timestamp(5), BODY),
+                    &request(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(caller, expected_caller(env));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_id_without_a_valid_signature_or_for_another_mode_is_refused() {
+        let key = key_string(Environment::Sandbox);
+        let svc = service(keys_getting(stored(record(
+            Environment::Sandbox,
+            KeyMode::Hmac,
+            &key,
+        ))));
+        let mut credentials = hmac_credentials(&key_id().to_string(), &timestamp(5), BODY);
+        credentials.signature = Some("00".repeat(32));
+        let failure = svc
+            .authenticate(&credentials, &request())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.reason, "bad signature");
+
+        // A bearer key's id is public: it must never work as the key itself.
+        let svc = service(keys_getting(stored(record(
+            Environment::Sandbox,
+            KeyMode::Bearer,
+            &key,
+        ))));
+        let failure = svc
+            .authenticate(&bearer_credentials(&key_id().to_string()), &request())
+            .await
+            .unwrap_err();
+        assert_denied_without_hint(&failure);
     }
 
     #[tokio::test]

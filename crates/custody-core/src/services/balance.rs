@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use time::OffsetDateTime;
 
 use crate::amount::Amount;
@@ -42,7 +42,8 @@ pub struct BalanceReport {
     pub valued_at: OffsetDateTime,
     /// One line per asset held (a wallet exists), ordered by asset.
     pub lines: Vec<BalanceLine>,
-    /// Fiat totals by lowercase currency code, rounded to [`FIAT_DECIMALS`]; a currency is
+    /// Fiat totals by lowercase currency code, rounded half away from zero to
+    /// [`FIAT_DECIMALS`]; a currency is
     /// absent when any line could not be valued in it.
     pub totals: BTreeMap<String, Decimal>,
 }
@@ -163,7 +164,7 @@ impl BalanceService {
             let whole = to_decimal(line.amount, line.asset.decimals())?;
             total = total.checked_add(whole.checked_mul(price)?)?;
         }
-        Some(total.round_dp(FIAT_DECIMALS))
+        Some(total.round_dp_with_strategy(FIAT_DECIMALS, RoundingStrategy::MidpointAwayFromZero))
     }
 }
 

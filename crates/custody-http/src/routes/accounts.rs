@@ -23,7 +23,7 @@ use crate::auth::{authenticate, Authenticated};
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
-use crate::input::{asset_from_codes, json_body, path_id, query, PageParams};
+use crate::input::{asset_from_codes, json_body, no_query, path_id, query, PageParams};
 use crate::wire::{self, List, Pagination};
 
 /// Registers the Accounts routes.
@@ -200,7 +200,7 @@ pub async fn list_blockchain_addresses(
     let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
     let q: ListQuery = query(&req)?;
-    let page = PageParams {
+    let page_request = PageParams {
         limit: q.limit,
         starting_after: q.starting_after,
         ending_before: q.ending_before,
@@ -216,12 +216,12 @@ pub async fn list_blockchain_addresses(
     let page = auth
         .graph
         .addresses
-        .list(&auth.caller, &filter, page)
+        .list(&auth.caller, &filter, page_request)
         .await?;
     let items: Vec<BlockchainAddress> = page.items.iter().map(BlockchainAddress::from).collect();
     Ok(wire::json(
         StatusCode::OK,
-        &List::page(items, page.has_more, |a| a.id.clone()),
+        &List::page(items, page.has_more, Some(&page_request), |a| a.id.clone()),
     ))
 }
 
@@ -248,6 +248,7 @@ pub async fn get_blockchain_address(
         "invalid_blockchain_address_id",
         AddressId::parse,
     )?;
+    no_query(&req)?;
     let address = auth.graph.addresses.get(&auth.caller, id).await?;
     if address.wallet_id != wallet {
         return Err(Error::NotFound(ResourceKind::Address).into());
@@ -292,6 +293,7 @@ pub async fn balances(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
+    no_query(&req)?;
     let wallet = auth.graph.wallets.get(&auth.caller, id).await?;
     let asset = wallet.asset;
     let b = wallet.balances;

@@ -24,7 +24,7 @@ use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::graph::{AppState, ServiceGraph};
 use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
-use crate::input::{asset_from_codes, json_body, path_id, query, text, PageParams};
+use crate::input::{asset_from_codes, json_body, no_query, path_id, query, text, PageParams};
 use crate::wire::{self, SnakeList, SnakePagination};
 
 /// Registers the Connect routes.
@@ -205,7 +205,7 @@ pub async fn list_addresses(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let q: ListAddressesQuery = query(&req)?;
-    let page = PageParams {
+    let page_request = PageParams {
         limit: q.limit,
         starting_after: q.starting_after,
         ending_before: q.ending_before,
@@ -231,7 +231,7 @@ pub async fn list_addresses(
                     .require(custody_core::api_key::Scope::AddressesRead)?;
                 return Ok(wire::json(
                     StatusCode::OK,
-                    &SnakeList::<ConnectAddress>::page(vec![], false, |a| a.id.clone()),
+                    &SnakeList::<ConnectAddress>::page(vec![], false, None, |a| a.id.clone()),
                 ));
             }
             Err(e) => return Err(custody_core::error::Error::from(e).into()),
@@ -240,7 +240,7 @@ pub async fn list_addresses(
     let page = auth
         .graph
         .addresses
-        .list(&auth.caller, &filter, page)
+        .list(&auth.caller, &filter, page_request)
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for address in &page.items {
@@ -249,7 +249,7 @@ pub async fn list_addresses(
     }
     Ok(wire::json(
         StatusCode::OK,
-        &SnakeList::page(items, page.has_more, |a| a.id.clone()),
+        &SnakeList::page(items, page.has_more, Some(&page_request), |a| a.id.clone()),
     ))
 }
 
@@ -301,6 +301,7 @@ pub async fn get_address(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let id = path_id(&path, "address_id", "invalid_address_id", AddressId::parse)?;
+    no_query(&req)?;
     let address = auth.graph.addresses.get(&auth.caller, id).await?;
     let reference = RefCache::default()
         .get(&auth.graph, &auth, address.vault_id)
@@ -416,6 +417,7 @@ pub async fn balances_of(
     let auth = authenticate(&state, &req, &body).await?;
     let external_ref = text(Some(path.into_inner()), "external_ref", ExternalRef::parse)
         .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    no_query(&req)?;
     report(&auth, external_ref).await
 }
 

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::wire;
 
@@ -42,12 +42,7 @@ pub async fn readyz(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
         Ok(()) => Ok(wire::json(StatusCode::OK, &Health { status: "ok" })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorType::Api,
-                "store_unavailable",
-                "the store is not reachable",
-            ))
+            Err(ApiError::unavailable().with_message("the store is not reachable"))
         }
     }
 }

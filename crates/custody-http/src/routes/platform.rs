@@ -25,7 +25,7 @@ use crate::auth::{authenticate, Authenticated};
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
-use crate::input::{json_body, path_id, query, text, PageParams};
+use crate::input::{json_body, no_query, path_id, query, text, PageParams};
 use crate::wire::{self, List, Pagination};
 
 /// Registers the Platform routes.
@@ -109,16 +109,18 @@ pub async fn list_assets(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
+    no_query(&req)?;
     let enabled = auth
         .graph
         .tenants
         .enabled_assets(auth.caller.tenant_id, auth.caller.environment)
         .await
         .map_err(Error::from_store(ResourceKind::Tenant))?;
-    let items: Vec<PlatformAsset> = enabled.iter().map(PlatformAsset::from).collect();
+    let mut items: Vec<PlatformAsset> = enabled.iter().map(PlatformAsset::from).collect();
+    items.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(wire::json(
         StatusCode::OK,
-        &List::page(items, false, |a: &PlatformAsset| a.id.clone()),
+        &List::page(items, false, None, |a: &PlatformAsset| a.id.clone()),
     ))
 }
 
@@ -261,7 +263,7 @@ pub async fn list_vaults(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let q: ListVaultsQuery = query(&req)?;
-    let page = PageParams {
+    let page_request = PageParams {
         limit: q.limit,
         starting_after: q.starting_after,
         ending_before: q.ending_before,
@@ -271,11 +273,15 @@ pub async fn list_vaults(
         external_ref: text(q.external_id, "externalId", ExternalRef::parse)
             .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?,
     };
-    let page = auth.graph.vaults.list(&auth.caller, &filter, page).await?;
+    let page = auth
+        .graph
+        .vaults
+        .list(&auth.caller, &filter, page_request)
+        .await?;
     let items: Vec<PlatformVault> = page.items.iter().map(PlatformVault::from).collect();
     Ok(wire::json(
         StatusCode::OK,
-        &List::page(items, page.has_more, |v| v.id.clone()),
+        &List::page(items, page.has_more, Some(&page_request), |v| v.id.clone()),
     ))
 }
 
@@ -300,6 +306,7 @@ pub async fn get_vault(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let id = vault_id(&path)?;
+    no_query(&req)?;
     let vault = auth.graph.vaults.get(&auth.caller, id).await?;
     Ok(wire::json(StatusCode::OK, &PlatformVault::from(&vault)))
 }
@@ -506,7 +513,10 @@ pub async fn create_wallet(
         .wallets
         .create(&auth.caller, id, asset, label, reserved.write(&respond))
         .await;
-    reserved.finish(result, &respond).await
+    reserved
+        .finish(result, &respond)
+        .await
+        .map_err(|e| e.renaming_field("asset", "assetId"))
 }
 
 /// Query of wallet lists.
@@ -546,7 +556,7 @@ pub async fn list_wallets(
     let auth = authenticate(&state, &req, &body).await?;
     let id = vault_id(&path)?;
     let q: ListWalletsQuery = query(&req)?;
-    let page = PageParams {
+    let page_request = PageParams {
         limit: q.limit,
         starting_after: q.starting_after,
         ending_before: q.ending_before,
@@ -556,7 +566,11 @@ pub async fn list_wallets(
         vault_id: Some(id),
         asset: None,
     };
-    let page = auth.graph.wallets.list(&auth.caller, &filter, page).await?;
+    let page = auth
+        .graph
+        .wallets
+        .list(&auth.caller, &filter, page_request)
+        .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for wallet in &page.items {
         let address = primary_address(&auth, wallet.id).await?;
@@ -564,7 +578,7 @@ pub async fn list_wallets(
     }
     Ok(wire::json(
         StatusCode::OK,
-        &List::page(items, page.has_more, |w| w.id.clone()),
+        &List::page(items, page.has_more, Some(&page_request), |w| w.id.clone()),
     ))
 }
 
@@ -597,6 +611,7 @@ pub async fn get_wallet(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let id = wallet_id(&path)?;
+    no_query(&req)?;
     let wallet = auth.graph.wallets.get(&auth.caller, id).await?;
     let address = primary_address(&auth, wallet.id).await?;
     Ok(wire::json(

@@ -234,7 +234,11 @@ impl Key {
 impl TestApp {
     /// A new tenant with `status`.
     pub async fn tenant(&self, status: TenantStatus) -> TenantId {
-        let tenant = self.admin.create_tenant("Test partner").await.expect("tenant");
+        let tenant = self
+            .admin
+            .create_tenant("Test partner")
+            .await
+            .expect("tenant");
         if status != TenantStatus::Pending {
             self.admin
                 .set_tenant_status(tenant.id, status)
@@ -280,7 +284,13 @@ impl TestApp {
     }
 
     /// A request signed for `key`'s mode; `body` is sent as JSON bytes exactly as given.
-    pub fn request(&self, key: &Key, method: Method, path_and_query: &str, body: Option<&str>) -> Request {
+    pub fn request(
+        &self,
+        key: &Key,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&str>,
+    ) -> Request {
         Request {
             app_address: self.address.clone(),
             client: self.client.clone(),
@@ -357,8 +367,13 @@ impl Request {
                 }
                 KeyMode::Hmac => {
                     let secret = key.minted.hmac_secret.as_deref().expect("hmac secret");
-                    let signature =
-                        hmac_signature(secret, &ts, self.method.as_str(), &self.path_and_query, body.as_bytes());
+                    let signature = hmac_signature(
+                        secret,
+                        &ts,
+                        self.method.as_str(),
+                        &self.path_and_query,
+                        body.as_bytes(),
+                    );
                     builder = builder
                         .header("X-API-Key", key.key())
                         .header("X-Timestamp", &ts)
@@ -389,7 +404,8 @@ impl Request {
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    use custody_core::ports::Clock as _;
+    SystemClock.now().unix_timestamp()
 }
 
 /// Platform signing: lowercase hex HMAC-SHA256(secret, "{ts}\n{METHOD}\n{path}\n{sha256hex(body)}").
@@ -402,14 +418,22 @@ pub fn hmac_signature(secret: &str, ts: &str, method: &str, path: &str, body: &[
 }
 
 /// Accounts signing: base64 Ed25519 over "{METHOD}\n{path}\n{ts}\n{body}".
-pub fn ed25519_signature(key: &SigningKey, method: &str, path: &str, ts: &str, body: &[u8]) -> String {
+pub fn ed25519_signature(
+    key: &SigningKey,
+    method: &str,
+    path: &str,
+    ts: &str,
+    body: &[u8],
+) -> String {
     let mut payload = format!("{method}\n{path}\n{ts}\n").into_bytes();
     payload.extend_from_slice(body);
     base64::engine::general_purpose::STANDARD.encode(key.sign(&payload).to_bytes())
 }
 
 /// Reads a response as (status, headers, raw body, JSON).
-pub async fn parts(response: Response) -> (u16, reqwest::header::HeaderMap, Vec<u8>, serde_json::Value) {
+pub async fn parts(
+    response: Response,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>, serde_json::Value) {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body").to_vec();
@@ -418,7 +442,12 @@ pub async fn parts(response: Response) -> (u16, reqwest::header::HeaderMap, Vec<
 }
 
 /// Asserts the error envelope: status, type, code, and `requestId == X-Request-Id`.
-pub async fn assert_error(response: Response, status: u16, kind: &str, code: &str) -> serde_json::Value {
+pub async fn assert_error(
+    response: Response,
+    status: u16,
+    kind: &str,
+    code: &str,
+) -> serde_json::Value {
     let (actual, headers, raw, body) = parts(response).await;
     assert_eq!(
         actual,
