@@ -76,6 +76,7 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
             .map(|v| v.trim().to_owned())
     };
     let key = text("x-api-key")
+        .filter(|v| !v.is_empty())
         .or_else(|| {
             headers
                 .get(AUTHORIZATION)
@@ -108,24 +109,28 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
 }
 
 fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
-    let mut client = peer;
-    // Every X-Forwarded-For header, in order, then right to left: each trusted hop appended
-    // the address it saw; the first untrusted one from the right is the client.
-    let hops: Vec<IpAddr> = headers
+    // Every X-Forwarded-For header, in order, read right to left: each trusted hop appended
+    // the address it saw, so the first untrusted entry from the right is the client. An entry
+    // that does not parse ends the walk fail-closed: the client is then the unspecified
+    // address, which no allow-list entry short of 0.0.0.0/0 matches — never the proxy.
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .map(|s| s.parse::<IpAddr>())
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    for hop in hops.into_iter().rev() {
-        client = hop;
-        if !is_trusted(&hop) {
+        .collect();
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Ok(hop) = entry.parse::<IpAddr>() else {
+            return IpAddr::from([0, 0, 0, 0]);
+        };
+        client = hop.to_canonical();
+        if !is_trusted(&client) {
             break;
         }
     }
@@ -197,8 +202,18 @@ mod tests {
             forwarded_client(proxy, &spoof, &trusted),
             "203.0.113.5".parse::<IpAddr>().unwrap()
         );
-        // Garbage in the header: fall back to the proxy itself, never to a guess.
+        // Garbage in the chain: neither the proxy nor a guess, but the unspecified address.
         let junk = headers(&[("x-forwarded-for", "not-an-ip")]);
-        assert_eq!(forwarded_client(proxy, &junk, &trusted), proxy);
+        let unknown: IpAddr = "0.0.0.0".parse().unwrap();
+        assert_eq!(forwarded_client(proxy, &junk, &trusted), unknown);
+        // A client behind the proxy cannot make itself the proxy with a bad left entry.
+        let smuggled = headers(&[("x-forwarded-for", "x, 10.9.9.9")]);
+        assert_eq!(forwarded_client(proxy, &smuggled, &trusted), unknown);
+        // IPv4-mapped IPv6 peers are judged as IPv4.
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(
+            forwarded_client(mapped, &xff, &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -137,6 +137,10 @@ impl Settings {
         let mut settings: Settings = settings
             .try_deserialize()
             .context("configuration is invalid")?;
+        // Currency codes are lowercase everywhere (price tables are keyed so).
+        for currency in &mut settings.prices.currencies {
+            currency.make_ascii_lowercase();
+        }
         if let Some(listen) = overrides.listen {
             settings.server.listen = listen;
         }

@@ -20,6 +20,7 @@
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use custody_core::api_key::Scope;
 use custody_core::error::Error;
 use custody_core::id::TenantId;
 use custody_core::idempotency::{
@@ -74,7 +75,8 @@ struct Held {
 }
 
 impl Mutation {
-    /// Steps 1 of the module doc: header, then authentication and the approval gate.
+    /// Step 1 of the module doc: header, then authentication, the approval gate and the
+    /// endpoint's scope.
     ///
     /// # Errors
     /// 400 `idempotency_key_required` / `invalid_idempotency_key`; then as
@@ -84,6 +86,7 @@ impl Mutation {
         req: &HttpRequest,
         body: &[u8],
         rule: KeyRule,
+        scope: Scope,
     ) -> Result<Mutation, ApiError> {
         let key = match req.headers().get("idempotency-key") {
             Some(raw) => Some(IdempotencyKey::parse(raw.as_bytes())?),
@@ -91,6 +94,10 @@ impl Mutation {
             None => None,
         };
         let auth = authenticate(state, req, body).await?;
+        // The endpoint's scope is checked here as well as in the use case: a replay answers
+        // from the record without running the use case, and must not hand a key without the
+        // scope what another key of the tenant created.
+        auth.caller.require(scope)?;
         let path_and_query = req
             .uri()
             .path_and_query()
@@ -175,9 +182,12 @@ impl Reserved {
             }
             Err(e) => {
                 if let Some(held) = &mut self.held {
-                    held.finished = true;
-                    if let Err(release) = held.store.release(held.tenant, &held.key).await {
-                        tracing::warn!(error = %release, "could not release an idempotency key");
+                    match held.store.release(held.tenant, &held.key).await {
+                        // Only now: dropped during the release, `Drop` releases it instead.
+                        Ok(()) => held.finished = true,
+                        Err(release) => {
+                            tracing::warn!(error = %release, "could not release an idempotency key");
+                        }
                     }
                 }
                 Err(e.into())

@@ -37,8 +37,8 @@ pub struct NewKey {
     pub ed25519_public_key: Option<String>,
 }
 
-/// A freshly minted key: the only time its secrets are visible.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A freshly minted key: the only time its secrets are visible. `Debug` redacts them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct MintedKey {
     /// The stored record.
     pub record: ApiKey,
@@ -46,6 +46,19 @@ pub struct MintedKey {
     pub key: String,
     /// The HMAC signing secret, for `hmac` keys.
     pub hmac_secret: Option<String>,
+}
+
+impl std::fmt::Debug for MintedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedKey")
+            .field("record", &self.record)
+            .field("key", &"[redacted]")
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 /// Operator use cases.

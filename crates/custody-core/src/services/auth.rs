@@ -20,8 +20,9 @@ use crate::id::ApiKeyId;
 use crate::ports::{DynApiKeyStore, DynClock, DynTenantStore, StoreError};
 use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
 
-/// The credential headers as presented; the HTTP layer only extracts them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The credential headers as presented; the HTTP layer only extracts them. `Debug` shows
+/// the key's hint only, never the key or the signature.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Credentials {
     /// The key string: from `X-API-Key`, or from `Authorization` (with or without `Bearer `).
     pub key: String,
@@ -29,6 +30,16 @@ pub struct Credentials {
     pub timestamp: Option<String>,
     /// `X-Signature`, when sent.
     pub signature: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("key", &crate::api_key::key_hint(&self.key))
+            .field("timestamp", &self.timestamp)
+            .field("signature", &self.signature.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// What of the request a signature covers.

@@ -10,6 +10,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use custody_core::api_key::Scope;
 use custody_core::deposit_address::DepositAddress;
 use custody_core::error::{Error, ResourceKind};
 use custody_core::id::{AddressId, WalletId};
@@ -121,7 +122,14 @@ pub async fn create_blockchain_address(
     path: web::Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Required).await?;
+    let mutation = Mutation::begin(
+        &state,
+        &req,
+        &body,
+        KeyRule::Required,
+        Scope::AddressesWrite,
+    )
+    .await?;
     let wallet = account_id(&path)?;
     let input: CreateBlockchainAddressRequest = json_body(&req, &body)?;
     let asset = asset_from_codes(&input.asset, &input.chain, "asset", "chain")?;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use custody_core::api_key::Scope;
 use custody_core::deposit_address::DepositAddress;
 use custody_core::id::{AddressId, VaultId};
 use custody_core::idempotency::StoredResponse;
@@ -123,7 +124,14 @@ pub async fn create_address(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Required).await?;
+    let mutation = Mutation::begin(
+        &state,
+        &req,
+        &body,
+        KeyRule::Required,
+        Scope::AddressesWrite,
+    )
+    .await?;
     let input: CreateAddressRequest = json_body(&req, &body)?;
     let asset = asset_from_codes(&input.asset, &input.network, "asset", "network")?;
     let external_ref = text(input.external_ref, "external_ref", ExternalRef::parse)?;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use custody_core::api_key::Scope;
 use custody_core::asset::AssetId;
 use custody_core::deposit_address::DepositAddress;
 use custody_core::error::{Error, ResourceKind};
@@ -202,7 +203,8 @@ pub async fn create_vault(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Optional).await?;
+    let mutation =
+        Mutation::begin(&state, &req, &body, KeyRule::Optional, Scope::VaultsWrite).await?;
     let input: CreateVaultRequest = json_body(&req, &body)?;
     let new = NewVault {
         external_ref: text(input.external_id, "externalId", ExternalRef::parse)?,
@@ -342,7 +344,8 @@ pub async fn update_vault(
     path: web::Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Optional).await?;
+    let mutation =
+        Mutation::begin(&state, &req, &body, KeyRule::Optional, Scope::VaultsWrite).await?;
     let id = vault_id(&path)?;
     let input: UpdateVaultRequest = json_body(&req, &body)?;
     let status = match input.status {
@@ -486,7 +489,8 @@ pub async fn create_wallet(
     path: web::Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Optional).await?;
+    let mutation =
+        Mutation::begin(&state, &req, &body, KeyRule::Optional, Scope::WalletsCreate).await?;
     let id = vault_id(&path)?;
     let input: CreateWalletRequest = json_body(&req, &body)?;
     let asset = AssetId::parse(&input.asset_id)
@@ -680,7 +684,14 @@ pub async fn create_wallet_address(
     path: web::Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mutation = Mutation::begin(&state, &req, &body, KeyRule::Optional).await?;
+    let mutation = Mutation::begin(
+        &state,
+        &req,
+        &body,
+        KeyRule::Optional,
+        Scope::AddressesWrite,
+    )
+    .await?;
     let id = wallet_id(&path)?;
     // The body is optional here: `{}` and no body at all both mean "no label".
     let input: CreateAddressRequest = if body.is_empty() {

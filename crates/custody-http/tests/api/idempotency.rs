@@ -614,7 +614,57 @@ async fn concurrent_conflicting_bodies_under_one_key(engine: Engine) {
     assert_eq!(address_count(&app, &key).await, 1);
 }
 
+/// A replay answers from the record without running the use case, so the endpoint's scope is
+/// checked first: a second key of the tenant without `addresses:write` (or `vaults:write`)
+/// cannot read what another key created by replaying its Idempotency-Key.
+async fn a_replay_still_needs_the_scope(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let tenant = app.tenant(TenantStatus::Pending).await;
+    let writer = app.key(tenant, KeySpec::sandbox(KeyMode::Bearer)).await;
+    let reader = app
+        .key(
+            tenant,
+            KeySpec::sandbox(KeyMode::Bearer).scopes(&[Scope::AddressesRead, Scope::VaultsRead]),
+        )
+        .await;
+    let body = r#"{"asset":"USDT","network":"ethereum","external_ref":"scoped"}"#;
+    let first = app
+        .request(&writer, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("scoped-replay")
+        .send()
+        .await;
+    assert_eq!(first.status().as_u16(), 201);
+    let replay = app
+        .request(&reader, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("scoped-replay")
+        .send()
+        .await;
+    assert_error(replay, 403, "authorization_error", "missing_scope").await;
+
+    let hmac_writer = app.key(tenant, KeySpec::sandbox(KeyMode::Hmac)).await;
+    let hmac_reader = app
+        .key(
+            tenant,
+            KeySpec::sandbox(KeyMode::Hmac).scopes(&[Scope::VaultsRead]),
+        )
+        .await;
+    let vault = r#"{"externalId":"scoped-vault"}"#;
+    let created = app
+        .request(&hmac_writer, Method::POST, "/v1/vaults", Some(vault))
+        .idempotency_key("scoped-vault")
+        .send()
+        .await;
+    assert_eq!(created.status().as_u16(), 201);
+    let replay = app
+        .request(&hmac_reader, Method::POST, "/v1/vaults", Some(vault))
+        .idempotency_key("scoped-vault")
+        .send()
+        .await;
+    assert_error(replay, 403, "authorization_error", "missing_scope").await;
+}
+
 on_both_stores!(
+    a_replay_still_needs_the_scope,
     a_missing_key_is_400,
     a_malformed_key_is_400,
     the_header_is_checked_before_authentication,
