@@ -23,6 +23,10 @@ pub const RETENTION: Duration = Duration::hours(24);
 pub const MAX_KEY_LEN: usize = 255;
 /// What `Retry-After` says while the first request is still running.
 pub const IN_FLIGHT_RETRY_AFTER_SECS: u32 = 1;
+/// An in-flight record older than this was abandoned (its process crashed or was killed
+/// mid-request): far longer than any request can run (statement, lock and provider timeouts are
+/// all well under it), so the key may be taken again instead of blocking for the retention.
+pub const IN_FLIGHT_LEASE: Duration = Duration::minutes(5);
 
 /// A valid `Idempotency-Key`: 1–255 printable ASCII characters (space included, as it is
 /// printable; a leading or trailing one would have been trimmed by HTTP already).
@@ -183,6 +187,12 @@ impl IdempotencyRecord {
         }
     }
 
+    /// Whether the record is an in-flight reservation older than [`IN_FLIGHT_LEASE`]: its
+    /// request will never complete it, so it may be released and the key reserved anew.
+    pub fn is_abandoned(&self, now: OffsetDateTime) -> bool {
+        matches!(self.state, RecordState::InFlight) && now - self.created_at >= IN_FLIGHT_LEASE
+    }
+
     /// Whether the record may be purged.
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         now >= self.expires_at
@@ -192,6 +202,27 @@ impl IdempotencyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_old_in_flight_records_are_abandoned() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let record = |state| IdempotencyRecord {
+            key: IdempotencyKey::parse(b"k").unwrap(),
+            fingerprint: Fingerprint([0; 32]),
+            state,
+            created_at: t0,
+            expires_at: t0 + RETENTION,
+        };
+        let running = record(RecordState::InFlight);
+        assert!(!running.is_abandoned(t0 + IN_FLIGHT_LEASE - Duration::seconds(1)));
+        assert!(running.is_abandoned(t0 + IN_FLIGHT_LEASE));
+        let done = record(RecordState::Completed(StoredResponse {
+            status: 201,
+            headers: vec![],
+            body: vec![],
+        }));
+        assert!(!done.is_abandoned(t0 + Duration::hours(23)));
+    }
 
     #[test]
     fn key_rules() {

@@ -15,7 +15,8 @@
 //!
 //! A request abandoned mid-flight (the client hung up and actix dropped the handler) releases
 //! its key from a background task; if the change had committed, its record is already
-//! complete and the release leaves it alone.
+//! complete and the release leaves it alone. A reservation left behind by a process that died
+//! is taken over once it is older than [`IN_FLIGHT_LEASE`](custody_core::idempotency::IN_FLIGHT_LEASE).
 
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
@@ -121,10 +122,23 @@ impl Mutation {
         let store = self.auth.graph.idempotency.clone();
         let tenant = self.auth.caller.tenant_id;
         let now = state.clock.now();
-        let reservation = store
+        let mut reservation = store
             .reserve(tenant, key, &self.fingerprint, now, now + RETENTION)
             .await
             .map_err(Error::from)?;
+        // A reservation whose request died with its process would block the key for the whole
+        // retention: past the lease it is released and the key reserved once more (a racing
+        // retry that wins instead is simply in flight).
+        if let Reservation::Existing(record) = &reservation {
+            if record.is_abandoned(now) {
+                tracing::warn!("releasing an abandoned in-flight idempotency key");
+                store.release(tenant, key).await.map_err(Error::from)?;
+                reservation = store
+                    .reserve(tenant, key, &self.fingerprint, now, now + RETENTION)
+                    .await
+                    .map_err(Error::from)?;
+            }
+        }
         match reservation {
             Reservation::Reserved => Ok(Proceed::Run(Reserved {
                 held: Some(Held {

@@ -663,8 +663,48 @@ async fn a_replay_still_needs_the_scope(engine: Engine) {
     assert_error(replay, 403, "authorization_error", "missing_scope").await;
 }
 
+/// A reservation left in flight by a process that died is taken over after the lease (5 min),
+/// not after the 24 h retention; a younger one still answers 409 in flight.
+async fn an_abandoned_reservation_is_taken_over_after_the_lease(engine: Engine) {
+    use custody_core::idempotency::{Fingerprint, IdempotencyKey, RETENTION};
+    use custody_core::ports::Clock as _;
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Bearer).await;
+    let tenant = key.minted.record.tenant_id;
+    let store = app.store.environment(Environment::Sandbox).idempotency;
+    let now = custody_http::system::SystemClock.now();
+    let body = r#"{"asset":"USDT","network":"ethereum","external_ref":"crashed"}"#;
+    let fingerprint = Fingerprint::of("POST", ADDRESSES, body.as_bytes());
+    for (name, age_minutes) in [("crashed-long-ago", 6), ("still-running", 1)] {
+        let started = now - time::Duration::minutes(age_minutes);
+        store
+            .reserve(
+                tenant,
+                &IdempotencyKey::parse(name.as_bytes()).expect("key"),
+                &fingerprint,
+                started,
+                started + RETENTION,
+            )
+            .await
+            .expect("reserve");
+    }
+    let taken_over = app
+        .request(&key, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("crashed-long-ago")
+        .send()
+        .await;
+    assert_eq!(taken_over.status().as_u16(), 201);
+    let young = app
+        .request(&key, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("still-running")
+        .send()
+        .await;
+    assert_error(young, 409, "conflict_error", "idempotency_key_in_flight").await;
+}
+
 on_both_stores!(
     a_replay_still_needs_the_scope,
+    an_abandoned_reservation_is_taken_over_after_the_lease,
     a_missing_key_is_400,
     a_malformed_key_is_400,
     the_header_is_checked_before_authentication,
