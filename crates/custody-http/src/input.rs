@@ -161,10 +161,14 @@ pub fn path_id<T>(
     parse(raw).map_err(|e| ApiError::invalid_parameter(param, code, format!("`{param}`: {e}")))
 }
 
-/// The pagination parameters every list takes.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The pagination parameters every list takes (and the whole query of a list with no
+/// filters).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// An item id: the page starts after it.
     pub starting_after: Option<String>,

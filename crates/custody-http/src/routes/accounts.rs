@@ -171,20 +171,6 @@ async fn account(auth: &Authenticated, id: WalletId) -> Result<Wallet, ApiError>
         .map_err(|e| Error::from_store(ResourceKind::Wallet)(e).into())
 }
 
-/// Query of the address list.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1–200, default 50.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// An address id: the page starts after it.
-    pub starting_after: Option<String>,
-    /// An address id: the page ends before it.
-    pub ending_before: Option<String>,
-}
-
 /// A page of blockchain addresses.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BlockchainAddressList {
@@ -196,7 +182,7 @@ pub struct BlockchainAddressList {
 
 /// List an account's blockchain addresses.
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/blockchain-addresses", tag = "Accounts",
-    params(("accountId" = String, Path, description = "`acc_…`"), ListQuery),
+    params(("accountId" = String, Path, description = "`acc_…`"), PageParams),
     responses((status = 200, body = BlockchainAddressList), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("ed25519" = [])))]
 pub async fn list_blockchain_addresses(
@@ -207,13 +193,7 @@ pub async fn list_blockchain_addresses(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
-    let q: ListQuery = query(&req)?;
-    let page_request = PageParams {
-        limit: q.limit,
-        starting_after: q.starting_after,
-        ending_before: q.ending_before,
-    }
-    .to_request(AddressId::parse, AddressId::ulid)?;
+    let page_request = query::<PageParams>(&req)?.to_request(AddressId::parse, AddressId::ulid)?;
     auth.caller
         .require(custody_core::api_key::Scope::AddressesRead)?;
     account(&auth, id).await?;

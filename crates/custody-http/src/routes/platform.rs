@@ -523,20 +523,6 @@ pub async fn create_wallet(
         .map_err(|e| e.renaming_field("asset", "assetId"))
 }
 
-/// Query of wallet lists.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListWalletsQuery {
-    /// 1–200, default 50.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// A wallet id: the page starts after it.
-    pub starting_after: Option<String>,
-    /// A wallet id: the page ends before it.
-    pub ending_before: Option<String>,
-}
-
 /// A page of wallets.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WalletList {
@@ -548,7 +534,7 @@ pub struct WalletList {
 
 /// List a vault's wallets.
 #[utoipa::path(get, path = "/v1/vaults/{vaultId}/wallets", tag = "Platform",
-    params(("vaultId" = String, Path, description = "`vlt_…`"), ListWalletsQuery),
+    params(("vaultId" = String, Path, description = "`vlt_…`"), PageParams),
     responses((status = 200, body = WalletList), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
 pub async fn list_wallets(
@@ -559,13 +545,7 @@ pub async fn list_wallets(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     let id = vault_id(&path)?;
-    let q: ListWalletsQuery = query(&req)?;
-    let page_request = PageParams {
-        limit: q.limit,
-        starting_after: q.starting_after,
-        ending_before: q.ending_before,
-    }
-    .to_request(WalletId::parse, WalletId::ulid)?;
+    let page_request = query::<PageParams>(&req)?.to_request(WalletId::parse, WalletId::ulid)?;
     let filter = WalletFilter {
         vault_id: Some(id),
         asset: None,
