@@ -38,13 +38,9 @@ pub async fn authenticate(
     body: &[u8],
 ) -> Result<Authenticated, ApiError> {
     let credentials = credentials(req.headers());
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
     let presented = PresentedRequest {
         method: req.method().as_str(),
-        path_and_query,
+        path_and_query: path_and_query(req),
         body,
         client_ip: client_ip(req, &state.trusted_proxies),
     };
@@ -64,6 +60,14 @@ pub async fn authenticate(
     state.auth.check_access(&caller).await?;
     let graph = state.graph(caller.environment).clone();
     Ok(Authenticated { caller, graph })
+}
+
+/// The path with its query exactly as sent (no host): what signatures and idempotency
+/// fingerprints cover.
+pub fn path_and_query(req: &HttpRequest) -> &str {
+    req.uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path(), |pq| pq.as_str())
 }
 
 /// The credential headers: the key from `X-API-Key` (Platform) or `Authorization` (with or

@@ -31,7 +31,7 @@ use custody_core::ports::{DynIdempotencyStore, Reservation};
 use custody_core::services::IdempotentWrite;
 use serde::Serialize;
 
-use crate::auth::{authenticate, Authenticated};
+use crate::auth::{authenticate, path_and_query, Authenticated};
 use crate::error::ApiError;
 use crate::graph::AppState;
 
@@ -99,11 +99,7 @@ impl Mutation {
         // from the record without running the use case, and must not hand a key without the
         // scope what another key of the tenant created.
         auth.caller.require(scope)?;
-        let path_and_query = req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().path(), |pq| pq.as_str());
-        let fingerprint = Fingerprint::of(req.method().as_str(), path_and_query, body);
+        let fingerprint = Fingerprint::of(req.method().as_str(), path_and_query(req), body);
         Ok(Mutation {
             auth,
             key,

@@ -84,7 +84,7 @@ fn serve(dir: &Path) -> Server {
             if let Some(at) = line.find("sk_test_") {
                 let key: String = line[at..]
                     .chars()
-                    .take_while(char::is_ascii_alphanumeric_or_underscore)
+                    .take_while(|c: &char| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
                 let _ = tx.send(key);
             }
@@ -108,16 +108,6 @@ fn serve(dir: &Path) -> Server {
         child,
         port,
         first_key,
-    }
-}
-
-trait KeyChar {
-    fn is_ascii_alphanumeric_or_underscore(&self) -> bool;
-}
-
-impl KeyChar for char {
-    fn is_ascii_alphanumeric_or_underscore(&self) -> bool {
-        self.is_ascii_alphanumeric() || *self == '_'
     }
 }
 

@@ -107,9 +107,12 @@ impl BalanceService {
             vault_id,
             asset: None,
         };
+        let page_after = |after| {
+            PageRequest::new(Some(MAX_LIMIT), after, None)
+                .map_err(|e| Error::Internal(e.to_string()))
+        };
         let mut sums: BTreeMap<AssetId, Amount> = BTreeMap::new();
-        let mut page = PageRequest::new(Some(MAX_LIMIT), None, None)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut page = page_after(None)?;
         loop {
             let batch = self.wallets.list(caller.tenant_id, &filter, page).await?;
             for wallet in &batch.items {
@@ -119,10 +122,7 @@ impl BalanceService {
                     .ok_or_else(|| Error::Internal("balance sum overflows u128".into()))?;
             }
             match (batch.has_more, batch.items.last()) {
-                (true, Some(last)) => {
-                    page = PageRequest::new(Some(MAX_LIMIT), Some(last.id.ulid()), None)
-                        .map_err(|e| Error::Internal(e.to_string()))?;
-                }
+                (true, Some(last)) => page = page_after(Some(last.id.ulid()))?,
                 _ => break,
             }
         }

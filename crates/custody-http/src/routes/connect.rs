@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::graph::{AppState, ServiceGraph};
+use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
 use crate::input::{asset_from_codes, json_body, no_query, path_id, query, text, PageParams};
 use crate::wire::{self, SnakeList, SnakePagination};
@@ -252,7 +252,7 @@ pub async fn list_addresses(
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for address in &page.items {
-        let reference = refs.get(&auth.graph, &auth, address.vault_id).await?;
+        let reference = refs.get(&auth, address.vault_id).await?;
         items.push(ConnectAddress::new(address, reference.as_ref()));
     }
     Ok(wire::json(
@@ -268,14 +268,14 @@ struct RefCache(HashMap<VaultId, Option<ExternalRef>>);
 impl RefCache {
     async fn get(
         &mut self,
-        graph: &ServiceGraph,
         auth: &crate::auth::Authenticated,
         vault: VaultId,
     ) -> Result<Option<ExternalRef>, ApiError> {
         if let Some(known) = self.0.get(&vault) {
             return Ok(known.clone());
         }
-        let found = graph
+        let found = auth
+            .graph
             .vault_store
             .get(auth.caller.tenant_id, vault)
             .await
@@ -311,9 +311,7 @@ pub async fn get_address(
     let id = path_id(&path, "address_id", "invalid_address_id", AddressId::parse)?;
     no_query(&req)?;
     let address = auth.graph.addresses.get(&auth.caller, id).await?;
-    let reference = RefCache::default()
-        .get(&auth.graph, &auth, address.vault_id)
-        .await?;
+    let reference = RefCache::default().get(&auth, address.vault_id).await?;
     Ok(wire::json(
         StatusCode::OK,
         &ConnectAddress::new(&address, reference.as_ref()),
