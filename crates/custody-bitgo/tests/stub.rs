@@ -6,32 +6,40 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use custody_bitgo::{wallet_coin, BitgoClient, BitgoConfig, BitgoEnvironment};
+use custody_bitgo::{wallet_coin, BitgoClient, BitgoConfig, BitgoEnvironment, Limit, WithdrawalFlow};
 use custody_core::asset::AssetId;
 use custody_core::id::{AddressId, TenantId, VaultId, WalletId};
 use custody_core::ports::{CustodyProvider, MintRequest, ProviderError};
+use custody_core::retry::Backoff;
 use secrecy::SecretString;
 use serde_json::json;
 use ulid::Ulid;
-use wiremock::matchers::{body_json, header, method, path};
+use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN: &str = "v2x-test-access-token";
 const ETH_WALLET: &str = "59cd72485007a239fb00282ed480da1f";
 const SOL_WALLET: &str = "6a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
+fn config(server: &MockServer, timeout: Duration) -> BitgoConfig {
+    let mut config = BitgoConfig::new(BitgoEnvironment::Test, SecretString::from(TOKEN));
+    config.base_url = server.uri();
+    config.wallets = BTreeMap::from([
+        ("hteth".to_owned(), ETH_WALLET.to_owned()),
+        ("tsol".to_owned(), SOL_WALLET.to_owned()),
+    ]);
+    config.timeout = timeout;
+    // Retries without waiting, so tests stay fast.
+    config.backoff = Backoff {
+        attempts: 3,
+        base: Duration::ZERO,
+        cap: Duration::from_secs(1),
+    };
+    config
+}
+
 fn client(server: &MockServer, timeout: Duration) -> BitgoClient {
-    BitgoClient::new(BitgoConfig {
-        environment: BitgoEnvironment::Test,
-        base_url: server.uri(),
-        access_token: SecretString::from(TOKEN),
-        wallets: BTreeMap::from([
-            ("hteth".to_owned(), ETH_WALLET.to_owned()),
-            ("tsol".to_owned(), SOL_WALLET.to_owned()),
-        ]),
-        timeout,
-    })
-    .expect("client")
+    BitgoClient::new(config(server, timeout)).expect("client")
 }
 
 fn mint(asset: &str) -> MintRequest {
@@ -211,7 +219,7 @@ async fn assets_bitgo_does_not_serve_never_reach_it() {
 }
 
 #[tokio::test]
-async fn reads_are_retried_once_on_a_transient_failure() {
+async fn reads_are_retried_on_a_transient_failure() {
     let server = MockServer::start().await;
     let url = format!("/api/v2/hteth/wallet/{ETH_WALLET}/address/66a1b2c3d4e5f60718293a4b5c6d7e8f");
     Mock::given(method("GET"))
@@ -240,13 +248,149 @@ async fn reads_are_retried_once_on_a_transient_failure() {
 }
 
 #[test]
-fn the_access_token_never_shows_in_debug() {
-    let config = BitgoConfig {
-        environment: BitgoEnvironment::Production,
-        base_url: BitgoEnvironment::Production.default_base_url().to_owned(),
-        access_token: SecretString::from(TOKEN),
-        wallets: BTreeMap::new(),
-        timeout: Duration::from_secs(100),
+fn secrets_never_show_in_debug() {
+    let mut config = BitgoConfig::new(BitgoEnvironment::Production, SecretString::from(TOKEN));
+    config.withdrawals = WithdrawalFlow::Express {
+        url: "http://localhost:3080".into(),
+        wallet_passphrase: SecretString::from("correct horse battery staple"),
     };
-    assert!(!format!("{config:?}").contains(TOKEN));
+    config.webhook_secret = Some(SecretString::from("whsec-enterprise"));
+    assert_eq!(config.base_url, "https://app.bitgo.com");
+    assert_eq!(config.timeout, Duration::from_secs(100));
+    let client = BitgoClient::new(config.clone()).expect("client");
+    for shown in [format!("{config:?}"), format!("{client:?}")] {
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(!shown.contains("horse"), "{shown}");
+        assert!(!shown.contains("whsec"), "{shown}");
+        assert!(shown.contains("localhost:3080"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn serves_names_what_is_missing() {
+    let server = MockServer::start().await;
+    let bitgo = client(&server, Duration::from_secs(5));
+    assert!(bitgo.serves(AssetId::parse("USDT_ETHEREUM").expect("asset")).is_ok());
+    assert!(bitgo.serves(AssetId::parse("USDC_SOLANA").expect("asset")).is_ok());
+    for (code, why) in [
+        ("USDC_BASE", "does not serve"),
+        ("XAUT_ETHEREUM", "no faithful coin"),
+        ("USDT_SOLANA", "no faithful coin"),
+    ] {
+        let err = bitgo
+            .serves(AssetId::parse(code).expect("asset"))
+            .expect_err(code);
+        assert!(matches!(&err, ProviderError::Rejected(m) if m.contains(why)), "{code}: {err:?}");
+    }
+    let mut no_sol = config(&server, Duration::from_secs(5));
+    no_sol.wallets.remove("tsol");
+    let err = BitgoClient::new(no_sol)
+        .expect("client")
+        .serves(AssetId::parse("USDC_SOLANA").expect("asset"))
+        .expect_err("no wallet");
+    assert!(matches!(&err, ProviderError::Rejected(m) if m.contains("tsol")), "{err:?}");
+}
+
+#[tokio::test]
+async fn eth_address_creation_is_held_to_bitgos_hourly_limit_on_our_side() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v2/hteth/wallet/{ETH_WALLET}/address")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(eth_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v2/tsol/wallet/{SOL_WALLET}/address")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "0123456789abcdef0123456789abcdef", "address": "3sK3AAx8DVDdFVqjFTiDc99gHSTTutXmepsC4j45YFzA",
+            "chain": 0, "index": 1, "coin": "tsol", "wallet": SOL_WALLET
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut limited = config(&server, Duration::from_secs(5));
+    limited.limits.eth_addresses = Limit {
+        max: 2,
+        per: Duration::from_secs(3600),
+    };
+    let bitgo = BitgoClient::new(limited).expect("client");
+    for _ in 0..2 {
+        bitgo.mint_address(&mint("USDT_ETHEREUM")).await.expect("within the limit");
+    }
+    let err = bitgo
+        .mint_address(&mint("USDC_ETHEREUM"))
+        .await
+        .expect_err("over the hourly ETH limit");
+    assert!(
+        matches!(err, ProviderError::RateLimited { retry_after_secs: Some(s) } if s > 3500),
+        "{err:?}"
+    );
+    // Solana addresses are not counted against the ETH limit.
+    bitgo.mint_address(&mint("USDC_SOLANA")).await.expect("sol is not limited");
+}
+
+#[tokio::test]
+async fn every_request_is_held_to_the_per_minute_limit() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(eth_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    let mut limited = config(&server, Duration::from_secs(5));
+    limited.limits.requests = Limit {
+        max: 3,
+        per: Duration::from_secs(60),
+    };
+    // A limit wait longer than the backoff cap is not slept through.
+    limited.backoff.cap = Duration::from_secs(1);
+    let bitgo = BitgoClient::new(limited).expect("client");
+    for _ in 0..3 {
+        bitgo
+            .get_address("hteth", ETH_WALLET, "66a1b2c3d4e5f60718293a4b5c6d7e8f")
+            .await
+            .expect("within the limit");
+    }
+    let err = bitgo
+        .get_address("hteth", ETH_WALLET, "66a1b2c3d4e5f60718293a4b5c6d7e8f")
+        .await
+        .expect_err("over the limit");
+    assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn addresses_are_listed_a_page_at_a_time() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v2/hteth/wallet/{ETH_WALLET}/addresses")))
+        .and(query_param("limit", "2"))
+        .and(query_param("prevId", "66a1b2c3d4e5f60718293a4b5c6d7e8f"))
+        .and(query_param("labelContains", "adr_"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "coin": "hteth", "count": 1, "totalAddressCount": 3,
+            "addresses": [eth_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let page = client(&server, Duration::from_secs(5))
+        .list_addresses(
+            "hteth",
+            ETH_WALLET,
+            2,
+            Some("66a1b2c3d4e5f60718293a4b5c6d7e8f"),
+            Some("adr_"),
+        )
+        .await
+        .expect("page");
+    assert_eq!(page.addresses.len(), 1);
+    assert_eq!(page.next_batch_prev_id, None, "the last page has no cursor");
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use custody_core::chain_address::ChainAddress;
+use custody_core::asset::AssetId;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
@@ -47,6 +48,10 @@ impl CustodyProvider for CountingProvider {
         "conformance"
     }
 
+    fn serves(&self, _asset: AssetId) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError> {
         self.mints.fetch_add(1, Ordering::SeqCst);
         if !self.delay.is_zero() {
@@ -55,6 +60,7 @@ impl CustodyProvider for CountingProvider {
         Ok(MintedAddress {
             address: CountingProvider::address_for(request)?,
             provider_ref: Some(format!("conformance-{}", request.address_id)),
+            provider: "conformance",
         })
     }
 
@@ -70,6 +76,7 @@ impl CustodyProvider for CountingProvider {
     async fn withdrawal_status(
         &self,
         _transaction_id: TransactionId,
+        _asset: AssetId,
     ) -> Result<ProviderTransfer, ProviderError> {
         Err(ProviderError::NotFound)
     }

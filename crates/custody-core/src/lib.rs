@@ -43,6 +43,8 @@ pub mod idempotency;
 pub mod ledger;
 pub mod outbox;
 pub mod page;
+pub mod retry;
+pub mod routing;
 pub mod ports;
 pub mod secret;
 pub mod services;

@@ -20,6 +20,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use custody_core::api_key::{IpAllowList, KeyMode, ScopeSet};
 use custody_core::environment::Environment;
+use custody_core::asset::AssetId;
 use custody_core::id::TransactionId;
 use custody_core::page::PageRequest;
 use custody_core::ports::{
@@ -239,6 +240,10 @@ impl CustodyProvider for UnconfiguredLiveProvider {
         "unconfigured"
     }
 
+    fn serves(&self, asset: AssetId) -> Result<(), ProviderError> {
+        Err(ProviderError::Rejected(format!("no live custody provider serves {asset}")))
+    }
+
     async fn mint_address(&self, _request: &MintRequest) -> Result<MintedAddress, ProviderError> {
         Err(Self::refuse())
     }
@@ -253,6 +258,7 @@ impl CustodyProvider for UnconfiguredLiveProvider {
     async fn withdrawal_status(
         &self,
         _transaction_id: TransactionId,
+        _asset: AssetId,
     ) -> Result<ProviderTransfer, ProviderError> {
         Err(Self::refuse())
     }

@@ -18,7 +18,7 @@
 //! provider refuses them with [`ProviderError::Rejected`] saying so, rather than pretending.
 
 use async_trait::async_trait;
-use custody_core::asset::AddressFamily;
+use custody_core::asset::{AddressFamily, AssetId};
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
@@ -78,10 +78,16 @@ impl CustodyProvider for SandboxProvider {
         NAME
     }
 
+    fn serves(&self, _asset: AssetId) -> Result<(), ProviderError> {
+        // Every catalogue asset, deterministically, with no configuration.
+        Ok(())
+    }
+
     async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError> {
         Ok(MintedAddress {
             address: SandboxProvider::address_for(request)?,
             provider_ref: Some(format!("sandbox-{}", request.address_id)),
+            provider: NAME,
         })
     }
 
@@ -95,6 +101,7 @@ impl CustodyProvider for SandboxProvider {
     async fn withdrawal_status(
         &self,
         _transaction_id: TransactionId,
+        _asset: AssetId,
     ) -> Result<ProviderTransfer, ProviderError> {
         Err(not_yet("withdrawals"))
     }
@@ -215,8 +222,9 @@ mod tests {
         assert_eq!(p.name(), "sandbox");
         let err = p
             .verify_deposit(&DepositNotice {
-                provider_ref: "x".into(),
+                provider: NAME.into(),
                 payload: vec![],
+                signature: None,
             })
             .await
             .expect_err("not simulated yet");

@@ -32,6 +32,9 @@ pub struct MintedAddress {
     pub address: ChainAddress,
     /// The provider's own id for it, when it has one.
     pub provider_ref: Option<String>,
+    /// Which provider minted it (stored with the address; a router passes its adapter's
+    /// name through).
+    pub provider: &'static str,
 }
 
 /// A withdrawal handed to the provider.
@@ -63,13 +66,17 @@ pub struct ProviderTransfer {
     pub failure_reason: Option<String>,
 }
 
-/// An inbound deposit notification, as received (not yet trusted).
+/// An inbound deposit notification, as received (not yet trusted): the adapter parses the
+/// payload itself, checks the signature when its provider signs, and reads the transfer back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepositNotice {
-    /// The provider's transfer id named by the notification.
-    pub provider_ref: String,
-    /// The raw payload, for providers that verify a signature over it.
+    /// The provider that sent it (`bitgo`, `rhino`): a router dispatches on it.
+    pub provider: String,
+    /// The raw request body, byte for byte.
     pub payload: Vec<u8>,
+    /// The signature header as received (`X-Signature-SHA256` at BitGo, `X-Rhino-Signature`
+    /// at Rhino), if any.
+    pub signature: Option<String>,
 }
 
 /// A deposit as confirmed by reading it back from the provider.
@@ -143,6 +150,14 @@ pub trait CustodyProvider: Send + Sync {
     /// A short name stored with what it creates (`sandbox`, `bitgo`, `rhino`).
     fn name(&self) -> &'static str;
 
+    /// Whether this deployment of the provider can serve the asset (the network is one it
+    /// supports and whatever it needs for it, such as a wallet, is configured). The provider
+    /// router asks at start-up, so a route that cannot work is refused before any request.
+    ///
+    /// # Errors
+    /// [`ProviderError::Rejected`] saying why not.
+    fn serves(&self, asset: AssetId) -> Result<(), ProviderError>;
+
     /// Mints a deposit address. Called while address minting for (vault, asset) is serialised,
     /// so it is called once per address.
     ///
@@ -160,13 +175,15 @@ pub trait CustodyProvider: Send + Sync {
         request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError>;
 
-    /// Reads a withdrawal's state by our transaction id.
+    /// Reads a withdrawal's state by our transaction id (the provider-side idempotency
+    /// reference) and its asset (which decides the provider and, at BitGo, the wallet).
     ///
     /// # Errors
     /// [`ProviderError::NotFound`] if it was never submitted.
     async fn withdrawal_status(
         &self,
         transaction_id: TransactionId,
+        asset: AssetId,
     ) -> Result<ProviderTransfer, ProviderError>;
 
     /// Verifies a deposit notification by reading the transfer back from the provider; nothing

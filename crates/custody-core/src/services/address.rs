@@ -305,7 +305,7 @@ impl AddressService {
         if minted.address.network() != wallet.asset.network() {
             return Err(Error::Internal(format!(
                 "provider {} minted a {} address for a {} wallet",
-                self.provider.name(),
+                minted.provider,
                 minted.address.network(),
                 wallet.asset.network()
             )));
@@ -321,7 +321,7 @@ impl AddressService {
             is_primary: index == 0,
             derivation_index: index,
             provider: ProviderRef {
-                provider: self.provider.name().to_owned(),
+                provider: minted.provider.to_owned(),
                 reference: minted.provider_ref,
             },
             status: AddressStatus::Active,
@@ -597,6 +597,7 @@ mod tests {
                 Ok(MintedAddress {
                     address: address.clone(),
                     provider_ref: Some("prov-1".to_owned()),
+                    provider: "sandbox",
                 })
             });
         (provider, requests)

@@ -293,15 +293,16 @@ mod tests {
         let mut provider = MockCustodyProvider::new();
         provider
             .expect_verify_deposit()
-            .withf(|n| n.provider_ref == "provider-transfer-1")
+            .withf(|n| n.payload == b"{}")
             .times(1)
             .returning(|_| Ok(verified(TransactionStatus::Confirming)));
         let mut tx = deposit_tx(receiving_wallet(5, 0), None);
         let log = record_writes(&mut tx);
         record_commit(&mut tx, &log);
         let notice = DepositNotice {
-            provider_ref: "provider-transfer-1".into(),
+            provider: "sandbox".into(),
             payload: b"{}".to_vec(),
+            signature: None,
         };
         let t = service(uow_with(vec![tx]), provider)
             .record(&notice)
@@ -535,8 +536,9 @@ mod tests {
             .times(1)
             .returning(|_| Err(ProviderError::Unverified("no such transfer".into())));
         let notice = DepositNotice {
-            provider_ref: "forged".into(),
-            payload: Vec::new(),
+            provider: "sandbox".into(),
+            payload: b"forged".to_vec(),
+            signature: None,
         };
         let err = service(uow_with(vec![]), provider)
             .record(&notice)

@@ -299,6 +299,7 @@ mod tests {
                 Ok(MintedAddress {
                     address: chain_address(asset, 0x44),
                     provider_ref: None,
+                    provider: "sandbox",
                 })
             });
     }
