@@ -85,15 +85,17 @@ pub fn transfer_coin(asset: AssetId, environment: BitgoEnvironment) -> Option<&'
 
 /// The asset a transfer coin stands for in this environment (inverse of [`transfer_coin`]).
 pub fn asset_for_coin(coin: &str, environment: BitgoEnvironment) -> Option<AssetId> {
-    COINS.iter().find_map(|(symbol, network, production, test)| {
-        let ticker = match environment {
-            BitgoEnvironment::Production => Some(*production),
-            BitgoEnvironment::Test => *test,
-        };
-        (ticker == Some(coin))
-            .then(|| AssetId::new(*symbol, *network).ok())
-            .flatten()
-    })
+    COINS
+        .iter()
+        .find_map(|(symbol, network, production, test)| {
+            let ticker = match environment {
+                BitgoEnvironment::Production => Some(*production),
+                BitgoEnvironment::Test => *test,
+            };
+            (ticker == Some(coin))
+                .then(|| AssetId::new(*symbol, *network).ok())
+                .flatten()
+        })
 }
 
 #[cfg(test)]
@@ -111,7 +113,10 @@ mod tests {
         let usdt = asset("USDT_ETHEREUM");
         assert_eq!(wallet_coin(usdt, BitgoEnvironment::Production), Some("eth"));
         assert_eq!(wallet_coin(usdt, BitgoEnvironment::Test), Some("hteth"));
-        assert_eq!(transfer_coin(usdt, BitgoEnvironment::Production), Some("usdt"));
+        assert_eq!(
+            transfer_coin(usdt, BitgoEnvironment::Production),
+            Some("usdt")
+        );
         assert_eq!(
             transfer_coin(usdt, BitgoEnvironment::Test),
             Some("hteth:tusdt")

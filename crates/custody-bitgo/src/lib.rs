@@ -436,17 +436,15 @@ impl BitgoClient {
                 transfer.id, transfer.kind
             )));
         }
-        let (status, _) = wire::transfer_status(&transfer.state).ok_or_else(|| {
-            unverified(format!("transfer state `{}` is unknown", transfer.state))
-        })?;
+        let (status, _) = wire::transfer_status(&transfer.state)
+            .ok_or_else(|| unverified(format!("transfer state `{}` is unknown", transfer.state)))?;
         let status = match status {
             TransactionStatus::Completed | TransactionStatus::Failed => status,
             _ => TransactionStatus::Confirming,
         };
         let (raw_address, amount) = receiving_entry(&transfer, wallet)?;
-        let address = ChainAddress::parse(asset.network(), raw_address).map_err(|e| {
-            unverified(format!("BitGo reported an invalid receiving address: {e}"))
-        })?;
+        let address = ChainAddress::parse(asset.network(), raw_address)
+            .map_err(|e| unverified(format!("BitGo reported an invalid receiving address: {e}")))?;
         Ok(VerifiedDeposit {
             provider_ref: transfer.id.clone(),
             asset,
@@ -473,12 +471,26 @@ pub fn parse_transfer_webhook(payload: &[u8]) -> Result<TransferNotification, Pr
             notice.kind
         )));
     }
+    // BitGo ids are 32 lowercase hex; anything else never reaches a URL.
+    for (field, id) in [("transfer", &notice.transfer), ("wallet", &notice.wallet)] {
+        if !is_bitgo_id(id) {
+            return Err(ProviderError::Unverified(format!(
+                "the webhook's `{field}` is not a BitGo id"
+            )));
+        }
+    }
     Ok(notice)
 }
 
-/// The one address of our wallet a receive credited, and by how much. Entries of our wallet
-/// win; without wallet annotations a single positive entry is accepted (the deposit service
-/// then refuses it unless the address is one of ours).
+/// `^[0-9a-f]{32}$`, BitGo's id format.
+fn is_bitgo_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The one address of our wallet a receive credited, and by how much. An entry annotated as
+/// our wallet's wins; without any, a single positive entry carrying no wallet annotation at
+/// all is accepted (the deposit service then refuses it unless the address is one of ours).
+/// An entry annotated as another wallet's is never ours.
 fn receiving_entry<'t>(
     transfer: &'t Transfer,
     wallet: &str,
@@ -488,9 +500,8 @@ fn receiving_entry<'t>(
         .iter()
         .filter(|e| e.is_change != Some(true))
         .filter_map(|e| {
-            let value = e.value_string.as_deref()?;
-            let units: u128 = value.parse().ok()?;
-            let address = e.address.as_deref()?;
+            let units: u128 = e.value_string.as_deref()?.parse().ok()?;
+            let address = e.receiving_address()?;
             (units > 0).then_some((e, address, Amount::from_base_units(units)))
         })
         .collect();
@@ -498,12 +509,15 @@ fn receiving_entry<'t>(
         .iter()
         .filter(|(e, _, _)| e.wallet.as_deref() == Some(wallet))
         .collect();
-    let chosen = match (ours.as_slice(), credits.as_slice()) {
-        ([one], _) => one,
-        ([], [one]) => one,
+    let unannotated: Vec<_> = credits
+        .iter()
+        .filter(|(e, _, _)| e.wallet.is_none())
+        .collect();
+    let chosen = match (ours.as_slice(), unannotated.as_slice()) {
+        ([one], _) | ([], [one]) => one,
         ([], []) => {
             return Err(ProviderError::Unverified(format!(
-                "transfer {} credits no address",
+                "transfer {} credits no address of our wallet",
                 transfer.id
             )))
         }
@@ -520,8 +534,9 @@ fn receiving_entry<'t>(
 /// Classifies a send's answer: a body with a `transfer` is a transfer; a 202, or a body with
 /// a `pendingApproval`, waits for approval.
 fn send_outcome(status: StatusCode, body: serde_json::Value) -> Result<SendOutcome, ProviderError> {
-    let unreadable =
-        |e: serde_json::Error| ProviderError::Unavailable(format!("unreadable BitGo send answer: {e}"));
+    let unreadable = |e: serde_json::Error| {
+        ProviderError::Unavailable(format!("unreadable BitGo send answer: {e}"))
+    };
     if let Some(transfer) = body.get("transfer").filter(|t| t.is_object()) {
         return serde_json::from_value(transfer.clone())
             .map(SendOutcome::Transfer)

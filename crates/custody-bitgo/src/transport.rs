@@ -80,11 +80,9 @@ impl Window {
             log.push_back(now);
             return Ok(());
         }
-        let wait = log
-            .front()
-            .map_or(self.limit.per, |oldest| {
-                self.limit.per.saturating_sub(now.duration_since(*oldest))
-            });
+        let wait = log.front().map_or(self.limit.per, |oldest| {
+            self.limit.per.saturating_sub(now.duration_since(*oldest))
+        });
         Err(ProviderError::RateLimited {
             retry_after_secs: Some(ceil_secs(wait)),
         })
@@ -219,9 +217,10 @@ pub(crate) async fn read<T: DeserializeOwned>(
     })?;
     let status = response.status();
     if status.is_success() {
-        let bytes = response.bytes().await.map_err(|_| {
-            ProviderError::Unavailable("BitGo's answer was cut off".into())
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|_| ProviderError::Unavailable("BitGo's answer was cut off".into()))?;
         return serde_json::from_slice::<T>(&bytes)
             .map(|body| Answer { status, body })
             .map_err(|e| {
@@ -239,10 +238,7 @@ pub(crate) async fn read<T: DeserializeOwned>(
         .name
         .clone()
         .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-    let detail = body
-        .error
-        .or(body.message)
-        .unwrap_or_default();
+    let detail = body.error.or(body.message).unwrap_or_default();
     tracing::warn!(
         status = status.as_u16(),
         name = %name,

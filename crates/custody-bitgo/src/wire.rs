@@ -53,6 +53,20 @@ pub struct TransferEntry {
     /// A change output (UTXO coins).
     #[serde(default)]
     pub is_change: Option<bool>,
+    /// Solana token transfers: the owner of the associated token account in `address`, which
+    /// is the wallet address we minted.
+    #[serde(default)]
+    pub associated_native_coin_address: Option<String>,
+}
+
+impl TransferEntry {
+    /// The address a partner was given: the token account's owner for SPL tokens, else the
+    /// entry's address.
+    pub fn receiving_address(&self) -> Option<&str> {
+        self.associated_native_coin_address
+            .as_deref()
+            .or(self.address.as_deref())
+    }
 }
 
 /// A transfer (`AnnotatedTransferWithInputsOutputs`, A9.6).
@@ -188,10 +202,18 @@ mod tests {
         for (state, status) in expected {
             let (got, reason) = transfer_status(state).unwrap_or_else(|| panic!("{state}"));
             assert_eq!(got, status, "{state}");
-            assert_eq!(reason.is_some(), status == TransactionStatus::Failed, "{state}");
+            assert_eq!(
+                reason.is_some(),
+                status == TransactionStatus::Failed,
+                "{state}"
+            );
         }
         assert_eq!(transfer_status("teleported"), None);
-        assert_eq!(transfer_status("Confirmed"), None, "states are case-sensitive");
+        assert_eq!(
+            transfer_status("Confirmed"),
+            None,
+            "states are case-sensitive"
+        );
     }
 
     #[test]

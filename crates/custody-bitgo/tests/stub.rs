@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use custody_bitgo::{wallet_coin, BitgoClient, BitgoConfig, BitgoEnvironment, Limit, WithdrawalFlow};
+use custody_bitgo::{
+    wallet_coin, BitgoClient, BitgoConfig, BitgoEnvironment, Limit, WithdrawalFlow,
+};
 use custody_core::asset::AssetId;
 use custody_core::id::{AddressId, TenantId, VaultId, WalletId};
 use custody_core::ports::{CustodyProvider, MintRequest, ProviderError};
@@ -270,8 +272,12 @@ fn secrets_never_show_in_debug() {
 async fn serves_names_what_is_missing() {
     let server = MockServer::start().await;
     let bitgo = client(&server, Duration::from_secs(5));
-    assert!(bitgo.serves(AssetId::parse("USDT_ETHEREUM").expect("asset")).is_ok());
-    assert!(bitgo.serves(AssetId::parse("USDC_SOLANA").expect("asset")).is_ok());
+    assert!(bitgo
+        .serves(AssetId::parse("USDT_ETHEREUM").expect("asset"))
+        .is_ok());
+    assert!(bitgo
+        .serves(AssetId::parse("USDC_SOLANA").expect("asset"))
+        .is_ok());
     for (code, why) in [
         ("USDC_BASE", "does not serve"),
         ("XAUT_ETHEREUM", "no faithful coin"),
@@ -280,7 +286,10 @@ async fn serves_names_what_is_missing() {
         let err = bitgo
             .serves(AssetId::parse(code).expect("asset"))
             .expect_err(code);
-        assert!(matches!(&err, ProviderError::Rejected(m) if m.contains(why)), "{code}: {err:?}");
+        assert!(
+            matches!(&err, ProviderError::Rejected(m) if m.contains(why)),
+            "{code}: {err:?}"
+        );
     }
     let mut no_sol = config(&server, Duration::from_secs(5));
     no_sol.wallets.remove("tsol");
@@ -288,7 +297,10 @@ async fn serves_names_what_is_missing() {
         .expect("client")
         .serves(AssetId::parse("USDC_SOLANA").expect("asset"))
         .expect_err("no wallet");
-    assert!(matches!(&err, ProviderError::Rejected(m) if m.contains("tsol")), "{err:?}");
+    assert!(
+        matches!(&err, ProviderError::Rejected(m) if m.contains("tsol")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -319,7 +331,10 @@ async fn eth_address_creation_is_held_to_bitgos_hourly_limit_on_our_side() {
     };
     let bitgo = BitgoClient::new(limited).expect("client");
     for _ in 0..2 {
-        bitgo.mint_address(&mint("USDT_ETHEREUM")).await.expect("within the limit");
+        bitgo
+            .mint_address(&mint("USDT_ETHEREUM"))
+            .await
+            .expect("within the limit");
     }
     let err = bitgo
         .mint_address(&mint("USDC_ETHEREUM"))
@@ -330,7 +345,10 @@ async fn eth_address_creation_is_held_to_bitgos_hourly_limit_on_our_side() {
         "{err:?}"
     );
     // Solana addresses are not counted against the ETH limit.
-    bitgo.mint_address(&mint("USDC_SOLANA")).await.expect("sol is not limited");
+    bitgo
+        .mint_address(&mint("USDC_SOLANA"))
+        .await
+        .expect("sol is not limited");
 }
 
 #[tokio::test]

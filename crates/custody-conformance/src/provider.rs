@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use custody_core::chain_address::ChainAddress;
 use custody_core::asset::AssetId;
+use custody_core::chain_address::ChainAddress;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,

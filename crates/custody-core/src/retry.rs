@@ -72,7 +72,11 @@ mod tests {
         let b = Backoff::default();
         assert!(b.delay(1, 7, None).is_some());
         assert!(b.delay(2, 7, None).is_some());
-        assert_eq!(b.delay(3, 7, None), None, "three attempts means two retries");
+        assert_eq!(
+            b.delay(3, 7, None),
+            None,
+            "three attempts means two retries"
+        );
         assert_eq!(b.delay(0, 7, None), None);
         assert_eq!(Backoff::NONE.delay(1, 7, None), None);
     }

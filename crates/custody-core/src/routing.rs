@@ -69,16 +69,14 @@ impl ProviderRouter {
     ) -> Result<ProviderRouter, RouteError> {
         let mut router = ProviderRouter::default();
         for (asset, provider) in routes {
-            provider
-                .serves(asset)
-                .map_err(|e| RouteError::Unservable {
-                    asset,
-                    provider: provider.name(),
-                    reason: match e {
-                        ProviderError::Rejected(reason) => reason,
-                        other => other.to_string(),
-                    },
-                })?;
+            provider.serves(asset).map_err(|e| RouteError::Unservable {
+                asset,
+                provider: provider.name(),
+                reason: match e {
+                    ProviderError::Rejected(reason) => reason,
+                    other => other.to_string(),
+                },
+            })?;
             match router.by_name.get(provider.name()) {
                 Some(known) if !std::sync::Arc::ptr_eq(known, &provider) => {
                     return Err(RouteError::DuplicateName(provider.name()));
@@ -156,15 +154,12 @@ impl CustodyProvider for ProviderRouter {
         &self,
         notice: &DepositNotice,
     ) -> Result<VerifiedDeposit, ProviderError> {
-        let provider = self
-            .by_name
-            .get(notice.provider.as_str())
-            .ok_or_else(|| {
-                ProviderError::Unverified(format!(
-                    "no custody provider named `{}` is configured",
-                    notice.provider
-                ))
-            })?;
+        let provider = self.by_name.get(notice.provider.as_str()).ok_or_else(|| {
+            ProviderError::Unverified(format!(
+                "no custody provider named `{}` is configured",
+                notice.provider
+            ))
+        })?;
         provider.verify_deposit(notice).await
     }
 }

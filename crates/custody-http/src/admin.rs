@@ -3,6 +3,7 @@
 //! run while the server runs: the server reads keys and tenants from the store on every
 //! request, so a key minted, rotated or revoked here takes effect at once.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
@@ -35,16 +36,23 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
         Arc::new(SystemClock),
         Arc::new(OsIds),
     );
-    let output = execute(&admin, command).await?;
+    let routed = settings.live.parsed_routes()?.into_keys().collect();
+    let output = execute(&admin, &routed, command).await?;
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
 }
 
 /// Executes a command against an admin service (separate from [`run`] for tests).
+/// `live_routes` are the assets a live provider is configured for: enabling any other asset
+/// for live is refused, since the server would not start with it.
 ///
 /// # Errors
 /// As [`run`].
-pub async fn execute(admin: &AdminService, command: AdminCommand) -> anyhow::Result<Value> {
+pub async fn execute(
+    admin: &AdminService,
+    live_routes: &BTreeSet<AssetId>,
+    command: AdminCommand,
+) -> anyhow::Result<Value> {
     Ok(match command {
         AdminCommand::Tenant(TenantCommand::Create { name }) => {
             tenant_json(&admin.create_tenant(&name).await?)
@@ -82,6 +90,12 @@ pub async fn execute(admin: &AdminService, command: AdminCommand) -> anyhow::Res
             let tenant = tenant_id(&args.tenant)?;
             let env = environment(&args.env)?;
             let asset = AssetId::parse(&args.asset_id).map_err(|e| anyhow!("{e}"))?;
+            if enabled && env == Environment::Live && !live_routes.contains(&asset) {
+                return Err(anyhow!(
+                    "no live custody provider is configured for {asset}: add it to live.routes \
+                     (docs/providers.md) before enabling it for live"
+                ));
+            }
             let assets = admin.set_asset(tenant, env, asset, enabled).await?;
             json!({
                 "tenant": tenant.to_string(),

@@ -4,8 +4,10 @@
 //! command line (`--listen`, `--database-url`) and its two documented variables
 //! (`CUSTODY_LISTEN`, `DATABASE_URL`).
 //!
-//! Secrets (the master key) are [`SecretString`]s: never printed, redacted in `Debug`.
+//! Secrets (the master key, provider credentials) are [`SecretString`]s: never printed,
+//! redacted in `Debug`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -32,6 +34,124 @@ pub struct Settings {
     pub prices: PriceSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Live custody: which provider serves which asset, and the providers' connections.
+    #[serde(default)]
+    pub live: LiveSettings,
+}
+
+/// Live custody (docs/providers.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LiveSettings {
+    /// Asset id (`USDT_ETHEREUM`) → provider (`bitgo` or `rhino`). An asset not listed is not
+    /// offered live: the server refuses to start while a live tenant has it enabled.
+    #[serde(default)]
+    pub routes: BTreeMap<String, ProviderKind>,
+    /// BitGo, when any route names it.
+    #[serde(default)]
+    pub bitgo: Option<BitgoSettings>,
+    /// Rhino, when any route names it.
+    #[serde(default)]
+    pub rhino: Option<RhinoSettings>,
+}
+
+/// A live custody provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// `custody-bitgo`.
+    Bitgo,
+    /// `custody-rhino`.
+    Rhino,
+}
+
+impl ProviderKind {
+    /// The name used in configuration and stored with what the provider creates.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Bitgo => "bitgo",
+            ProviderKind::Rhino => "rhino",
+        }
+    }
+}
+
+/// How BitGo withdrawals are sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BitgoWithdrawals {
+    /// Refused (deposit-only deployment).
+    #[default]
+    Disabled,
+    /// Custody wallets: `tx/initiate`, a pending approval.
+    Custody,
+    /// Hot wallets through BitGo Express (`express_url`, `wallet_passphrase`).
+    Express,
+}
+
+/// BitGo (providers.md part A).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BitgoSettings {
+    /// `test` (app.bitgo-test.com, testnet coins) or `production`.
+    pub environment: custody_bitgo::BitgoEnvironment,
+    /// REST base without `/api/v2`; default: the environment's.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// A long-lived access token. Secret: set it with `CUSTODY_LIVE__BITGO__ACCESS_TOKEN`.
+    pub access_token: SecretString,
+    /// Wallet id per wallet coin (`eth`, `sol`; `hteth`, `tsol` on test).
+    #[serde(default)]
+    pub wallets: BTreeMap<String, String>,
+    /// Per-request timeout; BitGo recommends 100 s.
+    #[serde(default = "BitgoSettings::default_timeout")]
+    pub timeout_secs: u64,
+    /// `disabled`, `custody` or `express`.
+    #[serde(default)]
+    pub withdrawals: BitgoWithdrawals,
+    /// Custody flow: BitGo user ids named as video approvers.
+    #[serde(default)]
+    pub video_approvers: Vec<String>,
+    /// Express flow: Express's base URL.
+    #[serde(default)]
+    pub express_url: Option<String>,
+    /// Express flow: the wallet passphrase. Secret.
+    #[serde(default)]
+    pub wallet_passphrase: Option<SecretString>,
+    /// The enterprise webhook secret, to check `X-Signature-SHA256`. Secret.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl BitgoSettings {
+    const fn default_timeout() -> u64 {
+        100
+    }
+}
+
+/// Rhino.fi smart deposit addresses (providers.md part B).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RhinoSettings {
+    /// Default `https://api.rhino.fi`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// A secret API key (`SECRET_…`). Set it with `CUSTODY_LIVE__RHINO__API_KEY`.
+    pub api_key: SecretString,
+    /// Where deposits are bridged to, for every tenant without its own.
+    #[serde(default)]
+    pub destination: Option<custody_rhino::Destination>,
+    /// Per-tenant destinations (`ten_…` → destination).
+    #[serde(default)]
+    pub tenant_destinations: BTreeMap<String, custody_rhino::Destination>,
+    /// Rhino's webhook public key (PEM), pinned; unset: fetched from Rhino.
+    #[serde(default)]
+    pub webhook_public_key: Option<String>,
+    /// Per-request timeout.
+    #[serde(default = "RhinoSettings::default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl RhinoSettings {
+    const fn default_timeout() -> u64 {
+        30
+    }
 }
 
 /// The HTTP server.

@@ -18,6 +18,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use custody_core::error::{Error, ErrorKind};
 use custody_core::idempotency::IdempotencyKeyError;
+use custody_core::ports::ProviderError;
 use custody_core::services::AuthFailure;
 use custody_core::signing::SignatureDebug;
 use serde::Serialize;
@@ -398,6 +399,13 @@ impl From<Error> for ApiError {
         };
         if kind == ErrorKind::Provider {
             tracing::warn!(error = %e, "custody provider failed");
+        }
+        // The provider's own wait, passed on so partners back off as long as it asked.
+        if let Error::Provider(ProviderError::RateLimited {
+            retry_after_secs: Some(secs),
+        }) = &e
+        {
+            api.0.retry_after = Some(*secs);
         }
         api.0.retryable = api.0.retryable || e.is_retryable();
         api

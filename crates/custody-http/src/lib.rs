@@ -22,6 +22,7 @@ pub mod input;
 pub mod middleware;
 pub mod openapi;
 pub mod prices;
+pub mod providers;
 pub mod routes;
 pub mod startup;
 pub mod system;

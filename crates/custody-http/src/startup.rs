@@ -20,13 +20,9 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use custody_core::api_key::{IpAllowList, KeyMode, ScopeSet};
 use custody_core::environment::Environment;
-use custody_core::asset::AssetId;
-use custody_core::id::TransactionId;
 use custody_core::page::PageRequest;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed,
-    EnvironmentStores, MintRequest, MintedAddress, ProviderError, ProviderTransfer, SharedStores,
-    VerifiedDeposit, WithdrawalRequest,
+    DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
 use custody_core::services::{AdminService, AuthService, MintedKey, NewKey};
 use custody_core::tenant::Tenant;
@@ -43,6 +39,7 @@ use crate::error::ApiError;
 use crate::graph::{AppState, GraphParts, Readiness, ServiceGraph};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
+use crate::providers::{check_live_tenants, live_provider};
 use crate::system::{random_bytes, OsIds, SystemClock};
 
 /// An opened, migrated store, whichever engine.
@@ -223,54 +220,6 @@ pub async fn bootstrap(
     Ok(Some(Bootstrap { tenant, key }))
 }
 
-/// The live provider until live custody is configured: refuses every call, so a live key
-/// on an unconfigured deployment gets `provider_error` and nothing changes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UnconfiguredLiveProvider;
-
-impl UnconfiguredLiveProvider {
-    fn refuse() -> ProviderError {
-        ProviderError::Rejected("no live custody provider is configured for this deployment".into())
-    }
-}
-
-#[async_trait]
-impl CustodyProvider for UnconfiguredLiveProvider {
-    fn name(&self) -> &'static str {
-        "unconfigured"
-    }
-
-    fn serves(&self, asset: AssetId) -> Result<(), ProviderError> {
-        Err(ProviderError::Rejected(format!("no live custody provider serves {asset}")))
-    }
-
-    async fn mint_address(&self, _request: &MintRequest) -> Result<MintedAddress, ProviderError> {
-        Err(Self::refuse())
-    }
-
-    async fn submit_withdrawal(
-        &self,
-        _request: &WithdrawalRequest,
-    ) -> Result<ProviderTransfer, ProviderError> {
-        Err(Self::refuse())
-    }
-
-    async fn withdrawal_status(
-        &self,
-        _transaction_id: TransactionId,
-        _asset: AssetId,
-    ) -> Result<ProviderTransfer, ProviderError> {
-        Err(Self::refuse())
-    }
-
-    async fn verify_deposit(
-        &self,
-        _notice: &DepositNotice,
-    ) -> Result<VerifiedDeposit, ProviderError> {
-        Err(Self::refuse())
-    }
-}
-
 /// Everything [`Application::build_with`] needs besides the store; tests swap pieces.
 pub struct Wiring {
     /// Where to listen (port 0 for a random port).
@@ -296,16 +245,20 @@ pub struct Wiring {
 }
 
 impl Wiring {
-    /// Production wiring from settings.
+    /// Production wiring from settings, around the live provider built from them
+    /// ([`crate::providers::live_provider`]).
     ///
     /// # Errors
     /// The listen address cannot be bound.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Wiring> {
+    pub fn from_settings(
+        settings: &Settings,
+        live_provider: DynCustodyProvider,
+    ) -> anyhow::Result<Wiring> {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         Ok(Wiring {
             listener,
-            live_provider: Arc::new(UnconfiguredLiveProvider),
+            live_provider,
             live_prices: Arc::new(StaticPrices::from_config(&settings.prices.live)),
             currencies: settings.prices.currencies.clone(),
             clock: Arc::new(SystemClock),
@@ -325,14 +278,21 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store, bootstraps an empty one (printing the sandbox key), and builds the
-    /// server.
+    /// Opens the store, builds the live provider router from `[live]` and checks that every
+    /// asset a live tenant has enabled is routed, bootstraps an empty store (printing the
+    /// sandbox key), and builds the server.
     ///
     /// # Errors
-    /// As [`open_store`] and [`Wiring::from_settings`].
+    /// As [`open_store`], [`crate::providers::live_provider`],
+    /// [`crate::providers::check_live_tenants`] and [`Wiring::from_settings`].
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
         let store = open_store(settings).await?;
-        let wiring = Wiring::from_settings(settings)?;
+        let router = live_provider(&settings.live, Arc::new(SystemClock))?;
+        check_live_tenants(&store.shared().tenants, &router).await?;
+        for (asset, provider) in router.routed() {
+            tracing::info!(%asset, provider, "live route");
+        }
+        let wiring = Wiring::from_settings(settings, Arc::new(router))?;
         if let Some(first) =
             bootstrap(&store.shared(), wiring.clock.clone(), wiring.ids.clone()).await?
         {

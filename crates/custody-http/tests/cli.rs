@@ -273,7 +273,22 @@ fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
         401
     );
 
-    // Assets: live is empty until enabled; sandbox has everything.
+    // Assets: live is empty until enabled, and only a routed asset may be enabled live;
+    // sandbox has everything.
+    let err = admin_fails(
+        dir.path(),
+        &["asset", "enable", "--tenant", &tenant_id, "USDC_solana"],
+    );
+    assert!(
+        err.contains("USDC_SOLANA") && err.contains("live.routes"),
+        "{err}"
+    );
+    std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+    std::fs::write(
+        dir.path().join("config/local.toml"),
+        "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n",
+    )
+    .expect("write local.toml");
     let enabled = admin(
         dir.path(),
         &["asset", "enable", "--tenant", &tenant_id, "USDC_solana"],
@@ -394,4 +409,71 @@ fn configuration_layers_and_graceful_shutdown() {
         .as_str()
         .is_some_and(|r| r.starts_with("req_")));
     assert!(!logs.contains("sk_test_"), "no key in the logs");
+}
+
+/// `custody serve` with this `config/local.toml`: must exit at once, failing; its stderr.
+fn serve_refuses(dir: &Path, local_toml: &str) -> String {
+    std::fs::create_dir_all(dir.join("config")).expect("config dir");
+    std::fs::write(dir.join("config/local.toml"), local_toml).expect("write local.toml");
+    let out = custody(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success(), "serve should refuse to start");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_live_deployment_that_cannot_serve_its_assets_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A live tenant with USDC on Solana enabled while the route existed.
+    std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+    std::fs::write(
+        dir.path().join("config/local.toml"),
+        "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n",
+    )
+    .expect("write local.toml");
+    let tenant = admin(dir.path(), &["tenant", "create", "--name", "Acme"]);
+    let tenant_id = tenant["id"].as_str().expect("id").to_owned();
+    admin(
+        dir.path(),
+        &["asset", "enable", "--tenant", &tenant_id, "USDC_SOLANA"],
+    );
+
+    // The route is gone: the tenant's asset has no provider.
+    let err = serve_refuses(dir.path(), "");
+    assert!(
+        err.contains("USDC_SOLANA") && err.contains(&tenant_id) && err.contains("live.routes"),
+        "{err}"
+    );
+    // A route to a provider that is not configured.
+    let err = serve_refuses(dir.path(), "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n");
+    assert!(err.contains("[live.bitgo] is not configured"), "{err}");
+    // A route to a provider that cannot serve the asset: BitGo without a Solana wallet.
+    let err = serve_refuses(
+        dir.path(),
+        "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n[live.bitgo]\nenvironment = \"test\"\n\
+         access_token = \"v2x-never-printed\"\n[live.bitgo.wallets]\nhteth = \"59cd72485007a239fb00282ed480da1f\"\n",
+    );
+    assert!(err.contains("USDC_SOLANA") && err.contains("tsol"), "{err}");
+    assert!(
+        !err.contains("v2x-never-printed"),
+        "the token is never printed"
+    );
+    // Rhino cannot carry XAUT.
+    let err = serve_refuses(
+        dir.path(),
+        "[live.routes]\nXAUT_ETHEREUM = \"rhino\"\n[live.rhino]\napi_key = \"SECRET_never-printed\"\n\
+         [live.rhino.destination]\nchain = \"ETHEREUM\"\naddress = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n",
+    );
+    assert!(
+        err.contains("XAUT_ETHEREUM") && err.contains("rhino"),
+        "{err}"
+    );
+    assert!(!err.contains("never-printed"), "the key is never printed");
+    // An unknown asset or provider name is a configuration error naming it.
+    let err = serve_refuses(dir.path(), "[live.routes]\nDOGE_ETHEREUM = \"bitgo\"\n");
+    assert!(err.contains("DOGE"), "{err}");
+    let err = serve_refuses(dir.path(), "[live.routes]\nUSDC_SOLANA = \"fireblocks\"\n");
+    assert!(err.contains("fireblocks"), "{err}");
 }

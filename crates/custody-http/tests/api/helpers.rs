@@ -68,6 +68,9 @@ pub struct Options {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Body limit.
     pub max_body_bytes: usize,
+    /// Live custody from these settings (the production path: router over the real BitGo and
+    /// Rhino clients) instead of the counting fake.
+    pub live: Option<custody_http::configuration::LiveSettings>,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
         Options {
             trusted_proxies: Vec::new(),
             max_body_bytes: 64 * 1024,
+            live: None,
         }
     }
 }
@@ -129,10 +133,17 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         }
     };
     let live_provider = Arc::new(CountingProvider::with_delay(Duration::ZERO));
+    let live: custody_core::ports::DynCustodyProvider = match &options.live {
+        Some(settings) => Arc::new(
+            custody_http::providers::live_provider(settings, Arc::new(SystemClock))
+                .expect("live provider from settings"),
+        ),
+        None => live_provider.clone(),
+    };
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let wiring = Wiring {
         listener,
-        live_provider: live_provider.clone(),
+        live_provider: live,
         live_prices: Arc::new(StaticPrices::default()),
         currencies: vec!["usd".into(), "pen".into()],
         clock: Arc::new(SystemClock),

@@ -11,6 +11,7 @@ mod boundary;
 mod connect;
 mod convergence;
 mod idempotency;
+mod live;
 
 mod accounts;
 mod auth;

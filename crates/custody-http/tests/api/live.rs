@@ -1,0 +1,431 @@
+//! Live custody end to end: `sk_live_…` traffic through the real provider router, the real
+//! BitGo and Rhino clients, configured exactly as docs/providers.md says, against local stub
+//! servers speaking the providers' documented wire formats. Sandbox traffic for the same assets
+//! reaches neither stub.
+
+use base64::Engine as _;
+use custody_core::api_key::KeyMode;
+use custody_core::asset::AssetId;
+use custody_core::environment::Environment;
+use custody_core::id::TenantId;
+use custody_core::tenant::TenantStatus;
+use custody_http::configuration::LiveSettings;
+use reqwest::Method;
+use serde_json::{json, Value};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{
+    assert_error, now, parts, spawn_app_with, Engine, Key, KeySpec, Options, TestApp,
+};
+use crate::on_both_stores;
+
+const ADDRESSES: &str = "/connect/v1/addresses";
+const BITGO_TOKEN: &str = "v2x-live-e2e-access-token";
+const ETH_WALLET: &str = "59cd72485007a239fb00282ed480da1f";
+const SOL_WALLET: &str = "6a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const RHINO_KEY: &str = "SECRET_live-e2e-rhino-key";
+/// Where Rhino forwards deposits: our BitGo ETH wallet's base address.
+const DESTINATION: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+const MINTED_ETH: &str = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
+const MINTED_BASE: &str = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB";
+
+/// The live section of a deployment's configuration, as an operator writes it
+/// (docs/providers.md), pointed at the stubs.
+fn live_settings(bitgo: &MockServer, rhino: &MockServer) -> LiveSettings {
+    let toml = format!(
+        r#"
+[routes]
+USDT_ETHEREUM = "bitgo"
+USDC_ETHEREUM = "bitgo"
+USDC_SOLANA = "bitgo"
+USDC_BASE = "rhino"
+USDC_INK = "rhino"
+
+[bitgo]
+environment = "test"
+base_url = "{bitgo}"
+access_token = "{BITGO_TOKEN}"
+timeout_secs = 5
+[bitgo.wallets]
+hteth = "{ETH_WALLET}"
+tsol = "{SOL_WALLET}"
+
+[rhino]
+base_url = "{rhino}"
+api_key = "{RHINO_KEY}"
+timeout_secs = 5
+[rhino.destination]
+chain = "ETHEREUM"
+address = "{DESTINATION}"
+"#,
+        bitgo = bitgo.uri(),
+        rhino = rhino.uri(),
+    );
+    config::Config::builder()
+        .add_source(config::File::from_str(&toml, config::FileFormat::Toml))
+        .build()
+        .expect("toml")
+        .try_deserialize()
+        .expect("live settings")
+}
+
+async fn live_app(engine: Engine, bitgo: &MockServer, rhino: &MockServer) -> TestApp {
+    spawn_app_with(
+        engine,
+        Options {
+            live: Some(live_settings(bitgo, rhino)),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// An approved tenant with the routed assets enabled live, and its live and sandbox keys.
+async fn tenant_with_keys(app: &TestApp) -> (TenantId, Key, Key) {
+    let tenant = app.tenant(TenantStatus::Approved).await;
+    for code in ["USDT_ETHEREUM", "USDC_SOLANA", "USDC_BASE"] {
+        app.admin
+            .set_asset(
+                tenant,
+                Environment::Live,
+                AssetId::parse(code).expect("asset"),
+                true,
+            )
+            .await
+            .expect("enable live");
+    }
+    let live = app.key(tenant, KeySpec::live(KeyMode::Bearer)).await;
+    let sandbox = app.key(tenant, KeySpec::sandbox(KeyMode::Bearer)).await;
+    (tenant, live, sandbox)
+}
+
+/// A JWT as Rhino issues them: only its `exp` claim matters to the client.
+fn rhino_jwt() -> String {
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64(&json!({"alg": "RS256", "typ": "JWT"})),
+        b64(&json!({"sub": "project-1", "exp": now() + 3600}))
+    )
+}
+
+async fn mount_rhino_auth(rhino: &MockServer, jwt: &str) {
+    Mock::given(method("POST"))
+        .and(path("/authentication/auth/apiKey"))
+        .and(body_json(json!({ "apiKey": RHINO_KEY })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "jwt": jwt })))
+        .expect(1)
+        .mount(rhino)
+        .await;
+}
+
+/// BitGo's `WalletAddress` answer (providers.md A9.1), echoing the label it was sent.
+fn bitgo_address(request: &Request) -> ResponseTemplate {
+    let sent: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "66a1b2c3d4e5f60718293a4b5c6d7e8f", "address": MINTED_ETH.to_lowercase(),
+        "chain": 0, "index": 3, "coin": "hteth", "wallet": ETH_WALLET, "label": sent["label"],
+        "coinSpecific": {"forwarderVersion": 4, "nonce": -1, "feeAddress": DESTINATION,
+            "pendingChainInitialization": false, "pendingDeployment": true, "creationFailure": [],
+            "txCount": 0, "updateTime": "2026-08-01T00:00:00.000Z"}
+    }))
+}
+
+async fn mint(app: &TestApp, key: &Key, body: &str, idempotency_key: &str) -> (u16, Value, bool) {
+    let (status, headers, _, json) = parts(
+        app.request(key, Method::POST, ADDRESSES, Some(body))
+            .idempotency_key(idempotency_key)
+            .send()
+            .await,
+    )
+    .await;
+    let replayed = headers
+        .get("idempotency-replayed")
+        .is_some_and(|v| v == "true");
+    (status, json, replayed)
+}
+
+async fn bitgo_mints_with_the_exact_documented_request(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v2/hteth/wallet/{ETH_WALLET}/address")))
+        .and(header(
+            "authorization",
+            format!("Bearer {BITGO_TOKEN}").as_str(),
+        ))
+        .and(header("content-type", "application/json"))
+        .respond_with(bitgo_address)
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (tenant, live, _) = tenant_with_keys(&app).await;
+
+    let (status, body, _) = mint(
+        &app,
+        &live,
+        r#"{"asset":"USDT","network":"ethereum","external_ref":"user-1"}"#,
+        "live-bitgo-1",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["address"], MINTED_ETH, "stored in EIP-55 form");
+    assert_eq!(body["asset"], "USDT");
+
+    // The one request BitGo saw: exactly the documented body, our address id as the label.
+    let seen = bitgo.received_requests().await.expect("recorded");
+    assert_eq!(seen.len(), 1);
+    let sent: Value = serde_json::from_slice(&seen[0].body).expect("json body");
+    let label = sent["label"].as_str().expect("label").to_owned();
+    assert_eq!(sent, json!({ "label": label }), "nothing but the label");
+    assert!(label.starts_with("ba_"), "{label}");
+    assert!(
+        rhino
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "an ethereum asset routed to BitGo never reaches Rhino"
+    );
+
+    // The stored address is the one labelled, and records its provider and BitGo's id for it.
+    let stored = app
+        .store
+        .environment(Environment::Live)
+        .addresses
+        .get(tenant, label.parse().expect("address id"))
+        .await
+        .expect("stored under the id BitGo was given");
+    assert_eq!(stored.address.to_string(), MINTED_ETH);
+    assert_eq!(stored.provider.provider, "bitgo");
+    assert_eq!(
+        stored.provider.reference.as_deref(),
+        Some("66a1b2c3d4e5f60718293a4b5c6d7e8f")
+    );
+}
+
+async fn a_rhino_routed_asset_goes_to_rhino(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    let jwt = rhino_jwt();
+    mount_rhino_auth(&rhino, &jwt).await;
+    Mock::given(method("POST"))
+        .and(path("/sda/deposit-addresses"))
+        .and(header("authorization", jwt.as_str()))
+        .respond_with(move |request: &Request| {
+            let sent: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            ResponseTemplate::new(200).set_body_json(json!([{
+                "depositChain": "BASE", "depositAddress": MINTED_BASE.to_lowercase(),
+                "destinationChain": "ETHEREUM", "destinationAddress": DESTINATION,
+                "addressNote": sent["addressNote"],
+                "supportedTokens": [{"symbol": "USDC", "address": "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913",
+                    "maxDepositLimitUsd": 100000, "minDepositLimitUsd": 5}],
+                "isActive": true
+            }]))
+        })
+        .expect(1)
+        .mount(&rhino)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+
+    let (status, body, _) = mint(
+        &app,
+        &live,
+        r#"{"asset":"USDC","network":"base","external_ref":"user-1"}"#,
+        "live-rhino-1",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["address"], MINTED_BASE);
+    assert_eq!(body["network"], "base");
+
+    let seen = rhino.received_requests().await.expect("recorded");
+    let create = seen
+        .iter()
+        .find(|r| r.url.path() == "/sda/deposit-addresses")
+        .expect("an SDA request");
+    let sent: Value = serde_json::from_slice(&create.body).expect("json");
+    let note = sent["addressNote"].as_str().expect("note").to_owned();
+    assert_eq!(
+        sent,
+        json!({
+            "depositChains": ["BASE"],
+            "destinationChain": "ETHEREUM",
+            "destinationAddress": DESTINATION,
+            "addressNote": note,
+            "reusePolicy": "reuse-existing",
+        })
+    );
+    assert!(note.starts_with("acc_") && note.ends_with(":0"), "{note}");
+    // No Bearer: Rhino takes the raw JWT.
+    assert_eq!(
+        create
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        Some(jwt.as_str())
+    );
+    assert!(
+        bitgo
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "a Rhino-routed asset never reaches BitGo"
+    );
+}
+
+async fn sandbox_keys_touch_neither_provider(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    for server in [&bitgo, &rhino] {
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(server)
+            .await;
+    }
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, _, sandbox) = tenant_with_keys(&app).await;
+    for (n, body) in [
+        r#"{"asset":"USDT","network":"ethereum","external_ref":"user-1"}"#,
+        r#"{"asset":"USDC","network":"solana","external_ref":"user-1"}"#,
+        r#"{"asset":"USDC","network":"base","external_ref":"user-1"}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, json, _) = mint(&app, &sandbox, body, &format!("sandbox-{n}")).await;
+        assert_eq!(status, 201, "{json}");
+    }
+    let (status, _, _, json) = parts(
+        app.request(&sandbox, Method::GET, ADDRESSES, None)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(json["items"].as_array().map(Vec::len), Some(3), "{json}");
+    for server in [&bitgo, &rhino] {
+        assert!(
+            server
+                .received_requests()
+                .await
+                .expect("recorded")
+                .is_empty(),
+            "sandbox traffic reached a live provider stub"
+        );
+    }
+}
+
+async fn an_outage_is_a_retryable_provider_error_and_the_retry_mints_once(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    let minting = format!("/api/v2/hteth/wallet/{ETH_WALLET}/address");
+    // First BitGo is down (503, its platform error body), then it is back.
+    Mock::given(method("POST"))
+        .and(path(minting.as_str()))
+        .respond_with(ResponseTemplate::new(503).set_body_json(
+            json!({"error": "service unavailable", "name": "ServiceUnavailable", "requestId": "r-503"}),
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(minting.as_str()))
+        .respond_with(bitgo_address)
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+    let body = r#"{"asset":"USDT","network":"ethereum","external_ref":"user-9"}"#;
+
+    let error = assert_error(
+        app.request(&live, Method::POST, ADDRESSES, Some(body))
+            .idempotency_key("outage-1")
+            .send()
+            .await,
+        503,
+        "provider_error",
+        "provider_unavailable",
+    )
+    .await;
+    assert_eq!(error["error"]["retryable"], true, "{error}");
+    // Nothing changed: the partner has no address.
+    let (_, _, _, list) = parts(
+        app.request(&live, Method::GET, ADDRESSES, None)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+
+    // The same key again, once BitGo is back: minted (the key was released, not burnt).
+    let (status, first, replayed) = mint(&app, &live, body, "outage-1").await;
+    assert_eq!(status, 201, "{first}");
+    assert!(!replayed);
+    // And once more: the stored answer, byte for byte, without calling BitGo.
+    let (status, again, replayed) = mint(&app, &live, body, "outage-1").await;
+    assert_eq!(status, 201);
+    assert!(replayed);
+    assert_eq!(again, first);
+    assert_eq!(
+        bitgo.received_requests().await.expect("recorded").len(),
+        2,
+        "one failed call, one mint: never a second address"
+    );
+}
+
+async fn a_rate_limited_provider_is_retryable_and_names_no_secret(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path("/authentication/auth/apiKey"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "jwt": rhino_jwt() })))
+        .mount(&rhino)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/sda/deposit-addresses"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({
+            "_tag": "DepositAddressRateLimitExceeded",
+            "message": "Too many deposit addresses created",
+            "limit": {"_tag": "WindowLimitExceeded", "allowed": 50, "current": 50, "durationMs": 3_600_000}
+        })))
+        .mount(&rhino)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+    let response = app
+        .request(
+            &live,
+            Method::POST,
+            ADDRESSES,
+            Some(r#"{"asset":"USDC","network":"base","external_ref":"user-1"}"#),
+        )
+        .idempotency_key("limited-1")
+        .send()
+        .await;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let error = assert_error(response, 503, "provider_error", "provider_rate_limited").await;
+    assert_eq!(error["error"]["retryable"], true);
+    assert_eq!(retry_after.as_deref(), Some("3600"));
+    let shown = error.to_string();
+    assert!(
+        !shown.contains(RHINO_KEY) && !shown.contains("SECRET_"),
+        "{shown}"
+    );
+}
+
+on_both_stores!(
+    bitgo_mints_with_the_exact_documented_request,
+    a_rhino_routed_asset_goes_to_rhino,
+    sandbox_keys_touch_neither_provider,
+    an_outage_is_a_retryable_provider_error_and_the_retry_mints_once,
+    a_rate_limited_provider_is_retryable_and_names_no_secret,
+);

@@ -1,0 +1,217 @@
+//! Rhino webhook events: the RSA signature and the few envelope fields that identify a deposit.
+//!
+//! Rhino signs `hex(sha256(JSON.stringify(body)))` with RSA-SHA256 (PKCS#1 v1.5) and sends the
+//! signature as hex in `X-Rhino-Signature`. We hash the raw body bytes as received (Rhino's
+//! compact `JSON.stringify` output), never a re-serialisation of our own.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use custody_core::ports::ProviderError;
+use rsa::pkcs1::DecodeRsaPublicKey as _;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::DecodePublicKey as _;
+use rsa::sha2::{Digest as _, Sha256};
+use rsa::signature::Verifier as _;
+use rsa::traits::PublicKeyParts as _;
+use rsa::RsaPublicKey;
+use serde_json::Value;
+
+/// Keys shorter than this are refused (2048-bit RSA is the floor for signatures today).
+pub(crate) const MIN_KEY_BYTES: usize = 256;
+
+/// Parses a PEM public key: SPKI (`PUBLIC KEY`, what Rhino serves), or PKCS#1
+/// (`RSA PUBLIC KEY`) as a courtesy. `None` when it is neither, or shorter than 2048 bits.
+pub(crate) fn parse_public_key(pem: &str) -> Option<RsaPublicKey> {
+    let pem = pem.trim();
+    let key = RsaPublicKey::from_public_key_pem(pem)
+        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
+        .ok()?;
+    (key.size() >= MIN_KEY_BYTES).then_some(key)
+}
+
+/// Decodes what `GET /webhook/public-key` answers: a JSON string holding base64 of the PEM.
+/// A string that already is a PEM is accepted too.
+pub(crate) fn decode_served_key(served: &str) -> Option<RsaPublicKey> {
+    let served = served.trim();
+    if served.starts_with("-----BEGIN") {
+        return parse_public_key(served);
+    }
+    let compact: String = served.chars().filter(|c| !c.is_whitespace()).collect();
+    let pem = STANDARD.decode(compact).ok()?;
+    parse_public_key(std::str::from_utf8(&pem).ok()?)
+}
+
+/// The signature header, decoded; `Unverified` when missing or not hex.
+pub(crate) fn decode_signature(header: Option<&str>) -> Result<Signature, ProviderError> {
+    let hex_text = header
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ProviderError::Unverified("missing X-Rhino-Signature".into()))?;
+    let bytes = hex::decode(hex_text)
+        .map_err(|_| ProviderError::Unverified("X-Rhino-Signature is not hex".into()))?;
+    Signature::try_from(bytes.as_slice())
+        .map_err(|_| ProviderError::Unverified("X-Rhino-Signature is not an RSA signature".into()))
+}
+
+/// The message Rhino signs: the lowercase hex text of sha256 over the body.
+pub(crate) fn signed_message(payload: &[u8]) -> String {
+    hex::encode(Sha256::digest(payload))
+}
+
+/// Whether `signature` is `key`'s RSA-SHA256 signature of [`signed_message`]`(payload)`.
+pub(crate) fn is_signed_by(key: &RsaPublicKey, payload: &[u8], signature: &Signature) -> bool {
+    VerifyingKey::<Sha256>::new(key.clone())
+        .verify(signed_message(payload).as_bytes(), signature)
+        .is_ok()
+}
+
+/// What identifies a deposit in an event: the bridge and the SDA it went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DepositEvent {
+    /// `event._tag`.
+    pub tag: String,
+    /// `event._id`.
+    pub bridge_id: String,
+    /// The SDA, as Rhino spells it.
+    pub deposit_address: String,
+    /// Its Rhino chain (`ETHEREUM`).
+    pub deposit_chain: String,
+    /// `eventId`, for logs.
+    pub event_id: Option<String>,
+}
+
+/// Reads the envelope `{event:{_tag,…}, eventId, ts}` of a (signature-checked) body.
+///
+/// # Errors
+/// `Unverified` when it is not JSON, not an envelope, or not a deposit event.
+pub(crate) fn parse_event(payload: &[u8]) -> Result<DepositEvent, ProviderError> {
+    let envelope: Value = serde_json::from_slice(payload)
+        .map_err(|_| ProviderError::Unverified("the event is not JSON".into()))?;
+    let event = envelope
+        .get("event")
+        .filter(|e| e.is_object())
+        .ok_or_else(|| ProviderError::Unverified("no `event` in the envelope".into()))?;
+    let text = |obj: &Value, key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let tag = text(event, "_tag")
+        .ok_or_else(|| ProviderError::Unverified("the event has no `_tag`".into()))?;
+    let shown: String = tag.chars().take(64).collect();
+    let not_deposit = || ProviderError::Unverified(format!("not a deposit event: {shown}"));
+    let (deposit_address, deposit_chain) = match tag.as_str() {
+        "BRIDGE_ACCEPTED" | "BRIDGE_EXECUTED" => (
+            text(event, "depositAddress").ok_or_else(not_deposit)?,
+            text(event, "chainIn").ok_or_else(not_deposit)?,
+        ),
+        "DEPOSIT_ADDRESS_BRIDGE_REJECTED" | "DEPOSIT_ADDRESS_BRIDGE_DELAYED" => {
+            let sda = event.get("depositAddress").ok_or_else(not_deposit)?;
+            (
+                text(sda, "depositAddress").ok_or_else(not_deposit)?,
+                text(sda, "depositChain").ok_or_else(not_deposit)?,
+            )
+        }
+        _ => return Err(not_deposit()),
+    };
+    let bridge_id = text(event, "_id").ok_or_else(not_deposit)?;
+    Ok(DepositEvent {
+        tag,
+        bridge_id,
+        deposit_address,
+        deposit_chain,
+        event_id: text(&envelope, "eventId"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLIC_PEM: &str = include_str!("../tests/fixtures/webhook_test_public.pem");
+
+    #[test]
+    fn reads_spki_pem_and_its_served_base64_form() {
+        let key = parse_public_key(PUBLIC_PEM).unwrap();
+        assert_eq!(key.size(), 256);
+        assert_eq!(
+            decode_served_key(&STANDARD.encode(PUBLIC_PEM)).unwrap(),
+            key
+        );
+        assert_eq!(decode_served_key(PUBLIC_PEM).unwrap(), key);
+        assert_eq!(decode_served_key("bm90IGEga2V5"), None);
+        assert_eq!(decode_served_key("%%%"), None);
+        assert_eq!(
+            parse_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
+            None
+        );
+    }
+
+    #[test]
+    fn signatures_must_be_present_and_hex() {
+        assert!(matches!(
+            decode_signature(None),
+            Err(ProviderError::Unverified(_))
+        ));
+        assert!(matches!(
+            decode_signature(Some("  ")),
+            Err(ProviderError::Unverified(_))
+        ));
+        assert!(matches!(
+            decode_signature(Some("zz")),
+            Err(ProviderError::Unverified(_))
+        ));
+    }
+
+    #[test]
+    fn the_signed_message_is_lowercase_hex_sha256() {
+        assert_eq!(
+            signed_message(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn deposit_events_are_identified() {
+        let bridge = serde_json::json!({"event": {"_tag": "BRIDGE_EXECUTED", "_id": "b1",
+            "chainIn": "ETHEREUM", "chainOut": "BASE", "depositAddress": "0xabc", "token": "USDT"},
+            "eventId": "e1", "ts": 1});
+        let parsed = parse_event(&serde_json::to_vec(&bridge).unwrap()).unwrap();
+        assert_eq!(
+            parsed,
+            DepositEvent {
+                tag: "BRIDGE_EXECUTED".into(),
+                bridge_id: "b1".into(),
+                deposit_address: "0xabc".into(),
+                deposit_chain: "ETHEREUM".into(),
+                event_id: Some("e1".into()),
+            }
+        );
+        let rejected = serde_json::json!({"event": {"_tag": "DEPOSIT_ADDRESS_BRIDGE_REJECTED",
+            "_id": "b2", "depositAddress": {"depositChain": "SOLANA", "depositAddress": "So1"}},
+            "eventId": "e2", "ts": 2});
+        let parsed = parse_event(&serde_json::to_vec(&rejected).unwrap()).unwrap();
+        assert_eq!(parsed.deposit_chain, "SOLANA");
+        assert_eq!(parsed.bridge_id, "b2");
+    }
+
+    #[test]
+    fn other_events_are_not_deposits() {
+        for body in [
+            serde_json::json!({"event": {"_tag": "WEBHOOK_TEST", "type": "test"}}),
+            serde_json::json!({"event": {"_tag": "BRIDGE_EXECUTED", "_id": "b", "chainIn": "ETHEREUM"}}),
+            serde_json::json!({"event": {"_tag": "DEPOSIT_ADDRESS_BRIDGE_DELAYED", "_id": "b", "depositAddress": "0x"}}),
+            serde_json::json!({"event": "BRIDGE_EXECUTED"}),
+            serde_json::json!([]),
+        ] {
+            let err = parse_event(&serde_json::to_vec(&body).unwrap()).unwrap_err();
+            assert!(matches!(err, ProviderError::Unverified(_)), "{body}");
+        }
+        assert_eq!(
+            parse_event(br#"{"event":{"_tag":"WEBHOOK_TEST"}}"#).unwrap_err(),
+            ProviderError::Unverified("not a deposit event: WEBHOOK_TEST".into())
+        );
+        assert!(parse_event(b"not json").is_err());
+    }
+}
