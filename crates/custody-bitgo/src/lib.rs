@@ -439,6 +439,9 @@ impl BitgoClient {
         let (status, _) = wire::transfer_status(&transfer.state)
             .ok_or_else(|| unverified(format!("transfer state `{}` is unknown", transfer.state)))?;
         let status = match status {
+            // A replaced receive is superseded by its replacement, credited under its own
+            // transfer id: this one will never complete.
+            _ if transfer.state == "replaced" => TransactionStatus::Failed,
             TransactionStatus::Completed | TransactionStatus::Failed => status,
             _ => TransactionStatus::Confirming,
         };
@@ -660,10 +663,17 @@ impl CustodyProvider for BitgoClient {
                     .await
                 {
                     Ok(existing) => from_transfer(&existing),
-                    Err(ProviderError::NotFound) => Err(error),
                     Err(_) if error.is_retryable() => Err(error),
-                    // The send was refused and the read-back failed: nothing is known, so
-                    // the caller must try again rather than treat the refusal as final.
+                    // Refused, and no transfer under our sequence id. That is not proof that
+                    // nothing will be sent: an earlier attempt may have left a pending approval,
+                    // which BitGo does not document as visible to the sequence-id lookup, and
+                    // the refusal may be BitGo refusing the repeated sequence id. Never final:
+                    // the caller keeps the funds held and tries again (safe: same sequence id)
+                    // until the withdrawal is reconciled.
+                    Err(ProviderError::NotFound) => Err(ProviderError::Unavailable(format!(
+                        "BitGo refused the send ({error}) and has no transfer for it yet; \
+                         not final until reconciled"
+                    ))),
                     Err(read) => Err(ProviderError::Unavailable(format!(
                         "BitGo refused the send ({error}) and the read-back failed ({read})"
                     ))),

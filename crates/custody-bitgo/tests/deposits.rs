@@ -183,7 +183,8 @@ async fn the_read_back_state_decides_the_deposit_status() {
         ("confirmed", Completed),
         ("failed", Failed),
         ("removed", Failed),
-        ("replaced", Confirming),
+        // Superseded: its replacement is credited under its own id.
+        ("replaced", Failed),
     ] {
         let server = MockServer::start().await;
         read_back(&server, receive(USDT, ETH_WALLET, state, eth_entries()), 1).await;

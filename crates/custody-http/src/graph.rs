@@ -15,7 +15,7 @@ use custody_core::ports::{
     DynPriceFeed, DynTenantStore, DynVaultStore, DynWalletStore, EnvironmentStores, SharedStores,
 };
 use custody_core::services::{
-    AddressService, AuthService, BalanceService, VaultService, WalletService,
+    AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
 };
 use ipnet::IpNet;
 
@@ -32,6 +32,8 @@ pub struct ServiceGraph {
     pub wallets: WalletService,
     /// Valued balance reports (Connect).
     pub balances: BalanceService,
+    /// Deposits, from provider notifications verified by the graph's provider.
+    pub deposits: DepositService,
     /// Idempotency records of this environment.
     pub idempotency: DynIdempotencyStore,
     /// Tenants (shared), for the enabled-asset list.
@@ -78,6 +80,12 @@ impl ServiceGraph {
             ids,
         } = parts;
         let provider_name = provider.name();
+        let deposits = DepositService::new(
+            stores.uow.clone(),
+            provider.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
         let addresses = AddressService::new(
             stores.environment,
             stores.uow.clone(),
@@ -113,6 +121,7 @@ impl ServiceGraph {
             vaults,
             wallets,
             balances,
+            deposits,
             idempotency: stores.idempotency,
             tenants: shared.tenants,
             vault_store: stores.vaults,

@@ -837,9 +837,11 @@ impl CustodyProvider for RhinoClient {
                             == Some(event.bridge_id.as_str())
                 })
             })
+            // Signed by Rhino, so it exists: the history has not caught up yet. Unavailable,
+            // so the notification is delivered again rather than dropped for good.
             .ok_or_else(|| {
-                ProviderError::Unverified(format!(
-                    "Rhino's history of {} has no deposit {}",
+                ProviderError::Unavailable(format!(
+                    "Rhino's history of {} has no deposit {} yet",
                     address, event.bridge_id
                 ))
             })?;

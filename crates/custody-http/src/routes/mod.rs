@@ -1,9 +1,11 @@
-//! Routes, one module per dialect, plus health and the OpenAPI document.
+//! Routes, one module per dialect, plus health, the OpenAPI document and the providers'
+//! inbound notifications.
 
 pub mod accounts;
 pub mod connect;
 pub mod health;
 pub mod platform;
+pub mod webhooks;
 
 use actix_web::web::ServiceConfig;
 
@@ -13,4 +15,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     connect::configure(cfg);
     platform::configure(cfg);
     accounts::configure(cfg);
+    webhooks::configure(cfg);
 }

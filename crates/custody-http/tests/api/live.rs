@@ -29,6 +29,12 @@ const RHINO_KEY: &str = "SECRET_live-e2e-rhino-key";
 const DESTINATION: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const MINTED_ETH: &str = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
 const MINTED_BASE: &str = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB";
+/// Rhino's webhook key pair: a test-only key committed with custody-rhino's tests; the public
+/// half is pinned in the configuration, the private half signs events here.
+const RHINO_PUBLIC_PEM: &str =
+    include_str!("../../../custody-rhino/tests/fixtures/webhook_test_public.pem");
+const RHINO_PRIVATE_PEM: &str =
+    include_str!("../../../custody-rhino/tests/fixtures/webhook_test_private.pem");
 
 /// The live section of a deployment's configuration, as an operator writes it
 /// (docs/providers.md), pointed at the stubs.
@@ -55,6 +61,8 @@ tsol = "{SOL_WALLET}"
 base_url = "{rhino}"
 api_key = "{RHINO_KEY}"
 timeout_secs = 5
+webhook_public_key = '''
+{RHINO_PUBLIC_PEM}'''
 [rhino.destination]
 chain = "ETHEREUM"
 address = "{DESTINATION}"
@@ -428,4 +436,273 @@ on_both_stores!(
     sandbox_keys_touch_neither_provider,
     an_outage_is_a_retryable_provider_error_and_the_retry_mints_once,
     a_rate_limited_provider_is_retryable_and_names_no_secret,
+);
+
+const TRANSFER_ID: &str = "5b612d25c9067f2a1db11a15f165989e";
+
+/// BitGo's transfer webhook as documented (providers.md A9.7): it only names the transfer.
+fn bitgo_webhook(transfer: &str, state: &str) -> String {
+    json!({
+        "hash": "0x3e00ae4d1e4b4fbc2b7a1c1e0d7c3f2f9b4e5d6c7a8b9c0d1e2f3a4b5c6d7e8f",
+        "transfer": transfer, "coin": "hteth:tusdt", "type": "transfer",
+        "state": state, "wallet": ETH_WALLET
+    })
+    .to_string()
+}
+
+async fn post_webhook(app: &TestApp, path: &str, body: &str) -> (u16, Value) {
+    let (status, _, _, json) = parts(
+        app.client
+            .post(format!("{}{path}", app.address))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    (status, json)
+}
+
+async fn available_usdt(app: &TestApp, key: &Key) -> Value {
+    let (status, _, _, json) = parts(
+        app.request(key, Method::GET, "/connect/v1/balances/user-1", None)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+    json["balances"]
+        .as_array()
+        .and_then(|b| b.iter().find(|l| l["asset"] == "USDT"))
+        .map_or(Value::Null, |line| line["amount"].clone())
+}
+
+async fn a_bitgo_deposit_is_credited_once_after_reading_it_back(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v2/hteth/wallet/{ETH_WALLET}/address")))
+        .respond_with(bitgo_address)
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    // What BitGo says about the transfer, whatever the webhook claimed.
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v2/hteth:tusdt/wallet/{ETH_WALLET}/transfer/{TRANSFER_ID}"
+        )))
+        .and(header("authorization", format!("Bearer {BITGO_TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": TRANSFER_ID, "coin": "hteth:tusdt", "wallet": ETH_WALLET, "type": "receive",
+            "state": "confirmed", "txid": "0x3e00ae4d1e4b4fbc2b7a1c1e0d7c3f2f9b4e5d6c7a8b9c0d1e2f3a4b5c6d7e8f",
+            "height": 1200, "confirmations": 30, "date": "2026-11-21T10:00:00.000Z",
+            "valueString": "2500000", "usd": 2.5, "usdRate": 1.0, "tags": [], "history": [],
+            "entries": [
+                {"address": "0x1111111111111111111111111111111111111111", "valueString": "-2500000"},
+                {"address": MINTED_ETH.to_lowercase(), "wallet": ETH_WALLET, "valueString": "2500000"}
+            ]
+        })))
+        .expect(2)
+        .mount(&bitgo)
+        .await;
+    // A transfer BitGo does not know.
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v2/hteth:tusdt/wallet/{ETH_WALLET}/transfer/{}",
+            "f".repeat(32)
+        )))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"error": "transfer not found", "name": "TransferNotFound", "requestId": "r-404"}),
+        ))
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+    let (status, address, _) = mint(
+        &app,
+        &live,
+        r#"{"asset":"USDT","network":"ethereum","external_ref":"user-1"}"#,
+        "deposit-mint",
+    )
+    .await;
+    assert_eq!(status, 201, "{address}");
+    assert_eq!(available_usdt(&app, &live).await, "0");
+
+    // The webhook claims "unconfirmed"; BitGo, read back, says confirmed: credited in full.
+    let (status, body) = post_webhook(
+        &app,
+        "/webhooks/bitgo",
+        &bitgo_webhook(TRANSFER_ID, "unconfirmed"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+    // Delivered again (BitGo retries): credited once.
+    let (status, _) = post_webhook(
+        &app,
+        "/webhooks/bitgo",
+        &bitgo_webhook(TRANSFER_ID, "confirmed"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+
+    // A forged notification names a transfer BitGo does not have: refused, nothing changes.
+    let (status, body) = post_webhook(
+        &app,
+        "/webhooks/bitgo",
+        &bitgo_webhook(&"f".repeat(32), "confirmed"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "notification_unverified", "{body}");
+    // Not even a transfer webhook, or not JSON: refused without calling BitGo.
+    for junk in [
+        json!({"type": "block", "hash": "0x00", "coin": "hteth", "wallet": ETH_WALLET}).to_string(),
+        "not json".to_owned(),
+    ] {
+        let (status, _) = post_webhook(&app, "/webhooks/bitgo", &junk).await;
+        assert_eq!(status, 400);
+    }
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+}
+
+async fn a_rhino_event_without_a_valid_signature_changes_nothing(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let event = json!({
+        "event": {"_tag": "BRIDGE_EXECUTED", "_id": "bridge-1", "chainIn": "BASE",
+                  "depositAddress": MINTED_BASE, "amountIn": "1000000"},
+        "eventId": "evt-1", "ts": 1_763_700_000_000_i64
+    })
+    .to_string();
+    let (status, body) = post_webhook(&app, "/webhooks/rhino/rhinofi-event", &event).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "notification_unverified");
+    // Rhino was not asked anything: an unsigned event is refused before any read-back.
+    assert!(
+        rhino
+            .received_requests()
+            .await
+            .expect("recorded")
+            .iter()
+            .all(|r| !r.url.path().contains("/history")),
+        "no history read for an unsigned event"
+    );
+}
+
+/// Rhino's signature: hex RSA-SHA256 (PKCS#1 v1.5) over the hex SHA-256 of the body.
+fn rhino_signature(body: &[u8]) -> String {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    use sha2::Digest as _;
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(RHINO_PRIVATE_PEM).expect("test key");
+    let message = hex::encode(sha2::Sha256::digest(body));
+    hex::encode(
+        rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key)
+            .sign(message.as_bytes())
+            .to_bytes(),
+    )
+}
+
+async fn a_signed_rhino_deposit_is_credited_from_the_history_read_back(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    let jwt = rhino_jwt();
+    mount_rhino_auth(&rhino, &jwt).await;
+    Mock::given(method("POST"))
+        .and(path("/sda/deposit-addresses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "depositChain": "BASE", "depositAddress": MINTED_BASE,
+            "destinationChain": "ETHEREUM", "supportedTokens": [], "isActive": true
+        }])))
+        .expect(1)
+        .mount(&rhino)
+        .await;
+    // The SDA's history, as Rhino reports it: 1.25 USDC arrived and was bridged.
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"(?i)^/sda/deposit-addresses/0xdbf03b407c01e7cd3cbea99509d93f8dddc8c6fb/BASE/history$",
+        ))
+        .and(header("authorization", jwt.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "depositAddress": MINTED_BASE, "depositChain": "BASE",
+            "bridges": [{
+                "_tag": "accepted", "_id": "bridge-1", "tokenSymbol": "USDC",
+                "tokenAddress": "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913",
+                "amount": "1.25", "amountUsd": 1.25, "amountWei": "1250000",
+                "sender": "0x1111111111111111111111111111111111111111", "txHash": "0xdeposit",
+                "createdAt": "2026-11-21T10:00:00.000Z",
+                "history": {"_tag": "depositAddressBridge", "_id": "bridge-1", "state": "EXECUTED",
+                    "chainIn": "BASE", "chainOut": "ETHEREUM", "amountIn": "1.25", "amountOut": "1.24",
+                    "token": "USDC", "depositAddress": MINTED_BASE}
+            }]
+        })))
+        .expect(2)
+        .mount(&rhino)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+    let (status, minted, _) = mint(
+        &app,
+        &live,
+        r#"{"asset":"USDC","network":"base","external_ref":"user-1"}"#,
+        "rhino-deposit-mint",
+    )
+    .await;
+    assert_eq!(status, 201, "{minted}");
+
+    let event = json!({
+        "event": {"_tag": "BRIDGE_EXECUTED", "_id": "bridge-1", "chainIn": "BASE",
+                  "chainOut": "ETHEREUM", "depositAddress": MINTED_BASE, "token": "USDC",
+                  "amountIn": "999999"},
+        "eventId": "evt-1", "ts": 1_763_700_000_000_i64
+    })
+    .to_string();
+    let signature = rhino_signature(event.as_bytes());
+    let deliver = || async {
+        parts(
+            app.client
+                .post(format!("{}/webhooks/rhino/rhinofi-event", app.address))
+                .header("content-type", "application/json")
+                .header("X-Rhino-Signature", signature.as_str())
+                .body(event.clone())
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await
+    };
+    let (status, _, raw, _) = deliver().await;
+    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&raw));
+    assert!(raw.is_empty(), "204: no content");
+    let usdc_base = |json: &Value| {
+        json["balances"]
+            .as_array()
+            .and_then(|b| {
+                b.iter()
+                    .find(|l| l["asset"] == "USDC" && l["network"] == "base")
+            })
+            .map_or(Value::Null, |line| line["amount"].clone())
+    };
+    let balance = || async {
+        parts(
+            app.request(&live, Method::GET, "/connect/v1/balances/user-1", None)
+                .send()
+                .await,
+        )
+        .await
+        .3
+    };
+    // The history's amountWei, not the event's amountIn.
+    assert_eq!(usdc_base(&balance().await), "1.25");
+    // Delivered again: credited once.
+    assert_eq!(deliver().await.0, 204);
+    assert_eq!(usdc_base(&balance().await), "1.25");
+}
+
+on_both_stores!(
+    a_bitgo_deposit_is_credited_once_after_reading_it_back,
+    a_rhino_event_without_a_valid_signature_changes_nothing,
+    a_signed_rhino_deposit_is_credited_from_the_history_read_back,
 );
