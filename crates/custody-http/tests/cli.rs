@@ -413,10 +413,15 @@ fn configuration_layers_and_graceful_shutdown() {
 
 /// `custody serve` with this `config/local.toml`: must exit at once, failing; its stderr.
 fn serve_refuses(dir: &Path, local_toml: &str) -> String {
+    serve_refuses_with_env(dir, local_toml, &[])
+}
+
+fn serve_refuses_with_env(dir: &Path, local_toml: &str, env: &[(&str, &str)]) -> String {
     std::fs::create_dir_all(dir.join("config")).expect("config dir");
     std::fs::write(dir.join("config/local.toml"), local_toml).expect("write local.toml");
     let out = custody(dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .output()
         .expect("run serve");
     assert!(!out.status.success(), "serve should refuse to start");
@@ -449,11 +454,17 @@ fn a_live_deployment_that_cannot_serve_its_assets_refuses_to_start() {
     // A route to a provider that is not configured.
     let err = serve_refuses(dir.path(), "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n");
     assert!(err.contains("[live.bitgo] is not configured"), "{err}");
-    // A route to a provider that cannot serve the asset: BitGo without a Solana wallet.
-    let err = serve_refuses(
+    // The access token is a secret: without it (file or environment) the section is invalid.
+    let bitgo_without_sol = "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n[live.bitgo]\n\
+         environment = \"test\"\n[live.bitgo.wallets]\nhteth = \"59cd72485007a239fb00282ed480da1f\"\n";
+    let err = serve_refuses(dir.path(), bitgo_without_sol);
+    assert!(err.contains("access_token"), "{err}");
+    // Given in the environment, it is read (the next check is reached) and never printed. A
+    // route to a provider that cannot serve the asset: BitGo without a Solana wallet.
+    let err = serve_refuses_with_env(
         dir.path(),
-        "[live.routes]\nUSDC_SOLANA = \"bitgo\"\n[live.bitgo]\nenvironment = \"test\"\n\
-         access_token = \"v2x-never-printed\"\n[live.bitgo.wallets]\nhteth = \"59cd72485007a239fb00282ed480da1f\"\n",
+        bitgo_without_sol,
+        &[("CUSTODY_LIVE__BITGO__ACCESS_TOKEN", "v2x-never-printed")],
     );
     assert!(err.contains("USDC_SOLANA") && err.contains("tsol"), "{err}");
     assert!(
