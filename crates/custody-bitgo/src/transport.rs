@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use custody_core::ports::ProviderError;
-use custody_core::retry::Backoff;
+use custody_core::retry::{retrying, Backoff};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
@@ -135,46 +135,28 @@ impl Transport {
             .bearer_auth(self.token.expose_secret())
     }
 
-    /// A read: safe to repeat, so retried on `Unavailable` and on a 429 whose wait fits the
-    /// backoff's cap, with full jitter between attempts.
+    /// A read: safe to repeat, so retried under the backoff
+    /// ([`custody_core::retry::retrying`]: on `Unavailable`, and on a 429 whose wait fits the
+    /// cap), with full jitter between attempts.
     pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         url: &str,
         query: &[(&str, String)],
     ) -> Result<T, ProviderError> {
-        let mut retry = 0;
-        loop {
-            let outcome = match self.requests.admit() {
-                Ok(()) => {
-                    let sent = self.request(Method::GET, url).query(query).send().await;
-                    read::<T>(sent).await.map(|answer| answer.body)
-                }
-                Err(limited) => Err(limited),
-            };
-            let error = match outcome {
-                Ok(body) => return Ok(body),
-                Err(e) => e,
-            };
-            retry += 1;
-            let asked = match &error {
-                ProviderError::Unavailable(_) => None,
-                ProviderError::RateLimited { retry_after_secs } => {
-                    let asked = Duration::from_secs(u64::from(retry_after_secs.unwrap_or(0)));
-                    if asked > self.backoff.cap {
-                        return Err(error);
-                    }
-                    Some(asked)
-                }
-                _ => return Err(error),
-            };
-            match self.backoff.delay(retry, entropy(), asked) {
-                Some(delay) => {
-                    tracing::debug!(retry, ?delay, %error, "retrying a BitGo read");
-                    tokio::time::sleep(delay).await;
-                }
-                None => return Err(error),
-            }
-        }
+        retrying(
+            self.backoff,
+            entropy,
+            |delay| {
+                tracing::debug!(?delay, "retrying a BitGo read");
+                tokio::time::sleep(delay)
+            },
+            || async {
+                self.requests.admit()?;
+                let sent = self.request(Method::GET, url).query(query).send().await;
+                read::<T>(sent).await.map(|answer| answer.body)
+            },
+        )
+        .await
     }
 
     /// A write: sent once, never retried here (address creation has no idempotency key, and

@@ -4,7 +4,10 @@
 //! policy is testable without a clock. Only calls that are safe to repeat (reads, and writes
 //! the provider itself deduplicates) may be retried; the adapters decide which those are.
 
+use std::future::Future;
 use std::time::Duration;
+
+use crate::ports::ProviderError;
 
 /// How often and how patiently a safe call is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +66,51 @@ impl Backoff {
     }
 }
 
+/// Runs a safe provider call under `backoff`: repeated on `Unavailable`, and on `RateLimited`
+/// when the provider's wait (if it named one) is within the cap (that wait is then the
+/// floor); any other error, a longer wait, or spent attempts end it with the last error.
+/// `entropy` draws the jitter and `sleep` waits, so the adapters keep the runtime and the
+/// randomness.
+///
+/// # Errors
+/// The call's last error.
+pub async fn retrying<T, Call, CallFut, Sleep, SleepFut>(
+    backoff: Backoff,
+    mut entropy: impl FnMut() -> u64,
+    sleep: Sleep,
+    mut call: Call,
+) -> Result<T, ProviderError>
+where
+    Call: FnMut() -> CallFut,
+    CallFut: Future<Output = Result<T, ProviderError>>,
+    Sleep: Fn(Duration) -> SleepFut,
+    SleepFut: Future<Output = ()>,
+{
+    let mut retry = 0u32;
+    loop {
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let asked = match &error {
+            ProviderError::Unavailable(_) => None,
+            ProviderError::RateLimited { retry_after_secs } => {
+                let asked = retry_after_secs.map(|s| Duration::from_secs(u64::from(s)));
+                if asked.is_some_and(|wait| wait > backoff.cap) {
+                    return Err(error);
+                }
+                asked
+            }
+            _ => return Err(error),
+        };
+        retry += 1;
+        let Some(delay) = backoff.delay(retry, entropy(), asked) else {
+            return Err(error);
+        };
+        sleep(delay).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +155,67 @@ mod tests {
             .map(|e| b.delay(2, e * 7919, None).expect("retry"))
             .collect();
         assert!(delays.len() > 10, "jitter spreads delays: {delays:?}");
+    }
+
+    /// Runs `retrying` over scripted outcomes; returns the result, the calls made and the
+    /// waits slept.
+    async fn run(
+        outcomes: Vec<Result<u8, ProviderError>>,
+    ) -> (Result<u8, ProviderError>, usize, Vec<Duration>) {
+        let outcomes = std::sync::Mutex::new(outcomes.into_iter());
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let slept = std::sync::Mutex::new(Vec::new());
+        let result = retrying(
+            Backoff::default(),
+            || 0,
+            |d| {
+                slept.lock().unwrap().push(d);
+                std::future::ready(())
+            },
+            || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::ready(outcomes.lock().unwrap().next().unwrap_or(Ok(0)))
+            },
+        )
+        .await;
+        let slept = slept.into_inner().unwrap();
+        (result, calls.into_inner(), slept)
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_the_attempts_are_spent() {
+        let down = || Err(ProviderError::Unavailable("down".into()));
+        let (result, calls, slept) = run(vec![down(), Ok(7)]).await;
+        assert_eq!((result, calls, slept.len()), (Ok(7), 2, 1));
+        let (result, calls, _) = run(vec![down(), down(), down(), Ok(7)]).await;
+        assert!(matches!(result, Err(ProviderError::Unavailable(_))));
+        assert_eq!(calls, 3, "three attempts in all");
+    }
+
+    #[tokio::test]
+    async fn refusals_and_long_waits_are_returned_at_once() {
+        let (result, calls, _) = run(vec![Err(ProviderError::Rejected("no".into()))]).await;
+        assert!(matches!(result, Err(ProviderError::Rejected(_))));
+        assert_eq!(calls, 1);
+        let (result, calls, _) = run(vec![Err(ProviderError::RateLimited {
+            retry_after_secs: Some(3600),
+        })])
+        .await;
+        assert!(matches!(result, Err(ProviderError::RateLimited { .. })));
+        assert_eq!(calls, 1, "an hour is not slept through");
+        let (result, calls, slept) = run(vec![
+            Err(ProviderError::RateLimited {
+                retry_after_secs: Some(2),
+            }),
+            Ok(1),
+        ])
+        .await;
+        assert_eq!((result, calls), (Ok(1), 2));
+        assert_eq!(
+            slept,
+            vec![Duration::from_secs(2)],
+            "the asked wait is the floor"
+        );
     }
 
     #[test]

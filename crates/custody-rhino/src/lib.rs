@@ -133,6 +133,7 @@ use custody_core::ports::{
     CustodyProvider, DepositNotice, DynClock, MintRequest, MintedAddress, ProviderError,
     ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
+use custody_core::retry::retrying;
 pub use custody_core::retry::Backoff;
 use custody_core::transaction::TransactionStatus;
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
@@ -486,38 +487,22 @@ impl RhinoClient {
         }
     }
 
-    /// Runs `call` under the configured [`Backoff`], repeating it on `Unavailable` and on a
-    /// `RateLimited` whose wait (if any) is within the backoff's cap.
-    async fn with_retries<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ProviderError>
+    /// Runs `call` under the configured [`Backoff`] ([`custody_core::retry::retrying`]).
+    async fn with_retries<T, F, Fut>(&self, what: &str, call: F) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
-        let backoff = self.config.backoff;
-        let mut retry = 0u32;
-        loop {
-            let error = match call().await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let asked = match &error {
-                ProviderError::Unavailable(_) => None,
-                ProviderError::RateLimited { retry_after_secs } => {
-                    let asked = retry_after_secs.map(|s| Duration::from_secs(u64::from(s)));
-                    if asked.is_some_and(|wait| wait > backoff.cap) {
-                        return Err(error);
-                    }
-                    asked
-                }
-                _ => return Err(error),
-            };
-            retry += 1;
-            let Some(delay) = backoff.delay(retry, entropy(), asked) else {
-                return Err(error);
-            };
-            tracing::debug!(what, retry, delay_ms = delay.as_millis() as u64, error = %error, "retrying a Rhino call");
-            tokio::time::sleep(delay).await;
-        }
+        retrying(
+            self.config.backoff,
+            entropy,
+            |delay| {
+                tracing::debug!(what, ?delay, "retrying a Rhino call");
+                tokio::time::sleep(delay)
+            },
+            call,
+        )
+        .await
     }
 
     /// Creates (or, with `reuse-existing`, finds) an SDA: `POST /sda/deposit-addresses` with
