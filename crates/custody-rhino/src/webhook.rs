@@ -7,6 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use custody_core::ports::ProviderError;
+use reqwest::Method;
 use rsa::pkcs1::DecodeRsaPublicKey as _;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey as _;
@@ -15,6 +16,9 @@ use rsa::signature::Verifier as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::RsaPublicKey;
 use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::{RhinoClient, KEY_REFETCH_INTERVAL};
 
 /// Keys shorter than this are refused (2048-bit RSA is the floor for signatures today).
 pub(crate) const MIN_KEY_BYTES: usize = 256;
@@ -123,6 +127,97 @@ pub(crate) fn parse_event(payload: &[u8]) -> Result<DepositEvent, ProviderError>
         deposit_chain,
         event_id: text(&envelope, "eventId"),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The webhook key: pinned, or fetched from Rhino and fetched again when a signature fails
+// ---------------------------------------------------------------------------------------------
+
+/// The webhook key fetched from Rhino.
+pub(crate) struct FetchedKey {
+    key: RsaPublicKey,
+    fetched_at: OffsetDateTime,
+}
+
+impl RhinoClient {
+    /// `GET /webhook/public-key`: a JSON string holding base64 of the PEM.
+    async fn fetch_webhook_key(&self) -> Result<RsaPublicKey, ProviderError> {
+        let url = self.url(&["webhook", "public-key"])?;
+        let served: String = self
+            .with_retries("webhook key", || self.authed(Method::GET, &url, &[], None))
+            .await?;
+        tracing::info!("fetched Rhino's webhook public key");
+        decode_served_key(&served).ok_or_else(|| {
+            ProviderError::Unavailable(
+                "Rhino's webhook public key is not a base64 RSA PEM public key".into(),
+            )
+        })
+    }
+
+    /// The cached fetched key, or a fresh one (`true` when fetched by this call).
+    async fn webhook_key(&self) -> Result<(RsaPublicKey, bool), ProviderError> {
+        let mut slot = self.fetched_key.lock().await;
+        if let Some(fetched) = slot.as_ref() {
+            return Ok((fetched.key.clone(), false));
+        }
+        let key = self.fetch_webhook_key().await?;
+        *slot = Some(FetchedKey {
+            key: key.clone(),
+            fetched_at: self.clock.now(),
+        });
+        Ok((key, true))
+    }
+
+    /// After `rejected` failed a signature: a newer key if one can be had (another caller
+    /// refetched it, or the cached one is older than [`KEY_REFETCH_INTERVAL`]).
+    async fn refetched_webhook_key(
+        &self,
+        rejected: &RsaPublicKey,
+    ) -> Result<Option<RsaPublicKey>, ProviderError> {
+        let mut slot = self.fetched_key.lock().await;
+        let now = self.clock.now();
+        if let Some(fetched) = slot.as_ref() {
+            if fetched.key != *rejected {
+                return Ok(Some(fetched.key.clone()));
+            }
+            if now - fetched.fetched_at < KEY_REFETCH_INTERVAL {
+                return Ok(None);
+            }
+        }
+        let key = self.fetch_webhook_key().await?;
+        *slot = Some(FetchedKey {
+            key: key.clone(),
+            fetched_at: now,
+        });
+        Ok(Some(key))
+    }
+
+    /// Step 1 of
+    /// [`CustodyProvider::verify_deposit`](custody_core::ports::CustodyProvider::verify_deposit).
+    pub(crate) async fn check_signature(
+        &self,
+        payload: &[u8],
+        header: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        let signature = decode_signature(header)?;
+        let bad = || ProviderError::Unverified("the X-Rhino-Signature does not verify".into());
+        if let Some(pinned) = &self.pinned_key {
+            return is_signed_by(pinned, payload, &signature)
+                .then_some(())
+                .ok_or_else(bad);
+        }
+        let (key, fresh) = self.webhook_key().await?;
+        if is_signed_by(&key, payload, &signature) {
+            return Ok(());
+        }
+        if fresh {
+            return Err(bad());
+        }
+        match self.refetched_webhook_key(&key).await? {
+            Some(newer) if is_signed_by(&newer, payload, &signature) => Ok(()),
+            _ => Err(bad()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use super::*;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use time::macros::datetime;
 use ulid::Ulid;
 
