@@ -84,11 +84,10 @@ pub enum KeyStateError {
 
 /// An API key record: everything the server keeps about a key. The key string itself is never
 /// stored, only its hash.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
-    /// The public identifier (`key_…`).
     pub id: ApiKeyId,
-    /// The tenant the key acts for.
     pub tenant_id: TenantId,
     /// The environment every request made with the key runs in.
     pub environment: Environment,
@@ -106,7 +105,6 @@ pub struct ApiKey {
     /// For `ed25519` keys, the public key PEM exactly as registered (parse it with
     /// [`Ed25519PublicKey::from_pem`](crate::signing::Ed25519PublicKey::from_pem)).
     pub ed25519_public_key: Option<String>,
-    /// When the key was minted.
     pub created_at: OffsetDateTime,
     /// When the key stops working: set by a rotation to the end of the grace period.
     pub expires_at: Option<OffsetDateTime>,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const CODE_LENGTH: std::ops::RangeInclusive<usize> = 2..=16;
 
 /// A blockchain network.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Network {
     /// Ethereum mainnet (EVM).
@@ -28,7 +29,6 @@ pub enum Network {
     Base,
     /// Ink, Kraken's EVM layer 2.
     Ink,
-    /// Sui.
     Sui,
 }
 
@@ -181,6 +181,7 @@ fn check_code_length(field: &'static str, input: &str) -> Result<(), AssetError>
 }
 
 /// Why an asset or network code was refused. All of these are 422-class input errors.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssetError {
     /// The code is shorter than 2 or longer than 16 characters.
@@ -198,9 +199,7 @@ pub enum AssetError {
     /// The token exists but not on that network.
     #[error("{symbol} is not supported on {network}")]
     UnsupportedPair {
-        /// The symbol asked for.
         symbol: AssetSymbol,
-        /// The network asked for.
         network: Network,
     },
     /// An asset id is not `{SYMBOL}_{NETWORK}`.
@@ -308,9 +307,9 @@ impl<'de> Deserialize<'de> for AssetId {
 }
 
 /// A supported asset.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
-    /// Symbol and network.
     pub id: AssetId,
     /// Base units per whole token are `10^decimals`.
     pub decimals: u8,

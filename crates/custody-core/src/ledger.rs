@@ -27,29 +27,22 @@ use crate::id::{TransactionId, WalletId};
 use crate::wallet::{BalanceError, Balances, Bucket};
 
 /// A ledger account.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Account {
     /// One bucket of one wallet.
     #[serde(rename_all = "camelCase")]
-    Wallet {
-        /// The wallet.
-        wallet_id: WalletId,
-        /// The bucket.
-        bucket: Bucket,
-    },
+    Wallet { wallet_id: WalletId, bucket: Bucket },
     /// The world outside custody for one asset: the counter-account of on-chain movements.
     #[serde(rename_all = "camelCase")]
-    External {
-        /// The asset.
-        asset: AssetId,
-    },
+    External { asset: AssetId },
 }
 
 /// One leg of a movement: a signed change to one account.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Posting {
-    /// The account changed.
     pub account: Account,
     /// Positive credits, negative debits, in base units.
     #[serde(with = "i128_string")]
@@ -63,63 +56,52 @@ mod i128_string {
 }
 
 /// An economic event of a transaction, before it is expanded into postings.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Movement {
     /// A deposit was seen on-chain and is confirming.
     DepositDetected {
         /// The receiving wallet.
         wallet: WalletId,
-        /// Its asset.
         asset: AssetId,
-        /// The amount.
         amount: Amount,
     },
     /// A confirming deposit became final: it is now spendable.
     DepositCompleted {
         /// The receiving wallet.
         wallet: WalletId,
-        /// The amount.
         amount: Amount,
     },
     /// A confirming deposit will not complete (reorg, provider rejection).
     DepositFailed {
         /// The receiving wallet.
         wallet: WalletId,
-        /// Its asset.
         asset: AssetId,
-        /// The amount.
         amount: Amount,
     },
     /// A withdrawal was accepted: its funds are locked.
     WithdrawalSubmitted {
         /// The sending wallet.
         wallet: WalletId,
-        /// The amount.
         amount: Amount,
     },
     /// A withdrawal is final on-chain: the held funds left custody.
     WithdrawalCompleted {
         /// The sending wallet.
         wallet: WalletId,
-        /// Its asset.
         asset: AssetId,
-        /// The amount.
         amount: Amount,
     },
     /// A withdrawal failed or was cancelled: the held funds are spendable again.
     WithdrawalReleased {
         /// The sending wallet.
         wallet: WalletId,
-        /// The amount.
         amount: Amount,
     },
     /// An internal transfer between two wallets of the same asset.
     Transfer {
-        /// The debited wallet.
         from: WalletId,
-        /// The credited wallet.
         to: WalletId,
-        /// The amount.
         amount: Amount,
     },
 }
@@ -239,6 +221,7 @@ pub fn sums_to_zero(postings: &[Posting]) -> bool {
 }
 
 /// A posting as stored: which transaction wrote it and when.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry {
@@ -246,9 +229,7 @@ pub struct LedgerEntry {
     pub transaction_id: TransactionId,
     /// The asset of both legs.
     pub asset: AssetId,
-    /// The posting.
     pub posting: Posting,
-    /// When it was written.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

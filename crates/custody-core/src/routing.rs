@@ -20,14 +20,13 @@ use crate::ports::{
 };
 
 /// Why a set of routes cannot be used.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     /// The provider an asset is routed to says it cannot serve it.
     #[error("{asset} is routed to {provider}, which cannot serve it: {reason}")]
     Unservable {
-        /// The asset.
         asset: AssetId,
-        /// The provider's name.
         provider: &'static str,
         /// What the provider said.
         reason: String,

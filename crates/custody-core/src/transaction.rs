@@ -198,30 +198,25 @@ pub struct Confirmations {
 }
 
 /// One recorded status change.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StatusChange {
-    /// The status entered.
     pub status: TransactionStatus,
-    /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 
 /// A transaction.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Transaction {
     /// `tx_…`; also the idempotency reference handed to providers for withdrawals.
     pub id: TransactionId,
-    /// The owning tenant.
     pub tenant_id: TenantId,
-    /// Deposit, transfer or withdrawal.
     pub kind: TransactionKind,
-    /// Current status.
     pub status: TransactionStatus,
-    /// The asset moved.
     pub asset: AssetId,
-    /// The amount in base units.
     pub amount: Amount,
     /// Debited wallet (transfers, withdrawals).
     pub source_wallet_id: Option<WalletId>,
@@ -248,30 +243,24 @@ pub struct Transaction {
     pub history: Vec<StatusChange>,
     /// Increases on every change.
     pub version: u64,
-    /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 /// The fields a new transaction is created from; the rest starts empty.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTransaction {
     /// The id from the generator.
     pub id: TransactionId,
-    /// The owning tenant.
     pub tenant_id: TenantId,
     /// The kind decides the initial status.
     pub kind: TransactionKind,
-    /// The asset.
     pub asset: AssetId,
-    /// The amount.
     pub amount: Amount,
-    /// Debited wallet.
     pub source_wallet_id: Option<WalletId>,
-    /// Credited wallet.
     pub destination_wallet_id: Option<WalletId>,
     /// Partner note.
     pub reference: Option<Label>,

@@ -102,30 +102,24 @@ impl VaultRefusal {
 }
 
 /// A vault.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Vault {
-    /// `vlt_…`
     pub id: VaultId,
-    /// The owning tenant.
     pub tenant_id: TenantId,
-    /// Customer or treasury.
     pub kind: VaultKind,
     /// The partner's id for the customer; unique per tenant and environment. `None` for the
     /// treasury and for vaults created without one.
     pub external_ref: Option<ExternalRef>,
-    /// Display name.
     pub name: VaultName,
     /// Partner metadata, echoed back.
     pub metadata: Metadata,
-    /// Status.
     pub status: VaultStatus,
     /// Increases on every change; carried by events so consumers can order them.
     pub version: u64,
-    /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }

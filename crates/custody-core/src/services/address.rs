@@ -53,11 +53,11 @@ pub enum AddressTarget {
 }
 
 /// Ensure the primary address of a wallet, creating vault and wallet as needed.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnsureAddress {
     /// Which vault or wallet.
     pub target: AddressTarget,
-    /// The asset (symbol and network).
     pub asset: AssetId,
     /// Label stored on a newly minted address (ignored when the address already exists).
     pub label: Option<Label>,

@@ -15,9 +15,9 @@ use crate::ports::{DynAddressBookStore, DynClock, DynIdGenerator, DynUnitOfWork,
 use crate::text::Label;
 
 /// An entry to add.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAddressBookEntry {
-    /// The network of the address.
     pub network: Network,
     /// The address as the partner wrote it; validated and canonicalised here.
     pub address: String,

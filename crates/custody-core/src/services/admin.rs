@@ -19,11 +19,10 @@ use crate::signing::Ed25519PublicKey;
 use crate::tenant::{Tenant, TenantStatus};
 
 /// A key to mint.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
-    /// The tenant it acts for.
     pub tenant_id: TenantId,
-    /// Live or sandbox.
     pub environment: Environment,
     /// Its one authentication scheme.
     pub mode: KeyMode,
@@ -38,9 +37,9 @@ pub struct NewKey {
 }
 
 /// A freshly minted key: the only time its secrets are visible. `Debug` redacts them.
+#[allow(missing_docs)]
 #[derive(Clone, PartialEq, Eq)]
 pub struct MintedKey {
-    /// The stored record.
     pub record: ApiKey,
     /// The key string (`sk_test_…` / `sk_live_…`).
     pub key: String,

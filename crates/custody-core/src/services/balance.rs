@@ -25,9 +25,9 @@ use crate::text::ExternalRef;
 pub const FIAT_DECIMALS: u32 = 2;
 
 /// One asset's amount in a report.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BalanceLine {
-    /// The asset (symbol and network).
     pub asset: AssetId,
     /// The available balance in base units, summed over the wallets reported.
     pub amount: Amount,

@@ -23,11 +23,10 @@ use crate::text::Label;
 use crate::transaction::{NewTransaction, Transaction, TransactionKind};
 
 /// A transfer request (Platform `POST /v1/transactions/transfer`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferCommand {
-    /// The debited wallet.
     pub from: WalletId,
-    /// The credited wallet.
     pub to: WalletId,
     /// The amount as the partner wrote it (whole-token decimal string), parsed with the
     /// asset's decimals once the wallets are known.

@@ -17,22 +17,21 @@ use crate::text::{ExternalRef, Metadata, VaultName};
 use crate::vault::{Vault, VaultKind, VaultStatus};
 
 /// A vault to create (Platform `POST /v1/vaults`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewVault {
     /// The partner's id for the customer; unique per tenant and environment.
     pub external_ref: Option<ExternalRef>,
-    /// Display name.
     pub name: VaultName,
-    /// Partner metadata.
     pub metadata: Metadata,
 }
 
 /// A change to a vault (Platform `PATCH /v1/vaults/{vaultId}`); absent fields are unchanged.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VaultPatch {
     /// New status: freeze, unfreeze or archive.
     pub status: Option<VaultStatus>,
-    /// New name.
     pub name: Option<VaultName>,
     /// New metadata (replaces the old).
     pub metadata: Option<Metadata>,

@@ -16,9 +16,9 @@ use crate::text::Label;
 use crate::wallet::{Balances, Wallet};
 
 /// A wallet with its primary deposit address (the Platform wallet shape).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalletWithAddress {
-    /// The wallet.
     pub wallet: Wallet,
     /// Its primary deposit address.
     pub deposit_address: DepositAddress,
@@ -38,9 +38,9 @@ impl From<Provisioned<(Wallet, DepositAddress)>> for Provisioned<WalletWithAddre
 }
 
 /// The outcome of reconciling one wallet.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconciliation {
-    /// The wallet.
     pub wallet_id: WalletId,
     /// Balances as materialised on the wallet row.
     pub materialised: Balances,

@@ -37,9 +37,9 @@ use crate::text::Label;
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
 
 /// A withdrawal request (Platform `POST /v1/transactions/withdraw`).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithdrawCommand {
-    /// The debited wallet.
     pub from: WalletId,
     /// The allow-listed destination.
     pub destination: AddressBookEntryId,
