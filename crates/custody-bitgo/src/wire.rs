@@ -41,7 +41,6 @@ pub struct AddressPage {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransferEntry {
-    /// The address.
     #[serde(default)]
     pub address: Option<String>,
     /// The BitGo wallet owning the address, when it is one.

@@ -55,14 +55,12 @@ impl DestinationRefusal {
 }
 
 /// An allow-listed destination.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressBookEntry {
-    /// `abe_…`
     pub id: AddressBookEntryId,
-    /// The owning tenant.
     pub tenant_id: TenantId,
-    /// The network of the address.
     pub network: Network,
     /// The validated, canonical address.
     pub address: ChainAddress,
@@ -70,14 +68,11 @@ pub struct AddressBookEntry {
     pub label: Label,
     /// When set, only this asset may be sent here.
     pub asset: Option<AssetId>,
-    /// Status.
     pub status: EntryStatus,
     /// Increases on every change.
     pub version: u64,
-    /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// When it was deleted.
     #[serde(with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const CODE_LENGTH: std::ops::RangeInclusive<usize> = 2..=16;
 
 /// A blockchain network.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Network {
     /// Ethereum mainnet (EVM).
@@ -28,7 +29,6 @@ pub enum Network {
     Base,
     /// Ink, Kraken's EVM layer 2.
     Ink,
-    /// Sui.
     Sui,
 }
 
@@ -181,6 +181,7 @@ fn check_code_length(field: &'static str, input: &str) -> Result<(), AssetError>
 }
 
 /// Why an asset or network code was refused. All of these are 422-class input errors.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssetError {
     /// The code is shorter than 2 or longer than 16 characters.
@@ -198,9 +199,7 @@ pub enum AssetError {
     /// The token exists but not on that network.
     #[error("{symbol} is not supported on {network}")]
     UnsupportedPair {
-        /// The symbol asked for.
         symbol: AssetSymbol,
-        /// The network asked for.
         network: Network,
     },
     /// An asset id is not `{SYMBOL}_{NETWORK}`.
@@ -308,9 +307,9 @@ impl<'de> Deserialize<'de> for AssetId {
 }
 
 /// A supported asset.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
-    /// Symbol and network.
     pub id: AssetId,
     /// Base units per whole token are `10^decimals`.
     pub decimals: u8,
@@ -393,90 +392,4 @@ impl FromIterator<AssetId> for EnabledAssets {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_codes_case_insensitively() {
-        let id = AssetId::from_codes("usdt", "EtHeReUm").unwrap();
-        assert_eq!(id.to_string(), "USDT_ETHEREUM");
-        assert_eq!(
-            AssetId::parse("usdc_solana").unwrap().to_string(),
-            "USDC_SOLANA"
-        );
-    }
-
-    #[test]
-    fn code_lengths_are_limited() {
-        assert_eq!(
-            AssetSymbol::parse("U"),
-            Err(AssetError::InvalidCode { field: "asset" })
-        );
-        assert_eq!(
-            Network::parse("a-network-name-too-long"),
-            Err(AssetError::InvalidCode { field: "network" })
-        );
-        assert_eq!(
-            AssetSymbol::parse("BTC"),
-            Err(AssetError::UnknownSymbol("BTC".into()))
-        );
-        assert_eq!(
-            Network::parse("tron"),
-            Err(AssetError::UnknownNetwork("tron".into()))
-        );
-    }
-
-    #[test]
-    fn unsupported_pairs_are_refused() {
-        assert_eq!(
-            AssetId::from_codes("XAUT", "solana"),
-            Err(AssetError::UnsupportedPair {
-                symbol: AssetSymbol::Xaut,
-                network: Network::Solana
-            })
-        );
-        assert!(matches!(
-            AssetId::parse("USDTETHEREUM"),
-            Err(AssetError::MalformedId(_))
-        ));
-    }
-
-    #[test]
-    fn every_catalogue_entry_round_trips_and_is_unique() {
-        let mut seen = BTreeSet::new();
-        for asset in &CATALOGUE {
-            assert!(seen.insert(asset.id), "duplicate {}", asset.id);
-            assert_eq!(AssetId::parse(&asset.id.to_string()).unwrap(), asset.id);
-            assert_eq!(asset.id.decimals(), asset.decimals);
-        }
-    }
-
-    #[test]
-    fn evm_networks_share_an_address_family() {
-        assert_eq!(Network::Base.address_family(), AddressFamily::Evm);
-        assert_eq!(Network::Ink.address_family(), AddressFamily::Evm);
-        assert_eq!(Network::Solana.address_family(), AddressFamily::Solana);
-        assert_eq!(Network::Sui.address_family(), AddressFamily::Sui);
-    }
-
-    #[test]
-    fn enabled_set_controls_membership() {
-        let usdt = AssetId::parse("USDT_ETHEREUM").unwrap();
-        let mut set = EnabledAssets::none();
-        assert!(!set.contains(usdt));
-        assert!(set.enable(usdt));
-        assert!(!set.enable(usdt));
-        assert!(set.contains(usdt));
-        assert!(set.disable(usdt));
-        assert!(!set.contains(usdt));
-        assert_eq!(EnabledAssets::all().iter().count(), CATALOGUE.len());
-    }
-
-    #[test]
-    fn serde_uses_the_canonical_id() {
-        let id = AssetId::parse("xaut_ethereum").unwrap();
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"XAUT_ETHEREUM\"");
-        let back: AssetId = serde_json::from_str("\"Xaut_Ethereum\"").unwrap();
-        assert_eq!(back, id);
-    }
-}
+mod tests;

@@ -67,37 +67,30 @@ pub struct ProviderRef {
 }
 
 /// A deposit address.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DepositAddress {
-    /// `ba_…`
     pub id: AddressId,
-    /// The owning tenant.
     pub tenant_id: TenantId,
     /// The vault of its wallet.
     pub vault_id: VaultId,
-    /// Its wallet.
     pub wallet_id: WalletId,
     /// The wallet's asset; the address is on its network.
     pub asset: AssetId,
     /// The on-chain address, in canonical form.
     pub address: ChainAddress,
-    /// Partner label.
     pub label: Option<Label>,
     /// Whether this is the wallet's primary address.
     pub is_primary: bool,
     /// 0 for the primary, then 1, 2, … per wallet: what deterministic providers derive from.
     pub derivation_index: u32,
-    /// Who minted it.
     pub provider: ProviderRef,
-    /// Status.
     pub status: AddressStatus,
     /// Increases on every change.
     pub version: u64,
-    /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }

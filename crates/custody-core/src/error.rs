@@ -22,21 +22,16 @@ use crate::vault::VaultRefusal;
 use crate::wallet::BalanceError;
 
 /// The kind of resource a not-found error is about, named in its message.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
-    /// A tenant.
     Tenant,
-    /// An API key.
     ApiKey,
-    /// A vault.
     Vault,
     /// A wallet (an account in the Accounts dialect).
     Wallet,
-    /// A deposit address.
     Address,
-    /// A transaction.
     Transaction,
-    /// An address-book entry.
     AddressBookEntry,
 }
 
@@ -81,6 +76,7 @@ pub enum ErrorKind {
 }
 
 /// A service error.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A field failed validation (422).
@@ -90,7 +86,6 @@ pub enum Error {
         field: &'static str,
         /// Stable code (e.g. `amount_too_many_decimals`).
         code: &'static str,
-        /// Human explanation.
         message: String,
     },
     /// A rule refused the request (422), e.g. transferring to the same wallet.
@@ -98,7 +93,6 @@ pub enum Error {
     Refused {
         /// Stable code.
         code: &'static str,
-        /// Human explanation.
         message: String,
     },
     /// The asset exists but the tenant has not enabled it in this environment (422).
@@ -109,7 +103,6 @@ pub enum Error {
     InsufficientFunds {
         /// What the wallet had available.
         available: Amount,
-        /// What was requested.
         requested: Amount,
     },
     /// The vault refuses the operation (422).
@@ -130,7 +123,6 @@ pub enum Error {
     /// An illegal status change (409).
     #[error("cannot move this {machine} from {from} to {to}")]
     InvalidTransition {
-        /// The machine.
         machine: &'static str,
         /// Current status.
         from: String,
@@ -142,13 +134,11 @@ pub enum Error {
     Conflict {
         /// Stable code.
         code: &'static str,
-        /// Human explanation.
         message: String,
     },
     /// The custody provider failed (502/503); nothing was changed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    /// The store failed.
     #[error(transparent)]
     Store(StoreError),
     /// An invariant broke: a bug, reported as 500 and logged with its cause.
@@ -304,100 +294,4 @@ pub fn address_error(field: &'static str, e: ChainAddressError) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_variant_has_a_code_and_kind() {
-        let cases: Vec<(Error, &str, ErrorKind)> = vec![
-            (
-                Error::field("amount", "amount_zero", "zero"),
-                "amount_zero",
-                ErrorKind::Unprocessable,
-            ),
-            (
-                Error::AssetNotEnabled(AssetId::parse("USDT_ETHEREUM").unwrap()),
-                "asset_not_enabled",
-                ErrorKind::Unprocessable,
-            ),
-            (
-                Error::InsufficientFunds {
-                    available: Amount::ZERO,
-                    requested: Amount::from_base_units(1),
-                },
-                "insufficient_funds",
-                ErrorKind::Unprocessable,
-            ),
-            (
-                Error::Vault(VaultRefusal::Frozen),
-                "vault_frozen",
-                ErrorKind::Unprocessable,
-            ),
-            (
-                Error::MissingScope(Scope::VaultsWrite),
-                "missing_scope",
-                ErrorKind::Forbidden,
-            ),
-            (
-                Error::Access(AccessDenied::NotApproved),
-                "tenant_not_approved",
-                ErrorKind::Forbidden,
-            ),
-            (
-                Error::NotFound(ResourceKind::Wallet),
-                "resource_not_found",
-                ErrorKind::NotFound,
-            ),
-            (
-                Error::Store(StoreError::NotFound),
-                "resource_not_found",
-                ErrorKind::NotFound,
-            ),
-            (
-                Error::Store(StoreError::Conflict {
-                    constraint: "x".into(),
-                }),
-                "conflict",
-                ErrorKind::Conflict,
-            ),
-            (
-                Error::Store(StoreError::Unavailable("down".into())),
-                "service_unavailable",
-                ErrorKind::Unavailable,
-            ),
-            (
-                Error::Internal("bug".into()),
-                "internal_error",
-                ErrorKind::Internal,
-            ),
-            (
-                Error::Provider(ProviderError::Unavailable("timeout".into())),
-                "provider_unavailable",
-                ErrorKind::Provider,
-            ),
-        ];
-        for (error, code, kind) in cases {
-            assert_eq!(error.code(), code, "{error:?}");
-            assert_eq!(error.kind(), kind, "{error:?}");
-        }
-    }
-
-    #[test]
-    fn insufficient_balance_becomes_insufficient_funds() {
-        let e: Error = LedgerError::Balance(BalanceError::Insufficient {
-            bucket: crate::wallet::Bucket::Available,
-            balance: Amount::from_base_units(3),
-            requested: Amount::from_base_units(5),
-        })
-        .into();
-        assert!(matches!(e, Error::InsufficientFunds { .. }));
-        assert!(!e.is_retryable());
-    }
-
-    #[test]
-    fn retryability() {
-        assert!(Error::Provider(ProviderError::Unavailable("x".into())).is_retryable());
-        assert!(Error::Store(StoreError::Unavailable("x".into())).is_retryable());
-        assert!(!Error::Provider(ProviderError::Rejected("bad".into())).is_retryable());
-    }
-}
+mod tests;

@@ -23,15 +23,14 @@ use crate::vault::Vault;
 use crate::wallet::Wallet;
 
 /// The catalogue of event types.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
-    /// A vault was created.
     VaultCreated,
     /// A vault's name or metadata changed.
     VaultUpdated,
     /// A vault was frozen, unfrozen or archived.
     VaultStatusUpdated,
-    /// A wallet was created.
     WalletCreated,
     /// A wallet's balances changed.
     BalanceUpdated,
@@ -39,13 +38,9 @@ pub enum EventType {
     AddressCreated,
     /// A deposit address was suspended or reactivated.
     AddressStatusUpdated,
-    /// A transaction was recorded.
     TransactionCreated,
-    /// A transaction changed status.
     TransactionStatusUpdated,
-    /// An address-book entry was added.
     AddressBookEntryCreated,
-    /// An address-book entry was deleted.
     AddressBookEntryDeleted,
 }
 
@@ -144,12 +139,11 @@ pub fn resource_type(input: &str) -> Option<&'static str> {
 }
 
 /// The `data` part of an event.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventData {
-    /// The kind of resource.
     pub resource_type: &'static str,
-    /// Its id.
     pub resource_id: String,
     /// Its version after the change.
     pub version: u64,
@@ -158,18 +152,16 @@ pub struct EventData {
 }
 
 /// An event, as written to the outbox.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    /// `evt_…`
     pub id: EventId,
     /// Who hears about it. Not part of the wire body.
     #[serde(skip)]
     pub tenant_id: TenantId,
-    /// What happened.
     #[serde(rename = "type")]
     pub event_type: EventType,
-    /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The resource after the change.

@@ -27,29 +27,22 @@ use crate::id::{TransactionId, WalletId};
 use crate::wallet::{BalanceError, Balances, Bucket};
 
 /// A ledger account.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Account {
     /// One bucket of one wallet.
     #[serde(rename_all = "camelCase")]
-    Wallet {
-        /// The wallet.
-        wallet_id: WalletId,
-        /// The bucket.
-        bucket: Bucket,
-    },
+    Wallet { wallet_id: WalletId, bucket: Bucket },
     /// The world outside custody for one asset: the counter-account of on-chain movements.
     #[serde(rename_all = "camelCase")]
-    External {
-        /// The asset.
-        asset: AssetId,
-    },
+    External { asset: AssetId },
 }
 
 /// One leg of a movement: a signed change to one account.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Posting {
-    /// The account changed.
     pub account: Account,
     /// Positive credits, negative debits, in base units.
     #[serde(with = "i128_string")]
@@ -63,63 +56,52 @@ mod i128_string {
 }
 
 /// An economic event of a transaction, before it is expanded into postings.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Movement {
     /// A deposit was seen on-chain and is confirming.
     DepositDetected {
         /// The receiving wallet.
         wallet: WalletId,
-        /// Its asset.
         asset: AssetId,
-        /// The amount.
         amount: Amount,
     },
     /// A confirming deposit became final: it is now spendable.
     DepositCompleted {
         /// The receiving wallet.
         wallet: WalletId,
-        /// The amount.
         amount: Amount,
     },
     /// A confirming deposit will not complete (reorg, provider rejection).
     DepositFailed {
         /// The receiving wallet.
         wallet: WalletId,
-        /// Its asset.
         asset: AssetId,
-        /// The amount.
         amount: Amount,
     },
     /// A withdrawal was accepted: its funds are locked.
     WithdrawalSubmitted {
         /// The sending wallet.
         wallet: WalletId,
-        /// The amount.
         amount: Amount,
     },
     /// A withdrawal is final on-chain: the held funds left custody.
     WithdrawalCompleted {
         /// The sending wallet.
         wallet: WalletId,
-        /// Its asset.
         asset: AssetId,
-        /// The amount.
         amount: Amount,
     },
     /// A withdrawal failed or was cancelled: the held funds are spendable again.
     WithdrawalReleased {
         /// The sending wallet.
         wallet: WalletId,
-        /// The amount.
         amount: Amount,
     },
     /// An internal transfer between two wallets of the same asset.
     Transfer {
-        /// The debited wallet.
         from: WalletId,
-        /// The credited wallet.
         to: WalletId,
-        /// The amount.
         amount: Amount,
     },
 }
@@ -239,6 +221,7 @@ pub fn sums_to_zero(postings: &[Posting]) -> bool {
 }
 
 /// A posting as stored: which transaction wrote it and when.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry {
@@ -246,9 +229,7 @@ pub struct LedgerEntry {
     pub transaction_id: TransactionId,
     /// The asset of both legs.
     pub asset: AssetId,
-    /// The posting.
     pub posting: Posting,
-    /// When it was written.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -296,212 +277,4 @@ pub fn replay(wallet_id: WalletId, entries: &[LedgerEntry]) -> Result<Balances, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn wid(n: u64) -> WalletId {
-        WalletId::from_ulid(ulid::Ulid::from_parts(n, 0))
-    }
-
-    fn usdt() -> AssetId {
-        AssetId::parse("USDT_ETHEREUM").unwrap()
-    }
-
-    fn all_movements(amount: Amount) -> Vec<Movement> {
-        let (a, b, asset) = (wid(1), wid(2), usdt());
-        vec![
-            Movement::DepositDetected {
-                wallet: a,
-                asset,
-                amount,
-            },
-            Movement::DepositCompleted { wallet: a, amount },
-            Movement::DepositFailed {
-                wallet: a,
-                asset,
-                amount,
-            },
-            Movement::WithdrawalSubmitted { wallet: a, amount },
-            Movement::WithdrawalCompleted {
-                wallet: a,
-                asset,
-                amount,
-            },
-            Movement::WithdrawalReleased { wallet: a, amount },
-            Movement::Transfer {
-                from: a,
-                to: b,
-                amount,
-            },
-        ]
-    }
-
-    #[test]
-    fn every_movement_sums_to_zero() {
-        for m in all_movements(Amount::from_base_units(1_234_567)) {
-            let postings = m.postings().unwrap();
-            assert!(sums_to_zero(&postings), "{m:?}");
-            assert!(postings[0].delta < 0 && postings[1].delta > 0, "{m:?}");
-        }
-    }
-
-    #[test]
-    fn amounts_beyond_i128_are_refused() {
-        let huge = Amount::from_base_units(u128::MAX);
-        for m in all_movements(huge) {
-            assert_eq!(m.postings(), Err(LedgerError::AmountTooLarge));
-        }
-    }
-
-    #[test]
-    fn deposit_lifecycle_moves_pending_then_available() {
-        let (a, asset, amount) = (wid(1), usdt(), Amount::from_base_units(100));
-        let mut balances = BTreeMap::from([(a, Balances::default())]);
-        apply(
-            &mut balances,
-            &Movement::DepositDetected {
-                wallet: a,
-                asset,
-                amount,
-            }
-            .postings()
-            .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(balances[&a].pending, amount);
-        apply(
-            &mut balances,
-            &Movement::DepositCompleted { wallet: a, amount }
-                .postings()
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(balances[&a].pending, Amount::ZERO);
-        assert_eq!(balances[&a].available, amount);
-    }
-
-    #[test]
-    fn withdrawal_holds_then_releases_or_completes() {
-        let (a, asset) = (wid(1), usdt());
-        let amount = Amount::from_base_units(40);
-        let start = Balances {
-            available: Amount::from_base_units(100),
-            ..Balances::default()
-        };
-        let mut balances = BTreeMap::from([(a, start)]);
-        apply(
-            &mut balances,
-            &Movement::WithdrawalSubmitted { wallet: a, amount }
-                .postings()
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(balances[&a].available, Amount::from_base_units(60));
-        assert_eq!(balances[&a].held, amount);
-        let mut released = balances.clone();
-        apply(
-            &mut released,
-            &Movement::WithdrawalReleased { wallet: a, amount }
-                .postings()
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(released[&a], start);
-        apply(
-            &mut balances,
-            &Movement::WithdrawalCompleted {
-                wallet: a,
-                asset,
-                amount,
-            }
-            .postings()
-            .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(balances[&a].held, Amount::ZERO);
-        assert_eq!(balances[&a].total(), Some(Amount::from_base_units(60)));
-    }
-
-    #[test]
-    fn apply_is_all_or_nothing() {
-        let (a, b) = (wid(1), wid(2));
-        let mut balances = BTreeMap::from([
-            (
-                a,
-                Balances {
-                    available: Amount::from_base_units(5),
-                    ..Balances::default()
-                },
-            ),
-            (b, Balances::default()),
-        ]);
-        let before = balances.clone();
-        let postings = Movement::Transfer {
-            from: a,
-            to: b,
-            amount: Amount::from_base_units(6),
-        }
-        .postings()
-        .unwrap();
-        assert!(matches!(
-            apply(&mut balances, &postings),
-            Err(LedgerError::Balance(BalanceError::Insufficient { .. }))
-        ));
-        assert_eq!(balances, before);
-        // The credit leg comes second: a missing credited wallet must not leave the debit applied.
-        let mut only_a = BTreeMap::from([(a, before[&a])]);
-        let small = Movement::Transfer {
-            from: a,
-            to: b,
-            amount: Amount::from_base_units(1),
-        }
-        .postings()
-        .unwrap();
-        assert_eq!(
-            apply(&mut only_a, &small),
-            Err(LedgerError::UnknownWallet(b))
-        );
-        assert_eq!(only_a[&a], before[&a]);
-    }
-
-    #[test]
-    fn replay_rebuilds_balances_from_entries() {
-        let (a, b, asset) = (wid(1), wid(2), usdt());
-        let tx = TransactionId::from_ulid(ulid::Ulid::from_parts(9, 9));
-        let at = OffsetDateTime::UNIX_EPOCH;
-        let mut entries = Vec::new();
-        for m in [
-            Movement::DepositDetected {
-                wallet: a,
-                asset,
-                amount: Amount::from_base_units(50),
-            },
-            Movement::DepositCompleted {
-                wallet: a,
-                amount: Amount::from_base_units(50),
-            },
-            Movement::Transfer {
-                from: a,
-                to: b,
-                amount: Amount::from_base_units(20),
-            },
-        ] {
-            entries.extend(LedgerEntry::for_postings(
-                tx,
-                asset,
-                &m.postings().unwrap(),
-                at,
-            ));
-        }
-        assert_eq!(
-            replay(a, &entries).unwrap().available,
-            Amount::from_base_units(30)
-        );
-        assert_eq!(
-            replay(b, &entries).unwrap().available,
-            Amount::from_base_units(20)
-        );
-        let corrupt = &entries[2..]; // a transfer out of an empty wallet
-        assert!(replay(a, corrupt).is_err());
-    }
-}
+mod tests;

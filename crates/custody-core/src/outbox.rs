@@ -59,32 +59,28 @@ pub struct ClaimedEvent {
 }
 
 /// The delivery bookkeeping of one event.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryStatus {
-    /// Where it is.
     pub state: DeliveryState,
     /// Attempts recorded so far.
     pub attempts: u32,
     /// When a pending event is next due.
     pub next_attempt_at: Option<OffsetDateTime>,
-    /// When it was delivered.
     pub delivered_at: Option<OffsetDateTime>,
 }
 
 /// What one delivery attempt found.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryAttempt {
-    /// `whd_…`
     pub id: DeliveryId,
-    /// The event delivered.
     pub event_id: EventId,
-    /// Its tenant.
     pub tenant_id: TenantId,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// When the request was sent.
     pub attempted_at: OffsetDateTime,
-    /// Where it was sent.
     pub url: String,
     /// The receiver's HTTP status, when one answered.
     pub response_status: Option<u16>,

@@ -28,12 +28,12 @@ pub struct PageRequest {
 }
 
 /// Why pagination parameters were refused (400).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PageError {
     /// `limit` outside 1–200.
     #[error("`limit` must be between 1 and 200")]
     Limit,
-    /// Both cursors given.
     #[error("`starting_after` and `ending_before` cannot be used together")]
     BothCursors,
 }

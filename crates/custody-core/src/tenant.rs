@@ -100,15 +100,14 @@ impl AccessDenied {
 }
 
 /// A partner company.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tenant {
-    /// `ten_…`
     pub id: TenantId,
     /// Display name, for operators.
     pub name: String,
     /// Onboarding status.
     pub status: TenantStatus,
-    /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

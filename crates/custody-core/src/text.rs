@@ -20,32 +20,24 @@ pub const MAX_METADATA_KEY_CHARS: usize = 40;
 pub const MAX_METADATA_VALUE_CHARS: usize = 500;
 
 /// Why a text value was refused (422).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextError {
     /// Empty where a value is required.
     #[error("`{field}` must not be empty")]
-    Empty {
-        /// The field name.
-        field: &'static str,
-    },
-    /// Longer than allowed.
+    Empty { field: &'static str },
     #[error("`{field}` must be at most {max} characters")]
     TooLong {
-        /// The field name.
         field: &'static str,
         /// The limit in characters.
         max: usize,
     },
     /// Contains control characters (newlines, NUL, …), which would corrupt logs and exports.
     #[error("`{field}` must not contain control characters")]
-    ControlCharacter {
-        /// The field name.
-        field: &'static str,
-    },
+    ControlCharacter { field: &'static str },
     /// A metadata key breaks the key pattern.
     #[error("metadata key `{0}` must match ^[a-zA-Z0-9_]{{1,40}}$")]
     MetadataKey(String),
-    /// Too many metadata keys.
     #[error("metadata may have at most 50 keys")]
     MetadataTooManyKeys,
 }

@@ -41,6 +41,7 @@ impl Bucket {
 }
 
 /// Applying a delta would take a bucket below zero or past the representable maximum.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BalanceError {
     /// The bucket holds less than the debit.
@@ -50,7 +51,6 @@ pub enum BalanceError {
         bucket: Bucket,
         /// What it held.
         balance: Amount,
-        /// What was asked.
         requested: Amount,
     },
     /// The credit would overflow (cannot happen with real token supplies; refused rather than
@@ -126,29 +126,23 @@ pub enum WalletStatus {
 }
 
 /// A wallet: one asset in one vault.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Wallet {
     /// `acc_…` (the Accounts dialect calls a wallet an account).
     pub id: WalletId,
-    /// The owning tenant.
     pub tenant_id: TenantId,
-    /// The vault it belongs to.
     pub vault_id: VaultId,
-    /// Its asset (symbol and network).
     pub asset: AssetId,
-    /// Partner label.
     pub label: Option<Label>,
-    /// Status.
     pub status: WalletStatus,
     /// Balances in base units.
     pub balances: Balances,
     /// Increases on every change (balance changes included).
     pub version: u64,
-    /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }

@@ -7,6 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use custody_core::ports::ProviderError;
+use reqwest::Method;
 use rsa::pkcs1::DecodeRsaPublicKey as _;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey as _;
@@ -15,6 +16,9 @@ use rsa::signature::Verifier as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::RsaPublicKey;
 use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::{RhinoClient, KEY_REFETCH_INTERVAL};
 
 /// Keys shorter than this are refused (2048-bit RSA is the floor for signatures today).
 pub(crate) const MIN_KEY_BYTES: usize = 256;
@@ -125,93 +129,96 @@ pub(crate) fn parse_event(payload: &[u8]) -> Result<DepositEvent, ProviderError>
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+// ---------------------------------------------------------------------------------------------
+// The webhook key: pinned, or fetched from Rhino and fetched again when a signature fails
+// ---------------------------------------------------------------------------------------------
 
-    const PUBLIC_PEM: &str = include_str!("../tests/fixtures/webhook_test_public.pem");
+/// The webhook key fetched from Rhino.
+pub(crate) struct FetchedKey {
+    key: RsaPublicKey,
+    fetched_at: OffsetDateTime,
+}
 
-    #[test]
-    fn reads_spki_pem_and_its_served_base64_form() {
-        let key = parse_public_key(PUBLIC_PEM).unwrap();
-        assert_eq!(key.size(), 256);
-        assert_eq!(
-            decode_served_key(&STANDARD.encode(PUBLIC_PEM)).unwrap(),
-            key
-        );
-        assert_eq!(decode_served_key(PUBLIC_PEM).unwrap(), key);
-        assert_eq!(decode_served_key("bm90IGEga2V5"), None);
-        assert_eq!(decode_served_key("%%%"), None);
-        assert_eq!(
-            parse_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
-            None
-        );
+impl RhinoClient {
+    /// `GET /webhook/public-key`: a JSON string holding base64 of the PEM.
+    async fn fetch_webhook_key(&self) -> Result<RsaPublicKey, ProviderError> {
+        let url = self.url(&["webhook", "public-key"])?;
+        let served: String = self
+            .with_retries("webhook key", || self.authed(Method::GET, &url, &[], None))
+            .await?;
+        tracing::info!("fetched Rhino's webhook public key");
+        decode_served_key(&served).ok_or_else(|| {
+            ProviderError::Unavailable(
+                "Rhino's webhook public key is not a base64 RSA PEM public key".into(),
+            )
+        })
     }
 
-    #[test]
-    fn signatures_must_be_present_and_hex() {
-        assert!(matches!(
-            decode_signature(None),
-            Err(ProviderError::Unverified(_))
-        ));
-        assert!(matches!(
-            decode_signature(Some("  ")),
-            Err(ProviderError::Unverified(_))
-        ));
-        assert!(matches!(
-            decode_signature(Some("zz")),
-            Err(ProviderError::Unverified(_))
-        ));
-    }
-
-    #[test]
-    fn the_signed_message_is_lowercase_hex_sha256() {
-        assert_eq!(
-            signed_message(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn deposit_events_are_identified() {
-        let bridge = serde_json::json!({"event": {"_tag": "BRIDGE_EXECUTED", "_id": "b1",
-            "chainIn": "ETHEREUM", "chainOut": "BASE", "depositAddress": "0xabc", "token": "USDT"},
-            "eventId": "e1", "ts": 1});
-        let parsed = parse_event(&serde_json::to_vec(&bridge).unwrap()).unwrap();
-        assert_eq!(
-            parsed,
-            DepositEvent {
-                tag: "BRIDGE_EXECUTED".into(),
-                bridge_id: "b1".into(),
-                deposit_address: "0xabc".into(),
-                deposit_chain: "ETHEREUM".into(),
-                event_id: Some("e1".into()),
-            }
-        );
-        let rejected = serde_json::json!({"event": {"_tag": "DEPOSIT_ADDRESS_BRIDGE_REJECTED",
-            "_id": "b2", "depositAddress": {"depositChain": "SOLANA", "depositAddress": "So1"}},
-            "eventId": "e2", "ts": 2});
-        let parsed = parse_event(&serde_json::to_vec(&rejected).unwrap()).unwrap();
-        assert_eq!(parsed.deposit_chain, "SOLANA");
-        assert_eq!(parsed.bridge_id, "b2");
-    }
-
-    #[test]
-    fn other_events_are_not_deposits() {
-        for body in [
-            serde_json::json!({"event": {"_tag": "WEBHOOK_TEST", "type": "test"}}),
-            serde_json::json!({"event": {"_tag": "BRIDGE_EXECUTED", "_id": "b", "chainIn": "ETHEREUM"}}),
-            serde_json::json!({"event": {"_tag": "DEPOSIT_ADDRESS_BRIDGE_DELAYED", "_id": "b", "depositAddress": "0x"}}),
-            serde_json::json!({"event": "BRIDGE_EXECUTED"}),
-            serde_json::json!([]),
-        ] {
-            let err = parse_event(&serde_json::to_vec(&body).unwrap()).unwrap_err();
-            assert!(matches!(err, ProviderError::Unverified(_)), "{body}");
+    /// The cached fetched key, or a fresh one (`true` when fetched by this call).
+    async fn webhook_key(&self) -> Result<(RsaPublicKey, bool), ProviderError> {
+        let mut slot = self.fetched_key.lock().await;
+        if let Some(fetched) = slot.as_ref() {
+            return Ok((fetched.key.clone(), false));
         }
-        assert_eq!(
-            parse_event(br#"{"event":{"_tag":"WEBHOOK_TEST"}}"#).unwrap_err(),
-            ProviderError::Unverified("not a deposit event: WEBHOOK_TEST".into())
-        );
-        assert!(parse_event(b"not json").is_err());
+        let key = self.fetch_webhook_key().await?;
+        *slot = Some(FetchedKey {
+            key: key.clone(),
+            fetched_at: self.clock.now(),
+        });
+        Ok((key, true))
+    }
+
+    /// After `rejected` failed a signature: a newer key if one can be had (another caller
+    /// refetched it, or the cached one is older than [`KEY_REFETCH_INTERVAL`]).
+    async fn refetched_webhook_key(
+        &self,
+        rejected: &RsaPublicKey,
+    ) -> Result<Option<RsaPublicKey>, ProviderError> {
+        let mut slot = self.fetched_key.lock().await;
+        let now = self.clock.now();
+        if let Some(fetched) = slot.as_ref() {
+            if fetched.key != *rejected {
+                return Ok(Some(fetched.key.clone()));
+            }
+            if now - fetched.fetched_at < KEY_REFETCH_INTERVAL {
+                return Ok(None);
+            }
+        }
+        let key = self.fetch_webhook_key().await?;
+        *slot = Some(FetchedKey {
+            key: key.clone(),
+            fetched_at: now,
+        });
+        Ok(Some(key))
+    }
+
+    /// Step 1 of
+    /// [`CustodyProvider::verify_deposit`](custody_core::ports::CustodyProvider::verify_deposit).
+    pub(crate) async fn check_signature(
+        &self,
+        payload: &[u8],
+        header: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        let signature = decode_signature(header)?;
+        let bad = || ProviderError::Unverified("the X-Rhino-Signature does not verify".into());
+        if let Some(pinned) = &self.pinned_key {
+            return is_signed_by(pinned, payload, &signature)
+                .then_some(())
+                .ok_or_else(bad);
+        }
+        let (key, fresh) = self.webhook_key().await?;
+        if is_signed_by(&key, payload, &signature) {
+            return Ok(());
+        }
+        if fresh {
+            return Err(bad());
+        }
+        match self.refetched_webhook_key(&key).await? {
+            Some(newer) if is_signed_by(&newer, payload, &signature) => Ok(()),
+            _ => Err(bad()),
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

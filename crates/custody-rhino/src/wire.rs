@@ -59,7 +59,6 @@ pub struct SupportedToken {
 pub struct DepositAddressHistory {
     /// The address asked about.
     pub deposit_address: Option<String>,
-    /// Its chain.
     pub deposit_chain: Option<String>,
     /// Deposits in the window, newest first as Rhino orders them.
     #[serde(default, deserialize_with = "null_as_empty")]

@@ -9,15 +9,13 @@ use crate::id::{AddressId, TenantId, TransactionId, VaultId, WalletId};
 use crate::transaction::{Confirmations, TransactionStatus};
 
 /// What a provider needs to mint an address.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MintRequest {
     /// Our id for the new address (BitGo puts it in the label, so the two can be matched).
     pub address_id: AddressId,
-    /// The tenant.
     pub tenant_id: TenantId,
-    /// The vault.
     pub vault_id: VaultId,
-    /// The wallet.
     pub wallet_id: WalletId,
     /// The asset (decides coin and network).
     pub asset: AssetId,
@@ -38,6 +36,7 @@ pub struct MintedAddress {
 }
 
 /// A withdrawal handed to the provider.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithdrawalRequest {
     /// Our transaction id: the provider-side idempotency reference (BitGo `sequenceId`), so a
@@ -45,9 +44,7 @@ pub struct WithdrawalRequest {
     pub transaction_id: TransactionId,
     /// The sending wallet.
     pub wallet_id: WalletId,
-    /// The asset.
     pub asset: AssetId,
-    /// The amount in base units.
     pub amount: Amount,
     /// The allow-listed destination.
     pub destination: ChainAddress,
@@ -80,17 +77,15 @@ pub struct DepositNotice {
 }
 
 /// A deposit as confirmed by reading it back from the provider.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedDeposit {
     /// The provider's transfer id (unique: deposits are credited once per reference).
     pub provider_ref: String,
-    /// The asset received.
     pub asset: AssetId,
-    /// The amount in base units.
     pub amount: Amount,
     /// The receiving address, which names the wallet.
     pub address: ChainAddress,
-    /// On-chain hash.
     pub tx_hash: Option<String>,
     /// `Confirming`, `Completed` or `Failed`.
     pub status: TransactionStatus,

@@ -45,36 +45,31 @@ pub use wallet_store::*;
 
 /// Every store handle bound to one environment: what a store adapter hands the composition
 /// root for each of its two service graphs.
+#[allow(missing_docs)]
 #[derive(Clone)]
 pub struct EnvironmentStores {
     /// The environment every handle here is bound to.
     pub environment: crate::environment::Environment,
     /// Atomic writes.
     pub uow: DynUnitOfWork,
-    /// Vault reads.
     pub vaults: DynVaultStore,
-    /// Wallet reads.
     pub wallets: DynWalletStore,
-    /// Deposit address reads.
     pub addresses: DynAddressStore,
     /// Transaction and ledger reads.
     pub transactions: DynTransactionStore,
-    /// Address book reads.
     pub address_book: DynAddressBookStore,
-    /// The event log.
     pub events: DynEventStore,
     /// Outbox delivery bookkeeping.
     pub outbox: DynOutboxStore,
-    /// Idempotency records.
     pub idempotency: DynIdempotencyStore,
 }
 
 /// The store handles shared by both environments.
+#[allow(missing_docs)]
 #[derive(Clone)]
 pub struct SharedStores {
     /// Tenants and their enabled assets.
     pub tenants: DynTenantStore,
-    /// API keys.
     pub api_keys: DynApiKeyStore,
 }
 

@@ -60,17 +60,14 @@ pub(crate) fn vault_id(n: u128) -> VaultId {
     VaultId::from_ulid(ulid(0x1_0000 + n))
 }
 
-/// A wallet id.
 pub(crate) fn wallet_id(n: u128) -> WalletId {
     WalletId::from_ulid(ulid(0x2_0000 + n))
 }
 
-/// An address id.
 pub(crate) fn address_id(n: u128) -> AddressId {
     AddressId::from_ulid(ulid(0x3_0000 + n))
 }
 
-/// A transaction id.
 pub(crate) fn transaction_id(n: u128) -> TransactionId {
     TransactionId::from_ulid(ulid(0x5_0000 + n))
 }
@@ -231,7 +228,6 @@ pub(crate) fn expect_commit(tx: &mut MockStoreTx) {
     tx.expect_commit().times(1).returning(|| Ok(()));
 }
 
-/// An idempotency key.
 pub(crate) fn idempotency_key(raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(raw.as_bytes()).expect("valid fixture idempotency key")
 }

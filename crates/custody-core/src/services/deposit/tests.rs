@@ -1,0 +1,413 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::amount::Amount;
+use crate::asset::AssetId;
+use crate::deposit_address::DepositAddress;
+use crate::ledger::{sums_to_zero, Account, Posting};
+use crate::ports::{MockCustodyProvider, MockStoreTx, MockUnitOfWork, ProviderError};
+use crate::services::test_support::*;
+use crate::transaction::{Confirmations, TransactionStatus};
+use crate::wallet::{Bucket, Wallet};
+
+const AMOUNT: u128 = 250_000_000; // 250 USDT
+
+fn receiving_wallet(available: u128, pending: u128) -> Wallet {
+    funded_wallet(wallet_id(1), vault_id(1), usdt_eth(), available, pending, 0)
+}
+
+fn address() -> DepositAddress {
+    deposit_address(address_id(1), &receiving_wallet(0, 0), 0)
+}
+
+fn confirmations(seen: u32) -> Option<Confirmations> {
+    Some(Confirmations { seen, required: 12 })
+}
+
+fn verified(status: TransactionStatus) -> VerifiedDeposit {
+    VerifiedDeposit {
+        provider_ref: "provider-transfer-1".into(),
+        asset: usdt_eth(),
+        amount: Amount::from_base_units(AMOUNT),
+        address: address().address,
+        tx_hash: Some("0xfeed".into()),
+        status,
+        confirmations: confirmations(if status == TransactionStatus::Confirming {
+            3
+        } else {
+            12
+        }),
+    }
+}
+
+/// The deposit as a previous report recorded it, walked to `status`.
+fn existing(status: TransactionStatus) -> Transaction {
+    let mut t = Transaction::new(
+        NewTransaction {
+            id: transaction_id(7),
+            tenant_id: tenant(),
+            kind: TransactionKind::Deposit,
+            asset: usdt_eth(),
+            amount: Amount::from_base_units(AMOUNT),
+            source_wallet_id: None,
+            destination_wallet_id: Some(wallet_id(1)),
+            reference: None,
+        },
+        T0,
+    );
+    t.deposit_address_id = Some(address_id(1));
+    t.destination_address = Some(address().address);
+    t.provider_ref = Some("provider-transfer-1".into());
+    t.tx_hash = Some("0xfeed".into());
+    t.confirmations = confirmations(3);
+    if status != TransactionStatus::Confirming {
+        t.advance(status, T0).unwrap();
+        t.confirmations = confirmations(12);
+    }
+    t
+}
+
+fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> DepositService {
+    DepositService::new(Arc::new(uow), Arc::new(provider), clock(), ids())
+}
+
+fn no_provider() -> MockCustodyProvider {
+    let mut provider = MockCustodyProvider::new();
+    provider.expect_verify_deposit().never();
+    provider
+}
+
+/// A transaction that attributes the deposit to wallet 1 and finds `known` (or nothing)
+/// under the provider reference.
+fn deposit_tx(wallet: Wallet, known: Option<Transaction>) -> MockStoreTx {
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .withf(|a| *a == address().address)
+        .times(1)
+        .returning(|_| Ok(address()));
+    tx.expect_lock_wallet_by_id()
+        .withf(|id| *id == wallet_id(1))
+        .times(1)
+        .return_once(move |_| Ok(wallet));
+    tx.expect_lock_deposit_by_provider_ref()
+        .withf(|r| r == "provider-transfer-1")
+        .times(1)
+        .return_once(move |_| known.ok_or(StoreError::NotFound));
+    tx
+}
+
+fn posting(bucket: Option<Bucket>, delta: i128) -> Posting {
+    Posting {
+        account: match bucket {
+            Some(bucket) => Account::Wallet {
+                wallet_id: wallet_id(1),
+                bucket,
+            },
+            None => Account::External { asset: usdt_eth() },
+        },
+        delta,
+    }
+}
+
+fn ledger_postings(log: &WriteLog) -> Vec<Vec<Posting>> {
+    log.ledger()
+        .iter()
+        .map(|entries| entries.iter().map(|e| e.posting).collect())
+        .collect()
+}
+
+const A: i128 = AMOUNT as i128;
+
+#[tokio::test]
+async fn a_first_notice_creates_the_deposit_and_credits_pending() {
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_verify_deposit()
+        .withf(|n| n.payload == b"{}")
+        .times(1)
+        .returning(|_| Ok(verified(TransactionStatus::Confirming)));
+    let mut tx = deposit_tx(receiving_wallet(5, 0), None);
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let notice = DepositNotice {
+        provider: "sandbox".into(),
+        payload: b"{}".to_vec(),
+        signature: None,
+    };
+    let t = service(uow_with(vec![tx]), provider)
+        .record(&notice)
+        .await
+        .unwrap();
+
+    assert_eq!(t.kind, TransactionKind::Deposit);
+    assert_eq!(t.status, TransactionStatus::Confirming);
+    assert_eq!(t.provider_ref.as_deref(), Some("provider-transfer-1"));
+    assert_eq!(t.destination_wallet_id, Some(wallet_id(1)));
+    assert_eq!(t.deposit_address_id, Some(address_id(1)));
+    assert_eq!(t.destination_address, Some(address().address));
+    assert_eq!(t.confirmations, confirmations(3));
+    assert_eq!(t.tenant_id, tenant());
+    assert_eq!(log.inserted_transactions(), vec![t.clone()]);
+    assert!(log.updated_transactions().is_empty());
+
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].balances.pending.base_units(), AMOUNT);
+    assert_eq!(wallets[0].balances.available.base_units(), 5);
+    let postings = ledger_postings(&log);
+    assert_eq!(
+        postings,
+        vec![vec![posting(None, -A), posting(Some(Bucket::Pending), A)]]
+    );
+    assert!(sums_to_zero(&postings[0]));
+    assert_eq!(
+        log.event_types(),
+        vec![EventType::TransactionCreated, EventType::BalanceUpdated]
+    );
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn completion_moves_pending_to_available_once() {
+    let mut tx = deposit_tx(
+        receiving_wallet(5, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(verified(TransactionStatus::Completed))
+        .await
+        .unwrap();
+
+    assert_eq!(t.id, transaction_id(7));
+    assert_eq!(t.status, TransactionStatus::Completed);
+    assert_eq!(t.confirmations, confirmations(12));
+    assert!(log.inserted_transactions().is_empty());
+    assert_eq!(log.updated_transactions(), vec![t.clone()]);
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert!(wallets[0].balances.pending.is_zero());
+    assert_eq!(wallets[0].balances.available.base_units(), 5 + AMOUNT);
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![
+            posting(Some(Bucket::Pending), -A),
+            posting(Some(Bucket::Available), A)
+        ]]
+    );
+    assert_eq!(
+        log.event_types(),
+        vec![
+            EventType::BalanceUpdated,
+            EventType::TransactionStatusUpdated
+        ]
+    );
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn the_same_completion_again_changes_nothing() {
+    let completed = existing(TransactionStatus::Completed);
+    let mut tx = deposit_tx(receiving_wallet(AMOUNT, 0), Some(completed.clone()));
+    let log = record_writes(&mut tx);
+    tx.expect_commit().returning(|| Ok(()));
+    let t = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(verified(TransactionStatus::Completed))
+        .await
+        .unwrap();
+    assert_eq!(t, completed);
+    assert!(log.all().is_empty(), "{:?}", log.all());
+}
+
+#[tokio::test]
+async fn a_deposit_first_seen_completed_is_created_and_completed_in_one_commit() {
+    let mut tx = deposit_tx(receiving_wallet(0, 0), None);
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(verified(TransactionStatus::Completed))
+        .await
+        .unwrap();
+
+    assert_eq!(t.status, TransactionStatus::Completed);
+    let inserted = log.inserted_transactions();
+    assert_eq!(inserted.len(), 1);
+    assert_eq!(inserted[0].status, TransactionStatus::Confirming);
+    assert_eq!(log.updated_transactions(), vec![t.clone()]);
+    assert_eq!(
+        ledger_postings(&log),
+        vec![
+            vec![posting(None, -A), posting(Some(Bucket::Pending), A)],
+            vec![
+                posting(Some(Bucket::Pending), -A),
+                posting(Some(Bucket::Available), A)
+            ],
+        ]
+    );
+    let last = log.wallets().last().cloned().unwrap();
+    assert_eq!(last.balances.available.base_units(), AMOUNT);
+    assert!(last.balances.pending.is_zero());
+    assert!(last.balances.held.is_zero());
+    assert_eq!(
+        log.event_types(),
+        vec![
+            EventType::TransactionCreated,
+            EventType::BalanceUpdated,
+            EventType::BalanceUpdated,
+            EventType::TransactionStatusUpdated
+        ]
+    );
+    assert!(matches!(log.all().last(), Some(StoreWrite::Commit)));
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_deposit_reverses_pending() {
+    let mut tx = deposit_tx(
+        receiving_wallet(5, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(verified(TransactionStatus::Failed))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Failed);
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert!(wallets[0].balances.pending.is_zero());
+    assert_eq!(wallets[0].balances.available.base_units(), 5);
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![posting(Some(Bucket::Pending), -A), posting(None, A)]]
+    );
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn more_confirmations_are_recorded_without_moving_money() {
+    let mut tx = deposit_tx(
+        receiving_wallet(0, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let mut report = verified(TransactionStatus::Confirming);
+    report.confirmations = confirmations(7);
+    let t = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(report)
+        .await
+        .unwrap();
+    assert_eq!(t.confirmations, confirmations(7));
+    assert_eq!(t.version, 2);
+    assert_eq!(log.updated_transactions(), vec![t]);
+    assert!(log.wallets().is_empty());
+    assert!(log.ledger().is_empty());
+    assert_eq!(log.event_types(), vec![EventType::TransactionStatusUpdated]);
+}
+
+#[tokio::test]
+async fn an_unknown_address_is_refused() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .returning(|_| Err(StoreError::NotFound));
+    tx.expect_lock_wallet_by_id().never();
+    tx.expect_lock_deposit_by_provider_ref().never();
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(verified(TransactionStatus::Confirming))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "unknown_deposit_address",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_asset_the_wallet_does_not_hold_is_refused() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .returning(|_| Ok(address()));
+    tx.expect_lock_wallet_by_id().never();
+    tx.expect_lock_deposit_by_provider_ref().never();
+    forbid_writes(&mut tx);
+    let mut report = verified(TransactionStatus::Confirming);
+    report.asset = AssetId::parse("USDC_ETHEREUM").unwrap();
+    let err = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(report)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "deposit_asset_mismatch",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_notice_never_opens_the_store() {
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_verify_deposit()
+        .times(1)
+        .returning(|_| Err(ProviderError::Unverified("no such transfer".into())));
+    let notice = DepositNotice {
+        provider: "sandbox".into(),
+        payload: b"forged".to_vec(),
+        signature: None,
+    };
+    let err = service(uow_with(vec![]), provider)
+        .record(&notice)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Provider(ProviderError::Unverified(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn losing_the_insert_race_retries_and_finds_the_winner() {
+    // First attempt: nothing known yet, but the insert hits the unique provider reference.
+    let mut first = deposit_tx(receiving_wallet(0, AMOUNT), None);
+    first.expect_insert_transaction().times(1).returning(|_| {
+        Err(StoreError::Conflict {
+            constraint: "transactions_kind_provider_ref_key".into(),
+        })
+    });
+    first.expect_update_transaction().never();
+    first.expect_update_wallet().never();
+    first.expect_append_ledger().never();
+    first.expect_append_event().never();
+    first.expect_commit().never();
+    // Second attempt: the winner's deposit is there, already at the reported status.
+    let winner = existing(TransactionStatus::Confirming);
+    let mut second = deposit_tx(receiving_wallet(0, AMOUNT), Some(winner.clone()));
+    let log = record_writes(&mut second);
+    second.expect_commit().returning(|| Ok(()));
+
+    let t = service(uow_with(vec![first, second]), no_provider())
+        .apply_verified(verified(TransactionStatus::Confirming))
+        .await
+        .unwrap();
+    assert_eq!(t, winner);
+    assert!(
+        log.wallets().is_empty(),
+        "pending must not be credited twice"
+    );
+    assert!(log.ledger().is_empty());
+}

@@ -1,0 +1,859 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::address_book::{AddressBookEntry, DestinationRefusal, EntryStatus};
+use crate::api_key::Scope;
+use crate::asset::Network;
+use crate::chain_address::ChainAddress;
+use crate::event::EventType;
+use crate::id::TenantId;
+use crate::ledger::{sums_to_zero, Account, Posting};
+use mockall::Sequence;
+
+use crate::ports::{MockCustodyProvider, MockStoreTx, MockTransactionStore, MockUnitOfWork};
+use crate::services::test_support::*;
+use crate::vault::{VaultRefusal, VaultStatus};
+use crate::wallet::{Bucket, Wallet};
+
+const USDT: u128 = 1_000_000;
+const AMOUNT: u128 = 40 * USDT;
+
+fn entry_id() -> AddressBookEntryId {
+    AddressBookEntryId::from_ulid(ulid::Ulid::from_parts(1_714_564_800_000, 0xabe_0001))
+}
+
+fn entry(network: Network, status: EntryStatus) -> AddressBookEntry {
+    AddressBookEntry {
+        id: entry_id(),
+        tenant_id: tenant(),
+        network,
+        address: ChainAddress::parse(network, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")
+            .unwrap(),
+        label: Label::parse("cold wallet").unwrap(),
+        asset: None,
+        status,
+        version: 1,
+        created_at: T0,
+        deleted_at: None,
+    }
+}
+
+/// The source wallet before a withdrawal: 100 USDT available.
+fn fresh_wallet() -> Wallet {
+    funded_wallet(wallet_id(1), vault_id(1), usdt_eth(), 100 * USDT, 0, 0)
+}
+
+/// The source wallet while a 40 USDT withdrawal is in flight.
+fn holding_wallet() -> Wallet {
+    funded_wallet(wallet_id(1), vault_id(1), usdt_eth(), 60 * USDT, 0, AMOUNT)
+}
+
+/// A 40 USDT withdrawal from wallet 1, walked to `status` along the state machine.
+fn withdrawal(status: TransactionStatus) -> Transaction {
+    let mut t = Transaction::new(
+        NewTransaction {
+            id: transaction_id(1),
+            tenant_id: tenant(),
+            kind: TransactionKind::Withdrawal,
+            asset: usdt_eth(),
+            amount: Amount::from_base_units(AMOUNT),
+            source_wallet_id: Some(wallet_id(1)),
+            destination_wallet_id: None,
+            reference: None,
+        },
+        T0,
+    );
+    t.address_book_entry_id = Some(entry_id());
+    t.destination_address = Some(entry(Network::Ethereum, EntryStatus::Active).address);
+    for step in TransactionStatus::Submitted
+        .path_to(status)
+        .unwrap_or_default()
+    {
+        t.advance(step, T0).unwrap();
+    }
+    assert_eq!(t.status, status, "fixture must reach {status}");
+    t
+}
+
+fn command(amount: &str) -> WithdrawCommand {
+    WithdrawCommand {
+        from: wallet_id(1),
+        destination: entry_id(),
+        amount: amount.to_owned(),
+        reference: None,
+    }
+}
+
+fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> WithdrawalService {
+    WithdrawalService::new(
+        Arc::new(uow),
+        Arc::new(MockTransactionStore::new()),
+        Arc::new(provider),
+        clock(),
+        ids(),
+    )
+}
+
+/// A provider that must not be called.
+fn idle_provider() -> MockCustodyProvider {
+    let mut provider = MockCustodyProvider::new();
+    provider.expect_submit_withdrawal().never();
+    provider
+}
+
+/// The locks `submit` takes, returning these rows.
+fn submit_tx(wallet: Wallet, entry: AddressBookEntry, vault_status: VaultStatus) -> MockStoreTx {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_wallets()
+        .withf(|t, ids| *t == tenant() && ids == [wallet_id(1)])
+        .times(1)
+        .return_once(move |_, _| Ok(vec![wallet]));
+    tx.expect_lock_address_book_entry()
+        .withf(|t, id| *t == tenant() && *id == entry_id())
+        .return_once(move |_, _| Ok(entry));
+    // The vault is only checked: shared, never locked exclusively.
+    tx.expect_lock_vault().never();
+    tx.expect_share_vault()
+        .withf(|t, id| *t == tenant() && *id == vault_id(1))
+        .return_once(move |_, id| Ok(vault(id, vault_status)));
+    tx
+}
+
+/// A transaction in which `transaction` (locked with `tenant`) and its source wallet are read.
+fn locked_tx(tenant: Option<TenantId>, transaction: Transaction, wallet: Wallet) -> MockStoreTx {
+    let mut tx = MockStoreTx::new();
+    let id = transaction.id;
+    tx.expect_lock_transaction()
+        .withf(move |t, i| *t == tenant && *i == id)
+        .times(1)
+        .return_once(move |_, _| Ok(transaction));
+    tx.expect_lock_wallet_by_id()
+        .withf(|id| *id == wallet_id(1))
+        .return_once(move |_| Ok(wallet));
+    tx
+}
+
+fn posting(bucket: Option<Bucket>, delta: i128) -> Posting {
+    Posting {
+        account: match bucket {
+            Some(bucket) => Account::Wallet {
+                wallet_id: wallet_id(1),
+                bucket,
+            },
+            None => Account::External { asset: usdt_eth() },
+        },
+        delta,
+    }
+}
+
+fn ledger_postings(log: &WriteLog) -> Vec<Vec<Posting>> {
+    log.ledger()
+        .iter()
+        .map(|entries| entries.iter().map(|e| e.posting).collect())
+        .collect()
+}
+
+// --- submit ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn submit_holds_the_funds_and_records_the_destination() {
+    let mut tx = submit_tx(
+        fresh_wallet(),
+        entry(Network::Ethereum, EntryStatus::Active),
+        VaultStatus::Active,
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let key = idempotency_key("withdraw-1");
+    let respond = |_: &Transaction| stored_response(201, "{}");
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .submit(
+            &caller(),
+            command("40"),
+            Some(IdempotentWrite {
+                key: &key,
+                respond: &respond,
+            }),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(t.status, TransactionStatus::Submitted);
+    assert_eq!(t.kind, TransactionKind::Withdrawal);
+    assert_eq!(t.amount, Amount::from_base_units(AMOUNT));
+    assert_eq!(t.address_book_entry_id, Some(entry_id()));
+    assert_eq!(
+        t.destination_address.as_ref().map(ChainAddress::as_str),
+        Some("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+    );
+    assert_eq!(log.inserted_transactions(), vec![t.clone()]);
+
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].balances.available.base_units(), 60 * USDT);
+    assert_eq!(wallets[0].balances.held.base_units(), AMOUNT);
+    assert_eq!(wallets[0].balances.pending.base_units(), 0);
+
+    let postings = ledger_postings(&log);
+    assert_eq!(
+        postings,
+        vec![vec![
+            posting(Some(Bucket::Available), -(AMOUNT as i128)),
+            posting(Some(Bucket::Held), AMOUNT as i128),
+        ]]
+    );
+    assert!(sums_to_zero(&postings[0]));
+    assert_eq!(
+        log.event_types(),
+        vec![EventType::TransactionCreated, EventType::BalanceUpdated]
+    );
+    let writes = log.all();
+    assert!(matches!(writes.last(), Some(StoreWrite::Commit)));
+    assert!(matches!(
+        writes[writes.len() - 2],
+        StoreWrite::CompleteIdempotency(_)
+    ));
+}
+
+#[tokio::test]
+async fn submit_to_a_deleted_entry_is_refused() {
+    let mut tx = submit_tx(
+        fresh_wallet(),
+        entry(Network::Ethereum, EntryStatus::Deleted),
+        VaultStatus::Active,
+    );
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .submit(&caller(), command("1"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Destination(DestinationRefusal::Inactive)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn submit_to_an_entry_on_another_network_is_refused() {
+    let mut tx = submit_tx(
+        fresh_wallet(),
+        entry(Network::Base, EntryStatus::Active),
+        VaultStatus::Active,
+    );
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .submit(&caller(), command("1"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Destination(DestinationRefusal::NetworkMismatch {
+                entry: Network::Base,
+                asset: Network::Ethereum
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn submit_beyond_the_available_balance_is_refused() {
+    // Pending and held funds are not spendable: 100 available + 50 pending + 50 held.
+    let wallet = funded_wallet(
+        wallet_id(1),
+        vault_id(1),
+        usdt_eth(),
+        100 * USDT,
+        50 * USDT,
+        50 * USDT,
+    );
+    let mut tx = submit_tx(
+        wallet,
+        entry(Network::Ethereum, EntryStatus::Active),
+        VaultStatus::Active,
+    );
+    tx.expect_insert_transaction().returning(|_| Ok(()));
+    tx.expect_append_event().returning(|_| Ok(()));
+    tx.expect_update_wallet().never();
+    tx.expect_append_ledger().never();
+    tx.expect_commit().never();
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .submit(&caller(), command("100.5"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsufficientFunds { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn submit_from_a_frozen_vault_is_refused() {
+    let mut tx = submit_tx(
+        fresh_wallet(),
+        entry(Network::Ethereum, EntryStatus::Active),
+        VaultStatus::Frozen,
+    );
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .submit(&caller(), command("1"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Vault(VaultRefusal::Frozen)), "{err:?}");
+}
+
+#[tokio::test]
+async fn submit_needs_the_withdrawals_write_scope() {
+    let err = service(uow_with(vec![]), idle_provider())
+        .submit(&caller_without(Scope::WithdrawalsWrite), command("1"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::MissingScope(Scope::WithdrawalsWrite)),
+        "{err:?}"
+    );
+}
+
+// --- cancel ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn cancel_releases_the_held_funds() {
+    let mut tx = locked_tx(
+        Some(tenant()),
+        withdrawal(TransactionStatus::Submitted),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .cancel(&caller(), transaction_id(1), None)
+        .await
+        .unwrap();
+
+    assert_eq!(t.status, TransactionStatus::Cancelled);
+    assert_eq!(t.version, 2);
+    assert_eq!(log.updated_transactions(), vec![t.clone()]);
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].balances.available.base_units(), 100 * USDT);
+    assert!(wallets[0].balances.held.is_zero());
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![
+            posting(Some(Bucket::Held), -(AMOUNT as i128)),
+            posting(Some(Bucket::Available), AMOUNT as i128),
+        ]]
+    );
+    let events = log.events();
+    assert_eq!(
+        log.event_types(),
+        vec![
+            EventType::BalanceUpdated,
+            EventType::TransactionStatusUpdated
+        ]
+    );
+    assert_eq!(
+        events[1].previous_attributes,
+        Some(serde_json::json!({ "status": "Submitted" }))
+    );
+    assert_eq!(events[1].data.snapshot["status"], "Cancelled");
+    assert_eq!(log.commits(), 1);
+}
+
+fn is_in_progress(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Conflict {
+            code: "withdrawal_in_progress",
+            ..
+        }
+    )
+}
+
+#[tokio::test]
+async fn cancel_is_refused_once_broadcasting() {
+    let mut tx = locked_tx(
+        Some(tenant()),
+        withdrawal(TransactionStatus::Broadcasting),
+        holding_wallet(),
+    );
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .cancel(&caller(), transaction_id(1), None)
+        .await
+        .unwrap_err();
+    assert!(is_in_progress(&err), "{err:?}");
+}
+
+#[tokio::test]
+async fn cancel_of_a_claimed_withdrawal_is_refused_and_writes_nothing() {
+    // PendingSignature: a dispatch claimed it and the provider may be sending it, so the
+    // funds must not be returned (although the state machine allows the edge).
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|t, i| *t == Some(tenant()) && *i == transaction_id(1))
+        .times(1)
+        .return_once(|_, _| Ok(withdrawal(TransactionStatus::PendingSignature)));
+    tx.expect_lock_wallet_by_id().never();
+    let log = record_writes(&mut tx);
+    tx.expect_commit().never();
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .cancel(&caller(), transaction_id(1), None)
+        .await
+        .unwrap_err();
+    assert!(is_in_progress(&err), "{err:?}");
+    assert!(
+        err.to_string().contains("can no longer be cancelled"),
+        "{err}"
+    );
+    assert!(log.all().is_empty(), "{:?}", log.all());
+}
+
+#[tokio::test]
+async fn cancel_of_a_final_withdrawal_stays_an_invalid_transition() {
+    // Nothing is in progress any more: the state machine's answer, as before.
+    for status in [
+        TransactionStatus::Completed,
+        TransactionStatus::Failed,
+        TransactionStatus::Cancelled,
+    ] {
+        let mut tx = locked_tx(Some(tenant()), withdrawal(status), holding_wallet());
+        forbid_writes(&mut tx);
+        let err = service(uow_with(vec![tx]), idle_provider())
+            .cancel(&caller(), transaction_id(1), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidTransition { to, .. } if to == "Cancelled"),
+            "{status}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cancel_refuses_a_deposit() {
+    let mut deposit = withdrawal(TransactionStatus::Submitted);
+    deposit.kind = TransactionKind::Deposit;
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .return_once(move |_, _| Ok(deposit));
+    tx.expect_lock_wallet_by_id().never();
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .cancel(&caller(), transaction_id(1), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "not_a_withdrawal",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_of_an_unknown_or_foreign_transaction_is_not_found() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|t, _| *t == Some(tenant()))
+        .return_once(|_, _| Err(crate::ports::StoreError::NotFound));
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .cancel(&caller(), transaction_id(1), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound(ResourceKind::Transaction)),
+        "{err:?}"
+    );
+}
+
+// --- dispatch -------------------------------------------------------------------------
+
+/// A transaction in which `dispatch` reads `transaction` and writes nothing (the skip and
+/// resend cases).
+fn read_tx(transaction: Transaction) -> MockStoreTx {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|t, _| t.is_none())
+        .return_once(move |_, _| Ok(transaction));
+    forbid_writes(&mut tx);
+    tx
+}
+
+/// The claim transaction of `dispatch` for a `Submitted` withdrawal, recording its writes
+/// and its commit. Entering PendingSignature moves no money: no wallet is locked.
+fn claim_tx() -> (MockStoreTx, WriteLog) {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|t, i| t.is_none() && *i == transaction_id(1))
+        .times(1)
+        .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+    tx.expect_lock_wallet_by_id().never();
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    (tx, log)
+}
+
+/// What a committed claim wrote: the withdrawal saved in PendingSignature without a
+/// provider reference, its status event, nothing else, then the commit.
+fn assert_claimed(log: &WriteLog) {
+    let saved = log.updated_transactions();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(saved[0].status, TransactionStatus::PendingSignature);
+    assert_eq!(saved[0].provider_ref, None);
+    assert_eq!(saved[0].version, 2);
+    let events = log.events();
+    assert_eq!(log.event_types(), vec![EventType::TransactionStatusUpdated]);
+    assert_eq!(
+        events[0].previous_attributes,
+        Some(serde_json::json!({ "status": "Submitted" }))
+    );
+    assert!(log.wallets().is_empty(), "no money moves on a claim");
+    assert!(log.ledger().is_empty());
+    assert_eq!(log.all().len(), 3, "{:?}", log.all());
+    assert!(matches!(log.all().last(), Some(StoreWrite::Commit)));
+}
+
+fn provider_answering(answer: Result<ProviderTransfer, ProviderError>) -> MockCustodyProvider {
+    let mut provider = MockCustodyProvider::new();
+    let expected = entry(Network::Ethereum, EntryStatus::Active).address;
+    provider
+        .expect_submit_withdrawal()
+        .withf(move |r| {
+            r.transaction_id == transaction_id(1)
+                && r.wallet_id == wallet_id(1)
+                && r.asset == usdt_eth()
+                && r.amount == Amount::from_base_units(AMOUNT)
+                && r.destination == expected
+        })
+        .times(1)
+        .return_once(move |_| answer);
+    provider
+}
+
+/// The provider's usual answer to a hand-over: accepted, awaiting signature.
+fn accepted() -> ProviderTransfer {
+    ProviderTransfer {
+        provider_ref: "bitgo-transfer-1".into(),
+        status: TransactionStatus::PendingSignature,
+        tx_hash: None,
+        failure_reason: None,
+    }
+}
+
+#[tokio::test]
+async fn dispatch_hands_the_withdrawal_over_and_records_progress() {
+    let (claim, claim_log) = claim_tx();
+    // The answer repeats the claimed status; only its reference is new.
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::PendingSignature),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(
+        uow_with(vec![claim, tx]),
+        provider_answering(Ok(accepted())),
+    )
+    .dispatch(transaction_id(1))
+    .await
+    .unwrap();
+    assert_claimed(&claim_log);
+    assert_eq!(t.status, TransactionStatus::PendingSignature);
+    assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+    assert_eq!(t.version, 3);
+    assert_eq!(log.updated_transactions(), vec![t.clone()]);
+    assert!(log.events().is_empty(), "no status changed: no event");
+    assert!(
+        log.wallets().is_empty(),
+        "no money moves on PendingSignature"
+    );
+    assert!(log.ledger().is_empty());
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn dispatch_commits_its_claim_before_calling_the_provider() {
+    let mut seq = Sequence::new();
+    let mut claim = MockStoreTx::new();
+    claim
+        .expect_lock_transaction()
+        .times(1)
+        .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+    let claim_log = record_writes(&mut claim);
+    // Snapshot of what was written when the claim committed.
+    let at_commit: Arc<std::sync::Mutex<Vec<StoreWrite>>> = Arc::default();
+    let (written, snapshot) = (claim_log.clone(), Arc::clone(&at_commit));
+    claim
+        .expect_commit()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move || {
+            *snapshot.lock().unwrap() = written.all();
+            Ok(())
+        });
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_submit_withdrawal()
+        .times(1)
+        .in_sequence(&mut seq)
+        .return_once(|_| {
+            Ok(ProviderTransfer {
+                status: TransactionStatus::Broadcasting,
+                ..accepted()
+            })
+        });
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::PendingSignature),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+
+    let t = service(uow_with(vec![claim, tx]), provider)
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+
+    let at_commit = at_commit.lock().unwrap().clone();
+    assert!(
+        matches!(
+            at_commit.as_slice(),
+            [StoreWrite::AppendEvent(e), StoreWrite::UpdateTransaction(claimed)]
+                if e.event_type == EventType::TransactionStatusUpdated
+                    && claimed.status == TransactionStatus::PendingSignature
+        ),
+        "{at_commit:?}"
+    );
+    assert_eq!(t.status, TransactionStatus::Broadcasting);
+    assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+    assert_eq!(log.updated_transactions(), vec![t]);
+}
+
+#[tokio::test]
+async fn dispatch_resends_a_claimed_withdrawal_without_provider_ref() {
+    // A previous dispatch claimed it, then the provider call failed or the process died.
+    let claimed = withdrawal(TransactionStatus::PendingSignature);
+    assert_eq!(claimed.provider_ref, None);
+    let mut tx = locked_tx(None, claimed.clone(), holding_wallet());
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(
+        // The claim transaction only reads: no second claim, no event.
+        uow_with(vec![read_tx(claimed), tx]),
+        provider_answering(Ok(accepted())),
+    )
+    .dispatch(transaction_id(1))
+    .await
+    .unwrap();
+    assert_eq!(t.status, TransactionStatus::PendingSignature);
+    assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+    assert_eq!(log.updated_transactions(), vec![t]);
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn dispatch_does_not_resend_a_withdrawal_the_provider_answered() {
+    let mut answered = withdrawal(TransactionStatus::PendingSignature);
+    answered.provider_ref = Some("bitgo-transfer-1".into());
+    let t = service(uow_with(vec![read_tx(answered.clone())]), idle_provider())
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t, answered);
+}
+
+#[tokio::test]
+async fn dispatch_during_a_provider_outage_keeps_only_the_claim() {
+    let (claim, claim_log) = claim_tx();
+    let provider = provider_answering(Err(ProviderError::Unavailable("timeout".into())));
+    // Only the claim transaction is opened: nothing is applied after the failed call.
+    let err = service(uow_with(vec![claim]), provider)
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Provider(ProviderError::Unavailable(_))),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    // Left PendingSignature without provider_ref: the next pass resends.
+    assert_claimed(&claim_log);
+}
+
+#[tokio::test]
+async fn dispatch_rejected_by_the_provider_fails_and_releases_the_funds() {
+    let (claim, claim_log) = claim_tx();
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::PendingSignature),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let provider = provider_answering(Err(ProviderError::Rejected("destination blocked".into())));
+    let t = service(uow_with(vec![claim, tx]), provider)
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_claimed(&claim_log);
+    assert_eq!(t.status, TransactionStatus::Failed);
+    assert_eq!(t.failure_reason.as_deref(), Some("destination blocked"));
+    assert_eq!(
+        t.provider_ref, None,
+        "a rejection has no provider reference"
+    );
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].balances.available.base_units(), 100 * USDT);
+    assert!(wallets[0].balances.held.is_zero());
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![
+            posting(Some(Bucket::Held), -(AMOUNT as i128)),
+            posting(Some(Bucket::Available), AMOUNT as i128),
+        ]]
+    );
+    assert_eq!(log.updated_transactions(), vec![t]);
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn dispatch_skips_a_withdrawal_already_handed_over() {
+    let broadcasting = withdrawal(TransactionStatus::Broadcasting);
+    let t = service(
+        uow_with(vec![read_tx(broadcasting.clone())]),
+        idle_provider(),
+    )
+    .dispatch(transaction_id(1))
+    .await
+    .unwrap();
+    assert_eq!(t, broadcasting);
+}
+
+// --- provider updates -----------------------------------------------------------------
+
+fn report(status: TransactionStatus) -> ProviderTransfer {
+    ProviderTransfer {
+        provider_ref: "bitgo-transfer-1".into(),
+        status,
+        tx_hash: Some("0xabc".into()),
+        failure_reason: None,
+    }
+}
+
+#[tokio::test]
+async fn a_jump_is_walked_step_by_step_then_completion_removes_the_held_funds() {
+    // Submitted → Confirming: three recorded steps, no money moves.
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::Submitted),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let confirming = service(uow_with(vec![tx]), idle_provider())
+        .apply_provider_update(transaction_id(1), report(TransactionStatus::Confirming))
+        .await
+        .unwrap();
+    assert_eq!(confirming.status, TransactionStatus::Confirming);
+    assert_eq!(
+        confirming
+            .history
+            .iter()
+            .map(|h| h.status)
+            .collect::<Vec<_>>(),
+        vec![
+            TransactionStatus::Submitted,
+            TransactionStatus::PendingSignature,
+            TransactionStatus::Broadcasting,
+            TransactionStatus::Confirming
+        ]
+    );
+    assert_eq!(confirming.version, 4);
+    assert_eq!(confirming.tx_hash.as_deref(), Some("0xabc"));
+    assert!(log.wallets().is_empty(), "intermediate steps move no money");
+    assert!(log.ledger().is_empty());
+    let previous: Vec<_> = log
+        .events()
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event_type, EventType::TransactionStatusUpdated);
+            e.previous_attributes.clone().unwrap()["status"].clone()
+        })
+        .collect();
+    assert_eq!(
+        previous,
+        vec!["Submitted", "PendingSignature", "Broadcasting"]
+    );
+    assert_eq!(log.updated_transactions(), vec![confirming.clone()]);
+
+    // Confirming → Completed: held leaves custody.
+    let mut tx = locked_tx(None, confirming, holding_wallet());
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let completed = service(uow_with(vec![tx]), idle_provider())
+        .apply_provider_update(transaction_id(1), report(TransactionStatus::Completed))
+        .await
+        .unwrap();
+    assert_eq!(completed.status, TransactionStatus::Completed);
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert!(wallets[0].balances.held.is_zero());
+    assert_eq!(wallets[0].balances.available.base_units(), 60 * USDT);
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![
+            posting(Some(Bucket::Held), -(AMOUNT as i128)),
+            posting(None, AMOUNT as i128),
+        ]]
+    );
+    assert_eq!(
+        log.event_types(),
+        vec![
+            EventType::BalanceUpdated,
+            EventType::TransactionStatusUpdated
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stale_and_repeated_reports_change_nothing() {
+    for reported in [
+        TransactionStatus::Broadcasting,
+        TransactionStatus::Confirming,
+    ] {
+        let confirming = withdrawal(TransactionStatus::Confirming);
+        let mut tx = MockStoreTx::new();
+        let locked = confirming.clone();
+        tx.expect_lock_transaction()
+            .return_once(move |_, _| Ok(locked));
+        tx.expect_lock_wallet_by_id().never();
+        forbid_writes(&mut tx);
+        let t = service(uow_with(vec![tx]), idle_provider())
+            .apply_provider_update(transaction_id(1), report(reported))
+            .await
+            .unwrap();
+        assert_eq!(t, confirming, "report {reported}");
+    }
+}
+
+#[tokio::test]
+async fn a_failure_reported_after_completion_is_an_invalid_transition() {
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::Completed),
+        holding_wallet(),
+    );
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .apply_provider_update(transaction_id(1), report(TransactionStatus::Failed))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidTransition { .. }), "{err:?}");
+}
