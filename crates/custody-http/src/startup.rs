@@ -355,7 +355,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(PayloadConfig::new(max_body))
                 .wrap(from_fn(request_context))
-                .configure(crate::routes::configure)
+                .configure(|cfg| crate::routes::endpoints().configure(cfg))
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::route_not_found())
                 }))

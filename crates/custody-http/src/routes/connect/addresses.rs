@@ -1,22 +1,16 @@
-//! The Connect dialect (seed `000`): `/connect/v1/addresses` and `/connect/v1/balances`,
-//! snake_case, bearer keys.
-//!
-//! `external_ref` names a customer vault by the partner's own id, created on first sight; no
-//! `external_ref` means the tenant's treasury vault. (asset, network) names the vault's
-//! wallet; POST ensures that wallet's primary address, so repeating it (with or without an
-//! `Idempotency-Key`) always answers with the same address.
+//! `/connect/v1/addresses`: ensure a user's (or the treasury's) primary deposit address, read
+//! one, list them.
 
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::api_key::Scope;
 use custody_core::deposit_address::DepositAddress;
 use custody_core::id::{AddressId, VaultId};
-use custody_core::idempotency::StoredResponse;
 use custody_core::ports::AddressFilter;
-use custody_core::services::{AddressTarget, BalanceReport, EnsureAddress, Provisioned};
+use custody_core::services::{AddressTarget, EnsureAddress, Provisioned};
 use custody_core::text::{ExternalRef, Label};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,28 +18,21 @@ use utoipa::ToSchema;
 use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::graph::AppState;
-use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
+use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
 use crate::input::{asset_from_codes, json_body, no_query, path_id, query, text, PageParams};
+use crate::routes::Endpoints;
 use crate::wire::{self, SnakeList, SnakePagination};
 
-/// Registers the Connect routes.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::resource("/connect/v1/addresses")
-            .route(web::post().to(create_address))
-            .route(web::get().to(list_addresses)),
-    )
-    .service(web::resource("/connect/v1/addresses/{address_id}").route(web::get().to(get_address)))
-    .service(web::resource("/connect/v1/balances").route(web::get().to(balances)))
-    .service(
-        web::resource("/connect/v1/balances/{external_ref}").route(web::get().to(balances_of)),
-    );
+pub(super) fn endpoints(api: &mut Endpoints) {
+    api.add(__path_create_address, create_address)
+        .add(__path_list_addresses, list_addresses)
+        .add(__path_get_address, get_address);
 }
 
 /// Request body of `POST /connect/v1/addresses`. Unknown fields are refused (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateAddressRequest {
+pub struct CreateConnectAddressRequest {
     /// Asset code (`USDT`, `USDC`, `XAUT`), case-insensitive, 2–16 characters.
     #[schema(min_length = 2, max_length = 16, example = "USDT")]
     pub asset: String,
@@ -106,7 +93,7 @@ impl ConnectAddress {
 /// Mint (or return) the primary deposit address of a user's or the treasury's wallet.
 #[utoipa::path(
     post, path = "/connect/v1/addresses", tag = "Connect",
-    request_body = CreateAddressRequest,
+    request_body = CreateConnectAddressRequest,
     params(("Idempotency-Key" = String, Header, description = "Required. 1–255 printable ASCII characters; same key and body within 24 h replays the response.")),
     responses(
         (status = 201, description = "Minted", body = ConnectAddress),
@@ -132,42 +119,31 @@ pub async fn create_address(
         Scope::AddressesWrite,
     )
     .await?;
-    let input: CreateAddressRequest = json_body(&req, &body)?;
+    let input: CreateConnectAddressRequest = json_body(&req, &body)?;
     let asset = asset_from_codes(&input.asset, &input.network, "asset", "network")?;
     let external_ref = text(input.external_ref, "external_ref", ExternalRef::parse)?;
     let label = text(input.label, "label", Label::parse)?;
-    let reserved = match mutation.reserve(&state).await? {
-        Proceed::Answer(response) => return Ok(response),
-        Proceed::Run(reserved) => reserved,
-    };
     let target = match &external_ref {
         Some(reference) => AddressTarget::Customer(reference.clone()),
         None => AddressTarget::Treasury,
     };
-    let echo = external_ref.clone();
-    let respond = move |p: &Provisioned<DepositAddress>| -> StoredResponse {
-        let status = if p.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        json_response(status, &ConnectAddress::new(&p.value, echo.as_ref()))
+    let command = EnsureAddress {
+        target,
+        asset,
+        label,
     };
-    let auth = &mutation.auth;
-    let result = auth
-        .graph
-        .addresses
-        .ensure_primary_address(
-            &auth.caller,
-            EnsureAddress {
-                target,
-                asset,
-                label,
-            },
-            reserved.write(&respond),
-        )
-        .await;
-    reserved.finish(result, &respond).await
+    let respond = move |p: &Provisioned<DepositAddress>| {
+        let address = ConnectAddress::new(&p.value, external_ref.as_ref());
+        json_response(created_or_ok(p.created), &address)
+    };
+    mutation
+        .run(respond, async move |auth, write| {
+            let addresses = &auth.graph.addresses;
+            addresses
+                .ensure_primary_address(&auth.caller, command, write)
+                .await
+        })
+        .await
 }
 
 /// Query of `GET /connect/v1/addresses`.
@@ -316,125 +292,4 @@ pub async fn get_address(
         StatusCode::OK,
         &ConnectAddress::new(&address, reference.as_ref()),
     ))
-}
-
-/// Query of `GET /connect/v1/balances`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct BalancesQuery {
-    /// One user's balances; omit for the tenant-wide aggregate.
-    pub external_ref: Option<String>,
-}
-
-/// One asset's balance.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConnectBalanceLine {
-    /// Asset symbol.
-    #[schema(example = "USDT")]
-    pub asset: String,
-    /// Network.
-    #[schema(example = "ethereum")]
-    pub network: String,
-    /// Available balance in whole tokens, as a decimal string.
-    #[schema(example = "125.5")]
-    pub amount: String,
-}
-
-/// Balances with fiat totals.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConnectBalances {
-    /// The user; null for the tenant-wide aggregate.
-    pub external_ref: Option<String>,
-    /// When the spot prices were read.
-    #[schema(value_type = String, format = DateTime)]
-    pub valued_at: String,
-    /// One line per (asset, network) the user (or tenant) has a wallet for.
-    pub balances: Vec<ConnectBalanceLine>,
-    /// Lowercase fiat code → decimal string with 2 places. A currency is absent when any line
-    /// could not be valued in it (fail-closed).
-    #[schema(value_type = HashMap<String, String>, example = json!({"usd": "125.50", "pen": "470.63"}))]
-    pub totals: std::collections::BTreeMap<String, String>,
-}
-
-impl From<BalanceReport> for ConnectBalances {
-    fn from(report: BalanceReport) -> ConnectBalances {
-        ConnectBalances {
-            external_ref: report.external_ref.map(|r| r.as_str().to_owned()),
-            valued_at: wire::timestamp(report.valued_at),
-            balances: report
-                .lines
-                .iter()
-                .map(|line| ConnectBalanceLine {
-                    asset: line.asset.symbol().as_str().to_owned(),
-                    network: line.asset.network().as_str().to_owned(),
-                    amount: wire::amount(line.asset, line.amount),
-                })
-                .collect(),
-            totals: report
-                .totals
-                .into_iter()
-                .map(|(currency, total)| (currency, format!("{total:.2}")))
-                .collect(),
-        }
-    }
-}
-
-/// Balances of one user (`?external_ref=`) or of the whole tenant.
-#[utoipa::path(
-    get, path = "/connect/v1/balances", tag = "Connect",
-    params(BalancesQuery),
-    responses(
-        (status = 200, body = ConnectBalances),
-        (status = 400, body = crate::openapi::ErrorEnvelope),
-        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn balances(
-    state: Data<AppState>,
-    req: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
-    let q: BalancesQuery = query(&req)?;
-    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)
-        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
-    report(&auth, external_ref).await
-}
-
-/// Balances of one user, by path.
-#[utoipa::path(
-    get, path = "/connect/v1/balances/{external_ref}", tag = "Connect",
-    params(("external_ref" = String, Path, description = "The partner's user id, 1–255 characters")),
-    responses(
-        (status = 200, body = ConnectBalances),
-        (status = 400, body = crate::openapi::ErrorEnvelope),
-        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn balances_of(
-    state: Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
-    let external_ref = text(Some(path.into_inner()), "external_ref", ExternalRef::parse)
-        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
-    no_query(&req)?;
-    report(&auth, external_ref).await
-}
-
-async fn report(
-    auth: &crate::auth::Authenticated,
-    external_ref: Option<ExternalRef>,
-) -> Result<HttpResponse, ApiError> {
-    let report = auth
-        .graph
-        .balances
-        .report(&auth.caller, external_ref)
-        .await?;
-    Ok(wire::json(StatusCode::OK, &ConnectBalances::from(report)))
 }

@@ -1,0 +1,87 @@
+//! `GET /v1/assets`: the assets enabled for the tenant in the key's environment.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use custody_core::asset::AssetId;
+use custody_core::error::{Error, ResourceKind};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::graph::AppState;
+use crate::input::no_query;
+use crate::routes::Endpoints;
+use crate::wire::{self, List, Pagination};
+
+pub(super) fn endpoints(api: &mut Endpoints) {
+    api.add(__path_list_assets, list_assets);
+}
+
+/// An asset enabled for the tenant.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformAsset {
+    /// `{SYMBOL}_{NETWORK}`, the `assetId` of wallet creation.
+    #[schema(example = "USDT_ETHEREUM")]
+    pub id: String,
+    /// Token symbol.
+    #[schema(example = "USDT")]
+    pub symbol: String,
+    /// Token name.
+    #[schema(example = "Tether USD")]
+    pub name: String,
+    /// Network.
+    #[schema(example = "ethereum")]
+    pub network: String,
+    /// Base units per token are 10^decimals.
+    #[schema(example = 6)]
+    pub decimals: u8,
+}
+
+impl From<AssetId> for PlatformAsset {
+    fn from(asset: AssetId) -> PlatformAsset {
+        PlatformAsset {
+            id: asset.to_string(),
+            symbol: asset.symbol().as_str().to_owned(),
+            name: asset.symbol().name().to_owned(),
+            network: asset.network().as_str().to_owned(),
+            decimals: asset.decimals(),
+        }
+    }
+}
+
+/// The enabled assets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssetList {
+    /// Ordered by id.
+    pub items: Vec<PlatformAsset>,
+    /// Always a single page.
+    pub pagination: Pagination,
+}
+
+/// List the assets enabled for your tenant in this environment.
+#[utoipa::path(get, path = "/v1/assets", tag = "Platform",
+    responses((status = 200, body = AssetList), (status = 401, body = crate::openapi::ErrorEnvelope)),
+    security(("hmac" = [])))]
+pub async fn list_assets(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req, &body).await?;
+    no_query(&req)?;
+    let enabled = auth
+        .graph
+        .tenants
+        .enabled_assets(auth.caller.tenant_id, auth.caller.environment)
+        .await
+        .map_err(Error::from_store(ResourceKind::Tenant))?;
+    let mut items: Vec<PlatformAsset> = enabled.iter().map(PlatformAsset::from).collect();
+    items.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(wire::json(
+        StatusCode::OK,
+        &List::page(items, false, None, |a: &PlatformAsset| a.id.clone()),
+    ))
+}
