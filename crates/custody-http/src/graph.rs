@@ -11,8 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use custody_core::environment::Environment;
 use custody_core::ports::{
-    DynAddressStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore,
-    DynPriceFeed, DynTenantStore, DynVaultStore, DynWalletStore, EnvironmentStores, SharedStores,
+    DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, DynPriceFeed,
+    EnvironmentStores, SharedStores,
 };
 use custody_core::services::{
     AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
@@ -36,15 +36,6 @@ pub struct ServiceGraph {
     pub deposits: DepositService,
     /// Idempotency records of this environment.
     pub idempotency: DynIdempotencyStore,
-    /// Tenants (shared), for the enabled-asset list.
-    pub tenants: DynTenantStore,
-    /// Vault reads the dialects need beside a use case (Connect shows an address's
-    /// `external_ref`); always tenant-scoped.
-    pub vault_store: DynVaultStore,
-    /// Address reads beside a use case (a wallet's `depositAddress`); always tenant-scoped.
-    pub address_store: DynAddressStore,
-    /// Wallet reads beside a use case (does this account exist?); always tenant-scoped.
-    pub wallet_store: DynWalletStore,
     /// The provider this graph mints with (its name is logged at start-up).
     pub provider_name: &'static str,
 }
@@ -123,10 +114,6 @@ impl ServiceGraph {
             balances,
             deposits,
             idempotency: stores.idempotency,
-            tenants: shared.tenants,
-            vault_store: stores.vaults,
-            address_store: stores.addresses,
-            wallet_store: stores.wallets,
             provider_name,
         }
     }

@@ -6,16 +6,13 @@ use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::api_key::Scope;
 use custody_core::deposit_address::DepositAddress;
-use custody_core::error::{Error, ResourceKind};
-use custody_core::id::{AddressId, WalletId};
-use custody_core::ports::AddressFilter;
+use custody_core::id::AddressId;
 use custody_core::services::{AddressTarget, EnsureAddress, Provisioned};
-use custody_core::wallet::Wallet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::account_id;
-use crate::auth::{authenticate, Authenticated};
+use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
@@ -135,15 +132,6 @@ pub async fn create_blockchain_address(
         .await
 }
 
-/// The account, or 404 (another tenant's account is the same 404).
-async fn account(auth: &Authenticated, id: WalletId) -> Result<Wallet, ApiError> {
-    auth.graph
-        .wallet_store
-        .get(auth.caller.tenant_id, id)
-        .await
-        .map_err(|e| Error::from_store(ResourceKind::Wallet)(e).into())
-}
-
 /// A page of blockchain addresses.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BlockchainAddressList {
@@ -167,17 +155,10 @@ pub async fn list_blockchain_addresses(
     let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
     let page_request = query::<PageParams>(&req)?.to_request(AddressId::parse, AddressId::ulid)?;
-    auth.caller
-        .require(custody_core::api_key::Scope::AddressesRead)?;
-    account(&auth, id).await?;
-    let filter = AddressFilter {
-        wallet_id: Some(id),
-        vault_id: None,
-    };
     let page = auth
         .graph
-        .addresses
-        .list(&auth.caller, &filter, page_request)
+        .wallets
+        .list_addresses(&auth.caller, id, page_request)
         .await?;
     let items: Vec<BlockchainAddress> = page.items.iter().map(BlockchainAddress::from).collect();
     Ok(wire::json(
@@ -210,10 +191,11 @@ pub async fn get_blockchain_address(
         AddressId::parse,
     )?;
     no_query(&req)?;
-    let address = auth.graph.addresses.get(&auth.caller, id).await?;
-    if address.wallet_id != wallet {
-        return Err(Error::NotFound(ResourceKind::Address).into());
-    }
+    let address = auth
+        .graph
+        .addresses
+        .get_in_wallet(&auth.caller, wallet, id)
+        .await?;
     Ok(wire::json(
         StatusCode::OK,
         &BlockchainAddress::from(&address),

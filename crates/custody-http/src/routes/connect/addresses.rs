@@ -1,16 +1,13 @@
 //! `/connect/v1/addresses`: ensure a user's (or the treasury's) primary deposit address, read
 //! one, list them.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::api_key::Scope;
 use custody_core::deposit_address::DepositAddress;
-use custody_core::id::{AddressId, VaultId};
-use custody_core::ports::AddressFilter;
-use custody_core::services::{AddressTarget, EnsureAddress, Provisioned};
+use custody_core::id::AddressId;
+use custody_core::services::{AddressTarget, EnsureAddress, Provisioned, ReferencedAddress};
 use custody_core::text::{ExternalRef, Label};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,6 +70,12 @@ pub struct ConnectAddress {
     /// When it was minted (RFC 3339, UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: String,
+}
+
+impl From<&ReferencedAddress> for ConnectAddress {
+    fn from(a: &ReferencedAddress) -> ConnectAddress {
+        ConnectAddress::new(&a.address, a.external_ref.as_ref())
+    }
 }
 
 impl ConnectAddress {
@@ -196,72 +199,16 @@ pub async fn list_addresses(
     }
     .to_request(AddressId::parse, AddressId::ulid)?;
     let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)?;
-    let mut filter = AddressFilter::default();
-    let mut refs = RefCache::default();
-    if let Some(reference) = &external_ref {
-        match auth
-            .graph
-            .vault_store
-            .find_by_external_ref(auth.caller.tenant_id, reference)
-            .await
-        {
-            Ok(vault) => {
-                refs.0.insert(vault.id, vault.external_ref.clone());
-                filter.vault_id = Some(vault.id);
-            }
-            Err(custody_core::ports::StoreError::NotFound) => {
-                // Scope still applies to a user that does not exist yet.
-                auth.caller
-                    .require(custody_core::api_key::Scope::AddressesRead)?;
-                return Ok(wire::json(
-                    StatusCode::OK,
-                    &SnakeList::<ConnectAddress>::page(vec![], false, None, |a| a.id.clone()),
-                ));
-            }
-            Err(e) => return Err(custody_core::error::Error::from(e).into()),
-        }
-    }
     let page = auth
         .graph
         .addresses
-        .list(&auth.caller, &filter, page_request)
+        .list_for_reference(&auth.caller, external_ref.as_ref(), page_request)
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for address in &page.items {
-        let reference = refs.get(&auth, address.vault_id).await?;
-        items.push(ConnectAddress::new(address, reference.as_ref()));
-    }
+    let items: Vec<ConnectAddress> = page.items.iter().map(ConnectAddress::from).collect();
     Ok(wire::json(
         StatusCode::OK,
         &SnakeList::page(items, page.has_more, Some(&page_request), |a| a.id.clone()),
     ))
-}
-
-/// Vault id → external reference, read once per vault per request.
-#[derive(Default)]
-struct RefCache(HashMap<VaultId, Option<ExternalRef>>);
-
-impl RefCache {
-    async fn get(
-        &mut self,
-        auth: &crate::auth::Authenticated,
-        vault: VaultId,
-    ) -> Result<Option<ExternalRef>, ApiError> {
-        if let Some(known) = self.0.get(&vault) {
-            return Ok(known.clone());
-        }
-        let found = auth
-            .graph
-            .vault_store
-            .get(auth.caller.tenant_id, vault)
-            .await
-            .map_err(custody_core::error::Error::from_store(
-                custody_core::error::ResourceKind::Vault,
-            ))?
-            .external_ref;
-        self.0.insert(vault, found.clone());
-        Ok(found)
-    }
 }
 
 /// Look up one address. A malformed id is 400 `invalid_address_id`; a missing id and another
@@ -286,10 +233,10 @@ pub async fn get_address(
     let auth = authenticate(&state, &req, &body).await?;
     let id = path_id(&path, "address_id", "invalid_address_id", AddressId::parse)?;
     no_query(&req)?;
-    let address = auth.graph.addresses.get(&auth.caller, id).await?;
-    let reference = RefCache::default().get(&auth, address.vault_id).await?;
-    Ok(wire::json(
-        StatusCode::OK,
-        &ConnectAddress::new(&address, reference.as_ref()),
-    ))
+    let address = auth
+        .graph
+        .addresses
+        .get_with_reference(&auth.caller, id)
+        .await?;
+    Ok(wire::json(StatusCode::OK, &ConnectAddress::from(&address)))
 }

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::asset::AssetId;
-use custody_core::error::{Error, ResourceKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -72,14 +71,8 @@ pub async fn list_assets(
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, &body).await?;
     no_query(&req)?;
-    let enabled = auth
-        .graph
-        .tenants
-        .enabled_assets(auth.caller.tenant_id, auth.caller.environment)
-        .await
-        .map_err(Error::from_store(ResourceKind::Tenant))?;
-    let mut items: Vec<PlatformAsset> = enabled.iter().map(PlatformAsset::from).collect();
-    items.sort_by(|a, b| a.id.cmp(&b.id));
+    let assets = auth.graph.wallets.assets(&auth.caller).await?;
+    let items: Vec<PlatformAsset> = assets.into_iter().map(PlatformAsset::from).collect();
     Ok(wire::json(
         StatusCode::OK,
         &List::page(items, false, None, |a: &PlatformAsset| a.id.clone()),

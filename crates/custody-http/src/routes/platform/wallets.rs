@@ -8,17 +8,16 @@ use actix_web::{HttpRequest, HttpResponse};
 use custody_core::api_key::Scope;
 use custody_core::asset::AssetId;
 use custody_core::deposit_address::DepositAddress;
-use custody_core::error::Error;
 use custody_core::id::WalletId;
-use custody_core::ports::{StoreError, WalletFilter};
-use custody_core::services::{Provisioned, WalletWithAddress};
+use custody_core::ports::WalletFilter;
+use custody_core::services::{Provisioned, WalletView, WalletWithAddress};
 use custody_core::text::Label;
 use custody_core::wallet::Wallet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{vault_id, wallet_id};
-use crate::auth::{authenticate, Authenticated};
+use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
@@ -84,6 +83,12 @@ pub struct PlatformWallet {
     /// Creation time.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: String,
+}
+
+impl From<&WalletView> for PlatformWallet {
+    fn from(view: &WalletView) -> PlatformWallet {
+        PlatformWallet::new(&view.wallet, view.deposit_address.as_ref())
+    }
 }
 
 impl PlatformWallet {
@@ -191,33 +196,13 @@ pub async fn list_wallets(
     let page = auth
         .graph
         .wallets
-        .list(&auth.caller, &filter, page_request)
+        .list_with_addresses(&auth.caller, &filter, page_request)
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for wallet in &page.items {
-        let address = primary_address(&auth, wallet.id).await?;
-        items.push(PlatformWallet::new(wallet, address.as_ref()));
-    }
+    let items: Vec<PlatformWallet> = page.items.iter().map(PlatformWallet::from).collect();
     Ok(wire::json(
         StatusCode::OK,
         &List::page(items, page.has_more, Some(&page_request), |w| w.id.clone()),
     ))
-}
-
-async fn primary_address(
-    auth: &Authenticated,
-    wallet: WalletId,
-) -> Result<Option<DepositAddress>, ApiError> {
-    match auth
-        .graph
-        .address_store
-        .primary_for_wallet(auth.caller.tenant_id, wallet)
-        .await
-    {
-        Ok(address) => Ok(Some(address)),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(Error::from(e).into()),
-    }
 }
 
 /// Read a wallet with its balances and deposit address.
@@ -234,12 +219,12 @@ pub async fn get_wallet(
     let auth = authenticate(&state, &req, &body).await?;
     let id = wallet_id(&path)?;
     no_query(&req)?;
-    let wallet = auth.graph.wallets.get(&auth.caller, id).await?;
-    let address = primary_address(&auth, wallet.id).await?;
-    Ok(wire::json(
-        StatusCode::OK,
-        &PlatformWallet::new(&wallet, address.as_ref()),
-    ))
+    let wallet = auth
+        .graph
+        .wallets
+        .get_with_address(&auth.caller, id)
+        .await?;
+    Ok(wire::json(StatusCode::OK, &PlatformWallet::from(&wallet)))
 }
 
 /// A deposit address of a wallet.
