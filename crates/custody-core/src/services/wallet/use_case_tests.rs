@@ -175,22 +175,32 @@ async fn a_vaults_wallets_list_with_their_addresses() {
     }
 }
 
-#[tokio::test]
-async fn an_accounts_addresses_need_the_scope_then_the_account() {
-    // Without the scope nothing is read.
-    let mut wallets = MockWalletStore::new();
-    wallets.expect_get().never();
-    let mut addresses = MockAddressStore::new();
-    addresses.expect_list().never();
-    let err = service(
+/// A wallet service over just a wallet store and an address store (the account reads).
+fn accounts(wallets: MockWalletStore, addresses: MockAddressStore) -> WalletService {
+    service(
         MockTenantStore::new(),
         MockVaultStore::new(),
         addresses,
         wallets,
     )
-    .list_addresses(&caller_without(Scope::AddressesRead), wallet_id(1), page())
-    .await
-    .unwrap_err();
+}
+
+/// An address store whose `list` must not be called.
+fn unlisted() -> MockAddressStore {
+    let mut addresses = MockAddressStore::new();
+    addresses.expect_list().never();
+    addresses
+}
+
+#[tokio::test]
+async fn an_accounts_addresses_need_the_scope_then_the_account() {
+    // Without the scope nothing is read.
+    let mut wallets = MockWalletStore::new();
+    wallets.expect_get().never();
+    let err = accounts(wallets, unlisted())
+        .list_addresses(&caller_without(Scope::AddressesRead), wallet_id(1), page())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::MissingScope(Scope::AddressesRead)),
         "{err:?}"
@@ -202,17 +212,10 @@ async fn an_accounts_addresses_need_the_scope_then_the_account() {
         .expect_get()
         .times(1)
         .returning(|_, _| Err(StoreError::NotFound));
-    let mut addresses = MockAddressStore::new();
-    addresses.expect_list().never();
-    let err = service(
-        MockTenantStore::new(),
-        MockVaultStore::new(),
-        addresses,
-        wallets,
-    )
-    .list_addresses(&caller(), wallet_id(9), page())
-    .await
-    .unwrap_err();
+    let err = accounts(wallets, unlisted())
+        .list_addresses(&caller(), wallet_id(9), page())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::NotFound(ResourceKind::Wallet)),
         "{err:?}"
@@ -238,14 +241,9 @@ async fn an_accounts_addresses_need_the_scope_then_the_account() {
                 has_more: false,
             })
         });
-    let page = service(
-        MockTenantStore::new(),
-        MockVaultStore::new(),
-        addresses,
-        wallets,
-    )
-    .list_addresses(&caller(), wallet_id(1), page())
-    .await
-    .unwrap();
+    let page = accounts(wallets, addresses)
+        .list_addresses(&caller(), wallet_id(1), page())
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 1);
 }
