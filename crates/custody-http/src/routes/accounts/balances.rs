@@ -1,15 +1,14 @@
 //! `GET /v1/accounts/{accountId}/balances`: the account's balance lines.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::account_id;
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::graph::AppState;
 use crate::input::no_query;
 use crate::routes::Endpoints;
 use crate::wire;
@@ -45,12 +44,10 @@ pub struct AccountBalances {
     responses((status = 200, body = AccountBalances), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("ed25519" = [])))]
 pub async fn balances(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
     no_query(&req)?;
     let wallet = auth.graph.wallets.get(&auth.caller, id).await?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::account_id;
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
@@ -147,12 +147,10 @@ pub struct BlockchainAddressList {
     responses((status = 200, body = BlockchainAddressList), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("ed25519" = [])))]
 pub async fn list_blockchain_addresses(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
     let page_request = query::<PageParams>(&req)?.to_request(AddressId::parse, AddressId::ulid)?;
     let page = auth
@@ -176,12 +174,10 @@ pub async fn list_blockchain_addresses(
     responses((status = 200, body = BlockchainAddress), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("ed25519" = [])))]
 pub async fn get_blockchain_address(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let (account_raw, address_raw) = path.into_inner();
     let wallet = account_id(&account_raw)?;
     let id = path_id(

@@ -12,7 +12,7 @@ use custody_core::text::{ExternalRef, Label};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
@@ -186,11 +186,9 @@ pub struct ConnectAddressList {
     security(("bearer" = []))
 )]
 pub async fn list_addresses(
-    state: Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let q: ListAddressesQuery = query(&req)?;
     let page_request = PageParams {
         limit: q.limit,
@@ -225,12 +223,10 @@ pub async fn list_addresses(
     security(("bearer" = []))
 )]
 pub async fn get_address(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = path_id(&path, "address_id", "invalid_address_id", AddressId::parse)?;
     no_query(&req)?;
     let address = auth

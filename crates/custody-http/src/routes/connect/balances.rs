@@ -2,16 +2,15 @@
 //! totals.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::services::BalanceReport;
 use custody_core::text::ExternalRef;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{authenticate, Authenticated};
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::graph::AppState;
 use crate::input::{no_query, query, text};
 use crate::routes::Endpoints;
 use crate::wire;
@@ -94,12 +93,7 @@ impl From<BalanceReport> for ConnectBalances {
     ),
     security(("bearer" = []))
 )]
-pub async fn balances(
-    state: Data<AppState>,
-    req: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
+pub async fn balances(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let q: BalancesQuery = query(&req)?;
     let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)
         .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
@@ -118,12 +112,10 @@ pub async fn balances(
     security(("bearer" = []))
 )]
 pub async fn balances_of(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let external_ref = text(Some(path.into_inner()), "external_ref", ExternalRef::parse)
         .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
     no_query(&req)?;

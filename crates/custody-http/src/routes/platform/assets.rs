@@ -1,15 +1,13 @@
 //! `GET /v1/assets`: the assets enabled for the tenant in the key's environment.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::asset::AssetId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::graph::AppState;
 use crate::input::no_query;
 use crate::routes::Endpoints;
 use crate::wire::{self, List, Pagination};
@@ -64,12 +62,7 @@ pub struct AssetList {
 #[utoipa::path(get, path = "/v1/assets", tag = "Platform",
     responses((status = 200, body = AssetList), (status = 401, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
-pub async fn list_assets(
-    state: Data<AppState>,
-    req: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
+pub async fn list_assets(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     no_query(&req)?;
     let assets = auth.graph.wallets.assets(&auth.caller).await?;
     let items: Vec<PlatformAsset> = assets.into_iter().map(PlatformAsset::from).collect();

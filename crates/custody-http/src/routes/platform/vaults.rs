@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::vault_id;
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation};
@@ -154,12 +154,7 @@ pub struct VaultList {
 #[utoipa::path(get, path = "/v1/vaults", tag = "Platform", params(ListVaultsQuery),
     responses((status = 200, body = VaultList), (status = 400, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
-pub async fn list_vaults(
-    state: Data<AppState>,
-    req: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
+pub async fn list_vaults(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let q: ListVaultsQuery = query(&req)?;
     let page_request = PageParams {
         limit: q.limit,
@@ -189,12 +184,10 @@ pub async fn list_vaults(
     responses((status = 200, body = PlatformVault), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
 pub async fn get_vault(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = vault_id(&path)?;
     no_query(&req)?;
     let vault = auth.graph.vaults.get(&auth.caller, id).await?;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{vault_id, wallet_id};
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
@@ -181,12 +181,10 @@ pub struct WalletList {
     responses((status = 200, body = WalletList), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
 pub async fn list_wallets(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = vault_id(&path)?;
     let page_request = query::<PageParams>(&req)?.to_request(WalletId::parse, WalletId::ulid)?;
     let filter = WalletFilter {
@@ -211,12 +209,10 @@ pub async fn list_wallets(
     responses((status = 200, body = PlatformWallet), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
 pub async fn get_wallet(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = wallet_id(&path)?;
     no_query(&req)?;
     let wallet = auth
