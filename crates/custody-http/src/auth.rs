@@ -8,8 +8,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::web::{Bytes, Data};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use custody_core::caller::Caller;
 use custody_core::services::{Credentials, PresentedRequest};
 use ipnet::IpNet;
@@ -19,12 +21,34 @@ use crate::graph::{AppState, ServiceGraph};
 use crate::middleware::LogIdentity;
 
 /// An authenticated, gated caller and the graph its key reaches.
+///
+/// As a handler argument (read endpoints) it reads the body and runs [`authenticate`]; put it
+/// after the path so a path is matched before the caller is judged, as everywhere. Mutating
+/// handlers use [`crate::idempotency::Mutation::begin`] instead, which checks the
+/// `Idempotency-Key` header first.
 #[derive(Clone)]
 pub struct Authenticated {
     /// Tenant, environment, key and scopes.
     pub caller: Caller,
     /// The service graph of the key's environment.
     pub graph: Arc<ServiceGraph>,
+}
+
+impl FromRequest for Authenticated {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            let state = req
+                .app_data::<Data<AppState>>()
+                .ok_or_else(ApiError::internal)?;
+            Ok(authenticate(state, &req, &body).await?)
+        })
+    }
 }
 
 /// Authenticates the request and applies the approval gate.

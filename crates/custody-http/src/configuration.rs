@@ -23,16 +23,12 @@ const BASE: &str = include_str!("../../../config/base.toml");
 /// Everything the binary can be told.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
-    /// The HTTP server.
     pub server: ServerSettings,
-    /// The store.
     pub database: DatabaseSettings,
-    /// Secrets.
     #[serde(default)]
     pub security: SecuritySettings,
     /// Connect's fiat totals.
     pub prices: PriceSettings,
-    /// Logging.
     pub log: LogSettings,
     /// Live custody: which provider serves which asset, and the providers' connections.
     #[serde(default)]
@@ -58,9 +54,7 @@ pub struct LiveSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
-    /// `custody-bitgo`.
     Bitgo,
-    /// `custody-rhino`.
     Rhino,
 }
 
@@ -216,7 +210,6 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable.
     Pretty,
     /// One JSON object per line.
     Json,
@@ -225,9 +218,7 @@ pub enum LogFormat {
 /// Overrides from the command line (and `CUSTODY_LISTEN` / `DATABASE_URL`).
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `--listen`.
     pub listen: Option<SocketAddr>,
-    /// `--database-url`.
     pub database_url: Option<SecretString>,
 }
 

@@ -67,9 +67,7 @@ impl ErrorType {
 pub struct FieldError {
     /// The field as the partner named it.
     pub field: String,
-    /// Stable code.
     pub code: String,
-    /// Human explanation.
     pub message: String,
 }
 

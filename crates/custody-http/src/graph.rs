@@ -1,8 +1,9 @@
-//! The two service graphs and the state every handler shares.
+//! What handlers share: the two service graphs and the state around them, built once at
+//! start-up by [`crate::startup`].
 //!
 //! A [`ServiceGraph`] is every use case of one environment, wired over that environment's
-//! store handles and its custody provider. [`AppState`] holds two of them, built once at
-//! start-up by [`crate::startup`]; authentication picks one per request from the API key
+//! store handles and its custody provider; handlers hold services only, never a store.
+//! [`AppState`] holds two graphs; authentication picks one per request from the API key
 //! ([`AppState::graph`]). The sandbox graph is built with the sandbox provider only: it holds
 //! no handle to a live provider, which is the compliance boundary of ARCHITECTURE §4.
 
@@ -10,10 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use custody_core::environment::Environment;
-use custody_core::ports::{
-    DynAddressStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore,
-    DynPriceFeed, DynTenantStore, DynVaultStore, DynWalletStore, EnvironmentStores, SharedStores,
-};
+use custody_core::ports::{DynClock, DynIdempotencyStore};
 use custody_core::services::{
     AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
 };
@@ -26,110 +24,16 @@ pub struct ServiceGraph {
     pub environment: Environment,
     /// Deposit addresses (the path every dialect converges on).
     pub addresses: AddressService,
-    /// Vaults.
     pub vaults: VaultService,
-    /// Wallets.
     pub wallets: WalletService,
     /// Valued balance reports (Connect).
     pub balances: BalanceService,
     /// Deposits, from provider notifications verified by the graph's provider.
     pub deposits: DepositService,
-    /// Idempotency records of this environment.
+    /// Idempotency records of this environment (the edge applies them: [`crate::idempotency`]).
     pub idempotency: DynIdempotencyStore,
-    /// Tenants (shared), for the enabled-asset list.
-    pub tenants: DynTenantStore,
-    /// Vault reads the dialects need beside a use case (Connect shows an address's
-    /// `external_ref`); always tenant-scoped.
-    pub vault_store: DynVaultStore,
-    /// Address reads beside a use case (a wallet's `depositAddress`); always tenant-scoped.
-    pub address_store: DynAddressStore,
-    /// Wallet reads beside a use case (does this account exist?); always tenant-scoped.
-    pub wallet_store: DynWalletStore,
     /// The provider this graph mints with (its name is logged at start-up).
     pub provider_name: &'static str,
-}
-
-/// What one graph is built from.
-pub struct GraphParts {
-    /// Store handles bound to the graph's environment.
-    pub stores: EnvironmentStores,
-    /// Tenants and keys.
-    pub shared: SharedStores,
-    /// The custody provider: the sandbox provider, or the live router.
-    pub provider: DynCustodyProvider,
-    /// Spot prices for Connect totals.
-    pub prices: DynPriceFeed,
-    /// Fiat currencies of Connect totals.
-    pub currencies: Vec<String>,
-    /// Time.
-    pub clock: DynClock,
-    /// Ids and secrets.
-    pub ids: DynIdGenerator,
-}
-
-impl ServiceGraph {
-    /// Wires every service of one environment.
-    pub fn build(parts: GraphParts) -> ServiceGraph {
-        let GraphParts {
-            stores,
-            shared,
-            provider,
-            prices,
-            currencies,
-            clock,
-            ids,
-        } = parts;
-        let provider_name = provider.name();
-        let deposits = DepositService::new(
-            stores.uow.clone(),
-            provider.clone(),
-            clock.clone(),
-            ids.clone(),
-        );
-        let addresses = AddressService::new(
-            stores.environment,
-            stores.uow.clone(),
-            shared.tenants.clone(),
-            stores.vaults.clone(),
-            stores.addresses.clone(),
-            provider,
-            clock.clone(),
-            ids.clone(),
-        );
-        let vaults = VaultService::new(
-            stores.uow.clone(),
-            stores.vaults.clone(),
-            clock.clone(),
-            ids.clone(),
-        );
-        let wallets = WalletService::new(
-            addresses.clone(),
-            stores.vaults.clone(),
-            stores.wallets.clone(),
-            stores.transactions.clone(),
-        );
-        let balances = BalanceService::new(
-            stores.vaults.clone(),
-            stores.wallets.clone(),
-            prices,
-            clock,
-            currencies,
-        );
-        ServiceGraph {
-            environment: stores.environment,
-            addresses,
-            vaults,
-            wallets,
-            balances,
-            deposits,
-            idempotency: stores.idempotency,
-            tenants: shared.tenants,
-            vault_store: stores.vaults,
-            address_store: stores.addresses,
-            wallet_store: stores.wallets,
-            provider_name,
-        }
-    }
 }
 
 /// Is the store reachable? (`/readyz`)

@@ -1,16 +1,23 @@
 //! Idempotency at the edge (ARCHITECTURE §6). The rules live in
-//! [`custody_core::idempotency`]; this module applies them in the order the spec fixes:
+//! [`custody_core::idempotency`]; this module applies them in the order the spec fixes. A
+//! mutating handler is three steps:
+//!
+//! ```text
+//! let mutation = Mutation::begin(&state, &req, &body, KeyRule::Required, Scope::…).await?;
+//! let input = /* parse and validate the body */;
+//! mutation.run(respond, async move |auth, write| /* one core use case */).await
+//! ```
 //!
 //! 1. [`Mutation::begin`] parses `Idempotency-Key` (400 when missing where required or
 //!    malformed), then authenticates (401) and applies the approval gate (403);
 //! 2. the handler validates the body (400/415/422): nothing has been stored yet;
-//! 3. [`Mutation::reserve`] reserves the key for this request's fingerprint, or answers at once:
+//! 3. [`Mutation::run`] reserves the key for this request's fingerprint, or answers at once:
 //!    the stored response replayed byte for byte with `Idempotency-Replayed: true`, 409
 //!    `idempotency_conflict` for a different request, 409 `idempotency_key_in_flight` with
 //!    `Retry-After` while the first is still running;
-//! 4. the service writes the rendered response with its change in one database transaction
-//!    ([`Reserved::write`]); [`Reserved::finish`] answers with exactly those bytes, or, when
-//!    the service failed, releases the key so the partner may retry. An error response is
+//! 4. the use case writes the rendered response with its change in one database transaction
+//!    (the [`IdempotentWrite`] it is handed); `run` answers with exactly those bytes, or, when
+//!    the use case failed, releases the key so the partner may retry. An error response is
 //!    never stored: only a committed change has a response worth replaying.
 //!
 //! A request abandoned mid-flight (the client hung up and actix dropped the handler) releases
@@ -27,7 +34,7 @@ use custody_core::id::TenantId;
 use custody_core::idempotency::{
     Decision, Fingerprint, IdempotencyKey, IdempotencyKeyError, StoredResponse, RETENTION,
 };
-use custody_core::ports::{DynIdempotencyStore, Reservation};
+use custody_core::ports::{DynClock, DynIdempotencyStore, Reservation};
 use custody_core::services::IdempotentWrite;
 use serde::Serialize;
 
@@ -49,14 +56,14 @@ pub enum KeyRule {
 
 /// A mutating request that has passed the header check, authentication and the gate.
 pub struct Mutation {
-    /// Caller and graph.
-    pub auth: Authenticated,
+    auth: Authenticated,
+    clock: DynClock,
     key: Option<IdempotencyKey>,
     fingerprint: Fingerprint,
 }
 
 /// The outcome of [`Mutation::reserve`].
-pub enum Proceed {
+enum Proceed {
     /// Run the request.
     Run(Reserved),
     /// Answer with this (a replay); the request does not run again.
@@ -64,7 +71,7 @@ pub enum Proceed {
 }
 
 /// A reserved key (or no key): the licence to run the request once.
-pub struct Reserved {
+struct Reserved {
     held: Option<Held>,
 }
 
@@ -102,22 +109,41 @@ impl Mutation {
         let fingerprint = Fingerprint::of(req.method().as_str(), path_and_query(req), body);
         Ok(Mutation {
             auth,
+            clock: state.clock.clone(),
             key,
             fingerprint,
         })
     }
 
-    /// Step 3: reserve the key, or answer from its record.
+    /// Steps 3 and 4: reserve the key (or answer from its record), run the use case once with
+    /// what it must write in its transaction, and answer with what it committed. `respond`
+    /// renders the use case's result; the same bytes are stored for replay.
     ///
     /// # Errors
-    /// 409 `idempotency_conflict`; 409 `idempotency_key_in_flight`; 503 store trouble.
-    pub async fn reserve(&self, state: &AppState) -> Result<Proceed, ApiError> {
+    /// 409 `idempotency_conflict`; 409 `idempotency_key_in_flight`; 503 store trouble; the use
+    /// case's error, rendered (after the key is released).
+    pub async fn run<T>(
+        self,
+        respond: impl Fn(&T) -> StoredResponse + Send + Sync,
+        call: impl AsyncFnOnce(&Authenticated, Option<IdempotentWrite<'_, T>>) -> Result<T, Error>,
+    ) -> Result<HttpResponse, ApiError> {
+        let reserved = match self.reserve().await? {
+            Proceed::Answer(response) => return Ok(response),
+            Proceed::Run(reserved) => reserved,
+        };
+        let respond: &(dyn Fn(&T) -> StoredResponse + Send + Sync) = &respond;
+        let result = call(&self.auth, reserved.write(respond)).await;
+        reserved.finish(result, respond).await
+    }
+
+    /// Step 3: reserve the key, or answer from its record.
+    async fn reserve(&self) -> Result<Proceed, ApiError> {
         let Some(key) = &self.key else {
             return Ok(Proceed::Run(Reserved { held: None }));
         };
         let store = self.auth.graph.idempotency.clone();
         let tenant = self.auth.caller.tenant_id;
-        let now = state.clock.now();
+        let now = self.clock.now();
         let mut reservation = store
             .reserve(tenant, key, &self.fingerprint, now, now + RETENTION)
             .await
@@ -164,7 +190,7 @@ impl Mutation {
 impl Reserved {
     /// What the service writes in its transaction: the key and the renderer. `None` without
     /// a key.
-    pub fn write<'a, T>(
+    fn write<'a, T>(
         &'a self,
         respond: &'a (dyn Fn(&T) -> StoredResponse + Send + Sync),
     ) -> Option<IdempotentWrite<'a, T>> {
@@ -175,10 +201,7 @@ impl Reserved {
     }
 
     /// Step 4: the response the service committed, or the error after releasing the key.
-    ///
-    /// # Errors
-    /// The service's error, rendered.
-    pub async fn finish<T>(
+    async fn finish<T>(
         mut self,
         result: Result<T, Error>,
         respond: &(dyn Fn(&T) -> StoredResponse + Send + Sync),
@@ -222,6 +245,15 @@ impl Drop for Held {
                 }
             });
         }
+    }
+}
+
+/// 201 when the call created the resource, 200 when it answered with the one that existed.
+pub const fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     }
 }
 

@@ -40,7 +40,6 @@ pub fn current_request_id() -> String {
 /// Who made the request, recorded by authentication for the log line.
 #[derive(Debug, Clone, Copy)]
 pub struct LogIdentity {
-    /// The tenant.
     pub tenant: TenantId,
     /// The environment the key reached.
     pub environment: Environment,

@@ -1,14 +1,16 @@
-//! The composition root: the one place where concrete adapters meet.
+//! The composition root: the one place where concrete adapters meet, read top-down.
 //!
-//! [`open_store`] picks the store (embedded SQLite by default, PostgreSQL for a `postgres://`
-//! URL), resolves the master key and migrates. [`Application::build`] wires two service
-//! graphs over it: sandbox (store bound to `sandbox`, [`SandboxProvider`], fixed prices) and
-//! live (store bound to `live`, the live custody provider, configured prices). The sandbox
-//! graph is built without any handle to a live provider: no sandbox request can reach real
-//! custody, whatever a handler does.
+//! [`Application::build`] opens the store ([`open_store`]: embedded SQLite by default,
+//! PostgreSQL for a `postgres://` URL, migrated), builds live custody from `[live]`
+//! ([`crate::providers`]) and checks every live tenant's assets are routed, takes the
+//! production [`Wiring`] from settings, runs the [first start](crate::first_start) on an empty
+//! store, then [`Application::build_with`] wires two [service graphs](ServiceGraph) over the
+//! store and starts the server. Tests call `build_with` with their own wiring.
+//!
+//! The sandbox graph is built with [`SandboxProvider`] and fixed prices, without any handle to
+//! a live provider: no sandbox request can reach real custody, whatever a handler does.
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,36 +20,247 @@ use actix_web::web::{self, Data, PayloadConfig};
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use async_trait::async_trait;
-use custody_core::api_key::{IpAllowList, KeyMode, ScopeSet};
 use custody_core::environment::Environment;
-use custody_core::page::PageRequest;
 use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
-use custody_core::services::{AdminService, AuthService, MintedKey, NewKey};
-use custody_core::tenant::Tenant;
+use custody_core::services::{
+    AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
+};
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
 use custody_sql::redact::DatabaseUrl;
-use custody_sql::seal::MasterKey;
 use custody_sqlite::SqliteStore;
 use ipnet::IpNet;
 use secrecy::ExposeSecret as _;
 
 use crate::configuration::Settings;
 use crate::error::ApiError;
-use crate::graph::{AppState, GraphParts, Readiness, ServiceGraph};
+use crate::graph::{AppState, Readiness, ServiceGraph};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
-use crate::providers::{check_live_tenants, live_provider};
-use crate::system::{random_bytes, OsIds, SystemClock};
+use crate::system::{OsIds, SystemClock};
+use crate::{first_start, master_key, providers, routes};
+
+/// A built server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Production start-up from settings (see the module doc), printing the sandbox key on a
+    /// first start.
+    ///
+    /// # Errors
+    /// As [`open_store`], [`providers::live_provider`], [`providers::check_live_tenants`] and
+    /// [`Wiring::from_settings`].
+    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let store = open_store(settings).await?;
+        let router = providers::live_provider(&settings.live, Arc::new(SystemClock))?;
+        providers::check_live_tenants(&store.shared().tenants, &router).await?;
+        for (asset, provider) in router.routed() {
+            tracing::info!(%asset, provider, "live route");
+        }
+        let wiring = Wiring::from_settings(settings, Arc::new(router))?;
+        let first =
+            first_start::bootstrap(&store.shared(), wiring.clock.clone(), wiring.ids.clone())
+                .await?;
+        if let Some(first) = first {
+            first_start::print_banner(&first, wiring.listener.local_addr().ok());
+        }
+        tracing::info!(engine = store.engine(), "store ready");
+        Application::build_with(store, wiring)
+    }
+
+    /// Builds the server over an opened store.
+    ///
+    /// # Errors
+    /// The listener cannot be used.
+    pub fn build_with(store: Store, wiring: Wiring) -> anyhow::Result<Application> {
+        let shared = store.shared();
+        let graph = |env: Environment, provider: DynCustodyProvider, prices: DynPriceFeed| {
+            let stores = store.environment(env);
+            Arc::new(service_graph(stores, &shared, provider, prices, &wiring))
+        };
+        // The compliance boundary: the sandbox graph gets the sandbox provider and nothing
+        // else; the live provider is handed to the live graph only.
+        let sandbox = graph(
+            Environment::Sandbox,
+            Arc::new(SandboxProvider::new()),
+            Arc::new(StaticPrices::sandbox()),
+        );
+        let live = graph(
+            Environment::Live,
+            wiring.live_provider.clone(),
+            wiring.live_prices.clone(),
+        );
+        tracing::info!(
+            sandbox = sandbox.provider_name,
+            live = live.provider_name,
+            "custody providers"
+        );
+        let auth = AuthService::new(
+            shared.api_keys.clone(),
+            shared.tenants.clone(),
+            wiring.clock.clone(),
+        );
+        let state = Data::new(AppState {
+            auth,
+            live,
+            sandbox,
+            clock: wiring.clock.clone(),
+            trusted_proxies: wiring.trusted_proxies.clone(),
+            readiness: Arc::new(store),
+        });
+        serve(state, wiring)
+    }
+
+    /// The port the server listens on.
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every use case of one environment, over that environment's stores and provider.
+fn service_graph(
+    stores: EnvironmentStores,
+    shared: &SharedStores,
+    provider: DynCustodyProvider,
+    prices: DynPriceFeed,
+    wiring: &Wiring,
+) -> ServiceGraph {
+    let (clock, ids) = (&wiring.clock, &wiring.ids);
+    let provider_name = provider.name();
+    let deposits = DepositService::new(
+        stores.uow.clone(),
+        provider.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
+    let addresses = AddressService::new(
+        stores.environment,
+        stores.uow.clone(),
+        shared.tenants.clone(),
+        stores.vaults.clone(),
+        stores.addresses.clone(),
+        provider,
+        clock.clone(),
+        ids.clone(),
+    );
+    let vaults = VaultService::new(
+        stores.uow.clone(),
+        stores.vaults.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
+    let wallets = WalletService::new(
+        addresses.clone(),
+        stores.vaults.clone(),
+        stores.wallets.clone(),
+        stores.transactions.clone(),
+    );
+    let balances = BalanceService::new(
+        stores.vaults,
+        stores.wallets,
+        prices,
+        clock.clone(),
+        wiring.currencies.clone(),
+    );
+    ServiceGraph {
+        environment: stores.environment,
+        addresses,
+        vaults,
+        wallets,
+        balances,
+        deposits,
+        idempotency: stores.idempotency,
+        provider_name,
+    }
+}
+
+/// The HTTP server over `state`: middleware, every route, the 404 envelope.
+fn serve(state: Data<AppState>, wiring: Wiring) -> anyhow::Result<Application> {
+    let port = wiring.listener.local_addr()?.port();
+    let max_body = wiring.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(PayloadConfig::new(max_body))
+            .wrap(from_fn(request_context))
+            .configure(|cfg| routes::endpoints().configure(cfg))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::route_not_found())
+            }))
+    })
+    .shutdown_timeout(wiring.shutdown_timeout.as_secs());
+    if wiring.workers > 0 {
+        server = server.workers(wiring.workers);
+    }
+    let server = server.listen(wiring.listener)?.run();
+    Ok(Application { port, server })
+}
+
+/// Everything [`Application::build_with`] needs besides the store; tests swap pieces.
+pub struct Wiring {
+    /// Where to listen (port 0 for a random port).
+    pub listener: TcpListener,
+    pub live_provider: DynCustodyProvider,
+    pub live_prices: DynPriceFeed,
+    /// Fiat currencies of Connect totals.
+    pub currencies: Vec<String>,
+    pub clock: DynClock,
+    /// Ids and secrets.
+    pub ids: DynIdGenerator,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_body_bytes: usize,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+    /// Grace for in-flight requests on shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Wiring {
+    /// Production wiring from settings, around the live provider built from them
+    /// ([`providers::live_provider`]).
+    ///
+    /// # Errors
+    /// The listen address cannot be bound.
+    pub fn from_settings(
+        settings: &Settings,
+        live_provider: DynCustodyProvider,
+    ) -> anyhow::Result<Wiring> {
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("listening on {}", settings.server.listen))?;
+        Ok(Wiring {
+            listener,
+            live_provider,
+            live_prices: Arc::new(StaticPrices::from_config(&settings.prices.live)),
+            currencies: settings.prices.currencies.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(OsIds),
+            trusted_proxies: settings.server.trusted_proxies.clone(),
+            max_body_bytes: settings.server.max_body_bytes,
+            workers: settings.server.workers,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        })
+    }
+}
 
 /// An opened, migrated store, whichever engine.
 #[derive(Clone)]
 pub enum Store {
     /// The embedded default.
     Sqlite(SqliteStore),
-    /// Production.
     Postgres(PgStore),
 }
 
@@ -105,7 +318,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let embedded = url
         .as_ref()
         .is_none_or(|u| u.expose().starts_with("sqlite:"));
-    let master = master_key(settings, embedded)?;
+    let master = master_key::resolve(settings, embedded)?;
     let store = match &url {
         Some(url)
             if url.expose().starts_with("postgres://")
@@ -136,264 +349,4 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     }
     .context("applying migrations")?;
     Ok(store)
-}
-
-/// The configured master key; for the embedded store without one, the key in
-/// `{data_dir}/master.key`, generated (mode 0600) on first use.
-fn master_key(settings: &Settings, embedded: bool) -> anyhow::Result<MasterKey> {
-    if let Some(key) = &settings.security.master_key {
-        return MasterKey::parse(key.expose_secret())
-            .map_err(|e| anyhow::anyhow!("security.master_key is invalid: {e}"));
-    }
-    anyhow::ensure!(
-        embedded,
-        "a master key is required with PostgreSQL: set CUSTODY_SECURITY__MASTER_KEY \
-         (32 bytes, hex or base64; e.g. `openssl rand -hex 32`)"
-    );
-    let path = settings.database.data_dir.join("master.key");
-    if !path.exists() {
-        std::fs::create_dir_all(&settings.database.data_dir)
-            .with_context(|| format!("creating {}", settings.database.data_dir.display()))?;
-        write_private(&path, &hex::encode(random_bytes()))?;
-        tracing::info!(path = %path.display(), "generated a master key for the embedded store");
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    MasterKey::parse(text.trim())
-        .map_err(|e| anyhow::anyhow!("{} does not hold a valid key: {e}", path.display()))
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    std::fs::write(path, contents).with_context(|| format!("creating {}", path.display()))
-}
-
-/// What a first start on an empty store created.
-pub struct Bootstrap {
-    /// The sandbox tenant.
-    pub tenant: Tenant,
-    /// Its bearer sandbox key (shown once).
-    pub key: MintedKey,
-}
-
-/// On an empty store (no tenant at all), creates a sandbox tenant with every asset enabled
-/// and a bearer sandbox key with every scope. Returns `None` when tenants exist.
-///
-/// # Errors
-/// Store errors.
-pub async fn bootstrap(
-    shared: &SharedStores,
-    clock: DynClock,
-    ids: DynIdGenerator,
-) -> anyhow::Result<Option<Bootstrap>> {
-    let admin = AdminService::new(shared.tenants.clone(), shared.api_keys.clone(), clock, ids);
-    let first = PageRequest::new(Some(1), None, None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !admin.list_tenants(first).await?.items.is_empty() {
-        return Ok(None);
-    }
-    let tenant = admin.create_tenant("Sandbox tenant").await?;
-    let key = admin
-        .mint_key(NewKey {
-            tenant_id: tenant.id,
-            environment: Environment::Sandbox,
-            mode: KeyMode::Bearer,
-            scopes: ScopeSet::all(),
-            allowed_ips: IpAllowList::allow_all(),
-            ed25519_public_key: None,
-        })
-        .await?;
-    Ok(Some(Bootstrap { tenant, key }))
-}
-
-/// Everything [`Application::build_with`] needs besides the store; tests swap pieces.
-pub struct Wiring {
-    /// Where to listen (port 0 for a random port).
-    pub listener: TcpListener,
-    /// The live graph's custody provider.
-    pub live_provider: DynCustodyProvider,
-    /// The live graph's prices.
-    pub live_prices: DynPriceFeed,
-    /// Fiat currencies of Connect totals.
-    pub currencies: Vec<String>,
-    /// Time.
-    pub clock: DynClock,
-    /// Ids and secrets.
-    pub ids: DynIdGenerator,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpNet>,
-    /// Largest request body.
-    pub max_body_bytes: usize,
-    /// Worker threads (0: one per core).
-    pub workers: usize,
-    /// Grace for in-flight requests on shutdown.
-    pub shutdown_timeout: Duration,
-}
-
-impl Wiring {
-    /// Production wiring from settings, around the live provider built from them
-    /// ([`crate::providers::live_provider`]).
-    ///
-    /// # Errors
-    /// The listen address cannot be bound.
-    pub fn from_settings(
-        settings: &Settings,
-        live_provider: DynCustodyProvider,
-    ) -> anyhow::Result<Wiring> {
-        let listener = TcpListener::bind(settings.server.listen)
-            .with_context(|| format!("listening on {}", settings.server.listen))?;
-        Ok(Wiring {
-            listener,
-            live_provider,
-            live_prices: Arc::new(StaticPrices::from_config(&settings.prices.live)),
-            currencies: settings.prices.currencies.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(OsIds),
-            trusted_proxies: settings.server.trusted_proxies.clone(),
-            max_body_bytes: settings.server.max_body_bytes,
-            workers: settings.server.workers,
-            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
-        })
-    }
-}
-
-/// A built server, ready to run.
-pub struct Application {
-    port: u16,
-    server: Server,
-}
-
-impl Application {
-    /// Opens the store, builds the live provider router from `[live]` and checks that every
-    /// asset a live tenant has enabled is routed, bootstraps an empty store (printing the
-    /// sandbox key), and builds the server.
-    ///
-    /// # Errors
-    /// As [`open_store`], [`crate::providers::live_provider`],
-    /// [`crate::providers::check_live_tenants`] and [`Wiring::from_settings`].
-    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
-        let store = open_store(settings).await?;
-        let router = live_provider(&settings.live, Arc::new(SystemClock))?;
-        check_live_tenants(&store.shared().tenants, &router).await?;
-        for (asset, provider) in router.routed() {
-            tracing::info!(%asset, provider, "live route");
-        }
-        let wiring = Wiring::from_settings(settings, Arc::new(router))?;
-        if let Some(first) =
-            bootstrap(&store.shared(), wiring.clock.clone(), wiring.ids.clone()).await?
-        {
-            print_bootstrap(&first, wiring.listener.local_addr().ok());
-        }
-        tracing::info!(engine = store.engine(), "store ready");
-        Application::build_with(store, wiring)
-    }
-
-    /// Builds the server over an opened store.
-    ///
-    /// # Errors
-    /// The listener cannot be used.
-    pub fn build_with(store: Store, wiring: Wiring) -> anyhow::Result<Application> {
-        let shared = store.shared();
-        let graph = |env: Environment, provider: DynCustodyProvider, prices: DynPriceFeed| {
-            Arc::new(ServiceGraph::build(GraphParts {
-                stores: store.environment(env),
-                shared: shared.clone(),
-                provider,
-                prices,
-                currencies: wiring.currencies.clone(),
-                clock: wiring.clock.clone(),
-                ids: wiring.ids.clone(),
-            }))
-        };
-        // The compliance boundary: the sandbox graph gets the sandbox provider and nothing
-        // else; the live provider is handed to the live graph only.
-        let sandbox = graph(
-            Environment::Sandbox,
-            Arc::new(SandboxProvider::new()),
-            Arc::new(StaticPrices::sandbox()),
-        );
-        let live = graph(
-            Environment::Live,
-            wiring.live_provider.clone(),
-            wiring.live_prices.clone(),
-        );
-        tracing::info!(
-            sandbox = sandbox.provider_name,
-            live = live.provider_name,
-            "custody providers"
-        );
-        let state = Data::new(AppState {
-            auth: AuthService::new(
-                shared.api_keys.clone(),
-                shared.tenants.clone(),
-                wiring.clock.clone(),
-            ),
-            live,
-            sandbox,
-            clock: wiring.clock.clone(),
-            trusted_proxies: wiring.trusted_proxies.clone(),
-            readiness: Arc::new(store),
-        });
-        let port = wiring.listener.local_addr()?.port();
-        let max_body = wiring.max_body_bytes;
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(PayloadConfig::new(max_body))
-                .wrap(from_fn(request_context))
-                .configure(crate::routes::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::route_not_found())
-                }))
-        })
-        .shutdown_timeout(wiring.shutdown_timeout.as_secs());
-        if wiring.workers > 0 {
-            server = server.workers(wiring.workers);
-        }
-        let server = server.listen(wiring.listener)?.run();
-        Ok(Application { port, server })
-    }
-
-    /// The port the server listens on.
-    pub const fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
-    ///
-    /// # Errors
-    /// I/O errors of the server.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
-}
-
-fn print_bootstrap(first: &Bootstrap, addr: Option<std::net::SocketAddr>) {
-    let base = addr.map_or_else(
-        || "http://127.0.0.1:8080".to_owned(),
-        |a| format!("http://{a}"),
-    );
-    println!(
-        "\ncustody: first start on an empty store: created a sandbox tenant.\n\
-         \n  tenant id:       {}\n  sandbox API key: {}   (bearer mode, every scope; shown once)\n\
-         \nTry it:\n  curl -s -X POST {base}/connect/v1/addresses \\\n    \
-         -H 'Authorization: Bearer {}' -H 'Idempotency-Key: first-try' \\\n    \
-         -H 'Content-Type: application/json' -d '{{\"asset\":\"USDT\",\"network\":\"ethereum\",\"external_ref\":\"user-1\"}}'\n\
-         \nMint more keys with `custody admin key mint --tenant {} --env sandbox --mode bearer`.\n",
-        first.tenant.id, first.key.key, first.key.key, first.tenant.id
-    );
 }

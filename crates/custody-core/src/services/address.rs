@@ -18,6 +18,8 @@
 //! Locks follow the address-minting order of [`StoreTx`]: minting lock → vault (shared) →
 //! wallet rows. No other store handle is used while a minting transaction is open.
 
+use std::collections::HashMap;
+
 use time::OffsetDateTime;
 
 use super::booking::emit;
@@ -61,6 +63,16 @@ pub struct EnsureAddress {
     pub asset: AssetId,
     /// Label stored on a newly minted address (ignored when the address already exists).
     pub label: Option<Label>,
+}
+
+/// A deposit address with the partner's reference of its vault (Connect's `external_ref`;
+/// `None` for the treasury and for vaults created without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferencedAddress {
+    /// The address.
+    pub address: DepositAddress,
+    /// Its vault's `external_ref`, if the vault has one.
+    pub external_ref: Option<ExternalRef>,
 }
 
 /// Deposit-address use cases. Cheap to clone.
@@ -197,6 +209,107 @@ impl AddressService {
     ) -> Result<Page<DepositAddress>, Error> {
         caller.require(Scope::AddressesRead)?;
         Ok(self.addresses.list(caller.tenant_id, filter, page).await?)
+    }
+
+    /// Reads one address of the caller's tenant with its vault's reference.
+    ///
+    /// # Errors
+    /// As [`AddressService::get`].
+    pub async fn get_with_reference(
+        &self,
+        caller: &Caller,
+        id: AddressId,
+    ) -> Result<ReferencedAddress, Error> {
+        let address = self.get(caller, id).await?;
+        let mut references = HashMap::new();
+        self.referenced(caller.tenant_id, address, &mut references)
+            .await
+    }
+
+    /// Lists the caller's addresses, each with its vault's reference; with `external_ref`, only
+    /// that customer's (a reference no vault has yet lists nothing: Connect creates customers
+    /// lazily, so an unknown one is not an error).
+    ///
+    /// # Errors
+    /// `MissingScope(addresses:read)`; store errors.
+    pub async fn list_for_reference(
+        &self,
+        caller: &Caller,
+        external_ref: Option<&ExternalRef>,
+        page: PageRequest,
+    ) -> Result<Page<ReferencedAddress>, Error> {
+        caller.require(Scope::AddressesRead)?;
+        let tenant = caller.tenant_id;
+        let mut references = HashMap::new();
+        let mut filter = AddressFilter::default();
+        if let Some(reference) = external_ref {
+            match self.vaults.find_by_external_ref(tenant, reference).await {
+                Ok(vault) => {
+                    filter.vault_id = Some(vault.id);
+                    references.insert(vault.id, vault.external_ref);
+                }
+                Err(StoreError::NotFound) => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        has_more: false,
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let found = self.addresses.list(tenant, &filter, page).await?;
+        let mut items = Vec::with_capacity(found.items.len());
+        for address in found.items {
+            items.push(self.referenced(tenant, address, &mut references).await?);
+        }
+        Ok(Page {
+            items,
+            has_more: found.has_more,
+        })
+    }
+
+    /// Reads one address of an Accounts `accountId` (a wallet): an address of another wallet is
+    /// the same `NotFound` as a missing one.
+    ///
+    /// # Errors
+    /// As [`AddressService::get`].
+    pub async fn get_in_wallet(
+        &self,
+        caller: &Caller,
+        wallet: WalletId,
+        id: AddressId,
+    ) -> Result<DepositAddress, Error> {
+        let address = self.get(caller, id).await?;
+        if address.wallet_id != wallet {
+            return Err(Error::NotFound(ResourceKind::Address));
+        }
+        Ok(address)
+    }
+
+    /// Pairs an address with its vault's reference, reading each vault once per call.
+    async fn referenced(
+        &self,
+        tenant: TenantId,
+        address: DepositAddress,
+        references: &mut HashMap<VaultId, Option<ExternalRef>>,
+    ) -> Result<ReferencedAddress, Error> {
+        let external_ref = match references.get(&address.vault_id) {
+            Some(known) => known.clone(),
+            None => {
+                let found = self
+                    .vaults
+                    .get(tenant, address.vault_id)
+                    .await
+                    .map_err(Error::from_store(ResourceKind::Vault))?
+                    .external_ref;
+                references.insert(address.vault_id, found.clone());
+                found
+            }
+        };
+        Ok(ReferencedAddress {
+            address,
+            external_ref,
+        })
     }
 
     /// The shared core of every "ensure" path (Connect, Platform wallet creation, Accounts).
@@ -497,3 +610,6 @@ pub(crate) fn new_wallet(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod use_case_tests;

@@ -22,7 +22,7 @@ mod withdrawal;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use address::{AddressService, AddressTarget, EnsureAddress};
+pub use address::{AddressService, AddressTarget, EnsureAddress, ReferencedAddress};
 pub use address_book::{AddressBookService, NewAddressBookEntry};
 pub use admin::{AdminService, MintedKey, NewKey};
 pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
@@ -30,7 +30,7 @@ pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};
 pub use deposit::DepositService;
 pub use transfer::{TransferCommand, TransferService};
 pub use vault::{NewVault, VaultPatch, VaultService};
-pub use wallet::{Reconciliation, WalletService, WalletWithAddress};
+pub use wallet::{Reconciliation, WalletService, WalletView, WalletWithAddress};
 pub use withdrawal::{WithdrawCommand, WithdrawalService};
 
 use crate::error::Error;

@@ -11,7 +11,9 @@ use crate::error::{Error, ResourceKind};
 use crate::id::{VaultId, WalletId};
 use crate::ledger;
 use crate::page::{Page, PageRequest};
-use crate::ports::{DynTransactionStore, DynVaultStore, DynWalletStore, WalletFilter};
+use crate::ports::{
+    AddressFilter, DynTransactionStore, DynVaultStore, DynWalletStore, StoreError, WalletFilter,
+};
 use crate::text::Label;
 use crate::wallet::{Balances, Wallet};
 
@@ -35,6 +37,15 @@ impl From<Provisioned<(Wallet, DepositAddress)>> for Provisioned<WalletWithAddre
             created: p.created,
         }
     }
+}
+
+/// A wallet with its primary deposit address, if it has one yet (Platform's wallet reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletView {
+    /// The wallet with its balances.
+    pub wallet: Wallet,
+    /// Its primary address; `None` until one is minted.
+    pub deposit_address: Option<DepositAddress>,
 }
 
 /// The outcome of reconciling one wallet.
@@ -143,6 +154,96 @@ impl WalletService {
         Ok(self.wallets.list(caller.tenant_id, filter, page).await?)
     }
 
+    /// The assets a wallet may be created for: those the tenant has enabled in this
+    /// environment, ordered by id (`USDC_BASE` before `USDT_ETHEREUM`). Any key may read them.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn assets(&self, caller: &Caller) -> Result<Vec<AssetId>, Error> {
+        let enabled = self
+            .addresses
+            .tenants
+            .enabled_assets(caller.tenant_id, self.addresses.environment)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        let mut assets: Vec<AssetId> = enabled.iter().collect();
+        assets.sort_by_key(ToString::to_string);
+        Ok(assets)
+    }
+
+    /// Reads a wallet with its balances and its primary deposit address.
+    ///
+    /// # Errors
+    /// As [`WalletService::get`].
+    pub async fn get_with_address(
+        &self,
+        caller: &Caller,
+        id: WalletId,
+    ) -> Result<WalletView, Error> {
+        let wallet = self.get(caller, id).await?;
+        self.view(caller, wallet).await
+    }
+
+    /// Lists wallets as [`WalletService::list`] does, each with its primary deposit address.
+    ///
+    /// # Errors
+    /// As [`WalletService::list`].
+    pub async fn list_with_addresses(
+        &self,
+        caller: &Caller,
+        filter: &WalletFilter,
+        page: PageRequest,
+    ) -> Result<Page<WalletView>, Error> {
+        let found = self.list(caller, filter, page).await?;
+        let mut items = Vec::with_capacity(found.items.len());
+        for wallet in found.items {
+            items.push(self.view(caller, wallet).await?);
+        }
+        Ok(Page {
+            items,
+            has_more: found.has_more,
+        })
+    }
+
+    /// Lists the deposit addresses of one wallet (an Accounts account) of the caller's tenant.
+    ///
+    /// # Errors
+    /// `MissingScope(addresses:read)`; `NotFound` wallet (also another tenant's); store errors.
+    pub async fn list_addresses(
+        &self,
+        caller: &Caller,
+        id: WalletId,
+        page: PageRequest,
+    ) -> Result<Page<DepositAddress>, Error> {
+        caller.require(Scope::AddressesRead)?;
+        self.wallets
+            .get(caller.tenant_id, id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Wallet))?;
+        let filter = AddressFilter {
+            wallet_id: Some(id),
+            vault_id: None,
+        };
+        self.addresses.list(caller, &filter, page).await
+    }
+
+    async fn view(&self, caller: &Caller, wallet: Wallet) -> Result<WalletView, Error> {
+        let deposit_address = match self
+            .addresses
+            .addresses
+            .primary_for_wallet(caller.tenant_id, wallet.id)
+            .await
+        {
+            Ok(address) => Some(address),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(WalletView {
+            wallet,
+            deposit_address,
+        })
+    }
+
     /// Rebuilds a wallet's balances from the ledger and compares them with the materialised
     /// ones. An operator tool: it does not check scopes.
     ///
@@ -167,3 +268,6 @@ impl WalletService {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod use_case_tests;

@@ -2,20 +2,20 @@
 //! None of them needs a key.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::web::Data;
 use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::Endpoints;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::wire;
 
-/// Registers the routes.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
-        .service(web::resource("/readyz").route(web::get().to(readyz)))
-        .service(web::resource("/openapi.json").route(web::get().to(openapi)));
+pub(super) fn endpoints(api: &mut Endpoints) {
+    api.add(__path_healthz, healthz)
+        .add(__path_readyz, readyz)
+        .add(__path_openapi, openapi);
 }
 
 /// A health answer.

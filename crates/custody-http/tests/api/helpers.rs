@@ -66,7 +66,6 @@ macro_rules! on_both_stores {
 pub struct Options {
     /// Trusted proxy CIDRs.
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Body limit.
     pub max_body_bytes: usize,
     /// Live custody from these settings (the production path: router over the real BitGo and
     /// Rhino clients) instead of the counting fake.
@@ -179,9 +178,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
 /// What a key is minted with.
 #[derive(Debug, Clone)]
 pub struct KeySpec {
-    /// Environment.
     pub environment: Environment,
-    /// Mode.
     pub mode: KeyMode,
     /// Scopes (empty: all).
     pub scopes: Vec<Scope>,

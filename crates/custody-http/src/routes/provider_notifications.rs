@@ -14,19 +14,19 @@
 //! again cannot help; the provider or the store being unavailable → 503, so the provider
 //! delivers again later.
 
-use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::error::Error;
 use custody_core::ports::{DepositNotice, ProviderError};
 
+use super::Endpoints;
 use crate::error::ApiError;
 use crate::graph::AppState;
 
-/// Registers the routes.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(web::resource("/webhooks/bitgo").route(web::post().to(bitgo)))
-        .service(web::resource("/webhooks/rhino/rhinofi-event").route(web::post().to(rhino)));
+pub(super) fn endpoints(api: &mut Endpoints) {
+    api.undocumented(Method::POST, "/webhooks/bitgo", bitgo)
+        .undocumented(Method::POST, "/webhooks/rhino/rhinofi-event", rhino);
 }
 
 /// BitGo's transfer webhook (signature header `X-Signature-SHA256`); BitGo expects 200.

@@ -1,44 +1,29 @@
-//! The Accounts dialect (seed `002`): an account **is** a wallet (one asset on one chain), so
-//! `accountId` is a wallet id (`acc_…`); its blockchain addresses are the wallet's deposit
-//! addresses. camelCase, lowercase enums, Ed25519-signed requests, `Idempotency-Key`
-//! required on every POST.
-//!
-//! Creating a blockchain address ensures the account's primary address: the same account
-//! always answers with the same address (201 the first time, 200 after), which is where the
-//! Accounts dialect converges with Connect and Platform.
+//! `/v1/accounts/{accountId}/blockchain-addresses[/{blockchainAddressId}]`: ensure the
+//! account's deposit address, list them, read one.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::api_key::Scope;
 use custody_core::deposit_address::DepositAddress;
-use custody_core::error::{Error, ResourceKind};
-use custody_core::id::{AddressId, WalletId};
-use custody_core::ports::AddressFilter;
+use custody_core::id::AddressId;
 use custody_core::services::{AddressTarget, EnsureAddress, Provisioned};
-use custody_core::wallet::Wallet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{authenticate, Authenticated};
+use super::account_id;
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
-use crate::idempotency::{json_response, KeyRule, Mutation, Proceed};
+use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
 use crate::input::{asset_from_codes, json_body, no_query, path_id, query, PageParams};
+use crate::routes::Endpoints;
 use crate::wire::{self, List, Pagination};
 
-/// Registers the Accounts routes.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/accounts/{accountId}/blockchain-addresses")
-            .route(web::post().to(create_blockchain_address))
-            .route(web::get().to(list_blockchain_addresses)),
-    )
-    .service(
-        web::resource("/v1/accounts/{accountId}/blockchain-addresses/{blockchainAddressId}")
-            .route(web::get().to(get_blockchain_address)),
-    )
-    .service(web::resource("/v1/accounts/{accountId}/balances").route(web::get().to(balances)));
+pub(super) fn endpoints(api: &mut Endpoints) {
+    api.add(__path_create_blockchain_address, create_blockchain_address)
+        .add(__path_list_blockchain_addresses, list_blockchain_addresses)
+        .add(__path_get_blockchain_address, get_blockchain_address);
 }
 
 /// A blockchain deposit address: exactly the seed's seven fields.
@@ -100,10 +85,6 @@ pub struct CreateBlockchainAddressRequest {
     pub asset: String,
 }
 
-fn account_id(raw: &str) -> Result<WalletId, ApiError> {
-    path_id(raw, "accountId", "invalid_account_id", WalletId::parse)
-}
-
 /// Create (or return) the account's blockchain deposit address.
 #[utoipa::path(post, path = "/v1/accounts/{accountId}/blockchain-addresses", tag = "Accounts",
     request_body = CreateBlockchainAddressRequest,
@@ -133,42 +114,22 @@ pub async fn create_blockchain_address(
     let wallet = account_id(&path)?;
     let input: CreateBlockchainAddressRequest = json_body(&req, &body)?;
     let asset = asset_from_codes(&input.asset, &input.chain, "asset", "chain")?;
-    let reserved = match mutation.reserve(&state).await? {
-        Proceed::Answer(response) => return Ok(response),
-        Proceed::Run(reserved) => reserved,
+    let command = EnsureAddress {
+        target: AddressTarget::Wallet(wallet),
+        asset,
+        label: None,
     };
     let respond = |p: &Provisioned<DepositAddress>| {
-        let status = if p.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        json_response(status, &BlockchainAddress::from(&p.value))
+        json_response(created_or_ok(p.created), &BlockchainAddress::from(&p.value))
     };
-    let auth = &mutation.auth;
-    let result = auth
-        .graph
-        .addresses
-        .ensure_primary_address(
-            &auth.caller,
-            EnsureAddress {
-                target: AddressTarget::Wallet(wallet),
-                asset,
-                label: None,
-            },
-            reserved.write(&respond),
-        )
-        .await;
-    reserved.finish(result, &respond).await
-}
-
-/// The account, or 404 (another tenant's account is the same 404).
-async fn account(auth: &Authenticated, id: WalletId) -> Result<Wallet, ApiError> {
-    auth.graph
-        .wallet_store
-        .get(auth.caller.tenant_id, id)
+    mutation
+        .run(respond, async move |auth, write| {
+            let addresses = &auth.graph.addresses;
+            addresses
+                .ensure_primary_address(&auth.caller, command, write)
+                .await
+        })
         .await
-        .map_err(|e| Error::from_store(ResourceKind::Wallet)(e).into())
 }
 
 /// A page of blockchain addresses.
@@ -186,25 +147,16 @@ pub struct BlockchainAddressList {
     responses((status = 200, body = BlockchainAddressList), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("ed25519" = [])))]
 pub async fn list_blockchain_addresses(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let id = account_id(&path)?;
     let page_request = query::<PageParams>(&req)?.to_request(AddressId::parse, AddressId::ulid)?;
-    auth.caller
-        .require(custody_core::api_key::Scope::AddressesRead)?;
-    account(&auth, id).await?;
-    let filter = AddressFilter {
-        wallet_id: Some(id),
-        vault_id: None,
-    };
     let page = auth
         .graph
-        .addresses
-        .list(&auth.caller, &filter, page_request)
+        .wallets
+        .list_addresses(&auth.caller, id, page_request)
         .await?;
     let items: Vec<BlockchainAddress> = page.items.iter().map(BlockchainAddress::from).collect();
     Ok(wire::json(
@@ -222,12 +174,10 @@ pub async fn list_blockchain_addresses(
     responses((status = 200, body = BlockchainAddress), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("ed25519" = [])))]
 pub async fn get_blockchain_address(
-    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: Bytes,
+    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
     let (account_raw, address_raw) = path.into_inner();
     let wallet = account_id(&account_raw)?;
     let id = path_id(
@@ -237,69 +187,13 @@ pub async fn get_blockchain_address(
         AddressId::parse,
     )?;
     no_query(&req)?;
-    let address = auth.graph.addresses.get(&auth.caller, id).await?;
-    if address.wallet_id != wallet {
-        return Err(Error::NotFound(ResourceKind::Address).into());
-    }
+    let address = auth
+        .graph
+        .addresses
+        .get_in_wallet(&auth.caller, wallet, id)
+        .await?;
     Ok(wire::json(
         StatusCode::OK,
         &BlockchainAddress::from(&address),
-    ))
-}
-
-/// One balance line.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountBalance {
-    /// `available`, `pending`, `held` or `total`.
-    #[schema(example = "available")]
-    pub r#type: String,
-    /// The asset symbol.
-    #[schema(example = "USDC")]
-    pub currency: String,
-    /// Whole-token decimal string.
-    #[schema(example = "125.5")]
-    pub amount: String,
-}
-
-/// An account's balances.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountBalances {
-    /// `available`, `pending`, `held`, `total`, in that order.
-    pub items: Vec<AccountBalance>,
-}
-
-/// The account's balances.
-#[utoipa::path(get, path = "/v1/accounts/{accountId}/balances", tag = "Accounts",
-    params(("accountId" = String, Path, description = "`acc_…`")),
-    responses((status = 200, body = AccountBalances), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("ed25519" = [])))]
-pub async fn balances(
-    state: Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&state, &req, &body).await?;
-    let id = account_id(&path)?;
-    no_query(&req)?;
-    let wallet = auth.graph.wallets.get(&auth.caller, id).await?;
-    let asset = wallet.asset;
-    let b = wallet.balances;
-    let total = wire::total(&b);
-    let line = |kind: &str, amount| AccountBalance {
-        r#type: kind.to_owned(),
-        currency: asset.symbol().as_str().to_owned(),
-        amount: wire::amount(asset, amount),
-    };
-    Ok(wire::json(
-        StatusCode::OK,
-        &AccountBalances {
-            items: vec![
-                line("available", b.available),
-                line("pending", b.pending),
-                line("held", b.held),
-                line("total", total),
-            ],
-        },
     ))
 }
