@@ -1,0 +1,110 @@
+"""Schemathesis hooks for custody: authenticate each dialect, sign exactly what is sent.
+
+Loaded by run.sh through SCHEMATHESIS_HOOKS=hooks (with this folder on PYTHONPATH).
+
+- Auth: one provider for every operation. It picks the dialect from the operation's path
+  (signing.dialect_of) and attaches a `requests` auth object (signing.DialectAuth) to the case.
+  `requests` runs that object last, on the fully prepared request, so the HMAC and Ed25519
+  signatures cover the final method, path?query and body bytes. Schemathesis skips the provider
+  for negative cases that mutate a declared security parameter (those must get a 401); signing
+  headers that a negative case mutated as ordinary header parameters are left as generated.
+  The `ignored_auth` check's probes (no credentials, wrong credentials) bypass the provider by
+  design, so they are real unauthenticated requests.
+- Idempotency-Key: every request that carries one (required on Connect and Accounts POSTs,
+  optional on Platform mutations) gets a fresh UUID v4 unless the case is a negative one about
+  that very header, so generated keys ("0", "00", …) never collide into 409
+  `idempotency_conflict` between unrelated requests.
+
+Disabled checks and ignored failures (each with its reason):
+- none. Every default check runs, and every failure counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+import schemathesis
+from schemathesis.core.mutations import OperatorKind
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import negated_parameters
+
+from signing import SIGNING_HEADERS, DialectAuth, dialect_of
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+ALL_HEADERS = "*"
+
+
+def _negated_headers(case: Any) -> set[str]:
+    """Lower-case names of the headers a negative case mutated or removed on purpose.
+
+    Empty for positive cases. When the header component is negative but the mutation does not
+    say which header it touched, every header counts as mutated (ALL_HEADERS): the harness then
+    adds no credential and no key, and the request goes out exactly as generated.
+    """
+    # `case._meta`, not `case.meta`: reading `meta` revalidates the case before it is final.
+    meta = getattr(case, "_meta", None)
+    if meta is None or not meta.generation.mode.is_negative:
+        return set()
+    names = {name.lower() for name, location in negated_parameters(meta) if location == ParameterLocation.HEADER}
+    for mutation in getattr(meta.phase.data, "mutations", ()):
+        if mutation.parameter_location != ParameterLocation.HEADER:
+            continue
+        if mutation.parameter:
+            names.add(mutation.parameter.lower())
+        names.update(segment.lower() for segment in mutation.path if isinstance(segment, str))
+        if mutation.operator == OperatorKind.REMOVE_REQUIRED_PROPERTY:
+            removed = mutation.original_value if isinstance(mutation.original_value, list) else [mutation.original_value]
+            names.update(name.lower() for name in removed if isinstance(name, str))
+    if not names and meta.is_negative_at(ParameterLocation.HEADER):
+        names.add(ALL_HEADERS)
+    return names
+
+
+def _mutated(name: str, negated: set[str]) -> bool:
+    return ALL_HEADERS in negated or name.lower() in negated
+
+
+def _requires_idempotency_key(operation: Any) -> bool:
+    return any(
+        parameter.location == ParameterLocation.HEADER
+        and parameter.name.lower() == IDEMPOTENCY_KEY.lower()
+        and parameter.is_required
+        for parameter in operation.iter_parameters()
+    )
+
+
+def _refresh_idempotency_key(case: Any) -> None:
+    """Give the case a fresh Idempotency-Key: always where required, where sent when optional."""
+    if _mutated(IDEMPOTENCY_KEY, _negated_headers(case)):
+        return
+    headers = {} if case.headers is None else case.headers
+    if not isinstance(headers, MutableMapping):
+        return
+    present = [name for name in headers if name.lower() == IDEMPOTENCY_KEY.lower()]
+    if not present and not _requires_idempotency_key(case.operation):
+        return
+    for name in present:
+        del headers[name]
+    headers[IDEMPOTENCY_KEY] = str(uuid.uuid4())
+    case.headers = headers
+
+
+# No caching (refresh_interval=None): get() is called per case, and the choice depends on the path.
+@schemathesis.auth(refresh_interval=None)
+class CustodyAuth:
+    def get(self, case: Any, ctx: Any) -> str | None:
+        return dialect_of(ctx.operation.path)
+
+    def set(self, case: Any, dialect: str, ctx: Any) -> None:
+        negated = _negated_headers(case)
+        keep = [name for name in SIGNING_HEADERS[dialect] if _mutated(name, negated)]
+        case._auth = DialectAuth(dialect, keep=keep)
+        _refresh_idempotency_key(case)
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, **kwargs: Any) -> None:
+    # Again here: cases the auth provider skipped (negated credentials) and stateful steps.
+    _refresh_idempotency_key(case)
