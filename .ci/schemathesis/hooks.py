@@ -39,9 +39,10 @@ ALL_HEADERS = "*"
 def _negated_headers(case: Any) -> set[str]:
     """Lower-case names of the headers a negative case mutated or removed on purpose.
 
-    Empty for positive cases. When the header component is negative but the mutation does not
-    say which header it touched, every header counts as mutated (ALL_HEADERS): the harness then
-    adds no credential and no key, and the request goes out exactly as generated.
+    Empty for positive cases. When the header component is negative but neither the mutation
+    nor an undeclared header says which header it touched, every header counts as mutated
+    (ALL_HEADERS): the harness then adds no credential and no key, and the request goes out
+    exactly as generated.
     """
     # `case._meta`, not `case.meta`: reading `meta` revalidates the case before it is final.
     meta = getattr(case, "_meta", None)
@@ -54,9 +55,19 @@ def _negated_headers(case: Any) -> set[str]:
         if mutation.parameter:
             names.add(mutation.parameter.lower())
         names.update(segment.lower() for segment in mutation.path if isinstance(segment, str))
-        if mutation.operator == OperatorKind.REMOVE_REQUIRED_PROPERTY:
+        if mutation.operator == OperatorKind.REMOVE_REQUIRED_PROPERTY or "required" in mutation.keywords:
             removed = mutation.original_value if isinstance(mutation.original_value, list) else [mutation.original_value]
             names.update(name.lower() for name in removed if isinstance(name, str))
+    if not names and meta.is_negative_at(ParameterLocation.HEADER):
+        # E.g. the coverage phase's "unexpected header" scenario names no parameter: the headers
+        # the operation does not declare are the mutation.
+        declared = {
+            parameter.name.lower()
+            for parameter in case.operation.iter_parameters()
+            if parameter.location == ParameterLocation.HEADER
+        }
+        headers = case.headers if isinstance(case.headers, MutableMapping) else {}
+        names.update(name.lower() for name in headers if name.lower() not in declared)
     if not names and meta.is_negative_at(ParameterLocation.HEADER):
         names.add(ALL_HEADERS)
     return names
