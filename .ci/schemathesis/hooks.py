@@ -21,6 +21,11 @@ Disabled checks and ignored failures (each with its reason):
 
 from __future__ import annotations
 
+import atexit
+import collections
+import json
+import os
+import threading
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
@@ -119,3 +124,38 @@ class CustodyAuth:
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
     # Again here: cases the auth provider skipped (negated credentials) and stateful steps.
     _refresh_idempotency_key(case)
+
+
+# --- a tally of what the server answered, per operation, status and error code -----------------
+# Written at exit to $CUSTODY_ST_TALLY (run.sh sets it): the error codes each operation really
+# produces, to compare with the ones the document declares.
+_TALLY: collections.Counter[tuple[str, int, str]] = collections.Counter()
+_TALLY_LOCK = threading.Lock()
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    code = "-"
+    if response.status_code >= 400:
+        try:
+            code = str(json.loads(response.content)["error"]["code"])
+        except (ValueError, KeyError, TypeError):
+            code = "(not an error envelope)"
+    with _TALLY_LOCK:
+        _TALLY[(case.operation.label, response.status_code, code)] += 1
+
+
+def _write_tally() -> None:
+    path = os.environ.get("CUSTODY_ST_TALLY")
+    if not path:
+        return
+    with _TALLY_LOCK:
+        rows = [
+            {"operation": operation, "status": status, "code": code, "count": count}
+            for (operation, status, code), count in sorted(_TALLY.items())
+        ]
+    with open(path, "w", encoding="utf-8") as fd:
+        json.dump(rows, fd, indent=1)
+
+
+atexit.register(_write_tally)

@@ -172,7 +172,7 @@ set +e
 (
     cd "$run_dir"
     # A bound on a hung run only; a normal run takes a few minutes (see FINDINGS.md).
-    PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks timeout --signal=INT --kill-after=30 1800 \
+    PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks CUSTODY_ST_TALLY="$out/responses.json" timeout --signal=INT --kill-after=30 1800 \
         "$venv/bin/schemathesis" --no-color \
         --config-file "$run_dir/schemathesis.toml" run "$base/openapi.json" \
         --url "$base" \
