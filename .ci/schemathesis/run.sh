@@ -15,6 +15,8 @@
 #   SCHEMATHESIS_MAX_EXAMPLES   examples per operation in the fuzzing phase (default 300)
 #   SCHEMATHESIS_WORKERS        concurrent Schemathesis workers (default 2)
 #   SCHEMATHESIS_OUT            where reports and logs go (default target/schemathesis)
+#   CUSTODY_OPENAPI_FILE        validate and test this document instead of the served one (to try
+#                               a candidate document against the current server)
 #
 # Exit status: non-zero when the document is invalid, or Schemathesis found any failure or error.
 set -euo pipefail
@@ -159,8 +161,16 @@ say "resources: $(cat "$out/resources.json")"
 
 # --- 1. the document itself ------------------------------------------------------------------
 status=0
-"$py" -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())' \
-    "$base/openapi.json" >"$out/openapi.json"
+if [[ -n "${CUSTODY_OPENAPI_FILE:-}" ]]; then
+    say "testing the document $CUSTODY_OPENAPI_FILE, not the served one"
+    cp "$CUSTODY_OPENAPI_FILE" "$out/openapi.json"
+else
+    "$py" -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())' \
+        "$base/openapi.json" >"$out/openapi.json"
+fi
+schema="$base/openapi.json"
+[[ -z "${CUSTODY_OPENAPI_FILE:-}" ]] || schema="$run_dir/openapi.json"
+cp "$out/openapi.json" "$run_dir/openapi.json"
 if ! "$py" "$here/validate.py" "$out/openapi.json" | tee "$out/validator.txt"; then
     status=1
 fi
@@ -174,7 +184,7 @@ set +e
     # A bound on a hung run only; a normal run takes a few minutes (see FINDINGS.md).
     PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks CUSTODY_ST_TALLY="$out/responses.json" timeout --signal=INT --kill-after=30 1800 \
         "$venv/bin/schemathesis" --no-color \
-        --config-file "$run_dir/schemathesis.toml" run "$base/openapi.json" \
+        --config-file "$run_dir/schemathesis.toml" run "$schema" \
         --url "$base" \
         --workers "$workers" \
         --report junit,ndjson \
