@@ -4,7 +4,7 @@ Usage: provision.py BASE_URL OUT_TOML SEED MAX_EXAMPLES
 
 Needs the CUSTODY_ST_* credentials in the environment (see signing.py). Creates, as a partner
 would: two Platform vaults, a USDC_ETHEREUM wallet in each (the wallet id is also the Accounts
-`accountId`), an extra deposit address on the first wallet, and a Connect address for an
+`accountId`), two more vaults that only PATCH uses, an extra deposit address on the first wallet, and a Connect address for an
 `external_ref` user and one for the treasury. Their ids become Schemathesis dictionaries bound to
 the matching path parameters, so most generated requests reach real resources (the rest keep
 exercising unknown and malformed ids); schema-invalid entries are used only by negative cases.
@@ -51,6 +51,12 @@ def main() -> None:
         vaults.append(vault["id"])
         wallet = call(base, "POST", f"/v1/vaults/{vault['id']}/wallets", {"assetId": "USDC_ETHEREUM"}, True)
         wallets.append(wallet["id"])
+    # PATCH gets vaults of its own: archiving one (schema-valid, and allowed for an empty vault)
+    # would otherwise turn every later wallet or address creation in it into 422 vault_archived.
+    patch_vaults = [
+        call(base, "POST", "/v1/vaults", {"externalId": f"st-patch-{n}", "name": f"Patch {n}"}, True)["id"]
+        for n in (1, 2)
+    ]
     call(base, "POST", f"/v1/wallets/{wallets[0]}/addresses", {"label": "schemathesis"}, True)
     account_addresses = [
         item["id"] for item in call(base, "GET", f"/v1/accounts/{wallets[0]}/blockchain-addresses")["items"]
@@ -88,6 +94,7 @@ inference = {{ algorithms = ["location-headers", "dependency-analysis"] }}
 
 [dictionaries]
 vaults = {{ values = {toml_list(vaults)} }}
+patch-vaults = {{ values = {toml_list(patch_vaults)} }}
 wallets = {{ values = {toml_list(wallets)} }}
 account-addresses = {{ values = {toml_list(account_addresses)} }}
 connect-addresses = {{ values = {toml_list(connect_addresses)} }}
@@ -100,6 +107,11 @@ external-refs = {{ values = {toml_list(external_refs)} }}
 "path.blockchainAddressId" = {{ dictionary = "account-addresses", probability = 0.8 }}
 "path.address_id" = {{ dictionary = "connect-addresses", probability = 0.8 }}
 "path.external_ref" = {{ dictionary = "external-refs", probability = 0.5 }}
+
+[[operations]]
+include-path = "/v1/vaults/{{vaultId}}"
+include-method = "PATCH"
+parameters = {{ "path.vaultId" = {{ dictionary = "patch-vaults", probability = 0.8 }} }}
 """
     with open(out, "w", encoding="utf-8") as fd:
         fd.write(config)
@@ -107,6 +119,7 @@ external-refs = {{ values = {toml_list(external_refs)} }}
         json.dumps(
             {
                 "vaults": vaults,
+                "patchVaults": patch_vaults,
                 "wallets": wallets,
                 "accountAddresses": account_addresses,
                 "connectAddresses": connect_addresses,
