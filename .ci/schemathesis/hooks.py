@@ -37,8 +37,8 @@ from typing import Any
 import schemathesis
 from schemathesis.core.mutations import OperatorKind
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.generation.meta import negated_parameters
+from schemathesis.openapi.checks import RejectedPositiveData
 
 from signing import SIGNING_HEADERS, DialectAuth, dialect_of
 
