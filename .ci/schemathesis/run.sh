@@ -50,6 +50,9 @@ workers="${SCHEMATHESIS_WORKERS:-2}"
 out="${SCHEMATHESIS_OUT:-$target_dir/schemathesis}"
 venv="$target_dir/schemathesis-venv"
 
+# The hooks and helpers are imported from this folder: keep the source tree free of bytecode.
+export PYTHONDONTWRITEBYTECODE=1
+
 say() { echo "schemathesis: $*"; }
 die() {
     echo "schemathesis: $*" >&2
