@@ -1,0 +1,167 @@
+//! `vaults`.
+
+use async_trait::async_trait;
+use custody_core::id::{TenantId, VaultId};
+use custody_core::page::{Page, PageRequest};
+use custody_core::ports::{StoreError, VaultFilter, VaultStore, VaultTx};
+use custody_core::text::ExternalRef;
+use custody_core::vault::{Vault, VaultKind};
+
+use super::{by_id, exists, int, scoped, Versioned};
+use crate::codec::{self, metadata_json};
+use crate::names;
+use crate::page::paged;
+use crate::statement::{Lock, Statement};
+use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
+
+pub const COLUMNS: &str = "id, environment, tenant_id, kind, external_ref, name, metadata, \
+     status, version, created_at, updated_at";
+
+pub fn get(tenant: TenantId, id: VaultId) -> Statement {
+    by_id(COLUMNS, "vaults", tenant, id.to_string())
+}
+
+pub fn by_external_ref(tenant: TenantId, external_ref: &ExternalRef) -> Statement {
+    scoped(COLUMNS, "vaults", tenant)
+        .push(" AND external_ref = :external_ref")
+        .bind("external_ref", external_ref.as_str())
+}
+
+pub fn treasury(tenant: TenantId) -> Statement {
+    scoped(COLUMNS, "vaults", tenant)
+        .push(" AND kind = :kind")
+        .bind("kind", names::vault_kind(VaultKind::Treasury))
+}
+
+pub fn list(tenant: TenantId, filter: &VaultFilter, page: &PageRequest) -> Statement {
+    let mut stmt = scoped(COLUMNS, "vaults", tenant);
+    if let Some(external_ref) = &filter.external_ref {
+        stmt = stmt
+            .push(" AND external_ref = :external_ref")
+            .bind("external_ref", external_ref.as_str());
+    }
+    paged(stmt, VaultId::PREFIX, page)
+}
+
+/// Whether any wallet of the vault holds funds. Amounts are canonical decimals (`numeric(39,0)`
+/// or CHECKed text), so zero is exactly `'0'` in both databases.
+pub fn has_funds(vault: VaultId) -> Statement {
+    Statement::new(
+        "SELECT 1 AS found FROM wallets WHERE environment = :environment AND vault_id = :vault \
+         AND (available <> '0' OR pending <> '0' OR held <> '0') LIMIT 1",
+    )
+    .bind("vault", vault.to_string())
+}
+
+/// # Errors
+/// `Internal` for a version beyond a bigint.
+pub fn insert(vault: &Vault) -> Result<Statement, StoreError> {
+    let insert = Statement::new(
+        "INSERT INTO vaults (id, environment, tenant_id, kind, external_ref, name, metadata, \
+         status, version, created_at, updated_at) \
+         VALUES (:id, :environment, :tenant, :kind, :external_ref, :name, :metadata, :status, \
+         :version, :created_at, :updated_at)",
+    )
+    .bind("kind", names::vault_kind(vault.kind))
+    .bind(
+        "external_ref",
+        vault.external_ref.as_ref().map(ExternalRef::as_str),
+    )
+    .bind("created_at", vault.created_at);
+    changes(insert, vault)
+}
+
+/// Saves name, metadata and status.
+///
+/// # Errors
+/// `Internal` for a version beyond a bigint.
+pub fn update(vault: &Vault) -> Result<Versioned, StoreError> {
+    let update = Statement::new(
+        "UPDATE vaults SET name = :name, metadata = :metadata, status = :status, \
+         version = :version, updated_at = :updated_at \
+         WHERE id = :id AND environment = :environment AND tenant_id = :tenant \
+         AND version < :version",
+    );
+    Ok(Versioned {
+        update: changes(update, vault)?,
+        exists: exists("vaults", vault.tenant_id, vault.id.to_string()),
+    })
+}
+
+/// The row's key and what an update may change, shared with the insert.
+fn changes(stmt: Statement, vault: &Vault) -> Result<Statement, StoreError> {
+    Ok(stmt
+        .bind("id", vault.id.to_string())
+        .bind("tenant", vault.tenant_id.to_string())
+        .bind("name", vault.name.as_str())
+        .bind("metadata", metadata_json(&vault.metadata))
+        .bind("status", names::vault_status(vault.status))
+        .bind("version", int(vault.version, "version")?)
+        .bind("updated_at", vault.updated_at))
+}
+
+#[async_trait]
+impl<T: Transaction> VaultTx for SqlTx<T> {
+    async fn find_vault_by_external_ref(
+        &mut self,
+        tenant: TenantId,
+        external_ref: &ExternalRef,
+    ) -> Result<Vault, StoreError> {
+        self.one(by_external_ref(tenant, external_ref), |r| codec::vault(r))
+            .await
+    }
+
+    async fn find_treasury_vault(&mut self, tenant: TenantId) -> Result<Vault, StoreError> {
+        self.one(treasury(tenant), |r| codec::vault(r)).await
+    }
+
+    async fn lock_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
+        self.one(get(tenant, id).lock(Lock::Update), |r| codec::vault(r))
+            .await
+    }
+
+    async fn share_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
+        self.one(get(tenant, id).lock(Lock::Share), |r| codec::vault(r))
+            .await
+    }
+
+    async fn insert_vault(&mut self, vault: &Vault) -> Result<(), StoreError> {
+        self.execute(insert(vault)?).await
+    }
+
+    async fn update_vault(&mut self, vault: &Vault) -> Result<(), StoreError> {
+        self.versioned(update(vault)?).await
+    }
+
+    async fn vault_has_funds(&mut self, vault: VaultId) -> Result<bool, StoreError> {
+        Ok(self.0.fetch_optional(has_funds(vault)).await?.is_some())
+    }
+}
+
+#[async_trait]
+impl<D: Database> VaultStore for EnvStore<D> {
+    async fn get(&self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
+        store::one(&self.0, get(tenant, id), |r| codec::vault(r)).await
+    }
+
+    async fn find_by_external_ref(
+        &self,
+        tenant: TenantId,
+        external_ref: &ExternalRef,
+    ) -> Result<Vault, StoreError> {
+        store::one(&self.0, by_external_ref(tenant, external_ref), |r| {
+            codec::vault(r)
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &VaultFilter,
+        page: PageRequest,
+    ) -> Result<Page<Vault>, StoreError> {
+        let stmt = list(tenant, filter, &page);
+        store::page(&self.0, stmt, &page, |r| codec::vault(r)).await
+    }
+}
