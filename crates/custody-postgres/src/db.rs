@@ -9,7 +9,7 @@ use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::id::VaultId;
 use custody_core::ports::StoreError;
-use custody_sql::{Database, Dialect, Lock, Rendered, Statement, Transaction, Value};
+use custody_sql::{Database, PgDialect, Rendered, Statement, Transaction, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgPool, Postgres};
@@ -17,33 +17,12 @@ use sqlx::{PgPool, Postgres};
 use crate::error::db_err;
 use crate::row::Row;
 
-struct Pg;
-
-impl Dialect for Pg {
-    fn placeholder(&self, n: usize, value: &Value) -> String {
-        match value {
-            // Amounts travel as decimal text; the column is `numeric`.
-            Value::Decimal(_) => format!("${n}::numeric"),
-            _ => format!("${n}"),
-        }
-    }
-
-    fn lock(&self, lock: Lock) -> &'static str {
-        match lock {
-            Lock::None => "",
-            Lock::Share => " FOR SHARE",
-            Lock::Update => " FOR UPDATE",
-            Lock::UpdateSkipLocked => " FOR UPDATE SKIP LOCKED",
-        }
-    }
-}
-
 /// A statement rendered for PostgreSQL, ready to bind.
 struct Bound(Rendered);
 
 impl Bound {
     fn new(stmt: Statement, env: Option<Environment>) -> Result<Bound, StoreError> {
-        stmt.render_in(env, &Pg).map(Bound)
+        stmt.render_in(env, &PgDialect).map(Bound)
     }
 
     fn query(&self) -> sqlx::query::Query<'_, Postgres, PgArguments> {
@@ -82,12 +61,6 @@ impl Database for PgDb {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&self.pool).await;
         fetched.map(rows).map_err(db_err)
-    }
-
-    async fn fetch_optional(&self, stmt: Statement) -> Result<Option<Row>, StoreError> {
-        let bound = Bound::new(stmt, self.env)?;
-        let fetched = bound.query().fetch_optional(&self.pool).await;
-        fetched.map(|row| row.map(Row)).map_err(db_err)
     }
 
     async fn write_all(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
@@ -136,12 +109,6 @@ impl Transaction for PgTx {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&mut *self.tx).await;
         fetched.map(rows).map_err(|e| self.fail(e))
-    }
-
-    async fn fetch_optional(&mut self, stmt: Statement) -> Result<Option<Row>, StoreError> {
-        let bound = Bound::new(stmt, self.env)?;
-        let fetched = bound.query().fetch_optional(&mut *self.tx).await;
-        fetched.map(|row| row.map(Row)).map_err(|e| self.fail(e))
     }
 
     async fn execute(&mut self, stmt: Statement) -> Result<u64, StoreError> {

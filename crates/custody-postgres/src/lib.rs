@@ -64,7 +64,6 @@ pub mod testing;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
@@ -197,38 +196,21 @@ impl PgStore {
 
     /// The stores both environments share: tenants (with their enabled assets) and API keys.
     pub fn shared(&self) -> SharedStores {
-        let store = Arc::new(SharedStore {
-            db: PgDb {
-                pool: self.pool.clone(),
-                env: None,
-            },
-            master: self.master.clone(),
-        });
-        SharedStores {
-            tenants: store.clone(),
-            api_keys: store,
-        }
+        let db = PgDb {
+            pool: self.pool.clone(),
+            env: None,
+        };
+        SharedStore::ports(db, self.master.clone())
     }
 
     /// Every environment-bound port, bound to `env`: no handle here can see the other
     /// environment's rows.
     pub fn environment(&self, env: Environment) -> EnvironmentStores {
-        let store = Arc::new(EnvStore(PgDb {
+        let db = PgDb {
             pool: self.pool.clone(),
             env: Some(env),
-        }));
-        EnvironmentStores {
-            environment: env,
-            uow: store.clone(),
-            vaults: store.clone(),
-            wallets: store.clone(),
-            addresses: store.clone(),
-            transactions: store.clone(),
-            address_book: store.clone(),
-            events: store.clone(),
-            outbox: store.clone(),
-            idempotency: store,
-        }
+        };
+        EnvStore::ports(db, env)
     }
 
     /// Closes the pool: waits for checked-out connections to be returned, then closes them.

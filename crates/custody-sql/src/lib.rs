@@ -29,5 +29,5 @@ pub use errors::{corrupt, translate};
 pub use page::paged;
 pub use redact::DatabaseUrl;
 pub use seal::{MasterKey, MasterKeyError};
-pub use statement::{Dialect, Lock, Rendered, Statement, Value};
+pub use statement::{Dialect, Lock, PgDialect, Rendered, SqliteDialect, Statement, Value};
 pub use store::{Database, EnvStore, SharedStore, SqlTx, Transaction};

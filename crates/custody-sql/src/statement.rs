@@ -83,6 +83,42 @@ pub trait Dialect {
     fn lock(&self, lock: Lock) -> &'static str;
 }
 
+/// PostgreSQL: `$n` (amounts, sent as text, cast to `numeric`) and row locks.
+#[derive(Debug, Clone, Copy)]
+pub struct PgDialect;
+
+impl Dialect for PgDialect {
+    fn placeholder(&self, n: usize, value: &Value) -> String {
+        match value {
+            Value::Decimal(_) => format!("${n}::numeric"),
+            _ => format!("${n}"),
+        }
+    }
+
+    fn lock(&self, lock: Lock) -> &'static str {
+        match lock {
+            Lock::None => "",
+            Lock::Share => " FOR SHARE",
+            Lock::Update => " FOR UPDATE",
+            Lock::UpdateSkipLocked => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// SQLite: `?n`, and no row locks (a write transaction holds the database's write lock).
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn placeholder(&self, n: usize, _value: &Value) -> String {
+        format!("?{n}")
+    }
+
+    fn lock(&self, _lock: Lock) -> &'static str {
+        ""
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Param {
     One(Value),
@@ -140,6 +176,22 @@ impl Statement {
     pub fn push(mut self, sql: &str) -> Statement {
         self.sql.push_str(sql);
         self
+    }
+
+    /// Appends `AND {column} = :{name}` when there is a value, as list filters do.
+    #[must_use]
+    pub fn filter<V: Into<Value>>(
+        self,
+        column: &str,
+        name: &'static str,
+        value: Option<V>,
+    ) -> Statement {
+        match value {
+            Some(value) => self
+                .push(&format!(" AND {column} = :{name}"))
+                .bind(name, value),
+            None => self,
+        }
     }
 
     /// Takes `lock` on the rows read.
@@ -245,23 +297,6 @@ fn bug(what: impl fmt::Display) -> StoreError {
 mod tests {
     use super::*;
 
-    struct Dollar;
-
-    impl Dialect for Dollar {
-        fn placeholder(&self, n: usize, value: &Value) -> String {
-            match value {
-                Value::Decimal(_) => format!("${n}::numeric"),
-                _ => format!("${n}"),
-            }
-        }
-        fn lock(&self, lock: Lock) -> &'static str {
-            match lock {
-                Lock::None => "",
-                _ => " FOR UPDATE",
-            }
-        }
-    }
-
     #[test]
     fn names_number_once_and_casts_and_literals_pass_through() {
         let r = Statement::new(
@@ -272,7 +307,7 @@ mod tests {
         .bind("a", "one")
         .bind("d", Value::decimal(7))
         .lock(Lock::Update)
-        .render(&Dollar)
+        .render(&PgDialect)
         .unwrap();
         assert_eq!(
             r.sql,
@@ -294,27 +329,31 @@ mod tests {
         let r = Statement::new("WITH x AS (SELECT id FROM t WHERE id IN (:ids){lock}) SELECT 1")
             .bind_list("ids", ["a", "b"])
             .lock(Lock::UpdateSkipLocked)
-            .render(&Dollar)
+            .render(&PgDialect)
             .unwrap();
         assert_eq!(
             r.sql,
-            "WITH x AS (SELECT id FROM t WHERE id IN ($1, $2) FOR UPDATE) SELECT 1"
+            "WITH x AS (SELECT id FROM t WHERE id IN ($1, $2) FOR UPDATE SKIP LOCKED) SELECT 1"
         );
-        let empty = Statement::new("SELECT 1 WHERE id IN (:ids)")
+        let empty = Statement::new("SELECT 1 WHERE id IN (:ids) AND a = :a")
             .bind_list("ids", Vec::<String>::new())
-            .render(&Dollar)
+            .bind("a", 1_i64)
+            .lock(Lock::Update)
+            .render(&SqliteDialect)
             .unwrap();
-        assert_eq!(empty.sql, "SELECT 1 WHERE id IN (NULL)");
+        assert_eq!(empty.sql, "SELECT 1 WHERE id IN (NULL) AND a = ?1");
     }
 
     #[test]
     fn missing_unused_or_doubled_values_are_bugs() {
-        let missing = Statement::new("SELECT :a").render(&Dollar);
-        let unused = Statement::new("SELECT 1").bind("a", 1_i64).render(&Dollar);
+        let missing = Statement::new("SELECT :a").render(&PgDialect);
+        let unused = Statement::new("SELECT 1")
+            .bind("a", 1_i64)
+            .render(&PgDialect);
         let twice = Statement::new("SELECT :a")
             .bind("a", 1_i64)
             .bind("a", 2_i64)
-            .render(&Dollar);
+            .render(&PgDialect);
         for r in [missing, unused, twice] {
             assert!(matches!(r, Err(StoreError::Internal(_))));
         }

@@ -13,7 +13,9 @@ use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::id::VaultId;
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{StoreError, StoreTx, UnitOfWork};
+use std::sync::Arc;
+
+use custody_core::ports::{EnvironmentStores, SharedStores, StoreError, StoreTx, UnitOfWork};
 
 use crate::codec::Columns;
 use crate::seal::MasterKey;
@@ -29,8 +31,10 @@ pub trait Database: Send + Sync + 'static {
     /// Runs a read outside any transaction.
     async fn fetch_all(&self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
 
-    /// Runs a read outside any transaction; at most one row.
-    async fn fetch_optional(&self, stmt: Statement) -> Result<Option<Self::Row>, StoreError>;
+    /// The first row of a read outside any transaction (statements here ask for one).
+    async fn fetch_optional(&self, stmt: Statement) -> Result<Option<Self::Row>, StoreError> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
 
     /// Runs one write statement and commits it, returning its rows (`RETURNING`).
     async fn write_all(&self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
@@ -51,7 +55,10 @@ pub trait Transaction: Send + 'static {
 
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
 
-    async fn fetch_optional(&mut self, stmt: Statement) -> Result<Option<Self::Row>, StoreError>;
+    /// The first row (statements here ask for one).
+    async fn fetch_optional(&mut self, stmt: Statement) -> Result<Option<Self::Row>, StoreError> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
 
     /// Rows changed.
     async fn execute(&mut self, stmt: Statement) -> Result<u64, StoreError>;
@@ -93,6 +100,36 @@ pub struct SqlTx<T>(pub T);
 pub struct SharedStore<D> {
     pub db: D,
     pub master: MasterKey,
+}
+
+impl<D: Database> EnvStore<D> {
+    /// Every port of `env` over `db`, which binds `:environment` to `env`.
+    pub fn ports(db: D, env: Environment) -> EnvironmentStores {
+        let store = Arc::new(EnvStore(db));
+        EnvironmentStores {
+            environment: env,
+            uow: store.clone(),
+            vaults: store.clone(),
+            wallets: store.clone(),
+            addresses: store.clone(),
+            transactions: store.clone(),
+            address_book: store.clone(),
+            events: store.clone(),
+            outbox: store.clone(),
+            idempotency: store,
+        }
+    }
+}
+
+impl<D: Database> SharedStore<D> {
+    /// The ports both environments share, over `db`, which binds no environment.
+    pub fn ports(db: D, master: MasterKey) -> SharedStores {
+        let store = Arc::new(SharedStore { db, master });
+        SharedStores {
+            tenants: store.clone(),
+            api_keys: store,
+        }
+    }
 }
 
 /// The reads of [`EnvStore`] and [`SharedStore`].

@@ -9,7 +9,7 @@ use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::id::VaultId;
 use custody_core::ports::StoreError;
-use custody_sql::{Database, Dialect, Lock, Rendered, Statement, Transaction, Value};
+use custody_sql::{Database, Rendered, SqliteDialect, Statement, Transaction, Value};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Sqlite;
 
@@ -17,24 +17,12 @@ use crate::error::db_err;
 use crate::row::{micros, Row};
 use crate::Inner;
 
-struct Lite;
-
-impl Dialect for Lite {
-    fn placeholder(&self, n: usize, _value: &Value) -> String {
-        format!("?{n}")
-    }
-
-    fn lock(&self, _lock: Lock) -> &'static str {
-        ""
-    }
-}
-
 /// A statement rendered for SQLite, ready to bind.
 struct Bound(Rendered);
 
 impl Bound {
     fn new(stmt: Statement, env: Option<Environment>) -> Result<Bound, StoreError> {
-        stmt.render_in(env, &Lite).map(Bound)
+        stmt.render_in(env, &SqliteDialect).map(Bound)
     }
 
     fn query(&self) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
@@ -73,12 +61,6 @@ impl Database for SqliteDb {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&self.inner.reader).await;
         fetched.map(rows).map_err(db_err)
-    }
-
-    async fn fetch_optional(&self, stmt: Statement) -> Result<Option<Row>, StoreError> {
-        let bound = Bound::new(stmt, self.env)?;
-        let fetched = bound.query().fetch_optional(&self.inner.reader).await;
-        fetched.map(|row| row.map(Row)).map_err(db_err)
     }
 
     async fn write_all(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
@@ -135,12 +117,6 @@ impl Transaction for SqliteTx {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&mut *self.tx).await;
         fetched.map(rows).map_err(|e| self.fail(e))
-    }
-
-    async fn fetch_optional(&mut self, stmt: Statement) -> Result<Option<Row>, StoreError> {
-        let bound = Bound::new(stmt, self.env)?;
-        let fetched = bound.query().fetch_optional(&mut *self.tx).await;
-        fetched.map(|row| row.map(Row)).map_err(|e| self.fail(e))
     }
 
     async fn execute(&mut self, stmt: Statement) -> Result<u64, StoreError> {

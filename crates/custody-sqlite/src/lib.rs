@@ -309,38 +309,21 @@ impl SqliteStore {
 
     /// The handles shared by both environments: tenants and API keys.
     pub fn shared(&self) -> SharedStores {
-        let store = Arc::new(SharedStore {
-            db: SqliteDb {
-                inner: self.inner.clone(),
-                env: None,
-            },
-            master: self.inner.master.clone(),
-        });
-        SharedStores {
-            tenants: store.clone(),
-            api_keys: store,
-        }
+        let db = SqliteDb {
+            inner: self.inner.clone(),
+            env: None,
+        };
+        SharedStore::ports(db, self.inner.master.clone())
     }
 
     /// Every store handle bound to `env`: none of them can see or change the other
     /// environment's rows.
     pub fn environment(&self, env: Environment) -> EnvironmentStores {
-        let store = Arc::new(EnvStore(SqliteDb {
+        let db = SqliteDb {
             inner: self.inner.clone(),
             env: Some(env),
-        }));
-        EnvironmentStores {
-            environment: env,
-            uow: store.clone(),
-            vaults: store.clone(),
-            wallets: store.clone(),
-            addresses: store.clone(),
-            transactions: store.clone(),
-            address_book: store.clone(),
-            events: store.clone(),
-            outbox: store.clone(),
-            idempotency: store,
-        }
+        };
+        EnvStore::ports(db, env)
     }
 }
 

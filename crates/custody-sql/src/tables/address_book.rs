@@ -21,12 +21,8 @@ pub fn get(tenant: TenantId, id: AddressBookEntryId) -> Statement {
 }
 
 pub fn list(tenant: TenantId, include_deleted: bool, page: &PageRequest) -> Statement {
-    let mut stmt = scoped(COLUMNS, "address_book_entries", tenant);
-    if !include_deleted {
-        stmt = stmt
-            .push(" AND status = :status")
-            .bind("status", names::entry_status(EntryStatus::Active));
-    }
+    let active = (!include_deleted).then(|| names::entry_status(EntryStatus::Active));
+    let stmt = scoped(COLUMNS, "address_book_entries", tenant).filter("status", "status", active);
     paged(stmt, AddressBookEntryId::PREFIX, page)
 }
 
@@ -91,9 +87,10 @@ impl<T: Transaction> AddressBookTx for SqlTx<T> {
         tenant: TenantId,
         id: AddressBookEntryId,
     ) -> Result<AddressBookEntry, StoreError> {
-        self.one(get(tenant, id).lock(Lock::Update), |r| {
-            codec::address_book_entry(r)
-        })
+        self.one(
+            get(tenant, id).lock(Lock::Update),
+            codec::address_book_entry,
+        )
         .await
     }
 
@@ -112,7 +109,7 @@ impl<D: Database> AddressBookStore for EnvStore<D> {
         tenant: TenantId,
         id: AddressBookEntryId,
     ) -> Result<AddressBookEntry, StoreError> {
-        store::one(&self.0, get(tenant, id), |r| codec::address_book_entry(r)).await
+        store::one(&self.0, get(tenant, id), codec::address_book_entry).await
     }
 
     async fn list(
@@ -122,6 +119,6 @@ impl<D: Database> AddressBookStore for EnvStore<D> {
         page: PageRequest,
     ) -> Result<Page<AddressBookEntry>, StoreError> {
         let stmt = list(tenant, include_deleted, &page);
-        store::page(&self.0, stmt, &page, |r| codec::address_book_entry(r)).await
+        store::page(&self.0, stmt, &page, codec::address_book_entry).await
     }
 }

@@ -26,17 +26,12 @@ pub fn get(tenant: TenantId, id: AddressId) -> Statement {
 
 /// The wallet's primary address; of that tenant only when one is named.
 pub fn primary(wallet: WalletId, tenant: Option<TenantId>) -> Statement {
-    let stmt = Statement::new(format!(
+    Statement::new(format!(
         "SELECT {COLUMNS} FROM deposit_addresses WHERE environment = :environment \
          AND wallet_id = :wallet AND is_primary = TRUE"
     ))
-    .bind("wallet", wallet.to_string());
-    match tenant {
-        Some(tenant) => stmt
-            .push(" AND tenant_id = :tenant")
-            .bind("tenant", tenant.to_string()),
-        None => stmt,
-    }
+    .bind("wallet", wallet.to_string())
+    .filter("tenant_id", "tenant", tenant.map(|t| t.to_string()))
 }
 
 /// `n`: how many addresses the wallet has.
@@ -59,17 +54,13 @@ pub fn by_chain_address(address: &ChainAddress) -> Statement {
 }
 
 pub fn list(tenant: TenantId, filter: &AddressFilter, page: &PageRequest) -> Statement {
-    let mut stmt = scoped(COLUMNS, "deposit_addresses", tenant);
-    if let Some(wallet) = filter.wallet_id {
-        stmt = stmt
-            .push(" AND wallet_id = :wallet")
-            .bind("wallet", wallet.to_string());
-    }
-    if let Some(vault) = filter.vault_id {
-        stmt = stmt
-            .push(" AND vault_id = :vault")
-            .bind("vault", vault.to_string());
-    }
+    let stmt = scoped(COLUMNS, "deposit_addresses", tenant)
+        .filter(
+            "wallet_id",
+            "wallet",
+            filter.wallet_id.map(|w| w.to_string()),
+        )
+        .filter("vault_id", "vault", filter.vault_id.map(|v| v.to_string()));
     paged(stmt, AddressId::PREFIX, page)
 }
 
@@ -108,7 +99,7 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
         &mut self,
         wallet: WalletId,
     ) -> Result<DepositAddress, StoreError> {
-        self.one(primary(wallet, None), |r| codec::deposit_address(r))
+        self.one(primary(wallet, None), codec::deposit_address)
             .await
     }
 
@@ -125,7 +116,7 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
         &mut self,
         address: &ChainAddress,
     ) -> Result<DepositAddress, StoreError> {
-        self.one(by_chain_address(address), |r| codec::deposit_address(r))
+        self.one(by_chain_address(address), codec::deposit_address)
             .await
     }
 }
@@ -133,7 +124,7 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> AddressStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: AddressId) -> Result<DepositAddress, StoreError> {
-        store::one(&self.0, get(tenant, id), |r| codec::deposit_address(r)).await
+        store::one(&self.0, get(tenant, id), codec::deposit_address).await
     }
 
     async fn primary_for_wallet(
@@ -141,9 +132,11 @@ impl<D: Database> AddressStore for EnvStore<D> {
         tenant: TenantId,
         wallet: WalletId,
     ) -> Result<DepositAddress, StoreError> {
-        store::one(&self.0, primary(wallet, Some(tenant)), |r| {
-            codec::deposit_address(r)
-        })
+        store::one(
+            &self.0,
+            primary(wallet, Some(tenant)),
+            codec::deposit_address,
+        )
         .await
     }
 
@@ -154,6 +147,6 @@ impl<D: Database> AddressStore for EnvStore<D> {
         page: PageRequest,
     ) -> Result<Page<DepositAddress>, StoreError> {
         let stmt = list(tenant, filter, &page);
-        store::page(&self.0, stmt, &page, |r| codec::deposit_address(r)).await
+        store::page(&self.0, stmt, &page, codec::deposit_address).await
     }
 }

@@ -160,7 +160,7 @@ impl<T: Transaction> EventTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> EventStore for EnvStore<D> {
     async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<Event>, StoreError> {
-        store::page(&self.0, list(tenant, &page), &page, |r| codec::event(r)).await
+        store::page(&self.0, list(tenant, &page), &page, codec::event).await
     }
 }
 
@@ -207,10 +207,7 @@ impl<D: Database> OutboxStore for EnvStore<D> {
     }
 
     async fn status(&self, tenant: TenantId, event: EventId) -> Result<DeliveryStatus, StoreError> {
-        store::one(&self.0, status(tenant, event), |r| {
-            codec::delivery_status(r)
-        })
-        .await
+        store::one(&self.0, status(tenant, event), codec::delivery_status).await
     }
 
     async fn attempts(
@@ -226,10 +223,7 @@ impl<D: Database> OutboxStore for EnvStore<D> {
         {
             return Err(StoreError::NotFound);
         }
-        store::all(&self.0, attempts(tenant, event), |r| {
-            codec::delivery_attempt(r)
-        })
-        .await
+        store::all(&self.0, attempts(tenant, event), codec::delivery_attempt).await
     }
 
     async fn redeliver(

@@ -136,10 +136,7 @@ impl<D: Database> IdempotencyStore for EnvStore<D> {
         key: &IdempotencyKey,
         now: OffsetDateTime,
     ) -> Result<IdempotencyRecord, StoreError> {
-        store::one(&self.0, live(tenant, key, now), |r| {
-            codec::idempotency_record(r)
-        })
-        .await
+        store::one(&self.0, live(tenant, key, now), codec::idempotency_record).await
     }
 
     async fn release(&self, tenant: TenantId, key: &IdempotencyKey) -> Result<(), StoreError> {

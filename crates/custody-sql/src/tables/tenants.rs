@@ -110,7 +110,7 @@ impl<D: Database> TenantStore for SharedStore<D> {
     }
 
     async fn get(&self, id: TenantId) -> Result<Tenant, StoreError> {
-        store::one(&self.db, get(id), |r| codec::tenant(r)).await
+        store::one(&self.db, get(id), codec::tenant).await
     }
 
     async fn update(&self, tenant: &Tenant) -> Result<(), StoreError> {
@@ -121,7 +121,7 @@ impl<D: Database> TenantStore for SharedStore<D> {
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<Tenant>, StoreError> {
-        store::page(&self.db, list(&page), &page, |r| codec::tenant(r)).await
+        store::page(&self.db, list(&page), &page, codec::tenant).await
     }
 
     async fn enabled_assets(

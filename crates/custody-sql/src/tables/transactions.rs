@@ -28,16 +28,11 @@ pub fn get(tenant: TenantId, id: TransactionId) -> Statement {
 
 /// One transaction by id; of that tenant only when one is named (workers name none).
 pub fn of(tenant: Option<TenantId>, id: TransactionId) -> Statement {
-    let stmt = Statement::new(format!(
+    Statement::new(format!(
         "SELECT {COLUMNS} FROM transactions WHERE environment = :environment AND id = :id"
     ))
-    .bind("id", id.to_string());
-    match tenant {
-        Some(tenant) => stmt
-            .push(" AND tenant_id = :tenant")
-            .bind("tenant", tenant.to_string()),
-        None => stmt,
-    }
+    .bind("id", id.to_string())
+    .filter("tenant_id", "tenant", tenant.map(|t| t.to_string()))
 }
 
 /// The deposit recorded for a provider reference.
@@ -57,16 +52,13 @@ pub fn list(tenant: TenantId, filter: &TransactionFilter, page: &PageRequest) ->
             .push(" AND (source_wallet_id = :wallet OR destination_wallet_id = :wallet)")
             .bind("wallet", wallet.to_string());
     }
-    if let Some(kind) = filter.kind {
-        stmt = stmt
-            .push(" AND kind = :kind")
-            .bind("kind", names::transaction_kind(kind));
-    }
-    if let Some(status) = filter.status {
-        stmt = stmt
-            .push(" AND status = :status")
-            .bind("status", names::transaction_status(status));
-    }
+    let stmt = stmt
+        .filter("kind", "kind", filter.kind.map(names::transaction_kind))
+        .filter(
+            "status",
+            "status",
+            filter.status.map(names::transaction_status),
+        );
     paged(stmt, TransactionId::PREFIX, page)
 }
 
@@ -179,13 +171,13 @@ impl<T: Transaction> TransactionTx for SqlTx<T> {
         tenant: Option<TenantId>,
         id: TransactionId,
     ) -> Result<Tx, StoreError> {
-        self.one(of(tenant, id).lock(Lock::Update), |r| codec::transaction(r))
+        self.one(of(tenant, id).lock(Lock::Update), codec::transaction)
             .await
     }
 
     async fn lock_deposit_by_provider_ref(&mut self, provider_ref: &str) -> Result<Tx, StoreError> {
         let stmt = deposit_by_provider_ref(provider_ref).lock(Lock::Update);
-        self.one(stmt, |r| codec::transaction(r)).await
+        self.one(stmt, codec::transaction).await
     }
 
     async fn update_transaction(&mut self, transaction: &Tx) -> Result<(), StoreError> {
@@ -196,7 +188,7 @@ impl<T: Transaction> TransactionTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> TransactionStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: TransactionId) -> Result<Tx, StoreError> {
-        store::one(&self.0, get(tenant, id), |r| codec::transaction(r)).await
+        store::one(&self.0, get(tenant, id), codec::transaction).await
     }
 
     async fn list(
@@ -206,17 +198,14 @@ impl<D: Database> TransactionStore for EnvStore<D> {
         page: PageRequest,
     ) -> Result<Page<Tx>, StoreError> {
         let stmt = list(tenant, filter, &page);
-        store::page(&self.0, stmt, &page, |r| codec::transaction(r)).await
+        store::page(&self.0, stmt, &page, codec::transaction).await
     }
 
     async fn ledger_for_wallet(&self, wallet: WalletId) -> Result<Vec<LedgerEntry>, StoreError> {
-        store::all(&self.0, ledger::of_wallet(wallet), |r| {
-            codec::ledger_entry(r)
-        })
-        .await
+        store::all(&self.0, ledger::of_wallet(wallet), codec::ledger_entry).await
     }
 
     async fn open_withdrawals(&self, limit: u32) -> Result<Vec<Tx>, StoreError> {
-        store::all(&self.0, open_withdrawals(limit), |r| codec::transaction(r)).await
+        store::all(&self.0, open_withdrawals(limit), codec::transaction).await
     }
 }

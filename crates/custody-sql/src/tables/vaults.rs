@@ -22,9 +22,11 @@ pub fn get(tenant: TenantId, id: VaultId) -> Statement {
 }
 
 pub fn by_external_ref(tenant: TenantId, external_ref: &ExternalRef) -> Statement {
-    scoped(COLUMNS, "vaults", tenant)
-        .push(" AND external_ref = :external_ref")
-        .bind("external_ref", external_ref.as_str())
+    scoped(COLUMNS, "vaults", tenant).filter(
+        "external_ref",
+        "external_ref",
+        Some(external_ref.as_str()),
+    )
 }
 
 pub fn treasury(tenant: TenantId) -> Statement {
@@ -34,12 +36,9 @@ pub fn treasury(tenant: TenantId) -> Statement {
 }
 
 pub fn list(tenant: TenantId, filter: &VaultFilter, page: &PageRequest) -> Statement {
-    let mut stmt = scoped(COLUMNS, "vaults", tenant);
-    if let Some(external_ref) = &filter.external_ref {
-        stmt = stmt
-            .push(" AND external_ref = :external_ref")
-            .bind("external_ref", external_ref.as_str());
-    }
+    let external_ref = filter.external_ref.as_ref().map(ExternalRef::as_str);
+    let stmt =
+        scoped(COLUMNS, "vaults", tenant).filter("external_ref", "external_ref", external_ref);
     paged(stmt, VaultId::PREFIX, page)
 }
 
@@ -107,21 +106,21 @@ impl<T: Transaction> VaultTx for SqlTx<T> {
         tenant: TenantId,
         external_ref: &ExternalRef,
     ) -> Result<Vault, StoreError> {
-        self.one(by_external_ref(tenant, external_ref), |r| codec::vault(r))
+        self.one(by_external_ref(tenant, external_ref), codec::vault)
             .await
     }
 
     async fn find_treasury_vault(&mut self, tenant: TenantId) -> Result<Vault, StoreError> {
-        self.one(treasury(tenant), |r| codec::vault(r)).await
+        self.one(treasury(tenant), codec::vault).await
     }
 
     async fn lock_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
-        self.one(get(tenant, id).lock(Lock::Update), |r| codec::vault(r))
+        self.one(get(tenant, id).lock(Lock::Update), codec::vault)
             .await
     }
 
     async fn share_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
-        self.one(get(tenant, id).lock(Lock::Share), |r| codec::vault(r))
+        self.one(get(tenant, id).lock(Lock::Share), codec::vault)
             .await
     }
 
@@ -141,7 +140,7 @@ impl<T: Transaction> VaultTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> VaultStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
-        store::one(&self.0, get(tenant, id), |r| codec::vault(r)).await
+        store::one(&self.0, get(tenant, id), codec::vault).await
     }
 
     async fn find_by_external_ref(
@@ -149,10 +148,7 @@ impl<D: Database> VaultStore for EnvStore<D> {
         tenant: TenantId,
         external_ref: &ExternalRef,
     ) -> Result<Vault, StoreError> {
-        store::one(&self.0, by_external_ref(tenant, external_ref), |r| {
-            codec::vault(r)
-        })
-        .await
+        store::one(&self.0, by_external_ref(tenant, external_ref), codec::vault).await
     }
 
     async fn list(
@@ -162,6 +158,6 @@ impl<D: Database> VaultStore for EnvStore<D> {
         page: PageRequest,
     ) -> Result<Page<Vault>, StoreError> {
         let stmt = list(tenant, filter, &page);
-        store::page(&self.0, stmt, &page, |r| codec::vault(r)).await
+        store::page(&self.0, stmt, &page, codec::vault).await
     }
 }

@@ -49,17 +49,9 @@ pub fn any_tenant(id: WalletId) -> Statement {
 }
 
 pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Statement {
-    let mut stmt = scoped(COLUMNS, "wallets", tenant);
-    if let Some(vault) = filter.vault_id {
-        stmt = stmt
-            .push(" AND vault_id = :vault")
-            .bind("vault", vault.to_string());
-    }
-    if let Some(asset) = filter.asset {
-        stmt = stmt
-            .push(" AND asset_id = :asset")
-            .bind("asset", asset.to_string());
-    }
+    let stmt = scoped(COLUMNS, "wallets", tenant)
+        .filter("vault_id", "vault", filter.vault_id.map(|v| v.to_string()))
+        .filter("asset_id", "asset", filter.asset.map(|a| a.to_string()));
     paged(stmt, WalletId::PREFIX, page)
 }
 
@@ -112,7 +104,7 @@ fn changes(stmt: Statement, wallet: &Wallet) -> Result<Statement, StoreError> {
 #[async_trait]
 impl<T: Transaction> WalletTx for SqlTx<T> {
     async fn find_wallet(&mut self, vault: VaultId, asset: AssetId) -> Result<Wallet, StoreError> {
-        self.one(of_vault(vault, asset), |r| codec::wallet(r)).await
+        self.one(of_vault(vault, asset), codec::wallet).await
     }
 
     async fn lock_wallets(
@@ -120,14 +112,12 @@ impl<T: Transaction> WalletTx for SqlTx<T> {
         tenant: TenantId,
         ids: &[WalletId],
     ) -> Result<Vec<Wallet>, StoreError> {
-        self.all(some_of(tenant, ids).lock(Lock::Update), |r| {
-            codec::wallet(r)
-        })
-        .await
+        self.all(some_of(tenant, ids).lock(Lock::Update), codec::wallet)
+            .await
     }
 
     async fn lock_wallet_by_id(&mut self, id: WalletId) -> Result<Wallet, StoreError> {
-        self.one(any_tenant(id).lock(Lock::Update), |r| codec::wallet(r))
+        self.one(any_tenant(id).lock(Lock::Update), codec::wallet)
             .await
     }
 
@@ -143,7 +133,7 @@ impl<T: Transaction> WalletTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> WalletStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: WalletId) -> Result<Wallet, StoreError> {
-        store::one(&self.0, get(tenant, id), |r| codec::wallet(r)).await
+        store::one(&self.0, get(tenant, id), codec::wallet).await
     }
 
     async fn list(
@@ -153,6 +143,6 @@ impl<D: Database> WalletStore for EnvStore<D> {
         page: PageRequest,
     ) -> Result<Page<Wallet>, StoreError> {
         let stmt = list(tenant, filter, &page);
-        store::page(&self.0, stmt, &page, |r| codec::wallet(r)).await
+        store::page(&self.0, stmt, &page, codec::wallet).await
     }
 }
