@@ -1,5 +1,6 @@
-//! The PostgreSQL side of the shared statements: `$n` placeholders (amounts cast to
-//! `numeric`), row locks, values bound with their natural types, the pool and its transactions.
+//! The PostgreSQL side of the shared statements: values bound with their natural sqlx types
+//! (amounts as decimal text, which [`PgDialect`] casts to `numeric`), the pool and its
+//! transactions, and the advisory lock that serialises address minting.
 //!
 //! Dropping a [`PgTx`] without committing rolls it back (sqlx issues the `ROLLBACK` when the
 //! connection returns to the pool).

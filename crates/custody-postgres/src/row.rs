@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::error::db_err;
 
 /// A row readable by the shared codec (a newtype: neither the trait nor `PgRow` is ours).
-pub struct Row(pub(crate) PgRow);
+pub(crate) struct Row(pub(crate) PgRow);
 
 impl Row {
     fn get<'r, T>(&'r self, col: &str) -> Result<T, StoreError>

@@ -4,8 +4,8 @@
 //! and opening a write transaction) and [`Transaction`] (statements inside it, the minting lock,
 //! commit) for its driver: rendering each [`Statement`] in its dialect, binding each
 //! [`Value`](crate::Value) its own way, and binding `:environment` when its handle is bound to
-//! one. Every port of custody-core is then implemented here, by aggregate in [`tables`]
-//! (crate::tables), over [`EnvStore`] (every environment-bound port, the unit of work included),
+//! one. Every port of custody-core is then implemented here, by aggregate in
+//! [`tables`](crate::tables), over [`EnvStore`] (every environment-bound port, the unit of work included),
 //! [`SqlTx`] (the [`StoreTx`]) and [`SharedStore`] (tenants and API keys).
 
 use async_trait::async_trait;

@@ -1,6 +1,7 @@
-//! The SQLite side of the shared statements: `?n` placeholders, no row locks (the writer lock
-//! covers the whole transaction), values bound as stored (times as integer microseconds,
-//! booleans as 0/1, JSON as text), reads on the reader pool and writes on the single writer.
+//! The SQLite side of the shared statements: values bound as stored (times as integer
+//! microseconds, booleans as 0/1, JSON as text), reads on the reader pool, and writes on the
+//! single writer connection, each in a `BEGIN IMMEDIATE` transaction (so [`SqliteDialect`]
+//! needs no row locks).
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::error::db_err;
 
 /// A row readable by the shared codec (a newtype: neither the trait nor `SqliteRow` is ours).
-pub struct Row(pub(crate) SqliteRow);
+pub(crate) struct Row(pub(crate) SqliteRow);
 
 impl Columns for Row {
     fn text(&self, col: &str) -> Result<String, StoreError> {
