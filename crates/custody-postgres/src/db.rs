@@ -78,7 +78,6 @@ impl Database for PgDb {
         Ok(PgTx {
             tx: self.pool.begin().await.map_err(db_err)?,
             env: self.env,
-            failed: false,
         })
     }
 }
@@ -87,19 +86,6 @@ impl Database for PgDb {
 pub(crate) struct PgTx {
     tx: sqlx::Transaction<'static, Postgres>,
     env: Option<Environment>,
-    /// A statement failed in the database: PostgreSQL has aborted the transaction, every
-    /// further statement fails, and a `COMMIT` would quietly roll back. `commit` refuses.
-    failed: bool,
-}
-
-impl PgTx {
-    /// Translates a driver error, remembering when the database aborted the transaction.
-    fn fail(&mut self, err: sqlx::Error) -> StoreError {
-        if matches!(err, sqlx::Error::Database(_)) {
-            self.failed = true;
-        }
-        db_err(err)
-    }
 }
 
 #[async_trait]
@@ -109,13 +95,13 @@ impl Transaction for PgTx {
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&mut *self.tx).await;
-        fetched.map(rows).map_err(|e| self.fail(e))
+        fetched.map(rows).map_err(db_err)
     }
 
     async fn execute(&mut self, stmt: Statement) -> Result<u64, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         let done = bound.query().execute(&mut *self.tx).await;
-        done.map(|d| d.rows_affected()).map_err(|e| self.fail(e))
+        done.map(|d| d.rows_affected()).map_err(db_err)
     }
 
     /// A transaction-scoped advisory lock on [`minting_lock_key`].
@@ -128,18 +114,15 @@ impl Transaction for PgTx {
             .bind(minting_lock_key(vault, asset))
             .execute(&mut *self.tx)
             .await;
-        locked.map(|_| ()).map_err(|e| self.fail(e))
+        locked.map(|_| ()).map_err(db_err)
     }
 
     async fn commit(self) -> Result<(), StoreError> {
-        if self.failed {
-            // PostgreSQL would answer COMMIT with a rollback and no error; say so instead.
-            self.tx.rollback().await.map_err(db_err)?;
-            return Err(StoreError::Internal(
-                "commit after a failed statement: the transaction was rolled back".into(),
-            ));
-        }
         self.tx.commit().await.map_err(db_err)
+    }
+
+    async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(db_err)
     }
 }
 

@@ -46,9 +46,7 @@ pub trait Database: Send + Sync + 'static {
     async fn begin(&self) -> Result<Self::Tx, StoreError>;
 }
 
-/// A write transaction: what an adapter provides. Dropping it rolls back. After a statement
-/// failed in the database, `commit` must roll back and fail (`Internal`): the [`StoreTx`]
-/// contract ends a unit of work at its first error.
+/// A write transaction: what an adapter provides. Dropping it rolls back.
 #[async_trait]
 pub trait Transaction: Send + 'static {
     type Row: Columns + Send;
@@ -71,6 +69,8 @@ pub trait Transaction: Send + 'static {
     ) -> Result<(), StoreError>;
 
     async fn commit(self) -> Result<(), StoreError>;
+
+    async fn rollback(self) -> Result<(), StoreError>;
 }
 
 impl Statement {
@@ -93,8 +93,17 @@ impl Statement {
 /// Every environment-bound port over one database handle.
 pub struct EnvStore<D>(pub D);
 
-/// The unit of work's transaction.
-pub struct SqlTx<T>(pub T);
+/// The unit of work's transaction: the adapter's, ended by its first error.
+///
+/// After a statement fails, `commit` rolls back and fails (`Internal`) instead of committing:
+/// PostgreSQL has aborted the transaction (every further statement fails, and a `COMMIT` would
+/// quietly roll back), and SQLite undid only the failed statement, so a `COMMIT` would publish
+/// the unit of work's earlier writes without it (half a ledger, a transaction row without its
+/// balances). Either way the [`StoreTx`] contract holds: an error ends the unit of work.
+pub struct SqlTx<T> {
+    tx: T,
+    failed: bool,
+}
 
 /// Tenants and API keys, with HMAC secrets sealed under the master key.
 pub struct SharedStore<D> {
@@ -161,17 +170,38 @@ pub(crate) async fn page<D: Database, T>(
 }
 
 impl<T: Transaction> SqlTx<T> {
+    /// Runs a statement; its error ends the unit of work.
+    pub(crate) async fn rows(&mut self, stmt: Statement) -> Result<Vec<T::Row>, StoreError> {
+        let rows = self.tx.fetch_all(stmt).await;
+        self.failed |= rows.is_err();
+        rows
+    }
+
+    /// Runs a write; how many rows it changed. Its error ends the unit of work.
+    pub(crate) async fn changed(&mut self, stmt: Statement) -> Result<u64, StoreError> {
+        let changed = self.tx.execute(stmt).await;
+        self.failed |= changed.is_err();
+        changed
+    }
+
+    pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<(), StoreError> {
+        self.changed(stmt).await.map(|_| ())
+    }
+
+    /// Whether the statement returns a row.
+    pub(crate) async fn found(&mut self, stmt: Statement) -> Result<bool, StoreError> {
+        Ok(!self.rows(stmt).await?.is_empty())
+    }
+
+    /// The one row, decoded; `NotFound` when there is none (which does not end the unit of
+    /// work: it is an answer, not a failed statement).
     pub(crate) async fn one<V>(
         &mut self,
         stmt: Statement,
         decode: impl Fn(&T::Row) -> Result<V, StoreError> + Send,
     ) -> Result<V, StoreError> {
-        let row = self
-            .0
-            .fetch_optional(stmt)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        decode(&row)
+        let row = self.rows(stmt).await?.into_iter().next();
+        decode(&row.ok_or(StoreError::NotFound)?)
     }
 
     pub(crate) async fn all<V>(
@@ -179,19 +209,15 @@ impl<T: Transaction> SqlTx<T> {
         stmt: Statement,
         decode: impl Fn(&T::Row) -> Result<V, StoreError> + Send,
     ) -> Result<Vec<V>, StoreError> {
-        self.0.fetch_all(stmt).await?.iter().map(decode).collect()
-    }
-
-    pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<(), StoreError> {
-        self.0.execute(stmt).await.map(|_| ())
+        self.rows(stmt).await?.iter().map(decode).collect()
     }
 
     /// Runs a versioned update: one row changed, or `NotFound`, or a version conflict.
     pub(crate) async fn versioned(&mut self, versioned: Versioned) -> Result<(), StoreError> {
-        if self.0.execute(versioned.update).await? > 0 {
+        if self.changed(versioned.update).await? > 0 {
             return Ok(());
         }
-        let exists = self.0.fetch_optional(versioned.exists).await?.is_some();
+        let exists = self.found(versioned.exists).await?;
         Err(version_conflict(exists))
     }
 }
@@ -199,7 +225,10 @@ impl<T: Transaction> SqlTx<T> {
 #[async_trait]
 impl<D: Database> UnitOfWork for EnvStore<D> {
     async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        Ok(Box::new(SqlTx(self.0.begin().await?)))
+        Ok(Box::new(SqlTx {
+            tx: self.0.begin().await?,
+            failed: false,
+        }))
     }
 }
 
@@ -210,10 +239,18 @@ impl<T: Transaction> StoreTx for SqlTx<T> {
         vault: VaultId,
         asset: AssetId,
     ) -> Result<(), StoreError> {
-        self.0.lock_address_minting(vault, asset).await
+        let locked = self.tx.lock_address_minting(vault, asset).await;
+        self.failed |= locked.is_err();
+        locked
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.0.commit().await
+        if self.failed {
+            self.tx.rollback().await?;
+            return Err(StoreError::Internal(
+                "commit after a failed statement: the transaction was rolled back".into(),
+            ));
+        }
+        self.tx.commit().await
     }
 }

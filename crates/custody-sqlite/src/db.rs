@@ -82,7 +82,6 @@ impl Database for SqliteDb {
         Ok(SqliteTx {
             tx: self.inner.begin_write().await?,
             env: self.env,
-            failed: false,
         })
     }
 }
@@ -93,21 +92,6 @@ impl Database for SqliteDb {
 pub(crate) struct SqliteTx {
     tx: sqlx::Transaction<'static, Sqlite>,
     env: Option<Environment>,
-    /// A statement failed in the database. SQLite undoes only that statement and keeps the
-    /// transaction open, so a `COMMIT` would publish the unit of work's earlier writes without
-    /// the failed one (half a ledger, a transaction row without its balances). The `StoreTx`
-    /// contract ends the unit of work at its first error, as PostgreSQL does: `commit` refuses.
-    failed: bool,
-}
-
-impl SqliteTx {
-    /// Translates a driver error, remembering when a statement failed in the database.
-    fn fail(&mut self, err: sqlx::Error) -> StoreError {
-        if matches!(err, sqlx::Error::Database(_)) {
-            self.failed = true;
-        }
-        db_err(err)
-    }
 }
 
 #[async_trait]
@@ -117,13 +101,13 @@ impl Transaction for SqliteTx {
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&mut *self.tx).await;
-        fetched.map(rows).map_err(|e| self.fail(e))
+        fetched.map(rows).map_err(db_err)
     }
 
     async fn execute(&mut self, stmt: Statement) -> Result<u64, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         let done = bound.query().execute(&mut *self.tx).await;
-        done.map(|d| d.rows_affected()).map_err(|e| self.fail(e))
+        done.map(|d| d.rows_affected()).map_err(db_err)
     }
 
     async fn lock_address_minting(
@@ -139,13 +123,10 @@ impl Transaction for SqliteTx {
     }
 
     async fn commit(self) -> Result<(), StoreError> {
-        if self.failed {
-            // Rolled back rather than committed without the write that failed.
-            self.tx.rollback().await.map_err(db_err)?;
-            return Err(StoreError::Internal(
-                "commit after a failed statement: the transaction was rolled back".into(),
-            ));
-        }
         self.tx.commit().await.map_err(db_err)
+    }
+
+    async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(db_err)
     }
 }

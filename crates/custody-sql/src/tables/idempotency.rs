@@ -98,7 +98,7 @@ impl<T: Transaction> IdempotencyTx for SqlTx<T> {
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        if self.0.execute(complete(tenant, key, response)).await? == 0 {
+        if self.changed(complete(tenant, key, response)).await? == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())

@@ -133,7 +133,7 @@ impl<T: Transaction> VaultTx for SqlTx<T> {
     }
 
     async fn vault_has_funds(&mut self, vault: VaultId) -> Result<bool, StoreError> {
-        Ok(self.0.fetch_optional(has_funds(vault)).await?.is_some())
+        self.found(has_funds(vault)).await
     }
 }
 
