@@ -5,16 +5,16 @@
 //! commit) for its driver: rendering each [`Statement`] in its dialect, binding each
 //! [`Value`](crate::Value) its own way, and binding `:environment` when its handle is bound to
 //! one. Every port of custody-core is then implemented here, by aggregate in
-//! [`tables`](crate::tables), over [`EnvStore`] (every environment-bound port, the unit of work included),
-//! [`SqlTx`] (the [`StoreTx`]) and [`SharedStore`] (tenants and API keys).
+//! [`tables`](crate::tables), over [`EnvStore`] (every environment-bound port, the unit of work
+//! included), [`SqlTx`] (the [`StoreTx`]) and [`SharedStore`] (tenants and API keys).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::id::VaultId;
 use custody_core::page::{Page, PageRequest};
-use std::sync::Arc;
-
 use custody_core::ports::{EnvironmentStores, SharedStores, StoreError, StoreTx, UnitOfWork};
 
 use crate::codec::Columns;

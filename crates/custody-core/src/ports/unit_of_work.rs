@@ -381,7 +381,11 @@ mockall::mock! {
 
     #[async_trait]
     impl WalletTx for StoreTx {
-        async fn find_wallet(&mut self, vault: VaultId, asset: AssetId) -> Result<Wallet, StoreError>;
+        async fn find_wallet(
+            &mut self,
+            vault: VaultId,
+            asset: AssetId,
+        ) -> Result<Wallet, StoreError>;
         async fn lock_wallets(
             &mut self,
             tenant: TenantId,
