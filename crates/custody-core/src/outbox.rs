@@ -1,7 +1,7 @@
 //! The event outbox's delivery bookkeeping.
 //!
 //! Every event is written to the outbox in the same database transaction as the change it
-//! describes (see [`ports::StoreTx::append_event`](crate::ports::StoreTx::append_event)). A
+//! describes (see [`ports::EventTx::append_event`](crate::ports::EventTx::append_event)). A
 //! delivery worker then *claims* due events for a short lease, delivers them, and records each
 //! attempt with its outcome. Leases, not open transactions, keep two instances from delivering
 //! the same event at once: the claim commits immediately, so no database transaction is held

@@ -18,9 +18,9 @@
 //! row. Reads that name a tenant also filter on it.
 //!
 //! ## Locking
-//! - [`lock_vault`](custody_core::ports::StoreTx::lock_vault): `FOR UPDATE`;
-//!   [`share_vault`](custody_core::ports::StoreTx::share_vault): `FOR SHARE`;
-//!   [`lock_wallets`](custody_core::ports::StoreTx::lock_wallets): `FOR UPDATE` in ascending id
+//! - [`lock_vault`](custody_core::ports::VaultTx::lock_vault): `FOR UPDATE`;
+//!   [`share_vault`](custody_core::ports::VaultTx::share_vault): `FOR SHARE`;
+//!   [`lock_wallets`](custody_core::ports::WalletTx::lock_wallets): `FOR UPDATE` in ascending id
 //!   order. The lock order services follow is the `StoreTx` contract's.
 //! - [`lock_address_minting`](custody_core::ports::StoreTx::lock_address_minting): a
 //!   transaction-scoped advisory lock (`pg_advisory_xact_lock`) on a stable 64-bit key, the
@@ -39,9 +39,15 @@
 //!
 //! ## Values
 //! Amounts are `numeric(39,0)`: bound as decimal text (`$n::numeric`) and selected as
-//! `col::text`, so no float ever touches money. Times are `timestamptz`, which keeps
+//! `CAST(col AS TEXT)`, so no float ever touches money. Times are `timestamptz`, which keeps
 //! **microseconds**: a time with finer precision handed to the store comes back truncated to
-//! the microsecond. Rows are decoded by the shared codec of `custody-sql`.
+//! the microsecond.
+//!
+//! ## Layout
+//! Every statement, and every port over them, is written once in `custody-sql` (by aggregate,
+//! shared with the SQLite store). This crate holds what is PostgreSQL's own: `db` (placeholders,
+//! locking clauses, binding each value with its sqlx type, the pool and its transactions, the
+//! minting advisory lock), `row` (reading a column), `error` and the connection settings here.
 //!
 //! ## Tests
 //! With the `testing` feature, the `testing` module starts a throwaway PostgreSQL cluster (or uses
@@ -49,29 +55,25 @@
 
 #![warn(missing_docs)]
 
+mod db;
 mod error;
-mod idempotency;
-mod outbox;
-mod page;
-mod reads;
 mod row;
-mod shared;
-mod tx;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
 use custody_core::ports::{EnvironmentStores, SharedStores, StoreError};
 pub use custody_sql::{DatabaseUrl, MasterKey};
+use custody_sql::{EnvStore, SharedStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
+use crate::db::PgDb;
 use crate::error::db_err;
 
 /// Connection pool and session settings. `Default` suits a small production instance.
@@ -194,52 +196,25 @@ impl PgStore {
 
     /// The stores both environments share: tenants (with their enabled assets) and API keys.
     pub fn shared(&self) -> SharedStores {
-        SharedStores {
-            tenants: Arc::new(shared::PgTenantStore::new(self.pool.clone())),
-            api_keys: Arc::new(shared::PgApiKeyStore::new(
-                self.pool.clone(),
-                self.master.clone(),
-            )),
-        }
+        let db = PgDb {
+            pool: self.pool.clone(),
+            env: None,
+        };
+        SharedStore::ports(db, self.master.clone())
     }
 
     /// Every environment-bound port, bound to `env`: no handle here can see the other
     /// environment's rows.
     pub fn environment(&self, env: Environment) -> EnvironmentStores {
-        let db = EnvDb {
+        let db = PgDb {
             pool: self.pool.clone(),
-            env,
+            env: Some(env),
         };
-        EnvironmentStores {
-            environment: env,
-            uow: Arc::new(tx::PgUnitOfWork(db.clone())),
-            vaults: Arc::new(reads::PgVaultStore(db.clone())),
-            wallets: Arc::new(reads::PgWalletStore(db.clone())),
-            addresses: Arc::new(reads::PgAddressStore(db.clone())),
-            transactions: Arc::new(reads::PgTransactionStore(db.clone())),
-            address_book: Arc::new(reads::PgAddressBookStore(db.clone())),
-            events: Arc::new(reads::PgEventStore(db.clone())),
-            outbox: Arc::new(outbox::PgOutboxStore(db.clone())),
-            idempotency: Arc::new(idempotency::PgIdempotencyStore(db)),
-        }
+        EnvStore::ports(db, env)
     }
 
     /// Closes the pool: waits for checked-out connections to be returned, then closes them.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-/// A pool and the environment every query through it is bound to.
-#[derive(Clone)]
-pub(crate) struct EnvDb {
-    pub(crate) pool: PgPool,
-    pub(crate) env: Environment,
-}
-
-impl EnvDb {
-    /// The environment's storage name, for binding.
-    pub(crate) fn env(&self) -> &'static str {
-        self.env.as_str()
     }
 }

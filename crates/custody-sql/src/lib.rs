@@ -3,9 +3,11 @@
 //! `custody-postgres` and `custody-sqlite` keep the same logical schema (the same tables,
 //! columns and constraint names; see `migrations/`), so turning a row back into a domain value
 //! is written once, here, against the small [`Columns`] trait each adapter implements for its
-//! row type. The adapters keep what truly differs: SQL text, locking, and how a column is
-//! physically typed (PostgreSQL `timestamptz`/`numeric`/`jsonb` against SQLite integers and
-//! text).
+//! row type; and so is every statement, with named parameters ([`tables`], [`Statement`]), each
+//! domain value encoded into logical [`Value`]s. The adapters keep what truly differs: how a
+//! value is physically bound and a column read (PostgreSQL `timestamptz`/`numeric`/`jsonb`
+//! against SQLite integers and text), placeholders and locking clauses ([`Dialect`]), and how
+//! transactions and connections are held.
 //!
 //! Also here: [`names`] (the storage spelling of every enum, a schema contract independent of
 //! the wire names), [`seal`] (AES-256-GCM sealing of HMAC secrets under the master key),
@@ -18,9 +20,14 @@ pub mod names;
 pub mod page;
 pub mod redact;
 pub mod seal;
+pub mod statement;
+pub mod store;
+pub mod tables;
 
 pub use codec::Columns;
 pub use errors::{corrupt, translate};
-pub use page::push_page;
+pub use page::paged;
 pub use redact::DatabaseUrl;
 pub use seal::{MasterKey, MasterKeyError};
+pub use statement::{Dialect, Lock, PgDialect, Rendered, SqliteDialect, Statement, Value};
+pub use store::{Database, EnvStore, SharedStore, SqlTx, Transaction};

@@ -7,28 +7,22 @@
 //! into ascending order.
 
 use custody_core::page::{Cursor, PageRequest};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::statement::Statement;
 
 /// Appends the cursor condition (`AND id > …` / `AND id < …`), the order and `LIMIT limit + 1`
-/// to a list query whose `WHERE` clause is already open. `prefix` is the table's id prefix
+/// to a list statement whose `WHERE` clause is already open. `prefix` is the table's id prefix
 /// (`vlt_`, …): a cursor is a bare ULID, stored ids are prefixed.
-pub fn push_page<'a, DB: Database>(qb: &mut QueryBuilder<'a, DB>, prefix: &str, page: &PageRequest)
-where
-    String: 'a + Encode<'a, DB> + Type<DB>,
-    i64: 'a + Encode<'a, DB> + Type<DB>,
-{
-    match page.cursor() {
-        Some(Cursor::After(after)) => {
-            qb.push(" AND id > ").push_bind(format!("{prefix}{after}"));
-            qb.push(" ORDER BY id ASC");
-        }
-        Some(Cursor::Before(before)) => {
-            qb.push(" AND id < ").push_bind(format!("{prefix}{before}"));
-            qb.push(" ORDER BY id DESC");
-        }
-        None => {
-            qb.push(" ORDER BY id ASC");
-        }
-    }
-    qb.push(" LIMIT ").push_bind(i64::from(page.limit()) + 1);
+pub fn paged(stmt: Statement, prefix: &str, page: &PageRequest) -> Statement {
+    let stmt = match page.cursor() {
+        Some(Cursor::After(after)) => stmt
+            .push(" AND id > :cursor ORDER BY id ASC")
+            .bind("cursor", format!("{prefix}{after}")),
+        Some(Cursor::Before(before)) => stmt
+            .push(" AND id < :cursor ORDER BY id DESC")
+            .bind("cursor", format!("{prefix}{before}")),
+        None => stmt.push(" ORDER BY id ASC"),
+    };
+    stmt.push(" LIMIT :limit")
+        .bind("limit", i64::from(page.limit()) + 1)
 }

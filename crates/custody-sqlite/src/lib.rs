@@ -43,6 +43,13 @@
 //! and ordering are numeric); finer precision handed to the store is dropped, as PostgreSQL's
 //! `timestamptz` drops it. Amounts are canonical base-unit decimal strings (a `u128` does not fit
 //! an INTEGER). Every query of an environment-bound handle filters on its environment.
+//!
+//! ## Layout
+//! Every statement, and every port over them, is written once in `custody-sql` (by aggregate,
+//! shared with the PostgreSQL store). This crate holds what is SQLite's own: `db` (placeholders,
+//! binding each value as stored, the reader and writer pools and `BEGIN IMMEDIATE`
+//! transactions), `row` (reading a column), `error` (unique rules named as PostgreSQL names them)
+//! and opening a database here.
 
 use std::fmt;
 use std::path::Path;
@@ -58,13 +65,13 @@ use sqlx::sqlite::{
 };
 use sqlx::Sqlite;
 
-mod env;
-mod page;
+mod db;
+mod error;
 mod row;
-mod shared;
-mod tx;
 
-use row::db;
+use custody_sql::{EnvStore, SharedStore};
+use db::SqliteDb;
+use error::db_err;
 
 /// How long a connection waits for another process's write lock before giving up
 /// (`Unavailable`).
@@ -100,7 +107,10 @@ impl Inner {
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
     }
 }
 
@@ -294,40 +304,32 @@ impl SqliteStore {
             .execute(&self.inner.reader)
             .await
             .map(|_| ())
-            .map_err(db)
+            .map_err(db_err)
     }
 
     /// The handles shared by both environments: tenants and API keys.
     pub fn shared(&self) -> SharedStores {
-        let store = Arc::new(shared::SharedStore::new(self.inner.clone()));
-        SharedStores {
-            tenants: store.clone(),
-            api_keys: store,
-        }
+        let db = SqliteDb {
+            inner: self.inner.clone(),
+            env: None,
+        };
+        SharedStore::ports(db, self.inner.master.clone())
     }
 
     /// Every store handle bound to `env`: none of them can see or change the other
     /// environment's rows.
     pub fn environment(&self, env: Environment) -> EnvironmentStores {
-        let store = Arc::new(env::EnvStore::new(self.inner.clone(), env));
-        EnvironmentStores {
-            environment: env,
-            uow: store.clone(),
-            vaults: store.clone(),
-            wallets: store.clone(),
-            addresses: store.clone(),
-            transactions: store.clone(),
-            address_book: store.clone(),
-            events: store.clone(),
-            outbox: store.clone(),
-            idempotency: store,
-        }
+        let db = SqliteDb {
+            inner: self.inner.clone(),
+            env: Some(env),
+        };
+        EnvStore::ports(db, env)
     }
 }
 
 fn migrate_error(err: sqlx::migrate::MigrateError) -> StoreError {
     match err {
-        sqlx::migrate::MigrateError::Execute(e) => match db(e) {
+        sqlx::migrate::MigrateError::Execute(e) => match db_err(e) {
             StoreError::Unavailable(e) => StoreError::Unavailable(e),
             other => StoreError::Internal(Box::new(other)),
         },
@@ -399,7 +401,7 @@ mod tests {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                let name = row::constraint_for_message(&message)
+                let name = error::constraint_for_message(&message)
                     .unwrap_or_else(|| panic!("no name for {index}: {message}"));
                 if !index.starts_with("sqlite_autoindex_") {
                     assert_eq!(name, index, "{message}");

@@ -18,8 +18,8 @@ pub enum Reservation {
 }
 
 /// Idempotency records, scoped to the handle's environment. Completion is written through
-/// [`StoreTx::complete_idempotency`](super::StoreTx::complete_idempotency) so it commits with the
-/// change it describes.
+/// [`IdempotencyTx::complete_idempotency`](super::IdempotencyTx::complete_idempotency) so it
+/// commits with the change it describes.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {

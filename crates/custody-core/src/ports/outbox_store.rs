@@ -8,7 +8,7 @@ use crate::id::{EventId, TenantId};
 use crate::outbox::{AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryStatus};
 
 /// The delivery side of the event outbox, scoped to the handle's environment. Events get into
-/// the outbox only through [`StoreTx::append_event`](super::StoreTx::append_event); this port is
+/// the outbox only through [`EventTx::append_event`](super::EventTx::append_event); this port is
 /// what the delivery worker uses afterwards.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

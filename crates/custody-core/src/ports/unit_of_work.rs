@@ -33,6 +33,12 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 /// One database transaction. Everything written through it commits together on
 /// [`commit`](StoreTx::commit) or not at all: dropping it without committing rolls back.
 ///
+/// Its methods come in small role traits, one per aggregate ([`VaultTx`], [`WalletTx`],
+/// [`AddressTx`], [`TransactionTx`], [`LedgerTx`], [`AddressBookTx`], [`EventTx`],
+/// [`IdempotencyTx`]), so a new table adds a role rather than growing one trait; this supertrait
+/// adds minting serialisation and `commit`. (On a `dyn StoreTx` every role's methods resolve
+/// without importing the role; a generic or concrete type needs `use …::ports::store_tx::*`.)
+///
 /// Locking contract: the `lock_*` methods take row locks (PostgreSQL `FOR UPDATE`; SQLite holds
 /// the single writer lock for the whole transaction) that last until commit or rollback, so a
 /// service can read, decide and write without a lost update. `update_*` methods must also refuse
@@ -54,26 +60,33 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 /// # Lock order
 /// Every service takes row locks in one of these orders, and never in another:
 /// - **address minting**: minting lock ([`lock_address_minting`](StoreTx::lock_address_minting))
-///   → vault, shared ([`share_vault`](StoreTx::share_vault)) → wallet rows (inserting a wallet
+///   → vault, shared ([`share_vault`](VaultTx::share_vault)) → wallet rows (inserting a wallet
 ///   or an address takes a PostgreSQL `KEY SHARE` lock on the row it references);
 /// - **money movement** (transfer, withdrawal submit): wallets in ascending id order
-///   ([`lock_wallets`](StoreTx::lock_wallets)) → for a withdrawal, its address-book entry
-///   ([`lock_address_book_entry`](StoreTx::lock_address_book_entry)) → vaults, shared
-///   ([`share_vault`](StoreTx::share_vault)); nothing locks an address-book entry and then a
+///   ([`lock_wallets`](WalletTx::lock_wallets)) → for a withdrawal, its address-book entry
+///   ([`lock_address_book_entry`](AddressBookTx::lock_address_book_entry)) → vaults, shared
+///   ([`share_vault`](VaultTx::share_vault)); nothing locks an address-book entry and then a
 ///   wallet;
 /// - **vault changes** (`VaultService::update` only): the vault, exclusive
-///   ([`lock_vault`](StoreTx::lock_vault)), alone.
+///   ([`lock_vault`](VaultTx::lock_vault)), alone.
 ///
 /// Why these cannot deadlock: minting and money movement only ever *share* vault rows, and
 /// shared locks are compatible with each other, so neither waits on the other for a vault while
 /// holding a wallet (or the minting lock) the other needs; wallets are always taken in one
 /// global order. An exclusive vault update may wait for the sharers to finish, but it holds no
 /// other row lock while doing so, so nobody waits on it in return: there is no cycle.
-#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
-pub trait StoreTx: Send {
-    // --- minting serialisation ---
-
+pub trait StoreTx:
+    VaultTx
+    + WalletTx
+    + AddressTx
+    + TransactionTx
+    + LedgerTx
+    + AddressBookTx
+    + EventTx
+    + IdempotencyTx
+    + Send
+{
     /// Serialises address minting for (vault, asset) until the transaction ends: a second
     /// transaction asking for the same pair waits here. PostgreSQL: a transaction-scoped
     /// advisory lock; SQLite: the writer lock.
@@ -86,8 +99,17 @@ pub trait StoreTx: Send {
         asset: AssetId,
     ) -> Result<(), StoreError>;
 
-    // --- vaults ---
+    /// Commits everything written through this transaction.
+    ///
+    /// # Errors
+    /// `Conflict` on a serialisation failure; `Unavailable` on connection loss (in which case
+    /// nothing was committed).
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
 
+/// Vaults inside a [`StoreTx`].
+#[async_trait]
+pub trait VaultTx: Send {
     /// Finds a customer vault by external reference.
     ///
     /// # Errors
@@ -106,7 +128,7 @@ pub trait StoreTx: Send {
 
     /// Reads and locks a vault exclusively (PostgreSQL `FOR UPDATE`), to change it. Only
     /// `VaultService::update` takes it, and holds no other row lock (see the lock order above);
-    /// a service that only checks a vault's status uses [`share_vault`](StoreTx::share_vault).
+    /// a service that only checks a vault's status uses [`share_vault`](VaultTx::share_vault).
     ///
     /// # Errors
     /// `NotFound` when absent or another tenant's.
@@ -138,9 +160,11 @@ pub trait StoreTx: Send {
     /// # Errors
     /// Store trouble only.
     async fn vault_has_funds(&mut self, vault: VaultId) -> Result<bool, StoreError>;
+}
 
-    // --- wallets ---
-
+/// Wallets inside a [`StoreTx`].
+#[async_trait]
+pub trait WalletTx: Send {
     /// Finds the vault's wallet for an asset.
     ///
     /// # Errors
@@ -176,9 +200,11 @@ pub trait StoreTx: Send {
     /// # Errors
     /// `NotFound`; `Conflict` on a version mismatch.
     async fn update_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError>;
+}
 
-    // --- deposit addresses ---
-
+/// Deposit addresses inside a [`StoreTx`].
+#[async_trait]
+pub trait AddressTx: Send {
     /// The wallet's primary address.
     ///
     /// # Errors
@@ -209,9 +235,11 @@ pub trait StoreTx: Send {
         &mut self,
         address: &ChainAddress,
     ) -> Result<DepositAddress, StoreError>;
+}
 
-    // --- transactions and ledger ---
-
+/// Transactions inside a [`StoreTx`].
+#[async_trait]
+pub trait TransactionTx: Send {
     /// Inserts a transaction.
     ///
     /// # Errors
@@ -243,15 +271,21 @@ pub trait StoreTx: Send {
     /// # Errors
     /// `NotFound`; `Conflict` on a version mismatch.
     async fn update_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+}
 
+/// The ledger inside a [`StoreTx`].
+#[async_trait]
+pub trait LedgerTx: Send {
     /// Appends ledger entries. Entries are never updated or deleted.
     ///
     /// # Errors
     /// Store trouble only.
     async fn append_ledger(&mut self, entries: &[LedgerEntry]) -> Result<(), StoreError>;
+}
 
-    // --- address book ---
-
+/// The address book inside a [`StoreTx`].
+#[async_trait]
+pub trait AddressBookTx: Send {
     /// Inserts an entry.
     ///
     /// # Errors
@@ -279,15 +313,21 @@ pub trait StoreTx: Send {
         &mut self,
         entry: &AddressBookEntry,
     ) -> Result<(), StoreError>;
+}
 
-    // --- events and idempotency ---
-
+/// The event log and outbox inside a [`StoreTx`].
+#[async_trait]
+pub trait EventTx: Send {
     /// Appends an event to the outbox.
     ///
     /// # Errors
     /// Store trouble only.
     async fn append_event(&mut self, event: &Event) -> Result<(), StoreError>;
+}
 
+/// Idempotency records inside a [`StoreTx`].
+#[async_trait]
+pub trait IdempotencyTx: Send {
     /// Marks the in-flight idempotency record completed with the response to replay.
     ///
     /// # Errors
@@ -298,11 +338,127 @@ pub trait StoreTx: Send {
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError>;
+}
 
-    /// Commits everything written through this transaction.
-    ///
-    /// # Errors
-    /// `Conflict` on a serialisation failure; `Unavailable` on connection loss (in which case
-    /// nothing was committed).
-    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+/// The role traits and their supertrait, for one glob import wherever a service calls
+/// [`StoreTx`] methods: `use crate::ports::store_tx::*;`.
+pub mod store_tx {
+    pub use super::{
+        AddressBookTx, AddressTx, EventTx, IdempotencyTx, LedgerTx, StoreTx, TransactionTx,
+        VaultTx, WalletTx,
+    };
+}
+
+#[cfg(feature = "mocks")]
+mockall::mock! {
+    /// A mock [`StoreTx`]: one `expect_<method>()` per method of every role.
+    pub StoreTx {}
+
+    #[async_trait]
+    impl StoreTx for StoreTx {
+        async fn lock_address_minting(
+            &mut self,
+            vault: VaultId,
+            asset: AssetId,
+        ) -> Result<(), StoreError>;
+        async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl VaultTx for StoreTx {
+        async fn find_vault_by_external_ref(
+            &mut self,
+            tenant: TenantId,
+            external_ref: &ExternalRef,
+        ) -> Result<Vault, StoreError>;
+        async fn find_treasury_vault(&mut self, tenant: TenantId) -> Result<Vault, StoreError>;
+        async fn lock_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError>;
+        async fn share_vault(&mut self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError>;
+        async fn insert_vault(&mut self, vault: &Vault) -> Result<(), StoreError>;
+        async fn update_vault(&mut self, vault: &Vault) -> Result<(), StoreError>;
+        async fn vault_has_funds(&mut self, vault: VaultId) -> Result<bool, StoreError>;
+    }
+
+    #[async_trait]
+    impl WalletTx for StoreTx {
+        async fn find_wallet(
+            &mut self,
+            vault: VaultId,
+            asset: AssetId,
+        ) -> Result<Wallet, StoreError>;
+        async fn lock_wallets(
+            &mut self,
+            tenant: TenantId,
+            ids: &[WalletId],
+        ) -> Result<Vec<Wallet>, StoreError>;
+        async fn lock_wallet_by_id(&mut self, id: WalletId) -> Result<Wallet, StoreError>;
+        async fn insert_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError>;
+        async fn update_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl AddressTx for StoreTx {
+        async fn find_primary_address(
+            &mut self,
+            wallet: WalletId,
+        ) -> Result<DepositAddress, StoreError>;
+        async fn count_addresses(&mut self, wallet: WalletId) -> Result<u32, StoreError>;
+        async fn insert_address(&mut self, address: &DepositAddress) -> Result<(), StoreError>;
+        async fn find_address_by_chain_address(
+            &mut self,
+            address: &ChainAddress,
+        ) -> Result<DepositAddress, StoreError>;
+    }
+
+    #[async_trait]
+    impl TransactionTx for StoreTx {
+        async fn insert_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+        async fn lock_transaction(
+            &mut self,
+            tenant: Option<TenantId>,
+            id: TransactionId,
+        ) -> Result<Transaction, StoreError>;
+        async fn lock_deposit_by_provider_ref(
+            &mut self,
+            provider_ref: &str,
+        ) -> Result<Transaction, StoreError>;
+        async fn update_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl LedgerTx for StoreTx {
+        async fn append_ledger(&mut self, entries: &[LedgerEntry]) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl AddressBookTx for StoreTx {
+        async fn insert_address_book_entry(
+            &mut self,
+            entry: &AddressBookEntry,
+        ) -> Result<(), StoreError>;
+        async fn lock_address_book_entry(
+            &mut self,
+            tenant: TenantId,
+            id: AddressBookEntryId,
+        ) -> Result<AddressBookEntry, StoreError>;
+        async fn update_address_book_entry(
+            &mut self,
+            entry: &AddressBookEntry,
+        ) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl EventTx for StoreTx {
+        async fn append_event(&mut self, event: &Event) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl IdempotencyTx for StoreTx {
+        async fn complete_idempotency(
+            &mut self,
+            tenant: TenantId,
+            key: &IdempotencyKey,
+            response: &StoredResponse,
+        ) -> Result<(), StoreError>;
+    }
 }

@@ -1,0 +1,256 @@
+//! The store ports, implemented once for any database an adapter provides.
+//!
+//! An adapter implements [`Database`] (reads outside a transaction, single-statement writes,
+//! and opening a write transaction) and [`Transaction`] (statements inside it, the minting lock,
+//! commit) for its driver: rendering each [`Statement`] in its dialect, binding each
+//! [`Value`](crate::Value) its own way, and binding `:environment` when its handle is bound to
+//! one. Every port of custody-core is then implemented here, by aggregate in
+//! [`tables`](crate::tables), over [`EnvStore`] (every environment-bound port, the unit of work
+//! included), [`SqlTx`] (the [`StoreTx`]) and [`SharedStore`] (tenants and API keys).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use custody_core::asset::AssetId;
+use custody_core::environment::Environment;
+use custody_core::id::VaultId;
+use custody_core::page::{Page, PageRequest};
+use custody_core::ports::{EnvironmentStores, SharedStores, StoreError, StoreTx, UnitOfWork};
+
+use crate::codec::Columns;
+use crate::seal::MasterKey;
+use crate::statement::{Dialect, Rendered, Statement};
+use crate::tables::{version_conflict, Versioned};
+
+/// A connection pool, bound to an environment or shared: what an adapter provides.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    type Row: Columns + Send;
+    type Tx: Transaction<Row = Self::Row>;
+
+    /// Runs a read outside any transaction.
+    async fn fetch_all(&self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
+
+    /// The first row of a read outside any transaction (statements here ask for one).
+    async fn fetch_optional(&self, stmt: Statement) -> Result<Option<Self::Row>, StoreError> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
+
+    /// Runs one write statement and commits it, returning its rows (`RETURNING`).
+    async fn write_all(&self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
+
+    /// Runs one write statement and commits it, returning how many rows it changed.
+    async fn write(&self, stmt: Statement) -> Result<u64, StoreError>;
+
+    /// Opens a write transaction.
+    async fn begin(&self) -> Result<Self::Tx, StoreError>;
+}
+
+/// A write transaction: what an adapter provides. Dropping it rolls back.
+#[async_trait]
+pub trait Transaction: Send + 'static {
+    type Row: Columns + Send;
+
+    async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
+
+    /// The first row (statements here ask for one).
+    async fn fetch_optional(&mut self, stmt: Statement) -> Result<Option<Self::Row>, StoreError> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
+
+    /// Rows changed.
+    async fn execute(&mut self, stmt: Statement) -> Result<u64, StoreError>;
+
+    /// See [`StoreTx::lock_address_minting`].
+    async fn lock_address_minting(
+        &mut self,
+        vault: VaultId,
+        asset: AssetId,
+    ) -> Result<(), StoreError>;
+
+    async fn commit(self) -> Result<(), StoreError>;
+
+    async fn rollback(self) -> Result<(), StoreError>;
+}
+
+impl Statement {
+    /// Renders for `dialect`, binding `:environment` to `env` when the handle has one.
+    ///
+    /// # Errors
+    /// As [`Statement::render`].
+    pub fn render_in(
+        self,
+        env: Option<Environment>,
+        dialect: &impl Dialect,
+    ) -> Result<Rendered, StoreError> {
+        match env {
+            Some(env) => self.bind("environment", env.as_str()).render(dialect),
+            None => self.render(dialect),
+        }
+    }
+}
+
+/// Every environment-bound port over one database handle.
+pub struct EnvStore<D>(pub D);
+
+/// The unit of work's transaction: the adapter's, ended by its first error.
+///
+/// After a statement fails, `commit` rolls back and fails (`Internal`) instead of committing:
+/// PostgreSQL has aborted the transaction (every further statement fails, and a `COMMIT` would
+/// quietly roll back), and SQLite undid only the failed statement, so a `COMMIT` would publish
+/// the unit of work's earlier writes without it (half a ledger, a transaction row without its
+/// balances). Either way the [`StoreTx`] contract holds: an error ends the unit of work.
+pub struct SqlTx<T> {
+    tx: T,
+    failed: bool,
+}
+
+/// Tenants and API keys, with HMAC secrets sealed under the master key.
+pub struct SharedStore<D> {
+    pub db: D,
+    pub master: MasterKey,
+}
+
+impl<D: Database> EnvStore<D> {
+    /// Every port of `env` over `db`, which binds `:environment` to `env`.
+    pub fn ports(db: D, env: Environment) -> EnvironmentStores {
+        let store = Arc::new(EnvStore(db));
+        EnvironmentStores {
+            environment: env,
+            uow: store.clone(),
+            vaults: store.clone(),
+            wallets: store.clone(),
+            addresses: store.clone(),
+            transactions: store.clone(),
+            address_book: store.clone(),
+            events: store.clone(),
+            outbox: store.clone(),
+            idempotency: store,
+        }
+    }
+}
+
+impl<D: Database> SharedStore<D> {
+    /// The ports both environments share, over `db`, which binds no environment.
+    pub fn ports(db: D, master: MasterKey) -> SharedStores {
+        let store = Arc::new(SharedStore { db, master });
+        SharedStores {
+            tenants: store.clone(),
+            api_keys: store,
+        }
+    }
+}
+
+/// The reads of [`EnvStore`] and [`SharedStore`].
+pub(crate) async fn one<D: Database, T>(
+    db: &D,
+    stmt: Statement,
+    decode: impl Fn(&D::Row) -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    let row = db.fetch_optional(stmt).await?.ok_or(StoreError::NotFound)?;
+    decode(&row)
+}
+
+pub(crate) async fn all<D: Database, T>(
+    db: &D,
+    stmt: Statement,
+    decode: impl Fn(&D::Row) -> Result<T, StoreError> + Send,
+) -> Result<Vec<T>, StoreError> {
+    db.fetch_all(stmt).await?.iter().map(decode).collect()
+}
+
+/// A list statement built with [`paged`](crate::page::paged), as one page.
+pub(crate) async fn page<D: Database, T>(
+    db: &D,
+    stmt: Statement,
+    page: &PageRequest,
+    decode: impl Fn(&D::Row) -> Result<T, StoreError> + Send,
+) -> Result<Page<T>, StoreError> {
+    Ok(Page::from_overfetch(all(db, stmt, decode).await?, page))
+}
+
+impl<T: Transaction> SqlTx<T> {
+    /// Runs a statement; its error ends the unit of work.
+    pub(crate) async fn rows(&mut self, stmt: Statement) -> Result<Vec<T::Row>, StoreError> {
+        let rows = self.tx.fetch_all(stmt).await;
+        self.failed |= rows.is_err();
+        rows
+    }
+
+    /// Runs a write; how many rows it changed. Its error ends the unit of work.
+    pub(crate) async fn changed(&mut self, stmt: Statement) -> Result<u64, StoreError> {
+        let changed = self.tx.execute(stmt).await;
+        self.failed |= changed.is_err();
+        changed
+    }
+
+    pub(crate) async fn execute(&mut self, stmt: Statement) -> Result<(), StoreError> {
+        self.changed(stmt).await.map(|_| ())
+    }
+
+    /// Whether the statement returns a row.
+    pub(crate) async fn found(&mut self, stmt: Statement) -> Result<bool, StoreError> {
+        Ok(!self.rows(stmt).await?.is_empty())
+    }
+
+    /// The one row, decoded; `NotFound` when there is none (which does not end the unit of
+    /// work: it is an answer, not a failed statement).
+    pub(crate) async fn one<V>(
+        &mut self,
+        stmt: Statement,
+        decode: impl Fn(&T::Row) -> Result<V, StoreError> + Send,
+    ) -> Result<V, StoreError> {
+        let row = self.rows(stmt).await?.into_iter().next();
+        decode(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    pub(crate) async fn all<V>(
+        &mut self,
+        stmt: Statement,
+        decode: impl Fn(&T::Row) -> Result<V, StoreError> + Send,
+    ) -> Result<Vec<V>, StoreError> {
+        self.rows(stmt).await?.iter().map(decode).collect()
+    }
+
+    /// Runs a versioned update: one row changed, or `NotFound`, or a version conflict.
+    pub(crate) async fn versioned(&mut self, versioned: Versioned) -> Result<(), StoreError> {
+        if self.changed(versioned.update).await? > 0 {
+            return Ok(());
+        }
+        let exists = self.found(versioned.exists).await?;
+        Err(version_conflict(exists))
+    }
+}
+
+#[async_trait]
+impl<D: Database> UnitOfWork for EnvStore<D> {
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError> {
+        Ok(Box::new(SqlTx {
+            tx: self.0.begin().await?,
+            failed: false,
+        }))
+    }
+}
+
+#[async_trait]
+impl<T: Transaction> StoreTx for SqlTx<T> {
+    async fn lock_address_minting(
+        &mut self,
+        vault: VaultId,
+        asset: AssetId,
+    ) -> Result<(), StoreError> {
+        let locked = self.tx.lock_address_minting(vault, asset).await;
+        self.failed |= locked.is_err();
+        locked
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        if self.failed {
+            self.tx.rollback().await?;
+            return Err(StoreError::Internal(
+                "commit after a failed statement: the transaction was rolled back".into(),
+            ));
+        }
+        self.tx.commit().await
+    }
+}

@@ -1,0 +1,240 @@
+//! `events` (the event log and the outbox in one table) and `webhook_delivery_attempts`.
+
+use async_trait::async_trait;
+use custody_core::event::Event;
+use custody_core::id::{EventId, TenantId};
+use custody_core::outbox::{
+    AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryState, DeliveryStatus,
+};
+use custody_core::page::{Page, PageRequest};
+use custody_core::ports::{EventStore, EventTx, OutboxStore, StoreError};
+use time::{Duration, OffsetDateTime};
+
+use super::{by_id, exists, int, scoped};
+use crate::codec::{self, Columns};
+use crate::errors::corrupt;
+use crate::page::paged;
+use crate::statement::{Lock, Statement};
+use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
+
+/// The event itself.
+pub const COLUMNS: &str = "id, environment, tenant_id, event_type, resource_type, resource_id, \
+     resource_version, snapshot, previous_attributes, created_at";
+
+/// Its delivery bookkeeping.
+pub const DELIVERY: &str = "delivery_state, attempts, next_attempt_at, delivered_at";
+
+pub const ATTEMPT: &str = "id, event_id, tenant_id, attempt, attempted_at, url, \
+     response_status, error, duration_ms";
+
+pub fn list(tenant: TenantId, page: &PageRequest) -> Statement {
+    paged(scoped(COLUMNS, "events", tenant), EventId::PREFIX, page)
+}
+
+/// Pending and due at once: `next_attempt_at` starts at the event's creation time.
+///
+/// # Errors
+/// `Internal` for a version beyond a bigint.
+pub fn insert(event: &Event) -> Result<Statement, StoreError> {
+    Ok(Statement::new(
+        "INSERT INTO events (id, environment, tenant_id, event_type, resource_type, \
+         resource_id, resource_version, snapshot, previous_attributes, created_at, \
+         delivery_state, attempts, next_attempt_at) \
+         VALUES (:id, :environment, :tenant, :event_type, :resource_type, :resource_id, \
+         :resource_version, :snapshot, :previous_attributes, :created_at, 'pending', 0, \
+         :created_at)",
+    )
+    .bind("id", event.id.to_string())
+    .bind("tenant", event.tenant_id.to_string())
+    .bind("event_type", event.event_type.as_str())
+    .bind("resource_type", event.data.resource_type)
+    .bind("resource_id", event.data.resource_id.as_str())
+    .bind(
+        "resource_version",
+        int(event.data.version, "resource_version")?,
+    )
+    .bind("snapshot", event.data.snapshot.clone())
+    .bind("previous_attributes", event.previous_attributes.clone())
+    .bind("created_at", event.created_at))
+}
+
+/// Leases up to `limit` pending, due, unleased events until `lease_until` and returns them
+/// (with `attempts` and `lease_until`), in no particular order. One statement: PostgreSQL skips
+/// rows another claimer is leasing right now rather than waiting for them; SQLite runs it under
+/// the writer lock.
+pub fn claim(now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> Statement {
+    Statement::new(format!(
+        "WITH due AS ( \
+             SELECT id FROM events \
+             WHERE environment = :environment AND delivery_state = 'pending' \
+               AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until <= :now) \
+             ORDER BY id LIMIT :limit{{lock}}) \
+         UPDATE events SET lease_until = :lease_until \
+         WHERE id IN (SELECT id FROM due) \
+         RETURNING {COLUMNS}, attempts, lease_until"
+    ))
+    .bind("now", now)
+    .bind("limit", i64::from(limit))
+    .bind("lease_until", lease_until)
+    .lock(Lock::UpdateSkipLocked)
+}
+
+/// Some row when the tenant's event exists.
+pub fn event_exists(tenant: TenantId, event: EventId) -> Statement {
+    exists("events", tenant, event.to_string())
+}
+
+/// The attempt's event, locked: it must be this environment's and the attempt's tenant's, as
+/// an attempt recorded against someone else's event would corrupt both delivery logs.
+pub fn lock_for(attempt: &DeliveryAttempt) -> Statement {
+    event_exists(attempt.tenant_id, attempt.event_id).lock(Lock::Update)
+}
+
+pub fn insert_attempt(attempt: &DeliveryAttempt) -> Statement {
+    Statement::new(
+        "INSERT INTO webhook_delivery_attempts (id, environment, event_id, tenant_id, attempt, \
+         attempted_at, url, response_status, error, duration_ms) \
+         VALUES (:id, :environment, :event, :tenant, :attempt, :attempted_at, :url, \
+         :response_status, :error, :duration_ms)",
+    )
+    .bind("id", attempt.id.to_string())
+    .bind("event", attempt.event_id.to_string())
+    .bind("tenant", attempt.tenant_id.to_string())
+    .bind("attempt", i64::from(attempt.attempt))
+    .bind("attempted_at", attempt.attempted_at)
+    .bind("url", attempt.url.as_str())
+    .bind("response_status", attempt.response_status.map(i64::from))
+    .bind("error", attempt.error.as_deref())
+    .bind("duration_ms", i64::from(attempt.duration_ms))
+}
+
+/// Counts the attempt, ends the lease and writes the outcome on the event.
+pub fn record_outcome(attempt: &DeliveryAttempt, outcome: AttemptOutcome) -> Statement {
+    let (state, next_attempt_at, delivered_at) = match outcome {
+        AttemptOutcome::Delivered => (DeliveryState::Delivered, None, Some(attempt.attempted_at)),
+        AttemptOutcome::RetryAt(at) => (DeliveryState::Pending, Some(at), None),
+        AttemptOutcome::GiveUp => (DeliveryState::Failed, None, None),
+    };
+    Statement::new(
+        "UPDATE events SET attempts = attempts + 1, lease_until = NULL, \
+         delivery_state = :state, next_attempt_at = :next_attempt_at, \
+         delivered_at = COALESCE(:delivered_at, delivered_at) \
+         WHERE id = :id AND environment = :environment AND tenant_id = :tenant",
+    )
+    .bind("id", attempt.event_id.to_string())
+    .bind("tenant", attempt.tenant_id.to_string())
+    .bind("state", state.as_str())
+    .bind("next_attempt_at", next_attempt_at)
+    .bind("delivered_at", delivered_at)
+}
+
+pub fn status(tenant: TenantId, event: EventId) -> Statement {
+    by_id(DELIVERY, "events", tenant, event.to_string())
+}
+
+pub fn attempts(tenant: TenantId, event: EventId) -> Statement {
+    scoped(ATTEMPT, "webhook_delivery_attempts", tenant)
+        .push(" AND event_id = :event ORDER BY attempt, attempted_at, id")
+        .bind("event", event.to_string())
+}
+
+/// Makes the event pending and due at `now` again.
+pub fn redeliver(tenant: TenantId, event: EventId, now: OffsetDateTime) -> Statement {
+    Statement::new(
+        "UPDATE events SET delivery_state = 'pending', next_attempt_at = :now, \
+         lease_until = NULL \
+         WHERE id = :id AND environment = :environment AND tenant_id = :tenant",
+    )
+    .bind("id", event.to_string())
+    .bind("tenant", tenant.to_string())
+    .bind("now", now)
+}
+
+#[async_trait]
+impl<T: Transaction> EventTx for SqlTx<T> {
+    async fn append_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        self.execute(insert(event)?).await
+    }
+}
+
+#[async_trait]
+impl<D: Database> EventStore for EnvStore<D> {
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<Event>, StoreError> {
+        store::page(&self.0, list(tenant, &page), &page, codec::event).await
+    }
+}
+
+#[async_trait]
+impl<D: Database> OutboxStore for EnvStore<D> {
+    async fn claim(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedEvent>, StoreError> {
+        let lease_until = now.checked_add(lease).ok_or_else(|| {
+            StoreError::Internal(format!("lease {lease} from {now} overflows").into())
+        })?;
+        let rows = self.0.write_all(claim(now, lease_until, limit)).await?;
+        let mut claimed = rows
+            .iter()
+            .map(|r| {
+                Ok(ClaimedEvent {
+                    event: codec::event(r)?,
+                    attempts: u32::try_from(r.int("attempts")?)
+                        .map_err(|_| corrupt("attempts out of range"))?,
+                    lease_until: r.time("lease_until")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING does not promise an order; oldest first is the contract.
+        claimed.sort_by_key(|c| c.event.id);
+        Ok(claimed)
+    }
+
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.0.begin().await?;
+        if tx.fetch_optional(lock_for(attempt)).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        tx.execute(insert_attempt(attempt)).await?;
+        tx.execute(record_outcome(attempt, outcome)).await?;
+        tx.commit().await
+    }
+
+    async fn status(&self, tenant: TenantId, event: EventId) -> Result<DeliveryStatus, StoreError> {
+        store::one(&self.0, status(tenant, event), codec::delivery_status).await
+    }
+
+    async fn attempts(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        if self
+            .0
+            .fetch_optional(event_exists(tenant, event))
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        store::all(&self.0, attempts(tenant, event), codec::delivery_attempt).await
+    }
+
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if self.0.write(redeliver(tenant, event, now)).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! `idempotency_records`.
+
+use async_trait::async_trait;
+use custody_core::id::TenantId;
+use custody_core::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use custody_core::ports::{IdempotencyStore, IdempotencyTx, Reservation, StoreError};
+use time::OffsetDateTime;
+
+use crate::codec::{self, headers_json};
+use crate::statement::Statement;
+use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
+
+pub const COLUMNS: &str = "key, fingerprint, state, response_status, response_headers, \
+     response_body, created_at, expires_at";
+
+/// Inserts an in-flight record, or replaces one that has expired at `now`; a live record is
+/// left alone and no row comes back (in PostgreSQL the conflicting row is locked, so of two
+/// concurrent reservations the second waits for the first, then sees a live row).
+pub fn reserve(
+    tenant: TenantId,
+    key: &IdempotencyKey,
+    fingerprint: &Fingerprint,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Statement {
+    Statement::new(
+        "INSERT INTO idempotency_records \
+             (environment, tenant_id, key, fingerprint, state, created_at, expires_at) \
+         VALUES (:environment, :tenant, :key, :fingerprint, 'in_flight', :now, :expires_at) \
+         ON CONFLICT (environment, tenant_id, key) DO UPDATE SET \
+             fingerprint = excluded.fingerprint, state = 'in_flight', \
+             response_status = NULL, response_headers = NULL, response_body = NULL, \
+             created_at = excluded.created_at, expires_at = excluded.expires_at \
+         WHERE idempotency_records.expires_at <= excluded.created_at \
+         RETURNING key",
+    )
+    .bind("tenant", tenant.to_string())
+    .bind("key", key.as_str())
+    .bind("fingerprint", fingerprint.0.to_vec())
+    .bind("now", now)
+    .bind("expires_at", expires_at)
+}
+
+/// The record unless it has expired at `now`.
+pub fn live(tenant: TenantId, key: &IdempotencyKey, now: OffsetDateTime) -> Statement {
+    Statement::new(format!(
+        "SELECT {COLUMNS} FROM idempotency_records WHERE environment = :environment \
+         AND tenant_id = :tenant AND key = :key AND expires_at > :now"
+    ))
+    .bind("tenant", tenant.to_string())
+    .bind("key", key.as_str())
+    .bind("now", now)
+}
+
+/// Marks the in-flight record completed with the response to replay.
+pub fn complete(tenant: TenantId, key: &IdempotencyKey, response: &StoredResponse) -> Statement {
+    Statement::new(
+        "UPDATE idempotency_records SET state = 'completed', response_status = :status, \
+         response_headers = :headers, response_body = :body \
+         WHERE environment = :environment AND tenant_id = :tenant AND key = :key \
+         AND state = 'in_flight'",
+    )
+    .bind("tenant", tenant.to_string())
+    .bind("key", key.as_str())
+    .bind("status", i64::from(response.status))
+    .bind("headers", headers_json(&response.headers))
+    .bind("body", response.body.clone())
+}
+
+/// Deletes an in-flight record, never a completed one.
+pub fn release(tenant: TenantId, key: &IdempotencyKey) -> Statement {
+    Statement::new(
+        "DELETE FROM idempotency_records WHERE environment = :environment \
+         AND tenant_id = :tenant AND key = :key AND state = 'in_flight'",
+    )
+    .bind("tenant", tenant.to_string())
+    .bind("key", key.as_str())
+}
+
+pub fn purge_expired(now: OffsetDateTime) -> Statement {
+    Statement::new(
+        "DELETE FROM idempotency_records WHERE environment = :environment \
+         AND expires_at <= :now",
+    )
+    .bind("now", now)
+}
+
+/// How often `reserve` retries when the record it lost to vanished before it could be read
+/// (released in between). Each retry means another request finished in that instant; more than
+/// a few in a row does not happen outside a pathological loop.
+const RESERVE_ATTEMPTS: usize = 8;
+
+#[async_trait]
+impl<T: Transaction> IdempotencyTx for SqlTx<T> {
+    async fn complete_idempotency(
+        &mut self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        if self.changed(complete(tenant, key, response)).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<D: Database> IdempotencyStore for EnvStore<D> {
+    async fn reserve(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Reservation, StoreError> {
+        for _ in 0..RESERVE_ATTEMPTS {
+            let stmt = reserve(tenant, key, fingerprint, now, expires_at);
+            if !self.0.write_all(stmt).await?.is_empty() {
+                return Ok(Reservation::Reserved);
+            }
+            if let Some(row) = self.0.fetch_optional(live(tenant, key, now)).await? {
+                return Ok(Reservation::Existing(codec::idempotency_record(&row)?));
+            }
+            // Released (or purged) between the two statements: try again.
+        }
+        Err(StoreError::Unavailable(
+            "idempotency key kept changing hands while being reserved".into(),
+        ))
+    }
+
+    async fn lookup(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        now: OffsetDateTime,
+    ) -> Result<IdempotencyRecord, StoreError> {
+        store::one(&self.0, live(tenant, key, now), codec::idempotency_record).await
+    }
+
+    async fn release(&self, tenant: TenantId, key: &IdempotencyKey) -> Result<(), StoreError> {
+        self.0.write(release(tenant, key)).await.map(|_| ())
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.0.write(purge_expired(now)).await
+    }
+}

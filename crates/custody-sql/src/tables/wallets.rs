@@ -1,0 +1,148 @@
+//! `wallets`.
+
+use async_trait::async_trait;
+use custody_core::asset::AssetId;
+use custody_core::id::{TenantId, VaultId, WalletId};
+use custody_core::page::{Page, PageRequest};
+use custody_core::ports::{StoreError, WalletFilter, WalletStore, WalletTx};
+use custody_core::text::Label;
+use custody_core::wallet::Wallet;
+
+use super::{by_id, exists, int, scoped, Versioned};
+use crate::codec;
+use crate::names;
+use crate::page::paged;
+use crate::statement::{Lock, Statement, Value};
+use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
+
+pub const COLUMNS: &str = "id, environment, tenant_id, vault_id, asset_id, label, status, \
+     CAST(available AS TEXT) AS available, CAST(pending AS TEXT) AS pending, \
+     CAST(held AS TEXT) AS held, version, created_at, updated_at";
+
+pub fn get(tenant: TenantId, id: WalletId) -> Statement {
+    by_id(COLUMNS, "wallets", tenant, id.to_string())
+}
+
+/// The vault's wallet for an asset, whatever the tenant.
+pub fn of_vault(vault: VaultId, asset: AssetId) -> Statement {
+    Statement::new(format!(
+        "SELECT {COLUMNS} FROM wallets WHERE environment = :environment \
+         AND vault_id = :vault AND asset_id = :asset"
+    ))
+    .bind("vault", vault.to_string())
+    .bind("asset", asset.to_string())
+}
+
+/// The tenant's wallets among `ids`, in ascending id order (the order locks are taken in).
+pub fn some_of(tenant: TenantId, ids: &[WalletId]) -> Statement {
+    scoped(COLUMNS, "wallets", tenant)
+        .push(" AND id IN (:ids) ORDER BY id")
+        .bind_list("ids", ids.iter().map(ToString::to_string))
+}
+
+/// One wallet by id, whatever the tenant.
+pub fn any_tenant(id: WalletId) -> Statement {
+    Statement::new(format!(
+        "SELECT {COLUMNS} FROM wallets WHERE environment = :environment AND id = :id"
+    ))
+    .bind("id", id.to_string())
+}
+
+pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Statement {
+    let stmt = scoped(COLUMNS, "wallets", tenant)
+        .filter("vault_id", "vault", filter.vault_id.map(|v| v.to_string()))
+        .filter("asset_id", "asset", filter.asset.map(|a| a.to_string()));
+    paged(stmt, WalletId::PREFIX, page)
+}
+
+/// # Errors
+/// `Internal` for a version beyond a bigint.
+pub fn insert(wallet: &Wallet) -> Result<Statement, StoreError> {
+    let insert = Statement::new(
+        "INSERT INTO wallets (id, environment, tenant_id, vault_id, asset_id, label, status, \
+         available, pending, held, version, created_at, updated_at) \
+         VALUES (:id, :environment, :tenant, :vault, :asset, :label, :status, :available, \
+         :pending, :held, :version, :created_at, :updated_at)",
+    )
+    .bind("vault", wallet.vault_id.to_string())
+    .bind("asset", wallet.asset.to_string())
+    .bind("created_at", wallet.created_at);
+    changes(insert, wallet)
+}
+
+/// Saves label, status and balances.
+///
+/// # Errors
+/// `Internal` for a version beyond a bigint.
+pub fn update(wallet: &Wallet) -> Result<Versioned, StoreError> {
+    let update = Statement::new(
+        "UPDATE wallets SET label = :label, status = :status, available = :available, \
+         pending = :pending, held = :held, version = :version, updated_at = :updated_at \
+         WHERE id = :id AND environment = :environment AND tenant_id = :tenant \
+         AND version < :version",
+    );
+    Ok(Versioned {
+        update: changes(update, wallet)?,
+        exists: exists("wallets", wallet.tenant_id, wallet.id.to_string()),
+    })
+}
+
+fn changes(stmt: Statement, wallet: &Wallet) -> Result<Statement, StoreError> {
+    let balances = &wallet.balances;
+    Ok(stmt
+        .bind("id", wallet.id.to_string())
+        .bind("tenant", wallet.tenant_id.to_string())
+        .bind("label", wallet.label.as_ref().map(Label::as_str))
+        .bind("status", names::wallet_status(wallet.status))
+        .bind("available", Value::decimal(balances.available.base_units()))
+        .bind("pending", Value::decimal(balances.pending.base_units()))
+        .bind("held", Value::decimal(balances.held.base_units()))
+        .bind("version", int(wallet.version, "version")?)
+        .bind("updated_at", wallet.updated_at))
+}
+
+#[async_trait]
+impl<T: Transaction> WalletTx for SqlTx<T> {
+    async fn find_wallet(&mut self, vault: VaultId, asset: AssetId) -> Result<Wallet, StoreError> {
+        self.one(of_vault(vault, asset), codec::wallet).await
+    }
+
+    async fn lock_wallets(
+        &mut self,
+        tenant: TenantId,
+        ids: &[WalletId],
+    ) -> Result<Vec<Wallet>, StoreError> {
+        self.all(some_of(tenant, ids).lock(Lock::Update), codec::wallet)
+            .await
+    }
+
+    async fn lock_wallet_by_id(&mut self, id: WalletId) -> Result<Wallet, StoreError> {
+        self.one(any_tenant(id).lock(Lock::Update), codec::wallet)
+            .await
+    }
+
+    async fn insert_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError> {
+        self.execute(insert(wallet)?).await
+    }
+
+    async fn update_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError> {
+        self.versioned(update(wallet)?).await
+    }
+}
+
+#[async_trait]
+impl<D: Database> WalletStore for EnvStore<D> {
+    async fn get(&self, tenant: TenantId, id: WalletId) -> Result<Wallet, StoreError> {
+        store::one(&self.0, get(tenant, id), codec::wallet).await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &WalletFilter,
+        page: PageRequest,
+    ) -> Result<Page<Wallet>, StoreError> {
+        let stmt = list(tenant, filter, &page);
+        store::page(&self.0, stmt, &page, codec::wallet).await
+    }
+}
