@@ -253,11 +253,9 @@ mod tests {
         let even = |n: &u128| n % 2 == 0;
         let id = |n: &u128| Ulid(*n);
         let first = PageRequest::new(Some(150), None, None).unwrap();
-        let page = filtered_page(&first, id, even, async |r| {
-            Ok::<_, ()>(numbers(r, &all))
-        })
-        .await
-        .unwrap();
+        let page = filtered_page(&first, id, even, async |r| Ok::<_, ()>(numbers(r, &all)))
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 150);
         assert_eq!(page.items.first(), Some(&2));
         assert_eq!(page.items.last(), Some(&300));
@@ -277,9 +275,12 @@ mod tests {
         assert_eq!(page.items, vec![6, 8, 10]);
         assert!(page.has_more);
 
-        let none = filtered_page(&first, id, |_| false, async |r| {
-            Ok::<_, ()>(numbers(r, &all))
-        })
+        let none = filtered_page(
+            &first,
+            id,
+            |_| false,
+            async |r| Ok::<_, ()>(numbers(r, &all)),
+        )
         .await
         .unwrap();
         assert!(none.items.is_empty());

@@ -221,8 +221,8 @@ impl AddressBookService {
                 code: "address_book_entry_exists",
                 message,
             }) => {
-                let address = ChainAddress::parse(network, &raw)
-                    .map_err(|e| address_error("address", e))?;
+                let address =
+                    ChainAddress::parse(network, &raw).map_err(|e| address_error("address", e))?;
                 let existing = self.find_active(caller, network, &address).await?;
                 Err(Error::Conflict {
                     code: "address_book_entry_exists",
@@ -253,8 +253,8 @@ impl AddressBookService {
             network: Some(network),
             ..AddressBookFilter::default()
         };
-        let page = PageRequest::new(Some(1), None, None)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let page =
+            PageRequest::new(Some(1), None, None).map_err(|e| Error::Internal(e.to_string()))?;
         let found = filtered_page(
             &page,
             |e: &AddressBookEntry| e.id.ulid(),

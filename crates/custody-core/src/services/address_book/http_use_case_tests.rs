@@ -70,7 +70,11 @@ async fn filters_by_network_and_status() {
         .list_filtered(&caller(), &eth, PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(ids_of(&page), vec![3], "deleted entries are left out by default");
+    assert_eq!(
+        ids_of(&page),
+        vec![3],
+        "deleted entries are left out by default"
+    );
 
     let deleted = AddressBookFilter {
         status: Some(EntryStatus::Deleted),

@@ -3,7 +3,9 @@
 //! requests. `Idempotency-Key` is honoured on every mutation here (required only on transfers
 //! and withdrawals, which arrive with the money-movement work).
 
+pub mod address_book;
 pub mod assets;
+pub mod transactions;
 pub mod vaults;
 pub mod wallets;
 
@@ -17,6 +19,8 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     assets::endpoints(api);
     vaults::endpoints(api);
     wallets::endpoints(api);
+    address_book::endpoints(api);
+    transactions::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {
