@@ -97,7 +97,7 @@ impl From<&AddressBookEntry> for PlatformAddressBookEntry {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateAddressBookEntryRequest {
-    /// `ethereum`, `base`, `polygon`, `arbitrum`, `solana`, `sui`, …
+    /// `ethereum`, `base`, `ink`, `solana` or `sui`.
     #[schema(example = "ethereum")]
     pub network: String,
     /// The destination: EVM `0x` + 40 hex (EIP-55 checksum checked when mixed-case), Solana
