@@ -212,12 +212,18 @@ pub struct AddressBookList {
     pub pagination: Pagination,
 }
 
-fn entry_status(raw: &str) -> Result<Option<EntryStatus>, ApiError> {
+/// A `status` filter: one the store knows, or `Pending`.
+enum StatusQuery {
+    Is(EntryStatus),
+    /// Cooling off: no entry is, until the tenant has a cooling-off period.
+    Pending,
+}
+
+fn status_query(raw: &str) -> Result<StatusQuery, ApiError> {
     match raw.to_ascii_lowercase().as_str() {
-        "active" => Ok(Some(EntryStatus::Active)),
-        "deleted" => Ok(Some(EntryStatus::Deleted)),
-        // No entry is cooling off until the tenant has a cooling-off period.
-        "pending" => Ok(None),
+        "active" => Ok(StatusQuery::Is(EntryStatus::Active)),
+        "deleted" => Ok(StatusQuery::Is(EntryStatus::Deleted)),
+        "pending" => Ok(StatusQuery::Pending),
         _ => Err(ApiError::invalid_parameter(
             "status",
             "invalid_status",
@@ -252,34 +258,33 @@ pub async fn list_entries(req: HttpRequest, auth: Authenticated) -> Result<HttpR
         })
         .transpose()
         .map_err(bad_request)?;
-    let pending_only = q
-        .status
-        .as_deref()
-        .is_some_and(|s| s.eq_ignore_ascii_case("pending"));
-    let status = q.status.as_deref().map(entry_status).transpose()?.flatten();
-    let items: Vec<PlatformAddressBookEntry>;
-    let has_more;
-    if pending_only {
-        items = Vec::new();
-        has_more = false;
-    } else {
-        let filter = AddressBookFilter {
-            network,
-            asset,
-            status,
-        };
-        let page = auth
-            .graph
-            .address_book
-            .list_filtered(&auth.caller, &filter, page_request)
-            .await?;
-        items = page
-            .items
-            .iter()
-            .map(PlatformAddressBookEntry::from)
-            .collect();
-        has_more = page.has_more;
-    }
+    let (items, has_more) = match q.status.as_deref().map(status_query).transpose()? {
+        Some(StatusQuery::Pending) => {
+            auth.caller.require(Scope::AddressBookRead)?;
+            (Vec::new(), false)
+        }
+        status => {
+            let filter = AddressBookFilter {
+                network,
+                asset,
+                status: match status {
+                    Some(StatusQuery::Is(s)) => Some(s),
+                    _ => None,
+                },
+            };
+            let page = auth
+                .graph
+                .address_book
+                .list_filtered(&auth.caller, &filter, page_request)
+                .await?;
+            let items: Vec<PlatformAddressBookEntry> = page
+                .items
+                .iter()
+                .map(PlatformAddressBookEntry::from)
+                .collect();
+            (items, page.has_more)
+        }
+    };
     Ok(wire::json(
         StatusCode::OK,
         &List::page(items, has_more, Some(&page_request), |e| e.id.clone()),

@@ -371,6 +371,7 @@ async fn address_book_refusals(engine: Engine) {
         .await;
     for path in [
         "/v1/address-book".to_owned(),
+        "/v1/address-book?status=Pending".to_owned(),
         format!("/v1/address-book/{id}"),
     ] {
         let response = app
