@@ -166,17 +166,40 @@ async fn address_book_lifecycle(engine: Engine) {
     assert_eq!(status, 200, "{next}");
     assert_eq!(ids(&next), vec![eth2_id.clone()]);
     assert_eq!(next["pagination"]["hasMore"], false);
-
-    // Delete: 200 with the entry Deleted; it leaves the default list, `status=Deleted` shows it.
-    let (status, _, deleted) = call(
+    // Backwards from the second Ethereum entry: the Solana one in between is skipped.
+    let (status, _, back) = call(
         &app,
         &key,
-        Method::DELETE,
-        &format!("/v1/address-book/{id}"),
+        Method::GET,
+        &format!("/v1/address-book?network=ethereum&limit=1&ending_before={eth2_id}"),
         None,
     )
     .await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(ids(&back), vec![id.clone()]);
+    assert_eq!(
+        back["pagination"],
+        json!({"hasMore": false, "nextCursor": null})
+    );
+
+    // Delete: 200 with the entry Deleted (replayed as such with its key); it leaves the default
+    // list, `status=Deleted` shows it.
+    let delete = || {
+        app.request(
+            &key,
+            Method::DELETE,
+            &format!("/v1/address-book/{id}"),
+            None,
+        )
+        .idempotency_key("abe-delete-1")
+        .send()
+    };
+    let (status, _, deleted_raw, deleted) = parts(delete().await).await;
     assert_eq!(status, 200, "{deleted}");
+    let (status, headers, replayed, _) = parts(delete().await).await;
+    assert_eq!(status, 200);
+    assert_eq!(replayed, deleted_raw);
+    assert_eq!(headers["idempotency-replayed"], "true");
     assert_eq!(deleted["status"], "Deleted");
     assert_eq!(deleted["id"], id.as_str());
     assert_eq!(ids(&list("").await), vec![sol_id.clone(), eth2_id.clone()]);
