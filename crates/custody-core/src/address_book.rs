@@ -27,7 +27,7 @@ pub enum EntryStatus {
 /// Why an entry cannot receive a withdrawal of an asset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DestinationRefusal {
-    /// The entry was deleted (422 `address_book_entry_inactive`).
+    /// The entry was deleted (422 `address_book_entry_not_active`).
     #[error("the address-book entry has been deleted")]
     Inactive,
     /// The entry is on another network than the asset (422 `destination_network_mismatch`).
@@ -47,7 +47,7 @@ impl DestinationRefusal {
     /// The stable machine code.
     pub const fn code(&self) -> &'static str {
         match self {
-            DestinationRefusal::Inactive => "address_book_entry_inactive",
+            DestinationRefusal::Inactive => "address_book_entry_not_active",
             DestinationRefusal::NetworkMismatch { .. } => "destination_network_mismatch",
             DestinationRefusal::AssetMismatch(_) => "destination_asset_mismatch",
         }

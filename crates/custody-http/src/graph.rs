@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use custody_core::environment::Environment;
 use custody_core::ports::{DynClock, DynIdempotencyStore};
 use custody_core::services::{
-    AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
+    AddressBookService, AddressService, AuthService, BalanceService, DepositService,
+    TransferService, VaultService, WalletService, WithdrawalService,
 };
 use ipnet::IpNet;
 
@@ -30,6 +31,12 @@ pub struct ServiceGraph {
     pub balances: BalanceService,
     /// Deposits, from provider notifications verified by the graph's provider.
     pub deposits: DepositService,
+    /// The address book (withdrawal allow-list).
+    pub address_book: AddressBookService,
+    /// Internal transfers.
+    pub transfers: TransferService,
+    /// Withdrawals (submit, cancel) and transaction reads of every kind.
+    pub withdrawals: WithdrawalService,
     /// Idempotency records of this environment (the edge applies them: [`crate::idempotency`]).
     pub idempotency: DynIdempotencyStore,
     /// The provider this graph mints with (its name is logged at start-up).

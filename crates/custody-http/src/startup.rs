@@ -25,7 +25,8 @@ use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
 use custody_core::services::{
-    AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
+    AddressBookService, AddressService, AuthService, BalanceService, DepositService,
+    TransferService, VaultService, WalletService, WithdrawalService,
 };
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
@@ -146,6 +147,20 @@ fn service_graph(
         clock.clone(),
         ids.clone(),
     );
+    let address_book = AddressBookService::new(
+        stores.uow.clone(),
+        stores.address_book.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
+    let transfers = TransferService::new(stores.uow.clone(), clock.clone(), ids.clone());
+    let withdrawals = WithdrawalService::new(
+        stores.uow.clone(),
+        stores.transactions.clone(),
+        provider.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
     let addresses = AddressService::new(
         stores.environment,
         stores.uow.clone(),
@@ -182,6 +197,9 @@ fn service_graph(
         wallets,
         balances,
         deposits,
+        address_book,
+        transfers,
+        withdrawals,
         idempotency: stores.idempotency,
         provider_name,
     }

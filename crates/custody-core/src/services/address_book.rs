@@ -10,7 +10,7 @@ use crate::chain_address::ChainAddress;
 use crate::error::{address_error, Error, ResourceKind};
 use crate::event::EventType;
 use crate::id::AddressBookEntryId;
-use crate::page::{Page, PageRequest};
+use crate::page::{filtered_page, Page, PageRequest};
 use crate::ports::{DynAddressBookStore, DynClock, DynIdGenerator, DynUnitOfWork, StoreError};
 use crate::text::Label;
 
@@ -25,6 +25,33 @@ pub struct NewAddressBookEntry {
     pub label: Label,
     /// Restricts the entry to one asset (which must be on `network`).
     pub asset: Option<AssetId>,
+}
+
+/// What `GET /v1/address-book` filters on; `None` matches everything. Without a status, deleted
+/// entries are left out (ask for `Deleted` to see them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddressBookFilter {
+    /// Only entries on this network.
+    pub network: Option<Network>,
+    /// Only entries restricted to this asset.
+    pub asset: Option<AssetId>,
+    /// Only entries in this status.
+    pub status: Option<EntryStatus>,
+}
+
+impl AddressBookFilter {
+    fn matches(&self, entry: &AddressBookEntry) -> bool {
+        self.network.is_none_or(|n| entry.network == n)
+            && self.asset.is_none_or(|a| entry.asset == Some(a))
+            && match self.status {
+                Some(status) => entry.status == status,
+                None => entry.status != EntryStatus::Deleted,
+            }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.network.is_none() && self.asset.is_none() && self.status.is_none()
+    }
 }
 
 /// Address-book use cases.
@@ -175,7 +202,100 @@ impl AddressBookService {
             .list(caller.tenant_id, include_deleted, page)
             .await?)
     }
+
+    /// [`add`](AddressBookService::add) for the partner API: a duplicate names the entry that
+    /// already holds the address (`Conflict(address_book_entry_exists)`, "… as abe_…").
+    ///
+    /// # Errors
+    /// As [`add`](AddressBookService::add).
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        new: NewAddressBookEntry,
+        idempotency: Option<IdempotentWrite<'_, AddressBookEntry>>,
+    ) -> Result<AddressBookEntry, Error> {
+        let network = new.network;
+        let raw = new.address.clone();
+        match self.add(caller, new, idempotency).await {
+            Err(Error::Conflict {
+                code: "address_book_entry_exists",
+                message,
+            }) => {
+                let address =
+                    ChainAddress::parse(network, &raw).map_err(|e| address_error("address", e))?;
+                let existing = self.find_active(caller, network, &address).await?;
+                Err(Error::Conflict {
+                    code: "address_book_entry_exists",
+                    message: match existing {
+                        Some(entry) => {
+                            format!("{address} is already in the address book as {}", entry.id)
+                        }
+                        None => message,
+                    },
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The non-deleted entry holding `address` on `network`, if any.
+    ///
+    /// # Errors
+    /// `MissingScope(address_book:read)`; store errors.
+    pub async fn find_active(
+        &self,
+        caller: &Caller,
+        network: Network,
+        address: &ChainAddress,
+    ) -> Result<Option<AddressBookEntry>, Error> {
+        caller.require(Scope::AddressBookRead)?;
+        let filter = AddressBookFilter {
+            network: Some(network),
+            ..AddressBookFilter::default()
+        };
+        let page =
+            PageRequest::new(Some(1), None, None).map_err(|e| Error::Internal(e.to_string()))?;
+        let found = filtered_page(
+            &page,
+            |e: &AddressBookEntry| e.id.ulid(),
+            |e| filter.matches(e) && e.address == *address,
+            async |request| self.entries.list(caller.tenant_id, false, request).await,
+        )
+        .await?;
+        Ok(found.items.into_iter().next())
+    }
+
+    /// Lists entries matching `filter` (Platform `GET /v1/address-book`).
+    ///
+    /// # Errors
+    /// `MissingScope(address_book:read)`; store errors.
+    pub async fn list_filtered(
+        &self,
+        caller: &Caller,
+        filter: &AddressBookFilter,
+        page: PageRequest,
+    ) -> Result<Page<AddressBookEntry>, Error> {
+        caller.require(Scope::AddressBookRead)?;
+        let include_deleted = filter.status.is_some_and(|s| s != EntryStatus::Active);
+        if filter.is_empty() {
+            return self.list(caller, false, page).await;
+        }
+        Ok(filtered_page(
+            &page,
+            |e: &AddressBookEntry| e.id.ulid(),
+            |e| filter.matches(e),
+            async |request| {
+                self.entries
+                    .list(caller.tenant_id, include_deleted, request)
+                    .await
+            },
+        )
+        .await?)
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod http_use_case_tests;

@@ -23,7 +23,7 @@ mod withdrawal;
 pub(crate) mod test_support;
 
 pub use address::{AddressService, AddressTarget, EnsureAddress, ReferencedAddress};
-pub use address_book::{AddressBookService, NewAddressBookEntry};
+pub use address_book::{AddressBookFilter, AddressBookService, NewAddressBookEntry};
 pub use admin::{AdminService, MintedKey, NewKey};
 pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
 pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};

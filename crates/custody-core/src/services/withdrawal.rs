@@ -12,14 +12,14 @@
 //! `Submitted → PendingSignature` and committing that before calling the provider, and a
 //! partner [`cancel`](WithdrawalService::cancel) is allowed only while it is still `Submitted`
 //! (not yet handed to the custodian); afterwards it is refused with
-//! `Conflict(withdrawal_in_progress)`. Both lock the transaction row, so exactly one of them
+//! `Conflict(transaction_not_cancellable)`. Both lock the transaction row, so exactly one of them
 //! wins. A claimed withdrawal without a `provider_ref` (the provider call failed or the process
 //! crashed) is resent by the next dispatch, which the provider's idempotency makes harmless.
 //! The state machine itself still allows `PendingSignature → Cancelled`: a provider may report
 //! a rejected approval, which is applied through
 //! [`apply_provider_update`](WithdrawalService::apply_provider_update).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::booking::{advance_to, record_new};
 use super::{commit_with, IdempotentWrite};
@@ -28,7 +28,7 @@ use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
 use crate::id::{AddressBookEntryId, TransactionId, WalletId};
-use crate::page::{Page, PageRequest};
+use crate::page::{filtered_page, Page, PageRequest};
 use crate::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynTransactionStore, DynUnitOfWork,
     ProviderError, ProviderTransfer, TransactionFilter, WithdrawalRequest,
@@ -146,9 +146,9 @@ impl WithdrawalService {
     /// returning its funds.
     ///
     /// # Errors
-    /// `MissingScope(withdrawals:write)`; `NotFound`; `Refused(not_a_withdrawal)`;
-    /// `Conflict(withdrawal_in_progress)` once a dispatch has claimed it (any non-final status
-    /// after `Submitted`); `InvalidTransition` when it is already final.
+    /// `MissingScope(withdrawals:write)`; `NotFound`; `Conflict(transaction_not_cancellable)`
+    /// for anything but a `Submitted` withdrawal: a deposit or transfer, a withdrawal a dispatch
+    /// has claimed (any non-final status after `Submitted`), or one already final.
     pub async fn cancel(
         &self,
         caller: &Caller,
@@ -162,22 +162,25 @@ impl WithdrawalService {
             .await
             .map_err(Error::from_store(ResourceKind::Transaction))?;
         if transaction.kind != TransactionKind::Withdrawal {
-            return Err(Error::Refused {
-                code: "not_a_withdrawal",
-                message: "only withdrawals can be cancelled".into(),
-            });
+            return Err(not_cancellable(format!(
+                "only withdrawals can be cancelled; this is a {}",
+                transaction.kind.as_str()
+            )));
         }
         // Once dispatch has claimed it (PendingSignature onwards) the provider may be sending
         // it: returning the funds now could pay twice. We hold the transaction's row lock, so a
-        // claim cannot commit between this check and our commit. A final status falls through
-        // to the state machine's `InvalidTransition`: nothing is in progress any more.
-        if transaction.status != TransactionStatus::Submitted && !transaction.status.is_terminal() {
-            return Err(Error::Conflict {
-                code: "withdrawal_in_progress",
-                message: "the withdrawal has been handed to the custodian and can no longer be \
-                          cancelled"
+        // claim cannot commit between this check and our commit.
+        if transaction.status.is_terminal() {
+            return Err(not_cancellable(format!(
+                "the withdrawal is already {} and can no longer be cancelled",
+                transaction.status
+            )));
+        }
+        if transaction.status != TransactionStatus::Submitted {
+            return Err(not_cancellable(
+                "the withdrawal has been handed to the custodian and can no longer be cancelled"
                     .into(),
-            });
+            ));
         }
         let now = self.clock.now();
         let mut wallets = lock_source(tx.as_mut(), &transaction).await?;
@@ -221,6 +224,44 @@ impl WithdrawalService {
             .transactions
             .list(caller.tenant_id, filter, page)
             .await?)
+    }
+
+    /// Lists transactions of any kind that debit or credit one of `wallets` (a vault's
+    /// wallets: Platform's `vaultId` filter) and match `filter`. An empty set lists nothing.
+    ///
+    /// # Errors
+    /// `MissingScope(transactions:read)`; store errors.
+    pub async fn list_touching(
+        &self,
+        caller: &Caller,
+        filter: &TransactionFilter,
+        wallets: &BTreeSet<WalletId>,
+        page: PageRequest,
+    ) -> Result<Page<Transaction>, Error> {
+        caller.require(Scope::TransactionsRead)?;
+        if wallets.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                has_more: false,
+            });
+        }
+        let touches = |t: &Transaction| {
+            [t.source_wallet_id, t.destination_wallet_id]
+                .into_iter()
+                .flatten()
+                .any(|w| wallets.contains(&w))
+        };
+        Ok(filtered_page(
+            &page,
+            |t: &Transaction| t.id.ulid(),
+            touches,
+            async |request| {
+                self.transactions
+                    .list(caller.tenant_id, filter, request)
+                    .await
+            },
+        )
+        .await?)
     }
 
     /// Worker step: hands a withdrawal to the provider (idempotent on the transaction id) and
@@ -367,6 +408,14 @@ impl WithdrawalService {
     }
 }
 
+/// Why a cancel was refused: 409, one code for every status but `Submitted`.
+fn not_cancellable(message: String) -> Error {
+    Error::Conflict {
+        code: "transaction_not_cancellable",
+        message,
+    }
+}
+
 /// What [`WithdrawalService::dispatch`]'s claim decided.
 enum Claim {
     /// Hand this request to the provider (the withdrawal is claimed).
@@ -391,3 +440,6 @@ async fn lock_source(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod http_use_case_tests;

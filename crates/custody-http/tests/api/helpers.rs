@@ -477,3 +477,77 @@ pub async fn assert_error(
     assert!(error["retryable"].is_boolean());
     body
 }
+
+// ---------------------------------------------------------------------------------------------
+// Money: funding wallets and checking the ledger
+// ---------------------------------------------------------------------------------------------
+
+impl TestApp {
+    /// Credits `amount` (whole tokens) of `asset` to the sandbox wallet owning `address`, as a
+    /// completed, provider-verified deposit: the path a provider notification takes
+    /// (`DepositService::apply_verified`), over the sandbox graph's store. Returns the deposit.
+    pub async fn fund(
+        &self,
+        address: &str,
+        asset: &str,
+        amount: &str,
+    ) -> custody_core::transaction::Transaction {
+        use custody_core::amount::Amount;
+        use custody_core::asset::AssetId;
+        use custody_core::chain_address::ChainAddress;
+        use custody_core::ports::VerifiedDeposit;
+        use custody_core::services::DepositService;
+        use custody_core::transaction::{Confirmations, TransactionStatus};
+
+        let asset = AssetId::parse(asset).expect("asset");
+        let stores = self.store.environment(Environment::Sandbox);
+        let deposits = DepositService::new(
+            stores.uow,
+            Arc::new(custody_sandbox::SandboxProvider::new()),
+            Arc::new(SystemClock),
+            Arc::new(OsIds),
+        );
+        let provider_ref = {
+            use custody_core::ports::IdGenerator as _;
+            format!("test-deposit-{}", OsIds.ulid())
+        };
+        deposits
+            .apply_verified(VerifiedDeposit {
+                provider_ref,
+                asset,
+                amount: Amount::parse(amount, asset.decimals()).expect("amount"),
+                address: ChainAddress::parse(asset.network(), address).expect("address"),
+                tx_hash: Some(format!("0x{}", "ab".repeat(32))),
+                status: TransactionStatus::Completed,
+                confirmations: Some(Confirmations {
+                    seen: 12,
+                    required: 12,
+                }),
+            })
+            .await
+            .expect("apply a verified deposit")
+    }
+
+    /// Asserts, for every wallet given, that its materialised balances equal a replay of its
+    /// ledger (what `WalletService::reconcile` checks): ledger == balances.
+    pub async fn assert_ledger_matches(&self, key: &Key, wallet_ids: &[&str]) {
+        use custody_core::id::WalletId;
+        let env = key.minted.record.environment;
+        let tenant = key.minted.record.tenant_id;
+        let stores = self.store.environment(env);
+        for raw in wallet_ids {
+            let id = WalletId::parse(raw).expect("wallet id");
+            let wallet = stores.wallets.get(tenant, id).await.expect("wallet");
+            let entries = stores
+                .transactions
+                .ledger_for_wallet(id)
+                .await
+                .expect("ledger");
+            let replayed = custody_core::ledger::replay(id, &entries).expect("ledger replays");
+            assert_eq!(
+                wallet.balances, replayed,
+                "{raw}: materialised balances differ from the ledger"
+            );
+        }
+    }
+}

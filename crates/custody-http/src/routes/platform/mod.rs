@@ -1,9 +1,12 @@
-//! The Platform dialect (seed `001`): assets, vaults, wallets and extra addresses; camelCase,
-//! statuses spelled as the seed spells them (`Active`, `Frozen`, `Archived`), HMAC-signed
-//! requests. `Idempotency-Key` is honoured on every mutation here (required only on transfers
-//! and withdrawals, which arrive with the money-movement work).
+//! The Platform dialect (seed `001`): assets, vaults, wallets and extra addresses, the address
+//! book, transfers, withdrawals and transactions; camelCase, statuses spelled as the seed spells
+//! them (`Active`, `Frozen`, `Archived`, `Submitted`, …), HMAC-signed requests.
+//! `Idempotency-Key` is honoured on every mutation here, and required on transfers, withdrawals
+//! and cancels.
 
+pub mod address_book;
 pub mod assets;
+pub mod transactions;
 pub mod vaults;
 pub mod wallets;
 
@@ -17,6 +20,8 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     assets::endpoints(api);
     vaults::endpoints(api);
     wallets::endpoints(api);
+    address_book::endpoints(api);
+    transactions::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {

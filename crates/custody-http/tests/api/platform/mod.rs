@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_error, parts, spawn_app, Engine, Key, KeySpec, TestApp};
 use crate::on_both_stores;
 
+mod address_book;
 mod assets;
+mod transactions;
 mod vaults;
 mod wallets;
 
