@@ -4,7 +4,7 @@ use super::*;
 use crate::amount::Amount;
 use crate::asset::{AssetSymbol, Network};
 use crate::chain_address::ChainAddress;
-use crate::id::{AddressId, TenantId, VaultId, WalletId};
+use crate::id::{AddressId, TenantId, TransactionId, VaultId, WalletId};
 use crate::ports::MockCustodyProvider;
 use crate::transaction::TransactionStatus;
 
