@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use custody_core::environment::Environment;
 use custody_core::ports::{DynClock, DynIdempotencyStore};
 use custody_core::services::{
-    AddressService, AuthService, BalanceService, DepositService, VaultService, WalletService,
+    AddressService, AuthService, BalanceService, DepositService, SandboxService, VaultService,
+    WalletService,
 };
 use ipnet::IpNet;
 
@@ -30,6 +31,9 @@ pub struct ServiceGraph {
     pub balances: BalanceService,
     /// Deposits, from provider notifications verified by the graph's provider.
     pub deposits: DepositService,
+    /// Simulation (`/v1/sandbox/…`): the sandbox graph only; the live graph has none, so it
+    /// cannot simulate whatever a handler does.
+    pub simulation: Option<SandboxService>,
     /// Idempotency records of this environment (the edge applies them: [`crate::idempotency`]).
     pub idempotency: DynIdempotencyStore,
     /// The provider this graph mints with (its name is logged at start-up).

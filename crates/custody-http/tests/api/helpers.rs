@@ -142,6 +142,10 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let wiring = Wiring {
         listener,
+        sandbox: custody_sandbox::SandboxProvider::new(
+            custody_sandbox::ChainConfig::default(),
+            Arc::new(SystemClock),
+        ),
         live_provider: live,
         live_prices: Arc::new(StaticPrices::default()),
         currencies: vec!["usd".into(), "pen".into()],

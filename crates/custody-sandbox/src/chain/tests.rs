@@ -102,11 +102,9 @@ fn a_withdrawal_walks_the_default_schedule_to_completion_within_ten_seconds() {
 
 #[test]
 fn the_schedule_follows_the_configuration() {
-    let mut config = ChainConfig {
-        signing: Duration::from_millis(100),
-        broadcasting: Duration::from_millis(100),
-        ..ChainConfig::default()
-    };
+    let mut config = ChainConfig::default();
+    config.signing = Duration::from_millis(100);
+    config.broadcasting = Duration::from_millis(100);
     config.set_network(
         Network::Solana,
         NetworkTiming::new(Duration::from_millis(50), 3).expect("timing"),

@@ -4,6 +4,7 @@
 //! and withdrawals, which arrive with the money-movement work).
 
 pub mod assets;
+pub mod sandbox;
 pub mod vaults;
 pub mod wallets;
 
@@ -17,6 +18,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     assets::endpoints(api);
     vaults::endpoints(api);
     wallets::endpoints(api);
+    sandbox::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {

@@ -15,6 +15,7 @@ use crate::helpers::{assert_error, parts, spawn_app, Engine, Key, KeySpec, TestA
 use crate::on_both_stores;
 
 mod assets;
+mod sandbox;
 mod vaults;
 mod wallets;
 
