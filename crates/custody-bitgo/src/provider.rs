@@ -10,8 +10,8 @@ use custody_core::ports::{
     VerifiedDeposit, WithdrawalRequest,
 };
 
-use crate::wire::{self, PendingApproval, Transfer};
 use crate::webhook::is_bitgo_id;
+use crate::wire::{self, PendingApproval, Transfer};
 use crate::{parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME};
 
 fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError> {

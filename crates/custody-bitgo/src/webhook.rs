@@ -54,7 +54,10 @@ impl BitgoClient {
                 notice.wallet
             )));
         }
-        match self.read_deposit(asset, coin, wallet, &notice.transfer).await {
+        match self
+            .read_deposit(asset, coin, wallet, &notice.transfer)
+            .await
+        {
             Err(ProviderError::NotFound) => Err(unverified(format!(
                 "BitGo has no transfer {} on our {coin} wallet",
                 notice.transfer

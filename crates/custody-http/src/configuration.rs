@@ -88,9 +88,10 @@ impl SandboxSettings {
     /// An unknown network, or a timing that cannot work (no confirmations, 0 ms blocks).
     pub fn chain(&self) -> anyhow::Result<custody_sandbox::ChainConfig> {
         use std::time::Duration;
-        let mut chain = custody_sandbox::ChainConfig::default();
-        chain.signing = Duration::from_millis(self.signing_ms);
-        chain.broadcasting = Duration::from_millis(self.broadcasting_ms);
+        let mut chain = custody_sandbox::ChainConfig::new(
+            Duration::from_millis(self.signing_ms),
+            Duration::from_millis(self.broadcasting_ms),
+        );
         for (name, overrides) in &self.networks {
             let network = custody_core::asset::Network::parse(name)
                 .with_context(|| format!("sandbox.networks.{name}"))?;
@@ -384,7 +385,10 @@ mod tests {
             custody_sandbox::ChainConfig::default_timing(custody_core::asset::Network::Solana)
                 .block_time
         );
-        for bad in ["[sandbox.networks.bitcoin]\nconfirmations = 2\n", "[sandbox.networks.sui]\nconfirmations = 0\n"] {
+        for bad in [
+            "[sandbox.networks.bitcoin]\nconfirmations = 2\n",
+            "[sandbox.networks.sui]\nconfirmations = 0\n",
+        ] {
             let settings: Settings = Config::builder()
                 .add_source(File::from_str(BASE, FileFormat::Toml))
                 .add_source(File::from_str(bad, FileFormat::Toml))

@@ -70,19 +70,24 @@ pub struct ChainConfig {
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        let ms = Duration::from_millis;
+        ChainConfig::new(Duration::from_millis(2_000), Duration::from_millis(2_000))
+    }
+}
+
+impl ChainConfig {
+    /// A chain that signs and broadcasts in the given times, every network at its default
+    /// timing ([`ChainConfig::set_network`] changes one).
+    pub fn new(signing: Duration, broadcasting: Duration) -> ChainConfig {
         ChainConfig {
-            signing: ms(2_000),
-            broadcasting: ms(2_000),
+            signing,
+            broadcasting,
             networks: Network::ALL
                 .into_iter()
                 .map(|n| (n, ChainConfig::default_timing(n)))
                 .collect(),
         }
     }
-}
 
-impl ChainConfig {
     /// The default timing of `network` (documented in docs/platform.md).
     pub const fn default_timing(network: Network) -> NetworkTiming {
         let (block_ms, confirmations) = match network {

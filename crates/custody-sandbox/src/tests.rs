@@ -85,7 +85,9 @@ const PINNED_SOLANA: &str = "3sK3AAx8DVDdFVqjFTiDc99gHSTTutXmepsC4j45YFzA";
 async fn mint_returns_the_derived_address_and_refuses_notifications() {
     let p = SandboxProvider::new(
         ChainConfig::default(),
-        Arc::new(custody_core::ports::FixedClock::new(time::OffsetDateTime::UNIX_EPOCH)),
+        Arc::new(custody_core::ports::FixedClock::new(
+            time::OffsetDateTime::UNIX_EPOCH,
+        )),
     );
     let usdc_sui = AssetId::parse("USDC_SUI").expect("asset");
     let req = request(1, 1, usdc_sui, 3);

@@ -121,7 +121,10 @@ impl DepositService {
                 "{id} is not a deposit with a provider reference"
             )));
         };
-        let report = self.provider.deposit_status(provider_ref, current.asset).await?;
+        let report = self
+            .provider
+            .deposit_status(provider_ref, current.asset)
+            .await?;
         if report.provider_ref != provider_ref
             || report.asset != current.asset
             || current.destination_address.as_ref() != Some(&report.address)

@@ -20,8 +20,8 @@ use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
 use crate::id::WalletId;
 use crate::ports::{
-    DynAddressStore, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, DynWalletStore,
-    Settlement, SimulatedDepositRequest, StoreError,
+    DynAddressStore, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, DynWalletStore, Settlement,
+    SimulatedDepositRequest, StoreError,
 };
 use crate::transaction::Transaction;
 
@@ -164,7 +164,8 @@ impl SandboxService {
             }
         }
         if candidates.is_empty() {
-            let why = first_error.map_or_else(|| "no network accepts it".to_owned(), |e| e.to_string());
+            let why =
+                first_error.map_or_else(|| "no network accepts it".to_owned(), |e| e.to_string());
             return Err(Error::field("address", "invalid_address", why));
         }
         // Reads only: the transaction is dropped without writing.

@@ -71,12 +71,7 @@ fn a_withdrawal_walks_the_default_schedule_to_completion_within_ten_seconds() {
     assert_eq!(s(2_000).status, TransactionStatus::Broadcasting);
     assert!(s(2_000).tx_hash.is_some());
     assert_eq!(s(3_999).status, TransactionStatus::Broadcasting);
-    let c = |seen| {
-        Some(Confirmations {
-            seen,
-            required: 6,
-        })
-    };
+    let c = |seen| Some(Confirmations { seen, required: 6 });
     assert_eq!(s(4_000).status, TransactionStatus::Confirming);
     assert_eq!(s(4_000).confirmations, c(0));
     assert_eq!(s(5_000).confirmations, c(1));
@@ -102,9 +97,7 @@ fn a_withdrawal_walks_the_default_schedule_to_completion_within_ten_seconds() {
 
 #[test]
 fn the_schedule_follows_the_configuration() {
-    let mut config = ChainConfig::default();
-    config.signing = Duration::from_millis(100);
-    config.broadcasting = Duration::from_millis(100);
+    let mut config = ChainConfig::new(Duration::from_millis(100), Duration::from_millis(100));
     config.set_network(
         Network::Solana,
         NetworkTiming::new(Duration::from_millis(50), 3).expect("timing"),
@@ -245,10 +238,7 @@ fn hashes_are_deterministic_and_valid_looking_per_network() {
         }
     }
     // EVM networks share the derivation: the hash is of our id, not of the chain.
-    assert_eq!(
-        tx_hash(Network::Ethereum, "x"),
-        tx_hash(Network::Base, "x")
-    );
+    assert_eq!(tx_hash(Network::Ethereum, "x"), tx_hash(Network::Base, "x"));
     // Pinned: changing the derivation would change every recorded sandbox hash.
     assert_eq!(
         tx_hash(Network::Ethereum, "tx_01"),
@@ -301,12 +291,7 @@ fn a_deposit_confirms_block_by_block() {
     let config = ChainConfig::default();
     let d = deposit("USDT_ETHEREUM", "100", 0);
     let at = |ms| d.status(&config, at_ms(ms));
-    let c = |seen| {
-        Some(Confirmations {
-            seen,
-            required: 6,
-        })
-    };
+    let c = |seen| Some(Confirmations { seen, required: 6 });
     assert_eq!(at(0).status, TransactionStatus::Confirming);
     assert_eq!(at(0).confirmations, c(0));
     assert_eq!(at(2_500).confirmations, c(2));

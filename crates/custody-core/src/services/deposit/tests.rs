@@ -445,7 +445,10 @@ async fn refresh_applies_what_the_provider_reports_now() {
     let log = record_writes(&mut apply);
     record_commit(&mut apply, &log);
     let t = service(
-        uow_with(vec![read_tx(existing(TransactionStatus::Confirming)), apply]),
+        uow_with(vec![
+            read_tx(existing(TransactionStatus::Confirming)),
+            apply,
+        ]),
         provider_reporting(Ok(verified(TransactionStatus::Completed))),
     )
     .refresh(transaction_id(7))
@@ -477,7 +480,10 @@ async fn refresh_records_new_confirmations() {
     let mut report = verified(TransactionStatus::Confirming);
     report.confirmations = confirmations(5);
     let t = service(
-        uow_with(vec![read_tx(existing(TransactionStatus::Confirming)), apply]),
+        uow_with(vec![
+            read_tx(existing(TransactionStatus::Confirming)),
+            apply,
+        ]),
         provider_reporting(Ok(report)),
     )
     .refresh(transaction_id(7))

@@ -252,7 +252,13 @@ async fn a_bad_amount_is_refused_before_the_provider_is_asked() {
             .unwrap_err();
         assert_eq!(err.code(), code, "{amount}");
         assert!(
-            matches!(err, Error::InvalidField { field: "amount", .. }),
+            matches!(
+                err,
+                Error::InvalidField {
+                    field: "amount",
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }

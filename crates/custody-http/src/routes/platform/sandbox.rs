@@ -167,22 +167,27 @@ pub async fn simulate_deposit(
     {
         return Err(ApiError::route_not_found());
     }
-    let mutation =
-        Mutation::begin(&state, &req, &body, KeyRule::Optional, Scope::TransfersWrite).await?;
+    let mutation = Mutation::begin(
+        &state,
+        &req,
+        &body,
+        KeyRule::Optional,
+        Scope::TransfersWrite,
+    )
+    .await?;
     let input: SimulateDepositRequest = json_body(&req, &body)?;
-    let target = match (input.wallet_id, input.address) {
-        (Some(raw), None) => DepositTarget::Wallet(WalletId::parse(&raw).map_err(|e| {
-            ApiError::invalid_field("walletId", "invalid_wallet_id", format!("`walletId`: {e}"))
-        })?),
-        (None, Some(address)) => DepositTarget::Address(address),
-        _ => {
-            return Err(ApiError::invalid_field(
+    let target =
+        match (input.wallet_id, input.address) {
+            (Some(raw), None) => DepositTarget::Wallet(WalletId::parse(&raw).map_err(|e| {
+                ApiError::invalid_field("walletId", "invalid_wallet_id", format!("`walletId`: {e}"))
+            })?),
+            (None, Some(address)) => DepositTarget::Address(address),
+            _ => return Err(ApiError::invalid_field(
                 "walletId",
                 "wallet_or_address_required",
                 "name the receiving wallet (walletId) or one of its addresses (address), not both",
-            ))
-        }
-    };
+            )),
+        };
     let settlement = match input.settle.as_deref() {
         None | Some("realistic") => Settlement::Realistic,
         Some("instant") => Settlement::Instant,
@@ -199,9 +204,8 @@ pub async fn simulate_deposit(
         amount: input.amount,
         settlement,
     };
-    let respond = |t: &Transaction| {
-        json_response(StatusCode::CREATED, &SandboxDepositTransaction::from(t))
-    };
+    let respond =
+        |t: &Transaction| json_response(StatusCode::CREATED, &SandboxDepositTransaction::from(t));
     mutation
         .run(respond, async move |auth, write| {
             let Some(simulation) = &auth.graph.simulation else {

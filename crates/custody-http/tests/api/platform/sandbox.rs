@@ -36,7 +36,11 @@ async fn assert_ledger_matches(app: &TestApp, key: &Key, wallet: &str) {
         .get(key.minted.record.tenant_id, id)
         .await
         .expect("wallet");
-    let entries = env.transactions.ledger_for_wallet(id).await.expect("ledger");
+    let entries = env
+        .transactions
+        .ledger_for_wallet(id)
+        .await
+        .expect("ledger");
     assert_eq!(
         ledger::replay(id, &entries).expect("ledger replays"),
         stored.balances,
@@ -62,12 +66,8 @@ async fn a_simulated_deposit_confirms_block_by_block_and_credits_once(engine: En
     let (_, wallet) = vault_with_wallet(&app, &key, "sim-1").await;
     let wallet_id = str_of(&wallet, "id").to_owned();
 
-    let (status, deposit) = simulate(
-        &app,
-        &key,
-        json!({"walletId": wallet_id, "amount": "250"}),
-    )
-    .await;
+    let (status, deposit) =
+        simulate(&app, &key, json!({"walletId": wallet_id, "amount": "250"})).await;
     assert_eq!(status, 201, "{deposit}");
     assert_eq!(
         keys_of(&deposit),
@@ -145,7 +145,10 @@ async fn a_simulated_deposit_confirms_block_by_block_and_credits_once(engine: En
     clock.set(seen_at + time::Duration::seconds(2));
     let two = deposits.refresh(tx_id).await.expect("refresh at 2 s");
     assert_eq!(two.status, TransactionStatus::Confirming);
-    assert_eq!(two.confirmations.map(|c| (c.seen, c.required)), Some((2, 6)));
+    assert_eq!(
+        two.confirmations.map(|c| (c.seen, c.required)),
+        Some((2, 6))
+    );
     let (_, _, read) = call(
         &app,
         &key,
@@ -163,7 +166,10 @@ async fn a_simulated_deposit_confirms_block_by_block_and_credits_once(engine: En
     clock.set(seen_at + time::Duration::seconds(6));
     let done = deposits.refresh(tx_id).await.expect("refresh at 6 s");
     assert_eq!(done.status, TransactionStatus::Completed);
-    assert_eq!(done.confirmations.map(|c| (c.seen, c.required)), Some((6, 6)));
+    assert_eq!(
+        done.confirmations.map(|c| (c.seen, c.required)),
+        Some((6, 6))
+    );
     assert_eq!(
         done.history.iter().map(|h| h.status).collect::<Vec<_>>(),
         vec![TransactionStatus::Confirming, TransactionStatus::Completed]
@@ -355,23 +361,35 @@ async fn invalid_requests_are_refused(engine: Engine) {
     let wallet_id = str_of(&wallet, "id").to_owned();
     for (body, code) in [
         (json!({"walletId": wallet_id, "amount": "0"}), "amount_zero"),
-        (json!({"walletId": wallet_id, "amount": "-3"}), "amount_signed"),
+        (
+            json!({"walletId": wallet_id, "amount": "-3"}),
+            "amount_signed",
+        ),
         (
             json!({"walletId": wallet_id, "amount": "1.0000001"}),
             "amount_too_many_decimals",
         ),
-        (json!({"walletId": wallet_id, "amount": "1,5"}), "amount_malformed"),
+        (
+            json!({"walletId": wallet_id, "amount": "1,5"}),
+            "amount_malformed",
+        ),
         (
             json!({"walletId": wallet_id, "amount": "1", "settle": "soon"}),
             "invalid_settle",
         ),
-        (json!({"walletId": "nope", "amount": "1"}), "invalid_wallet_id"),
+        (
+            json!({"walletId": "nope", "amount": "1"}),
+            "invalid_wallet_id",
+        ),
         (json!({"amount": "1"}), "wallet_or_address_required"),
         (
             json!({"walletId": wallet_id, "address": wallet["depositAddress"], "amount": "1"}),
             "wallet_or_address_required",
         ),
-        (json!({"address": "not-an-address", "amount": "1"}), "invalid_address"),
+        (
+            json!({"address": "not-an-address", "amount": "1"}),
+            "invalid_address",
+        ),
     ] {
         let response = app
             .request(&key, Method::POST, PATH, Some(&body.to_string()))
