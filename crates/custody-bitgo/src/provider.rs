@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
-use custody_core::id::TransactionId;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
     VerifiedDeposit, WithdrawalRequest,
 };
 
+use crate::webhook::is_bitgo_id;
 use crate::wire::{self, PendingApproval, Transfer};
 use crate::{parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME};
 
@@ -26,6 +26,7 @@ fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError>
         status,
         tx_hash: transfer.txid.clone().filter(|t| !t.is_empty()),
         failure_reason: reason.map(str::to_owned),
+        confirmations: None,
     })
 }
 
@@ -41,6 +42,7 @@ fn from_approval(approval: &PendingApproval) -> Result<ProviderTransfer, Provide
         status,
         tx_hash: None,
         failure_reason: reason.map(str::to_owned),
+        confirmations: None,
     })
 }
 
@@ -138,14 +140,26 @@ impl CustodyProvider for BitgoClient {
 
     async fn withdrawal_status(
         &self,
-        transaction_id: TransactionId,
-        asset: AssetId,
+        request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
-        let (coin, wallet) = self.transfer_route(asset)?;
+        let (coin, wallet) = self.transfer_route(request.asset)?;
         let transfer = self
-            .get_transfer_by_sequence_id(coin, wallet, &transaction_id.to_string())
+            .get_transfer_by_sequence_id(coin, wallet, &request.transaction_id.to_string())
             .await?;
         from_transfer(&transfer)
+    }
+
+    async fn deposit_status(
+        &self,
+        provider_ref: &str,
+        asset: AssetId,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        // Our deposits' references are BitGo transfer ids; anything else never reaches a URL.
+        if !is_bitgo_id(provider_ref) {
+            return Err(ProviderError::NotFound);
+        }
+        let (coin, wallet) = self.transfer_route(asset)?;
+        self.read_deposit(asset, coin, wallet, provider_ref).await
     }
 
     async fn verify_deposit(

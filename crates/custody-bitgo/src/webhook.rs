@@ -54,19 +54,36 @@ impl BitgoClient {
                 notice.wallet
             )));
         }
-        let transfer = match self.get_transfer(coin, wallet, &notice.transfer).await {
-            Err(ProviderError::NotFound) => {
-                return Err(unverified(format!(
-                    "BitGo has no transfer {} on our {coin} wallet",
-                    notice.transfer
-                )))
-            }
-            other => other?,
-        };
-        if transfer.wallet != wallet || transfer.coin != coin || transfer.id != notice.transfer {
-            return Err(unverified(format!(
-                "BitGo's transfer {} is not a {coin} transfer of our wallet",
+        match self
+            .read_deposit(asset, coin, wallet, &notice.transfer)
+            .await
+        {
+            Err(ProviderError::NotFound) => Err(unverified(format!(
+                "BitGo has no transfer {} on our {coin} wallet",
                 notice.transfer
+            ))),
+            other => other,
+        }
+    }
+
+    /// Reads the receive `transfer_id` of our `coin` wallet back from BitGo and turns it into
+    /// a deposit of `asset`: the webhook's read-back, and how an open deposit is refreshed.
+    ///
+    /// # Errors
+    /// `NotFound` when BitGo has no such transfer on the wallet; `Unverified` when it is not a
+    /// receive of our wallet or is malformed; transport errors.
+    pub(crate) async fn read_deposit(
+        &self,
+        asset: custody_core::asset::AssetId,
+        coin: &str,
+        wallet: &str,
+        transfer_id: &str,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        let unverified = |why: String| ProviderError::Unverified(why);
+        let transfer = self.get_transfer(coin, wallet, transfer_id).await?;
+        if transfer.wallet != wallet || transfer.coin != coin || transfer.id != transfer_id {
+            return Err(unverified(format!(
+                "BitGo's transfer {transfer_id} is not a {coin} transfer of our wallet"
             )));
         }
         if transfer.kind != "receive" {
@@ -125,7 +142,7 @@ pub fn parse_transfer_webhook(payload: &[u8]) -> Result<TransferNotification, Pr
 }
 
 /// `^[0-9a-f]{32}$`, BitGo's id format.
-fn is_bitgo_id(id: &str) -> bool {
+pub(crate) fn is_bitgo_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

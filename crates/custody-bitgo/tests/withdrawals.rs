@@ -84,6 +84,7 @@ fn request(asset: &str) -> WithdrawalRequest {
         asset,
         amount: Amount::from_base_units(AMOUNT),
         destination: ChainAddress::parse(asset.network(), DESTINATION).expect("destination"),
+        recorded_at: time::OffsetDateTime::UNIX_EPOCH,
     }
 }
 
@@ -201,6 +202,7 @@ async fn custody_initiate(approvers: &[&str], expected_body: Value) {
             status: TransactionStatus::PendingSignature,
             tx_hash: None,
             failure_reason: None,
+            confirmations: None,
         }
     );
     // Looked up first, then sent once.
@@ -285,6 +287,7 @@ async fn express_sends_and_signs_in_one_call() {
             status: TransactionStatus::Broadcasting,
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
+            confirmations: None,
         }
     );
 }
@@ -319,6 +322,7 @@ async fn express_send_waiting_for_approval_is_pending_signature() {
             status: TransactionStatus::PendingSignature,
             tx_hash: None,
             failure_reason: None,
+            confirmations: None,
         }
     );
 }
@@ -380,6 +384,7 @@ async fn a_transfer_found_by_sequence_id_is_reported_and_nothing_is_sent() {
             status: TransactionStatus::Confirming,
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
+            confirmations: None,
         }
     );
 }
@@ -458,6 +463,7 @@ async fn a_send_that_times_out_is_read_back_not_resent() {
             status: TransactionStatus::Broadcasting,
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
+            confirmations: None,
         }
     );
 }
@@ -526,6 +532,7 @@ async fn a_duplicate_sequence_id_refusal_reports_the_first_send() {
             status: TransactionStatus::Completed,
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
+            confirmations: None,
         }
     );
 }
@@ -686,7 +693,7 @@ async fn unserved_assets_are_rejected_without_calling_bitgo() {
             "{code}: {err:?}"
         );
         let err = bitgo
-            .withdrawal_status(txid(), AssetId::parse(code).expect("asset"))
+            .withdrawal_status(&request(code))
             .await
             .expect_err(code);
         assert!(
@@ -720,7 +727,7 @@ async fn withdrawal_status_maps_every_documented_transfer_state() {
             .mount(&rest)
             .await;
         let read = client(&rest, WithdrawalFlow::Disabled)
-            .withdrawal_status(txid(), AssetId::parse("USDT_ETHEREUM").expect("asset"))
+            .withdrawal_status(&request("USDT_ETHEREUM"))
             .await
             .unwrap_or_else(|e| panic!("{state}: {e:?}"));
         assert_eq!(read.provider_ref, TRANSFER_ID, "{state}");
@@ -747,7 +754,7 @@ async fn an_undocumented_transfer_state_is_never_acted_on() {
         .mount(&rest)
         .await;
     let err = client(&rest, custody(&[]))
-        .withdrawal_status(txid(), AssetId::parse("USDT_ETHEREUM").expect("asset"))
+        .withdrawal_status(&request("USDT_ETHEREUM"))
         .await
         .expect_err("undocumented");
     assert!(
@@ -767,7 +774,7 @@ async fn withdrawal_status_of_an_unknown_sequence_id_is_not_found() {
         .mount(&rest)
         .await;
     let err = client(&rest, custody(&[]))
-        .withdrawal_status(txid(), AssetId::parse("USDT_ETHEREUM").expect("asset"))
+        .withdrawal_status(&request("USDT_ETHEREUM"))
         .await
         .expect_err("not found");
     assert_eq!(err, ProviderError::NotFound);
@@ -786,7 +793,7 @@ async fn withdrawal_status_uses_the_token_coin_of_the_asset() {
         .mount(&rest)
         .await;
     let read = client(&rest, custody(&[]))
-        .withdrawal_status(txid(), AssetId::parse("USDC_ETHEREUM").expect("asset"))
+        .withdrawal_status(&request("USDC_ETHEREUM"))
         .await
         .expect("read");
     assert_eq!(read.status, TransactionStatus::Broadcasting);

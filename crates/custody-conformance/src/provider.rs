@@ -7,7 +7,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
-use custody_core::id::TransactionId;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
     VerifiedDeposit, WithdrawalRequest,
@@ -75,9 +74,16 @@ impl CustodyProvider for CountingProvider {
 
     async fn withdrawal_status(
         &self,
-        _transaction_id: TransactionId,
-        _asset: AssetId,
+        _request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
+        Err(ProviderError::NotFound)
+    }
+
+    async fn deposit_status(
+        &self,
+        _provider_ref: &str,
+        _asset: AssetId,
+    ) -> Result<VerifiedDeposit, ProviderError> {
         Err(ProviderError::NotFound)
     }
 

@@ -13,7 +13,6 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::asset::AssetId;
-use crate::id::TransactionId;
 use crate::ports::{
     CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, ProviderError,
     ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
@@ -141,12 +140,17 @@ impl CustodyProvider for ProviderRouter {
 
     async fn withdrawal_status(
         &self,
-        transaction_id: TransactionId,
-        asset: AssetId,
+        request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
-        self.route(asset)?
-            .withdrawal_status(transaction_id, asset)
-            .await
+        self.route(request.asset)?.withdrawal_status(request).await
+    }
+
+    async fn deposit_status(
+        &self,
+        provider_ref: &str,
+        asset: AssetId,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        self.route(asset)?.deposit_status(provider_ref, asset).await
     }
 
     async fn verify_deposit(

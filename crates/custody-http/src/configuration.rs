@@ -33,6 +33,80 @@ pub struct Settings {
     /// Live custody: which provider serves which asset, and the providers' connections.
     #[serde(default)]
     pub live: LiveSettings,
+    /// The sandbox's simulated chain.
+    #[serde(default)]
+    pub sandbox: SandboxSettings,
+}
+
+/// The sandbox's simulated chain (docs/platform.md, "Sandbox simulation"): how long a
+/// withdrawal waits for its signature and its broadcast, then each network's blocks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// From hand-over (`PendingSignature`) to `Broadcasting`, in milliseconds.
+    #[serde(default = "SandboxSettings::default_step_ms")]
+    pub signing_ms: u64,
+    /// From `Broadcasting` to `Confirming`, in milliseconds.
+    #[serde(default = "SandboxSettings::default_step_ms")]
+    pub broadcasting_ms: u64,
+    /// Per network (`ethereum`, `solana`, `base`, `ink`, `sui`): block time and confirmations.
+    /// A network not listed keeps its default.
+    #[serde(default)]
+    pub networks: BTreeMap<String, SandboxNetworkSettings>,
+}
+
+/// One simulated network's blocks; an unset field keeps the network's default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxNetworkSettings {
+    /// Milliseconds between blocks (one confirmation each).
+    #[serde(default)]
+    pub block_time_ms: Option<u64>,
+    /// Confirmations before final.
+    #[serde(default)]
+    pub confirmations: Option<u32>,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            signing_ms: SandboxSettings::default_step_ms(),
+            broadcasting_ms: SandboxSettings::default_step_ms(),
+            networks: BTreeMap::new(),
+        }
+    }
+}
+
+impl SandboxSettings {
+    const fn default_step_ms() -> u64 {
+        2_000
+    }
+
+    /// The simulated chain these settings describe.
+    ///
+    /// # Errors
+    /// An unknown network, or a timing that cannot work (no confirmations, 0 ms blocks).
+    pub fn chain(&self) -> anyhow::Result<custody_sandbox::ChainConfig> {
+        use std::time::Duration;
+        let mut chain = custody_sandbox::ChainConfig::new(
+            Duration::from_millis(self.signing_ms),
+            Duration::from_millis(self.broadcasting_ms),
+        );
+        for (name, overrides) in &self.networks {
+            let network = custody_core::asset::Network::parse(name)
+                .with_context(|| format!("sandbox.networks.{name}"))?;
+            let default = custody_sandbox::ChainConfig::default_timing(network);
+            let timing = custody_sandbox::NetworkTiming::new(
+                overrides
+                    .block_time_ms
+                    .map_or(default.block_time, Duration::from_millis),
+                overrides.confirmations.unwrap_or(default.confirmations),
+            )
+            .map_err(|why| anyhow::anyhow!("sandbox.networks.{name}: {why}"))?;
+            chain.set_network(network, timing);
+        }
+        Ok(chain)
+    }
 }
 
 /// Live custody (docs/providers.md).
@@ -278,6 +352,52 @@ mod tests {
         assert!(settings.database.url.is_none());
         assert!(settings.security.master_key.is_none());
         assert_eq!(settings.prices.currencies, vec!["usd", "pen"]);
+    }
+
+    #[test]
+    fn the_sandbox_chain_defaults_and_overrides() {
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(
+            settings.sandbox.chain().unwrap(),
+            custody_sandbox::ChainConfig::default()
+        );
+        let custom: Settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[sandbox]\nsigning_ms = 10\n[sandbox.networks.solana]\nconfirmations = 2\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        let chain = custom.sandbox.chain().unwrap();
+        assert_eq!(chain.signing, std::time::Duration::from_millis(10));
+        let solana = chain.network(custody_core::asset::Network::Solana);
+        assert_eq!(solana.confirmations, 2);
+        assert_eq!(
+            solana.block_time,
+            custody_sandbox::ChainConfig::default_timing(custody_core::asset::Network::Solana)
+                .block_time
+        );
+        for bad in [
+            "[sandbox.networks.bitcoin]\nconfirmations = 2\n",
+            "[sandbox.networks.sui]\nconfirmations = 0\n",
+        ] {
+            let settings: Settings = Config::builder()
+                .add_source(File::from_str(BASE, FileFormat::Toml))
+                .add_source(File::from_str(bad, FileFormat::Toml))
+                .build()
+                .unwrap()
+                .try_deserialize()
+                .unwrap();
+            assert!(settings.sandbox.chain().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use custody_core::environment::Environment;
 use custody_core::ports::{DynClock, DynIdempotencyStore};
 use custody_core::services::{
     AddressBookService, AddressService, AuthService, BalanceService, DepositService,
-    TransferService, VaultService, WalletService, WithdrawalService,
+    SandboxService, TransferService, VaultService, WalletService, WithdrawalService,
 };
 use ipnet::IpNet;
 
@@ -37,6 +37,9 @@ pub struct ServiceGraph {
     pub transfers: TransferService,
     /// Withdrawals (submit, cancel) and transaction reads of every kind.
     pub withdrawals: WithdrawalService,
+    /// Simulation (`/v1/sandbox/…`): the sandbox graph only; the live graph has none, so it
+    /// cannot simulate whatever a handler does.
+    pub simulation: Option<SandboxService>,
     /// Idempotency records of this environment (the edge applies them: [`crate::idempotency`]).
     pub idempotency: DynIdempotencyStore,
     /// The provider this graph mints with (its name is logged at start-up).

@@ -7,8 +7,10 @@
 //! store, then [`Application::build_with`] wires two [service graphs](ServiceGraph) over the
 //! store and starts the server. Tests call `build_with` with their own wiring.
 //!
-//! The sandbox graph is built with [`SandboxProvider`] and fixed prices, without any handle to
-//! a live provider: no sandbox request can reach real custody, whatever a handler does.
+//! The sandbox graph is built with [`SandboxProvider`] (the simulated chain, from `[sandbox]`
+//! and the clock) and fixed prices, without any handle to a live provider: no sandbox request
+//! can reach real custody, whatever a handler does. Only the sandbox graph has the simulation
+//! use case.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use custody_core::ports::{
 };
 use custody_core::services::{
     AddressBookService, AddressService, AuthService, BalanceService, DepositService,
-    TransferService, VaultService, WalletService, WithdrawalService,
+    SandboxService, TransferService, VaultService, WalletService, WithdrawalService,
 };
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
@@ -88,7 +90,7 @@ impl Application {
         // else; the live provider is handed to the live graph only.
         let sandbox = graph(
             Environment::Sandbox,
-            Arc::new(SandboxProvider::new()),
+            Arc::new(wiring.sandbox.clone()),
             Arc::new(StaticPrices::sandbox()),
         );
         let live = graph(
@@ -141,6 +143,7 @@ fn service_graph(
 ) -> ServiceGraph {
     let (clock, ids) = (&wiring.clock, &wiring.ids);
     let provider_name = provider.name();
+    let provider_for_simulation = provider.clone();
     let deposits = DepositService::new(
         stores.uow.clone(),
         provider.clone(),
@@ -183,6 +186,16 @@ fn service_graph(
         stores.wallets.clone(),
         stores.transactions.clone(),
     );
+    let simulation = (stores.environment == Environment::Sandbox).then(|| {
+        SandboxService::new(
+            deposits.clone(),
+            provider_for_simulation.clone(),
+            stores.uow.clone(),
+            stores.wallets.clone(),
+            stores.addresses.clone(),
+            ids.clone(),
+        )
+    });
     let balances = BalanceService::new(
         stores.vaults,
         stores.wallets,
@@ -200,6 +213,7 @@ fn service_graph(
         address_book,
         transfers,
         withdrawals,
+        simulation,
         idempotency: stores.idempotency,
         provider_name,
     }
@@ -231,6 +245,8 @@ fn serve(state: Data<AppState>, wiring: Wiring) -> anyhow::Result<Application> {
 pub struct Wiring {
     /// Where to listen (port 0 for a random port).
     pub listener: TcpListener,
+    /// The sandbox graph's custody: the simulated chain (its type admits nothing else).
+    pub sandbox: SandboxProvider,
     pub live_provider: DynCustodyProvider,
     pub live_prices: DynPriceFeed,
     /// Fiat currencies of Connect totals.
@@ -259,12 +275,15 @@ impl Wiring {
     ) -> anyhow::Result<Wiring> {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("listening on {}", settings.server.listen))?;
+        let clock: DynClock = Arc::new(SystemClock);
+        let sandbox = SandboxProvider::new(settings.sandbox.chain()?, clock.clone());
         Ok(Wiring {
             listener,
+            sandbox,
             live_provider,
             live_prices: Arc::new(StaticPrices::from_config(&settings.prices.live)),
             currencies: settings.prices.currencies.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
             ids: Arc::new(OsIds),
             trusted_proxies: settings.server.trusted_proxies.clone(),
             max_body_bytes: settings.server.max_body_bytes,

@@ -5,7 +5,9 @@
 //! addresses (SDAs) and verifies Rhino's deposit webhooks. It owns I/O only: Rhino's paths,
 //! shapes and errors are mapped to domain types here; no custody rule is decided here.
 //! Withdrawals go through BitGo, so [`CustodyProvider::submit_withdrawal`] and
-//! [`CustodyProvider::withdrawal_status`] are refused with `Rejected`.
+//! [`CustodyProvider::withdrawal_status`] are refused with `Rejected`. Deposits cannot be read
+//! back by reference alone ([`CustodyProvider::deposit_status`] is `Unsupported`): Rhino's
+//! history is read per smart deposit address, which the webhook names.
 //!
 //! The code: `client` (HTTP, the JWT, retries, the SDA endpoints), `provider` (the
 //! [`CustodyProvider`] implementation), `webhook` (signatures, the webhook key, the event
@@ -122,6 +124,7 @@
 //! [`CustodyProvider`]: custody_core::ports::CustodyProvider
 //! [`CustodyProvider::submit_withdrawal`]: custody_core::ports::CustodyProvider::submit_withdrawal
 //! [`CustodyProvider::withdrawal_status`]: custody_core::ports::CustodyProvider::withdrawal_status
+//! [`CustodyProvider::deposit_status`]: custody_core::ports::CustodyProvider::deposit_status
 //! [`ProviderError`]: custody_core::ports::ProviderError
 
 mod client;

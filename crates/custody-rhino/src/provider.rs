@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use custody_core::amount::Amount;
 use custody_core::asset::{AssetId, AssetSymbol};
 use custody_core::chain_address::ChainAddress;
-use custody_core::id::{TenantId, TransactionId};
+use custody_core::id::TenantId;
 use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
     VerifiedDeposit, WithdrawalRequest,
@@ -130,10 +130,23 @@ impl CustodyProvider for RhinoClient {
 
     async fn withdrawal_status(
         &self,
-        _transaction_id: TransactionId,
-        _asset: AssetId,
+        _request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
         Err(deposits_only())
+    }
+
+    async fn deposit_status(
+        &self,
+        _provider_ref: &str,
+        _asset: AssetId,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        // The reference is a history item's `_id`; Rhino's history is read per smart deposit
+        // address and chain, which the reference alone does not name.
+        Err(ProviderError::Unsupported(
+            "Rhino deposits are read back from their webhook (by smart deposit address), \
+             not by reference alone"
+                .into(),
+        ))
     }
 
     async fn verify_deposit(

@@ -15,7 +15,9 @@ use base64::Engine as _;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::{AddressId, TenantId, TransactionId, VaultId, WalletId};
-use custody_core::ports::{CustodyProvider, DepositNotice, FixedClock, MintRequest, ProviderError};
+use custody_core::ports::{
+    CustodyProvider, DepositNotice, FixedClock, MintRequest, ProviderError, WithdrawalRequest,
+};
 use custody_core::retry::Backoff;
 use custody_core::transaction::TransactionStatus;
 use custody_rhino::{Destination, RhinoClient, RhinoConfig, NAME};
@@ -348,11 +350,16 @@ async fn unsupported_assets_and_missing_destinations_are_refused_without_any_cal
 async fn withdrawals_are_refused() {
     let stub = Stub::start().await;
     let client = stub.client();
+    let asset = AssetId::parse("USDT_ETHEREUM").unwrap();
     let refused = client
-        .withdrawal_status(
-            TransactionId::from_ulid(Ulid::from(5u128)),
-            AssetId::parse("USDT_ETHEREUM").unwrap(),
-        )
+        .withdrawal_status(&WithdrawalRequest {
+            transaction_id: TransactionId::from_ulid(Ulid::from(5u128)),
+            wallet_id: WalletId::from_ulid(Ulid::from(6u128)),
+            asset,
+            amount: custody_core::amount::Amount::from_base_units(1),
+            destination: ChainAddress::from_evm_bytes(asset.network(), [7; 20]).unwrap(),
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+        })
         .await
         .unwrap_err();
     assert_eq!(
@@ -361,6 +368,24 @@ async fn withdrawals_are_refused() {
             "Rhino serves deposit addresses only; withdrawals go through BitGo".into()
         )
     );
+}
+
+#[tokio::test]
+async fn deposits_cannot_be_read_back_by_reference_alone() {
+    let stub = Stub::start().await;
+    let client = stub.client();
+    let refused = client
+        .deposit_status(
+            "65f0c0ffee0000000000beef",
+            AssetId::parse("USDT_ETHEREUM").unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ProviderError::Unsupported(why) if why.contains("webhook")),
+        "{refused:?}"
+    );
+    assert!(!refused.is_retryable());
 }
 
 #[tokio::test]

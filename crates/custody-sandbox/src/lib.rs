@@ -2,8 +2,8 @@
 //!
 //! Implements [`custody_core::ports::CustodyProvider`] for the sandbox environment. It never
 //! opens a network connection: it is the half of the compliance boundary that sandbox traffic
-//! reaches instead of real custody, so it depends on `custody-core` and a hash function only
-//! (CI checks that no HTTP client ever enters its dependency tree).
+//! reaches instead of real custody, so it depends on `custody-core`, hash functions and
+//! encoders only (CI checks that no HTTP client ever enters its dependency tree).
 //!
 //! ## Addresses
 //! The same (tenant, vault, asset, index) always yields the same address: the bytes are
@@ -13,31 +13,83 @@
 //! names the network (`USDC_SOLANA`), so the network is part of the input. Sandbox addresses
 //! are well-formed but nobody holds their keys: never send real funds to one.
 //!
-//! ## Not yet
-//! Withdrawals and deposits are simulated by the money-movement work; until then the sandbox
-//! provider refuses them with [`ProviderError::Rejected`] saying so, rather than pretending.
+//! ## The simulated chain ([`chain`])
+//! Stateless: a withdrawal's state is a pure function of (when it was recorded, the injected
+//! clock's now, its amount, its network's timing); a simulated deposit's provider reference
+//! carries when it was seen, its amount and address, so a restart loses no progress. The
+//! schedule ([`ChainConfig`]), the magic amounts ([`Magic`]) and the transaction hashes
+//! ([`chain::tx_hash`]) are documented in docs/platform.md, "Sandbox simulation".
+//!
+//! The provider counts hand-overs per transaction id ([`SandboxProvider::sends`]) for tests
+//! that prove a withdrawal is handed over once; the count is observed, never acted on.
+
+pub mod chain;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use custody_core::asset::{AddressFamily, AssetId};
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
-    VerifiedDeposit, WithdrawalRequest,
+    CustodyProvider, DepositNotice, DynClock, MintRequest, MintedAddress, ProviderError,
+    ProviderTransfer, Settlement, SimulatedDepositRequest, VerifiedDeposit, WithdrawalRequest,
 };
 use sha2::{Digest, Sha256};
+use ulid::Ulid;
+
+pub use chain::{ChainConfig, Magic, NetworkTiming, SimulatedDeposit};
 
 /// The provider name stored with what the sandbox creates.
 pub const NAME: &str = "sandbox";
 
-/// The sandbox custody provider. Stateless and cheap to share.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SandboxProvider;
+/// The sandbox custody provider: the simulated chain's timing and a clock. Cheap to clone;
+/// clones share the hand-over counter.
+#[derive(Clone)]
+pub struct SandboxProvider {
+    chain: Arc<ChainConfig>,
+    clock: DynClock,
+    sends: Arc<Mutex<BTreeMap<TransactionId, u32>>>,
+}
+
+impl fmt::Debug for SandboxProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxProvider")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
 
 impl SandboxProvider {
-    /// A sandbox provider.
-    pub const fn new() -> SandboxProvider {
-        SandboxProvider
+    /// A sandbox provider playing `chain` by `clock`.
+    pub fn new(chain: ChainConfig, clock: DynClock) -> SandboxProvider {
+        SandboxProvider {
+            chain: Arc::new(chain),
+            clock,
+            sends: Arc::default(),
+        }
+    }
+
+    /// The simulated chain's timing.
+    pub fn chain(&self) -> &ChainConfig {
+        &self.chain
+    }
+
+    /// How many times a withdrawal was handed over ([`CustodyProvider::submit_withdrawal`]
+    /// calls for its transaction id, answered or not) since this provider was built.
+    pub fn sends(&self, transaction_id: TransactionId) -> u32 {
+        self.counts().get(&transaction_id).copied().unwrap_or(0)
+    }
+
+    /// Hand-overs per transaction id, for every withdrawal handed over so far.
+    pub fn all_sends(&self) -> BTreeMap<TransactionId, u32> {
+        self.counts().clone()
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, BTreeMap<TransactionId, u32>> {
+        self.sends.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The address the sandbox mints for `request`: a pure function of (tenant, vault, asset,
@@ -91,33 +143,65 @@ impl CustodyProvider for SandboxProvider {
         })
     }
 
+    /// Idempotent on the transaction id without keeping anything: the answer is the
+    /// withdrawal's state on the simulated chain, the same for every repeat at one instant.
     async fn submit_withdrawal(
         &self,
-        _request: &WithdrawalRequest,
+        request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
-        Err(not_yet("withdrawals"))
+        *self.counts().entry(request.transaction_id).or_insert(0) += 1;
+        chain::submit(&self.chain, request, self.clock.now())
     }
 
     async fn withdrawal_status(
         &self,
-        _transaction_id: TransactionId,
-        _asset: AssetId,
+        request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
-        Err(not_yet("withdrawals"))
+        chain::withdrawal_status(&self.chain, request, self.clock.now())
     }
 
+    async fn deposit_status(
+        &self,
+        provider_ref: &str,
+        asset: AssetId,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        let deposit = SimulatedDeposit::parse(provider_ref, asset)?;
+        Ok(deposit.status(&self.chain, self.clock.now()))
+    }
+
+    /// A deposit seen on the simulated chain now (`Realistic`: `Confirming` 0/N), or one
+    /// seen long enough ago to be final already (`Instant`).
+    async fn simulate_deposit(
+        &self,
+        request: &SimulatedDepositRequest,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        let now = self.clock.now();
+        let timing = self.chain.network(request.asset.network());
+        let seen_at = match request.settlement {
+            Settlement::Realistic => now,
+            Settlement::Instant => now - timing.to_finality(),
+        };
+        let deposit = SimulatedDeposit {
+            id: Ulid::from_parts(chain::unix_ms(seen_at), request.nonce.random()),
+            asset: request.asset,
+            amount: request.amount,
+            address: request.address.clone(),
+        };
+        Ok(deposit.status(&self.chain, now))
+    }
+
+    /// Real deposits never reach the sandbox: it has no chain to be notified from. Simulated
+    /// ones are reported by [`simulate_deposit`](CustodyProvider::simulate_deposit).
     async fn verify_deposit(
         &self,
         _notice: &DepositNotice,
     ) -> Result<VerifiedDeposit, ProviderError> {
-        Err(not_yet("deposits"))
+        Err(ProviderError::Unverified(
+            "the sandbox sends no deposit notifications: simulate deposits with \
+             POST /v1/sandbox/deposits"
+                .into(),
+        ))
     }
-}
-
-fn not_yet(what: &str) -> ProviderError {
-    ProviderError::Rejected(format!(
-        "sandbox {what} are not simulated yet: they arrive with the money-movement work"
-    ))
 }
 
 #[cfg(test)]

@@ -82,8 +82,13 @@ fn pinned_vector() {
 const PINNED_SOLANA: &str = "3sK3AAx8DVDdFVqjFTiDc99gHSTTutXmepsC4j45YFzA";
 
 #[tokio::test]
-async fn mint_returns_the_derived_address_and_refuses_money_movement() {
-    let p = SandboxProvider::new();
+async fn mint_returns_the_derived_address_and_refuses_notifications() {
+    let p = SandboxProvider::new(
+        ChainConfig::default(),
+        Arc::new(custody_core::ports::FixedClock::new(
+            time::OffsetDateTime::UNIX_EPOCH,
+        )),
+    );
     let usdc_sui = AssetId::parse("USDC_SUI").expect("asset");
     let req = request(1, 1, usdc_sui, 3);
     let minted = p.mint_address(&req).await.expect("mint");
@@ -103,6 +108,6 @@ async fn mint_returns_the_derived_address_and_refuses_money_movement() {
             signature: None,
         })
         .await
-        .expect_err("not simulated yet");
+        .expect_err("the sandbox is never notified");
     assert!(!err.is_retryable());
 }

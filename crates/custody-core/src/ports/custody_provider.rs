@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
+use ulid::Ulid;
 
 use crate::amount::Amount;
 use crate::asset::AssetId;
@@ -48,6 +50,9 @@ pub struct WithdrawalRequest {
     pub amount: Amount,
     /// The allow-listed destination.
     pub destination: ChainAddress,
+    /// When the withdrawal was recorded (the transaction's `created_at`). The sandbox plays
+    /// the chain from it, statelessly; live providers ignore it.
+    pub recorded_at: OffsetDateTime,
 }
 
 /// The provider's view of a withdrawal, mapped to our statuses.
@@ -61,6 +66,8 @@ pub struct ProviderTransfer {
     pub tx_hash: Option<String>,
     /// Why it failed, when it did.
     pub failure_reason: Option<String>,
+    /// Confirmations so far while `Confirming` (and at completion), when the provider says.
+    pub confirmations: Option<Confirmations>,
 }
 
 /// An inbound deposit notification, as received (not yet trusted): the adapter parses the
@@ -93,6 +100,29 @@ pub struct VerifiedDeposit {
     pub confirmations: Option<Confirmations>,
 }
 
+/// How fast a simulated deposit settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Settlement {
+    /// Confirms block by block on the simulated chain's schedule.
+    #[default]
+    Realistic,
+    /// Already final when it is first reported.
+    Instant,
+}
+
+/// A deposit the sandbox is asked to simulate (refused by every live provider).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedDepositRequest {
+    /// A fresh id (its random part makes the provider reference unique).
+    pub nonce: Ulid,
+    pub asset: AssetId,
+    pub amount: Amount,
+    /// The receiving deposit address (one of ours).
+    pub address: ChainAddress,
+    pub settlement: Settlement,
+}
+
 /// Why a provider call failed. Mapped to `provider_error` for partners; nothing is changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -114,6 +144,11 @@ pub enum ProviderError {
     /// An inbound notification failed verification.
     #[error("notification could not be verified: {0}")]
     Unverified(String),
+    /// This provider cannot do this at all (Rhino cannot read a deposit back by its reference
+    /// alone; live providers do not simulate). Not retryable: a worker asking for status
+    /// tries again much later, or leaves it to reconciliation.
+    #[error("custody provider cannot do this: {0}")]
+    Unsupported(String),
 }
 
 impl ProviderError {
@@ -125,6 +160,7 @@ impl ProviderError {
             ProviderError::Rejected(_) => "provider_rejected",
             ProviderError::NotFound => "provider_not_found",
             ProviderError::Unverified(_) => "provider_unverified",
+            ProviderError::Unsupported(_) => "provider_unsupported",
         }
     }
 
@@ -170,16 +206,48 @@ pub trait CustodyProvider: Send + Sync {
         request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError>;
 
-    /// Reads a withdrawal's state by our transaction id (the provider-side idempotency
-    /// reference) and its asset (which decides the provider and, at BitGo, the wallet).
+    /// Reads a withdrawal's state. Live providers look it up by our transaction id (the
+    /// provider-side idempotency reference) and its asset (which decides the provider and, at
+    /// BitGo, the wallet); the sandbox computes it from the whole request (its amount drives
+    /// the documented magic values, its `recorded_at` the schedule).
     ///
     /// # Errors
     /// [`ProviderError::NotFound`] if it was never submitted.
     async fn withdrawal_status(
         &self,
-        transaction_id: TransactionId,
-        asset: AssetId,
+        request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError>;
+
+    /// Reads a deposit back by the provider's reference (as recorded from an earlier report)
+    /// and its asset: how an open deposit is moved forward without waiting for a notification
+    /// ([`DepositService::refresh`](crate::services::DepositService::refresh)).
+    ///
+    /// # Errors
+    /// [`ProviderError::NotFound`] when the provider does not know it;
+    /// [`ProviderError::Unsupported`] when the provider cannot read deposits back by
+    /// reference (try much later, or reconcile).
+    async fn deposit_status(
+        &self,
+        provider_ref: &str,
+        asset: AssetId,
+    ) -> Result<VerifiedDeposit, ProviderError>;
+
+    /// Simulates a deposit arriving at one of our addresses and reports it as
+    /// [`verify_deposit`](CustodyProvider::verify_deposit) would report a real one. Only the
+    /// sandbox does this; every live provider refuses (the default).
+    ///
+    /// # Errors
+    /// [`ProviderError::Unsupported`] from live providers.
+    async fn simulate_deposit(
+        &self,
+        request: &SimulatedDepositRequest,
+    ) -> Result<VerifiedDeposit, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unsupported(format!(
+            "{} does not simulate deposits: only the sandbox does",
+            self.name()
+        )))
+    }
 
     /// Verifies a deposit notification by reading the transfer back from the provider; nothing
     /// in the notice itself is trusted.

@@ -4,7 +4,7 @@ use super::*;
 use crate::amount::Amount;
 use crate::asset::{AssetSymbol, Network};
 use crate::chain_address::ChainAddress;
-use crate::id::{AddressId, TenantId, VaultId, WalletId};
+use crate::id::{AddressId, TenantId, TransactionId, VaultId, WalletId};
 use crate::ports::MockCustodyProvider;
 use crate::transaction::TransactionStatus;
 
@@ -46,6 +46,17 @@ fn mint_request(asset: AssetId) -> MintRequest {
         wallet_id: WalletId::from_ulid(ulid::Ulid::from_parts(1, 4)),
         asset,
         index: 0,
+    }
+}
+
+fn withdrawal_request(transaction_id: TransactionId, asset: AssetId) -> WithdrawalRequest {
+    WithdrawalRequest {
+        transaction_id,
+        wallet_id: WalletId::from_ulid(ulid::Ulid::from_parts(1, 4)),
+        asset,
+        amount: Amount::from_base_units(1),
+        destination: ChainAddress::from_evm_bytes(asset.network(), [9; 20]).expect("evm address"),
+        recorded_at: time::OffsetDateTime::UNIX_EPOCH,
     }
 }
 
@@ -114,10 +125,10 @@ async fn an_unrouted_asset_is_rejected_without_calling_anyone() {
     assert!(matches!(&err, ProviderError::Rejected(m) if m.contains("USDC_BASE")));
     assert!(!err.is_retryable());
     let err = router
-        .withdrawal_status(
+        .withdrawal_status(&withdrawal_request(
             TransactionId::from_ulid(ulid::Ulid::from_parts(2, 2)),
             xaut_eth(),
-        )
+        ))
         .await
         .expect_err("no route");
     assert!(matches!(err, ProviderError::Rejected(_)));
@@ -158,14 +169,15 @@ async fn withdrawals_follow_the_asset_and_notices_follow_the_provider_name() {
     let mut bitgo = provider("bitgo", None);
     bitgo
         .expect_withdrawal_status()
-        .withf(move |id, a| *id == tx && *a == usdt_eth())
+        .withf(move |r| r.transaction_id == tx && r.asset == usdt_eth())
         .times(1)
-        .returning(|_, _| {
+        .returning(|_| {
             Ok(ProviderTransfer {
                 provider_ref: "bg-transfer".into(),
                 status: TransactionStatus::Confirming,
                 tx_hash: None,
                 failure_reason: None,
+                confirmations: None,
             })
         });
     bitgo.expect_verify_deposit().never();
@@ -192,7 +204,7 @@ async fn withdrawals_follow_the_asset_and_notices_follow_the_provider_name() {
     .expect("routes");
 
     let transfer = router
-        .withdrawal_status(tx, usdt_eth())
+        .withdrawal_status(&withdrawal_request(tx, usdt_eth()))
         .await
         .expect("status");
     assert_eq!(transfer.provider_ref, "bg-transfer");

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::booking::{advance_to, emit, record_new};
+use super::{commit_with, IdempotentWrite};
 use crate::error::{Error, ResourceKind};
 use crate::event::EventType;
 use crate::id::TransactionId;
@@ -17,7 +18,7 @@ use crate::ports::{
     DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, StoreError,
     VerifiedDeposit,
 };
-use crate::transaction::{NewTransaction, Transaction, TransactionKind};
+use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
 
 /// Deposit use cases. Driven by provider notifications and the sandbox simulator, not by
 /// partner keys, so there is no caller.
@@ -65,15 +66,87 @@ impl DepositService {
     /// `Refused(deposit_asset_mismatch)` when the asset is not the wallet's; `InvalidTransition`
     /// when the report contradicts a final status; store errors.
     pub async fn apply_verified(&self, deposit: VerifiedDeposit) -> Result<Transaction, Error> {
+        self.apply_verified_with(deposit, None).await
+    }
+
+    /// [`apply_verified`](DepositService::apply_verified), also recording the response for
+    /// idempotent replay in the same database transaction (the sandbox's simulated deposits,
+    /// which a partner asks for).
+    ///
+    /// # Errors
+    /// As [`DepositService::apply_verified`].
+    pub(crate) async fn apply_verified_with(
+        &self,
+        deposit: VerifiedDeposit,
+        idempotency: Option<IdempotentWrite<'_, Transaction>>,
+    ) -> Result<Transaction, Error> {
         // One retry covers the race where two notifications of one deposit both see it absent:
         // the loser's insert hits the unique provider reference and, retried, finds the winner's.
-        match self.apply_once(&deposit).await {
-            Err(Error::Store(StoreError::Conflict { .. })) => self.apply_once(&deposit).await,
+        match self.apply_once(&deposit, idempotency).await {
+            Err(Error::Store(StoreError::Conflict { .. })) => {
+                self.apply_once(&deposit, idempotency).await
+            }
             other => other,
         }
     }
 
-    async fn apply_once(&self, deposit: &VerifiedDeposit) -> Result<Transaction, Error> {
+    /// Moves an open deposit forward from what the provider says now: reads it back by its
+    /// provider reference ([`CustodyProvider::deposit_status`](crate::ports::CustodyProvider::deposit_status))
+    /// and applies the answer with [`apply_verified`](DepositService::apply_verified), so
+    /// `available` is credited exactly once however often it is called. A final deposit is
+    /// returned as it is, without asking the provider. Called by the worker for open deposits
+    /// (tenant-blind, like every worker step).
+    ///
+    /// # Errors
+    /// `NotFound`; `Internal` when the transaction is not a deposit with a provider reference,
+    /// or the provider's answer names another deposit; the provider's errors
+    /// (`Unsupported`: this provider cannot be asked, try much later); as
+    /// [`DepositService::apply_verified`].
+    pub async fn refresh(&self, id: TransactionId) -> Result<Transaction, Error> {
+        let current = {
+            // Read under a short-lived transaction, dropped (nothing written) before the
+            // provider is called: no lock is held across the network.
+            let mut tx = self.uow.begin().await?;
+            tx.lock_transaction(None, id)
+                .await
+                .map_err(Error::from_store(ResourceKind::Transaction))?
+        };
+        if current.status.is_terminal() {
+            return Ok(current);
+        }
+        let (TransactionKind::Deposit, Some(provider_ref)) =
+            (current.kind, current.provider_ref.as_deref())
+        else {
+            return Err(Error::Internal(format!(
+                "{id} is not a deposit with a provider reference"
+            )));
+        };
+        let report = self
+            .provider
+            .deposit_status(provider_ref, current.asset)
+            .await?;
+        if report.provider_ref != provider_ref
+            || report.asset != current.asset
+            || current.destination_address.as_ref() != Some(&report.address)
+        {
+            return Err(Error::Internal(format!(
+                "the provider answered for another deposit than {id}"
+            )));
+        }
+        if report.status == TransactionStatus::Confirming
+            && report.confirmations == current.confirmations
+        {
+            // Nothing new: spare the write transaction.
+            return Ok(current);
+        }
+        self.apply_verified(report).await
+    }
+
+    async fn apply_once(
+        &self,
+        deposit: &VerifiedDeposit,
+        idempotency: Option<IdempotentWrite<'_, Transaction>>,
+    ) -> Result<Transaction, Error> {
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;
         let address = match tx.find_address_by_chain_address(&deposit.address).await {
@@ -161,7 +234,7 @@ impl DepositService {
             )
             .await?;
         }
-        tx.commit().await?;
+        commit_with(tx, transaction.tenant_id, idempotency, &transaction).await?;
         Ok(transaction)
     }
 }

@@ -295,6 +295,7 @@ impl WithdrawalService {
                 status: TransactionStatus::Failed,
                 tx_hash: None,
                 failure_reason: Some(reason),
+                confirmations: None,
             },
             Err(e) => return Err(e.into()),
         };
@@ -331,6 +332,7 @@ impl WithdrawalService {
             asset: transaction.asset,
             amount: transaction.amount,
             destination,
+            recorded_at: transaction.created_at,
         };
         if needs_claim {
             // Entering PendingSignature moves no money, so no wallet needs locking.

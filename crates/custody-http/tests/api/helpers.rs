@@ -142,6 +142,10 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let wiring = Wiring {
         listener,
+        sandbox: custody_sandbox::SandboxProvider::new(
+            custody_sandbox::ChainConfig::default(),
+            Arc::new(SystemClock),
+        ),
         live_provider: live,
         live_prices: Arc::new(StaticPrices::default()),
         currencies: vec!["usd".into(), "pen".into()],
@@ -503,7 +507,10 @@ impl TestApp {
         let stores = self.store.environment(Environment::Sandbox);
         let deposits = DepositService::new(
             stores.uow,
-            Arc::new(custody_sandbox::SandboxProvider::new()),
+            Arc::new(custody_sandbox::SandboxProvider::new(
+                custody_sandbox::ChainConfig::default(),
+                Arc::new(SystemClock),
+            )),
             Arc::new(SystemClock),
             Arc::new(OsIds),
         );

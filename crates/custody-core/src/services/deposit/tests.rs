@@ -411,3 +411,155 @@ async fn losing_the_insert_race_retries_and_finds_the_winner() {
     );
     assert!(log.ledger().is_empty());
 }
+
+// --- refresh: moving an open deposit forward from the provider ----------------------------
+
+/// A transaction that only reads the deposit (`refresh`'s first, read-only step).
+fn read_tx(current: Transaction) -> MockStoreTx {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|tenant, id| tenant.is_none() && *id == transaction_id(7))
+        .times(1)
+        .return_once(move |_, _| Ok(current));
+    forbid_writes(&mut tx);
+    tx
+}
+
+fn provider_reporting(report: Result<VerifiedDeposit, ProviderError>) -> MockCustodyProvider {
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_deposit_status()
+        .withf(|r, asset| r == "provider-transfer-1" && *asset == usdt_eth())
+        .times(1)
+        .return_once(move |_, _| report);
+    provider.expect_verify_deposit().never();
+    provider
+}
+
+#[tokio::test]
+async fn refresh_applies_what_the_provider_reports_now() {
+    let mut apply = deposit_tx(
+        receiving_wallet(0, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    let log = record_writes(&mut apply);
+    record_commit(&mut apply, &log);
+    let t = service(
+        uow_with(vec![
+            read_tx(existing(TransactionStatus::Confirming)),
+            apply,
+        ]),
+        provider_reporting(Ok(verified(TransactionStatus::Completed))),
+    )
+    .refresh(transaction_id(7))
+    .await
+    .unwrap();
+    assert_eq!(t.status, TransactionStatus::Completed);
+    assert_eq!(t.confirmations, confirmations(12));
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].balances.available.base_units(), AMOUNT);
+    assert!(wallets[0].balances.pending.is_zero());
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![
+            posting(Some(Bucket::Pending), -A),
+            posting(Some(Bucket::Available), A)
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn refresh_records_new_confirmations() {
+    let mut apply = deposit_tx(
+        receiving_wallet(0, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    let log = record_writes(&mut apply);
+    record_commit(&mut apply, &log);
+    let mut report = verified(TransactionStatus::Confirming);
+    report.confirmations = confirmations(5);
+    let t = service(
+        uow_with(vec![
+            read_tx(existing(TransactionStatus::Confirming)),
+            apply,
+        ]),
+        provider_reporting(Ok(report)),
+    )
+    .refresh(transaction_id(7))
+    .await
+    .unwrap();
+    assert_eq!(t.status, TransactionStatus::Confirming);
+    assert_eq!(t.confirmations, confirmations(5));
+    assert!(log.wallets().is_empty());
+    assert_eq!(log.event_types(), vec![EventType::TransactionStatusUpdated]);
+}
+
+#[tokio::test]
+async fn refresh_without_news_writes_nothing() {
+    // The provider repeats the recorded 3/12: no write transaction is opened.
+    let t = service(
+        uow_with(vec![read_tx(existing(TransactionStatus::Confirming))]),
+        provider_reporting(Ok(verified(TransactionStatus::Confirming))),
+    )
+    .refresh(transaction_id(7))
+    .await
+    .unwrap();
+    assert_eq!(t, existing(TransactionStatus::Confirming));
+}
+
+#[tokio::test]
+async fn refresh_of_a_final_deposit_does_not_ask_the_provider() {
+    for status in [TransactionStatus::Completed, TransactionStatus::Failed] {
+        let mut provider = MockCustodyProvider::new();
+        provider.expect_deposit_status().never();
+        let t = service(uow_with(vec![read_tx(existing(status))]), provider)
+            .refresh(transaction_id(7))
+            .await
+            .unwrap();
+        assert_eq!(t, existing(status));
+    }
+}
+
+#[tokio::test]
+async fn refresh_passes_the_providers_refusal_on_and_writes_nothing() {
+    let err = service(
+        uow_with(vec![read_tx(existing(TransactionStatus::Confirming))]),
+        provider_reporting(Err(ProviderError::Unsupported("no read-back".into()))),
+    )
+    .refresh(transaction_id(7))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Provider(ProviderError::Unsupported(_))),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn refresh_refuses_an_answer_about_another_deposit() {
+    let mut report = verified(TransactionStatus::Completed);
+    report.address = chain_address(usdt_eth(), 99);
+    let err = service(
+        uow_with(vec![read_tx(existing(TransactionStatus::Confirming))]),
+        provider_reporting(Ok(report)),
+    )
+    .refresh(transaction_id(7))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Internal(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn refresh_of_something_else_than_a_deposit_is_refused() {
+    let mut transfer = existing(TransactionStatus::Confirming);
+    transfer.kind = TransactionKind::Withdrawal;
+    let mut provider = MockCustodyProvider::new();
+    provider.expect_deposit_status().never();
+    let err = service(uow_with(vec![read_tx(transfer)]), provider)
+        .refresh(transaction_id(7))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Internal(_)), "{err:?}");
+}

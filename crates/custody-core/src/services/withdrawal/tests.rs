@@ -531,6 +531,7 @@ fn accepted() -> ProviderTransfer {
         status: TransactionStatus::PendingSignature,
         tx_hash: None,
         failure_reason: None,
+        confirmations: None,
     }
 }
 
@@ -734,6 +735,7 @@ fn report(status: TransactionStatus) -> ProviderTransfer {
         status,
         tx_hash: Some("0xabc".into()),
         failure_reason: None,
+        confirmations: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod address_book;
 pub mod assets;
+pub mod sandbox;
 pub mod transactions;
 pub mod vaults;
 pub mod wallets;
@@ -22,6 +23,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     wallets::endpoints(api);
     address_book::endpoints(api);
     transactions::endpoints(api);
+    sandbox::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {

@@ -187,7 +187,10 @@ async fn fund(app: &TestApp, asset: AssetId, address: &str, units: u128, referen
     let env = app.store.environment(Environment::Sandbox);
     let deposits = DepositService::new(
         env.uow,
-        Arc::new(SandboxProvider::new()),
+        Arc::new(SandboxProvider::new(
+            custody_sandbox::ChainConfig::default(),
+            Arc::new(SystemClock),
+        )),
         Arc::new(SystemClock),
         Arc::new(OsIds),
     );
