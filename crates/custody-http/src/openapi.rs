@@ -2,6 +2,8 @@
 //! as `docs/openapi.json`; a test fails when the committed copy is stale
 //! (`UPDATE_OPENAPI=1 cargo test -p custody-http openapi` rewrites it).
 
+mod contract;
+
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -65,6 +67,30 @@ pub struct SignatureDebugSchema {
 
 struct Security;
 
+/// The `X-Timestamp` and `X-Signature` schemes of a signed dialect: with the key's scheme they
+/// form one security requirement of three headers (see `contract::expand_security`).
+fn signing_headers(
+    components: &mut utoipa::openapi::Components,
+    scheme: &str,
+    timestamp: &str,
+    signature: &str,
+) {
+    components.add_security_scheme(
+        format!("{scheme}Timestamp"),
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Timestamp",
+            timestamp,
+        ))),
+    );
+    components.add_security_scheme(
+        format!("{scheme}Signature"),
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Signature",
+            signature,
+        ))),
+    );
+}
+
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -74,7 +100,8 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "Connect: `Authorization: Bearer sk_test_…` (bearer-mode keys).",
+                        "Connect: `Authorization: Bearer sk_test_…` (a bearer-mode key). \
+                         Nothing is signed. See docs/connect.md.",
                     ))
                     .build(),
             ),
@@ -83,19 +110,43 @@ impl Modify for Security {
             "hmac",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-API-Key",
-                "Platform: `X-API-Key: <key>`, `X-Timestamp: <unix seconds>`, `X-Signature: \
-                 lowercase hex HMAC-SHA256(secret, \"{timestamp}\\n{METHOD}\\n{path?query}\\n\
-                 {hex sha256(body)}\")`, window ±30 s. See docs/platform.md.",
+                "Platform (an hmac-mode key): `X-API-Key: <key id key_… or the key>`, sent with \
+                 `X-Timestamp` (`hmacTimestamp`) and `X-Signature` (`hmacSignature`). \
+                 See docs/platform.md.",
             ))),
+        );
+        signing_headers(
+            components,
+            "hmac",
+            "Platform: the current Unix time in seconds, plain digits, within ±30 s of the \
+             server clock.",
+            "Platform: lowercase hex HMAC-SHA256(secret, canonical), where canonical is four \
+             lines joined by `\\n`, no trailing newline: `{X-Timestamp}\\n{METHOD}\\n\
+             {path?query exactly as sent}\\n{lowercase hex SHA-256 of the exact body bytes \
+             (of the empty string without a body)}`. Test vectors: docs/platform.md.",
         );
         components.add_security_scheme(
             "ed25519",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "Authorization",
-                "Accounts: `Authorization: Bearer <key>`, `X-Timestamp`, `X-Signature: base64 \
-                 Ed25519 signature of \"{METHOD}\\n{path?query}\\n{timestamp}\\n{raw body}\"`, \
-                 window ±60 s. See docs/accounts.md.",
-            ))),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Accounts (an ed25519-mode key): `Authorization: Bearer <key>`, sent \
+                         with `X-Timestamp` (`ed25519Timestamp`) and `X-Signature` \
+                         (`ed25519Signature`). See docs/accounts.md.",
+                    ))
+                    .build(),
+            ),
+        );
+        signing_headers(
+            components,
+            "ed25519",
+            "Accounts: the current Unix time in seconds, plain digits, within ±60 s of the \
+             server clock.",
+            "Accounts: standard base64 (padded) of the Ed25519 signature, by the key's private \
+             half, of the UTF-8 bytes `{METHOD}\\n{path?query exactly as sent}\\n\
+             {X-Timestamp}\\n{exact body bytes}` (ending in `\\n` without a body). Test \
+             vectors: docs/accounts.md.",
         );
     }
 }
@@ -110,7 +161,7 @@ impl Modify for Security {
                        docs/platform.md, docs/accounts.md.",
         version = "0.1.0"
     ),
-    servers((url = "http://127.0.0.1:8080", description = "custody serve (local)")),
+    servers((url = "/", description = "The server that served this document; `custody serve` listens on 127.0.0.1:8080 by default")),
     components(schemas(ErrorEnvelope, ErrorBody, FieldErrorSchema, SignatureDebugSchema)),
     modifiers(&Security),
     tags(
@@ -126,10 +177,12 @@ pub struct ApiDoc;
 pub fn document_json() -> String {
     let mut doc = crate::routes::endpoints().document(ApiDoc::openapi());
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
-    doc.to_pretty_json().unwrap_or_else(|e| {
+    let mut value = serde_json::to_value(&doc).unwrap_or_else(|e| {
         tracing::error!(error = %e, "OpenAPI document did not serialise");
-        "{}".to_owned()
-    }) + "\n"
+        serde_json::json!({})
+    });
+    contract::apply(&mut value);
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned()) + "\n"
 }
 
 #[cfg(test)]

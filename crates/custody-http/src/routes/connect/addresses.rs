@@ -29,6 +29,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
 /// Request body of `POST /connect/v1/addresses`. Unknown fields are refused (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"asset": "USDT", "network": "ethereum", "external_ref": "user-8842", "label": "main"}))]
 pub struct CreateConnectAddressRequest {
     /// Asset code (`USDT`, `USDC`, `XAUT`), case-insensitive, 2–16 characters.
     #[schema(min_length = 2, max_length = 16, example = "USDT")]
@@ -46,6 +47,7 @@ pub struct CreateConnectAddressRequest {
 
 /// A deposit address in Connect.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "asset": "USDT", "network": "ethereum", "external_ref": "user-8842", "label": "main", "status": "active", "created_at": "2026-02-23T12:00:00Z"}))]
 pub struct ConnectAddress {
     /// `ba_…`
     #[schema(example = "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9K")]
@@ -107,7 +109,7 @@ impl ConnectAddress {
         (status = 422, description = "Unknown field, bad asset or network, asset not enabled", body = crate::openapi::ErrorEnvelope),
         (status = 502, body = crate::openapi::ErrorEnvelope), (status = 503, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["addresses:write"]))
 )]
 pub async fn create_address(
     state: Data<AppState>,
@@ -167,6 +169,7 @@ pub struct ListAddressesQuery {
 
 /// A page of Connect addresses.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "asset": "USDT", "network": "ethereum", "external_ref": "user-8842", "label": "main", "status": "active", "created_at": "2026-02-23T12:00:00Z"}], "pagination": {"has_more": false, "next_cursor": null}}))]
 pub struct ConnectAddressList {
     /// Ascending by id.
     pub items: Vec<ConnectAddress>,
@@ -183,7 +186,7 @@ pub struct ConnectAddressList {
         (status = 400, description = "Bad query parameter", body = crate::openapi::ErrorEnvelope),
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["addresses:read"]))
 )]
 pub async fn list_addresses(
     req: HttpRequest,
@@ -220,7 +223,7 @@ pub async fn list_addresses(
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
         (status = 404, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["addresses:read"]))
 )]
 pub async fn get_address(
     req: HttpRequest,
