@@ -16,7 +16,9 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
-use crate::input::{asset_from_codes, json_body, no_query, path_id, query, text, PageParams};
+use crate::input::{
+    asset_from_codes, json_body, no_query, path_id, query, query_text, text, PageParams,
+};
 use crate::routes::Endpoints;
 use crate::wire::{self, SnakeList, SnakePagination};
 
@@ -199,7 +201,7 @@ pub async fn list_addresses(
         ending_before: q.ending_before,
     }
     .to_request(AddressId::parse, AddressId::ulid)?;
-    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)?;
+    let external_ref = query_text(q.external_ref, "external_ref", ExternalRef::parse)?;
     let page = auth
         .graph
         .addresses

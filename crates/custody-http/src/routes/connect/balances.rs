@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{no_query, query, text};
+use crate::input::{no_query, query, query_text};
 use crate::routes::Endpoints;
 use crate::wire;
 
@@ -95,8 +95,7 @@ impl From<BalanceReport> for ConnectBalances {
 )]
 pub async fn balances(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let q: BalancesQuery = query(&req)?;
-    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)
-        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    let external_ref = query_text(q.external_ref, "external_ref", ExternalRef::parse)?;
     report(&auth, external_ref).await
 }
 
@@ -116,8 +115,7 @@ pub async fn balances_of(
     path: web::Path<String>,
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let external_ref = text(Some(path.into_inner()), "external_ref", ExternalRef::parse)
-        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    let external_ref = query_text(Some(path.into_inner()), "external_ref", ExternalRef::parse)?;
     no_query(&req)?;
     report(&auth, external_ref).await
 }

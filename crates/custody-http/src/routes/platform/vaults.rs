@@ -20,7 +20,7 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation};
-use crate::input::{json_body, no_query, query, text, PageParams};
+use crate::input::{json_body, no_query, query, query_text, text, PageParams};
 use crate::routes::Endpoints;
 use crate::wire::{self, List, Pagination};
 
@@ -166,8 +166,7 @@ pub async fn list_vaults(req: HttpRequest, auth: Authenticated) -> Result<HttpRe
     }
     .to_request(VaultId::parse, VaultId::ulid)?;
     let filter = VaultFilter {
-        external_ref: text(q.external_id, "externalId", ExternalRef::parse)
-            .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?,
+        external_ref: query_text(q.external_id, "externalId", ExternalRef::parse)?,
     };
     let page = auth
         .graph
