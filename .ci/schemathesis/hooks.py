@@ -131,6 +131,14 @@ def before_call(context: Any, case: Any, **kwargs: Any) -> None:
     _refresh_idempotency_key(case)
 
 
+# `starting_after` and `ending_before` together are refused (400 `invalid_pagination`), a rule
+# OpenAPI cannot state; without this filter most generated list queries hit it and test nothing
+# else. (The few the coverage phase still sends are ignored through STATE_RULES below.)
+@schemathesis.hook
+def filter_query(context: Any, query: Any) -> bool:
+    return not (isinstance(query, dict) and "starting_after" in query and "ending_before" in query)
+
+
 # --- a tally of what the server answered, per operation, status and error code -----------------
 # Written at exit to $CUSTODY_ST_TALLY (run.sh sets it): the error codes each operation really
 # produces, to compare with the ones the document declares.

@@ -195,7 +195,8 @@ fn error_schemas(doc: &mut Value) {
                 {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "type": {"type": "string", "enum": types},
                     "code": {"type": "string", "enum": codes},
-                    "status": {"type": "integer", "const": status},
+                    // `enum`, not `const`: client generators handle a one-value enum better.
+                    "status": {"type": "integer", "enum": [status]},
                 }}}},
             ],
         });
@@ -400,8 +401,8 @@ fn schema_rules(schemas: &mut Value) {
     }
     set("BlockchainAddress", "chain", &json!({"enum": networks()}));
     // Only the pairs that exist (USDT is not on every network).
-    schemas["CreateConnectAddressRequest"]["anyOf"] = asset_pairs("asset", "network");
-    schemas["CreateBlockchainAddressRequest"]["anyOf"] = asset_pairs("asset", "chain");
+    schemas["CreateConnectAddressRequest"]["allOf"] = asset_pairs("asset", "network");
+    schemas["CreateBlockchainAddressRequest"]["allOf"] = asset_pairs("asset", "chain");
 }
 
 /// utoipa spells an optional body (`Option<T>`) as "T or JSON null"; the server means "T, or
@@ -557,7 +558,8 @@ fn networks() -> Vec<&'static str> {
     Network::ALL.iter().map(|n| n.as_str()).collect()
 }
 
-/// One `anyOf` branch per symbol: the networks it exists on, under the dialect's field names.
+/// One `if`/`then` per symbol: the networks it exists on, under the dialect's field names (an
+/// object-level `anyOf` would make client generators split the body into union types).
 fn asset_pairs(symbol_field: &str, network_field: &str) -> Value {
     let branches: Vec<Value> = AssetSymbol::ALL
         .iter()
@@ -567,10 +569,10 @@ fn asset_pairs(symbol_field: &str, network_field: &str) -> Value {
                 .filter(|n| AssetId::new(*symbol, **n).is_ok())
                 .map(|n| n.as_str())
                 .collect();
-            json!({"properties": {
-                symbol_field: {"const": symbol.as_str()},
-                network_field: {"enum": on},
-            }})
+            json!({
+                "if": {"properties": {symbol_field: {"const": symbol.as_str()}}},
+                "then": {"properties": {network_field: {"enum": on}}},
+            })
         })
         .collect();
     Value::Array(branches)
