@@ -12,6 +12,8 @@
 //! - **Inputs.** Id patterns of path parameters and cursors, the text rule of `external_ref`,
 //!   the `Idempotency-Key` constraints, and the asset/network enums (from
 //!   [`custody_core::asset`], so a new asset reaches the document by itself).
+//! - **utoipa's gaps.** An `Option<T>` body means "no body", not "JSON null"; link objects get
+//!   their camelCase field names (`operationId`).
 
 use custody_core::asset::{AssetId, AssetSymbol, EnabledAssets, Network};
 use custody_core::deposit_address::AddressStatus;
@@ -243,6 +245,7 @@ fn operation_rules(path: &str, method: &str, op: &mut Map<String, Value>) {
     }
     for (status, response) in responses.iter_mut() {
         let code: u16 = status.parse().unwrap_or(0);
+        link_field_names(response);
         response["headers"] = Value::Object(response_headers(code, idempotent));
         if let Some((_, description, ..)) = ERRORS.iter().find(|(s, ..)| *s == code) {
             if response["description"].as_str().unwrap_or("").is_empty() {
@@ -259,6 +262,27 @@ fn operation_rules(path: &str, method: &str, op: &mut Map<String, Value>) {
     {
         responses[&code.to_string()]["content"]["application/json"]["example"] =
             error_example(code, has_body);
+    }
+}
+
+/// utoipa 5.5 serialises a link's `operationId` / `operationRef` in snake case, which OpenAPI
+/// (and its validators) do not know: spell them as the specification does.
+fn link_field_names(response: &mut Value) {
+    for link in response
+        .get_mut("links")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|links| links.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+        ] {
+            if let Some(value) = link.remove(from) {
+                link.insert(to.to_owned(), value);
+            }
+        }
     }
 }
 
@@ -337,36 +361,17 @@ fn schema_rules(schemas: &mut Value) {
         }
     };
     // Request bodies.
-    set(
-        "CreateConnectAddressRequest",
-        "asset",
-        &json!({"enum": symbols()}),
-    );
-    set(
-        "CreateConnectAddressRequest",
-        "network",
-        &json!({"enum": networks()}),
-    );
-    set(
-        "CreateBlockchainAddressRequest",
-        "asset",
-        &json!({"enum": symbols()}),
-    );
-    set(
-        "CreateBlockchainAddressRequest",
-        "chain",
-        &json!({"enum": networks()}),
-    );
-    set(
-        "CreateWalletRequest",
-        "assetId",
-        &json!({"enum": asset_ids()}),
-    );
-    set(
-        "UpdateVaultRequest",
-        "status",
-        &json!({"enum": nullable_statuses}),
-    );
+    let enums = [
+        ("CreateConnectAddressRequest", "asset", json!(symbols())),
+        ("CreateConnectAddressRequest", "network", json!(networks())),
+        ("CreateBlockchainAddressRequest", "asset", json!(symbols())),
+        ("CreateBlockchainAddressRequest", "chain", json!(networks())),
+        ("CreateWalletRequest", "assetId", json!(asset_ids())),
+        ("UpdateVaultRequest", "status", json!(nullable_statuses)),
+    ];
+    for (schema, field, values) in enums {
+        set(schema, field, &json!({ "enum": values }));
+    }
     for (schema, field) in [
         ("CreateConnectAddressRequest", "external_ref"),
         ("CreateVaultRequest", "externalId"),

@@ -2,28 +2,11 @@
 //! text errors are 400 everywhere, a 405 says what is allowed, a body must be a JSON object,
 //! and error messages never name the server's own types.
 
-use custody_core::api_key::KeyMode;
-use custody_core::tenant::TenantStatus;
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Engine, Key, KeySpec, TestApp};
+use crate::helpers::{dialect_keys, spawn_app, Engine, Key};
 use crate::on_both_stores;
-
-struct Keys {
-    connect: Key,
-    platform: Key,
-    accounts: Key,
-}
-
-async fn keys(app: &TestApp) -> Keys {
-    let tenant = app.tenant(TenantStatus::Pending).await;
-    Keys {
-        connect: app.key(tenant, KeySpec::sandbox(KeyMode::Bearer)).await,
-        platform: app.key(tenant, KeySpec::sandbox(KeyMode::Hmac)).await,
-        accounts: app.key(tenant, KeySpec::sandbox(KeyMode::Ed25519)).await,
-    }
-}
 
 async fn status_and_body(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -34,7 +17,7 @@ async fn status_and_body(response: Response) -> (u16, Value) {
 /// `?external_ref=` (empty) is a query-string text error: 400 on every list that takes it.
 async fn an_empty_external_ref_in_a_query_is_400(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     for (key, path) in [
         (&k.connect, "/connect/v1/addresses?external_ref="),
         (&k.connect, "/connect/v1/balances?external_ref="),
@@ -78,7 +61,7 @@ async fn a_405_lists_the_allowed_methods(engine: Engine) {
 /// `body`, nothing created, and the message names no Rust type.
 async fn a_body_that_is_not_an_object_is_refused(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let cases: [(&Key, Method, &str, &str); 6] = [
         (&k.platform, Method::POST, "/v1/vaults", "[null,null,null]"),
         (&k.platform, Method::POST, "/v1/vaults", "[null, null]"),
@@ -138,7 +121,7 @@ async fn a_body_that_is_not_an_object_is_refused(engine: Engine) {
 /// A field of the wrong type is reported in the partner's words, not the server's types.
 async fn field_errors_name_no_rust_type(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     for body in [
         r#"{"metadata":[1]}"#,
         r#"{"metadata":"x"}"#,

@@ -92,7 +92,9 @@ pub struct CreateBlockchainAddressRequest {
     request_body = CreateBlockchainAddressRequest,
     params(("accountId" = String, Path, description = "`acc_…`"), ("Idempotency-Key" = String, Header, description = "Required")),
     responses(
-        (status = 201, body = BlockchainAddress),
+        (status = 201, body = BlockchainAddress, links(
+            ("GetBlockchainAddress" = (operation_id = "get_blockchain_address", parameters(("accountId" = "$response.body#/accountId"), ("blockchainAddressId" = "$response.body#/id")))),
+        )),
         (status = 200, description = "The account already had its address: the same one", body = BlockchainAddress),
         (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope),
         (status = 404, body = crate::openapi::ErrorEnvelope), (status = 409, body = crate::openapi::ErrorEnvelope),

@@ -103,7 +103,9 @@ impl ConnectAddress {
     request_body = CreateConnectAddressRequest,
     params(("Idempotency-Key" = String, Header, description = "Required. 1–255 printable ASCII characters; same key and body within 24 h replays the response.")),
     responses(
-        (status = 201, description = "Minted", body = ConnectAddress),
+        (status = 201, description = "Minted", body = ConnectAddress, links(
+            ("GetAddress" = (operation_id = "get_address", parameters(("address_id" = "$response.body#/id")))),
+        )),
         (status = 200, description = "The wallet already had its primary address: the same address", body = ConnectAddress),
         (status = 400, description = "Missing or malformed Idempotency-Key, malformed JSON", body = crate::openapi::ErrorEnvelope),
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),

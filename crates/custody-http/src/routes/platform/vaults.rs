@@ -97,7 +97,12 @@ fn vault_response(status: StatusCode) -> impl Fn(&Vault) -> StoredResponse {
     request_body = CreateVaultRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Honoured when sent")),
     responses(
-        (status = 201, body = PlatformVault),
+        (status = 201, body = PlatformVault, links(
+            ("GetVault" = (operation_id = "get_vault", parameters(("vaultId" = "$response.body#/id")))),
+            ("UpdateVault" = (operation_id = "update_vault", parameters(("vaultId" = "$response.body#/id")))),
+            ("CreateWallet" = (operation_id = "create_wallet", parameters(("vaultId" = "$response.body#/id")))),
+            ("ListWallets" = (operation_id = "list_wallets", parameters(("vaultId" = "$response.body#/id")))),
+        )),
         (status = 409, description = "externalId already used, or an idempotency conflict", body = crate::openapi::ErrorEnvelope),
         (status = 422, body = crate::openapi::ErrorEnvelope),
     ),

@@ -136,8 +136,20 @@ pub struct CreateWalletRequest {
     request_body = CreateWalletRequest,
     params(("vaultId" = String, Path, description = "`vlt_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Honoured when sent")),
     responses(
-        (status = 201, body = PlatformWallet),
-        (status = 200, description = "The vault already had this asset's wallet", body = PlatformWallet),
+        (status = 201, body = PlatformWallet, links(
+            ("GetWallet" = (operation_id = "get_wallet", parameters(("walletId" = "$response.body#/id")))),
+            ("CreateWalletAddress" = (operation_id = "create_wallet_address", parameters(("walletId" = "$response.body#/id")))),
+            ("GetAccountBalances" = (operation_id = "get_account_balances", parameters(("accountId" = "$response.body#/id")))),
+            ("ListBlockchainAddresses" = (operation_id = "list_blockchain_addresses", parameters(("accountId" = "$response.body#/id")))),
+            ("CreateBlockchainAddress" = (operation_id = "create_blockchain_address", parameters(("accountId" = "$response.body#/id")))),
+        )),
+        (status = 200, description = "The vault already had this asset's wallet", body = PlatformWallet, links(
+            ("GetWallet" = (operation_id = "get_wallet", parameters(("walletId" = "$response.body#/id")))),
+            ("CreateWalletAddress" = (operation_id = "create_wallet_address", parameters(("walletId" = "$response.body#/id")))),
+            ("GetAccountBalances" = (operation_id = "get_account_balances", parameters(("accountId" = "$response.body#/id")))),
+            ("ListBlockchainAddresses" = (operation_id = "list_blockchain_addresses", parameters(("accountId" = "$response.body#/id")))),
+            ("CreateBlockchainAddress" = (operation_id = "create_blockchain_address", parameters(("accountId" = "$response.body#/id")))),
+        )),
         (status = 404, body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "Unknown or not-enabled asset, archived vault", body = crate::openapi::ErrorEnvelope),
         (status = 502, description = "Live: the custody provider refused", body = crate::openapi::ErrorEnvelope),
