@@ -189,6 +189,66 @@ pub fn document_json() -> String {
 mod tests {
     use super::*;
 
+    /// What every operation must declare, so an endpoint added later is covered the same way
+    /// (issue 17): unique operationIds; for a keyed operation, its scopes, 401 and 403, and
+    /// the three signing headers of a signed dialect; every error status with its envelope;
+    /// `X-Request-Id` on every response; a pattern or length rule on every path parameter.
+    #[test]
+    fn every_operation_declares_the_contract() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let what = format!("{method} {path}");
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_owned()), "{what}: operationId {id} twice");
+                let responses = op["responses"].as_object().unwrap();
+                if let Some(requirements) = op["security"].as_array() {
+                    assert!(op["x-scopes"].is_array(), "{what}: no x-scopes");
+                    for status in ["401", "403"] {
+                        assert!(responses.contains_key(status), "{what}: no {status}");
+                    }
+                    for requirement in requirements {
+                        for scheme in ["hmac", "ed25519"] {
+                            if requirement.get(scheme).is_some() {
+                                for part in ["Timestamp", "Signature"] {
+                                    let name = format!("{scheme}{part}");
+                                    assert!(requirement.get(&name).is_some(), "{what}: no {name}");
+                                }
+                            }
+                        }
+                    }
+                }
+                for (status, response) in responses {
+                    assert!(
+                        response["headers"]["X-Request-Id"].is_object(),
+                        "{what} {status}: no X-Request-Id"
+                    );
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"],
+                            format!("#/components/schemas/Error{status}"),
+                            "{what} {status}"
+                        );
+                    }
+                }
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] == "path" {
+                        let schema = &param["schema"];
+                        assert!(
+                            schema["pattern"].is_string() && schema["maxLength"].is_number()
+                                || schema["pattern"]
+                                    .as_str()
+                                    .is_some_and(|p| p.ends_with("{25}$")),
+                            "{what}: path parameter {} is unconstrained",
+                            param["name"]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn openapi_is_3_1_and_the_committed_copy_is_current() {
         let generated = document_json();
