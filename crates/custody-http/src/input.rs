@@ -43,6 +43,23 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
             "send the body with Content-Type: application/json",
         ));
     }
+    // Fields are named: a JSON array (which serde would read field by field, in declaration
+    // order), `null`, a string or a number is not a body of this API.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Err(e) => ApiError::bad_request(
+                    "malformed_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
+                Ok(_) => ApiError::invalid_field(
+                    "body",
+                    "invalid_field",
+                    "the body must be a JSON object",
+                ),
+            },
+        );
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
     let value = result.map_err(|e| {
@@ -250,6 +267,18 @@ pub fn asset_from_codes(
         };
         ApiError::from(custody_core::error::asset_error(field, e)).with_message(message)
     })
+}
+
+/// [`text`] for a query or path parameter: a broken rule is a 400 there.
+///
+/// # Errors
+/// 400 naming the parameter.
+pub fn query_text<T>(
+    value: Option<String>,
+    field: &'static str,
+    parse: impl FnOnce(String) -> Result<T, custody_core::text::TextError>,
+) -> Result<Option<T>, ApiError> {
+    text(value, field, parse).map_err(|e| e.with_status(actix_web::http::StatusCode::BAD_REQUEST))
 }
 
 /// Parses optional text into a domain text type, naming the dialect's field.

@@ -2,6 +2,8 @@
 //! as `docs/openapi.json`; a test fails when the committed copy is stale
 //! (`UPDATE_OPENAPI=1 cargo test -p custody-http openapi` rewrites it).
 
+mod contract;
+
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -65,6 +67,30 @@ pub struct SignatureDebugSchema {
 
 struct Security;
 
+/// The `X-Timestamp` and `X-Signature` schemes of a signed dialect: with the key's scheme they
+/// form one security requirement of three headers (see `contract::expand_security`).
+fn signing_headers(
+    components: &mut utoipa::openapi::Components,
+    scheme: &str,
+    timestamp: &str,
+    signature: &str,
+) {
+    components.add_security_scheme(
+        format!("{scheme}Timestamp"),
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Timestamp",
+            timestamp,
+        ))),
+    );
+    components.add_security_scheme(
+        format!("{scheme}Signature"),
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Signature",
+            signature,
+        ))),
+    );
+}
+
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -74,7 +100,8 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "Connect: `Authorization: Bearer sk_test_…` (bearer-mode keys).",
+                        "Connect: `Authorization: Bearer sk_test_…` (a bearer-mode key). \
+                         Nothing is signed. See docs/connect.md.",
                     ))
                     .build(),
             ),
@@ -83,19 +110,43 @@ impl Modify for Security {
             "hmac",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-API-Key",
-                "Platform: `X-API-Key: <key>`, `X-Timestamp: <unix seconds>`, `X-Signature: \
-                 lowercase hex HMAC-SHA256(secret, \"{timestamp}\\n{METHOD}\\n{path?query}\\n\
-                 {hex sha256(body)}\")`, window ±30 s. See docs/platform.md.",
+                "Platform (an hmac-mode key): `X-API-Key: <key id key_… or the key>`, sent with \
+                 `X-Timestamp` (`hmacTimestamp`) and `X-Signature` (`hmacSignature`). \
+                 See docs/platform.md.",
             ))),
+        );
+        signing_headers(
+            components,
+            "hmac",
+            "Platform: the current Unix time in seconds, plain digits, within ±30 s of the \
+             server clock.",
+            "Platform: lowercase hex HMAC-SHA256(secret, canonical), where canonical is four \
+             lines joined by `\\n`, no trailing newline: `{X-Timestamp}\\n{METHOD}\\n\
+             {path?query exactly as sent}\\n{lowercase hex SHA-256 of the exact body bytes \
+             (of the empty string without a body)}`. Test vectors: docs/platform.md.",
         );
         components.add_security_scheme(
             "ed25519",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "Authorization",
-                "Accounts: `Authorization: Bearer <key>`, `X-Timestamp`, `X-Signature: base64 \
-                 Ed25519 signature of \"{METHOD}\\n{path?query}\\n{timestamp}\\n{raw body}\"`, \
-                 window ±60 s. See docs/accounts.md.",
-            ))),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Accounts (an ed25519-mode key): `Authorization: Bearer <key>`, sent \
+                         with `X-Timestamp` (`ed25519Timestamp`) and `X-Signature` \
+                         (`ed25519Signature`). See docs/accounts.md.",
+                    ))
+                    .build(),
+            ),
+        );
+        signing_headers(
+            components,
+            "ed25519",
+            "Accounts: the current Unix time in seconds, plain digits, within ±60 s of the \
+             server clock.",
+            "Accounts: standard base64 (padded) of the Ed25519 signature, by the key's private \
+             half, of the UTF-8 bytes `{METHOD}\\n{path?query exactly as sent}\\n\
+             {X-Timestamp}\\n{exact body bytes}` (ending in `\\n` without a body). Test \
+             vectors: docs/accounts.md.",
         );
     }
 }
@@ -110,7 +161,7 @@ impl Modify for Security {
                        docs/platform.md, docs/accounts.md.",
         version = "0.1.0"
     ),
-    servers((url = "http://127.0.0.1:8080", description = "custody serve (local)")),
+    servers((url = "/", description = "The server that served this document; `custody serve` listens on 127.0.0.1:8080 by default")),
     components(schemas(ErrorEnvelope, ErrorBody, FieldErrorSchema, SignatureDebugSchema)),
     modifiers(&Security),
     tags(
@@ -126,15 +177,77 @@ pub struct ApiDoc;
 pub fn document_json() -> String {
     let mut doc = crate::routes::endpoints().document(ApiDoc::openapi());
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
-    doc.to_pretty_json().unwrap_or_else(|e| {
+    let mut value = serde_json::to_value(&doc).unwrap_or_else(|e| {
         tracing::error!(error = %e, "OpenAPI document did not serialise");
-        "{}".to_owned()
-    }) + "\n"
+        serde_json::json!({})
+    });
+    contract::apply(&mut value);
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned()) + "\n"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What every operation must declare, so an endpoint added later is covered the same way
+    /// (issue 17): unique operationIds; for a keyed operation, its scopes, 401 and 403, and
+    /// the three signing headers of a signed dialect; every error status with its envelope;
+    /// `X-Request-Id` on every response; a pattern or length rule on every path parameter.
+    #[test]
+    fn every_operation_declares_the_contract() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let what = format!("{method} {path}");
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_owned()), "{what}: operationId {id} twice");
+                let responses = op["responses"].as_object().unwrap();
+                if let Some(requirements) = op["security"].as_array() {
+                    assert!(op["x-scopes"].is_array(), "{what}: no x-scopes");
+                    for status in ["401", "403"] {
+                        assert!(responses.contains_key(status), "{what}: no {status}");
+                    }
+                    for requirement in requirements {
+                        for scheme in ["hmac", "ed25519"] {
+                            if requirement.get(scheme).is_some() {
+                                for part in ["Timestamp", "Signature"] {
+                                    let name = format!("{scheme}{part}");
+                                    assert!(requirement.get(&name).is_some(), "{what}: no {name}");
+                                }
+                            }
+                        }
+                    }
+                }
+                for (status, response) in responses {
+                    assert!(
+                        response["headers"]["X-Request-Id"].is_object(),
+                        "{what} {status}: no X-Request-Id"
+                    );
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"],
+                            format!("#/components/schemas/Error{status}"),
+                            "{what} {status}"
+                        );
+                    }
+                }
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] == "path" {
+                        let schema = &param["schema"];
+                        assert!(
+                            schema["pattern"].is_string() && schema["maxLength"].is_number()
+                                || schema["pattern"]
+                                    .as_str()
+                                    .is_some_and(|p| p.ends_with("{25}$")),
+                            "{what}: path parameter {} is unconstrained",
+                            param["name"]
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn openapi_is_3_1_and_the_committed_copy_is_current() {

@@ -12,13 +12,16 @@ pub mod health;
 pub mod platform;
 pub mod provider_notifications;
 
-use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{FromRequest, Handler, Responder, Route};
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, ResponseError, Route};
 use utoipa::openapi::path::{HttpMethod, Paths};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{OpenApi, RefOr};
 use utoipa_actix_web::OpenApiFactory;
+
+use crate::error::{ApiError, ErrorType};
 
 /// Every endpoint of the API.
 pub fn endpoints() -> Endpoints {
@@ -35,7 +38,7 @@ pub fn endpoints() -> Endpoints {
 /// document.
 #[derive(Default)]
 pub struct Endpoints {
-    routes: Vec<(String, Route)>,
+    routes: Vec<(String, Method, Route)>,
     paths: Paths,
     schemas: Vec<(String, RefOr<Schema>)>,
 }
@@ -52,9 +55,11 @@ impl Endpoints {
     {
         let path = D::path();
         for method in D::methods() {
+            let method = http_method(&method);
             self.routes.push((
                 path.clone(),
-                web::method(http_method(&method)).to(handler.clone()),
+                method.clone(),
+                web::method(method).to(handler.clone()),
             ));
         }
         self.paths.merge(doc.paths());
@@ -69,27 +74,43 @@ impl Endpoints {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.routes
-            .push((path.to_owned(), web::method(method).to(handler)));
+        self.routes.push((
+            path.to_owned(),
+            method.clone(),
+            web::method(method).to(handler),
+        ));
         self
     }
 
     /// Registers the routes, one resource per path: a known path asked with another method
-    /// answers 405, an unknown path falls through to the default service (404).
+    /// answers 405 with `Allow` listing the path's methods (RFC 9110 §15.5.6), an unknown path
+    /// falls through to the default service (404).
     pub fn configure(self, cfg: &mut ServiceConfig) {
-        let mut resources: Vec<(String, Vec<Route>)> = Vec::new();
-        for (path, route) in self.routes {
-            match resources.iter_mut().find(|(known, _)| *known == path) {
-                Some((_, routes)) => routes.push(route),
-                None => resources.push((path, vec![route])),
+        let mut resources: Vec<(String, Vec<Method>, Vec<Route>)> = Vec::new();
+        for (path, method, route) in self.routes {
+            match resources.iter_mut().find(|(known, ..)| *known == path) {
+                Some((_, methods, routes)) => {
+                    methods.push(method);
+                    routes.push(route);
+                }
+                None => resources.push((path, vec![method], vec![route])),
             }
         }
-        for (path, routes) in resources {
-            cfg.service(
-                routes
-                    .into_iter()
-                    .fold(web::resource(path), actix_web::Resource::route),
-            );
+        for (path, mut methods, routes) in resources {
+            methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            let allow = methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let resource = routes
+                .into_iter()
+                .fold(web::resource(path), actix_web::Resource::route)
+                .default_service(web::to(move || {
+                    let allow = allow.clone();
+                    async move { method_not_allowed(&allow) }
+                }));
+            cfg.service(resource);
         }
     }
 
@@ -102,6 +123,21 @@ impl Endpoints {
             .extend(self.schemas);
         base
     }
+}
+
+/// 405 in the envelope, with `Allow`.
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorType::InvalidRequest,
+        "method_not_allowed",
+        "this endpoint does not support the request method",
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 fn http_method(method: &HttpMethod) -> Method {

@@ -5,35 +5,17 @@
 
 use std::collections::BTreeSet;
 
-use custody_core::api_key::KeyMode;
-use custody_core::tenant::TenantStatus;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    hmac_signature, now, spawn_app, spawn_app_with, Engine, Key, KeySpec, Options, TestApp,
+    dialect_keys, hmac_signature, now, spawn_app, spawn_app_with, Engine, Key, Options, TestApp,
 };
 use crate::on_both_stores;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// One tenant with a key per dialect.
-struct Keys {
-    connect: Key,
-    platform: Key,
-    accounts: Key,
-}
-
-async fn keys(app: &TestApp) -> Keys {
-    let tenant = app.tenant(TenantStatus::Pending).await;
-    Keys {
-        connect: app.key(tenant, KeySpec::sandbox(KeyMode::Bearer)).await,
-        platform: app.key(tenant, KeySpec::sandbox(KeyMode::Hmac)).await,
-        accounts: app.key(tenant, KeySpec::sandbox(KeyMode::Ed25519)).await,
-    }
-}
 
 fn expected_type(status: u16) -> &'static str {
     match status {
@@ -215,7 +197,7 @@ const UNKNOWN_ACCOUNT: &str = "acc_01J00000000000000000000000";
 
 async fn malformed_and_misshapen_bodies(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let post = |body: &str, idem: &str| {
         app.request(
             &k.connect,
@@ -404,7 +386,7 @@ async fn malformed_and_misshapen_bodies(engine: Engine) {
 /// as `malformed_json`, not act on the leading object.
 async fn trailing_characters_after_the_body_are_malformed(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let mut accepted = Vec::new();
     for (n, body) in [
         r#"{"asset":"USDT","network":"ethereum","external_ref":"t1"}}"#,
@@ -458,7 +440,7 @@ async fn a_body_over_the_limit_is_413(engine: Engine) {
         },
     )
     .await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     // 4 KiB of valid JSON.
     let big =
         json!({"asset": "USDT", "network": "ethereum", "label": "x".repeat(4096)}).to_string();
@@ -521,7 +503,7 @@ async fn a_body_over_the_limit_is_413(engine: Engine) {
 
 async fn unknown_routes_and_wrong_methods(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     for path in [
         "/",
         "/nope",
@@ -586,7 +568,7 @@ async fn unknown_routes_and_wrong_methods(engine: Engine) {
 
 async fn bad_query_values_are_400(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let cursor_a = "ba_01J00000000000000000000000";
     let cursor_b = "ba_01J00000000000000000000001";
     let lists: [(&Key, String, &str); 4] = [
@@ -646,7 +628,7 @@ async fn bad_query_values_are_400(engine: Engine) {
 /// single-resource reads and `/v1/assets` ignore their query string entirely.
 async fn unknown_query_parameters_are_refused_everywhere(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let response = app
         .request(
             &k.connect,
@@ -721,7 +703,7 @@ async fn unknown_query_parameters_are_refused_everywhere(engine: Engine) {
 
 async fn every_response_carries_a_request_id(engine: Engine) {
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let mut ids = BTreeSet::new();
     let mut record = |response: &Response| {
         let id = response
@@ -834,7 +816,7 @@ enum Who {
 async fn odd_requests_never_break_the_envelope(engine: Engine) {
     use Who::{Accounts, Anonymous, Connect, Platform};
     let app = spawn_app(engine).await;
-    let k = keys(&app).await;
+    let k = dialect_keys(&app).await;
     let long_id = format!("vlt_{}", "A".repeat(8000));
     let long_ba = format!("/connect/v1/addresses/ba_{}", "Z".repeat(4000));
     let nested = format!(

@@ -62,6 +62,23 @@ macro_rules! on_both_stores {
     };
 }
 
+/// One tenant's sandbox keys, one per dialect.
+pub struct DialectKeys {
+    pub connect: Key,
+    pub platform: Key,
+    pub accounts: Key,
+}
+
+/// A pending tenant with a sandbox key per dialect.
+pub async fn dialect_keys(app: &TestApp) -> DialectKeys {
+    let tenant = app.tenant(TenantStatus::Pending).await;
+    DialectKeys {
+        connect: app.key(tenant, KeySpec::sandbox(KeyMode::Bearer)).await,
+        platform: app.key(tenant, KeySpec::sandbox(KeyMode::Hmac)).await,
+        accounts: app.key(tenant, KeySpec::sandbox(KeyMode::Ed25519)).await,
+    }
+}
+
 /// Options for [`spawn_app_with`].
 pub struct Options {
     /// Trusted proxy CIDRs.

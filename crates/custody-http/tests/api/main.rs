@@ -9,6 +9,7 @@ mod smoke;
 
 mod boundary;
 mod connect;
+mod contract;
 mod convergence;
 mod idempotency;
 mod live;

@@ -33,16 +33,17 @@ pub struct AccountBalance {
 
 /// An account's balances.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"type": "available", "currency": "USDC", "amount": "125.5"}, {"type": "pending", "currency": "USDC", "amount": "0"}, {"type": "held", "currency": "USDC", "amount": "0"}, {"type": "total", "currency": "USDC", "amount": "125.5"}]}))]
 pub struct AccountBalances {
     /// `available`, `pending`, `held`, `total`, in that order.
     pub items: Vec<AccountBalance>,
 }
 
 /// The account's balances.
-#[utoipa::path(get, path = "/v1/accounts/{accountId}/balances", tag = "Accounts",
+#[utoipa::path(get, path = "/v1/accounts/{accountId}/balances", tag = "Accounts", operation_id = "get_account_balances",
     params(("accountId" = String, Path, description = "`acc_…`")),
     responses((status = 200, body = AccountBalances), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("ed25519" = [])))]
+    security(("ed25519" = ["wallets:read"])))]
 pub async fn balances(
     req: HttpRequest,
     path: web::Path<String>,

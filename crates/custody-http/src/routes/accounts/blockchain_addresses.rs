@@ -29,6 +29,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
 /// A blockchain deposit address: exactly the seed's seven fields.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "accountId": "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9M", "chain": "ethereum", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "asset": "USDC", "status": "active", "createdAt": "2026-02-23T12:00:00Z"}))]
 pub struct BlockchainAddress {
     /// `^ba_[A-Za-z0-9]+$`
     #[schema(
@@ -76,6 +77,7 @@ impl From<&DepositAddress> for BlockchainAddress {
 /// Body of `POST /v1/accounts/{accountId}/blockchain-addresses`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"chain": "ethereum", "asset": "USDC"}))]
 pub struct CreateBlockchainAddressRequest {
     /// Must be the account's chain.
     #[schema(example = "ethereum")]
@@ -90,13 +92,16 @@ pub struct CreateBlockchainAddressRequest {
     request_body = CreateBlockchainAddressRequest,
     params(("accountId" = String, Path, description = "`acc_…`"), ("Idempotency-Key" = String, Header, description = "Required")),
     responses(
-        (status = 201, body = BlockchainAddress),
+        (status = 201, body = BlockchainAddress, links(
+            ("GetBlockchainAddress" = (operation_id = "get_blockchain_address", parameters(("accountId" = "$response.body#/accountId"), ("blockchainAddressId" = "$response.body#/id")))),
+        )),
         (status = 200, description = "The account already had its address: the same one", body = BlockchainAddress),
         (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope),
         (status = 404, body = crate::openapi::ErrorEnvelope), (status = 409, body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "chain/asset differ from the account's, unknown field", body = crate::openapi::ErrorEnvelope),
+        (status = 502, description = "Live: the custody provider refused", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("ed25519" = [])))]
+    security(("ed25519" = ["addresses:write"])))]
 pub async fn create_blockchain_address(
     state: Data<AppState>,
     req: HttpRequest,
@@ -134,6 +139,7 @@ pub async fn create_blockchain_address(
 
 /// A page of blockchain addresses.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "accountId": "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9M", "chain": "ethereum", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "asset": "USDC", "status": "active", "createdAt": "2026-02-23T12:00:00Z"}], "pagination": {"hasMore": false, "nextCursor": null}}))]
 pub struct BlockchainAddressList {
     /// Ascending by id.
     pub items: Vec<BlockchainAddress>,
@@ -145,7 +151,7 @@ pub struct BlockchainAddressList {
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/blockchain-addresses", tag = "Accounts",
     params(("accountId" = String, Path, description = "`acc_…`"), PageParams),
     responses((status = 200, body = BlockchainAddressList), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("ed25519" = [])))]
+    security(("ed25519" = ["addresses:read"])))]
 pub async fn list_blockchain_addresses(
     req: HttpRequest,
     path: web::Path<String>,
@@ -168,11 +174,11 @@ pub async fn list_blockchain_addresses(
 /// Get one blockchain address of an account.
 #[utoipa::path(get, path = "/v1/accounts/{accountId}/blockchain-addresses/{blockchainAddressId}", tag = "Accounts",
     params(
-        ("accountId" = String, Path, description = "`acc_…`", pattern = "^acc_[A-Za-z0-9]+$"),
-        ("blockchainAddressId" = String, Path, description = "`ba_…`", pattern = "^ba_[A-Za-z0-9]+$"),
+        ("accountId" = String, Path, description = "`acc_…`"),
+        ("blockchainAddressId" = String, Path, description = "`ba_…`"),
     ),
     responses((status = 200, body = BlockchainAddress), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 401, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("ed25519" = [])))]
+    security(("ed25519" = ["addresses:read"])))]
 pub async fn get_blockchain_address(
     req: HttpRequest,
     path: web::Path<(String, String)>,

@@ -16,7 +16,9 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{created_or_ok, json_response, KeyRule, Mutation};
-use crate::input::{asset_from_codes, json_body, no_query, path_id, query, text, PageParams};
+use crate::input::{
+    asset_from_codes, json_body, no_query, path_id, query, query_text, text, PageParams,
+};
 use crate::routes::Endpoints;
 use crate::wire::{self, SnakeList, SnakePagination};
 
@@ -29,6 +31,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
 /// Request body of `POST /connect/v1/addresses`. Unknown fields are refused (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"asset": "USDT", "network": "ethereum", "external_ref": "user-8842", "label": "main"}))]
 pub struct CreateConnectAddressRequest {
     /// Asset code (`USDT`, `USDC`, `XAUT`), case-insensitive, 2–16 characters.
     #[schema(min_length = 2, max_length = 16, example = "USDT")]
@@ -46,6 +49,7 @@ pub struct CreateConnectAddressRequest {
 
 /// A deposit address in Connect.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "asset": "USDT", "network": "ethereum", "external_ref": "user-8842", "label": "main", "status": "active", "created_at": "2026-02-23T12:00:00Z"}))]
 pub struct ConnectAddress {
     /// `ba_…`
     #[schema(example = "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9K")]
@@ -99,7 +103,9 @@ impl ConnectAddress {
     request_body = CreateConnectAddressRequest,
     params(("Idempotency-Key" = String, Header, description = "Required. 1–255 printable ASCII characters; same key and body within 24 h replays the response.")),
     responses(
-        (status = 201, description = "Minted", body = ConnectAddress),
+        (status = 201, description = "Minted", body = ConnectAddress, links(
+            ("GetAddress" = (operation_id = "get_address", parameters(("address_id" = "$response.body#/id")))),
+        )),
         (status = 200, description = "The wallet already had its primary address: the same address", body = ConnectAddress),
         (status = 400, description = "Missing or malformed Idempotency-Key, malformed JSON", body = crate::openapi::ErrorEnvelope),
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
@@ -107,7 +113,7 @@ impl ConnectAddress {
         (status = 422, description = "Unknown field, bad asset or network, asset not enabled", body = crate::openapi::ErrorEnvelope),
         (status = 502, body = crate::openapi::ErrorEnvelope), (status = 503, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["addresses:write"]))
 )]
 pub async fn create_address(
     state: Data<AppState>,
@@ -167,6 +173,7 @@ pub struct ListAddressesQuery {
 
 /// A page of Connect addresses.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "asset": "USDT", "network": "ethereum", "external_ref": "user-8842", "label": "main", "status": "active", "created_at": "2026-02-23T12:00:00Z"}], "pagination": {"has_more": false, "next_cursor": null}}))]
 pub struct ConnectAddressList {
     /// Ascending by id.
     pub items: Vec<ConnectAddress>,
@@ -183,7 +190,7 @@ pub struct ConnectAddressList {
         (status = 400, description = "Bad query parameter", body = crate::openapi::ErrorEnvelope),
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["addresses:read"]))
 )]
 pub async fn list_addresses(
     req: HttpRequest,
@@ -196,7 +203,7 @@ pub async fn list_addresses(
         ending_before: q.ending_before,
     }
     .to_request(AddressId::parse, AddressId::ulid)?;
-    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)?;
+    let external_ref = query_text(q.external_ref, "external_ref", ExternalRef::parse)?;
     let page = auth
         .graph
         .addresses
@@ -220,7 +227,7 @@ pub async fn list_addresses(
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
         (status = 404, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["addresses:read"]))
 )]
 pub async fn get_address(
     req: HttpRequest,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{no_query, query, text};
+use crate::input::{no_query, query, query_text};
 use crate::routes::Endpoints;
 use crate::wire;
 
@@ -45,6 +45,7 @@ pub struct ConnectBalanceLine {
 
 /// Balances with fiat totals.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"external_ref": "user-8842", "valued_at": "2026-02-23T12:00:00Z", "balances": [{"asset": "USDT", "network": "ethereum", "amount": "125.5"}], "totals": {"usd": "125.50", "pen": "470.63"}}))]
 pub struct ConnectBalances {
     /// The user; null for the tenant-wide aggregate.
     pub external_ref: Option<String>,
@@ -84,40 +85,37 @@ impl From<BalanceReport> for ConnectBalances {
 
 /// Balances of one user (`?external_ref=`) or of the whole tenant.
 #[utoipa::path(
-    get, path = "/connect/v1/balances", tag = "Connect",
+    get, path = "/connect/v1/balances", tag = "Connect", operation_id = "get_connect_balances",
     params(BalancesQuery),
     responses(
         (status = 200, body = ConnectBalances),
         (status = 400, body = crate::openapi::ErrorEnvelope),
-        (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["wallets:read"]))
 )]
 pub async fn balances(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let q: BalancesQuery = query(&req)?;
-    let external_ref = text(q.external_ref, "external_ref", ExternalRef::parse)
-        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    let external_ref = query_text(q.external_ref, "external_ref", ExternalRef::parse)?;
     report(&auth, external_ref).await
 }
 
 /// Balances of one user, by path.
 #[utoipa::path(
-    get, path = "/connect/v1/balances/{external_ref}", tag = "Connect",
+    get, path = "/connect/v1/balances/{external_ref}", tag = "Connect", operation_id = "get_connect_user_balances",
     params(("external_ref" = String, Path, description = "The partner's user id, 1–255 characters")),
     responses(
         (status = 200, body = ConnectBalances),
         (status = 400, body = crate::openapi::ErrorEnvelope),
         (status = 401, body = crate::openapi::ErrorEnvelope), (status = 403, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["wallets:read"]))
 )]
 pub async fn balances_of(
     req: HttpRequest,
     path: web::Path<String>,
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let external_ref = text(Some(path.into_inner()), "external_ref", ExternalRef::parse)
-        .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?;
+    let external_ref = query_text(Some(path.into_inner()), "external_ref", ExternalRef::parse)?;
     no_query(&req)?;
     report(&auth, external_ref).await
 }

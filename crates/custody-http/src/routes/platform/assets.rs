@@ -51,6 +51,7 @@ impl From<AssetId> for PlatformAsset {
 
 /// The enabled assets.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "USDC_ETHEREUM", "symbol": "USDC", "name": "USD Coin", "network": "ethereum", "decimals": 6}], "pagination": {"hasMore": false, "nextCursor": null}}))]
 pub struct AssetList {
     /// Ordered by id.
     pub items: Vec<PlatformAsset>,

@@ -20,7 +20,7 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation};
-use crate::input::{json_body, no_query, query, text, PageParams};
+use crate::input::{json_body, no_query, query, query_text, text, PageParams};
 use crate::routes::Endpoints;
 use crate::wire::{self, List, Pagination};
 
@@ -34,6 +34,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
 /// A vault.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "vlt_01JD0Q4V3X5M7Z9B1C3E5G7H9K", "externalId": "cust-42", "name": "Alice", "metadata": {"crm_id": "8842"}, "status": "Active", "createdAt": "2026-02-23T12:00:00Z"}))]
 pub struct PlatformVault {
     /// `vlt_…`
     pub id: String,
@@ -68,6 +69,7 @@ impl From<&Vault> for PlatformVault {
 /// Body of `POST /v1/vaults`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"externalId": "cust-42", "name": "Alice", "metadata": {"crm_id": "8842"}}))]
 pub struct CreateVaultRequest {
     /// Your id for the customer, 1–255 characters, unique per tenant and environment.
     pub external_id: Option<String>,
@@ -95,11 +97,16 @@ fn vault_response(status: StatusCode) -> impl Fn(&Vault) -> StoredResponse {
     request_body = CreateVaultRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Honoured when sent")),
     responses(
-        (status = 201, body = PlatformVault),
+        (status = 201, body = PlatformVault, links(
+            ("GetVault" = (operation_id = "get_vault", parameters(("vaultId" = "$response.body#/id")))),
+            ("UpdateVault" = (operation_id = "update_vault", parameters(("vaultId" = "$response.body#/id")))),
+            ("CreateWallet" = (operation_id = "create_wallet", parameters(("vaultId" = "$response.body#/id")))),
+            ("ListWallets" = (operation_id = "list_wallets", parameters(("vaultId" = "$response.body#/id")))),
+        )),
         (status = 409, description = "externalId already used, or an idempotency conflict", body = crate::openapi::ErrorEnvelope),
         (status = 422, body = crate::openapi::ErrorEnvelope),
     ),
-    security(("hmac" = [])))]
+    security(("hmac" = ["vaults:write"])))]
 pub async fn create_vault(
     state: Data<AppState>,
     req: HttpRequest,
@@ -143,6 +150,7 @@ pub struct ListVaultsQuery {
 
 /// A page of vaults.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "vlt_01JD0Q4V3X5M7Z9B1C3E5G7H9K", "externalId": "cust-42", "name": "Alice", "metadata": {"crm_id": "8842"}, "status": "Active", "createdAt": "2026-02-23T12:00:00Z"}], "pagination": {"hasMore": false, "nextCursor": null}}))]
 pub struct VaultList {
     /// Ascending by id.
     pub items: Vec<PlatformVault>,
@@ -153,7 +161,7 @@ pub struct VaultList {
 /// List vaults.
 #[utoipa::path(get, path = "/v1/vaults", tag = "Platform", params(ListVaultsQuery),
     responses((status = 200, body = VaultList), (status = 400, body = crate::openapi::ErrorEnvelope)),
-    security(("hmac" = [])))]
+    security(("hmac" = ["vaults:read"])))]
 pub async fn list_vaults(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let q: ListVaultsQuery = query(&req)?;
     let page_request = PageParams {
@@ -163,8 +171,7 @@ pub async fn list_vaults(req: HttpRequest, auth: Authenticated) -> Result<HttpRe
     }
     .to_request(VaultId::parse, VaultId::ulid)?;
     let filter = VaultFilter {
-        external_ref: text(q.external_id, "externalId", ExternalRef::parse)
-            .map_err(|e| e.with_status(StatusCode::BAD_REQUEST))?,
+        external_ref: query_text(q.external_id, "externalId", ExternalRef::parse)?,
     };
     let page = auth
         .graph
@@ -182,7 +189,7 @@ pub async fn list_vaults(req: HttpRequest, auth: Authenticated) -> Result<HttpRe
 #[utoipa::path(get, path = "/v1/vaults/{vaultId}", tag = "Platform",
     params(("vaultId" = String, Path, description = "`vlt_…`")),
     responses((status = 200, body = PlatformVault), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("hmac" = [])))]
+    security(("hmac" = ["vaults:read"])))]
 pub async fn get_vault(
     req: HttpRequest,
     path: web::Path<String>,
@@ -197,6 +204,7 @@ pub async fn get_vault(
 /// Body of `PATCH /v1/vaults/{vaultId}`: absent fields are unchanged.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"name": "Alice (VIP)"}))]
 pub struct UpdateVaultRequest {
     /// `Frozen` (freeze), `Active` (unfreeze) or `Archived` (archive an empty vault, for good).
     #[schema(example = "Frozen")]
@@ -218,7 +226,7 @@ pub struct UpdateVaultRequest {
         (status = 409, description = "Illegal status change (e.g. from Archived)", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "Unknown status, or archiving a vault that holds funds", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("hmac" = [])))]
+    security(("hmac" = ["vaults:write"])))]
 pub async fn update_vault(
     state: Data<AppState>,
     req: HttpRequest,

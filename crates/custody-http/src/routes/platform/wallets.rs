@@ -52,6 +52,7 @@ pub struct PlatformBalances {
 /// A wallet: one asset in one vault.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9M", "vaultId": "vlt_01JD0Q4V3X5M7Z9B1C3E5G7H9K", "assetId": "USDC_ETHEREUM", "assetName": "USD Coin", "assetSymbol": "USDC", "network": "ethereum", "label": "Alice USDC", "depositAddress": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "depositTag": null, "status": "Active", "balances": {"available": "125.5", "pending": "0", "held": "0", "total": "125.5"}, "createdAt": "2026-02-23T12:00:00Z"}))]
 pub struct PlatformWallet {
     /// `acc_…` (the same id is the Accounts dialect's `accountId`).
     pub id: String,
@@ -120,6 +121,7 @@ impl PlatformWallet {
 /// Body of `POST /v1/vaults/{vaultId}/wallets`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"assetId": "USDC_ETHEREUM", "label": "Alice USDC"}))]
 pub struct CreateWalletRequest {
     /// An enabled asset's id from `GET /v1/assets` (`USDT_ETHEREUM`), case-insensitive.
     #[schema(example = "USDT_ETHEREUM")]
@@ -134,12 +136,25 @@ pub struct CreateWalletRequest {
     request_body = CreateWalletRequest,
     params(("vaultId" = String, Path, description = "`vlt_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Honoured when sent")),
     responses(
-        (status = 201, body = PlatformWallet),
-        (status = 200, description = "The vault already had this asset's wallet", body = PlatformWallet),
+        (status = 201, body = PlatformWallet, links(
+            ("GetWallet" = (operation_id = "get_wallet", parameters(("walletId" = "$response.body#/id")))),
+            ("CreateWalletAddress" = (operation_id = "create_wallet_address", parameters(("walletId" = "$response.body#/id")))),
+            ("GetAccountBalances" = (operation_id = "get_account_balances", parameters(("accountId" = "$response.body#/id")))),
+            ("ListBlockchainAddresses" = (operation_id = "list_blockchain_addresses", parameters(("accountId" = "$response.body#/id")))),
+            ("CreateBlockchainAddress" = (operation_id = "create_blockchain_address", parameters(("accountId" = "$response.body#/id")))),
+        )),
+        (status = 200, description = "The vault already had this asset's wallet", body = PlatformWallet, links(
+            ("GetWallet" = (operation_id = "get_wallet", parameters(("walletId" = "$response.body#/id")))),
+            ("CreateWalletAddress" = (operation_id = "create_wallet_address", parameters(("walletId" = "$response.body#/id")))),
+            ("GetAccountBalances" = (operation_id = "get_account_balances", parameters(("accountId" = "$response.body#/id")))),
+            ("ListBlockchainAddresses" = (operation_id = "list_blockchain_addresses", parameters(("accountId" = "$response.body#/id")))),
+            ("CreateBlockchainAddress" = (operation_id = "create_blockchain_address", parameters(("accountId" = "$response.body#/id")))),
+        )),
         (status = 404, body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "Unknown or not-enabled asset, archived vault", body = crate::openapi::ErrorEnvelope),
+        (status = 502, description = "Live: the custody provider refused", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("hmac" = [])))]
+    security(("hmac" = ["wallets:create"])))]
 pub async fn create_wallet(
     state: Data<AppState>,
     req: HttpRequest,
@@ -168,6 +183,7 @@ pub async fn create_wallet(
 
 /// A page of wallets.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9M", "vaultId": "vlt_01JD0Q4V3X5M7Z9B1C3E5G7H9K", "assetId": "USDC_ETHEREUM", "assetName": "USD Coin", "assetSymbol": "USDC", "network": "ethereum", "label": "Alice USDC", "depositAddress": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "depositTag": null, "status": "Active", "balances": {"available": "125.5", "pending": "0", "held": "0", "total": "125.5"}, "createdAt": "2026-02-23T12:00:00Z"}], "pagination": {"hasMore": false, "nextCursor": null}}))]
 pub struct WalletList {
     /// Ascending by id.
     pub items: Vec<PlatformWallet>,
@@ -179,7 +195,7 @@ pub struct WalletList {
 #[utoipa::path(get, path = "/v1/vaults/{vaultId}/wallets", tag = "Platform",
     params(("vaultId" = String, Path, description = "`vlt_…`"), PageParams),
     responses((status = 200, body = WalletList), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("hmac" = [])))]
+    security(("hmac" = ["wallets:read"])))]
 pub async fn list_wallets(
     req: HttpRequest,
     path: web::Path<String>,
@@ -207,7 +223,7 @@ pub async fn list_wallets(
 #[utoipa::path(get, path = "/v1/wallets/{walletId}", tag = "Platform",
     params(("walletId" = String, Path, description = "`acc_…`")),
     responses((status = 200, body = PlatformWallet), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
-    security(("hmac" = [])))]
+    security(("hmac" = ["wallets:read"])))]
 pub async fn get_wallet(
     req: HttpRequest,
     path: web::Path<String>,
@@ -226,6 +242,7 @@ pub async fn get_wallet(
 /// A deposit address of a wallet.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "ba_01JD0Q4V3X5M7Z9B1C3E5G7H9N", "walletId": "acc_01JD0Q4V3X5M7Z9B1C3E5G7H9M", "address": "0x742d35Cc6634C0532925a3b844Bc9e7595f2bD38", "network": "ethereum", "label": "promo", "primary": false, "status": "active", "createdAt": "2026-02-23T12:00:00Z"}))]
 pub struct PlatformAddress {
     /// `ba_…`
     pub id: String,
@@ -266,6 +283,7 @@ impl From<&DepositAddress> for PlatformAddress {
 /// Body of `POST /v1/wallets/{walletId}/addresses`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"label": "promo"}))]
 pub struct CreateAddressRequest {
     /// Your label, up to 255 characters.
     pub label: Option<String>,
@@ -273,10 +291,11 @@ pub struct CreateAddressRequest {
 
 /// Mint an additional deposit address for a wallet (every call mints a new one).
 #[utoipa::path(post, path = "/v1/wallets/{walletId}/addresses", tag = "Platform",
-    request_body = CreateAddressRequest,
+    request_body(content = Option<CreateAddressRequest>, description = "Optional: no body, `{}` and `{\"label\": null}` all mean no label"),
     params(("walletId" = String, Path, description = "`acc_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Honoured when sent: recommended, as each call mints")),
-    responses((status = 201, body = PlatformAddress), (status = 404, body = crate::openapi::ErrorEnvelope), (status = 422, body = crate::openapi::ErrorEnvelope)),
-    security(("hmac" = [])))]
+    responses((status = 201, body = PlatformAddress), (status = 404, body = crate::openapi::ErrorEnvelope), (status = 422, body = crate::openapi::ErrorEnvelope),
+        (status = 502, description = "Live: the custody provider refused", body = crate::openapi::ErrorEnvelope)),
+    security(("hmac" = ["addresses:write"])))]
 pub async fn create_wallet_address(
     state: Data<AppState>,
     req: HttpRequest,
