@@ -184,6 +184,25 @@ STATE_RULES = {
     # `starting_after` together with `ending_before`: OpenAPI cannot say "not both" of two
     # query parameters (it is in both parameters' descriptions).
     "invalid_pagination": "a rule between two parameters, which OpenAPI cannot express",
+    # Money movement: whether a transfer or withdrawal can go depends on stored balances, the
+    # wallets' assets and vaults, and the address-book entry's state and network.
+    "insufficient_funds": "the wallet's stored balance",
+    "asset_mismatch": "the two stored wallets' assets",
+    "same_wallet": "two ids that happen to name the same stored wallet",
+    "address_book_entry_not_active": "the entry's status (deleted or cooling off) set by earlier requests",
+    "destination_network_mismatch": "the stored entry's network against the stored wallet's asset",
+    "destination_asset_mismatch": "the stored entry's asset against the stored wallet's asset",
+    "vault_frozen": "the vault's current status, set by earlier requests",
+    # A syntactically valid address may still fail its network's own check (EIP-55 checksum of
+    # mixed case, a base58 string that does not decode to 32 bytes), which no pattern can say.
+    "invalid_address": "checksums and decoded lengths, which JSON Schema cannot express",
+    # The sandbox deposit's `address` must be one of the tenant's stored deposit addresses, and
+    # a wallet needs its primary address; both are stored state.
+    "ambiguous_address": "which stored wallets hold the address",
+    "wallet_has_no_address": "the stored wallet's addresses",
+    # Whole-token amounts are parsed with the asset's decimals (6 for every asset today, but
+    # the document cannot tie a body's amount to the stored wallet's asset).
+    "amount_too_many_decimals": "the stored wallet's asset's decimals",
 }
 
 

@@ -17,6 +17,7 @@
 
 use custody_core::asset::{AssetId, AssetSymbol, EnabledAssets, Network};
 use custody_core::deposit_address::AddressStatus;
+use custody_core::transaction::TransactionStatus;
 use custody_core::vault::VaultStatus;
 use serde_json::{json, Map, Value};
 
@@ -50,6 +51,9 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "invalid_blockchain_address_id",
             "invalid_address_book_entry_id",
             "invalid_transaction_id",
+            "unsupported_network",
+            "unsupported_asset",
+            "invalid_asset_id",
             "invalid_kind",
             "invalid_status",
             "idempotency_key_required",
@@ -155,6 +159,7 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "asset_network_mismatch",
             "same_wallet",
             "invalid_settle",
+            "invalid_address_book_entry_id",
             "wallet_or_address_required",
             "ambiguous_address",
             "wallet_has_no_address",
@@ -430,6 +435,57 @@ fn schema_rules(schemas: &mut Value) {
         "additionalProperties": {"type": "string", "maxLength": 500, "pattern": NO_CONTROL},
     });
     set("CreateVaultRequest", "metadata", &metadata);
+    // Money movement and the sandbox (Platform).
+    let acc = json!({"pattern": format!("^acc_{ULID}$"), "minLength": 30, "maxLength": 30});
+    let abe = json!({"pattern": format!("^abe_{ULID}$"), "minLength": 30, "maxLength": 30});
+    // A whole-token decimal string, not zero (zero, signs and exponents are refused).
+    let amount = json!({"pattern": "^[0-9]{1,30}(\\.[0-9]{1,18})?$",
+                        "not": {"pattern": "^0*(\\.0*)?$"}, "example": "12.5"});
+    let mut nullable_assets: Vec<Value> = asset_ids().into_iter().map(|a| json!(a)).collect();
+    nullable_assets.push(Value::Null);
+    set(
+        "CreateAddressBookEntryRequest",
+        "network",
+        &json!({"enum": networks()}),
+    );
+    set(
+        "CreateAddressBookEntryRequest",
+        "assetId",
+        &json!({"enum": nullable_assets}),
+    );
+    set("CreateAddressBookEntryRequest", "label", &text);
+    set(
+        "CreateAddressBookEntryRequest",
+        "address",
+        &json!({"minLength": 1, "maxLength": 128,
+        "pattern": "^[0-9A-Za-z]+$"}),
+    );
+    for (schema, field) in [
+        ("TransferRequest", "sourceWalletId"),
+        ("TransferRequest", "destinationWalletId"),
+        ("WithdrawRequest", "walletId"),
+        ("SimulateDepositRequest", "walletId"),
+    ] {
+        set(schema, field, &acc);
+    }
+    set("WithdrawRequest", "addressBookEntryId", &abe);
+    for schema in [
+        "TransferRequest",
+        "WithdrawRequest",
+        "SimulateDepositRequest",
+    ] {
+        set(schema, "amount", &amount);
+    }
+    for schema in ["TransferRequest", "WithdrawRequest"] {
+        set(schema, "reference", &text);
+    }
+    set(
+        "SimulateDepositRequest",
+        "settle",
+        &json!({"enum": ["realistic", "instant", null]}),
+    );
+    // Exactly one of walletId and address.
+
     set("UpdateVaultRequest", "metadata", &metadata);
     // Responses.
     set("PlatformVault", "status", &json!({"enum": statuses}));
@@ -441,6 +497,30 @@ fn schema_rules(schemas: &mut Value) {
     // Only the pairs that exist (USDT is not on every network).
     schemas["CreateConnectAddressRequest"]["allOf"] = asset_pairs("asset", "network");
     schemas["CreateBlockchainAddressRequest"]["allOf"] = asset_pairs("asset", "chain");
+    // An entry restricted to an asset is on that asset's network.
+    schemas["CreateAddressBookEntryRequest"]["allOf"] = json!(asset_ids()
+        .into_iter()
+        .map(|id| {
+            let network = id
+                .rsplit('_')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            json!({"if": {"required": ["assetId"], "properties": {"assetId": {"const": id}}},
+                   "then": {"properties": {"network": {"const": network}}}})
+        })
+        .collect::<Vec<_>>());
+    // Exactly one of walletId and address (a JSON null counts as absent).
+    let given =
+        |field: &str| json!({"required": [field], "properties": {field: {"type": "string"}}});
+    let absent = |field: &str| {
+        json!({"anyOf": [{"not": {"required": [field]}},
+                                                {"properties": {field: {"type": "null"}}}]})
+    };
+    schemas["SimulateDepositRequest"]["oneOf"] = json!([
+        {"allOf": [given("walletId"), absent("address")]},
+        {"allOf": [given("address"), absent("walletId")]},
+    ]);
 }
 
 /// utoipa spells an optional body (`Option<T>`) as "T or JSON null"; the server means "T, or
@@ -564,6 +644,16 @@ fn constrain_parameters(path: &str, op: &mut Map<String, Value>) {
             "Idempotency-Key" => Some(json!({"type": "string", "minLength": 1, "maxLength": 255,
                 "pattern": IDEMPOTENCY_KEY, "example": "3f8e2a52-7c1d-4f0e-9a57-1b2c3d4e5f60"})),
             "external_ref" | "externalId" => Some(reference_schema()),
+            "network" => Some(json!({"type": "string", "enum": networks()})),
+            "assetId" => Some(json!({"type": "string", "enum": asset_ids()})),
+            "kind" if path == "/v1/transactions" => {
+                Some(json!({"type": "string", "enum": ["Deposit", "Transfer", "Withdrawal"]}))
+            }
+            "status" if path == "/v1/transactions" => Some(json!({"type": "string",
+                "enum": TransactionStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()})),
+            "status" if path == "/v1/address-book" => {
+                Some(json!({"type": "string", "enum": ["Active", "Pending", "Deleted"]}))
+            }
             "starting_after" | "ending_before" => cursor_prefix(path).map(id_schema),
             "limit" => {
                 Some(json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50}))
