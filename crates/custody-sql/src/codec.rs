@@ -33,9 +33,9 @@ use custody_core::secret::Secret;
 use custody_core::tenant::{Tenant, TenantPolicy, TenantStatus};
 use custody_core::text::{ExternalRef, Label, Metadata, VaultName};
 use custody_core::transaction::{Confirmations, StatusChange, Transaction};
-use custody_core::work::{DueTransaction, StuckWithdrawal, UnattributedDeposit, WorkState};
 use custody_core::vault::Vault;
 use custody_core::wallet::{Balances, Wallet};
+use custody_core::work::{DueTransaction, StuckWithdrawal, UnattributedDeposit, WorkState};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -387,7 +387,9 @@ fn confirmations(row: &impl Columns) -> Result<Option<Confirmations>, StoreError
     }
 }
 
-fn transaction_status(row: &impl Columns) -> Result<custody_core::transaction::TransactionStatus, StoreError> {
+fn transaction_status(
+    row: &impl Columns,
+) -> Result<custody_core::transaction::TransactionStatus, StoreError> {
     let raw = row.text("status")?;
     some("status", names::parse_transaction_status(&raw), &raw)
 }

@@ -72,8 +72,10 @@ pub trait TransactionStore: Send + Sync {
     ///
     /// # Errors
     /// Store trouble only.
-    async fn unattributed_deposits(&self, limit: u32)
-        -> Result<Vec<UnattributedDeposit>, StoreError>;
+    async fn unattributed_deposits(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<UnattributedDeposit>, StoreError>;
 }
 
 /// Shared handle.

@@ -125,7 +125,9 @@ impl TransactionWorker {
             }
             // A failed release only delays the transaction until its lease ends.
             if let Err(e) = self.release(item.id, next, attempts).await {
-                report.failed.push((item.id, format!("releasing the lease: {e}")));
+                report
+                    .failed
+                    .push((item.id, format!("releasing the lease: {e}")));
             }
         }
         Ok(report)

@@ -38,9 +38,9 @@ use crate::ports::{
     ProviderError, ProviderTransfer, StoreTx, TransactionFilter, WithdrawalRequest,
 };
 use crate::tenant::TenantStatus;
-use crate::wallet::Wallet;
 use crate::text::Label;
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
+use crate::wallet::Wallet;
 
 /// A withdrawal request (Platform `POST /v1/transactions/withdraw`).
 #[allow(missing_docs)]

@@ -50,7 +50,8 @@ pub fn update(tenant: &Tenant) -> Statement {
 pub const POLICY: &str = "status, address_book_cooling_off_secs";
 
 pub fn policy(id: TenantId) -> Statement {
-    Statement::new(format!("SELECT {POLICY} FROM tenants WHERE id = :id")).bind("id", id.to_string())
+    Statement::new(format!("SELECT {POLICY} FROM tenants WHERE id = :id"))
+        .bind("id", id.to_string())
 }
 
 /// [`policy`] from inside an environment-bound unit of work, under a shared row lock. Tenants

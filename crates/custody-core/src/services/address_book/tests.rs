@@ -323,10 +323,7 @@ async fn a_tenant_with_a_cooling_off_period_gets_pending_entries() {
         .await
         .unwrap();
     assert_eq!(entry.activates_at, T0 + time::Duration::hours(24));
-    assert_eq!(
-        entry.state_at(T0),
-        crate::address_book::EntryState::Pending
-    );
+    assert_eq!(entry.state_at(T0), crate::address_book::EntryState::Pending);
     assert_eq!(
         entry.state_at(entry.activates_at),
         crate::address_book::EntryState::Active

@@ -940,10 +940,13 @@ async fn a_refused_resend_keeps_the_funds_held_and_flags_the_withdrawal() {
     // nothing. Before the fix this released the held funds (Failed).
     let (flag, reasons) = flag_tx(claimed_unanswered());
     let provider = provider_answering(Err(ProviderError::Rejected("duplicate sequence".into())));
-    let t = service(uow_with(vec![read_tx(claimed_unanswered()), flag]), provider)
-        .dispatch(transaction_id(1))
-        .await
-        .unwrap();
+    let t = service(
+        uow_with(vec![read_tx(claimed_unanswered()), flag]),
+        provider,
+    )
+    .dispatch(transaction_id(1))
+    .await
+    .unwrap();
     assert_eq!(t.status, TransactionStatus::PendingSignature, "still held");
     let reason = t.reconciliation_reason.clone().expect("flagged");
     assert!(reason.contains("duplicate sequence"), "{reason}");
@@ -1164,7 +1167,10 @@ async fn submit_to_an_entry_still_cooling_off_is_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Destination(DestinationRefusal::NotYetActive { .. })),
+        matches!(
+            err,
+            Error::Destination(DestinationRefusal::NotYetActive { .. })
+        ),
         "{err:?}"
     );
     assert_eq!(err.code(), "address_book_entry_not_active");
