@@ -40,12 +40,16 @@ use crate::graph::{AppState, Readiness, ServiceGraph};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
 use crate::system::{OsIds, SystemClock};
+use crate::workers::{self, WorkerSpec, Workers};
 use crate::{first_start, master_key, providers, routes};
 
 /// A built server, ready to run.
 pub struct Application {
     port: u16,
     server: Server,
+    /// The transaction workers (none unless [`Application::build`] started them).
+    workers: Workers,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -70,7 +74,26 @@ impl Application {
             first_start::print_banner(&first, wiring.listener.local_addr().ok());
         }
         tracing::info!(engine = store.engine(), "store ready");
-        Application::build_with(store, wiring)
+        // The transaction workers, one per environment, over the same stores and providers
+        // as the graphs (the sandbox's: the sandbox provider only).
+        let specs = vec![
+            WorkerSpec {
+                stores: store.environment(Environment::Sandbox),
+                provider: Arc::new(SandboxProvider::new()),
+                // Merger: `Some(Arc::new(SandboxDeposits(deposits)))` once
+                // `DepositService::refresh` exists (see crate::workers).
+                deposits: None,
+            },
+            WorkerSpec {
+                stores: store.environment(Environment::Live),
+                provider: wiring.live_provider.clone(),
+                deposits: None,
+            },
+        ];
+        let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
+        let mut app = Application::build_with(store, wiring)?;
+        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids);
+        Ok(app)
     }
 
     /// Builds the server over an opened store.
@@ -121,12 +144,15 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish and stops the
+    /// transaction workers after their current pass.
     ///
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.workers.stop(self.shutdown_timeout).await;
+        served
     }
 }
 
@@ -206,7 +232,12 @@ fn serve(state: Data<AppState>, wiring: Wiring) -> anyhow::Result<Application> {
         server = server.workers(wiring.workers);
     }
     let server = server.listen(wiring.listener)?.run();
-    Ok(Application { port, server })
+    Ok(Application {
+        port,
+        server,
+        workers: Workers::none(),
+        shutdown_timeout: wiring.shutdown_timeout,
+    })
 }
 
 /// Everything [`Application::build_with`] needs besides the store; tests swap pieces.
