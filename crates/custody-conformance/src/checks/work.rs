@@ -40,9 +40,13 @@ async fn release(env: &EnvironmentStores, t: &Transaction, owner: &str, next: i6
     held
 }
 
+/// Read under the row lock, then commit (not drop): the lock is gone before the next claim,
+/// which would skip a row still locked.
 async fn reread(env: &EnvironmentStores, t: &Transaction) -> Transaction {
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.lock_transaction(None, t.id).await.expect("lock")
+    let read = tx.lock_transaction(None, t.id).await.expect("lock");
+    tx.commit().await.expect("commit");
+    read
 }
 
 const W: &[TransactionKind] = &[TransactionKind::Withdrawal];
