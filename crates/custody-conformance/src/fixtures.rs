@@ -319,6 +319,7 @@ pub fn address_book_entry(
         version: 1,
         created_at: at(seconds(n)),
         deleted_at: None,
+        activates_at: at(seconds(n)),
     }
 }
 

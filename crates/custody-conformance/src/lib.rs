@@ -36,6 +36,7 @@ pub mod checks;
 pub mod concurrency;
 pub mod fixtures;
 pub mod provider;
+pub mod worker;
 
 /// A fresh store's handles. `guard` keeps whatever backs the store (a temporary file, a
 /// throwaway database) alive until the check ends.
@@ -130,6 +131,14 @@ macro_rules! conformance_suite {
             concurrent_ensure_primary_address_mints_once,
             concurrent_ensure_primary_address_creates_one_vault,
             concurrent_transfers_conserve_balances,
+            // Issue 12: the transaction worker and the review fixes' storage.
+            transactions_claim_due_leases_in_due_order,
+            transactions_flag_for_reconciliation_and_stuck,
+            unattributed_deposits_record_and_list,
+            tenants_policy_and_cooling_off,
+            address_book_activates_at_round_trip,
+            worker_two_instances_send_each_withdrawal_once,
+            worker_resumes_a_withdrawal_after_a_lost_lease,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

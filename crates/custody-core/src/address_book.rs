@@ -1,7 +1,9 @@
 //! The address book: a tenant's allow-list of withdrawal destinations, per environment.
 //!
-//! Withdrawals may only target an **active** entry, whose network is the withdrawn asset's and,
-//! when the entry names an asset, is that asset. This is the control that limits the damage of
+//! Withdrawals may only target an entry **active now**, whose network is the withdrawn asset's
+//! and, when the entry names an asset, is that asset. A tenant may have a cooling-off period
+//! (set by operators): a new entry is then `Pending` until its `activates_at`, so a leaked key
+//! cannot add an address and withdraw to it at once. This is the control that limits the damage of
 //! a leaked API key: the attacker can only send to addresses the partner already trusted.
 //! Entries are never edited in place; deleting one keeps the row (status `deleted`) so past
 //! withdrawals still point at it.
@@ -24,12 +26,41 @@ pub enum EntryStatus {
     Deleted,
 }
 
+/// What an entry is at a given time: its stored status, with `Pending` while an active entry
+/// is still cooling off ([`AddressBookEntry::state_at`]). Never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EntryState {
+    /// Usable now.
+    Active,
+    /// Not deleted, but not usable before `activates_at`.
+    Pending,
+    /// Removed by the partner.
+    Deleted,
+}
+
+impl EntryState {
+    /// The wire name (`Active`, `Pending`, `Deleted`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Active => "Active",
+            EntryState::Pending => "Pending",
+            EntryState::Deleted => "Deleted",
+        }
+    }
+}
+
 /// Why an entry cannot receive a withdrawal of an asset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DestinationRefusal {
     /// The entry was deleted (422 `address_book_entry_not_active`).
     #[error("the address-book entry has been deleted")]
     Inactive,
+    /// The entry is still cooling off (422 `address_book_entry_not_active`).
+    #[error("the address-book entry is not active before {activates_at}")]
+    NotYetActive {
+        /// When it becomes usable.
+        activates_at: OffsetDateTime,
+    },
     /// The entry is on another network than the asset (422 `destination_network_mismatch`).
     #[error("the address-book entry is on {entry} but the asset is on {asset}")]
     NetworkMismatch {
@@ -47,7 +78,9 @@ impl DestinationRefusal {
     /// The stable machine code.
     pub const fn code(&self) -> &'static str {
         match self {
-            DestinationRefusal::Inactive => "address_book_entry_not_active",
+            DestinationRefusal::Inactive | DestinationRefusal::NotYetActive { .. } => {
+                "address_book_entry_not_active"
+            }
             DestinationRefusal::NetworkMismatch { .. } => "destination_network_mismatch",
             DestinationRefusal::AssetMismatch(_) => "destination_asset_mismatch",
         }
@@ -75,6 +108,10 @@ pub struct AddressBookEntry {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
+    /// When the entry becomes usable: `created_at` plus the tenant's cooling-off period at
+    /// creation (`created_at` when it has none).
+    #[serde(with = "time::serde::rfc3339")]
+    pub activates_at: OffsetDateTime,
 }
 
 impl AddressBookEntry {
@@ -96,6 +133,34 @@ impl AddressBookEntry {
             Some(only) if only != asset => Err(DestinationRefusal::AssetMismatch(only)),
             _ => Ok(()),
         }
+    }
+
+    /// The entry's state at `now`: `Pending` while an active entry is cooling off.
+    pub fn state_at(&self, now: OffsetDateTime) -> EntryState {
+        match self.status {
+            EntryStatus::Deleted => EntryState::Deleted,
+            EntryStatus::Active if now < self.activates_at => EntryState::Pending,
+            EntryStatus::Active => EntryState::Active,
+        }
+    }
+
+    /// May a withdrawal of `asset` go to this entry at `now`? As [`accepts`](Self::accepts),
+    /// and the entry must have finished cooling off.
+    ///
+    /// # Errors
+    /// [`DestinationRefusal`] naming the first failed condition.
+    pub fn accepts_at(
+        &self,
+        asset: AssetId,
+        now: OffsetDateTime,
+    ) -> Result<(), DestinationRefusal> {
+        self.accepts(asset)?;
+        if self.state_at(now) == EntryState::Pending {
+            return Err(DestinationRefusal::NotYetActive {
+                activates_at: self.activates_at,
+            });
+        }
+        Ok(())
     }
 
     /// Marks the entry deleted.
@@ -133,6 +198,7 @@ mod tests {
             version: 1,
             created_at: OffsetDateTime::UNIX_EPOCH,
             deleted_at: None,
+            activates_at: OffsetDateTime::UNIX_EPOCH,
         }
     }
 
@@ -173,5 +239,35 @@ mod tests {
             Err(DestinationRefusal::Inactive)
         );
         assert_eq!(e.version, 2);
+        assert_eq!(e.state_at(OffsetDateTime::UNIX_EPOCH), EntryState::Deleted);
+    }
+
+    #[test]
+    fn a_cooling_off_entry_is_pending_until_it_activates() {
+        let mut e = entry(None);
+        let start = OffsetDateTime::UNIX_EPOCH;
+        e.activates_at = start + time::Duration::hours(24);
+        let usdt = AssetId::parse("USDT_ETHEREUM").unwrap();
+        assert_eq!(e.state_at(start), EntryState::Pending);
+        assert_eq!(
+            e.accepts_at(usdt, start + time::Duration::hours(23)),
+            Err(DestinationRefusal::NotYetActive {
+                activates_at: e.activates_at
+            })
+        );
+        assert_eq!(
+            DestinationRefusal::NotYetActive {
+                activates_at: e.activates_at
+            }
+            .code(),
+            "address_book_entry_not_active"
+        );
+        assert_eq!(e.state_at(e.activates_at), EntryState::Active);
+        assert_eq!(e.accepts_at(usdt, e.activates_at), Ok(()));
+        // The network and asset rules still come first.
+        assert!(matches!(
+            e.accepts_at(AssetId::parse("USDC_BASE").unwrap(), e.activates_at),
+            Err(DestinationRefusal::NetworkMismatch { .. })
+        ));
     }
 }

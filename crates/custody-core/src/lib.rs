@@ -58,3 +58,4 @@ pub mod text;
 pub mod transaction;
 pub mod vault;
 pub mod wallet;
+pub mod work;

@@ -15,6 +15,16 @@ use crate::environment::Environment;
 use crate::id::TenantId;
 use crate::state::{check, TransitionError};
 
+/// A tenant's settings that services enforce inside their database transaction (read with
+/// [`TenantTx::share_tenant_policy`](crate::ports::TenantTx::share_tenant_policy)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantPolicy {
+    /// Onboarding status (a suspended tenant's withdrawals are not sent).
+    pub status: TenantStatus,
+    /// How long a new address-book entry stays `Pending`; `None`: usable at once.
+    pub address_book_cooling_off: Option<time::Duration>,
+}
+
 /// Where a tenant is in onboarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

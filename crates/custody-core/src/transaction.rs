@@ -241,6 +241,12 @@ pub struct Transaction {
     pub failure_reason: Option<String>,
     /// Every status entered, in order, starting with the initial one.
     pub history: Vec<StatusChange>,
+    /// Set when a withdrawal's outcome is unknown (the provider refused a *re*send, or a
+    /// re-check failed on one): its funds stay held and operators reconcile it. Operator
+    /// bookkeeping, not partner-visible state: not in snapshots, written without a version
+    /// bump ([`TransactionTx::flag_for_reconciliation`](crate::ports::TransactionTx::flag_for_reconciliation)).
+    #[serde(skip)]
+    pub reconciliation_reason: Option<String>,
     /// Increases on every change.
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
@@ -288,6 +294,7 @@ impl Transaction {
             reference: fields.reference,
             failure_reason: None,
             history: vec![StatusChange { status, at: now }],
+            reconciliation_reason: None,
             version: 1,
             created_at: now,
             updated_at: now,

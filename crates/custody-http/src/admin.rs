@@ -12,12 +12,16 @@ use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::id::{ApiKeyId, TenantId};
 use custody_core::page::PageRequest;
-use custody_core::services::{AdminService, MintedKey, NewKey};
+use custody_core::services::{AdminService, MintedKey, NewKey, ReconciliationService};
 use custody_core::tenant::{Tenant, TenantStatus};
+use custody_core::work::{StuckWithdrawal, UnattributedDeposit};
 use serde_json::{json, Value};
 use time::Duration;
 
-use crate::cli::{AdminCommand, AssetCommand, KeyCommand, MintArgs, TenantCommand};
+use crate::cli::{
+    AdminCommand, AssetCommand, DepositsCommand, KeyCommand, MintArgs, TenantCommand,
+    WithdrawalsCommand,
+};
 use crate::configuration::Settings;
 use crate::startup::open_store;
 use crate::system::{OsIds, SystemClock};
@@ -36,10 +40,44 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
         Arc::new(SystemClock),
         Arc::new(OsIds),
     );
+    let operations = Operations {
+        environments: [Environment::Sandbox, Environment::Live]
+            .into_iter()
+            .map(|env| {
+                let reads = store.environment(env).transactions;
+                (
+                    env,
+                    ReconciliationService::new(reads, Arc::new(SystemClock)),
+                )
+            })
+            .collect(),
+        stuck_after: Duration::seconds(
+            i64::try_from(settings.workers.stuck_after_secs).unwrap_or(i64::MAX / 2),
+        ),
+    };
     let routed = settings.live.parsed_routes()?.into_keys().collect();
-    let output = execute(&admin, &routed, command).await?;
+    let output = execute(&admin, &operations, &routed, command).await?;
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
+}
+
+/// What operators reconcile, per environment (`withdrawals stuck`, `deposits unattributed`).
+pub struct Operations {
+    /// One reader per environment.
+    pub environments: Vec<(Environment, ReconciliationService)>,
+    /// Default `--older-than` of `withdrawals stuck` (`workers.stuck_after_secs`).
+    pub stuck_after: Duration,
+}
+
+impl Operations {
+    fn of(&self, env: Option<&str>) -> anyhow::Result<Vec<&(Environment, ReconciliationService)>> {
+        let wanted = env.map(environment).transpose()?;
+        Ok(self
+            .environments
+            .iter()
+            .filter(|(e, _)| wanted.is_none_or(|w| w == *e))
+            .collect())
+    }
 }
 
 /// Executes a command against an admin service (separate from [`run`] for tests).
@@ -50,10 +88,57 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
 /// As [`run`].
 pub async fn execute(
     admin: &AdminService,
+    operations: &Operations,
     live_routes: &BTreeSet<AssetId>,
     command: AdminCommand,
 ) -> anyhow::Result<Value> {
     Ok(match command {
+        AdminCommand::Tenant(TenantCommand::Set {
+            id,
+            address_book_cooling_off,
+        }) => {
+            let id = tenant_id(&id)?;
+            let Some(raw) = address_book_cooling_off else {
+                return Err(anyhow!(
+                    "nothing to set: pass --address-book-cooling-off (e.g. 24h, or none)"
+                ));
+            };
+            let cooling_off =
+                parse_duration(&raw).map_err(|e| anyhow!("--address-book-cooling-off: {e}"))?;
+            let (tenant, policy) = admin.set_address_book_cooling_off(id, cooling_off).await?;
+            let mut out = tenant_json(&tenant);
+            out["addressBookCoolingOffSecs"] =
+                json!(policy.address_book_cooling_off.map(Duration::whole_seconds));
+            out
+        }
+        AdminCommand::Withdrawals(WithdrawalsCommand::Stuck {
+            env,
+            older_than,
+            limit,
+        }) => {
+            let threshold = match older_than {
+                Some(raw) => parse_duration(&raw)
+                    .map_err(|e| anyhow!("--older-than: {e}"))?
+                    .unwrap_or(Duration::ZERO),
+                None => operations.stuck_after,
+            };
+            let mut items = Vec::new();
+            for (env, reads) in operations.of(env.as_deref())? {
+                for stuck in reads.stuck_withdrawals(threshold, limit).await? {
+                    items.push(stuck_json(*env, &stuck));
+                }
+            }
+            json!({ "olderThanSecs": threshold.whole_seconds(), "items": items })
+        }
+        AdminCommand::Deposits(DepositsCommand::Unattributed { env, limit }) => {
+            let mut items = Vec::new();
+            for (env, reads) in operations.of(env.as_deref())? {
+                for deposit in reads.unattributed_deposits(limit).await? {
+                    items.push(unattributed_json(*env, &deposit));
+                }
+            }
+            json!({ "items": items })
+        }
         AdminCommand::Tenant(TenantCommand::Create { name }) => {
             tenant_json(&admin.create_tenant(&name).await?)
         }
@@ -143,6 +228,77 @@ fn new_key(args: MintArgs) -> anyhow::Result<NewKey> {
     })
 }
 
+/// `90s`, `30m`, `24h`, `2d` (a whole number and a unit); `none` or `0`: no period.
+///
+/// # Errors
+/// Anything else, saying what is expected.
+pub fn parse_duration(raw: &str) -> Result<Option<Duration>, String> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("none") || raw == "0" {
+        return Ok(None);
+    }
+    let expected = || format!("`{raw}` is not a duration like 90s, 30m, 24h or 2d (or none)");
+    let split = raw.len().checked_sub(1).ok_or_else(expected)?;
+    let (number, unit) = raw.split_at(split);
+    let n: i64 = number.parse().map_err(|_| expected())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(expected()),
+    };
+    let secs = n
+        .checked_mul(unit_secs)
+        .filter(|s| *s >= 0)
+        .ok_or_else(expected)?;
+    Ok((secs > 0).then(|| Duration::seconds(secs)))
+}
+
+fn stuck_json(env: Environment, stuck: &StuckWithdrawal) -> Value {
+    let t = &stuck.transaction;
+    json!({
+        "environment": env.as_str(),
+        "id": t.id.to_string(),
+        "tenant": t.tenant_id.to_string(),
+        "status": t.status.as_str(),
+        "assetId": t.asset.to_string(),
+        "amount": t.amount.to_decimal_string(t.asset.decimals()),
+        "sourceWalletId": t.source_wallet_id.map(|w| w.to_string()),
+        "destinationAddress": t.destination_address.as_ref().map(|a| a.as_str().to_owned()),
+        "providerRef": t.provider_ref,
+        "needsReconciliation": t.reconciliation_reason.is_some(),
+        "reconciliationReason": t.reconciliation_reason,
+        "flaggedAt": stuck.work.reconciliation_at.map(timestamp),
+        "leaseOwner": stuck.work.lease_owner,
+        "leaseUntil": stuck.work.lease_until.map(timestamp),
+        "nextPollAt": stuck.work.next_poll_at.map(timestamp),
+        "pollAttempts": stuck.work.poll_attempts,
+        "createdAt": timestamp(t.created_at),
+        "updatedAt": timestamp(t.updated_at),
+    })
+}
+
+fn unattributed_json(env: Environment, d: &UnattributedDeposit) -> Value {
+    json!({
+        "environment": env.as_str(),
+        "providerRef": d.provider_ref,
+        "tenant": d.tenant_id.map(|t| t.to_string()),
+        "vaultId": d.vault_id.map(|v| v.to_string()),
+        "depositAddressId": d.deposit_address_id.map(|a| a.to_string()),
+        "assetId": d.asset.to_string(),
+        "amount": d.amount.to_decimal_string(d.asset.decimals()),
+        "network": d.address.network().as_str(),
+        "address": d.address.as_str(),
+        "txHash": d.tx_hash,
+        "status": d.status.as_str(),
+        "confirmations": d.confirmations.map(|c| json!({ "seen": c.seen, "required": c.required })),
+        "reason": d.reason,
+        "firstSeenAt": timestamp(d.first_seen_at),
+        "lastSeenAt": timestamp(d.last_seen_at),
+    })
+}
+
 fn tenant_id(raw: &str) -> anyhow::Result<TenantId> {
     TenantId::parse(raw).map_err(|e| anyhow!("tenant id: {e}"))
 }
@@ -181,4 +337,31 @@ fn key_json(k: &ApiKey) -> Value {
         "expiresAt": k.expires_at.map(timestamp),
         "revokedAt": k.revoked_at.map(timestamp),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_as_documented() {
+        assert_eq!(parse_duration("24h"), Ok(Some(Duration::hours(24))));
+        assert_eq!(parse_duration("30m"), Ok(Some(Duration::minutes(30))));
+        assert_eq!(parse_duration("90s"), Ok(Some(Duration::seconds(90))));
+        assert_eq!(parse_duration("2d"), Ok(Some(Duration::days(2))));
+        assert_eq!(parse_duration("none"), Ok(None));
+        assert_eq!(parse_duration("0"), Ok(None));
+        assert_eq!(parse_duration("0h"), Ok(None));
+        for bad in [
+            "",
+            "h",
+            "24",
+            "-1h",
+            "1.5h",
+            "24hours",
+            "9999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -73,6 +73,44 @@ pub enum AdminCommand {
     /// API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Withdrawals needing an operator.
+    #[command(subcommand)]
+    Withdrawals(WithdrawalsCommand),
+    /// Deposits needing an operator.
+    #[command(subcommand)]
+    Deposits(DepositsCommand),
+}
+
+/// `custody admin withdrawals …`.
+#[derive(Debug, Subcommand)]
+pub enum WithdrawalsCommand {
+    /// Open withdrawals flagged for reconciliation (outcome at the provider unknown, funds
+    /// held) or unchanged for longer than `--older-than` (default `workers.stuck_after_secs`).
+    Stuck {
+        /// `sandbox`, `live`, or both when absent.
+        #[arg(long)]
+        env: Option<String>,
+        /// A duration such as `30m`, `1h`, `2d`, `90s`.
+        #[arg(long)]
+        older_than: Option<String>,
+        /// At most this many per environment.
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+    },
+}
+
+/// `custody admin deposits …`.
+#[derive(Debug, Subcommand)]
+pub enum DepositsCommand {
+    /// Deposits recorded without crediting a wallet (to an archived vault's address).
+    Unattributed {
+        /// `sandbox`, `live`, or both when absent.
+        #[arg(long)]
+        env: Option<String>,
+        /// At most this many per environment.
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+    },
 }
 
 /// `custody admin tenant …`.
@@ -96,6 +134,15 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Change a tenant's settings.
+    Set {
+        /// `ten_…`
+        id: String,
+        /// How long new address-book entries stay `Pending` before withdrawals may use them
+        /// (`24h`, `30m`, `2d`, `90s`; `none` or `0`: at once). Existing entries keep theirs.
+        #[arg(long)]
+        address_book_cooling_off: Option<String>,
+    },
 }
 
 /// `custody admin asset …`.

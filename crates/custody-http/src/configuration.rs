@@ -36,6 +36,9 @@ pub struct Settings {
     /// The sandbox's simulated chain.
     #[serde(default)]
     pub sandbox: SandboxSettings,
+    /// The transaction worker of `custody serve` (docs/operations.md).
+    #[serde(default)]
+    pub workers: WorkersSettings,
 }
 
 /// The sandbox's simulated chain (docs/platform.md, "Sandbox simulation"): how long a
@@ -106,6 +109,40 @@ impl SandboxSettings {
             chain.set_network(network, timing);
         }
         Ok(chain)
+    }
+}
+
+/// The transaction worker: hands `Submitted` withdrawals to the environment's provider and
+/// polls open transactions until they are final, in each environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WorkersSettings {
+    /// Run the worker in this instance (`false`: another instance, or nobody, moves
+    /// withdrawals on).
+    pub enabled: bool,
+    /// Pause between passes, and between two polls of one open transaction.
+    pub poll_interval_ms: u64,
+    /// Transactions claimed per pass and environment.
+    pub batch_size: u32,
+    /// How long a claim is held: longer than the slowest provider call (BitGo's timeout is
+    /// 100 s). A crashed instance's claims are taken over after it.
+    pub lease_secs: u64,
+    /// The longest wait between attempts after errors (the backoff doubles up to it).
+    pub max_backoff_secs: u64,
+    /// `custody admin withdrawals stuck` lists open withdrawals unchanged for longer.
+    pub stuck_after_secs: u64,
+}
+
+impl Default for WorkersSettings {
+    fn default() -> WorkersSettings {
+        WorkersSettings {
+            enabled: true,
+            poll_interval_ms: 1_000,
+            batch_size: 25,
+            lease_secs: 300,
+            max_backoff_secs: 300,
+            stuck_after_secs: 3_600,
+        }
     }
 }
 
@@ -352,6 +389,9 @@ mod tests {
         assert!(settings.database.url.is_none());
         assert!(settings.security.master_key.is_none());
         assert_eq!(settings.prices.currencies, vec!["usd", "pen"]);
+        assert!(settings.workers.enabled);
+        assert_eq!(settings.workers.poll_interval_ms, 1_000);
+        assert_eq!(settings.workers.lease_secs, 300);
     }
 
     #[test]

@@ -36,3 +36,4 @@ pub mod startup;
 pub mod system;
 pub mod telemetry;
 pub mod wire;
+pub mod workers;

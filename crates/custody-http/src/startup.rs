@@ -43,12 +43,16 @@ use crate::graph::{AppState, Readiness, ServiceGraph};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
 use crate::system::{OsIds, SystemClock};
+use crate::workers::{self, WorkerSpec, Workers};
 use crate::{first_start, master_key, providers, routes};
 
 /// A built server, ready to run.
 pub struct Application {
     port: u16,
     server: Server,
+    /// The transaction workers (none unless [`Application::build`] started them).
+    workers: Workers,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -73,7 +77,33 @@ impl Application {
             first_start::print_banner(&first, wiring.listener.local_addr().ok());
         }
         tracing::info!(engine = store.engine(), "store ready");
-        Application::build_with(store, wiring)
+        // The transaction workers, one per environment, over the same stores and providers
+        // as the graphs (the sandbox's: the sandbox provider only).
+        let sandbox_stores = store.environment(Environment::Sandbox);
+        let sandbox_provider: DynCustodyProvider = Arc::new(wiring.sandbox.clone());
+        let sandbox_deposits = DepositService::new(
+            sandbox_stores.uow.clone(),
+            sandbox_provider.clone(),
+            wiring.clock.clone(),
+            wiring.ids.clone(),
+        );
+        let specs = vec![
+            WorkerSpec {
+                stores: sandbox_stores,
+                provider: sandbox_provider,
+                deposits: Some(Arc::new(sandbox_deposits)),
+            },
+            WorkerSpec {
+                stores: store.environment(Environment::Live),
+                provider: wiring.live_provider.clone(),
+                // Live deposits advance by provider notifications, not by polling.
+                deposits: None,
+            },
+        ];
+        let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
+        let mut app = Application::build_with(store, wiring)?;
+        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids);
+        Ok(app)
     }
 
     /// Builds the server over an opened store.
@@ -124,12 +154,15 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish and stops the
+    /// transaction workers after their current pass.
     ///
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.workers.stop(self.shutdown_timeout).await;
+        served
     }
 }
 
@@ -238,7 +271,12 @@ fn serve(state: Data<AppState>, wiring: Wiring) -> anyhow::Result<Application> {
         server = server.workers(wiring.workers);
     }
     let server = server.listen(wiring.listener)?.run();
-    Ok(Application { port, server })
+    Ok(Application {
+        port,
+        server,
+        workers: Workers::none(),
+        shutdown_timeout: wiring.shutdown_timeout,
+    })
 }
 
 /// Everything [`Application::build_with`] needs besides the store; tests swap pieces.

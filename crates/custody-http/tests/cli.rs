@@ -488,3 +488,48 @@ fn a_live_deployment_that_cannot_serve_its_assets_refuses_to_start() {
     let err = serve_refuses(dir.path(), "[live.routes]\nUSDC_SOLANA = \"fireblocks\"\n");
     assert!(err.contains("fireblocks"), "{err}");
 }
+
+#[test]
+fn admin_cooling_off_and_the_reconciliation_lists() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tenant = admin(dir.path(), &["tenant", "create", "--name", "Acme Pay"]);
+    let id = tenant["id"].as_str().expect("id").to_owned();
+
+    let set = admin(
+        dir.path(),
+        &["tenant", "set", &id, "--address-book-cooling-off", "24h"],
+    );
+    assert_eq!(set["id"], id.as_str());
+    assert_eq!(set["addressBookCoolingOffSecs"], 86_400);
+    let cleared = admin(
+        dir.path(),
+        &["tenant", "set", &id, "--address-book-cooling-off", "none"],
+    );
+    assert_eq!(cleared["addressBookCoolingOffSecs"], Value::Null);
+    let refused = admin_fails(
+        dir.path(),
+        &["tenant", "set", &id, "--address-book-cooling-off", "soon"],
+    );
+    assert!(refused.contains("not a duration"), "{refused}");
+
+    let stuck = admin(dir.path(), &["withdrawals", "stuck"]);
+    assert_eq!(stuck["items"], serde_json::json!([]));
+    assert_eq!(stuck["olderThanSecs"], 3_600);
+    let stuck = admin(
+        dir.path(),
+        &[
+            "withdrawals",
+            "stuck",
+            "--env",
+            "live",
+            "--older-than",
+            "30m",
+        ],
+    );
+    assert_eq!(stuck["olderThanSecs"], 1_800);
+    let unattributed = admin(
+        dir.path(),
+        &["deposits", "unattributed", "--env", "sandbox"],
+    );
+    assert_eq!(unattributed["items"], serde_json::json!([]));
+}

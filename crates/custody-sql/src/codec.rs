@@ -30,11 +30,12 @@ use custody_core::ledger::{Account, LedgerEntry, Posting};
 use custody_core::outbox::{DeliveryAttempt, DeliveryState, DeliveryStatus};
 use custody_core::ports::{StoreError, StoredApiKey};
 use custody_core::secret::Secret;
-use custody_core::tenant::{Tenant, TenantStatus};
+use custody_core::tenant::{Tenant, TenantPolicy, TenantStatus};
 use custody_core::text::{ExternalRef, Label, Metadata, VaultName};
 use custody_core::transaction::{Confirmations, StatusChange, Transaction};
 use custody_core::vault::Vault;
 use custody_core::wallet::{Balances, Wallet};
+use custody_core::work::{DueTransaction, StuckWithdrawal, UnattributedDeposit, WorkState};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -130,6 +131,16 @@ pub fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
         name: row.text("name")?,
         status: id::<TenantStatus>(row, "status")?,
         created_at: row.time("created_at")?,
+    })
+}
+
+/// `tenants` policy columns ([`tables::tenants::POLICY`](crate::tables::tenants::POLICY)).
+pub fn tenant_policy(row: &impl Columns) -> Result<TenantPolicy, StoreError> {
+    Ok(TenantPolicy {
+        status: id::<TenantStatus>(row, "status")?,
+        address_book_cooling_off: row
+            .opt_int("address_book_cooling_off_secs")?
+            .map(time::Duration::seconds),
     })
 }
 
@@ -362,6 +373,73 @@ fn history(value: Value) -> Result<Vec<StatusChange>, StoreError> {
 }
 
 /// `transactions` row.
+fn confirmations(row: &impl Columns) -> Result<Option<Confirmations>, StoreError> {
+    match (
+        row.opt_int("confirmations_seen")?,
+        row.opt_int("confirmations_required")?,
+    ) {
+        (Some(seen), Some(required)) => Ok(Some(Confirmations {
+            seen: unsigned("confirmations_seen", seen)?,
+            required: unsigned("confirmations_required", required)?,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(corrupt("confirmations: one of seen/required is null")),
+    }
+}
+
+fn transaction_status(
+    row: &impl Columns,
+) -> Result<custody_core::transaction::TransactionStatus, StoreError> {
+    let raw = row.text("status")?;
+    some("status", names::parse_transaction_status(&raw), &raw)
+}
+
+/// A claimed row (`RETURNING` of [`claim_due`](crate::tables::transactions::claim_due)).
+pub fn due_transaction(row: &impl Columns) -> Result<DueTransaction, StoreError> {
+    let kind_raw = row.text("kind")?;
+    Ok(DueTransaction {
+        id: id(row, "id")?,
+        kind: some("kind", names::parse_transaction_kind(&kind_raw), &kind_raw)?,
+        status: transaction_status(row)?,
+        provider_ref: row.opt_text("provider_ref")?,
+        needs_reconciliation: row.opt_text("reconciliation_reason")?.is_some(),
+        poll_attempts: unsigned("poll_attempts", row.int("poll_attempts")?)?,
+    })
+}
+
+/// A transaction with the worker's bookkeeping.
+pub fn stuck_withdrawal(row: &impl Columns) -> Result<StuckWithdrawal, StoreError> {
+    Ok(StuckWithdrawal {
+        transaction: transaction(row)?,
+        work: WorkState {
+            next_poll_at: row.opt_time("next_poll_at")?,
+            lease_until: row.opt_time("lease_until")?,
+            lease_owner: row.opt_text("lease_owner")?,
+            poll_attempts: unsigned("poll_attempts", row.int("poll_attempts")?)?,
+            reconciliation_at: row.opt_time("reconciliation_at")?,
+        },
+    })
+}
+
+/// `unattributed_deposits` row.
+pub fn unattributed_deposit(row: &impl Columns) -> Result<UnattributedDeposit, StoreError> {
+    Ok(UnattributedDeposit {
+        provider_ref: row.text("provider_ref")?,
+        tenant_id: opt_id(row, "tenant_id")?,
+        vault_id: opt_id(row, "vault_id")?,
+        deposit_address_id: opt_id(row, "deposit_address_id")?,
+        asset: asset(row, "asset_id")?,
+        amount: amount(row, "amount")?,
+        address: chain_address(row, "network", "address")?,
+        tx_hash: row.opt_text("tx_hash")?,
+        status: transaction_status(row)?,
+        confirmations: confirmations(row)?,
+        reason: row.text("reason")?,
+        first_seen_at: row.time("first_seen_at")?,
+        last_seen_at: row.time("last_seen_at")?,
+    })
+}
+
 pub fn transaction(row: &impl Columns) -> Result<Transaction, StoreError> {
     let kind_raw = row.text("kind")?;
     let status_raw = row.text("status")?;
@@ -373,17 +451,7 @@ pub fn transaction(row: &impl Columns) -> Result<Transaction, StoreError> {
         )?),
         None => None,
     };
-    let confirmations = match (
-        row.opt_int("confirmations_seen")?,
-        row.opt_int("confirmations_required")?,
-    ) {
-        (Some(seen), Some(required)) => Some(Confirmations {
-            seen: unsigned("confirmations_seen", seen)?,
-            required: unsigned("confirmations_required", required)?,
-        }),
-        (None, None) => None,
-        _ => return Err(corrupt("confirmations: one of seen/required is null")),
-    };
+    let confirmations = confirmations(row)?;
     Ok(Transaction {
         id: id::<TransactionId>(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
@@ -406,6 +474,7 @@ pub fn transaction(row: &impl Columns) -> Result<Transaction, StoreError> {
         reference: opt_label(row, "reference")?,
         failure_reason: row.opt_text("failure_reason")?,
         history: history(row.json("history")?)?,
+        reconciliation_reason: row.opt_text("reconciliation_reason")?,
         version: version(row)?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
@@ -474,6 +543,11 @@ pub fn address_book_entry(row: &impl Columns) -> Result<AddressBookEntry, StoreE
         version: version(row)?,
         created_at: row.time("created_at")?,
         deleted_at: row.opt_time("deleted_at")?,
+        // Rows written before cooling-off existed were usable at once.
+        activates_at: match row.opt_time("activates_at")? {
+            Some(at) => at,
+            None => row.time("created_at")?,
+        },
     })
 }
 

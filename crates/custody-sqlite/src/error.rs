@@ -106,6 +106,10 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
         "idempotency_records.environment, idempotency_records.tenant_id, idempotency_records.key",
         "idempotency_records_pkey",
     ),
+    (
+        "unattributed_deposits.environment, unattributed_deposits.provider_ref",
+        "unattributed_deposits_pkey",
+    ),
 ];
 
 /// The constraint name for an SQLite error message, if it reports a unique violation.

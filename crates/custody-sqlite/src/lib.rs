@@ -435,6 +435,7 @@ mod tests {
             "events_pkey",
             "webhook_delivery_attempts_pkey",
             "idempotency_records_pkey",
+            "unattributed_deposits_pkey",
         ] {
             assert!(
                 names.contains(expected),

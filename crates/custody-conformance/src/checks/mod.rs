@@ -14,10 +14,14 @@ pub mod time_precision;
 pub mod transactions;
 pub mod vaults;
 pub mod wallets;
+pub mod work;
 
 pub use crate::concurrency::{
     concurrent_ensure_primary_address_creates_one_vault,
     concurrent_ensure_primary_address_mints_once, concurrent_transfers_conserve_balances,
+};
+pub use crate::worker::{
+    worker_resumes_a_withdrawal_after_a_lost_lease, worker_two_instances_send_each_withdrawal_once,
 };
 pub use address_book::*;
 pub use addresses::*;
@@ -31,3 +35,4 @@ pub use time_precision::*;
 pub use transactions::*;
 pub use vaults::*;
 pub use wallets::*;
+pub use work::*;

@@ -7,7 +7,7 @@ use crate::asset::EnabledAssets;
 use crate::environment::Environment;
 use crate::id::TenantId;
 use crate::page::{Page, PageRequest};
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TenantPolicy};
 
 /// Tenants and their enabled assets. Shared by both environments.
 #[cfg_attr(feature = "mocks", mockall::automock)]
@@ -35,6 +35,23 @@ pub trait TenantStore: Send + Sync {
     /// # Errors
     /// `NotFound` when absent.
     async fn update(&self, tenant: &Tenant) -> Result<(), StoreError>;
+
+    /// A tenant's enforced settings (status, address-book cooling-off).
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn policy(&self, id: TenantId) -> Result<TenantPolicy, StoreError>;
+
+    /// Sets how long a tenant's new address-book entries stay `Pending` (`None`: usable at
+    /// once). Entries that exist keep their `activates_at`.
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn set_address_book_cooling_off(
+        &self,
+        id: TenantId,
+        cooling_off: Option<time::Duration>,
+    ) -> Result<(), StoreError>;
 
     /// Lists tenants by id.
     ///

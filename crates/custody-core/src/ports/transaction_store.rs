@@ -7,6 +7,8 @@ use crate::id::{TenantId, TransactionId, WalletId};
 use crate::ledger::LedgerEntry;
 use crate::page::{Page, PageRequest};
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+use crate::work::{StuckWithdrawal, UnattributedDeposit};
+use time::OffsetDateTime;
 
 /// Filters for listing transactions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +54,28 @@ pub trait TransactionStore: Send + Sync {
     /// # Errors
     /// Store trouble only.
     async fn open_withdrawals(&self, limit: u32) -> Result<Vec<Transaction>, StoreError>;
+
+    /// Open withdrawals of every tenant that are flagged for reconciliation, or whose status
+    /// has not changed since before `unchanged_since`, oldest first, with the worker's
+    /// bookkeeping (`custody admin withdrawals stuck`).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn stuck_withdrawals(
+        &self,
+        unchanged_since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StuckWithdrawal>, StoreError>;
+
+    /// Deposits recorded without crediting any wallet, first seen first
+    /// (`custody admin deposits unattributed`).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn unattributed_deposits(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<UnattributedDeposit>, StoreError>;
 }
 
 /// Shared handle.

@@ -11,10 +11,13 @@ use crate::event::Event;
 use crate::id::{AddressBookEntryId, TenantId, TransactionId, VaultId, WalletId};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::ledger::LedgerEntry;
+use crate::tenant::TenantPolicy;
 use crate::text::ExternalRef;
 use crate::transaction::Transaction;
 use crate::vault::Vault;
 use crate::wallet::Wallet;
+use crate::work::{DueTransaction, UnattributedDeposit, WorkClaim};
+use time::OffsetDateTime;
 
 /// Opens database transactions.
 #[cfg_attr(feature = "mocks", mockall::automock)]
@@ -35,7 +38,7 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 ///
 /// Its methods come in small role traits, one per aggregate ([`VaultTx`], [`WalletTx`],
 /// [`AddressTx`], [`TransactionTx`], [`LedgerTx`], [`AddressBookTx`], [`EventTx`],
-/// [`IdempotencyTx`]), so a new table adds a role rather than growing one trait; this supertrait
+/// [`IdempotencyTx`], [`TenantTx`], [`UnattributedDepositTx`]), so a new table adds a role rather than growing one trait; this supertrait
 /// adds minting serialisation and `commit`. (On a `dyn StoreTx` every role's methods resolve
 /// without importing the role; a generic or concrete type needs `use …::ports::store_tx::*`.)
 ///
@@ -68,7 +71,15 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 ///   ([`share_vault`](VaultTx::share_vault)); nothing locks an address-book entry and then a
 ///   wallet;
 /// - **vault changes** (`VaultService::update` only): the vault, exclusive
-///   ([`lock_vault`](VaultTx::lock_vault)), alone.
+///   ([`lock_vault`](VaultTx::lock_vault)), alone;
+/// - **withdrawal claim** (`WithdrawalService::dispatch`): the transaction
+///   ([`lock_transaction`](TransactionTx::lock_transaction)) → its source wallet → its
+///   address-book entry → its vault, shared → its tenant, shared
+///   ([`share_tenant_policy`](TenantTx::share_tenant_policy)): after the transaction row, the
+///   money-movement order. (Nothing locks a wallet and then an existing transaction: submit
+///   inserts a new one, cancel and provider updates take the transaction first too.)
+/// - **deposit attribution**: the receiving address's vault, shared → its wallet → the deposit
+///   (the minting order: vault shared, then wallet).
 ///
 /// Why these cannot deadlock: minting and money movement only ever *share* vault rows, and
 /// shared locks are compatible with each other, so neither waits on the other for a vault while
@@ -85,6 +96,8 @@ pub trait StoreTx:
     + AddressBookTx
     + EventTx
     + IdempotencyTx
+    + TenantTx
+    + UnattributedDepositTx
     + Send
 {
     /// Serialises address minting for (vault, asset) until the transaction ends: a second
@@ -266,11 +279,76 @@ pub trait TransactionTx: Send {
         provider_ref: &str,
     ) -> Result<Transaction, StoreError>;
 
-    /// Saves a changed transaction.
+    /// Saves a changed transaction. Leaves the worker's bookkeeping (lease, schedule) and the
+    /// reconciliation flag as they are.
     ///
     /// # Errors
     /// `NotFound`; `Conflict` on a version mismatch.
     async fn update_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+
+    /// Leases up to `claim.limit` open transactions of `claim.kinds` that are due and unleased
+    /// to `claim.owner` until `claim.lease_until`, most overdue first (`next_poll_at`, or
+    /// `created_at` for one never polled, then id), so a new withdrawal is never starved
+    /// behind older in-flight ones being polled. One statement: PostgreSQL skips rows another
+    /// claimer has locked (`FOR UPDATE SKIP LOCKED`) rather than waiting; SQLite runs it under
+    /// the writer lock. The lease holds once this transaction commits.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn claim_due(&mut self, claim: &WorkClaim) -> Result<Vec<DueTransaction>, StoreError>;
+
+    /// Ends `owner`'s lease on a transaction and schedules it: due again at `next_poll_at`,
+    /// with `poll_attempts` failed attempts in a row. Returns whether `owner` still held it
+    /// (a worker whose lease ran out and was taken over changes nothing).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn release_lease(
+        &mut self,
+        id: TransactionId,
+        owner: &str,
+        next_poll_at: OffsetDateTime,
+        poll_attempts: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// Flags a transaction for reconciliation with `reason` (kept if it already is), without
+    /// changing its version: operator bookkeeping.
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn flag_for_reconciliation(
+        &mut self,
+        id: TransactionId,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
+/// Tenants inside a [`StoreTx`] (tenants are shared by both environments).
+#[async_trait]
+pub trait TenantTx: Send {
+    /// A tenant's enforced settings, under a shared row lock (PostgreSQL `FOR SHARE`; SQLite:
+    /// the writer lock): an operator's suspension waits for this transaction, so a check made
+    /// here holds until commit.
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn share_tenant_policy(&mut self, tenant: TenantId) -> Result<TenantPolicy, StoreError>;
+}
+
+/// Deposits no wallet may be credited with, inside a [`StoreTx`].
+#[async_trait]
+pub trait UnattributedDepositTx: Send {
+    /// Records a deposit that was not credited (first report), or updates what the provider
+    /// reports now (status, confirmations, hash, `last_seen_at`) for the same provider
+    /// reference: never a second row, never lost.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn record_unattributed_deposit(
+        &mut self,
+        deposit: &UnattributedDeposit,
+    ) -> Result<(), StoreError>;
 }
 
 /// The ledger inside a [`StoreTx`].
@@ -344,8 +422,8 @@ pub trait IdempotencyTx: Send {
 /// [`StoreTx`] methods: `use crate::ports::store_tx::*;`.
 pub mod store_tx {
     pub use super::{
-        AddressBookTx, AddressTx, EventTx, IdempotencyTx, LedgerTx, StoreTx, TransactionTx,
-        VaultTx, WalletTx,
+        AddressBookTx, AddressTx, EventTx, IdempotencyTx, LedgerTx, StoreTx, TenantTx,
+        TransactionTx, UnattributedDepositTx, VaultTx, WalletTx,
     };
 }
 
@@ -423,6 +501,33 @@ mockall::mock! {
             provider_ref: &str,
         ) -> Result<Transaction, StoreError>;
         async fn update_transaction(&mut self, transaction: &Transaction) -> Result<(), StoreError>;
+        async fn claim_due(&mut self, claim: &WorkClaim) -> Result<Vec<DueTransaction>, StoreError>;
+        async fn release_lease(
+            &mut self,
+            id: TransactionId,
+            owner: &str,
+            next_poll_at: OffsetDateTime,
+            poll_attempts: u32,
+        ) -> Result<bool, StoreError>;
+        async fn flag_for_reconciliation(
+            &mut self,
+            id: TransactionId,
+            reason: &str,
+            at: OffsetDateTime,
+        ) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl TenantTx for StoreTx {
+        async fn share_tenant_policy(&mut self, tenant: TenantId) -> Result<TenantPolicy, StoreError>;
+    }
+
+    #[async_trait]
+    impl UnattributedDepositTx for StoreTx {
+        async fn record_unattributed_deposit(
+            &mut self,
+            deposit: &UnattributedDeposit,
+        ) -> Result<(), StoreError>;
     }
 
     #[async_trait]

@@ -79,7 +79,9 @@ impl AddressBookService {
         }
     }
 
-    /// Adds an entry after validating the address for its network.
+    /// Adds an entry after validating the address for its network. When the tenant has an
+    /// address-book cooling-off period, the entry is `Pending` until `activates_at`
+    /// (`created_at` + the period); withdrawals to it are refused until then.
     ///
     /// # Errors
     /// `MissingScope(address_book:write)`; address field errors; `Refused(asset_network_mismatch)`;
@@ -100,6 +102,16 @@ impl AddressBookService {
             });
         }
         let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        // The tenant's cooling-off period, read in this transaction: an entry made now is
+        // usable from `activates_at`.
+        let policy = tx.share_tenant_policy(caller.tenant_id).await?;
+        let activates_at = match policy.address_book_cooling_off {
+            Some(cooling_off) if cooling_off.is_positive() => now
+                .checked_add(cooling_off)
+                .ok_or_else(|| Error::Internal(format!("cooling-off {cooling_off} overflows")))?,
+            _ => now,
+        };
         let entry = AddressBookEntry {
             id: AddressBookEntryId::from_ulid(self.ids.ulid()),
             tenant_id: caller.tenant_id,
@@ -111,8 +123,8 @@ impl AddressBookService {
             version: 1,
             created_at: now,
             deleted_at: None,
+            activates_at,
         };
-        let mut tx = self.uow.begin().await?;
         match tx.insert_address_book_entry(&entry).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {

@@ -16,7 +16,7 @@ use crate::page::{Page, PageRequest};
 use crate::ports::{DynApiKeyStore, DynClock, DynIdGenerator, DynTenantStore};
 use crate::secret::Secret;
 use crate::signing::Ed25519PublicKey;
-use crate::tenant::{Tenant, TenantStatus};
+use crate::tenant::{Tenant, TenantPolicy, TenantStatus};
 
 /// A key to mint.
 #[allow(missing_docs)]
@@ -124,6 +124,52 @@ impl AdminService {
         tenant.set_status(to)?;
         self.tenants.update(&tenant).await?;
         Ok(tenant)
+    }
+
+    /// Sets how long a tenant's new address-book entries stay `Pending` (`None` or zero:
+    /// usable at once); entries that exist keep their `activates_at`. Returns the tenant and
+    /// its policy.
+    ///
+    /// # Errors
+    /// `NotFound`; `Refused(invalid_cooling_off)` for a negative period; store errors.
+    pub async fn set_address_book_cooling_off(
+        &self,
+        id: TenantId,
+        cooling_off: Option<Duration>,
+    ) -> Result<(Tenant, TenantPolicy), Error> {
+        if cooling_off.is_some_and(Duration::is_negative) {
+            return Err(Error::Refused {
+                code: "invalid_cooling_off",
+                message: "the cooling-off period cannot be negative".into(),
+            });
+        }
+        let cooling_off = cooling_off.filter(|d| d.is_positive());
+        self.tenants
+            .set_address_book_cooling_off(id, cooling_off)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        let tenant = self
+            .tenants
+            .get(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        let policy = self
+            .tenants
+            .policy(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))?;
+        Ok((tenant, policy))
+    }
+
+    /// A tenant's enforced settings.
+    ///
+    /// # Errors
+    /// `NotFound`; store errors.
+    pub async fn tenant_policy(&self, id: TenantId) -> Result<TenantPolicy, Error> {
+        self.tenants
+            .policy(id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Tenant))
     }
 
     /// Lists tenants.

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::attribution::divert_unattributable;
 use super::booking::{advance_to, emit, record_new};
 use super::{commit_with, IdempotentWrite};
 use crate::error::{Error, ResourceKind};
@@ -177,6 +178,12 @@ impl DepositService {
         let mut transaction = match tx.lock_deposit_by_provider_ref(&deposit.provider_ref).await {
             Ok(existing) => existing,
             Err(StoreError::NotFound) => {
+                // Issue 12 (worker): a deposit to an archived vault is recorded, not credited.
+                let diverted = divert_unattributable(tx.as_mut(), &address, deposit, now).await?;
+                if let Some(refusal) = diverted {
+                    tx.commit().await?;
+                    return Err(refusal);
+                }
                 let mut created = Transaction::new(
                     NewTransaction {
                         id: TransactionId::from_ulid(self.ids.ulid()),

@@ -438,3 +438,25 @@ pub(crate) fn funded_wallet(
     };
     w
 }
+
+/// An approved tenant's policy without address-book cooling-off.
+pub(crate) fn approved_policy() -> crate::tenant::TenantPolicy {
+    crate::tenant::TenantPolicy {
+        status: crate::tenant::TenantStatus::Approved,
+        address_book_cooling_off: None,
+    }
+}
+
+/// Lets `tx` answer `share_tenant_policy` for [`tenant`] with `policy` (any number of times).
+pub(crate) fn allow_tenant_policy(tx: &mut MockStoreTx, policy: crate::tenant::TenantPolicy) {
+    tx.expect_share_tenant_policy()
+        .withf(|t| *t == tenant())
+        .returning(move |_| Ok(policy));
+}
+
+/// Lets `tx` answer `share_vault` for any vault of [`tenant`] with a vault in `status`.
+pub(crate) fn allow_vault(tx: &mut MockStoreTx, status: VaultStatus) {
+    tx.expect_share_vault()
+        .withf(|t, _| *t == tenant())
+        .returning(move |_, id| Ok(vault(id, status)));
+}

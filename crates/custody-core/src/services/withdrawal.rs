@@ -14,27 +14,33 @@
 //! (not yet handed to the custodian); afterwards it is refused with
 //! `Conflict(transaction_not_cancellable)`. Both lock the transaction row, so exactly one of them
 //! wins. A claimed withdrawal without a `provider_ref` (the provider call failed or the process
-//! crashed) is resent by the next dispatch, which the provider's idempotency makes harmless.
+//! crashed) is resent by the next dispatch, which the provider's idempotency makes harmless;
+//! but since that earlier attempt may have executed, a resend that is refused (or that fails
+//! the claim's re-checks) never releases the funds: the withdrawal is flagged for
+//! reconciliation instead (`custody admin withdrawals stuck`).
 //! The state machine itself still allows `PendingSignature → Cancelled`: a provider may report
 //! a rejected approval, which is applied through
 //! [`apply_provider_update`](WithdrawalService::apply_provider_update).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::booking::{advance_to, record_new};
+use super::booking::{advance_to, emit, record_new};
 use super::{commit_with, IdempotentWrite};
 use crate::amount::Amount;
 use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
+use crate::event::EventType;
 use crate::id::{AddressBookEntryId, TransactionId, WalletId};
 use crate::page::{filtered_page, Page, PageRequest};
 use crate::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynTransactionStore, DynUnitOfWork,
-    ProviderError, ProviderTransfer, TransactionFilter, WithdrawalRequest,
+    ProviderError, ProviderTransfer, StoreTx, TransactionFilter, WithdrawalRequest,
 };
+use crate::tenant::TenantStatus;
 use crate::text::Label;
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
+use crate::wallet::Wallet;
 
 /// A withdrawal request (Platform `POST /v1/transactions/withdraw`).
 #[allow(missing_docs)]
@@ -107,7 +113,7 @@ impl WithdrawalService {
             .lock_address_book_entry(caller.tenant_id, command.destination)
             .await
             .map_err(Error::from_store(ResourceKind::AddressBookEntry))?;
-        entry.accepts(asset)?;
+        entry.accepts_at(asset, now)?;
         let amount = Amount::parse(&command.amount, asset.decimals())?;
         // Status check only: a shared lock, after the wallet (money-movement order).
         tx.share_vault(caller.tenant_id, vault_id)
@@ -267,21 +273,31 @@ impl WithdrawalService {
     /// Worker step: hands a withdrawal to the provider (idempotent on the transaction id) and
     /// applies what the provider reports.
     ///
-    /// 1. Claim, in one committed transaction: a `Submitted` withdrawal moves to
-    ///    `PendingSignature` (with its `transaction.status.updated` event) *before* the provider
-    ///    is called, so a partner cancel can no longer return its funds. A `PendingSignature`
-    ///    one without `provider_ref` was claimed by an earlier attempt that did not get an
-    ///    answer, and is resent. Anything else is returned unchanged, without a provider call.
+    /// 1. Claim, in one committed transaction: a `Submitted` withdrawal is re-checked (its
+    ///    vault neither frozen nor archived, its address-book entry active now, its tenant not
+    ///    suspended) and moves to `PendingSignature` (with its `transaction.status.updated`
+    ///    event) *before* the provider is called, so a partner cancel can no longer return its
+    ///    funds; a failed re-check fails it instead and releases the funds, and nothing is
+    ///    sent. A `PendingSignature` one without `provider_ref` was claimed by an earlier
+    ///    attempt that did not get an answer, and is resent after the same re-checks; since
+    ///    that earlier attempt may have reached the provider, a failed re-check here only flags
+    ///    it for reconciliation (funds stay held). Anything else (answered, flagged, final) is
+    ///    returned unchanged, without a provider call.
     /// 2. The provider call, outside any database transaction. An outage leaves the withdrawal
-    ///    `PendingSignature` without `provider_ref` for the next attempt; a refusal fails it and
-    ///    releases the funds; an answer is applied with
-    ///    [`apply_provider_update`](WithdrawalService::apply_provider_update).
+    ///    `PendingSignature` without `provider_ref` for the next attempt. A refusal of the
+    ///    *first* send after a fresh claim proves nothing was sent: it fails the withdrawal and
+    ///    releases the funds. A refusal of a *re*send proves nothing (the first send may have
+    ///    executed): the funds stay held and the withdrawal is flagged for reconciliation. An
+    ///    answer is applied with [`apply_provider_update`](WithdrawalService::apply_provider_update).
     ///
     /// # Errors
     /// `NotFound`; retryable `Provider` errors (only the claim was committed); store errors.
     pub async fn dispatch(&self, id: TransactionId) -> Result<Transaction, Error> {
-        let request = match self.claim(id).await? {
-            Claim::Send(request) => request,
+        let (request, first_send) = match self.claim(id).await? {
+            Claim::Send {
+                request,
+                first_send,
+            } => (request, first_send),
             Claim::Skip(unchanged) => return Ok(*unchanged),
         };
         // The provider call happens outside any database transaction: it may take seconds, and
@@ -290,20 +306,75 @@ impl WithdrawalService {
             Ok(report) => report,
             // The claim stays committed, without a provider reference: the next pass resends.
             Err(e) if e.is_retryable() => return Err(e.into()),
-            Err(ProviderError::Rejected(reason)) => ProviderTransfer {
+            // Refused on the first hand-over: nothing was sent, the funds can be released.
+            Err(ProviderError::Rejected(reason)) if first_send => ProviderTransfer {
                 provider_ref: String::new(),
                 status: TransactionStatus::Failed,
                 tx_hash: None,
                 failure_reason: Some(reason),
                 confirmations: None,
             },
+            // Refused on a resend: the first send may have executed. Keep the funds held.
+            Err(ProviderError::Rejected(reason)) => {
+                return self
+                    .flag(
+                        id,
+                        &format!(
+                            "the provider refused a resend ({reason}); an earlier send may \
+                             have executed"
+                        ),
+                    )
+                    .await
+            }
             Err(e) => return Err(e.into()),
         };
         self.apply_provider_update(id, report).await
     }
 
+    /// Worker step for a withdrawal the provider has answered: reads its state from the
+    /// provider and applies it with
+    /// [`apply_provider_update`](WithdrawalService::apply_provider_update). A final or
+    /// non-withdrawal transaction is returned unchanged, without a provider call.
+    ///
+    /// # Errors
+    /// `NotFound`; `Provider` errors (nothing changed); as `apply_provider_update`.
+    pub async fn poll(&self, id: TransactionId) -> Result<Transaction, Error> {
+        let transaction = {
+            // A read under the row lock, released at once (dropped without writing).
+            let mut tx = self.uow.begin().await?;
+            tx.lock_transaction(None, id)
+                .await
+                .map_err(Error::from_store(ResourceKind::Transaction))?
+        };
+        if transaction.kind != TransactionKind::Withdrawal || transaction.status.is_terminal() {
+            return Ok(transaction);
+        }
+        let request = request_for(&transaction)?;
+        let report = self.provider.withdrawal_status(&request).await?;
+        self.apply_provider_update(id, report).await
+    }
+
+    /// Flags a withdrawal whose outcome is unknown for reconciliation; its funds stay held
+    /// and it is never resent.
+    async fn flag(&self, id: TransactionId, reason: &str) -> Result<Transaction, Error> {
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        let mut transaction = tx
+            .lock_transaction(None, id)
+            .await
+            .map_err(Error::from_store(ResourceKind::Transaction))?;
+        if transaction.status.is_terminal() || transaction.reconciliation_reason.is_some() {
+            return Ok(transaction);
+        }
+        tx.flag_for_reconciliation(id, reason, now).await?;
+        tx.commit().await?;
+        transaction.reconciliation_reason = Some(reason.to_owned());
+        Ok(transaction)
+    }
+
     /// Step 1 of [`dispatch`](WithdrawalService::dispatch): claims the withdrawal, or says it
-    /// must not be sent (already answered by the provider, or final).
+    /// must not be sent (already answered by the provider, flagged, final, or refused by the
+    /// re-checks).
     async fn claim(&self, id: TransactionId) -> Result<Claim, Error> {
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;
@@ -311,31 +382,50 @@ impl WithdrawalService {
             .lock_transaction(None, id)
             .await
             .map_err(Error::from_store(ResourceKind::Transaction))?;
-        let needs_claim = match transaction.status {
+        let first_send = match transaction.status {
             TransactionStatus::Submitted => true,
-            // Claimed before, but the provider's answer was never recorded: resend.
-            TransactionStatus::PendingSignature if transaction.provider_ref.is_none() => false,
+            // Claimed before, but the provider's answer was never recorded: resend, unless it
+            // awaits reconciliation.
+            TransactionStatus::PendingSignature
+                if transaction.provider_ref.is_none()
+                    && transaction.reconciliation_reason.is_none() =>
+            {
+                false
+            }
             _ => return Ok(Claim::Skip(Box::new(transaction))),
         };
         // Built before claiming, so a malformed withdrawal is not left claimed.
-        let (Some(wallet_id), Some(destination)) = (
-            transaction.source_wallet_id,
-            transaction.destination_address.clone(),
-        ) else {
-            return Err(Error::Internal(format!(
-                "withdrawal {id} has no source or destination"
-            )));
-        };
-        let request = WithdrawalRequest {
-            transaction_id: id,
-            wallet_id,
-            asset: transaction.asset,
-            amount: transaction.amount,
-            destination,
-            recorded_at: transaction.created_at,
-        };
-        if needs_claim {
-            // Entering PendingSignature moves no money, so no wallet needs locking.
+        let request = request_for(&transaction)?;
+        // Re-checks, in the lock order: source wallet, entry, vault (shared), tenant (shared).
+        let mut wallets = lock_source(tx.as_mut(), &transaction).await?;
+        if let Some(refusal) = self
+            .recheck(tx.as_mut(), &transaction, &wallets, now)
+            .await?
+        {
+            if first_send {
+                // Nothing was sent: fail it and release the funds, in this transaction.
+                transaction.failure_reason = Some(refusal);
+                advance_to(
+                    tx.as_mut(),
+                    self.ids.as_ref(),
+                    &mut transaction,
+                    TransactionStatus::Failed,
+                    &mut wallets,
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(Claim::Skip(Box::new(transaction)));
+            }
+            // An earlier attempt may have reached the provider: hold, flag, do not send.
+            let reason = format!("not resent: {refusal}; an earlier send may have executed");
+            tx.flag_for_reconciliation(id, &reason, now).await?;
+            tx.commit().await?;
+            transaction.reconciliation_reason = Some(reason);
+            return Ok(Claim::Skip(Box::new(transaction)));
+        }
+        if first_send {
+            // Entering PendingSignature moves no money.
             let mut no_wallets = BTreeMap::new();
             advance_to(
                 tx.as_mut(),
@@ -349,8 +439,47 @@ impl WithdrawalService {
             // Committed before the provider is called: from here on a cancel is refused.
             tx.commit().await?;
         }
-        // A resend writes nothing: dropping the transaction releases the row lock.
-        Ok(Claim::Send(request))
+        // A resend writes nothing: dropping the transaction releases the row locks.
+        Ok(Claim::Send {
+            request,
+            first_send,
+        })
+    }
+
+    /// Why the withdrawal must not be sent now, if it must not: its vault is frozen or
+    /// archived, its address-book entry is deleted or not yet active, or its tenant is
+    /// suspended.
+    async fn recheck(
+        &self,
+        tx: &mut dyn StoreTx,
+        transaction: &Transaction,
+        wallets: &BTreeMap<WalletId, Wallet>,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<String>, Error> {
+        let tenant = transaction.tenant_id;
+        if let Some(entry_id) = transaction.address_book_entry_id {
+            let entry = tx
+                .lock_address_book_entry(tenant, entry_id)
+                .await
+                .map_err(Error::from_store(ResourceKind::AddressBookEntry))?;
+            if let Err(refusal) = entry.accepts_at(transaction.asset, now) {
+                return Ok(Some(format!("{}: {refusal}", refusal.code())));
+            }
+        }
+        for wallet in wallets.values() {
+            let vault = tx
+                .share_vault(tenant, wallet.vault_id)
+                .await
+                .map_err(Error::from_store(ResourceKind::Vault))?;
+            if let Err(refusal) = vault.ensure_can_send() {
+                return Ok(Some(format!("{}: {refusal}", refusal.code())));
+            }
+        }
+        let policy = tx.share_tenant_policy(tenant).await?;
+        if policy.status == TenantStatus::Suspended {
+            return Ok(Some("tenant_suspended: the tenant is suspended".to_owned()));
+        }
+        Ok(None)
     }
 
     /// Applies a provider's report about a withdrawal: walks the state machine to the reported
@@ -376,7 +505,8 @@ impl WithdrawalService {
             // Except: the provider's answer to our own dispatch usually repeats the
             // PendingSignature the claim committed, and its reference is still news: it is
             // what tells the next dispatch the withdrawal was handed over (not to resend).
-            // Recorded without an event: no status changed.
+            // The version moves, so partners are told (`transaction.status.updated`, as for a
+            // deposit's new confirmations), although the status is the same.
             let answers_our_claim = transaction.status == TransactionStatus::PendingSignature
                 && transaction.provider_ref.is_none()
                 && !report.provider_ref.is_empty();
@@ -384,9 +514,20 @@ impl WithdrawalService {
                 return Ok(transaction);
             }
             transaction.provider_ref = Some(report.provider_ref);
+            transaction.tx_hash = report.tx_hash.or(transaction.tx_hash);
             transaction.version += 1;
             transaction.updated_at = now;
             tx.update_transaction(&transaction).await?;
+            emit(
+                tx.as_mut(),
+                self.ids.as_ref(),
+                transaction.tenant_id,
+                EventType::TransactionStatusUpdated,
+                &transaction,
+                None,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(transaction);
         }
@@ -420,16 +561,41 @@ fn not_cancellable(message: String) -> Error {
 
 /// What [`WithdrawalService::dispatch`]'s claim decided.
 enum Claim {
-    /// Hand this request to the provider (the withdrawal is claimed).
-    Send(WithdrawalRequest),
+    /// Hand this request to the provider (the withdrawal is claimed). `first_send`: this call
+    /// made the claim, so nothing can have been sent before.
+    Send {
+        request: WithdrawalRequest,
+        first_send: bool,
+    },
     /// Do not call the provider; the withdrawal as it is (boxed: it is much larger).
     Skip(Box<Transaction>),
 }
 
+/// What the provider is handed for a withdrawal.
+fn request_for(transaction: &Transaction) -> Result<WithdrawalRequest, Error> {
+    let (Some(wallet_id), Some(destination)) = (
+        transaction.source_wallet_id,
+        transaction.destination_address.clone(),
+    ) else {
+        return Err(Error::Internal(format!(
+            "withdrawal {} has no source or destination",
+            transaction.id
+        )));
+    };
+    Ok(WithdrawalRequest {
+        transaction_id: transaction.id,
+        wallet_id,
+        asset: transaction.asset,
+        amount: transaction.amount,
+        destination,
+        recorded_at: transaction.created_at,
+    })
+}
+
 async fn lock_source(
-    tx: &mut dyn crate::ports::StoreTx,
+    tx: &mut dyn StoreTx,
     transaction: &Transaction,
-) -> Result<BTreeMap<WalletId, crate::wallet::Wallet>, Error> {
+) -> Result<BTreeMap<WalletId, Wallet>, Error> {
     let wallet_id = transaction.source_wallet_id.ok_or_else(|| {
         Error::Internal(format!(
             "withdrawal {} has no source wallet",

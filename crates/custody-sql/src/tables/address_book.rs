@@ -14,7 +14,7 @@ use crate::statement::{Lock, Statement};
 use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
 
 pub const COLUMNS: &str = "id, environment, tenant_id, network, address, label, asset_id, \
-     status, version, created_at, deleted_at";
+     status, version, created_at, deleted_at, activates_at";
 
 pub fn get(tenant: TenantId, id: AddressBookEntryId) -> Statement {
     by_id(COLUMNS, "address_book_entries", tenant, id.to_string())
@@ -31,10 +31,11 @@ pub fn list(tenant: TenantId, include_deleted: bool, page: &PageRequest) -> Stat
 pub fn insert(entry: &AddressBookEntry) -> Result<Statement, StoreError> {
     let insert = Statement::new(
         "INSERT INTO address_book_entries (id, environment, tenant_id, network, address, \
-         label, asset_id, status, version, created_at, deleted_at) \
+         label, asset_id, status, version, created_at, deleted_at, activates_at) \
          VALUES (:id, :environment, :tenant, :network, :address, :label, :asset, :status, \
-         :version, :created_at, :deleted_at)",
+         :version, :created_at, :deleted_at, :activates_at)",
     )
+    .bind("activates_at", entry.activates_at)
     .bind("network", entry.address.network().as_str())
     .bind("address", entry.address.as_str())
     .bind("created_at", entry.created_at);

@@ -5,14 +5,14 @@ use custody_core::asset::{AssetId, EnabledAssets};
 use custody_core::environment::Environment;
 use custody_core::id::TenantId;
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{StoreError, TenantStore};
-use custody_core::tenant::Tenant;
+use custody_core::ports::{StoreError, TenantStore, TenantTx};
+use custody_core::tenant::{Tenant, TenantPolicy};
 
 use crate::codec::{self, Columns};
 use crate::errors::corrupt;
 use crate::page::paged;
 use crate::statement::{Lock, Statement};
-use crate::store::{self, Database, SharedStore, Transaction};
+use crate::store::{self, Database, SharedStore, SqlTx, Transaction};
 
 pub const COLUMNS: &str = "id, name, status, created_at";
 
@@ -45,6 +45,31 @@ pub fn update(tenant: &Tenant) -> Statement {
     Statement::new("UPDATE tenants SET status = :status WHERE id = :id")
         .bind("id", tenant.id.to_string())
         .bind("status", tenant.status.as_str())
+}
+
+pub const POLICY: &str = "status, address_book_cooling_off_secs";
+
+pub fn policy(id: TenantId) -> Statement {
+    Statement::new(format!("SELECT {POLICY} FROM tenants WHERE id = :id"))
+        .bind("id", id.to_string())
+}
+
+/// [`policy`] from inside an environment-bound unit of work, under a shared row lock. Tenants
+/// are shared by both environments; the environment is named only because every statement of
+/// an environment-bound handle binds it.
+pub fn share_policy(id: TenantId) -> Statement {
+    Statement::new(format!(
+        "SELECT {POLICY} FROM tenants WHERE id = :id AND :environment IN ('live', 'sandbox')"
+    ))
+    .bind("id", id.to_string())
+    .lock(Lock::Share)
+}
+
+/// `None` clears the setting.
+pub fn set_cooling_off(id: TenantId, secs: Option<i64>) -> Statement {
+    Statement::new("UPDATE tenants SET address_book_cooling_off_secs = :secs WHERE id = :id")
+        .bind("id", id.to_string())
+        .bind("secs", secs)
 }
 
 pub fn list(page: &PageRequest) -> Statement {
@@ -95,7 +120,30 @@ async fn write_assets<T: Transaction>(
 }
 
 #[async_trait]
+impl<T: Transaction> TenantTx for SqlTx<T> {
+    async fn share_tenant_policy(&mut self, tenant: TenantId) -> Result<TenantPolicy, StoreError> {
+        self.one(share_policy(tenant), codec::tenant_policy).await
+    }
+}
+
+#[async_trait]
 impl<D: Database> TenantStore for SharedStore<D> {
+    async fn policy(&self, id: TenantId) -> Result<TenantPolicy, StoreError> {
+        store::one(&self.db, policy(id), codec::tenant_policy).await
+    }
+
+    async fn set_address_book_cooling_off(
+        &self,
+        id: TenantId,
+        cooling_off: Option<time::Duration>,
+    ) -> Result<(), StoreError> {
+        let secs = cooling_off.map(|d| d.whole_seconds().max(0));
+        if self.db.write(set_cooling_off(id, secs)).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn insert(
         &self,
         tenant: &Tenant,

@@ -5,12 +5,16 @@ use custody_core::chain_address::ChainAddress;
 use custody_core::id::{TenantId, TransactionId, WalletId};
 use custody_core::ledger::LedgerEntry;
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{StoreError, TransactionFilter, TransactionStore, TransactionTx};
+use custody_core::ports::{
+    StoreError, TransactionFilter, TransactionStore, TransactionTx, UnattributedDepositTx,
+};
 use custody_core::text::Label;
 use custody_core::transaction::{Transaction as Tx, TransactionKind};
+use custody_core::work::{DueTransaction, StuckWithdrawal, UnattributedDeposit, WorkClaim};
+use time::OffsetDateTime;
 
 use super::{by_id, exists, int, ledger, scoped, Versioned};
-use crate::codec::{self, history_json};
+use crate::codec::{self, history_json, Columns};
 use crate::names;
 use crate::page::paged;
 use crate::statement::{Lock, Statement, Value};
@@ -20,7 +24,10 @@ pub const COLUMNS: &str = "id, environment, tenant_id, kind, status, asset_id, \
      CAST(amount AS TEXT) AS amount, source_wallet_id, destination_wallet_id, \
      deposit_address_id, address_book_entry_id, destination_network, destination_address, \
      provider_ref, tx_hash, confirmations_seen, confirmations_required, reference, \
-     failure_reason, history, version, created_at, updated_at";
+     failure_reason, history, version, created_at, updated_at, reconciliation_reason";
+
+/// The worker's bookkeeping, beside [`COLUMNS`].
+pub const WORK: &str = "next_poll_at, lease_until, lease_owner, poll_attempts, reconciliation_at";
 
 pub fn get(tenant: TenantId, id: TransactionId) -> Statement {
     by_id(COLUMNS, "transactions", tenant, id.to_string())
@@ -70,6 +77,127 @@ pub fn open_withdrawals(limit: u32) -> Statement {
     ))
     .bind("kind", names::transaction_kind(TransactionKind::Withdrawal))
     .bind_list("statuses", names::OPEN_WITHDRAWAL_STATUSES)
+    .bind("limit", i64::from(limit))
+}
+
+/// Leases due, unleased, open transactions of the claim's kinds (see
+/// [`TransactionTx::claim_due`]). `COALESCE(next_poll_at, created_at)` is when a row is due:
+/// a transaction never polled has been due since it was created, so it sorts among the
+/// overdue ones by age instead of behind every in-flight one.
+pub fn claim_due(claim: &WorkClaim) -> Statement {
+    Statement::new(
+        "WITH due AS ( \
+             SELECT id FROM transactions \
+             WHERE environment = :environment AND kind IN (:kinds) AND status IN (:statuses) \
+               AND COALESCE(next_poll_at, created_at) <= :now \
+               AND (lease_until IS NULL OR lease_until <= :now) \
+             ORDER BY COALESCE(next_poll_at, created_at), id LIMIT :limit{lock}) \
+         UPDATE transactions SET lease_until = :lease_until, lease_owner = :owner \
+         WHERE environment = :environment AND id IN (SELECT id FROM due) \
+         RETURNING id, kind, status, provider_ref, reconciliation_reason, poll_attempts, \
+         COALESCE(next_poll_at, created_at) AS due_at",
+    )
+    .bind_list(
+        "kinds",
+        claim.kinds.iter().map(|k| names::transaction_kind(*k)),
+    )
+    .bind_list("statuses", names::OPEN_WITHDRAWAL_STATUSES)
+    .bind("now", claim.now)
+    .bind("limit", i64::from(claim.limit))
+    .bind("lease_until", claim.lease_until)
+    .bind("owner", claim.owner.as_str())
+    .lock(Lock::UpdateSkipLocked)
+}
+
+/// Ends `owner`'s lease and schedules the next attempt.
+pub fn release_lease(
+    id: TransactionId,
+    owner: &str,
+    next_poll_at: OffsetDateTime,
+    poll_attempts: u32,
+) -> Statement {
+    Statement::new(
+        "UPDATE transactions SET lease_until = NULL, lease_owner = NULL, \
+         next_poll_at = :next_poll_at, poll_attempts = :poll_attempts \
+         WHERE environment = :environment AND id = :id AND lease_owner = :owner",
+    )
+    .bind("id", id.to_string())
+    .bind("owner", owner)
+    .bind("next_poll_at", next_poll_at)
+    .bind("poll_attempts", i64::from(poll_attempts))
+}
+
+/// Flags for reconciliation, keeping the first reason and time.
+pub fn flag_for_reconciliation(id: TransactionId, reason: &str, at: OffsetDateTime) -> Statement {
+    Statement::new(
+        "UPDATE transactions SET \
+         reconciliation_reason = COALESCE(reconciliation_reason, :reason), \
+         reconciliation_at = COALESCE(reconciliation_at, :at) \
+         WHERE environment = :environment AND id = :id",
+    )
+    .bind("id", id.to_string())
+    .bind("reason", reason)
+    .bind("at", at)
+}
+
+/// Open withdrawals flagged for reconciliation or unchanged since before `unchanged_since`.
+pub fn stuck_withdrawals(unchanged_since: OffsetDateTime, limit: u32) -> Statement {
+    Statement::new(format!(
+        "SELECT {COLUMNS}, {WORK} FROM transactions WHERE environment = :environment \
+         AND kind = :kind AND status IN (:statuses) \
+         AND (reconciliation_reason IS NOT NULL OR updated_at < :since) \
+         ORDER BY id LIMIT :limit"
+    ))
+    .bind("kind", names::transaction_kind(TransactionKind::Withdrawal))
+    .bind_list("statuses", names::OPEN_WITHDRAWAL_STATUSES)
+    .bind("since", unchanged_since)
+    .bind("limit", i64::from(limit))
+}
+
+pub const UNATTRIBUTED: &str = "provider_ref, tenant_id, vault_id, deposit_address_id, asset_id, \
+     CAST(amount AS TEXT) AS amount, network, address, tx_hash, status, confirmations_seen, \
+     confirmations_required, reason, first_seen_at, last_seen_at";
+
+/// Records an unattributed deposit, or updates the provider's latest report of it.
+pub fn record_unattributed(d: &UnattributedDeposit) -> Statement {
+    Statement::new(
+        "INSERT INTO unattributed_deposits (environment, provider_ref, tenant_id, vault_id, \
+         deposit_address_id, asset_id, amount, network, address, tx_hash, status, \
+         confirmations_seen, confirmations_required, reason, first_seen_at, last_seen_at) \
+         VALUES (:environment, :provider_ref, :tenant, :vault, :deposit_address, :asset, \
+         :amount, :network, :address, :tx_hash, :status, :confirmations_seen, \
+         :confirmations_required, :reason, :first_seen_at, :last_seen_at) \
+         ON CONFLICT (environment, provider_ref) DO UPDATE SET \
+         status = excluded.status, tx_hash = COALESCE(excluded.tx_hash, unattributed_deposits.tx_hash), \
+         confirmations_seen = excluded.confirmations_seen, \
+         confirmations_required = excluded.confirmations_required, \
+         last_seen_at = excluded.last_seen_at",
+    )
+    .bind("provider_ref", d.provider_ref.as_str())
+    .bind("tenant", d.tenant_id.map(|t| t.to_string()))
+    .bind("vault", d.vault_id.map(|v| v.to_string()))
+    .bind("deposit_address", d.deposit_address_id.map(|a| a.to_string()))
+    .bind("asset", d.asset.to_string())
+    .bind("amount", Value::decimal(d.amount.base_units()))
+    .bind("network", d.address.network().as_str())
+    .bind("address", d.address.as_str())
+    .bind("tx_hash", d.tx_hash.as_deref())
+    .bind("status", names::transaction_status(d.status))
+    .bind("confirmations_seen", d.confirmations.map(|c| i64::from(c.seen)))
+    .bind(
+        "confirmations_required",
+        d.confirmations.map(|c| i64::from(c.required)),
+    )
+    .bind("reason", d.reason.as_str())
+    .bind("first_seen_at", d.first_seen_at)
+    .bind("last_seen_at", d.last_seen_at)
+}
+
+pub fn unattributed(limit: u32) -> Statement {
+    Statement::new(format!(
+        "SELECT {UNATTRIBUTED} FROM unattributed_deposits WHERE environment = :environment \
+         ORDER BY first_seen_at, provider_ref LIMIT :limit"
+    ))
     .bind("limit", i64::from(limit))
 }
 
@@ -183,6 +311,56 @@ impl<T: Transaction> TransactionTx for SqlTx<T> {
     async fn update_transaction(&mut self, transaction: &Tx) -> Result<(), StoreError> {
         self.versioned(update(transaction)?).await
     }
+
+    async fn claim_due(&mut self, claim: &WorkClaim) -> Result<Vec<DueTransaction>, StoreError> {
+        let rows = self.rows(claim_due(claim)).await?;
+        let mut due = rows
+            .iter()
+            .map(|r| Ok((r.time("due_at")?, codec::due_transaction(r)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING does not promise an order; most overdue first is the contract.
+        due.sort_by_key(|(at, d)| (*at, d.id));
+        Ok(due.into_iter().map(|(_, d)| d).collect())
+    }
+
+    async fn release_lease(
+        &mut self,
+        id: TransactionId,
+        owner: &str,
+        next_poll_at: OffsetDateTime,
+        poll_attempts: u32,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .changed(release_lease(id, owner, next_poll_at, poll_attempts))
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn flag_for_reconciliation(
+        &mut self,
+        id: TransactionId,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if self
+            .changed(flag_for_reconciliation(id, reason, at))
+            .await?
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<T: Transaction> UnattributedDepositTx for SqlTx<T> {
+    async fn record_unattributed_deposit(
+        &mut self,
+        deposit: &UnattributedDeposit,
+    ) -> Result<(), StoreError> {
+        self.execute(record_unattributed(deposit)).await
+    }
 }
 
 #[async_trait]
@@ -207,5 +385,21 @@ impl<D: Database> TransactionStore for EnvStore<D> {
 
     async fn open_withdrawals(&self, limit: u32) -> Result<Vec<Tx>, StoreError> {
         store::all(&self.0, open_withdrawals(limit), codec::transaction).await
+    }
+
+    async fn stuck_withdrawals(
+        &self,
+        unchanged_since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StuckWithdrawal>, StoreError> {
+        let stmt = stuck_withdrawals(unchanged_since, limit);
+        store::all(&self.0, stmt, codec::stuck_withdrawal).await
+    }
+
+    async fn unattributed_deposits(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<UnattributedDeposit>, StoreError> {
+        store::all(&self.0, unattributed(limit), codec::unattributed_deposit).await
     }
 }

@@ -20,6 +20,7 @@ fn entry(n: u128, network: Network, address: &str, status: EntryStatus) -> Addre
         status,
         version: 1,
         created_at: T0,
+        activates_at: T0,
         deleted_at: None,
     }
 }

@@ -34,6 +34,7 @@ fn stored(status: EntryStatus) -> AddressBookEntry {
         version: 1,
         created_at: T0,
         deleted_at: None,
+        activates_at: T0,
     }
 }
 
@@ -48,6 +49,7 @@ fn service_with(uow: MockUnitOfWork, entries: MockAddressBookStore) -> AddressBo
 #[tokio::test]
 async fn add_canonicalises_an_evm_address_and_commits_with_its_event() {
     let mut tx = MockStoreTx::new();
+    allow_tenant_policy(&mut tx, approved_policy());
     let log = record_writes(&mut tx);
     record_commit(&mut tx, &log);
     let key = idempotency_key("abe-1");
@@ -101,6 +103,7 @@ async fn add_accepts_the_other_address_families() {
         (Network::Base, EIP55),
     ] {
         let mut tx = MockStoreTx::new();
+        allow_tenant_policy(&mut tx, approved_policy());
         let log = record_writes(&mut tx);
         record_commit(&mut tx, &log);
         let entry = service(uow_with(vec![tx]))
@@ -163,6 +166,7 @@ async fn add_refuses_an_asset_of_another_network() {
 #[tokio::test]
 async fn add_of_an_address_already_in_the_book_is_a_conflict() {
     let mut tx = MockStoreTx::new();
+    allow_tenant_policy(&mut tx, approved_policy());
     tx.expect_insert_address_book_entry()
         .times(1)
         .returning(|_| {
@@ -300,4 +304,42 @@ async fn reads_need_address_book_read() {
     let read_only = caller_with([Scope::AddressBookRead].into_iter().collect::<ScopeSet>());
     let entry = svc.get(&read_only, entry_id()).await.unwrap();
     assert_eq!(entry.id, entry_id());
+}
+
+#[tokio::test]
+async fn a_tenant_with_a_cooling_off_period_gets_pending_entries() {
+    let mut tx = MockStoreTx::new();
+    allow_tenant_policy(
+        &mut tx,
+        crate::tenant::TenantPolicy {
+            status: crate::tenant::TenantStatus::Approved,
+            address_book_cooling_off: Some(time::Duration::hours(24)),
+        },
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let entry = service(uow_with(vec![tx]))
+        .add(&caller(), new_entry(Network::Ethereum, LOWER, None), None)
+        .await
+        .unwrap();
+    assert_eq!(entry.activates_at, T0 + time::Duration::hours(24));
+    assert_eq!(entry.state_at(T0), crate::address_book::EntryState::Pending);
+    assert_eq!(
+        entry.state_at(entry.activates_at),
+        crate::address_book::EntryState::Active
+    );
+}
+
+#[tokio::test]
+async fn without_a_cooling_off_period_an_entry_is_active_at_once() {
+    let mut tx = MockStoreTx::new();
+    allow_tenant_policy(&mut tx, approved_policy());
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let entry = service(uow_with(vec![tx]))
+        .add(&caller(), new_entry(Network::Ethereum, LOWER, None), None)
+        .await
+        .unwrap();
+    assert_eq!(entry.activates_at, entry.created_at);
+    assert_eq!(entry.state_at(T0), crate::address_book::EntryState::Active);
 }

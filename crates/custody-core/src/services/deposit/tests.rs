@@ -8,6 +8,7 @@ use crate::ledger::{sums_to_zero, Account, Posting};
 use crate::ports::{MockCustodyProvider, MockStoreTx, MockUnitOfWork, ProviderError};
 use crate::services::test_support::*;
 use crate::transaction::{Confirmations, TransactionStatus};
+use crate::vault::VaultStatus;
 use crate::wallet::{Bucket, Wallet};
 
 const AMOUNT: u128 = 250_000_000; // 250 USDT
@@ -93,6 +94,8 @@ fn deposit_tx(wallet: Wallet, known: Option<Transaction>) -> MockStoreTx {
         .withf(|r| r == "provider-transfer-1")
         .times(1)
         .return_once(move |_| known.ok_or(StoreError::NotFound));
+    // Attribution checks the receiving vault (issue 12: archived vaults are not credited).
+    allow_vault(&mut tx, VaultStatus::Active);
     tx
 }
 

@@ -12,6 +12,7 @@ use mockall::Sequence;
 
 use crate::ports::{MockCustodyProvider, MockStoreTx, MockTransactionStore, MockUnitOfWork};
 use crate::services::test_support::*;
+use crate::tenant::{TenantPolicy, TenantStatus};
 use crate::vault::{VaultRefusal, VaultStatus};
 use crate::wallet::{Bucket, Wallet};
 
@@ -35,6 +36,7 @@ fn entry(network: Network, status: EntryStatus) -> AddressBookEntry {
         version: 1,
         created_at: T0,
         deleted_at: None,
+        activates_at: T0,
     }
 }
 
@@ -462,6 +464,39 @@ async fn cancel_of_an_unknown_or_foreign_transaction_is_not_found() {
 
 // --- dispatch -------------------------------------------------------------------------
 
+/// What the claim re-reads before sending (issue 12): the source wallet, the entry, the vault
+/// (shared) and the tenant (shared), all passing unless told otherwise.
+fn allow_rechecks(
+    tx: &mut MockStoreTx,
+    entry_status: EntryStatus,
+    vault_status: VaultStatus,
+    tenant_status: TenantStatus,
+) {
+    tx.expect_lock_wallet_by_id()
+        .withf(|id| *id == wallet_id(1))
+        .returning(|_| Ok(holding_wallet()));
+    tx.expect_lock_address_book_entry()
+        .withf(|t, id| *t == tenant() && *id == entry_id())
+        .returning(move |_, _| Ok(entry(Network::Ethereum, entry_status)));
+    allow_vault(tx, vault_status);
+    allow_tenant_policy(
+        tx,
+        TenantPolicy {
+            status: tenant_status,
+            address_book_cooling_off: None,
+        },
+    );
+}
+
+fn allow_passing_rechecks(tx: &mut MockStoreTx) {
+    allow_rechecks(
+        tx,
+        EntryStatus::Active,
+        VaultStatus::Active,
+        TenantStatus::Approved,
+    );
+}
+
 /// A transaction in which `dispatch` reads `transaction` and writes nothing (the skip and
 /// resend cases).
 fn read_tx(transaction: Transaction) -> MockStoreTx {
@@ -469,19 +504,21 @@ fn read_tx(transaction: Transaction) -> MockStoreTx {
     tx.expect_lock_transaction()
         .withf(|t, _| t.is_none())
         .return_once(move |_, _| Ok(transaction));
+    allow_passing_rechecks(&mut tx);
     forbid_writes(&mut tx);
     tx
 }
 
 /// The claim transaction of `dispatch` for a `Submitted` withdrawal, recording its writes
-/// and its commit. Entering PendingSignature moves no money: no wallet is locked.
+/// and its commit. Entering PendingSignature moves no money (the source wallet is locked
+/// only for the re-checks, in the lock order, and not written).
 fn claim_tx() -> (MockStoreTx, WriteLog) {
     let mut tx = MockStoreTx::new();
     tx.expect_lock_transaction()
         .withf(|t, i| t.is_none() && *i == transaction_id(1))
         .times(1)
         .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
-    tx.expect_lock_wallet_by_id().never();
+    allow_passing_rechecks(&mut tx);
     let log = record_writes(&mut tx);
     record_commit(&mut tx, &log);
     (tx, log)
@@ -558,7 +595,9 @@ async fn dispatch_hands_the_withdrawal_over_and_records_progress() {
     assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
     assert_eq!(t.version, 3);
     assert_eq!(log.updated_transactions(), vec![t.clone()]);
-    assert!(log.events().is_empty(), "no status changed: no event");
+    // Issue 12: the version moved, so the change is announced (the status is the same).
+    assert_eq!(log.event_types(), vec![EventType::TransactionStatusUpdated]);
+    assert_eq!(log.events()[0].data.version, 3);
     assert!(
         log.wallets().is_empty(),
         "no money moves on PendingSignature"
@@ -575,6 +614,7 @@ async fn dispatch_commits_its_claim_before_calling_the_provider() {
         .expect_lock_transaction()
         .times(1)
         .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+    allow_passing_rechecks(&mut claim);
     let claim_log = record_writes(&mut claim);
     // Snapshot of what was written when the claim committed.
     let at_commit: Arc<std::sync::Mutex<Vec<StoreWrite>>> = Arc::default();
@@ -848,4 +888,311 @@ async fn a_failure_reported_after_completion_is_an_invalid_transition() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidTransition { .. }), "{err:?}");
+}
+
+// --- issue 12: review fixes -------------------------------------------------------------
+
+/// A claimed withdrawal without a provider reference: an earlier dispatch claimed it and then
+/// got no answer (outage, crash), so the provider may have executed it.
+fn claimed_unanswered() -> Transaction {
+    let claimed = withdrawal(TransactionStatus::PendingSignature);
+    assert_eq!(claimed.provider_ref, None);
+    claimed
+}
+
+/// The transaction that flags `transaction` for reconciliation: locks it, writes the flag
+/// only (no balance, no ledger, no version bump), commits.
+fn flag_tx(transaction: Transaction) -> (MockStoreTx, Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|t, i| t.is_none() && *i == transaction_id(1))
+        .return_once(move |_, _| Ok(transaction));
+    let reasons: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&reasons);
+    tx.expect_flag_for_reconciliation()
+        .withf(|id, _, at| *id == transaction_id(1) && *at == T0)
+        .times(1)
+        .returning(move |_, reason, _| {
+            seen.lock().unwrap().push(reason.to_owned());
+            Ok(())
+        });
+    tx.expect_lock_wallet_by_id().never();
+    tx.expect_insert_transaction().never();
+    tx.expect_update_transaction().never();
+    tx.expect_update_wallet().never();
+    tx.expect_append_ledger().never();
+    tx.expect_append_event().never();
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    (tx, reasons)
+}
+
+#[tokio::test]
+async fn a_refused_resend_keeps_the_funds_held_and_flags_the_withdrawal() {
+    // Review finding (a): the first send may have executed, so a refusal of the resend proves
+    // nothing. Before the fix this released the held funds (Failed).
+    let (flag, reasons) = flag_tx(claimed_unanswered());
+    let provider = provider_answering(Err(ProviderError::Rejected("duplicate sequence".into())));
+    let t = service(
+        uow_with(vec![read_tx(claimed_unanswered()), flag]),
+        provider,
+    )
+    .dispatch(transaction_id(1))
+    .await
+    .unwrap();
+    assert_eq!(t.status, TransactionStatus::PendingSignature, "still held");
+    let reason = t.reconciliation_reason.clone().expect("flagged");
+    assert!(reason.contains("duplicate sequence"), "{reason}");
+    assert_eq!(reasons.lock().unwrap().as_slice(), [reason]);
+}
+
+#[tokio::test]
+async fn a_refused_first_send_still_fails_and_releases() {
+    // Only the send made right after this dispatch's own claim proves nothing was sent.
+    let (claim, _) = claim_tx();
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::PendingSignature),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    tx.expect_flag_for_reconciliation().never();
+    let provider = provider_answering(Err(ProviderError::Rejected("blocked".into())));
+    let t = service(uow_with(vec![claim, tx]), provider)
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Failed);
+    assert_eq!(t.reconciliation_reason, None);
+    assert!(log.wallets()[0].balances.held.is_zero());
+}
+
+#[tokio::test]
+async fn a_flagged_withdrawal_is_never_resent() {
+    let mut flagged = claimed_unanswered();
+    flagged.reconciliation_reason = Some("unknown outcome".into());
+    let t = service(uow_with(vec![read_tx(flagged.clone())]), idle_provider())
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t, flagged);
+}
+
+/// The claim of a `Submitted` withdrawal whose re-check fails: it must fail, release the
+/// held funds and commit, and the provider must not be called.
+async fn assert_claim_refused(
+    entry_status: EntryStatus,
+    vault_status: VaultStatus,
+    tenant_status: TenantStatus,
+    code: &str,
+) {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .withf(|t, i| t.is_none() && *i == transaction_id(1))
+        .times(1)
+        .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+    allow_rechecks(&mut tx, entry_status, vault_status, tenant_status);
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Failed, "{code}");
+    let reason = t.failure_reason.clone().unwrap_or_default();
+    assert!(reason.starts_with(code), "{reason}");
+    let wallets = log.wallets();
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].balances.available.base_units(), 100 * USDT);
+    assert!(wallets[0].balances.held.is_zero());
+    assert_eq!(
+        ledger_postings(&log),
+        vec![vec![
+            posting(Some(Bucket::Held), -(AMOUNT as i128)),
+            posting(Some(Bucket::Available), AMOUNT as i128),
+        ]]
+    );
+    assert_eq!(log.updated_transactions(), vec![t]);
+    assert_eq!(log.commits(), 1);
+}
+
+#[tokio::test]
+async fn the_claim_fails_a_withdrawal_from_a_frozen_or_archived_vault() {
+    // Review finding (b): before the fix the claim sent it anyway.
+    assert_claim_refused(
+        EntryStatus::Active,
+        VaultStatus::Frozen,
+        TenantStatus::Approved,
+        "vault_frozen",
+    )
+    .await;
+    assert_claim_refused(
+        EntryStatus::Active,
+        VaultStatus::Archived,
+        TenantStatus::Approved,
+        "vault_archived",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_claim_fails_a_withdrawal_to_a_deleted_entry() {
+    assert_claim_refused(
+        EntryStatus::Deleted,
+        VaultStatus::Active,
+        TenantStatus::Approved,
+        "address_book_entry_not_active",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_claim_fails_a_withdrawal_of_a_suspended_tenant() {
+    assert_claim_refused(
+        EntryStatus::Active,
+        VaultStatus::Active,
+        TenantStatus::Suspended,
+        "tenant_suspended",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_resend_that_fails_its_rechecks_is_flagged_not_sent_nor_released() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .return_once(|_, _| Ok(claimed_unanswered()));
+    allow_rechecks(
+        &mut tx,
+        EntryStatus::Active,
+        VaultStatus::Frozen,
+        TenantStatus::Approved,
+    );
+    tx.expect_flag_for_reconciliation()
+        .withf(|id, reason, _| *id == transaction_id(1) && reason.contains("vault_frozen"))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    tx.expect_update_wallet().never();
+    tx.expect_append_ledger().never();
+    tx.expect_update_transaction().never();
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::PendingSignature);
+    assert!(t.reconciliation_reason.is_some());
+}
+
+#[tokio::test]
+async fn the_provider_reference_recorded_on_a_claimed_withdrawal_emits_its_event() {
+    // Review finding (d): the answers-our-claim path bumped the version without an event.
+    let mut tx = locked_tx(None, claimed_unanswered(), holding_wallet());
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .apply_provider_update(transaction_id(1), accepted())
+        .await
+        .unwrap();
+    assert_eq!(t.version, 3);
+    let events = log.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, EventType::TransactionStatusUpdated);
+    assert_eq!(events[0].data.version, t.version);
+    assert_eq!(events[0].data.snapshot["status"], "PendingSignature");
+}
+
+// --- poll -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn poll_applies_the_providers_status() {
+    let mut handed_over = withdrawal(TransactionStatus::PendingSignature);
+    handed_over.provider_ref = Some("bitgo-transfer-1".into());
+    let mut read = MockStoreTx::new();
+    let locked = handed_over.clone();
+    read.expect_lock_transaction()
+        .return_once(move |_, _| Ok(locked));
+    forbid_writes(&mut read);
+    let mut apply = locked_tx(None, handed_over, holding_wallet());
+    let log = record_writes(&mut apply);
+    record_commit(&mut apply, &log);
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_withdrawal_status()
+        .withf(|r| r.transaction_id == transaction_id(1) && r.asset == usdt_eth())
+        .times(1)
+        .returning(|_| Ok(report(TransactionStatus::Broadcasting)));
+    provider.expect_submit_withdrawal().never();
+    let t = service(uow_with(vec![read, apply]), provider)
+        .poll(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Broadcasting);
+    assert_eq!(log.updated_transactions(), vec![t]);
+}
+
+#[tokio::test]
+async fn poll_of_a_final_withdrawal_asks_nobody() {
+    let mut read = MockStoreTx::new();
+    read.expect_lock_transaction()
+        .return_once(|_, _| Ok(withdrawal(TransactionStatus::Completed)));
+    forbid_writes(&mut read);
+    let mut provider = MockCustodyProvider::new();
+    provider.expect_withdrawal_status().never();
+    let t = service(uow_with(vec![read]), provider)
+        .poll(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Completed);
+}
+
+// --- issue 12: cooling-off ----------------------------------------------------------------
+
+#[tokio::test]
+async fn submit_to_an_entry_still_cooling_off_is_refused() {
+    let mut pending = entry(Network::Ethereum, EntryStatus::Active);
+    pending.activates_at = T0 + time::Duration::hours(24);
+    let mut tx = submit_tx(fresh_wallet(), pending, VaultStatus::Active);
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), idle_provider())
+        .submit(&caller(), command("1"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Destination(DestinationRefusal::NotYetActive { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "address_book_entry_not_active");
+}
+
+#[tokio::test]
+async fn the_claim_fails_a_withdrawal_whose_entry_is_not_yet_active() {
+    // Submitted while active is impossible for a pending entry, but the claim re-checks
+    // anyway (the rule is "active at submit AND at claim").
+    let mut tx = MockStoreTx::new();
+    tx.expect_lock_transaction()
+        .return_once(|_, _| Ok(withdrawal(TransactionStatus::Submitted)));
+    tx.expect_lock_wallet_by_id()
+        .returning(|_| Ok(holding_wallet()));
+    tx.expect_lock_address_book_entry().returning(|_, _| {
+        let mut pending = entry(Network::Ethereum, EntryStatus::Active);
+        pending.activates_at = T0 + time::Duration::hours(1);
+        Ok(pending)
+    });
+    allow_vault(&mut tx, VaultStatus::Active);
+    allow_tenant_policy(&mut tx, approved_policy());
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Failed);
+    assert!(t
+        .failure_reason
+        .unwrap()
+        .starts_with("address_book_entry_not_active"));
 }

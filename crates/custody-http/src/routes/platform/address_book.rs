@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
-use custody_core::address_book::{AddressBookEntry, EntryStatus};
+use custody_core::address_book::{AddressBookEntry, EntryState, EntryStatus};
 use custody_core::api_key::Scope;
 use custody_core::asset::{AssetId, Network};
 use custody_core::chain_address::ChainAddress;
@@ -12,6 +12,7 @@ use custody_core::id::AddressBookEntryId;
 use custody_core::services::{AddressBookFilter, NewAddressBookEntry};
 use custody_core::text::Label;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
@@ -67,19 +68,24 @@ pub struct PlatformAddressBookEntry {
     pub activates_at: String,
 }
 
-/// An entry's wire `status` and `activatesAt`. The one place both are decided: a cooling-off
-/// period (status `Pending` until `activatesAt`) extends this function.
-pub fn status_and_activates_at(entry: &AddressBookEntry) -> (&'static str, String) {
-    let status = match entry.status {
-        EntryStatus::Active => "Active",
-        EntryStatus::Deleted => "Deleted",
+/// An entry's wire `status` and `activatesAt` at `now`: `Pending` while a cooling-off period
+/// runs (until `activatesAt`), then `Active`; `Deleted` once deleted.
+pub fn status_and_activates_at(
+    entry: &AddressBookEntry,
+    now: OffsetDateTime,
+) -> (&'static str, String) {
+    let status = match entry.state_at(now) {
+        EntryState::Active => "Active",
+        EntryState::Pending => "Pending",
+        EntryState::Deleted => "Deleted",
     };
-    (status, wire::timestamp(entry.created_at))
+    (status, wire::timestamp(entry.activates_at))
 }
 
-impl From<&AddressBookEntry> for PlatformAddressBookEntry {
-    fn from(entry: &AddressBookEntry) -> PlatformAddressBookEntry {
-        let (status, activates_at) = status_and_activates_at(entry);
+impl PlatformAddressBookEntry {
+    /// The entry as the Platform API shows it at `now`.
+    pub fn at(entry: &AddressBookEntry, now: OffsetDateTime) -> PlatformAddressBookEntry {
+        let (status, activates_at) = status_and_activates_at(entry, now);
         PlatformAddressBookEntry {
             id: entry.id.to_string(),
             network: entry.network.as_str().to_owned(),
@@ -162,8 +168,9 @@ pub async fn create_entry(
         label,
         asset,
     };
+    let now = state.clock.now();
     let respond = |e: &AddressBookEntry| {
-        json_response(StatusCode::CREATED, &PlatformAddressBookEntry::from(e))
+        json_response(StatusCode::CREATED, &PlatformAddressBookEntry::at(e, now))
     };
     mutation
         .run(respond, async move |auth, write| {
@@ -212,18 +219,11 @@ pub struct AddressBookList {
     pub pagination: Pagination,
 }
 
-/// A `status` filter: one the store knows, or `Pending`.
-enum StatusQuery {
-    Is(EntryStatus),
-    /// Cooling off: no entry is, until the tenant has a cooling-off period.
-    Pending,
-}
-
-fn status_query(raw: &str) -> Result<StatusQuery, ApiError> {
+fn status_query(raw: &str) -> Result<EntryState, ApiError> {
     match raw.to_ascii_lowercase().as_str() {
-        "active" => Ok(StatusQuery::Is(EntryStatus::Active)),
-        "deleted" => Ok(StatusQuery::Is(EntryStatus::Deleted)),
-        "pending" => Ok(StatusQuery::Pending),
+        "active" => Ok(EntryState::Active),
+        "deleted" => Ok(EntryState::Deleted),
+        "pending" => Ok(EntryState::Pending),
         _ => Err(ApiError::invalid_parameter(
             "status",
             "invalid_status",
@@ -236,7 +236,12 @@ fn status_query(raw: &str) -> Result<StatusQuery, ApiError> {
 #[utoipa::path(get, path = "/v1/address-book", tag = "Platform", params(ListAddressBookQuery),
     responses((status = 200, body = AddressBookList), (status = 400, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
-pub async fn list_entries(req: HttpRequest, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn list_entries(
+    state: Data<AppState>,
+    req: HttpRequest,
+    auth: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
     let q: ListAddressBookQuery = query(&req)?;
     let page_request = PageParams {
         limit: q.limit,
@@ -258,33 +263,30 @@ pub async fn list_entries(req: HttpRequest, auth: Authenticated) -> Result<HttpR
         })
         .transpose()
         .map_err(bad_request)?;
-    let (items, has_more) = match q.status.as_deref().map(status_query).transpose()? {
-        Some(StatusQuery::Pending) => {
-            auth.caller.require(Scope::AddressBookRead)?;
-            (Vec::new(), false)
-        }
-        status => {
-            let filter = AddressBookFilter {
-                network,
-                asset,
-                status: match status {
-                    Some(StatusQuery::Is(s)) => Some(s),
-                    _ => None,
-                },
-            };
-            let page = auth
-                .graph
-                .address_book
-                .list_filtered(&auth.caller, &filter, page_request)
-                .await?;
-            let items: Vec<PlatformAddressBookEntry> = page
-                .items
-                .iter()
-                .map(PlatformAddressBookEntry::from)
-                .collect();
-            (items, page.has_more)
-        }
+    // `Active` and `Pending` are both stored active: the store filters on that, and the time
+    // of the request decides which of the two an entry is (a page may then hold fewer than
+    // `limit` items; `hasMore` and the cursor stay exact).
+    let wanted = q.status.as_deref().map(status_query).transpose()?;
+    let filter = AddressBookFilter {
+        network,
+        asset,
+        status: wanted.map(|state| match state {
+            EntryState::Active | EntryState::Pending => EntryStatus::Active,
+            EntryState::Deleted => EntryStatus::Deleted,
+        }),
     };
+    let page = auth
+        .graph
+        .address_book
+        .list_filtered(&auth.caller, &filter, page_request)
+        .await?;
+    let items: Vec<PlatformAddressBookEntry> = page
+        .items
+        .iter()
+        .filter(|e| wanted.is_none_or(|state| e.state_at(now) == state))
+        .map(|e| PlatformAddressBookEntry::at(e, now))
+        .collect();
+    let has_more = page.has_more;
     Ok(wire::json(
         StatusCode::OK,
         &List::page(items, has_more, Some(&page_request), |e| e.id.clone()),
@@ -297,6 +299,7 @@ pub async fn list_entries(req: HttpRequest, auth: Authenticated) -> Result<HttpR
     responses((status = 200, body = PlatformAddressBookEntry), (status = 400, body = crate::openapi::ErrorEnvelope), (status = 404, body = crate::openapi::ErrorEnvelope)),
     security(("hmac" = [])))]
 pub async fn get_entry(
+    state: Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
     auth: Authenticated,
@@ -306,7 +309,7 @@ pub async fn get_entry(
     let entry = auth.graph.address_book.get(&auth.caller, id).await?;
     Ok(wire::json(
         StatusCode::OK,
-        &PlatformAddressBookEntry::from(&entry),
+        &PlatformAddressBookEntry::at(&entry, state.clock.now()),
     ))
 }
 
@@ -336,8 +339,9 @@ pub async fn delete_entry(
     .await?;
     let id = entry_id(&path)?;
     no_query(&req)?;
+    let now = state.clock.now();
     let respond =
-        |e: &AddressBookEntry| json_response(StatusCode::OK, &PlatformAddressBookEntry::from(e));
+        |e: &AddressBookEntry| json_response(StatusCode::OK, &PlatformAddressBookEntry::at(e, now));
     mutation
         .run(respond, async move |auth, write| {
             auth.graph

@@ -1,0 +1,107 @@
+//! The transaction worker's bookkeeping and what operators reconcile.
+//!
+//! Open transactions (withdrawals until final; deposits while `Confirming`, for providers that
+//! are polled) carry scheduling columns beside their domain state: when they are next due
+//! (`next_poll_at`), who holds them (`lease_owner` until `lease_until`) and how many attempts
+//! in a row failed (`poll_attempts`, which drives the backoff). Writing them never changes a
+//! transaction's `version`: they are not state a partner sees.
+//!
+//! A worker **claims** due, unleased transactions with a lease
+//! ([`TransactionTx::claim_due`](crate::ports::TransactionTx::claim_due)), works on each
+//! outside any database transaction, then **releases** it with its next due time
+//! ([`TransactionTx::release_lease`](crate::ports::TransactionTx::release_lease)). A worker
+//! that dies holding a lease only delays its transactions until the lease runs out.
+
+use time::OffsetDateTime;
+
+use crate::amount::Amount;
+use crate::asset::AssetId;
+use crate::chain_address::ChainAddress;
+use crate::id::{AddressId, TenantId, TransactionId, VaultId};
+use crate::transaction::{Confirmations, Transaction, TransactionKind, TransactionStatus};
+
+/// What a worker asks for when it claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkClaim {
+    /// Which kinds this worker handles (withdrawals; deposits when it can refresh them).
+    pub kinds: Vec<TransactionKind>,
+    /// The claim's time: due means `next_poll_at` (or `created_at`) at or before it, unleased
+    /// means no lease or one that ended at or before it.
+    pub now: OffsetDateTime,
+    /// The lease's end.
+    pub lease_until: OffsetDateTime,
+    /// Who holds the lease (an instance id).
+    pub owner: String,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A claimed transaction, leased to the claimer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTransaction {
+    /// Its id.
+    pub id: TransactionId,
+    /// Its kind.
+    pub kind: TransactionKind,
+    /// Its status when claimed.
+    pub status: TransactionStatus,
+    /// Whether the provider has answered (a withdrawal with a reference was handed over).
+    pub provider_ref: Option<String>,
+    /// Whether it awaits reconciliation (never resent).
+    pub needs_reconciliation: bool,
+    /// Failed attempts in a row before this claim.
+    pub poll_attempts: u32,
+}
+
+/// A transaction's worker bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkState {
+    /// When it is next due (`None`: since it was created).
+    pub next_poll_at: Option<OffsetDateTime>,
+    /// Its current or last lease's end.
+    pub lease_until: Option<OffsetDateTime>,
+    /// Its current or last lease's holder.
+    pub lease_owner: Option<String>,
+    /// Failed attempts in a row.
+    pub poll_attempts: u32,
+    /// When it was flagged for reconciliation.
+    pub reconciliation_at: Option<OffsetDateTime>,
+}
+
+/// A withdrawal an operator should look at: flagged for reconciliation, or open without any
+/// status change for longer than a threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckWithdrawal {
+    /// The withdrawal (its `reconciliation_reason` says why it was flagged).
+    pub transaction: Transaction,
+    /// The worker's bookkeeping.
+    pub work: WorkState,
+}
+
+/// A deposit the provider reported that no wallet may be credited with. Recorded, never
+/// credited, never lost (`unattributed_deposits`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnattributedDeposit {
+    /// The provider's transfer id (one record per reference and environment).
+    pub provider_ref: String,
+    /// The tenant owning the receiving address, when one does.
+    pub tenant_id: Option<TenantId>,
+    /// The receiving address's vault, when known.
+    pub vault_id: Option<VaultId>,
+    /// The receiving deposit address, when known.
+    pub deposit_address_id: Option<AddressId>,
+    pub asset: AssetId,
+    pub amount: Amount,
+    /// The receiving address.
+    pub address: ChainAddress,
+    pub tx_hash: Option<String>,
+    /// What the provider reported last.
+    pub status: TransactionStatus,
+    pub confirmations: Option<Confirmations>,
+    /// Why it was not credited (`vault_archived`).
+    pub reason: String,
+    pub first_seen_at: OffsetDateTime,
+    /// The latest report.
+    pub last_seen_at: OffsetDateTime,
+}
