@@ -118,6 +118,7 @@ async fn filtered_lists_need_the_read_scope() {
 #[tokio::test]
 async fn a_duplicate_names_the_entry_that_holds_the_address() {
     let mut tx = MockStoreTx::new();
+    allow_tenant_policy(&mut tx, approved_policy());
     tx.expect_insert_address_book_entry().return_once(|_| {
         Err(StoreError::Conflict {
             constraint: "address_book_active_key".into(),

@@ -80,6 +80,7 @@ fn addresses_of_tenant() -> MockAddressStore {
 /// The transaction that applies the simulated deposit (no deposit recorded yet).
 fn apply_tx() -> (MockStoreTx, WriteLog) {
     let mut tx = MockStoreTx::new();
+    allow_vault(&mut tx, crate::vault::VaultStatus::Active);
     tx.expect_find_address_by_chain_address()
         .withf(|a| *a == primary().address)
         .times(1)
