@@ -168,9 +168,12 @@ pub async fn create_entry(
         label,
         asset,
     };
-    let now = state.clock.now();
+    // As it is at its creation: `Pending` exactly when a cooling-off period applies.
     let respond = |e: &AddressBookEntry| {
-        json_response(StatusCode::CREATED, &PlatformAddressBookEntry::at(e, now))
+        json_response(
+            StatusCode::CREATED,
+            &PlatformAddressBookEntry::at(e, e.created_at),
+        )
     };
     mutation
         .run(respond, async move |auth, write| {
