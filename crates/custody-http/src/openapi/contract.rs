@@ -51,6 +51,7 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "invalid_blockchain_address_id",
             "invalid_address_book_entry_id",
             "invalid_transaction_id",
+            "invalid_code",
             "unsupported_network",
             "unsupported_asset",
             "invalid_asset_id",
