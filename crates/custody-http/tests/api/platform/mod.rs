@@ -16,6 +16,7 @@ use crate::on_both_stores;
 
 mod assets;
 mod sandbox;
+mod sandbox_chain;
 mod vaults;
 mod wallets;
 
