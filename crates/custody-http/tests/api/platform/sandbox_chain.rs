@@ -11,6 +11,7 @@ use custody_core::asset::Network;
 use custody_core::caller::Caller;
 use custody_core::id::WalletId;
 use custody_core::ledger;
+use custody_core::ports::Clock as _;
 use custody_core::ports::{
     CustodyProvider, FixedClock, ProviderError, SequentialIds, WithdrawalRequest,
 };
@@ -19,8 +20,8 @@ use custody_core::services::{
 };
 use custody_core::text::Label;
 use custody_core::transaction::{Transaction, TransactionStatus};
+use custody_http::system::SystemClock;
 use custody_sandbox::{ChainConfig, SandboxProvider};
-use time::OffsetDateTime;
 
 use super::*;
 
@@ -51,7 +52,7 @@ async fn chain(engine: Engine) -> Chain {
     assert_eq!(status, 201, "{funded}");
 
     let env = app.store.environment(Environment::Sandbox);
-    let clock = Arc::new(FixedClock::new(OffsetDateTime::now_utc()));
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
     let ids = Arc::new(SequentialIds::new(1_800_000_000_000));
     let sandbox = SandboxProvider::new(ChainConfig::default(), clock.clone());
     let caller = Caller {
