@@ -679,3 +679,89 @@ async fn an_spl_deposit_is_credited_to_the_token_accounts_owner() {
     assert_eq!(verified.address.as_str(), SOL_OURS);
     assert_eq!(verified.amount, Amount::from_base_units(700_000));
 }
+
+#[tokio::test]
+async fn deposit_status_reads_the_transfer_back_by_its_id() {
+    // Still confirming: reported Confirming, as the webhook path reports it.
+    let server = MockServer::start().await;
+    read_back(
+        &server,
+        receive(USDT, ETH_WALLET, "unconfirmed", eth_entries()),
+        1,
+    )
+    .await;
+    let open = client(&server)
+        .deposit_status(TRANSFER_ID, usdt())
+        .await
+        .expect("read back");
+    assert_eq!(open.provider_ref, TRANSFER_ID);
+    assert_eq!(open.status, TransactionStatus::Confirming);
+    assert_eq!(open.asset, usdt());
+    assert_eq!(open.amount, Amount::from_base_units(2_500_000));
+    assert_eq!(
+        open.address,
+        ChainAddress::parse(Network::Ethereum, OURS_EIP55).expect("address")
+    );
+
+    let server = MockServer::start().await;
+    read_back(
+        &server,
+        receive(USDT, ETH_WALLET, "confirmed", eth_entries()),
+        1,
+    )
+    .await;
+    let done = client(&server)
+        .deposit_status(TRANSFER_ID, usdt())
+        .await
+        .expect("read back");
+    assert_eq!(done.status, TransactionStatus::Completed);
+    assert_eq!(done.tx_hash.as_deref(), Some(TXID));
+}
+
+#[tokio::test]
+async fn deposit_status_of_an_unknown_transfer_is_not_found() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(transfer_path(USDT, ETH_WALLET)))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"error": "transfer not found", "name": "NotFound", "requestId": "r1"}),
+        ))
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .deposit_status(TRANSFER_ID, usdt())
+        .await
+        .expect_err("unknown");
+    assert_eq!(err, ProviderError::NotFound);
+}
+
+#[tokio::test]
+async fn deposit_status_never_puts_a_foreign_reference_in_a_url() {
+    let server = MockServer::start().await;
+    no_http(&server).await;
+    for reference in [
+        "../../wallet",
+        "sbx_dep_01J0",
+        "",
+        "5B612D25C9067F2A1DB11A15F165989E",
+    ] {
+        let err = client(&server)
+            .deposit_status(reference, usdt())
+            .await
+            .expect_err(reference);
+        assert_eq!(err, ProviderError::NotFound, "{reference}");
+    }
+}
+
+#[tokio::test]
+async fn deposit_status_refuses_a_send_read_back_as_a_deposit() {
+    let server = MockServer::start().await;
+    let mut send = receive(USDT, ETH_WALLET, "confirmed", eth_entries());
+    send["type"] = json!("send");
+    read_back(&server, send, 1).await;
+    let err = client(&server)
+        .deposit_status(TRANSFER_ID, usdt())
+        .await
+        .expect_err("a send");
+    assert!(is_unverified(&err), "{err:?}");
+}

@@ -17,6 +17,7 @@ use crate::on_both_stores;
 mod address_book;
 mod assets;
 mod sandbox;
+mod sandbox_chain;
 mod transactions;
 mod vaults;
 mod wallets;
