@@ -510,10 +510,19 @@ impl WithdrawalService {
             let answers_our_claim = transaction.status == TransactionStatus::PendingSignature
                 && transaction.provider_ref.is_none()
                 && !report.provider_ref.is_empty();
-            if !answers_our_claim {
+            // Likewise a confirming withdrawal's new confirmations (a new block).
+            let deeper = transaction.status == report.status
+                && report.confirmations.is_some()
+                && report.confirmations != transaction.confirmations;
+            if !answers_our_claim && !deeper {
                 return Ok(transaction);
             }
-            transaction.provider_ref = Some(report.provider_ref);
+            if answers_our_claim {
+                transaction.provider_ref = Some(report.provider_ref);
+            }
+            if deeper {
+                transaction.confirmations = report.confirmations;
+            }
             transaction.tx_hash = report.tx_hash.or(transaction.tx_hash);
             transaction.version += 1;
             transaction.updated_at = now;
@@ -536,6 +545,7 @@ impl WithdrawalService {
         }
         transaction.tx_hash = report.tx_hash.or(transaction.tx_hash);
         transaction.failure_reason = report.failure_reason.or(transaction.failure_reason);
+        transaction.confirmations = report.confirmations.or(transaction.confirmations);
         let mut wallets = lock_source(tx.as_mut(), &transaction).await?;
         advance_to(
             tx.as_mut(),

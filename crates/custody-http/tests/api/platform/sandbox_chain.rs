@@ -187,10 +187,18 @@ async fn a_sandbox_withdrawal_walks_the_schedule_to_completed(engine: Engine) {
     let confirming = chain.poll_at(&t, Duration::from_millis(6_000)).await;
     assert_eq!(confirming.status, TransactionStatus::Confirming);
     assert_eq!(chain.balances().await.held.base_units(), units(10));
+    let seen = |t: &Transaction| t.confirmations.map(|c| (c.seen, c.required));
+    assert_eq!(seen(&confirming), Some((2, 6)), "confirmations recorded");
+    // A later block: the same status with more confirmations is news (a new version).
+    let deeper = chain.poll_at(&t, Duration::from_millis(8_000)).await;
+    assert_eq!(deeper.status, TransactionStatus::Confirming);
+    assert_eq!(seen(&deeper), Some((4, 6)));
+    assert!(deeper.version > confirming.version, "a new version");
 
     let done = chain.poll_at(&t, Duration::from_secs(10)).await;
     assert_eq!(done.status, TransactionStatus::Completed);
     assert_eq!(done.tx_hash.as_deref(), Some(hash.as_str()));
+    assert_eq!(seen(&done), Some((6, 6)));
     assert_eq!(
         done.history.iter().map(|h| h.status).collect::<Vec<_>>(),
         vec![
