@@ -1021,8 +1021,88 @@ async fn concurrent_withdrawals_never_overdraw(engine: Engine) {
     app.assert_ledger_matches(&key, &[&a]).await;
 }
 
+/// A tenant with an address-book cooling-off period: a new entry is `Pending` until
+/// `activatesAt`, listed under `status=Pending`, and a withdrawal to it is refused (422
+/// `address_book_entry_not_active`) with nothing held.
+async fn a_cooling_off_entry_is_pending_and_refuses_withdrawals(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Hmac).await;
+    let tenant = key.minted.record.tenant_id;
+    app.store
+        .shared()
+        .tenants
+        .set_address_book_cooling_off(tenant, Some(time::Duration::hours(24)))
+        .await
+        .expect("cooling-off set");
+    let (_, a) = funded(&app, &key, "alice", "USDT_ETHEREUM", "100").await;
+    let (status, entry) = add_entry(
+        &app,
+        &key,
+        json!({"network": "ethereum", "address": EIP55.to_lowercase(), "label": "cold"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{entry}");
+    assert_eq!(entry["status"], "Pending");
+    let created = time::OffsetDateTime::parse(
+        str_of(&entry, "createdAt"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("createdAt");
+    let activates = time::OffsetDateTime::parse(
+        str_of(&entry, "activatesAt"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("activatesAt");
+    assert_eq!(activates - created, time::Duration::hours(24));
+    let entry_id = str_of(&entry, "id").to_owned();
+    let (status, _, pending) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/v1/address-book?status=Pending",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{pending}");
+    assert_eq!(ids(&pending), vec![entry_id.clone()]);
+    let (_, _, active) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/v1/address-book?status=Active",
+        None,
+    )
+    .await;
+    assert!(ids(&active).is_empty(), "{active}");
+
+    let body = json!({"walletId": a, "addressBookEntryId": entry_id, "amount": "40"});
+    let response = app
+        .request(
+            &key,
+            Method::POST,
+            "/v1/transactions/withdraw",
+            Some(&body.to_string()),
+        )
+        .idempotency_key("wd-cooling")
+        .send()
+        .await;
+    assert_error(
+        response,
+        422,
+        "invalid_request_error",
+        "address_book_entry_not_active",
+    )
+    .await;
+    assert_eq!(
+        balances(&app, &key, &a).await,
+        balances_of("100", "0", "0", "100")
+    );
+    app.assert_ledger_matches(&key, &[&a]).await;
+}
+
 on_both_stores!(
     transfer_moves_funds_at_once,
+    a_cooling_off_entry_is_pending_and_refuses_withdrawals,
     transfer_refusals,
     withdraw_holds_then_cancel_returns,
     withdraw_refusals,
