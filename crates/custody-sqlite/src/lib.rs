@@ -277,21 +277,24 @@ impl SqliteStore {
 
     /// Applies the embedded migrations (`migrations/sqlite/`) that have not run yet.
     ///
-    /// Two processes migrating one new file at the same moment may collide (the loser finds the
-    /// tables the winner just created); the loser then retries once, finds the migrations
-    /// applied, and succeeds.
+    /// Two processes migrating a new database at the same moment may collide on any file (the
+    /// loser finds the objects the winner just created; SQLite's migrator takes no lock). Each
+    /// collision means the other process applied that file, so the loser retries, at most once
+    /// per embedded file, and finds it applied; a migration that is really broken fails every
+    /// time and its error is returned.
     ///
     /// # Errors
     /// `Unavailable` when the database cannot be reached; `Internal` when a migration fails or
     /// an applied one differs from the embedded one.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = sqlx::migrate!("../../migrations/sqlite");
-        match migrator.run(&self.inner.writer).await {
-            Ok(()) => Ok(()),
-            Err(_) => migrator
-                .run(&self.inner.writer)
-                .await
-                .map_err(migrate_error),
+        let mut retries = migrator.iter().count();
+        loop {
+            match migrator.run(&self.inner.writer).await {
+                Ok(()) => return Ok(()),
+                Err(_) if retries > 0 => retries -= 1,
+                Err(e) => return Err(migrate_error(e)),
+            }
         }
     }
 
