@@ -131,6 +131,8 @@ pub struct WorkersSettings {
     pub max_backoff_secs: u64,
     /// `custody admin withdrawals stuck` lists open withdrawals unchanged for longer.
     pub stuck_after_secs: u64,
+    /// How often expired idempotency records are deleted (milliseconds).
+    pub purge_interval_ms: u64,
 }
 
 impl Default for WorkersSettings {
@@ -142,6 +144,7 @@ impl Default for WorkersSettings {
             lease_secs: 300,
             max_backoff_secs: 300,
             stuck_after_secs: 3_600,
+            purge_interval_ms: 300_000,
         }
     }
 }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
-use custody_core::ports::{DynClock, DynCustodyProvider, DynIdGenerator, EnvironmentStores};
+use custody_core::ports::{
+    DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, EnvironmentStores,
+};
 use custody_core::services::{
     DepositRefresh, TransactionWorker, WithdrawalService, WorkerSettings,
 };
@@ -84,15 +86,54 @@ pub fn spawn(
     let (stop, stopped) = watch::channel(false);
     let interval = Duration::from_millis(settings.poll_interval_ms.max(10));
     let instance = format!("serve-{}-{}", std::process::id(), ids.ulid());
-    let tasks = specs
-        .into_iter()
-        .map(|spec| {
-            let env = spec.stores.environment;
-            let worker = worker(settings, spec, clock, ids, &instance);
-            tokio::spawn(run(env, worker, interval, stopped.clone()))
-        })
-        .collect();
+    let purge_every = Duration::from_millis(settings.purge_interval_ms.max(10));
+    let mut tasks = Vec::new();
+    for spec in specs {
+        let env = spec.stores.environment;
+        let idempotency = spec.stores.idempotency.clone();
+        let worker = worker(settings, spec, clock, ids, &instance);
+        tasks.push(tokio::spawn(run(env, worker, interval, stopped.clone())));
+        tasks.push(tokio::spawn(purge(
+            env,
+            idempotency,
+            clock.clone(),
+            purge_every,
+            stopped.clone(),
+        )));
+    }
     Workers { stop, tasks }
+}
+
+/// Housekeeping: deletes expired idempotency records (kept 24 h) on a schedule, so the table
+/// holds about one day of keys instead of growing forever. Any instance may run it; the
+/// statement is idempotent.
+async fn purge(
+    env: Environment,
+    idempotency: DynIdempotencyStore,
+    clock: DynClock,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match idempotency.purge_expired(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                environment = env.as_str(),
+                purged = n,
+                "expired idempotency records purged"
+            ),
+            Err(e) => {
+                tracing::warn!(environment = env.as_str(), error = %e, "idempotency purge failed; retried next time")
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
 }
 
 fn worker(

@@ -11,6 +11,7 @@ mod boundary;
 mod connect;
 mod contract;
 mod convergence;
+mod housekeeping;
 mod idempotency;
 mod live;
 

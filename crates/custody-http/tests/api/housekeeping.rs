@@ -1,0 +1,78 @@
+//! Housekeeping that `custody serve` runs beside the transaction worker: expired idempotency
+//! records are purged on a schedule (docs/storage.md), so the table does not grow forever.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use custody_core::api_key::KeyMode;
+use custody_core::environment::Environment;
+use custody_core::idempotency::{Fingerprint, IdempotencyKey};
+use custody_core::ports::{Clock, Reservation};
+use custody_http::configuration::WorkersSettings;
+use custody_http::system::{OsIds, SystemClock};
+use custody_http::workers::{self, WorkerSpec};
+
+use crate::helpers::{spawn_app, Engine};
+use crate::on_both_stores;
+
+async fn expired_idempotency_records_are_purged_on_a_schedule(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Hmac).await;
+    let tenant = key.minted.record.tenant_id;
+    let stores = app.store.environment(Environment::Sandbox);
+    let now = SystemClock.now();
+    let day = time::Duration::days(1);
+    // One record expired yesterday, one alive until tomorrow.
+    for (raw, expires_at) in [("old-key", now - day), ("fresh-key", now + day)] {
+        let reserved = stores
+            .idempotency
+            .reserve(
+                tenant,
+                &IdempotencyKey::parse(raw.as_bytes()).expect("key"),
+                &Fingerprint::of("POST", "/v1/vaults", b"{}"),
+                expires_at - day,
+                expires_at,
+            )
+            .await
+            .expect("reserved");
+        assert_eq!(reserved, Reservation::Reserved);
+    }
+
+    let settings = WorkersSettings {
+        purge_interval_ms: 50,
+        ..WorkersSettings::default()
+    };
+    let running = workers::spawn(
+        &settings,
+        vec![WorkerSpec {
+            stores: stores.clone(),
+            provider: Arc::new(custody_sandbox::SandboxProvider::new(
+                custody_sandbox::ChainConfig::default(),
+                Arc::new(SystemClock),
+            )),
+            deposits: None,
+        }],
+        &(Arc::new(SystemClock) as _),
+        &(Arc::new(OsIds) as _),
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    running.stop(Duration::from_secs(5)).await;
+
+    // The schedule already deleted the expired one: nothing is left to purge at `now`, and the
+    // live one is still there.
+    assert_eq!(
+        stores.idempotency.purge_expired(now).await.expect("purge"),
+        0
+    );
+    assert!(stores
+        .idempotency
+        .lookup(
+            tenant,
+            &IdempotencyKey::parse(b"fresh-key").expect("key"),
+            now
+        )
+        .await
+        .is_ok());
+}
+
+on_both_stores!(expired_idempotency_records_are_purged_on_a_schedule);
