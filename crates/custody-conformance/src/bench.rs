@@ -164,7 +164,7 @@ async fn idempotency(stores: StoreHandles, tasks: usize, ops_per_task: usize) ->
                 let key = idem_key(&format!("bench-{task}-{i}"));
                 let reserved = env
                     .idempotency
-                    .reserve(tenant, &key, &fingerprint(1), at(0), at(86_400))
+                    .reserve(tenant, &key, &fingerprint(1), at(0), at(86_400), None)
                     .await
                     .expect("reserve");
                 assert_eq!(reserved, Reservation::Reserved);

@@ -113,6 +113,8 @@ macro_rules! conformance_suite {
             idempotency_expiry_and_purge,
             idempotency_scope,
             idempotency_concurrent_reserve,
+            idempotency_dead_owner_is_released,
+            instances_heartbeat_and_forget,
             // Units of work.
             unit_of_work_drop_rolls_back_commit_publishes,
             unit_of_work_conflict_then_drop_leaves_nothing,

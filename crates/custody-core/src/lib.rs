@@ -43,6 +43,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod idempotency;
+pub mod instance;
 pub mod ledger;
 pub mod outbox;
 pub mod page;

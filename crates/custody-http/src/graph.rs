@@ -70,6 +70,10 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// The store check behind `/readyz`.
     pub readiness: Arc<dyn Readiness>,
+    /// This process, when it heartbeats (`custody serve`): idempotency reservations name it,
+    /// so a retry takes them at once after the process dies. `None`: reservations are released
+    /// by the lease only.
+    pub instance: Option<custody_core::instance::InstanceId>,
 }
 
 impl AppState {

@@ -23,7 +23,9 @@
 //! A request abandoned mid-flight (the client hung up and actix dropped the handler) releases
 //! its key from a background task; if the change had committed, its record is already
 //! complete and the release leaves it alone. A reservation left behind by a process that died
-//! is taken over once it is older than [`IN_FLIGHT_LEASE`](custody_core::idempotency::IN_FLIGHT_LEASE).
+//! is taken over by the next reservation of its key once its instance has stopped heartbeating
+//! ([`HEARTBEAT_TIMEOUT`](custody_core::instance::HEARTBEAT_TIMEOUT), seconds), or at the
+//! latest once it is older than [`IN_FLIGHT_LEASE`](custody_core::idempotency::IN_FLIGHT_LEASE).
 
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
@@ -34,6 +36,7 @@ use custody_core::id::TenantId;
 use custody_core::idempotency::{
     Decision, Fingerprint, IdempotencyKey, IdempotencyKeyError, StoredResponse, RETENTION,
 };
+use custody_core::instance::InstanceId;
 use custody_core::ports::{DynClock, DynIdempotencyStore, Reservation};
 use custody_core::services::IdempotentWrite;
 use serde::Serialize;
@@ -58,6 +61,8 @@ pub enum KeyRule {
 pub struct Mutation {
     auth: Authenticated,
     clock: DynClock,
+    /// This process, named on the reservation so a retry may take it once the process dies.
+    instance: Option<InstanceId>,
     key: Option<IdempotencyKey>,
     fingerprint: Fingerprint,
 }
@@ -110,6 +115,7 @@ impl Mutation {
         Ok(Mutation {
             auth,
             clock: state.clock.clone(),
+            instance: state.instance.clone(),
             key,
             fingerprint,
         })
@@ -144,23 +150,19 @@ impl Mutation {
         let store = self.auth.graph.idempotency.clone();
         let tenant = self.auth.caller.tenant_id;
         let now = self.clock.now();
-        let mut reservation = store
-            .reserve(tenant, key, &self.fingerprint, now, now + RETENTION)
+        // An in-flight record left by a dead process (its instance stopped heartbeating, or
+        // past the lease) is taken over by this reservation, atomically in the store.
+        let reservation = store
+            .reserve(
+                tenant,
+                key,
+                &self.fingerprint,
+                now,
+                now + RETENTION,
+                self.instance.clone(),
+            )
             .await
             .map_err(Error::from)?;
-        // A reservation whose request died with its process would block the key for the whole
-        // retention: past the lease it is released and the key reserved once more (a racing
-        // retry that wins instead is simply in flight).
-        if let Reservation::Existing(record) = &reservation {
-            if record.is_abandoned(now) {
-                tracing::warn!("releasing an abandoned in-flight idempotency key");
-                store.release(tenant, key).await.map_err(Error::from)?;
-                reservation = store
-                    .reserve(tenant, key, &self.fingerprint, now, now + RETENTION)
-                    .await
-                    .map_err(Error::from)?;
-            }
-        }
         match reservation {
             Reservation::Reserved => Ok(Proceed::Run(Reserved {
                 held: Some(Held {

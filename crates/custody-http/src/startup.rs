@@ -23,6 +23,7 @@ use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use custody_core::environment::Environment;
+use custody_core::instance::InstanceId;
 use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
@@ -69,7 +70,16 @@ impl Application {
         for (asset, provider) in router.routed() {
             tracing::info!(%asset, provider, "live route");
         }
-        let wiring = Wiring::from_settings(settings, Arc::new(router))?;
+        let mut wiring = Wiring::from_settings(settings, Arc::new(router))?;
+        // This process's instance, registered before the first request so every reservation
+        // it makes names a heartbeating owner (released within seconds if it dies).
+        let instance = InstanceId::new("serve", std::process::id(), &wiring.ids.ulid().to_string());
+        let registry = store.shared().instances;
+        registry
+            .heartbeat(&instance, wiring.clock.now())
+            .await
+            .context("registering this instance")?;
+        wiring.instance = Some(instance.clone());
         let first =
             first_start::bootstrap(&store.shared(), wiring.clock.clone(), wiring.ids.clone())
                 .await?;
@@ -102,7 +112,8 @@ impl Application {
         ];
         let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
         let mut app = Application::build_with(store, wiring)?;
-        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids);
+        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids)
+            .with_heartbeat(registry, instance, clock);
         Ok(app)
     }
 
@@ -145,6 +156,7 @@ impl Application {
             clock: wiring.clock.clone(),
             trusted_proxies: wiring.trusted_proxies.clone(),
             readiness: Arc::new(store),
+            instance: wiring.instance.clone(),
         });
         serve(state, wiring)
     }
@@ -299,6 +311,9 @@ pub struct Wiring {
     pub workers: usize,
     /// Grace for in-flight requests on shutdown.
     pub shutdown_timeout: Duration,
+    /// This process's instance, when something heartbeats for it ([`Application::build`]
+    /// does); `None` in tests that build the server themselves.
+    pub instance: Option<InstanceId>,
 }
 
 impl Wiring {
@@ -327,6 +342,7 @@ impl Wiring {
             max_body_bytes: settings.server.max_body_bytes,
             workers: settings.server.workers,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+            instance: None,
         })
     }
 }

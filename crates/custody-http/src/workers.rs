@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
+use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL};
 use custody_core::ports::{
-    DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, EnvironmentStores,
+    DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, DynInstanceRegistry,
+    EnvironmentStores,
 };
 use custody_core::services::{
     DepositRefresh, TransactionWorker, WithdrawalService, WorkerSettings,
@@ -68,6 +70,58 @@ impl Workers {
             if tokio::time::timeout(grace, &mut task).await.is_err() {
                 task.abort();
             }
+        }
+    }
+}
+
+impl Workers {
+    /// Adds this instance's heartbeat ([`custody_core::instance`]): every
+    /// [`HEARTBEAT_INTERVAL`] it tells the registry it is alive, so its idempotency
+    /// reservations are taken by a partner's retry within seconds of it dying, not after the
+    /// lease. Runs whether or not the transaction workers do; stopped with them. Now and then
+    /// it forgets instances silent for [`FORGET_AFTER`].
+    pub fn with_heartbeat(
+        mut self,
+        registry: DynInstanceRegistry,
+        instance: InstanceId,
+        clock: DynClock,
+    ) -> Workers {
+        let stopped = self.stop.subscribe();
+        self.tasks
+            .push(tokio::spawn(heartbeat(registry, instance, clock, stopped)));
+        self
+    }
+}
+
+async fn heartbeat(
+    registry: DynInstanceRegistry,
+    instance: InstanceId,
+    clock: DynClock,
+    mut stop: watch::Receiver<bool>,
+) {
+    // About hourly: forgetting is housekeeping, not a matter of seconds.
+    const FORGET_EVERY_BEATS: u64 = 3_600;
+    let every = Duration::try_from(HEARTBEAT_INTERVAL).unwrap_or(Duration::from_secs(1));
+    let mut beats: u64 = 0;
+    loop {
+        let now = clock.now();
+        if let Err(e) = registry.heartbeat(&instance, now).await {
+            tracing::warn!(%instance, error = %e, "heartbeat failed; retried next beat");
+        }
+        if beats % FORGET_EVERY_BEATS == 0 {
+            match registry.forget_silent(now - FORGET_AFTER).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(forgotten = n, "silent instances forgotten"),
+                Err(e) => tracing::warn!(error = %e, "forgetting silent instances failed"),
+            }
+        }
+        beats = beats.wrapping_add(1);
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if *stop.borrow() {
+            break;
         }
     }
 }

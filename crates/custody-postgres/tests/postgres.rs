@@ -588,7 +588,7 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
     let key = idem_key("live-key");
     assert_eq!(
         live.idempotency
-            .reserve(t, &key, &fingerprint(1), at(0), at(86_400))
+            .reserve(t, &key, &fingerprint(1), at(0), at(86_400), None)
             .await
             .unwrap(),
         Reservation::Reserved
@@ -776,7 +776,7 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
     assert_eq!(
         sandbox
             .idempotency
-            .reserve(t, &key, &fingerprint(2), at(0), at(86_400))
+            .reserve(t, &key, &fingerprint(2), at(0), at(86_400), None)
             .await
             .unwrap(),
         Reservation::Reserved
@@ -811,7 +811,7 @@ async fn concurrent_reservations_of_one_key_yield_exactly_one_reserved() {
             tokio::spawn(async move {
                 barrier.wait().await;
                 store
-                    .reserve(t, &key, &fingerprint(1), at(0), at(86_400))
+                    .reserve(t, &key, &fingerprint(1), at(0), at(86_400), None)
                     .await
                     .unwrap()
             })

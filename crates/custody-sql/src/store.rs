@@ -136,7 +136,8 @@ impl<D: Database> SharedStore<D> {
         let store = Arc::new(SharedStore { db, master });
         SharedStores {
             tenants: store.clone(),
-            api_keys: store,
+            api_keys: store.clone(),
+            instances: store,
         }
     }
 }

@@ -422,7 +422,7 @@ async fn a_sandbox_handle_cannot_see_or_touch_live_rows() {
     let key = idem_key("live-key");
     assert_eq!(
         live.idempotency
-            .reserve(t, &key, &fingerprint(1), at(0), at(100))
+            .reserve(t, &key, &fingerprint(1), at(0), at(100), None)
             .await
             .unwrap(),
         Reservation::Reserved
@@ -583,7 +583,7 @@ async fn a_sandbox_handle_cannot_see_or_touch_live_rows() {
     assert_eq!(
         sandbox
             .idempotency
-            .reserve(t, &key, &fingerprint(2), at(0), at(100))
+            .reserve(t, &key, &fingerprint(2), at(0), at(100), None)
             .await
             .unwrap(),
         Reservation::Reserved,
@@ -794,7 +794,7 @@ async fn two_processes_reserving_one_key_reserve_it_once() {
         joins.push(tokio::spawn(async move {
             barrier.wait().await;
             store
-                .reserve(t, &idem_key("race"), &fingerprint(1), at(0), at(100))
+                .reserve(t, &idem_key("race"), &fingerprint(1), at(0), at(100), None)
                 .await
                 .unwrap()
         }));

@@ -117,7 +117,7 @@ pub async fn unit_of_work_drop_rolls_back_commit_publishes(stores: StoreHandles)
     let key = idem_key("atomic");
     assert_eq!(
         env.idempotency
-            .reserve(t, &key, &fingerprint(1), at(0), at(10_000))
+            .reserve(t, &key, &fingerprint(1), at(0), at(10_000), None)
             .await
             .expect("reserve"),
         Reservation::Reserved

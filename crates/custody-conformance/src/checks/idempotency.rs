@@ -19,7 +19,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
 
     assert_eq!(
         store
-            .reserve(a, &key, &fingerprint(1), at(0), at(100))
+            .reserve(a, &key, &fingerprint(1), at(0), at(100), None)
             .await
             .expect("reserve"),
         Reservation::Reserved
@@ -33,7 +33,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
     };
     assert_eq!(
         store
-            .reserve(a, &key, &fingerprint(1), at(1), at(101))
+            .reserve(a, &key, &fingerprint(1), at(1), at(101), None)
             .await
             .expect("reserve"),
         Reservation::Existing(in_flight.clone()),
@@ -41,7 +41,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
     );
     assert_eq!(
         store
-            .reserve(a, &key, &fingerprint(2), at(2), at(102))
+            .reserve(a, &key, &fingerprint(2), at(2), at(102), None)
             .await
             .expect("reserve"),
         Reservation::Existing(in_flight.clone()),
@@ -69,7 +69,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
     );
     assert_eq!(
         store
-            .reserve(a, &key, &fingerprint(1), at(5), at(105))
+            .reserve(a, &key, &fingerprint(1), at(5), at(105), None)
             .await
             .expect("reserve"),
         Reservation::Existing(completed.clone())
@@ -78,7 +78,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
     // An empty body and no headers are kept as such.
     let bare_key = idem_key("bare");
     store
-        .reserve(a, &bare_key, &fingerprint(3), at(0), at(100))
+        .reserve(a, &bare_key, &fingerprint(3), at(0), at(100), None)
         .await
         .expect("reserve");
     let bare = custody_core::idempotency::StoredResponse {
@@ -116,7 +116,7 @@ pub async fn idempotency_complete_rolls_back_and_needs_a_reservation(stores: Sto
     let key = idem_key("k");
     let store = &env.idempotency;
     store
-        .reserve(a, &key, &fingerprint(1), at(0), at(100))
+        .reserve(a, &key, &fingerprint(1), at(0), at(100), None)
         .await
         .expect("reserve");
 
@@ -168,7 +168,7 @@ pub async fn idempotency_release(stores: StoreHandles) {
     let done = idem_key("done");
     for key in [&flying, &done] {
         store
-            .reserve(a, key, &fingerprint(1), at(0), at(100))
+            .reserve(a, key, &fingerprint(1), at(0), at(100), None)
             .await
             .expect("reserve");
     }
@@ -185,7 +185,7 @@ pub async fn idempotency_release(stores: StoreHandles) {
     );
     assert_eq!(
         store
-            .reserve(a, &flying, &fingerprint(2), at(2), at(102))
+            .reserve(a, &flying, &fingerprint(2), at(2), at(102), None)
             .await
             .expect("reserve"),
         Reservation::Reserved,
@@ -225,15 +225,15 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
     let completed = idem_key("completed");
     let long = idem_key("long");
     store
-        .reserve(a, &short, &fingerprint(1), at(0), at(10))
+        .reserve(a, &short, &fingerprint(1), at(0), at(10), None)
         .await
         .expect("reserve");
     store
-        .reserve(a, &completed, &fingerprint(1), at(0), at(20))
+        .reserve(a, &completed, &fingerprint(1), at(0), at(20), None)
         .await
         .expect("reserve");
     store
-        .reserve(a, &long, &fingerprint(1), at(0), at(1000))
+        .reserve(a, &long, &fingerprint(1), at(0), at(1000), None)
         .await
         .expect("reserve");
     let mut tx = env.uow.begin().await.expect("begin");
@@ -255,7 +255,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
     // An expired in-flight record is replaced.
     assert_eq!(
         store
-            .reserve(a, &short, &fingerprint(2), at(11), at(50))
+            .reserve(a, &short, &fingerprint(2), at(11), at(50), None)
             .await
             .expect("reserve"),
         Reservation::Reserved
@@ -273,14 +273,14 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
     // An expired completed record is replaced, response and all, from its `expires_at` on.
     assert!(matches!(
         store
-            .reserve(a, &completed, &fingerprint(3), at(19), at(60))
+            .reserve(a, &completed, &fingerprint(3), at(19), at(60), None)
             .await
             .expect("reserve"),
         Reservation::Existing(_)
     ));
     assert_eq!(
         store
-            .reserve(a, &completed, &fingerprint(3), at(20), at(60))
+            .reserve(a, &completed, &fingerprint(3), at(20), at(60), None)
             .await
             .expect("reserve"),
         Reservation::Reserved,
@@ -300,7 +300,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
     // Purge: at 50, `short` (expires 50) is expired, `completed` (60) and `long` are not.
     let extra = idem_key("extra");
     store
-        .reserve(a, &extra, &fingerprint(1), at(0), at(40))
+        .reserve(a, &extra, &fingerprint(1), at(0), at(40), None)
         .await
         .expect("reserve");
     assert_eq!(store.purge_expired(at(0)).await.expect("purge"), 0);
@@ -318,7 +318,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
     // A purged key is free.
     assert_eq!(
         store
-            .reserve(a, &extra, &fingerprint(9), at(51), at(90))
+            .reserve(a, &extra, &fingerprint(9), at(51), at(90), None)
             .await
             .expect("reserve"),
         Reservation::Reserved
@@ -335,21 +335,21 @@ pub async fn idempotency_scope(stores: StoreHandles) {
     let live = &stores.live.idempotency;
     assert_eq!(
         sandbox
-            .reserve(a, &key, &fingerprint(1), at(0), at(100))
+            .reserve(a, &key, &fingerprint(1), at(0), at(100), None)
             .await
             .expect("reserve"),
         Reservation::Reserved
     );
     assert_eq!(
         sandbox
-            .reserve(b, &key, &fingerprint(2), at(0), at(100))
+            .reserve(b, &key, &fingerprint(2), at(0), at(100), None)
             .await
             .expect("reserve"),
         Reservation::Reserved,
         "another tenant"
     );
     assert_eq!(
-        live.reserve(a, &key, &fingerprint(3), at(0), at(100))
+        live.reserve(a, &key, &fingerprint(3), at(0), at(100), None)
             .await
             .expect("reserve"),
         Reservation::Reserved,
@@ -357,7 +357,14 @@ pub async fn idempotency_scope(stores: StoreHandles) {
     );
     assert_eq!(
         sandbox
-            .reserve(a, &idem_key("Same-Key"), &fingerprint(4), at(0), at(100))
+            .reserve(
+                a,
+                &idem_key("Same-Key"),
+                &fingerprint(4),
+                at(0),
+                at(100),
+                None
+            )
             .await
             .expect("reserve"),
         Reservation::Reserved,
@@ -425,7 +432,7 @@ pub async fn idempotency_concurrent_reserve(stores: StoreHandles) {
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             store
-                .reserve(a, &key, &fingerprint(i), at(0), at(100))
+                .reserve(a, &key, &fingerprint(i), at(0), at(100), None)
                 .await
                 .expect("reserve")
         }));
@@ -444,4 +451,151 @@ pub async fn idempotency_concurrent_reserve(stores: StoreHandles) {
     for record in existing {
         assert_eq!(record, winner, "every loser sees the winner's record");
     }
+}
+
+/// A reservation names its instance; once that instance's heartbeat is
+/// [`HEARTBEAT_TIMEOUT`](custody_core::instance::HEARTBEAT_TIMEOUT) old, the next reservation
+/// of the key takes it (the crashed request's retry runs), while a beating owner's reservation,
+/// a completed record, and a reservation by an owner without a heartbeat row or with none are
+/// left alone until the lease (`IN_FLIGHT_LEASE`) ends.
+pub async fn idempotency_dead_owner_is_released(stores: StoreHandles) {
+    use custody_core::idempotency::IN_FLIGHT_LEASE;
+    use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let store = &env.idempotency;
+    let registry = &stores.shared.instances;
+    let timeout = HEARTBEAT_TIMEOUT.whole_seconds();
+    let lease = IN_FLIGHT_LEASE.whole_seconds();
+    let first = InstanceId::parse("serve-1-first").expect("id");
+    let second = InstanceId::parse("serve-2-second").expect("id");
+    let ghost = InstanceId::parse("serve-3-never-beat").expect("id");
+    registry.heartbeat(&first, at(0)).await.expect("beat");
+    registry.heartbeat(&second, at(0)).await.expect("beat");
+    let reserve = |key: &'static str, fp: u8, now: i64, owner: Option<&InstanceId>| {
+        let owner = owner.cloned();
+        async move {
+            store
+                .reserve(
+                    a,
+                    &idem_key(key),
+                    &fingerprint(fp),
+                    at(now),
+                    at(now + 86_400),
+                    owner,
+                )
+                .await
+                .expect("reserve")
+        }
+    };
+    let in_flight = |fp: u8, created: i64| IdempotencyRecord {
+        key: idem_key("cut"),
+        fingerprint: fingerprint(fp),
+        state: RecordState::InFlight,
+        created_at: at(created),
+        expires_at: at(created + 86_400),
+    };
+
+    assert_eq!(
+        reserve("cut", 1, 0, Some(&first)).await,
+        Reservation::Reserved
+    );
+    // The owner still beats (its last beat is younger than the timeout): in flight.
+    registry
+        .heartbeat(&second, at(timeout))
+        .await
+        .expect("beat");
+    assert_eq!(
+        reserve("cut", 1, timeout - 1, Some(&second)).await,
+        Reservation::Existing(in_flight(1, 0)),
+        "a beating owner's reservation is left alone"
+    );
+    // The owner went silent: its last beat is the timeout old. The retry takes the key.
+    assert_eq!(
+        reserve("cut", 1, timeout, Some(&second)).await,
+        Reservation::Reserved,
+        "a silent owner's reservation is taken"
+    );
+    assert_eq!(
+        store
+            .lookup(a, &idem_key("cut"), at(timeout))
+            .await
+            .expect("lookup"),
+        in_flight(1, timeout),
+        "now the retry's reservation"
+    );
+    // The new owner beats: a third attempt sees the retry in flight, not a dead owner.
+    assert_eq!(
+        reserve("cut", 1, timeout + 1, Some(&first)).await,
+        Reservation::Existing(in_flight(1, timeout))
+    );
+
+    // A completed record is never taken, whatever became of its owner.
+    assert_eq!(
+        reserve("done", 2, 0, Some(&first)).await,
+        Reservation::Reserved
+    );
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &idem_key("done"), &stored_response(2))
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    assert!(matches!(
+        reserve("done", 2, timeout * 10, Some(&second)).await,
+        Reservation::Existing(IdempotencyRecord {
+            state: RecordState::Completed(_),
+            ..
+        })
+    ));
+
+    // No heartbeat row, or no owner: the lease alone.
+    assert_eq!(
+        reserve("ghost", 3, 0, Some(&ghost)).await,
+        Reservation::Reserved
+    );
+    assert_eq!(
+        reserve("anonymous", 4, 0, None).await,
+        Reservation::Reserved
+    );
+    for (key, fp) in [("ghost", 3), ("anonymous", 4)] {
+        assert!(
+            matches!(
+                reserve(key, fp, lease - 1, Some(&second)).await,
+                Reservation::Existing(_)
+            ),
+            "{key}: held until the lease ends"
+        );
+        assert_eq!(
+            reserve(key, fp, lease, Some(&second)).await,
+            Reservation::Reserved,
+            "{key}: taken at the end of the lease"
+        );
+    }
+}
+
+/// The instance registry: a heartbeat registers an instance, moves its heartbeat forward and
+/// never back; `forget_silent` deletes exactly the instances silent since the given instant.
+pub async fn instances_heartbeat_and_forget(stores: StoreHandles) {
+    use custody_core::instance::InstanceId;
+    let registry = &stores.shared.instances;
+    let old = InstanceId::parse("serve-1-old").expect("id");
+    let new = InstanceId::parse("serve-2-new").expect("id");
+    assert_not_found(
+        registry.last_heartbeat(&old).await,
+        "an instance that never beat",
+    );
+    registry.heartbeat(&old, at(10)).await.expect("beat");
+    assert_eq!(registry.last_heartbeat(&old).await.expect("beat"), at(10));
+    registry.heartbeat(&old, at(20)).await.expect("beat");
+    registry.heartbeat(&old, at(15)).await.expect("late beat");
+    assert_eq!(
+        registry.last_heartbeat(&old).await.expect("beat"),
+        at(20),
+        "a late beat never moves the heartbeat back"
+    );
+    registry.heartbeat(&new, at(100)).await.expect("beat");
+    assert_eq!(registry.forget_silent(at(19)).await.expect("forget"), 0);
+    assert_eq!(registry.forget_silent(at(20)).await.expect("forget"), 1);
+    assert_not_found(registry.last_heartbeat(&old).await, "forgotten");
+    assert_eq!(registry.last_heartbeat(&new).await.expect("beat"), at(100));
 }

@@ -456,7 +456,7 @@ pub async fn isolation_idempotency(stores: StoreHandles) {
             assert_eq!(
                 writer
                     .idempotency
-                    .reserve(t, k, &fingerprint(1), at(0), at(expires))
+                    .reserve(t, k, &fingerprint(1), at(0), at(expires), None)
                     .await
                     .expect("reserve"),
                 Reservation::Reserved
@@ -497,7 +497,7 @@ pub async fn isolation_idempotency(stores: StoreHandles) {
         assert_eq!(
             reader
                 .idempotency
-                .reserve(t, &done, &fingerprint(2), at(1), at(1000))
+                .reserve(t, &done, &fingerprint(2), at(1), at(1000), None)
                 .await
                 .expect("reserve"),
             Reservation::Reserved,

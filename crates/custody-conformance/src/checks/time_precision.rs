@@ -185,7 +185,7 @@ pub async fn time_precision_microseconds(stores: StoreHandles) {
         let created = datetime!(1960-01-01 00:00:00.000001 UTC);
         assert_eq!(
             env.idempotency
-                .reserve(t.id, &key, &fingerprint(1), created, *when)
+                .reserve(t.id, &key, &fingerprint(1), created, *when, None)
                 .await
                 .expect("reserve"),
             Reservation::Reserved

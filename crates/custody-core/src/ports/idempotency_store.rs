@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::StoreError;
 use crate::id::TenantId;
 use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+use crate::instance::InstanceId;
 
 /// The outcome of trying to reserve a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +24,13 @@ pub enum Reservation {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Atomically reserves (tenant, key) for a request, unless a record that has not expired
-    /// exists. An expired record is replaced. Two concurrent reservations of one key: exactly one
-    /// gets `Reserved`.
+    /// Atomically reserves (tenant, key) for a request made by instance `owner` (`None`: an
+    /// owner nobody watches, released by the lease only), unless a record that has not expired
+    /// exists. An expired record is replaced, and so is an abandoned in-flight one: reserved
+    /// [`IN_FLIGHT_LEASE`](crate::idempotency::IN_FLIGHT_LEASE) or more before `now`, or by an
+    /// instance whose last heartbeat is [`HEARTBEAT_TIMEOUT`](crate::instance::HEARTBEAT_TIMEOUT)
+    /// or more before `now` (an instance with no heartbeat row is judged by the lease alone).
+    /// Two concurrent reservations of one key: exactly one gets `Reserved`.
     ///
     /// # Errors
     /// Store trouble only.
@@ -36,6 +41,7 @@ pub trait IdempotencyStore: Send + Sync {
         fingerprint: &Fingerprint,
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
+        owner: Option<InstanceId>,
     ) -> Result<Reservation, StoreError>;
 
     /// Reads the live (not expired at `now`) record of (tenant, key).

@@ -19,6 +19,7 @@ mod custody_provider;
 mod event_store;
 mod id_gen;
 mod idempotency_store;
+mod instance_registry;
 mod outbox_store;
 mod price_feed;
 mod tenant_store;
@@ -35,6 +36,7 @@ pub use custody_provider::*;
 pub use event_store::*;
 pub use id_gen::*;
 pub use idempotency_store::*;
+pub use instance_registry::*;
 pub use outbox_store::*;
 pub use price_feed::*;
 pub use tenant_store::*;
@@ -71,6 +73,8 @@ pub struct SharedStores {
     /// Tenants and their enabled assets.
     pub tenants: DynTenantStore,
     pub api_keys: DynApiKeyStore,
+    /// Running instances and their heartbeats.
+    pub instances: DynInstanceRegistry,
 }
 
 /// A boxed error source from an adapter (driver error, I/O error), kept for logs.

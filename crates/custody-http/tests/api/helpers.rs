@@ -172,6 +172,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         max_body_bytes: options.max_body_bytes,
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
+        instance: None,
     };
     let app = Application::build_with(store.clone(), wiring).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -32,6 +32,7 @@ async fn expired_idempotency_records_are_purged_on_a_schedule(engine: Engine) {
                 &Fingerprint::of("POST", "/v1/vaults", b"{}"),
                 expires_at - day,
                 expires_at,
+                None,
             )
             .await
             .expect("reserved");
@@ -75,4 +76,33 @@ async fn expired_idempotency_records_are_purged_on_a_schedule(engine: Engine) {
         .is_ok());
 }
 
-on_both_stores!(expired_idempotency_records_are_purged_on_a_schedule);
+/// `custody serve`'s heartbeat task registers its instance at once and keeps beating until the
+/// workers stop; the reservations it makes are judged by that heartbeat.
+async fn the_heartbeat_registers_the_instance_and_keeps_it_alive(engine: Engine) {
+    use custody_core::instance::InstanceId;
+    use custody_http::workers::Workers;
+    let app = spawn_app(engine).await;
+    let registry = app.store.shared().instances;
+    let instance = InstanceId::parse("serve-7-heartbeat-test").expect("id");
+    let running =
+        Workers::none().with_heartbeat(registry.clone(), instance.clone(), Arc::new(SystemClock));
+    let first = loop {
+        if let Ok(at) = registry.last_heartbeat(&instance).await {
+            break at;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The next beat moves it forward (one interval later).
+    loop {
+        if registry.last_heartbeat(&instance).await.expect("beat") > first {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.stop(Duration::from_secs(5)).await;
+}
+
+on_both_stores!(
+    expired_idempotency_records_are_purged_on_a_schedule,
+    the_heartbeat_registers_the_instance_and_keeps_it_alive
+);

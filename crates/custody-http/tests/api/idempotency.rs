@@ -684,6 +684,7 @@ async fn an_abandoned_reservation_is_taken_over_after_the_lease(engine: Engine) 
                 &fingerprint,
                 started,
                 started + RETENTION,
+                None,
             )
             .await
             .expect("reserve");
@@ -702,9 +703,69 @@ async fn an_abandoned_reservation_is_taken_over_after_the_lease(engine: Engine) 
     assert_error(young, 409, "conflict_error", "idempotency_key_in_flight").await;
 }
 
+/// The crash drill's defect (issue 14): a request cut by a SIGKILL left its key in flight,
+/// and the partner's retry got 409 `idempotency_key_in_flight` for the 5-minute lease. A
+/// reservation names the instance that made it; once that instance has stopped heartbeating
+/// (`instance::HEARTBEAT_TIMEOUT`) the retry runs at once. A live instance's reservation of
+/// the same age still answers 409 in flight.
+async fn a_dead_instances_reservation_is_taken_by_the_retry_within_seconds(engine: Engine) {
+    use custody_core::idempotency::{Fingerprint, IdempotencyKey, RETENTION};
+    use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
+    use custody_core::ports::Clock as _;
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Bearer).await;
+    let tenant = key.minted.record.tenant_id;
+    let store = app.store.environment(Environment::Sandbox).idempotency;
+    let instances = app.store.shared().instances;
+    let now = custody_http::system::SystemClock.now();
+    let body = r#"{"asset":"USDT","network":"ethereum","external_ref":"killed"}"#;
+    let fingerprint = Fingerprint::of("POST", ADDRESSES, body.as_bytes());
+    // Both requests started seconds ago; the instance of one was killed then (its last
+    // heartbeat), the other's is still beating.
+    let started = now - HEARTBEAT_TIMEOUT - time::Duration::seconds(1);
+    let killed = InstanceId::parse("serve-1-killed").expect("id");
+    let alive = InstanceId::parse("serve-2-alive").expect("id");
+    instances.heartbeat(&killed, started).await.expect("beat");
+    instances.heartbeat(&alive, started).await.expect("beat");
+    instances.heartbeat(&alive, now).await.expect("beat");
+    for (name, owner) in [("cut-by-the-kill", &killed), ("still-running", &alive)] {
+        store
+            .reserve(
+                tenant,
+                &IdempotencyKey::parse(name.as_bytes()).expect("key"),
+                &fingerprint,
+                started,
+                started + RETENTION,
+                Some(owner.clone()),
+            )
+            .await
+            .expect("reserve");
+    }
+    let retried = app
+        .request(&key, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("cut-by-the-kill")
+        .send()
+        .await;
+    assert_eq!(retried.status().as_u16(), 201, "the retry runs");
+    let replayed = app
+        .request(&key, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("cut-by-the-kill")
+        .send()
+        .await;
+    assert_eq!(replayed.status().as_u16(), 201);
+    assert_eq!(replayed.headers()["idempotency-replayed"], "true");
+    let young = app
+        .request(&key, Method::POST, ADDRESSES, Some(body))
+        .idempotency_key("still-running")
+        .send()
+        .await;
+    assert_error(young, 409, "conflict_error", "idempotency_key_in_flight").await;
+}
+
 on_both_stores!(
     a_replay_still_needs_the_scope,
     an_abandoned_reservation_is_taken_over_after_the_lease,
+    a_dead_instances_reservation_is_taken_by_the_retry_within_seconds,
     a_missing_key_is_400,
     a_malformed_key_is_400,
     the_header_is_checked_before_authentication,

@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 use custody_core::id::TenantId;
-use custody_core::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use custody_core::idempotency::{
+    Fingerprint, IdempotencyKey, IdempotencyRecord, StoredResponse, IN_FLIGHT_LEASE,
+};
+use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{IdempotencyStore, IdempotencyTx, Reservation, StoreError};
 use time::OffsetDateTime;
 
@@ -13,25 +16,37 @@ use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
 pub const COLUMNS: &str = "key, fingerprint, state, response_status, response_headers, \
      response_body, created_at, expires_at";
 
-/// Inserts an in-flight record, or replaces one that has expired at `now`; a live record is
-/// left alone and no row comes back (in PostgreSQL the conflicting row is locked, so of two
-/// concurrent reservations the second waits for the first, then sees a live row).
+/// Inserts an in-flight record for `owner`, or replaces one that has expired at `now` or
+/// was abandoned: still in flight and reserved at least the lease ago, or reserved by an
+/// instance whose last heartbeat is at least the heartbeat timeout old (an owner with no
+/// heartbeat row, or none, is judged by the lease alone). A live record is left alone and no
+/// row comes back (in PostgreSQL the conflicting row is locked, so of two concurrent
+/// reservations the second waits for the first, then sees the first's live row: one taker).
 pub fn reserve(
     tenant: TenantId,
     key: &IdempotencyKey,
     fingerprint: &Fingerprint,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
+    owner: Option<&InstanceId>,
 ) -> Statement {
     Statement::new(
         "INSERT INTO idempotency_records \
-             (environment, tenant_id, key, fingerprint, state, created_at, expires_at) \
-         VALUES (:environment, :tenant, :key, :fingerprint, 'in_flight', :now, :expires_at) \
+             (environment, tenant_id, key, fingerprint, state, created_at, expires_at, \
+              owner_instance) \
+         VALUES (:environment, :tenant, :key, :fingerprint, 'in_flight', :now, :expires_at, \
+                 :owner) \
          ON CONFLICT (environment, tenant_id, key) DO UPDATE SET \
              fingerprint = excluded.fingerprint, state = 'in_flight', \
              response_status = NULL, response_headers = NULL, response_body = NULL, \
-             created_at = excluded.created_at, expires_at = excluded.expires_at \
+             created_at = excluded.created_at, expires_at = excluded.expires_at, \
+             owner_instance = excluded.owner_instance \
          WHERE idempotency_records.expires_at <= excluded.created_at \
+            OR (idempotency_records.state = 'in_flight' \
+                AND (idempotency_records.created_at <= :lease_before \
+                     OR EXISTS (SELECT 1 FROM instances \
+                                WHERE instances.id = idempotency_records.owner_instance \
+                                AND instances.heartbeat_at <= :silent_since))) \
          RETURNING key",
     )
     .bind("tenant", tenant.to_string())
@@ -39,6 +54,9 @@ pub fn reserve(
     .bind("fingerprint", fingerprint.0.to_vec())
     .bind("now", now)
     .bind("expires_at", expires_at)
+    .bind("owner", owner.map(InstanceId::as_str))
+    .bind("lease_before", now - IN_FLIGHT_LEASE)
+    .bind("silent_since", now - HEARTBEAT_TIMEOUT)
 }
 
 /// The record unless it has expired at `now`.
@@ -114,9 +132,10 @@ impl<D: Database> IdempotencyStore for EnvStore<D> {
         fingerprint: &Fingerprint,
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
+        owner: Option<InstanceId>,
     ) -> Result<Reservation, StoreError> {
         for _ in 0..RESERVE_ATTEMPTS {
-            let stmt = reserve(tenant, key, fingerprint, now, expires_at);
+            let stmt = reserve(tenant, key, fingerprint, now, expires_at, owner.as_ref());
             if !self.0.write_all(stmt).await?.is_empty() {
                 return Ok(Reservation::Reserved);
             }

@@ -13,6 +13,7 @@ pub mod addresses;
 pub mod api_keys;
 pub mod events;
 pub mod idempotency;
+pub mod instances;
 pub mod ledger;
 pub mod tenants;
 pub mod transactions;

@@ -1,0 +1,10 @@
+-- Issue 14: prompt release of a dead instance's idempotency reservations (see the PostgreSQL
+-- migration of the same name). Expand only.
+
+CREATE TABLE instances (
+    id            TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
+    started_at    INTEGER NOT NULL,
+    heartbeat_at  INTEGER NOT NULL
+) STRICT;
+
+ALTER TABLE idempotency_records ADD COLUMN owner_instance TEXT;
