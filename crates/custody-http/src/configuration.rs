@@ -56,6 +56,10 @@ pub struct SandboxSettings {
     /// A network not listed keeps its default.
     #[serde(default)]
     pub networks: BTreeMap<String, SandboxNetworkSettings>,
+    /// Drills only: a file every withdrawal hand-over is appended to (one transaction id per
+    /// line), to count hand-overs across processes. Unset in production.
+    #[serde(default)]
+    pub send_log: Option<std::path::PathBuf>,
 }
 
 /// One simulated network's blocks; an unset field keeps the network's default.
@@ -76,6 +80,7 @@ impl Default for SandboxSettings {
             signing_ms: SandboxSettings::default_step_ms(),
             broadcasting_ms: SandboxSettings::default_step_ms(),
             networks: BTreeMap::new(),
+            send_log: None,
         }
     }
 }
@@ -107,6 +112,9 @@ impl SandboxSettings {
             )
             .map_err(|why| anyhow::anyhow!("sandbox.networks.{name}: {why}"))?;
             chain.set_network(network, timing);
+        }
+        if let Some(path) = &self.send_log {
+            chain = chain.with_send_log(path.clone());
         }
         Ok(chain)
     }

@@ -66,6 +66,9 @@ pub struct ChainConfig {
     /// From `Broadcasting` to `Confirming` (0 confirmations).
     pub broadcasting: Duration,
     networks: BTreeMap<Network, NetworkTiming>,
+    /// Where every hand-over is appended (one transaction id per line, synced), so a test can
+    /// count hand-overs across processes and restarts: the chain itself keeps nothing.
+    send_log: Option<std::path::PathBuf>,
 }
 
 impl Default for ChainConfig {
@@ -85,7 +88,20 @@ impl ChainConfig {
                 .into_iter()
                 .map(|n| (n, ChainConfig::default_timing(n)))
                 .collect(),
+            send_log: None,
         }
+    }
+
+    /// Appends every hand-over to the file at `path` (created if missing).
+    #[must_use]
+    pub fn with_send_log(mut self, path: std::path::PathBuf) -> ChainConfig {
+        self.send_log = Some(path);
+        self
+    }
+
+    /// The hand-over log's path, when set.
+    pub fn send_log(&self) -> Option<&std::path::Path> {
+        self.send_log.as_deref()
     }
 
     /// The default timing of `network` (documented in docs/platform.md).

@@ -124,6 +124,19 @@ impl SandboxProvider {
     }
 }
 
+/// Appends one hand-over to the send log and syncs it before the hand-over is answered, so a
+/// process killed right after still has it on disk. Lines are short enough for `O_APPEND` to
+/// keep concurrent writers' lines whole.
+fn log_send(path: &std::path::Path, transaction: TransactionId) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(format!("{transaction}\n").as_bytes())?;
+    file.sync_data()
+}
+
 #[async_trait]
 impl CustodyProvider for SandboxProvider {
     fn name(&self) -> &'static str {
@@ -150,6 +163,10 @@ impl CustodyProvider for SandboxProvider {
         request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
         *self.counts().entry(request.transaction_id).or_insert(0) += 1;
+        if let Some(path) = self.chain.send_log() {
+            log_send(path, request.transaction_id)
+                .map_err(|e| ProviderError::Unavailable(format!("sandbox send log: {e}")))?;
+        }
         chain::submit(&self.chain, request, self.clock.now())
     }
 
