@@ -4,9 +4,10 @@
 -- after the 5-minute lease. Expand only: existing reservations have no owner (lease only).
 
 CREATE TABLE instances (
-    id            text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
+    id            text NOT NULL CHECK (length(id) BETWEEN 1 AND 200),
     started_at    timestamptz NOT NULL,
-    heartbeat_at  timestamptz NOT NULL
+    heartbeat_at  timestamptz NOT NULL,
+    CONSTRAINT instances_pkey PRIMARY KEY (id)
 );
 
 ALTER TABLE idempotency_records ADD COLUMN owner_instance text;

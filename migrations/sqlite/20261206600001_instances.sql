@@ -2,9 +2,10 @@
 -- migration of the same name). Expand only.
 
 CREATE TABLE instances (
-    id            TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
+    id            TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 200),
     started_at    INTEGER NOT NULL,
-    heartbeat_at  INTEGER NOT NULL
+    heartbeat_at  INTEGER NOT NULL,
+    CONSTRAINT instances_pkey PRIMARY KEY (id)
 ) STRICT;
 
 ALTER TABLE idempotency_records ADD COLUMN owner_instance TEXT;

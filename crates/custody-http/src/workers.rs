@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
-use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL};
+use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, DynInstanceRegistry,
     EnvironmentStores,
@@ -103,10 +103,25 @@ async fn heartbeat(
     const FORGET_EVERY_BEATS: u64 = 3_600;
     let every = Duration::try_from(HEARTBEAT_INTERVAL).unwrap_or(Duration::from_secs(1));
     let mut beats: u64 = 0;
+    let mut last_beat: Option<time::OffsetDateTime> = None;
     loop {
         let now = clock.now();
-        if let Err(e) = registry.heartbeat(&instance, now).await {
-            tracing::warn!(%instance, error = %e, "heartbeat failed; retried next beat");
+        match registry.heartbeat(&instance, now).await {
+            Ok(()) => {
+                // Silent for the timeout while alive: other instances may have taken this
+                // one's in-flight idempotency reservations meanwhile (docs/operations.md).
+                if let Some(last) = last_beat.filter(|last| now - *last >= HEARTBEAT_TIMEOUT) {
+                    tracing::error!(
+                        %instance,
+                        silent_ms = (now - last).whole_milliseconds(),
+                        "heartbeat was silent past the timeout: requests in flight meanwhile may have been retried elsewhere"
+                    );
+                }
+                last_beat = Some(now);
+            }
+            Err(e) => {
+                tracing::warn!(%instance, error = %e, "heartbeat failed; retried next beat");
+            }
         }
         if beats % FORGET_EVERY_BEATS == 0 {
             match registry.forget_silent(now - FORGET_AFTER).await {
