@@ -110,6 +110,7 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
         "unattributed_deposits.environment, unattributed_deposits.provider_ref",
         "unattributed_deposits_pkey",
     ),
+    ("instances.id", "instances_pkey"),
 ];
 
 /// The constraint name for an SQLite error message, if it reports a unique violation.

@@ -439,6 +439,7 @@ mod tests {
             "webhook_delivery_attempts_pkey",
             "idempotency_records_pkey",
             "unattributed_deposits_pkey",
+            "instances_pkey",
         ] {
             assert!(
                 names.contains(expected),
