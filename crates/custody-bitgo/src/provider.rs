@@ -9,6 +9,7 @@ use custody_core::ports::{
     CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
     VerifiedDeposit, WithdrawalRequest,
 };
+use custody_core::transaction::TransactionStatus;
 
 use crate::webhook::is_bitgo_id;
 use crate::wire::{self, PendingApproval, Transfer};
@@ -27,6 +28,9 @@ fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError>
         tx_hash: transfer.txid.clone().filter(|t| !t.is_empty()),
         failure_reason: reason.map(str::to_owned),
         confirmations: None,
+        // A re-organisation dropped it: the same signed transaction may still be mined, so
+        // whether the funds left is not known. `failed` and `rejected` are definite.
+        outcome_ambiguous: transfer.state == "removed",
     })
 }
 
@@ -43,6 +47,8 @@ fn from_approval(approval: &PendingApproval) -> Result<ProviderTransfer, Provide
         tx_hash: None,
         failure_reason: reason.map(str::to_owned),
         confirmations: None,
+        // An approval that was rejected never produced a transaction.
+        outcome_ambiguous: false,
     })
 }
 
@@ -54,6 +60,18 @@ impl CustodyProvider for BitgoClient {
 
     fn serves(&self, asset: AssetId) -> Result<(), ProviderError> {
         self.transfer_route(asset).map(|_| ())
+    }
+
+    fn can_withdraw(&self, asset: AssetId) -> Result<(), ProviderError> {
+        self.transfer_route(asset)?;
+        if matches!(self.config.withdrawals, WithdrawalFlow::Disabled) {
+            return Err(ProviderError::Rejected(
+                "withdrawals are not enabled for this BitGo deployment \
+                 (`live.bitgo.withdrawals = \"disabled\"`)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError> {
@@ -119,19 +137,20 @@ impl CustodyProvider for BitgoClient {
                     .await
                 {
                     Ok(existing) => from_transfer(&existing),
-                    Err(_) if error.is_retryable() => Err(error),
-                    // Refused, and no transfer under our sequence id. That is not proof that
-                    // nothing will be sent: an earlier attempt may have left a pending approval,
-                    // which BitGo does not document as visible to the sequence-id lookup, and
-                    // the refusal may be BitGo refusing the repeated sequence id. Never final:
-                    // the caller keeps the funds held and tries again (safe: same sequence id)
-                    // until the withdrawal is reconciled.
-                    Err(ProviderError::NotFound) => Err(ProviderError::Unavailable(format!(
-                        "BitGo refused the send ({error}) and has no transfer for it yet; \
-                         not final until reconciled"
+                    // Handed over (a timeout, a 5xx or a refusal), and no transfer under our
+                    // sequence id yet. That is not proof that nothing will be sent: the request
+                    // may have executed after our timeout, an earlier attempt may have left a
+                    // pending approval (BitGo does not document those as visible to the
+                    // sequence-id lookup), and a refusal may be BitGo refusing the repeated
+                    // sequence id. Never resent, never failed: the core keeps the funds held
+                    // and flags it; status reads by sequence id settle it, or an operator.
+                    Err(ProviderError::NotFound) => Err(ProviderError::OutcomeUnknown(format!(
+                        "BitGo answered the send with {error} and has no transfer for \
+                         sequenceId {sequence_id} yet"
                     ))),
-                    Err(read) => Err(ProviderError::Unavailable(format!(
-                        "BitGo refused the send ({error}) and the read-back failed ({read})"
+                    Err(read) => Err(ProviderError::OutcomeUnknown(format!(
+                        "BitGo answered the send with {error} and the read-back by sequenceId \
+                         {sequence_id} failed ({read})"
                     ))),
                 }
             }
@@ -143,10 +162,49 @@ impl CustodyProvider for BitgoClient {
         request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
         let (coin, wallet) = self.transfer_route(request.asset)?;
-        let transfer = self
+        // The custody flow answers a send with a pending approval, whose id we recorded; the
+        // transfer may not exist (or not be visible by sequence id) until it is approved, and
+        // a rejected approval may never produce one. So a pending or missing transfer is
+        // checked against the approval.
+        let approval_ref = request
+            .provider_ref
+            .as_deref()
+            .filter(|r| is_bitgo_id(r))
+            .filter(|_| !matches!(self.config.withdrawals, WithdrawalFlow::Disabled));
+        let by_sequence = self
             .get_transfer_by_sequence_id(coin, wallet, &request.transaction_id.to_string())
-            .await?;
-        from_transfer(&transfer)
+            .await;
+        let transfer = match by_sequence {
+            Ok(transfer) => {
+                let mapped = from_transfer(&transfer)?;
+                if mapped.status != TransactionStatus::PendingSignature {
+                    return Ok(mapped);
+                }
+                Some(mapped)
+            }
+            Err(ProviderError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(approval_id) = approval_ref.filter(|r| {
+            transfer
+                .as_ref()
+                .is_none_or(|t| t.provider_ref.as_str() != *r)
+        }) else {
+            return transfer.ok_or(ProviderError::NotFound);
+        };
+        match self.get_pending_approval(approval_id).await {
+            Ok(approval) => {
+                let mapped = from_approval(&approval)?;
+                match (&transfer, mapped.status) {
+                    // Approved, but the transfer is what we follow once there is one.
+                    (Some(pending), TransactionStatus::Broadcasting) => Ok(pending.clone()),
+                    _ => Ok(mapped),
+                }
+            }
+            // The reference was not an approval (a transfer id from an express send).
+            Err(ProviderError::NotFound) => transfer.ok_or(ProviderError::NotFound),
+            Err(e) => Err(e),
+        }
     }
 
     async fn deposit_status(

@@ -127,6 +127,10 @@ impl CustodyProvider for ProviderRouter {
         self.route(asset)?.serves(asset)
     }
 
+    fn can_withdraw(&self, asset: AssetId) -> Result<(), ProviderError> {
+        self.route(asset)?.can_withdraw(asset)
+    }
+
     async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError> {
         self.route(request.asset)?.mint_address(request).await
     }

@@ -121,6 +121,10 @@ impl CustodyProvider for RhinoClient {
         })
     }
 
+    fn can_withdraw(&self, _asset: AssetId) -> Result<(), ProviderError> {
+        Err(deposits_only())
+    }
+
     async fn submit_withdrawal(
         &self,
         _request: &WithdrawalRequest,

@@ -359,6 +359,7 @@ async fn withdrawals_are_refused() {
             amount: custody_core::amount::Amount::from_base_units(1),
             destination: ChainAddress::from_evm_bytes(asset.network(), [7; 20]).unwrap(),
             recorded_at: OffsetDateTime::UNIX_EPOCH,
+            provider_ref: None,
         })
         .await
         .unwrap_err();
@@ -367,6 +368,13 @@ async fn withdrawals_are_refused() {
         ProviderError::Rejected(
             "Rhino serves deposit addresses only; withdrawals go through BitGo".into()
         )
+    );
+    // Known before any withdrawal is accepted: the core refuses it at submit (422).
+    assert_eq!(
+        client.can_withdraw(AssetId::parse("USDC_BASE").unwrap()),
+        Err(ProviderError::Rejected(
+            "Rhino serves deposit addresses only; withdrawals go through BitGo".into()
+        ))
     );
 }
 

@@ -53,6 +53,10 @@ pub struct WithdrawalRequest {
     /// When the withdrawal was recorded (the transaction's `created_at`). The sandbox plays
     /// the chain from it, statelessly; live providers ignore it.
     pub recorded_at: OffsetDateTime,
+    /// The provider's reference from its last answer, if any (at BitGo's custody flow the
+    /// pending approval's id until a transfer exists): a status read that cannot find the
+    /// withdrawal by our id asks by this one, so a rejected approval is seen.
+    pub provider_ref: Option<String>,
 }
 
 /// The provider's view of a withdrawal, mapped to our statuses.
@@ -68,6 +72,10 @@ pub struct ProviderTransfer {
     pub failure_reason: Option<String>,
     /// Confirmations so far while `Confirming` (and at completion), when the provider says.
     pub confirmations: Option<Confirmations>,
+    /// For a `Failed` or `Cancelled` report: the provider cannot say that no funds left (a
+    /// broadcast transaction dropped by a re-organisation may still be mined). The core then
+    /// keeps the funds held and flags the withdrawal for an operator instead of releasing.
+    pub outcome_ambiguous: bool,
 }
 
 /// An inbound deposit notification, as received (not yet trusted): the adapter parses the
@@ -144,6 +152,12 @@ pub enum ProviderError {
     /// An inbound notification failed verification.
     #[error("notification could not be verified: {0}")]
     Unverified(String),
+    /// A send was handed over but its outcome is unknown (a timeout or 5xx after the request
+    /// left, a refusal with nothing found under our reference). Never retried and never failed
+    /// blindly: the withdrawal keeps its funds held, is flagged for an operator, and waits for a
+    /// status read that finds it (or for `custody admin withdrawals resolve`).
+    #[error("custody provider outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// This provider cannot do this at all (Rhino cannot read a deposit back by its reference
     /// alone; live providers do not simulate). Not retryable: a worker asking for status
     /// tries again much later, or leaves it to reconciliation.
@@ -161,6 +175,7 @@ impl ProviderError {
             ProviderError::NotFound => "provider_not_found",
             ProviderError::Unverified(_) => "provider_unverified",
             ProviderError::Unsupported(_) => "provider_unsupported",
+            ProviderError::OutcomeUnknown(_) => "provider_outcome_unknown",
         }
     }
 
@@ -188,6 +203,17 @@ pub trait CustodyProvider: Send + Sync {
     /// # Errors
     /// [`ProviderError::Rejected`] saying why not.
     fn serves(&self, asset: AssetId) -> Result<(), ProviderError>;
+
+    /// Whether withdrawals of `asset` can be handed to this provider at all (Rhino serves
+    /// deposit addresses only; BitGo with withdrawals disabled). Asked when a withdrawal is
+    /// submitted, so one that could never be sent is refused at once rather than accepted and
+    /// failed later. No I/O. The default: yes, whenever the asset is served.
+    ///
+    /// # Errors
+    /// [`ProviderError::Rejected`] saying why not.
+    fn can_withdraw(&self, asset: AssetId) -> Result<(), ProviderError> {
+        self.serves(asset)
+    }
 
     /// Mints a deposit address. Called while address minting for (vault, asset) is serialised,
     /// so it is called once per address.
