@@ -5,15 +5,18 @@
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
+use custody_core::id::TransactionId;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
-    VerifiedDeposit, WithdrawalRequest,
+    CustodyProvider, DepositNotice, MintRequest, MintedAddress, Notification, ProviderError,
+    ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 use custody_core::transaction::TransactionStatus;
 
-use crate::webhook::is_bitgo_id;
+use crate::webhook::{deposit_of, is_bitgo_id};
 use crate::wire::{self, PendingApproval, Transfer};
-use crate::{parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME};
+use crate::{
+    asset_for_coin, parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME,
+};
 
 fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError> {
     let (status, reason) = wire::transfer_status(&transfer.state).ok_or_else(|| {
@@ -218,6 +221,67 @@ impl CustodyProvider for BitgoClient {
         }
         let (coin, wallet) = self.transfer_route(asset)?;
         self.read_deposit(asset, coin, wallet, provider_ref).await
+    }
+
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.check_signature(&notice.payload, notice.signature.as_deref())?;
+        let kind = serde_json::from_slice::<serde_json::Value>(&notice.payload)
+            .ok()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+            .ok_or_else(|| ProviderError::Unverified("not a BitGo webhook".into()))?;
+        if kind != "transfer" {
+            // Any other webhook type (a pending approval, a block, an address confirmation):
+            // nothing we act on; acknowledged so BitGo does not count failures against it.
+            let shown: String = kind.chars().take(40).collect();
+            return Ok(Notification::Acknowledged(format!(
+                "a `{shown}` webhook is not a transfer"
+            )));
+        }
+        let parsed = parse_transfer_webhook(&notice.payload)?;
+        let Some(asset) = asset_for_coin(&parsed.coin, self.config.environment) else {
+            // The native coin (gas), or a token we do not hold: no deposit of ours.
+            let shown: String = parsed.coin.chars().take(40).collect();
+            return Ok(Notification::Acknowledged(format!(
+                "a transfer of `{shown}`, a coin we do not track"
+            )));
+        };
+        let (coin, wallet) = self.transfer_route(asset)?;
+        if parsed.wallet != wallet {
+            return Err(ProviderError::Unverified(format!(
+                "wallet {} is not our {coin} wallet",
+                parsed.wallet
+            )));
+        }
+        let transfer = match self.read_own_transfer(coin, wallet, &parsed.transfer).await {
+            Ok(transfer) => transfer,
+            Err(ProviderError::NotFound) => {
+                return Err(ProviderError::Unverified(format!(
+                    "BitGo has no transfer {} on our {coin} wallet",
+                    parsed.transfer
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        if transfer.kind == "send" {
+            // Our withdrawals carry our transaction id as their sequence id.
+            return Ok(
+                match transfer
+                    .sequence_id
+                    .as_deref()
+                    .and_then(|s| TransactionId::parse(s).ok())
+                {
+                    Some(id) => Notification::Withdrawal(id),
+                    None => Notification::Acknowledged(format!(
+                        "send {} was not made through custody (no sequence id of ours)",
+                        transfer.id
+                    )),
+                },
+            );
+        }
+        deposit_of(asset, wallet, &transfer).map(Notification::Deposit)
     }
 
     async fn verify_deposit(

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use crate::asset::AssetId;
 use crate::ports::{
-    CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, ProviderError,
-    ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
+    CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, Notification,
+    ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 
 /// Why a set of routes cannot be used.
@@ -108,6 +108,15 @@ impl ProviderRouter {
         missing
     }
 
+    fn named(&self, notice: &DepositNotice) -> Result<&DynCustodyProvider, ProviderError> {
+        self.by_name.get(notice.provider.as_str()).ok_or_else(|| {
+            ProviderError::Unverified(format!(
+                "no custody provider named `{}` is configured",
+                notice.provider
+            ))
+        })
+    }
+
     fn route(&self, asset: AssetId) -> Result<&DynCustodyProvider, ProviderError> {
         self.routes.get(&asset).ok_or_else(|| {
             ProviderError::Rejected(format!(
@@ -161,13 +170,14 @@ impl CustodyProvider for ProviderRouter {
         &self,
         notice: &DepositNotice,
     ) -> Result<VerifiedDeposit, ProviderError> {
-        let provider = self.by_name.get(notice.provider.as_str()).ok_or_else(|| {
-            ProviderError::Unverified(format!(
-                "no custody provider named `{}` is configured",
-                notice.provider
-            ))
-        })?;
-        provider.verify_deposit(notice).await
+        self.named(notice)?.verify_deposit(notice).await
+    }
+
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.named(notice)?.verify_notification(notice).await
     }
 }
 

@@ -108,6 +108,21 @@ pub struct VerifiedDeposit {
     pub confirmations: Option<Confirmations>,
 }
 
+/// What an authentic provider notification turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// A deposit, read back from the provider.
+    Deposit(VerifiedDeposit),
+    /// News about one of our withdrawals (BitGo: a `send` carrying our transaction id as its
+    /// `sequenceId`). Nothing in it is applied as such: the withdrawal is polled (read back by
+    /// our id), the same path as the worker's.
+    Withdrawal(TransactionId),
+    /// Authentic (or harmless) but nothing to do: a webhook test, a deposit address created,
+    /// a transfer of a coin we do not track. Acknowledged so the provider does not retry or
+    /// suspend the webhook; the reason is logged.
+    Acknowledged(String),
+}
+
 /// How fast a simulated deposit settles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Settlement {
@@ -152,6 +167,10 @@ pub enum ProviderError {
     /// An inbound notification failed verification.
     #[error("notification could not be verified: {0}")]
     Unverified(String),
+    /// An authentic notification whose content cannot be used: a deposit of zero, or an
+    /// amount that is not a base-unit integer. Refused (422), never applied.
+    #[error("the provider's notification is malformed: {0}")]
+    Malformed(String),
     /// A send was handed over but its outcome is unknown (a timeout or 5xx after the request
     /// left, a refusal with nothing found under our reference). Never retried and never failed
     /// blindly: the withdrawal keeps its funds held, is flagged for an operator, and waits for a
@@ -176,6 +195,7 @@ impl ProviderError {
             ProviderError::Unverified(_) => "provider_unverified",
             ProviderError::Unsupported(_) => "provider_unsupported",
             ProviderError::OutcomeUnknown(_) => "provider_outcome_unknown",
+            ProviderError::Malformed(_) => "provider_malformed",
         }
     }
 
@@ -273,6 +293,20 @@ pub trait CustodyProvider: Send + Sync {
             "{} does not simulate deposits: only the sandbox does",
             self.name()
         )))
+    }
+
+    /// Verifies any notification and says what it is: a deposit (as
+    /// [`verify_deposit`](CustodyProvider::verify_deposit)), news of one of our withdrawals,
+    /// or something authentic to acknowledge without acting. The default knows deposits only.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unverified`] when it cannot be verified; [`ProviderError::Malformed`]
+    /// for a zero or unreadable amount; transport errors.
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.verify_deposit(notice).await.map(Notification::Deposit)
     }
 
     /// Verifies a deposit notification by reading the transfer back from the provider; nothing

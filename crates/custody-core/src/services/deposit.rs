@@ -16,10 +16,21 @@ use crate::error::{Error, ResourceKind};
 use crate::event::EventType;
 use crate::id::TransactionId;
 use crate::ports::{
-    DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, StoreError,
-    VerifiedDeposit,
+    DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, Notification,
+    StoreError, VerifiedDeposit,
 };
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
+
+/// What a received notification was, once verified ([`DepositService::receive`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A deposit, applied.
+    Deposit(Transaction),
+    /// News of this withdrawal of ours: poll it.
+    Withdrawal(TransactionId),
+    /// Nothing to do (why).
+    Acknowledged(String),
+}
 
 /// Deposit use cases. Driven by provider notifications and the sandbox simulator, not by
 /// partner keys, so there is no caller.
@@ -55,6 +66,23 @@ impl DepositService {
     pub async fn record(&self, notice: &DepositNotice) -> Result<Transaction, Error> {
         let verified = self.provider.verify_deposit(notice).await?;
         self.apply_verified(verified).await
+    }
+
+    /// Verifies any provider notification and applies it if it is a deposit. News of one of
+    /// our withdrawals is returned for the caller to poll (through the withdrawal service, the
+    /// worker's path); anything else authentic is returned as acknowledged.
+    ///
+    /// # Errors
+    /// `Provider(Unverified)` when the provider does not confirm it; `Provider(Malformed)`
+    /// for a zero or unreadable amount; as [`DepositService::apply_verified`].
+    pub async fn receive(&self, notice: &DepositNotice) -> Result<Received, Error> {
+        match self.provider.verify_notification(notice).await? {
+            Notification::Deposit(verified) => {
+                self.apply_verified(verified).await.map(Received::Deposit)
+            }
+            Notification::Withdrawal(id) => Ok(Received::Withdrawal(id)),
+            Notification::Acknowledged(why) => Ok(Received::Acknowledged(why)),
+        }
     }
 
     /// Applies a deposit the provider has confirmed: creates it (crediting `pending`) on first
