@@ -204,7 +204,15 @@ impl DepositService {
         let mut wallets = BTreeMap::from([(wallet.id, wallet)]);
 
         let mut transaction = match tx.lock_deposit_by_provider_ref(&deposit.provider_ref).await {
-            Ok(existing) => existing,
+            Ok(existing) => {
+                if let Some(refusal) =
+                    hold_disagreeing_report(tx.as_mut(), &existing, &address, deposit, now).await?
+                {
+                    tx.commit().await?;
+                    return Err(refusal);
+                }
+                existing
+            }
             Err(StoreError::NotFound) => {
                 // Issue 12 (worker): a deposit to an archived vault is recorded, not credited.
                 let diverted = divert_unattributable(tx.as_mut(), &address, deposit, now).await?;
@@ -272,6 +280,68 @@ impl DepositService {
         commit_with(tx, transaction.tenant_id, idempotency, &transaction).await?;
         Ok(transaction)
     }
+}
+
+/// Why a deposit report was not applied: it disagrees with what we recorded for its reference.
+pub const REPORT_DISAGREES: &str = "report_disagrees";
+
+/// A later report of a known deposit that disagrees with it (amount, asset or receiving
+/// address) is never applied: it is recorded in the suspense list (`unattributed_deposits`,
+/// reason `report_disagrees`, with everything the provider said) for an operator, and the
+/// refusal is returned to answer after committing `tx`. `None` when it agrees.
+async fn hold_disagreeing_report(
+    tx: &mut dyn crate::ports::StoreTx,
+    existing: &Transaction,
+    address: &crate::deposit_address::DepositAddress,
+    deposit: &VerifiedDeposit,
+    now: time::OffsetDateTime,
+) -> Result<Option<Error>, Error> {
+    let mut differences = Vec::new();
+    if existing.amount != deposit.amount {
+        differences.push(format!(
+            "amount {} (recorded {})",
+            deposit.amount.base_units(),
+            existing.amount.base_units()
+        ));
+    }
+    if existing.asset != deposit.asset {
+        differences.push(format!(
+            "asset {} (recorded {})",
+            deposit.asset, existing.asset
+        ));
+    }
+    if existing.destination_address.as_ref() != Some(&deposit.address) {
+        differences.push(format!("address {}", deposit.address));
+    }
+    if differences.is_empty() {
+        return Ok(None);
+    }
+    tx.record_unattributed_deposit(&crate::work::UnattributedDeposit {
+        provider_ref: deposit.provider_ref.clone(),
+        tenant_id: Some(address.tenant_id),
+        vault_id: Some(address.vault_id),
+        deposit_address_id: Some(address.id),
+        asset: deposit.asset,
+        amount: deposit.amount,
+        address: deposit.address.clone(),
+        tx_hash: deposit.tx_hash.clone(),
+        status: deposit.status,
+        confirmations: deposit.confirmations,
+        reason: REPORT_DISAGREES.to_owned(),
+        first_seen_at: now,
+        last_seen_at: now,
+    })
+    .await?;
+    Ok(Some(Error::Refused {
+        code: "deposit_report_disagrees",
+        message: format!(
+            "the provider's report of {} disagrees with deposit {}: {}; recorded for an \
+             operator, not applied",
+            deposit.provider_ref,
+            existing.id,
+            differences.join(", ")
+        ),
+    }))
 }
 
 #[cfg(test)]

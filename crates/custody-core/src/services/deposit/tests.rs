@@ -566,3 +566,69 @@ async fn refresh_of_something_else_than_a_deposit_is_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::Internal(_)), "{err:?}");
 }
+
+// --- issue 14: later reports that disagree ------------------------------------------------
+
+#[tokio::test]
+async fn a_later_report_that_disagrees_is_held_for_an_operator_not_applied() {
+    let mut tx = deposit_tx(
+        receiving_wallet(0, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    forbid_writes(&mut tx);
+    let held: Arc<std::sync::Mutex<Vec<crate::work::UnattributedDeposit>>> = Arc::default();
+    let seen = Arc::clone(&held);
+    tx.expect_record_unattributed_deposit()
+        .times(1)
+        .returning(move |d| {
+            seen.lock().unwrap().push(d.clone());
+            Ok(())
+        });
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let mut report = verified(TransactionStatus::Completed);
+    report.amount = Amount::from_base_units(AMOUNT * 10);
+    let err = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(report.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "deposit_report_disagrees");
+    assert!(err.to_string().contains("amount 2500000000"), "{err}");
+    let held = held.lock().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].reason, REPORT_DISAGREES);
+    assert_eq!(
+        held[0].amount, report.amount,
+        "everything the provider said"
+    );
+    assert_eq!(held[0].provider_ref, "provider-transfer-1");
+}
+
+#[tokio::test]
+async fn receive_passes_withdrawal_news_and_acknowledgements_through_without_the_store() {
+    for (notification, expected) in [
+        (
+            crate::ports::Notification::Withdrawal(transaction_id(3)),
+            Received::Withdrawal(transaction_id(3)),
+        ),
+        (
+            crate::ports::Notification::Acknowledged("a webhook test".into()),
+            Received::Acknowledged("a webhook test".into()),
+        ),
+    ] {
+        let mut provider = MockCustodyProvider::new();
+        provider
+            .expect_verify_notification()
+            .times(1)
+            .return_once(move |_| Ok(notification));
+        let notice = DepositNotice {
+            provider: "bitgo".into(),
+            payload: b"{}".to_vec(),
+            signature: None,
+        };
+        let got = service(uow_with(vec![]), provider)
+            .receive(&notice)
+            .await
+            .unwrap();
+        assert_eq!(got, expected);
+    }
+}
