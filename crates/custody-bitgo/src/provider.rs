@@ -18,6 +18,12 @@ use crate::{
     asset_for_coin, parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME,
 };
 
+/// Transfers asked per page when reconciling (BitGo allows up to 500).
+const RECONCILE_PAGE: u32 = 250;
+/// At most this many pages per asset and pass (125,000 receives): a longer look-back is split
+/// by the operator (`--since`).
+const MAX_RECONCILE_PAGES: usize = 500;
+
 fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError> {
     let (status, reason) = wire::transfer_status(&transfer.state).ok_or_else(|| {
         ProviderError::Unavailable(format!(
@@ -221,6 +227,39 @@ impl CustodyProvider for BitgoClient {
         }
         let (coin, wallet) = self.transfer_route(asset)?;
         self.read_deposit(asset, coin, wallet, provider_ref).await
+    }
+
+    async fn recent_deposits(
+        &self,
+        assets: &[AssetId],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let mut items = Vec::new();
+        for &asset in assets {
+            let (coin, wallet) = self.transfer_route(asset)?;
+            let mut prev: Option<String> = None;
+            for _ in 0..MAX_RECONCILE_PAGES {
+                let page = self
+                    .list_receives(coin, wallet, since, RECONCILE_PAGE, prev.as_deref())
+                    .await?;
+                for transfer in &page.transfers {
+                    if transfer.wallet != wallet || transfer.coin != coin {
+                        continue;
+                    }
+                    items.push(deposit_of(asset, wallet, transfer).map_err(|e| match e {
+                        ProviderError::Malformed(m) => ProviderError::Malformed(m),
+                        other => {
+                            ProviderError::Unverified(format!("transfer {}: {other}", transfer.id))
+                        }
+                    }));
+                }
+                match page.next_batch_prev_id {
+                    Some(next) if !page.transfers.is_empty() => prev = Some(next),
+                    _ => break,
+                }
+            }
+        }
+        Ok(items)
     }
 
     async fn verify_notification(

@@ -900,3 +900,66 @@ async fn a_badly_signed_non_deposit_is_still_refused() {
         .expect_err("bad signature");
     assert!(is_unverified(&err), "{err:?}");
 }
+
+// --- issue 14: reconciliation from the wallet's transfer list ---------------------------
+
+#[tokio::test]
+async fn recent_deposits_page_through_the_wallets_receives() {
+    use wiremock::matchers::query_param;
+    let server = MockServer::start().await;
+    let list = format!("/api/v2/{USDT}/wallet/{ETH_WALLET}/transfer");
+    let since = time::macros::datetime!(2026-11-20 00:00 UTC);
+    let mut second = receive(USDT, ETH_WALLET, "unconfirmed", eth_entries());
+    second["id"] = json!("6c723e36d0178f3b2ec22b26a276a9af");
+    let mut zero = receive(
+        USDT,
+        ETH_WALLET,
+        "confirmed",
+        json!([
+            {"address": OURS, "wallet": ETH_WALLET, "valueString": "0"}
+        ]),
+    );
+    zero["id"] = json!("7d834f47e1289a4c3fd33c37b387bab0");
+    zero["valueString"] = json!("0");
+    Mock::given(method("GET"))
+        .and(path(list.clone()))
+        .and(bearer())
+        .and(query_param("type", "receive"))
+        .and(query_param("dateGte", "2026-11-20T00:00:00Z"))
+        .and(query_param("prevId", "page-2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"coin": USDT, "transfers": [zero]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(bearer())
+        .and(query_param("type", "receive"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "coin": USDT, "nextBatchPrevId": "page-2",
+            "transfers": [receive(USDT, ETH_WALLET, "confirmed", eth_entries()), second]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let items = client(&server)
+        .recent_deposits(&[usdt()], since)
+        .await
+        .expect("listed");
+    assert_eq!(items.len(), 3, "{items:?}");
+    let first = items[0].as_ref().expect("a deposit");
+    assert_eq!(first.provider_ref, TRANSFER_ID);
+    assert_eq!(first.amount.base_units(), 2_500_000);
+    assert_eq!(first.status, TransactionStatus::Completed);
+    assert_eq!(
+        items[1].as_ref().expect("a deposit").status,
+        TransactionStatus::Confirming
+    );
+    assert!(
+        matches!(&items[2], Err(ProviderError::Malformed(_))),
+        "{:?}",
+        items[2]
+    );
+}

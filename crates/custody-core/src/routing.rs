@@ -173,6 +173,31 @@ impl CustodyProvider for ProviderRouter {
         self.named(notice)?.verify_deposit(notice).await
     }
 
+    async fn recent_deposits(
+        &self,
+        assets: &[AssetId],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        // Each provider is asked for the assets routed to it; one that cannot list, or fails,
+        // is one error item, so the others are still reconciled.
+        let mut items = Vec::new();
+        for (name, provider) in &self.by_name {
+            let mine: Vec<AssetId> = assets
+                .iter()
+                .copied()
+                .filter(|a| self.routes.get(a).is_some_and(|p| p.name() == *name))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            match provider.recent_deposits(&mine, since).await {
+                Ok(found) => items.extend(found),
+                Err(e) => items.push(Err(e)),
+            }
+        }
+        Ok(items)
+    }
+
     async fn verify_notification(
         &self,
         notice: &DepositNotice,

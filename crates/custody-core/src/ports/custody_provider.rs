@@ -295,6 +295,26 @@ pub trait CustodyProvider: Send + Sync {
         )))
     }
 
+    /// The deposits the provider reports for `assets` since `since`, read as
+    /// [`verify_deposit`](CustodyProvider::verify_deposit) reads one (BitGo: the wallet's
+    /// transfer list): how missed notifications are caught up. One item per reported deposit;
+    /// an item that cannot be used (malformed, not ours) is an error naming its reference.
+    /// The default: [`ProviderError::Unsupported`].
+    ///
+    /// # Errors
+    /// Transport errors of the listing itself; `Unsupported` when the provider cannot list.
+    async fn recent_deposits(
+        &self,
+        assets: &[AssetId],
+        since: OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let _ = (assets, since);
+        Err(ProviderError::Unsupported(format!(
+            "{} cannot list deposits for reconciliation",
+            self.name()
+        )))
+    }
+
     /// Verifies any notification and says what it is: a deposit (as
     /// [`verify_deposit`](CustodyProvider::verify_deposit)), news of one of our withdrawals,
     /// or something authentic to acknowledge without acting. The default knows deposits only.

@@ -32,6 +32,19 @@ pub enum Received {
     Acknowledged(String),
 }
 
+/// What a deposit reconciliation pass did ([`DepositService::reconcile`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DepositReconciliation {
+    /// Deposits applied (created, moved forward, or already up to date): provider reference,
+    /// our transaction, its status now.
+    pub applied: Vec<(String, TransactionId, TransactionStatus)>,
+    /// Reported deposits not applied: provider reference, error code, why (unknown address,
+    /// asset mismatch, archived vault, disagreeing report).
+    pub not_applied: Vec<(String, String, String)>,
+    /// Reports that could not be read as deposits, or providers that cannot list.
+    pub unusable: Vec<String>,
+}
+
 /// Deposit use cases. Driven by provider notifications and the sandbox simulator, not by
 /// partner keys, so there is no caller.
 #[derive(Clone)]
@@ -83,6 +96,45 @@ impl DepositService {
             Notification::Withdrawal(id) => Ok(Received::Withdrawal(id)),
             Notification::Acknowledged(why) => Ok(Received::Acknowledged(why)),
         }
+    }
+
+    /// Catches up missed notifications: asks the provider for the deposits it reports for
+    /// `assets` since `since` and applies each through
+    /// [`apply_verified`](DepositService::apply_verified), the notifications' exactly-once
+    /// path (a deposit already known only moves forward; one reported twice is credited
+    /// once). What cannot be applied is listed with the reason, never dropped silently: an
+    /// archived vault's deposit or a disagreeing report goes to the suspense list as it does
+    /// from a notification.
+    ///
+    /// # Errors
+    /// The provider's listing errors (nothing was applied).
+    pub async fn reconcile(
+        &self,
+        assets: &[crate::asset::AssetId],
+        since: time::OffsetDateTime,
+    ) -> Result<DepositReconciliation, Error> {
+        let reported = self.provider.recent_deposits(assets, since).await?;
+        let mut report = DepositReconciliation::default();
+        for item in reported {
+            match item {
+                Ok(deposit) => {
+                    let provider_ref = deposit.provider_ref.clone();
+                    match self.apply_verified(deposit).await {
+                        Ok(t) => report.applied.push((provider_ref, t.id, t.status)),
+                        Err(e) if e.is_retryable() => return Err(e),
+                        Err(e) => {
+                            report.not_applied.push((
+                                provider_ref,
+                                e.code().to_owned(),
+                                e.to_string(),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => report.unusable.push(e.to_string()),
+            }
+        }
+        Ok(report)
     }
 
     /// Applies a deposit the provider has confirmed: creates it (crediting `pending`) on first

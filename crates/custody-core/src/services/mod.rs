@@ -31,7 +31,7 @@ pub use address_book::{AddressBookFilter, AddressBookService, NewAddressBookEntr
 pub use admin::{AdminService, MintedKey, NewKey};
 pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
 pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};
-pub use deposit::{DepositService, Received};
+pub use deposit::{DepositReconciliation, DepositService, Received};
 pub use reconciliation::ReconciliationService;
 pub use sandbox::{DepositTarget, SandboxService, SimulateDeposit};
 pub use transaction_worker::{DepositRefresh, PassReport, TransactionWorker, WorkerSettings};

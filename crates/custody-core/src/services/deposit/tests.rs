@@ -632,3 +632,93 @@ async fn receive_passes_withdrawal_news_and_acknowledgements_through_without_the
         assert_eq!(got, expected);
     }
 }
+
+// --- issue 14: reconciliation of missed notifications ------------------------------------
+
+#[tokio::test]
+async fn reconciliation_credits_a_missed_deposit_through_the_same_path_and_lists_the_rest() {
+    // The missed deposit: created and completed in one commit, as a notification would.
+    let mut missed = deposit_tx(receiving_wallet(0, 0), None);
+    let log = record_writes(&mut missed);
+    record_commit(&mut missed, &log);
+    // A second report at an address we never minted.
+    let mut unknown = MockStoreTx::new();
+    unknown
+        .expect_find_address_by_chain_address()
+        .returning(|_| Err(StoreError::NotFound));
+    forbid_writes(&mut unknown);
+    let mut provider = MockCustodyProvider::new();
+    let since = T0 - time::Duration::days(2);
+    provider
+        .expect_recent_deposits()
+        .withf(move |assets, s| assets == [usdt_eth()] && *s == since)
+        .times(1)
+        .return_once(|_, _| {
+            let mut elsewhere = verified(TransactionStatus::Completed);
+            elsewhere.provider_ref = "provider-transfer-2".into();
+            Ok(vec![
+                Ok(verified(TransactionStatus::Completed)),
+                Ok(elsewhere),
+                Err(ProviderError::Malformed("transfer 3: zero".into())),
+            ])
+        });
+    let report = service(uow_with(vec![missed, unknown]), provider)
+        .reconcile(&[usdt_eth()], since)
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert_eq!(report.applied[0].0, "provider-transfer-1");
+    assert_eq!(report.applied[0].2, TransactionStatus::Completed);
+    assert_eq!(log.commits(), 1);
+    assert_eq!(
+        log.wallets()
+            .last()
+            .unwrap()
+            .balances
+            .available
+            .base_units(),
+        AMOUNT
+    );
+    assert_eq!(
+        report.not_applied,
+        vec![(
+            "provider-transfer-2".to_owned(),
+            "unknown_deposit_address".to_owned(),
+            report.not_applied[0].2.clone()
+        )]
+    );
+    assert_eq!(report.unusable.len(), 1);
+}
+
+#[tokio::test]
+async fn reconciling_a_deposit_already_credited_credits_nothing_more() {
+    let mut tx = deposit_tx(
+        receiving_wallet(AMOUNT, 0),
+        Some(existing(TransactionStatus::Completed)),
+    );
+    forbid_writes(&mut tx);
+    tx.expect_commit().returning(|| Ok(()));
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_recent_deposits()
+        .return_once(|_, _| Ok(vec![Ok(verified(TransactionStatus::Completed))]));
+    let report = service(uow_with(vec![tx]), provider)
+        .reconcile(&[usdt_eth()], T0)
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert!(report.not_applied.is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_list_fails_the_pass_and_changes_nothing() {
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_recent_deposits()
+        .return_once(|_, _| Err(ProviderError::Unavailable("timeout".into())));
+    let err = service(uow_with(vec![]), provider)
+        .reconcile(&[usdt_eth()], T0)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+}
