@@ -111,6 +111,13 @@ pub enum DepositsCommand {
         #[arg(long, default_value_t = 200)]
         limit: u32,
     },
+    /// Catches up missed live deposit notifications now: applies what the providers report
+    /// (BitGo's transfer list per wallet) through the notifications' exactly-once path.
+    Reconcile {
+        /// How far back, such as `2d`, `12h` (default `workers.reconcile_lookback_secs`).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 /// `custody admin tenant …`.
