@@ -55,6 +55,19 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
             i64::try_from(settings.workers.stuck_after_secs).unwrap_or(i64::MAX / 2),
         ),
         live_deposits: None,
+        operators: [Environment::Sandbox, Environment::Live]
+            .into_iter()
+            .map(|env| {
+                (
+                    env,
+                    custody_core::services::OperatorService::new(
+                        store.environment(env).uow,
+                        Arc::new(SystemClock),
+                        Arc::new(OsIds),
+                    ),
+                )
+            })
+            .collect(),
     };
     let routed: BTreeSet<AssetId> = settings.live.parsed_routes()?.into_keys().collect();
     let mut operations = operations;
@@ -92,6 +105,8 @@ pub struct Operations {
     /// The live deposit service over the live providers, for `deposits reconcile` (built
     /// only for that command).
     pub live_deposits: Option<LiveDeposits>,
+    /// Operator resolutions, per environment (`withdrawals resolve`).
+    pub operators: Vec<(Environment, custody_core::services::OperatorService)>,
 }
 
 /// What `deposits reconcile` runs with.
@@ -164,6 +179,49 @@ pub async fn execute(
                 }
             }
             json!({ "olderThanSecs": threshold.whole_seconds(), "items": items })
+        }
+        AdminCommand::Withdrawals(WithdrawalsCommand::Resolve {
+            id,
+            outcome,
+            evidence,
+            operator,
+            env,
+        }) => {
+            let env = environment(&env)?;
+            let outcome = match outcome.as_str() {
+                "completed" => custody_core::services::Resolution::Completed,
+                "failed" => custody_core::services::Resolution::Failed,
+                other => {
+                    return Err(anyhow!(
+                        "--as must be `completed` or `failed`, not `{other}`"
+                    ))
+                }
+            };
+            let id = custody_core::id::TransactionId::parse(&id)
+                .map_err(|e| anyhow!("not a transaction id: {e}"))?;
+            let operator = operator
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_default();
+            let service = operations
+                .operators
+                .iter()
+                .find(|(e, _)| *e == env)
+                .map(|(_, s)| s)
+                .ok_or_else(|| anyhow!("no store for {}", env.as_str()))?;
+            let resolved = service
+                .resolve_withdrawal(id, outcome, &operator, &evidence)
+                .await?;
+            json!({
+                "env": env.as_str(),
+                "id": resolved.id.to_string(),
+                "status": resolved.status.as_str(),
+                "amount": resolved.amount.to_decimal_string(resolved.asset.decimals()),
+                "asset": resolved.asset.to_string(),
+                "failureReason": resolved.failure_reason,
+                "resolvedBy": operator,
+                "evidence": evidence,
+                "updatedAt": timestamp(resolved.updated_at),
+            })
         }
         AdminCommand::Deposits(DepositsCommand::Reconcile { since }) => {
             let live = operations

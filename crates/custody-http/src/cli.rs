@@ -97,6 +97,25 @@ pub enum WithdrawalsCommand {
         #[arg(long, default_value_t = 200)]
         limit: u32,
     },
+    /// Settles by hand a withdrawal handed to the provider whose outcome an operator has
+    /// established: `completed` settles its hold, `failed` releases it (through the ledger),
+    /// recorded with who and why in its history.
+    Resolve {
+        /// The withdrawal (`tx_…`).
+        id: String,
+        /// `completed` or `failed`.
+        #[arg(long = "as")]
+        outcome: String,
+        /// What shows it (a BitGo transfer id, a block explorer link, a ticket).
+        #[arg(long)]
+        evidence: String,
+        /// Who resolves it (default: `$USER`).
+        #[arg(long)]
+        operator: Option<String>,
+        /// `live` (default) or `sandbox`.
+        #[arg(long, default_value = "live")]
+        env: String,
+    },
 }
 
 /// `custody admin deposits …`.
