@@ -234,7 +234,7 @@ pub async fn execute(
                     .unwrap_or(Duration::ZERO),
                 None => live.lookback,
             };
-            let from = time::OffsetDateTime::now_utc() - lookback;
+            let from = custody_core::ports::Clock::now(&SystemClock) - lookback;
             let pass = live.service.reconcile(&live.assets, from).await?;
             json!({
                 "env": "live",

@@ -24,8 +24,8 @@ use crate::transaction::{NewTransaction, Transaction, TransactionKind, Transacti
 /// What a received notification was, once verified ([`DepositService::receive`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
-    /// A deposit, applied.
-    Deposit(Transaction),
+    /// A deposit, applied (boxed: it is much larger than the others).
+    Deposit(Box<Transaction>),
     /// News of this withdrawal of ours: poll it.
     Withdrawal(TransactionId),
     /// Nothing to do (why).
@@ -90,9 +90,10 @@ impl DepositService {
     /// for a zero or unreadable amount; as [`DepositService::apply_verified`].
     pub async fn receive(&self, notice: &DepositNotice) -> Result<Received, Error> {
         match self.provider.verify_notification(notice).await? {
-            Notification::Deposit(verified) => {
-                self.apply_verified(verified).await.map(Received::Deposit)
-            }
+            Notification::Deposit(verified) => self
+                .apply_verified(verified)
+                .await
+                .map(|t| Received::Deposit(Box::new(t))),
             Notification::Withdrawal(id) => Ok(Received::Withdrawal(id)),
             Notification::Acknowledged(why) => Ok(Received::Acknowledged(why)),
         }
