@@ -790,7 +790,103 @@ async fn notifications_that_are_not_deposits_are_acknowledged_and_zero_is_refuse
         .all(|r| !r.url.path().contains("/history")));
 }
 
+/// Issue 14: a deposit whose notification never arrived is found by reconciliation (BitGo's
+/// transfer list) and credited once, however often reconciliation runs.
+async fn a_missed_bitgo_deposit_is_found_by_reconciliation_and_credited_once(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v2/hteth/wallet/{ETH_WALLET}/address")))
+        .respond_with(bitgo_address)
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    let receive = json!({
+        "id": TRANSFER_ID, "coin": "hteth:tusdt", "wallet": ETH_WALLET, "type": "receive",
+        "state": "confirmed", "txid": "0x3e00ae", "date": "2026-11-21T10:00:00.000Z",
+        "valueString": "2500000", "tags": [], "history": [],
+        "entries": [
+            {"address": "0x1111111111111111111111111111111111111111", "valueString": "-2500000"},
+            {"address": MINTED_ETH.to_lowercase(), "wallet": ETH_WALLET, "valueString": "2500000"}
+        ]
+    });
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v2/hteth:tusdt/wallet/{ETH_WALLET}/transfer"
+        )))
+        .and(wiremock::matchers::query_param("type", "receive"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"coin": "hteth:tusdt", "transfers": [receive]})),
+        )
+        .mount(&bitgo)
+        .await;
+    // Every other routed asset's wallet has received nothing.
+    for coin in ["hteth:tusdc", "tsol:usdcv2"] {
+        let wallet = if coin.starts_with("tsol") {
+            SOL_WALLET
+        } else {
+            ETH_WALLET
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v2/{coin}/wallet/{wallet}/transfer")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"coin": coin, "transfers": []})),
+            )
+            .mount(&bitgo)
+            .await;
+    }
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+    let (status, address, _) = mint(
+        &app,
+        &live,
+        r#"{"asset":"USDT","network":"ethereum","external_ref":"user-1"}"#,
+        "reconcile-mint",
+    )
+    .await;
+    assert_eq!(status, 201, "{address}");
+    assert_eq!(available_usdt(&app, &live).await, "0");
+
+    let clock: custody_core::ports::DynClock =
+        std::sync::Arc::new(custody_http::system::SystemClock);
+    let router =
+        custody_http::providers::live_provider(&live_settings(&bitgo, &rhino), clock.clone())
+            .expect("router");
+    let assets: Vec<AssetId> = router.routed().map(|(asset, _)| asset).collect();
+    let deposits = custody_core::services::DepositService::new(
+        app.store.environment(Environment::Live).uow,
+        std::sync::Arc::new(router),
+        clock.clone(),
+        std::sync::Arc::new(custody_http::system::OsIds),
+    );
+    let since = custody_core::ports::Clock::now(clock.as_ref()) - time::Duration::days(2);
+    let first = deposits
+        .reconcile(&assets, since)
+        .await
+        .expect("reconciled");
+    assert_eq!(first.applied.len(), 1, "{first:?}");
+    assert_eq!(first.applied[0].0, TRANSFER_ID);
+    assert_eq!(
+        first.unusable.len(),
+        1,
+        "Rhino cannot list yet, and says so: {first:?}"
+    );
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+    // Again (the schedule runs every few minutes): credited once.
+    let again = deposits
+        .reconcile(&assets, since)
+        .await
+        .expect("reconciled");
+    assert_eq!(again.applied.len(), 1);
+    assert_eq!(
+        again.applied[0].1, first.applied[0].1,
+        "the same transaction"
+    );
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+}
+
 on_both_stores!(
+    a_missed_bitgo_deposit_is_found_by_reconciliation_and_credited_once,
     notifications_that_are_not_deposits_are_acknowledged_and_zero_is_refused,
     a_bitgo_deposit_is_credited_once_after_reading_it_back,
     a_rhino_event_without_a_valid_signature_changes_nothing,
