@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret as _;
 
 use crate::transport::{Transport, Window};
-use crate::wire::{AddressPage, PendingApproval, Transfer, WalletAddress};
+use crate::wire::{AddressPage, PendingApproval, Transfer, TransferPage, WalletAddress};
 use crate::{transfer_coin, wallet_coin, BitgoConfig, WithdrawalFlow};
 
 /// The BitGo client and custody provider.
@@ -170,6 +170,35 @@ impl BitgoClient {
             "/api/v2/{coin}/wallet/{wallet}/transfer/sequenceId/{sequence_id}"
         ));
         self.transport.get(&url, &[]).await
+    }
+
+    /// `GET /api/v2/{coin}/wallet/{walletId}/transfer?type=receive&dateGte=…`, one page
+    /// (retried): receives since `since`, newest first. `prev_id` is the previous page's
+    /// `nextBatchPrevId`.
+    ///
+    /// # Errors
+    /// As the crate doc's error mapping.
+    pub async fn list_receives(
+        &self,
+        coin: &str,
+        wallet: &str,
+        since: time::OffsetDateTime,
+        limit: u32,
+        prev_id: Option<&str>,
+    ) -> Result<TransferPage, ProviderError> {
+        let url = self.url(&format!("/api/v2/{coin}/wallet/{wallet}/transfer"));
+        let since = since
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| ProviderError::Rejected(format!("unusable date: {e}")))?;
+        let mut query = vec![
+            ("type", "receive".to_owned()),
+            ("dateGte", since),
+            ("limit", limit.clamp(1, 500).to_string()),
+        ];
+        if let Some(prev) = prev_id {
+            query.push(("prevId", prev.to_owned()));
+        }
+        self.transport.get(&url, &query).await
     }
 
     /// `GET /api/v2/pendingapprovals/{approvalId}` (retried).

@@ -5,14 +5,24 @@
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
+use custody_core::id::TransactionId;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
-    VerifiedDeposit, WithdrawalRequest,
+    CustodyProvider, DepositNotice, MintRequest, MintedAddress, Notification, ProviderError,
+    ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
+};
+use custody_core::transaction::TransactionStatus;
+
+use crate::webhook::{deposit_of, is_bitgo_id};
+use crate::wire::{self, PendingApproval, Transfer};
+use crate::{
+    asset_for_coin, parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME,
 };
 
-use crate::webhook::is_bitgo_id;
-use crate::wire::{self, PendingApproval, Transfer};
-use crate::{parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME};
+/// Transfers asked per page when reconciling (BitGo allows up to 500).
+const RECONCILE_PAGE: u32 = 250;
+/// At most this many pages per asset and pass (125,000 receives): a longer look-back is split
+/// by the operator (`--since`).
+const MAX_RECONCILE_PAGES: usize = 500;
 
 fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError> {
     let (status, reason) = wire::transfer_status(&transfer.state).ok_or_else(|| {
@@ -27,6 +37,9 @@ fn from_transfer(transfer: &Transfer) -> Result<ProviderTransfer, ProviderError>
         tx_hash: transfer.txid.clone().filter(|t| !t.is_empty()),
         failure_reason: reason.map(str::to_owned),
         confirmations: None,
+        // A re-organisation dropped it: the same signed transaction may still be mined, so
+        // whether the funds left is not known. `failed` and `rejected` are definite.
+        outcome_ambiguous: transfer.state == "removed",
     })
 }
 
@@ -43,6 +56,8 @@ fn from_approval(approval: &PendingApproval) -> Result<ProviderTransfer, Provide
         tx_hash: None,
         failure_reason: reason.map(str::to_owned),
         confirmations: None,
+        // An approval that was rejected never produced a transaction.
+        outcome_ambiguous: false,
     })
 }
 
@@ -54,6 +69,18 @@ impl CustodyProvider for BitgoClient {
 
     fn serves(&self, asset: AssetId) -> Result<(), ProviderError> {
         self.transfer_route(asset).map(|_| ())
+    }
+
+    fn can_withdraw(&self, asset: AssetId) -> Result<(), ProviderError> {
+        self.transfer_route(asset)?;
+        if matches!(self.config.withdrawals, WithdrawalFlow::Disabled) {
+            return Err(ProviderError::Rejected(
+                "withdrawals are not enabled for this BitGo deployment \
+                 (`live.bitgo.withdrawals = \"disabled\"`)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError> {
@@ -119,19 +146,20 @@ impl CustodyProvider for BitgoClient {
                     .await
                 {
                     Ok(existing) => from_transfer(&existing),
-                    Err(_) if error.is_retryable() => Err(error),
-                    // Refused, and no transfer under our sequence id. That is not proof that
-                    // nothing will be sent: an earlier attempt may have left a pending approval,
-                    // which BitGo does not document as visible to the sequence-id lookup, and
-                    // the refusal may be BitGo refusing the repeated sequence id. Never final:
-                    // the caller keeps the funds held and tries again (safe: same sequence id)
-                    // until the withdrawal is reconciled.
-                    Err(ProviderError::NotFound) => Err(ProviderError::Unavailable(format!(
-                        "BitGo refused the send ({error}) and has no transfer for it yet; \
-                         not final until reconciled"
+                    // Handed over (a timeout, a 5xx or a refusal), and no transfer under our
+                    // sequence id yet. That is not proof that nothing will be sent: the request
+                    // may have executed after our timeout, an earlier attempt may have left a
+                    // pending approval (BitGo does not document those as visible to the
+                    // sequence-id lookup), and a refusal may be BitGo refusing the repeated
+                    // sequence id. Never resent, never failed: the core keeps the funds held
+                    // and flags it; status reads by sequence id settle it, or an operator.
+                    Err(ProviderError::NotFound) => Err(ProviderError::OutcomeUnknown(format!(
+                        "BitGo answered the send with {error} and has no transfer for \
+                         sequenceId {sequence_id} yet"
                     ))),
-                    Err(read) => Err(ProviderError::Unavailable(format!(
-                        "BitGo refused the send ({error}) and the read-back failed ({read})"
+                    Err(read) => Err(ProviderError::OutcomeUnknown(format!(
+                        "BitGo answered the send with {error} and the read-back by sequenceId \
+                         {sequence_id} failed ({read})"
                     ))),
                 }
             }
@@ -143,10 +171,49 @@ impl CustodyProvider for BitgoClient {
         request: &WithdrawalRequest,
     ) -> Result<ProviderTransfer, ProviderError> {
         let (coin, wallet) = self.transfer_route(request.asset)?;
-        let transfer = self
+        // The custody flow answers a send with a pending approval, whose id we recorded; the
+        // transfer may not exist (or not be visible by sequence id) until it is approved, and
+        // a rejected approval may never produce one. So a pending or missing transfer is
+        // checked against the approval.
+        let approval_ref = request
+            .provider_ref
+            .as_deref()
+            .filter(|r| is_bitgo_id(r))
+            .filter(|_| !matches!(self.config.withdrawals, WithdrawalFlow::Disabled));
+        let by_sequence = self
             .get_transfer_by_sequence_id(coin, wallet, &request.transaction_id.to_string())
-            .await?;
-        from_transfer(&transfer)
+            .await;
+        let transfer = match by_sequence {
+            Ok(transfer) => {
+                let mapped = from_transfer(&transfer)?;
+                if mapped.status != TransactionStatus::PendingSignature {
+                    return Ok(mapped);
+                }
+                Some(mapped)
+            }
+            Err(ProviderError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(approval_id) = approval_ref.filter(|r| {
+            transfer
+                .as_ref()
+                .is_none_or(|t| t.provider_ref.as_str() != *r)
+        }) else {
+            return transfer.ok_or(ProviderError::NotFound);
+        };
+        match self.get_pending_approval(approval_id).await {
+            Ok(approval) => {
+                let mapped = from_approval(&approval)?;
+                match (&transfer, mapped.status) {
+                    // Approved, but the transfer is what we follow once there is one.
+                    (Some(pending), TransactionStatus::Broadcasting) => Ok(pending.clone()),
+                    _ => Ok(mapped),
+                }
+            }
+            // The reference was not an approval (a transfer id from an express send).
+            Err(ProviderError::NotFound) => transfer.ok_or(ProviderError::NotFound),
+            Err(e) => Err(e),
+        }
     }
 
     async fn deposit_status(
@@ -160,6 +227,100 @@ impl CustodyProvider for BitgoClient {
         }
         let (coin, wallet) = self.transfer_route(asset)?;
         self.read_deposit(asset, coin, wallet, provider_ref).await
+    }
+
+    async fn recent_deposits(
+        &self,
+        assets: &[AssetId],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let mut items = Vec::new();
+        for &asset in assets {
+            let (coin, wallet) = self.transfer_route(asset)?;
+            let mut prev: Option<String> = None;
+            for _ in 0..MAX_RECONCILE_PAGES {
+                let page = self
+                    .list_receives(coin, wallet, since, RECONCILE_PAGE, prev.as_deref())
+                    .await?;
+                for transfer in &page.transfers {
+                    if transfer.wallet != wallet || transfer.coin != coin {
+                        continue;
+                    }
+                    items.push(deposit_of(asset, wallet, transfer).map_err(|e| match e {
+                        ProviderError::Malformed(m) => ProviderError::Malformed(m),
+                        other => {
+                            ProviderError::Unverified(format!("transfer {}: {other}", transfer.id))
+                        }
+                    }));
+                }
+                match page.next_batch_prev_id {
+                    Some(next) if !page.transfers.is_empty() => prev = Some(next),
+                    _ => break,
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.check_signature(&notice.payload, notice.signature.as_deref())?;
+        let kind = serde_json::from_slice::<serde_json::Value>(&notice.payload)
+            .ok()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+            .ok_or_else(|| ProviderError::Unverified("not a BitGo webhook".into()))?;
+        if kind != "transfer" {
+            // Any other webhook type (a pending approval, a block, an address confirmation):
+            // nothing we act on; acknowledged so BitGo does not count failures against it.
+            let shown: String = kind.chars().take(40).collect();
+            return Ok(Notification::Acknowledged(format!(
+                "a `{shown}` webhook is not a transfer"
+            )));
+        }
+        let parsed = parse_transfer_webhook(&notice.payload)?;
+        let Some(asset) = asset_for_coin(&parsed.coin, self.config.environment) else {
+            // The native coin (gas), or a token we do not hold: no deposit of ours.
+            let shown: String = parsed.coin.chars().take(40).collect();
+            return Ok(Notification::Acknowledged(format!(
+                "a transfer of `{shown}`, a coin we do not track"
+            )));
+        };
+        let (coin, wallet) = self.transfer_route(asset)?;
+        if parsed.wallet != wallet {
+            return Err(ProviderError::Unverified(format!(
+                "wallet {} is not our {coin} wallet",
+                parsed.wallet
+            )));
+        }
+        let transfer = match self.read_own_transfer(coin, wallet, &parsed.transfer).await {
+            Ok(transfer) => transfer,
+            Err(ProviderError::NotFound) => {
+                return Err(ProviderError::Unverified(format!(
+                    "BitGo has no transfer {} on our {coin} wallet",
+                    parsed.transfer
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        if transfer.kind == "send" {
+            // Our withdrawals carry our transaction id as their sequence id.
+            return Ok(
+                match transfer
+                    .sequence_id
+                    .as_deref()
+                    .and_then(|s| TransactionId::parse(s).ok())
+                {
+                    Some(id) => Notification::Withdrawal(id),
+                    None => Notification::Acknowledged(format!(
+                        "send {} was not made through custody (no sequence id of ours)",
+                        transfer.id
+                    )),
+                },
+            );
+        }
+        deposit_of(asset, wallet, &transfer).map(Notification::Deposit)
     }
 
     async fn verify_deposit(

@@ -79,41 +79,69 @@ impl BitgoClient {
         wallet: &str,
         transfer_id: &str,
     ) -> Result<VerifiedDeposit, ProviderError> {
-        let unverified = |why: String| ProviderError::Unverified(why);
+        let transfer = self.read_own_transfer(coin, wallet, transfer_id).await?;
+        deposit_of(asset, wallet, &transfer)
+    }
+
+    /// Reads `transfer_id` of our `coin` wallet back, checking BitGo answered for it.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unverified` when the answer is another wallet's, coin's or transfer;
+    /// transport errors.
+    pub(crate) async fn read_own_transfer(
+        &self,
+        coin: &str,
+        wallet: &str,
+        transfer_id: &str,
+    ) -> Result<Transfer, ProviderError> {
         let transfer = self.get_transfer(coin, wallet, transfer_id).await?;
         if transfer.wallet != wallet || transfer.coin != coin || transfer.id != transfer_id {
-            return Err(unverified(format!(
+            return Err(ProviderError::Unverified(format!(
                 "BitGo's transfer {transfer_id} is not a {coin} transfer of our wallet"
             )));
         }
-        if transfer.kind != "receive" {
-            return Err(unverified(format!(
-                "transfer {} is a {}, not a deposit",
-                transfer.id, transfer.kind
-            )));
-        }
-        let (status, _) = wire::transfer_status(&transfer.state)
-            .ok_or_else(|| unverified(format!("transfer state `{}` is unknown", transfer.state)))?;
-        let status = match status {
-            // A replaced receive is superseded by its replacement, credited under its own
-            // transfer id: this one will never complete.
-            _ if transfer.state == "replaced" => TransactionStatus::Failed,
-            TransactionStatus::Completed | TransactionStatus::Failed => status,
-            _ => TransactionStatus::Confirming,
-        };
-        let (raw_address, amount) = receiving_entry(&transfer, wallet)?;
-        let address = ChainAddress::parse(asset.network(), raw_address)
-            .map_err(|e| unverified(format!("BitGo reported an invalid receiving address: {e}")))?;
-        Ok(VerifiedDeposit {
-            provider_ref: transfer.id.clone(),
-            asset,
-            amount,
-            address,
-            tx_hash: transfer.txid.clone().filter(|t| !t.is_empty()),
-            status,
-            confirmations: None,
-        })
+        Ok(transfer)
     }
+}
+
+/// The deposit a receive of our `wallet` (read back from BitGo) is.
+///
+/// # Errors
+/// `Unverified` when it is not a receive or names no single address of ours; `Malformed` when
+/// its amount is zero or not an integer.
+pub(crate) fn deposit_of(
+    asset: custody_core::asset::AssetId,
+    wallet: &str,
+    transfer: &Transfer,
+) -> Result<VerifiedDeposit, ProviderError> {
+    let unverified = |why: String| ProviderError::Unverified(why);
+    if transfer.kind != "receive" {
+        return Err(unverified(format!(
+            "transfer {} is a {}, not a deposit",
+            transfer.id, transfer.kind
+        )));
+    }
+    let (status, _) = wire::transfer_status(&transfer.state)
+        .ok_or_else(|| unverified(format!("transfer state `{}` is unknown", transfer.state)))?;
+    let status = match status {
+        // A replaced receive is superseded by its replacement, credited under its own
+        // transfer id: this one will never complete.
+        _ if transfer.state == "replaced" => TransactionStatus::Failed,
+        TransactionStatus::Completed | TransactionStatus::Failed => status,
+        _ => TransactionStatus::Confirming,
+    };
+    let (raw_address, amount) = receiving_entry(transfer, wallet)?;
+    let address = ChainAddress::parse(asset.network(), raw_address)
+        .map_err(|e| unverified(format!("BitGo reported an invalid receiving address: {e}")))?;
+    Ok(VerifiedDeposit {
+        provider_ref: transfer.id.clone(),
+        asset,
+        amount,
+        address,
+        tx_hash: transfer.txid.clone().filter(|t| !t.is_empty()),
+        status,
+        confirmations: None,
+    })
 }
 
 /// Parses BitGo's transfer webhook (`{hash, transfer, coin, type: "transfer", state,
@@ -174,6 +202,12 @@ fn receiving_entry<'t>(
         .collect();
     let chosen = match (ours.as_slice(), unannotated.as_slice()) {
         ([one], _) | ([], [one]) => one,
+        ([], []) if unusable_amount(transfer, wallet) => {
+            return Err(ProviderError::Malformed(format!(
+                "transfer {} credits our wallet a zero or unreadable amount",
+                transfer.id
+            )))
+        }
         ([], []) => {
             return Err(ProviderError::Unverified(format!(
                 "transfer {} credits no address of our wallet",
@@ -188,4 +222,17 @@ fn receiving_entry<'t>(
         }
     };
     Ok((chosen.1, chosen.2))
+}
+
+/// Whether a receive crediting nothing names a zero or non-integer amount for our wallet (its
+/// own `valueString`, or an entry annotated as our wallet's): a poison notification, refused
+/// as malformed rather than as unverified.
+fn unusable_amount(transfer: &Transfer, wallet: &str) -> bool {
+    let unusable = |v: &str| v.parse::<i128>().map_or(true, |units| units == 0);
+    transfer.value_string.as_deref().is_some_and(unusable)
+        || transfer
+            .entries
+            .iter()
+            .filter(|e| e.is_change != Some(true) && e.wallet.as_deref() == Some(wallet))
+            .any(|e| e.value_string.as_deref().is_none_or(unusable))
 }

@@ -100,6 +100,18 @@ pub struct Transfer {
     pub entries: Vec<TransferEntry>,
 }
 
+/// A page of transfers (`v2.wallet.listtransfers`, A9.6).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferPage {
+    /// This page.
+    #[serde(default)]
+    pub transfers: Vec<Transfer>,
+    /// Pass as `prevId` for the next page; absent on the last.
+    #[serde(default)]
+    pub next_batch_prev_id: Option<String>,
+}
+
 /// A pending approval (`PendingApproval`, A9.5): what a send needing approval returns (202).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PendingApproval {

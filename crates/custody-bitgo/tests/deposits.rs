@@ -11,7 +11,10 @@ use custody_bitgo::{parse_transfer_webhook, BitgoClient, BitgoConfig, BitgoEnvir
 use custody_core::amount::Amount;
 use custody_core::asset::{AssetId, Network};
 use custody_core::chain_address::ChainAddress;
-use custody_core::ports::{CustodyProvider, DepositNotice, ProviderError, VerifiedDeposit};
+use custody_core::id::TransactionId;
+use custody_core::ports::{
+    CustodyProvider, DepositNotice, Notification, ProviderError, VerifiedDeposit,
+};
 use custody_core::retry::Backoff;
 use custody_core::transaction::TransactionStatus;
 use hmac::{Hmac, Mac};
@@ -387,11 +390,30 @@ async fn a_deposit_split_over_two_of_our_addresses_is_refused() {
 
 #[tokio::test]
 async fn a_transfer_crediting_no_address_is_refused() {
-    let entries = json!([
-        {"address": SENDER, "valueString": "-2500000"},
-        {"address": OURS, "wallet": ETH_WALLET, "valueString": "0"}
-    ]);
-    refused_after_reading_back("no credit", receive(USDT, ETH_WALLET, "confirmed", entries)).await;
+    // Issue 14: a zero credit of our wallet is malformed (a clear 422 at the endpoint), no
+    // longer merely unverified.
+    for (what, value) in [
+        ("zero", "0"),
+        ("not an integer", "2.5"),
+        ("garbage", "lots"),
+    ] {
+        let entries = json!([
+            {"address": SENDER, "valueString": "-2500000"},
+            {"address": OURS, "wallet": ETH_WALLET, "valueString": value}
+        ]);
+        let mut transfer = receive(USDT, ETH_WALLET, "confirmed", entries);
+        transfer["valueString"] = json!(value);
+        let server = MockServer::start().await;
+        read_back(&server, transfer, 1).await;
+        let err = client(&server)
+            .verify_deposit(&notice(&webhook(USDT, ETH_WALLET, "confirmed"), None))
+            .await
+            .expect_err(what);
+        assert!(
+            matches!(&err, ProviderError::Malformed(m) if m.contains("zero or unreadable")),
+            "{what}: {err:?}"
+        );
+    }
     refused_after_reading_back(
         "no entries",
         receive(USDT, ETH_WALLET, "confirmed", json!([])),
@@ -764,4 +786,180 @@ async fn deposit_status_refuses_a_send_read_back_as_a_deposit() {
         .await
         .expect_err("a send");
     assert!(is_unverified(&err), "{err:?}");
+}
+
+// --- issue 14: notifications that are not deposits -------------------------------------
+
+fn our_send(sequence_id: Option<&str>) -> Value {
+    let mut send = receive(
+        USDT,
+        ETH_WALLET,
+        "unconfirmed",
+        json!([
+            {"address": OURS, "wallet": ETH_WALLET, "valueString": "-2500000"},
+            {"address": ANOTHER, "valueString": "2500000"}
+        ]),
+    );
+    send["type"] = json!("send");
+    send["valueString"] = json!("-2500000");
+    if let Some(id) = sequence_id {
+        send["sequenceId"] = json!(id);
+    }
+    send
+}
+
+#[tokio::test]
+async fn a_send_of_ours_is_news_of_that_withdrawal() {
+    let id = "tx_01J9Z3K5V6W7X8Y9Z0A1B2C3D4";
+    let server = MockServer::start().await;
+    read_back(&server, our_send(Some(id)), 1).await;
+    let got = client(&server)
+        .verify_notification(&notice(&webhook(USDT, ETH_WALLET, "unconfirmed"), None))
+        .await
+        .expect("verified");
+    assert_eq!(
+        got,
+        Notification::Withdrawal(TransactionId::parse(id).expect("id"))
+    );
+}
+
+#[tokio::test]
+async fn a_send_not_made_through_custody_is_acknowledged() {
+    for sequence_id in [None, Some("someone-elses-id")] {
+        let server = MockServer::start().await;
+        read_back(&server, our_send(sequence_id), 1).await;
+        let got = client(&server)
+            .verify_notification(&notice(&webhook(USDT, ETH_WALLET, "confirmed"), None))
+            .await
+            .expect("verified");
+        assert!(
+            matches!(&got, Notification::Acknowledged(why) if why.contains("not made through custody")),
+            "{got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn other_webhook_types_and_untracked_coins_are_acknowledged_without_reading_back() {
+    for (what, body) in [
+        (
+            "pending approval",
+            json!({"type": "pendingapproval", "pendingApprovalId": TRANSFER_ID, "wallet": ETH_WALLET}),
+        ),
+        (
+            "block",
+            json!({"type": "block", "hash": TXID, "coin": "hteth"}),
+        ),
+        ("native coin", webhook("hteth", ETH_WALLET, "confirmed")),
+        (
+            "untracked token",
+            webhook("hteth:tdai", ETH_WALLET, "confirmed"),
+        ),
+    ] {
+        let server = MockServer::start().await;
+        no_http(&server).await;
+        let got = client(&server)
+            .verify_notification(&notice(&body, None))
+            .await
+            .expect(what);
+        assert!(
+            matches!(got, Notification::Acknowledged(_)),
+            "{what}: {got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_receive_is_still_a_deposit_through_verify_notification() {
+    let server = MockServer::start().await;
+    read_back(
+        &server,
+        receive(USDT, ETH_WALLET, "confirmed", eth_entries()),
+        1,
+    )
+    .await;
+    let got = client(&server)
+        .verify_notification(&notice(&webhook(USDT, ETH_WALLET, "confirmed"), None))
+        .await
+        .expect("verified");
+    let Notification::Deposit(deposit) = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(deposit.amount.base_units(), 2_500_000);
+    assert_eq!(deposit.status, TransactionStatus::Completed);
+}
+
+#[tokio::test]
+async fn a_badly_signed_non_deposit_is_still_refused() {
+    let server = MockServer::start().await;
+    no_http(&server).await;
+    let body = json!({"type": "block", "hash": TXID, "coin": "hteth"});
+    let err = signed_client(&server)
+        .verify_notification(&notice(&body, Some(sign("wrong", b"x"))))
+        .await
+        .expect_err("bad signature");
+    assert!(is_unverified(&err), "{err:?}");
+}
+
+// --- issue 14: reconciliation from the wallet's transfer list ---------------------------
+
+#[tokio::test]
+async fn recent_deposits_page_through_the_wallets_receives() {
+    use wiremock::matchers::query_param;
+    let server = MockServer::start().await;
+    let list = format!("/api/v2/{USDT}/wallet/{ETH_WALLET}/transfer");
+    let since = time::macros::datetime!(2026-11-20 00:00 UTC);
+    let mut second = receive(USDT, ETH_WALLET, "unconfirmed", eth_entries());
+    second["id"] = json!("6c723e36d0178f3b2ec22b26a276a9af");
+    let mut zero = receive(
+        USDT,
+        ETH_WALLET,
+        "confirmed",
+        json!([
+            {"address": OURS, "wallet": ETH_WALLET, "valueString": "0"}
+        ]),
+    );
+    zero["id"] = json!("7d834f47e1289a4c3fd33c37b387bab0");
+    zero["valueString"] = json!("0");
+    Mock::given(method("GET"))
+        .and(path(list.clone()))
+        .and(bearer())
+        .and(query_param("type", "receive"))
+        .and(query_param("dateGte", "2026-11-20T00:00:00Z"))
+        .and(query_param("prevId", "page-2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"coin": USDT, "transfers": [zero]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(bearer())
+        .and(query_param("type", "receive"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "coin": USDT, "nextBatchPrevId": "page-2",
+            "transfers": [receive(USDT, ETH_WALLET, "confirmed", eth_entries()), second]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let items = client(&server)
+        .recent_deposits(&[usdt()], since)
+        .await
+        .expect("listed");
+    assert_eq!(items.len(), 3, "{items:?}");
+    let first = items[0].as_ref().expect("a deposit");
+    assert_eq!(first.provider_ref, TRANSFER_ID);
+    assert_eq!(first.amount.base_units(), 2_500_000);
+    assert_eq!(first.status, TransactionStatus::Completed);
+    assert_eq!(
+        items[1].as_ref().expect("a deposit").status,
+        TransactionStatus::Confirming
+    );
+    assert!(
+        matches!(&items[2], Err(ProviderError::Malformed(_))),
+        "{:?}",
+        items[2]
+    );
 }

@@ -85,6 +85,7 @@ fn request(asset: &str) -> WithdrawalRequest {
         amount: Amount::from_base_units(AMOUNT),
         destination: ChainAddress::parse(asset.network(), DESTINATION).expect("destination"),
         recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        provider_ref: None,
     }
 }
 
@@ -203,6 +204,7 @@ async fn custody_initiate(approvers: &[&str], expected_body: Value) {
             tx_hash: None,
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         }
     );
     // Looked up first, then sent once.
@@ -288,6 +290,7 @@ async fn express_sends_and_signs_in_one_call() {
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         }
     );
 }
@@ -323,6 +326,7 @@ async fn express_send_waiting_for_approval_is_pending_signature() {
             tx_hash: None,
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         }
     );
 }
@@ -352,7 +356,7 @@ async fn express_refusal_in_its_own_error_shape_is_named_and_not_final() {
         .expect_err("refused");
     // Named, and never final: nothing under the sequence id is not proof nothing will be sent.
     assert!(
-        matches!(&err, ProviderError::Unavailable(m) if m.contains("DecryptionError") && m.contains("decrypt user keychain")),
+        matches!(&err, ProviderError::OutcomeUnknown(m) if m.contains("DecryptionError") && m.contains("decrypt user keychain")),
         "{err:?}"
     );
     assert!(!format!("{err:?}").contains("horse"), "no secret in errors");
@@ -385,6 +389,7 @@ async fn a_transfer_found_by_sequence_id_is_reported_and_nothing_is_sent() {
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         }
     );
 }
@@ -464,12 +469,13 @@ async fn a_send_that_times_out_is_read_back_not_resent() {
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         }
     );
 }
 
 #[tokio::test]
-async fn a_send_that_times_out_and_is_not_found_stays_retryable() {
+async fn a_send_that_times_out_and_is_not_found_has_an_unknown_outcome() {
     let rest = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(by_sequence_id(USDT)))
@@ -494,10 +500,11 @@ async fn a_send_that_times_out_and_is_not_found_stays_retryable() {
         .await
         .expect_err("unknown outcome");
     assert!(
-        matches!(&err, ProviderError::Unavailable(m) if m.contains("timed out")),
+        matches!(&err, ProviderError::OutcomeUnknown(m) if m.contains("timed out")),
         "{err:?}"
     );
-    assert!(err.is_retryable());
+    // Never retried blindly: the core flags it and waits for a lookup or an operator.
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test]
@@ -533,6 +540,7 @@ async fn a_duplicate_sequence_id_refusal_reports_the_first_send() {
             tx_hash: Some(TXID.to_owned()),
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         }
     );
 }
@@ -561,12 +569,13 @@ async fn a_refusal_with_nothing_found_is_named_and_never_final() {
         .await
         .expect_err("refused");
     // A refusal may be BitGo refusing a sequence id whose pending approval the lookup cannot
-    // see: the funds stay held and the send is retried (same sequence id) until reconciled.
+    // see: the funds stay held, nothing is resent, and lookups or an operator settle it.
     assert!(
-        matches!(&err, ProviderError::Unavailable(m) if m.contains("InsufficientBalance") && m.contains("not final")),
+        matches!(&err, ProviderError::OutcomeUnknown(m) if m.contains("InsufficientBalance") && m.contains("no transfer for sequenceId")),
         "{err:?}"
     );
-    assert!(err.is_retryable());
+    // Never retried blindly: the core flags it and waits for a lookup or an operator.
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test]
@@ -594,13 +603,13 @@ async fn a_refusal_whose_read_back_fails_is_not_final() {
         .await
         .expect_err("unknown outcome");
     assert!(
-        matches!(&err, ProviderError::Unavailable(m) if m.contains("DuplicateSequenceIdError")),
+        matches!(&err, ProviderError::OutcomeUnknown(m) if m.contains("DuplicateSequenceIdError")),
         "{err:?}"
     );
 }
 
 #[tokio::test]
-async fn a_server_error_on_send_with_nothing_found_is_unavailable() {
+async fn a_server_error_on_send_with_nothing_found_has_an_unknown_outcome() {
     let rest = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(by_sequence_id(USDT)))
@@ -619,8 +628,9 @@ async fn a_server_error_on_send_with_nothing_found_is_unavailable() {
         .submit_withdrawal(&request("USDT_ETHEREUM"))
         .await
         .expect_err("unavailable");
-    assert!(matches!(&err, ProviderError::Unavailable(_)), "{err:?}");
-    assert!(err.is_retryable());
+    assert!(matches!(&err, ProviderError::OutcomeUnknown(_)), "{err:?}");
+    // Never retried blindly: the core flags it and waits for a lookup or an operator.
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test]
@@ -928,4 +938,180 @@ async fn get_pending_approval_reads_the_coinless_route() {
         .expect("read");
     assert_eq!(approval.id, APPROVAL_ID);
     assert_eq!(approval.state, "approved");
+}
+
+// --- status polling of the custody flow: by sequence id, then by pending-approval id ----
+
+fn approval_path() -> String {
+    format!("/api/v2/pendingapprovals/{APPROVAL_ID}")
+}
+
+fn handed_over_request() -> WithdrawalRequest {
+    WithdrawalRequest {
+        provider_ref: Some(APPROVAL_ID.to_owned()),
+        ..request("USDT_ETHEREUM")
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_approval_with_no_transfer_is_seen_as_failed() {
+    let rest = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_sequence_id(USDT)))
+        .and(bearer())
+        .respond_with(not_found())
+        .expect(1)
+        .mount(&rest)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(approval_path()))
+        .and(bearer())
+        .respond_with(ResponseTemplate::new(200).set_body_json(pending_approval("rejected", &[])))
+        .expect(1)
+        .mount(&rest)
+        .await;
+    let read = client(&rest, custody(&[]))
+        .withdrawal_status(&handed_over_request())
+        .await
+        .expect("read");
+    assert_eq!(read.status, TransactionStatus::Failed);
+    assert_eq!(read.provider_ref, APPROVAL_ID);
+    assert!(read
+        .failure_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("rejected")));
+    // A rejected approval never produced a transaction: the hold may be released.
+    assert!(!read.outcome_ambiguous);
+}
+
+#[tokio::test]
+async fn a_pending_transfer_is_checked_against_its_approval() {
+    // The transfer exists (pendingApproval) but its approval was rejected: the approval wins.
+    let rest = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_sequence_id(USDT)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(transfer("pendingApproval", None)))
+        .expect(1)
+        .mount(&rest)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(approval_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pending_approval("rejected", &[])))
+        .expect(1)
+        .mount(&rest)
+        .await;
+    let read = client(&rest, custody(&[]))
+        .withdrawal_status(&handed_over_request())
+        .await
+        .expect("read");
+    assert_eq!(read.status, TransactionStatus::Failed);
+}
+
+#[tokio::test]
+async fn an_approval_still_pending_leaves_the_withdrawal_pending() {
+    for state in [
+        "pendingVideoApproval",
+        "awaitingSignature",
+        "pendingFinalApproval",
+    ] {
+        let rest = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(by_sequence_id(USDT)))
+            .respond_with(not_found())
+            .expect(1)
+            .mount(&rest)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(approval_path()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(pending_approval(state, &[])))
+            .expect(1)
+            .mount(&rest)
+            .await;
+        let read = client(&rest, custody(&[]))
+            .withdrawal_status(&handed_over_request())
+            .await
+            .expect(state);
+        assert_eq!(read.status, TransactionStatus::PendingSignature, "{state}");
+    }
+}
+
+#[tokio::test]
+async fn an_undocumented_approval_state_is_never_acted_on() {
+    let rest = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_sequence_id(USDT)))
+        .respond_with(not_found())
+        .mount(&rest)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(approval_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pending_approval("vanished", &[])))
+        .mount(&rest)
+        .await;
+    let err = client(&rest, custody(&[]))
+        .withdrawal_status(&handed_over_request())
+        .await
+        .expect_err("undocumented");
+    assert!(
+        matches!(&err, ProviderError::Unavailable(m) if m.contains("vanished")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn once_the_transfer_moves_the_approval_is_not_asked() {
+    let rest = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_sequence_id(USDT)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(transfer("signed", Some(TXID))))
+        .expect(1)
+        .mount(&rest)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(approval_path()))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&rest)
+        .await;
+    let read = client(&rest, custody(&[]))
+        .withdrawal_status(&handed_over_request())
+        .await
+        .expect("read");
+    assert_eq!(read.status, TransactionStatus::Broadcasting);
+    assert_eq!(read.provider_ref, TRANSFER_ID);
+}
+
+#[tokio::test]
+async fn only_a_removed_transfer_is_an_ambiguous_failure() {
+    for (state, ambiguous) in [("removed", true), ("failed", false), ("rejected", false)] {
+        let rest = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(by_sequence_id(USDT)))
+            .respond_with(ResponseTemplate::new(200).set_body_json(transfer(state, Some(TXID))))
+            .mount(&rest)
+            .await;
+        let read = client(&rest, custody(&[]))
+            .withdrawal_status(&request("USDT_ETHEREUM"))
+            .await
+            .expect(state);
+        assert_eq!(read.status, TransactionStatus::Failed, "{state}");
+        assert_eq!(read.outcome_ambiguous, ambiguous, "{state}");
+    }
+}
+
+#[tokio::test]
+async fn whether_an_asset_can_be_withdrawn_is_known_without_calling_bitgo() {
+    let rest = MockServer::start().await;
+    let usdt = AssetId::parse("USDT_ETHEREUM").expect("asset");
+    let disabled = client(&rest, WithdrawalFlow::Disabled).can_withdraw(usdt);
+    assert!(
+        matches!(&disabled, Err(ProviderError::Rejected(m)) if m.contains("disabled")),
+        "{disabled:?}"
+    );
+    assert_eq!(client(&rest, custody(&[])).can_withdraw(usdt), Ok(()));
+    assert_eq!(client(&rest, express(&rest)).can_withdraw(usdt), Ok(()));
+    let unserved =
+        client(&rest, custody(&[])).can_withdraw(AssetId::parse("XAUT_ETHEREUM").expect("asset"));
+    assert!(matches!(unserved, Err(ProviderError::Rejected(_))));
+    assert_no_http(&rest).await;
 }

@@ -172,6 +172,7 @@ impl CustodyProvider for SendCountingProvider {
             tx_hash: None,
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         })
     }
 
@@ -189,6 +190,7 @@ impl CustodyProvider for SendCountingProvider {
             tx_hash: Some(format!("0x{:0>64}", transaction_id.ulid().0 % 1_000_000)),
             failure_reason: None,
             confirmations: None,
+            outcome_ambiguous: false,
         })
     }
 

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use crate::asset::AssetId;
 use crate::ports::{
-    CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, ProviderError,
-    ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
+    CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, Notification,
+    ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 
 /// Why a set of routes cannot be used.
@@ -108,6 +108,15 @@ impl ProviderRouter {
         missing
     }
 
+    fn named(&self, notice: &DepositNotice) -> Result<&DynCustodyProvider, ProviderError> {
+        self.by_name.get(notice.provider.as_str()).ok_or_else(|| {
+            ProviderError::Unverified(format!(
+                "no custody provider named `{}` is configured",
+                notice.provider
+            ))
+        })
+    }
+
     fn route(&self, asset: AssetId) -> Result<&DynCustodyProvider, ProviderError> {
         self.routes.get(&asset).ok_or_else(|| {
             ProviderError::Rejected(format!(
@@ -125,6 +134,10 @@ impl CustodyProvider for ProviderRouter {
 
     fn serves(&self, asset: AssetId) -> Result<(), ProviderError> {
         self.route(asset)?.serves(asset)
+    }
+
+    fn can_withdraw(&self, asset: AssetId) -> Result<(), ProviderError> {
+        self.route(asset)?.can_withdraw(asset)
     }
 
     async fn mint_address(&self, request: &MintRequest) -> Result<MintedAddress, ProviderError> {
@@ -157,13 +170,39 @@ impl CustodyProvider for ProviderRouter {
         &self,
         notice: &DepositNotice,
     ) -> Result<VerifiedDeposit, ProviderError> {
-        let provider = self.by_name.get(notice.provider.as_str()).ok_or_else(|| {
-            ProviderError::Unverified(format!(
-                "no custody provider named `{}` is configured",
-                notice.provider
-            ))
-        })?;
-        provider.verify_deposit(notice).await
+        self.named(notice)?.verify_deposit(notice).await
+    }
+
+    async fn recent_deposits(
+        &self,
+        assets: &[AssetId],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        // Each provider is asked for the assets routed to it; one that cannot list, or fails,
+        // is one error item, so the others are still reconciled.
+        let mut items = Vec::new();
+        for (name, provider) in &self.by_name {
+            let mine: Vec<AssetId> = assets
+                .iter()
+                .copied()
+                .filter(|a| self.routes.get(a).is_some_and(|p| p.name() == *name))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            match provider.recent_deposits(&mine, since).await {
+                Ok(found) => items.extend(found),
+                Err(e) => items.push(Err(e)),
+            }
+        }
+        Ok(items)
+    }
+
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.named(notice)?.verify_notification(notice).await
     }
 }
 

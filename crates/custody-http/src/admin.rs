@@ -54,8 +54,43 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
         stuck_after: Duration::seconds(
             i64::try_from(settings.workers.stuck_after_secs).unwrap_or(i64::MAX / 2),
         ),
+        live_deposits: None,
+        operators: [Environment::Sandbox, Environment::Live]
+            .into_iter()
+            .map(|env| {
+                (
+                    env,
+                    custody_core::services::OperatorService::new(
+                        store.environment(env).uow,
+                        Arc::new(SystemClock),
+                        Arc::new(OsIds),
+                    ),
+                )
+            })
+            .collect(),
     };
-    let routed = settings.live.parsed_routes()?.into_keys().collect();
+    let routed: BTreeSet<AssetId> = settings.live.parsed_routes()?.into_keys().collect();
+    let mut operations = operations;
+    if matches!(
+        command,
+        AdminCommand::Deposits(DepositsCommand::Reconcile { .. })
+    ) {
+        // Only this command reaches the live providers, so only it needs them configured.
+        let clock: custody_core::ports::DynClock = Arc::new(SystemClock);
+        let router = crate::providers::live_provider(&settings.live, clock.clone())?;
+        operations.live_deposits = Some(LiveDeposits {
+            service: custody_core::services::DepositService::new(
+                store.environment(Environment::Live).uow,
+                Arc::new(router),
+                clock,
+                Arc::new(OsIds),
+            ),
+            assets: routed.iter().copied().collect(),
+            lookback: Duration::seconds(
+                i64::try_from(settings.workers.reconcile_lookback_secs).unwrap_or(i64::MAX / 2),
+            ),
+        });
+    }
     let output = execute(&admin, &operations, &routed, command).await?;
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
@@ -67,6 +102,21 @@ pub struct Operations {
     pub environments: Vec<(Environment, ReconciliationService)>,
     /// Default `--older-than` of `withdrawals stuck` (`workers.stuck_after_secs`).
     pub stuck_after: Duration,
+    /// The live deposit service over the live providers, for `deposits reconcile` (built
+    /// only for that command).
+    pub live_deposits: Option<LiveDeposits>,
+    /// Operator resolutions, per environment (`withdrawals resolve`).
+    pub operators: Vec<(Environment, custody_core::services::OperatorService)>,
+}
+
+/// What `deposits reconcile` runs with.
+pub struct LiveDeposits {
+    /// Over the live store and the live provider router.
+    pub service: custody_core::services::DepositService,
+    /// The routed assets.
+    pub assets: Vec<AssetId>,
+    /// Default `--since` (`workers.reconcile_lookback_secs`).
+    pub lookback: Duration,
 }
 
 impl Operations {
@@ -129,6 +179,74 @@ pub async fn execute(
                 }
             }
             json!({ "olderThanSecs": threshold.whole_seconds(), "items": items })
+        }
+        AdminCommand::Withdrawals(WithdrawalsCommand::Resolve {
+            id,
+            outcome,
+            evidence,
+            operator,
+            env,
+        }) => {
+            let env = environment(&env)?;
+            let outcome = match outcome.as_str() {
+                "completed" => custody_core::services::Resolution::Completed,
+                "failed" => custody_core::services::Resolution::Failed,
+                other => {
+                    return Err(anyhow!(
+                        "--as must be `completed` or `failed`, not `{other}`"
+                    ))
+                }
+            };
+            let id = custody_core::id::TransactionId::parse(&id)
+                .map_err(|e| anyhow!("not a transaction id: {e}"))?;
+            let operator = operator
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_default();
+            let service = operations
+                .operators
+                .iter()
+                .find(|(e, _)| *e == env)
+                .map(|(_, s)| s)
+                .ok_or_else(|| anyhow!("no store for {}", env.as_str()))?;
+            let resolved = service
+                .resolve_withdrawal(id, outcome, &operator, &evidence)
+                .await?;
+            json!({
+                "env": env.as_str(),
+                "id": resolved.id.to_string(),
+                "status": resolved.status.as_str(),
+                "amount": resolved.amount.to_decimal_string(resolved.asset.decimals()),
+                "asset": resolved.asset.to_string(),
+                "failureReason": resolved.failure_reason,
+                "resolvedBy": operator,
+                "evidence": evidence,
+                "updatedAt": timestamp(resolved.updated_at),
+            })
+        }
+        AdminCommand::Deposits(DepositsCommand::Reconcile { since }) => {
+            let live = operations
+                .live_deposits
+                .as_ref()
+                .ok_or_else(|| anyhow!("the live providers are not available"))?;
+            let lookback = match since {
+                Some(raw) => parse_duration(&raw)
+                    .map_err(|e| anyhow!("--since: {e}"))?
+                    .unwrap_or(Duration::ZERO),
+                None => live.lookback,
+            };
+            let from = custody_core::ports::Clock::now(&SystemClock) - lookback;
+            let pass = live.service.reconcile(&live.assets, from).await?;
+            json!({
+                "env": "live",
+                "since": timestamp(from),
+                "applied": pass.applied.iter().map(|(reference, id, status)| json!({
+                    "providerRef": reference, "transactionId": id.to_string(), "status": status.as_str()
+                })).collect::<Vec<_>>(),
+                "notApplied": pass.not_applied.iter().map(|(reference, code, why)| json!({
+                    "providerRef": reference, "code": code, "reason": why
+                })).collect::<Vec<_>>(),
+                "unusable": pass.unusable,
+            })
         }
         AdminCommand::Deposits(DepositsCommand::Unattributed { env, limit }) => {
             let mut items = Vec::new();

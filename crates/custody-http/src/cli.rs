@@ -97,6 +97,25 @@ pub enum WithdrawalsCommand {
         #[arg(long, default_value_t = 200)]
         limit: u32,
     },
+    /// Settles by hand a withdrawal handed to the provider whose outcome an operator has
+    /// established: `completed` settles its hold, `failed` releases it (through the ledger),
+    /// recorded with who and why in its history.
+    Resolve {
+        /// The withdrawal (`tx_…`).
+        id: String,
+        /// `completed` or `failed`.
+        #[arg(long = "as")]
+        outcome: String,
+        /// What shows it (a BitGo transfer id, a block explorer link, a ticket).
+        #[arg(long)]
+        evidence: String,
+        /// Who resolves it (default: `$USER`).
+        #[arg(long)]
+        operator: Option<String>,
+        /// `live` (default) or `sandbox`.
+        #[arg(long, default_value = "live")]
+        env: String,
+    },
 }
 
 /// `custody admin deposits …`.
@@ -110,6 +129,13 @@ pub enum DepositsCommand {
         /// At most this many per environment.
         #[arg(long, default_value_t = 200)]
         limit: u32,
+    },
+    /// Catches up missed live deposit notifications now: applies what the providers report
+    /// (BitGo's transfer list per wallet) through the notifications' exactly-once path.
+    Reconcile {
+        /// How far back, such as `2d`, `12h` (default `workers.reconcile_lookback_secs`).
+        #[arg(long)]
+        since: Option<String>,
     },
 }
 

@@ -141,6 +141,12 @@ pub struct WorkersSettings {
     pub stuck_after_secs: u64,
     /// How often expired idempotency records are deleted (milliseconds).
     pub purge_interval_ms: u64,
+    /// How often live deposits are reconciled against the providers' own lists, catching up
+    /// missed notifications (milliseconds; `0`: never on a schedule, only
+    /// `custody admin deposits reconcile`).
+    pub reconcile_interval_ms: u64,
+    /// How far back each scheduled reconciliation looks (seconds).
+    pub reconcile_lookback_secs: u64,
 }
 
 impl Default for WorkersSettings {
@@ -153,6 +159,8 @@ impl Default for WorkersSettings {
             max_backoff_secs: 300,
             stuck_after_secs: 3_600,
             purge_interval_ms: 300_000,
+            reconcile_interval_ms: 600_000,
+            reconcile_lookback_secs: 172_800,
         }
     }
 }

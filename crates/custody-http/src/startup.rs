@@ -111,9 +111,18 @@ impl Application {
             },
         ];
         let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
+        let live_deposits = DepositService::new(
+            store.environment(Environment::Live).uow,
+            wiring.live_provider.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
+        let live_assets = settings.live.parsed_routes()?.into_keys().collect();
         let mut app = Application::build_with(store, wiring)?;
         app.workers = workers::spawn(&settings.workers, specs, &clock, &ids)
-            .with_heartbeat(registry, instance, clock);
+            .with_heartbeat(registry, instance, clock.clone());
+        app.workers
+            .reconcile_deposits(&settings.workers, live_deposits, live_assets, clock);
         Ok(app)
     }
 

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{
@@ -20,7 +21,7 @@ use custody_core::ports::{
     EnvironmentStores,
 };
 use custody_core::services::{
-    DepositRefresh, TransactionWorker, WithdrawalService, WorkerSettings,
+    DepositRefresh, DepositService, TransactionWorker, WithdrawalService, WorkerSettings,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -171,6 +172,60 @@ pub fn spawn(
         )));
     }
     Workers { stop, tasks }
+}
+
+impl Workers {
+    /// Adds the live deposit reconciliation (issue 14): every `workers.reconcile_interval_ms`,
+    /// the deposits the providers report for `assets` over the last
+    /// `workers.reconcile_lookback_secs` are applied through the notifications' exactly-once
+    /// path (`DepositService::reconcile`), so a missed notification is caught up. Not started
+    /// when the workers are disabled, the interval is 0 or nothing is routed. Any instance may
+    /// run it: applying a known deposit again changes nothing.
+    pub fn reconcile_deposits(
+        &mut self,
+        settings: &WorkersSettings,
+        deposits: DepositService,
+        assets: Vec<AssetId>,
+        clock: DynClock,
+    ) {
+        if !settings.enabled || settings.reconcile_interval_ms == 0 || assets.is_empty() {
+            return;
+        }
+        let every = Duration::from_millis(settings.reconcile_interval_ms.max(10));
+        let lookback = time::Duration::seconds(
+            i64::try_from(settings.reconcile_lookback_secs).unwrap_or(i64::MAX / 2),
+        );
+        let mut stop = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                let since = clock.now() - lookback;
+                match deposits.reconcile(&assets, since).await {
+                    Ok(pass) => {
+                        for (reference, code, why) in &pass.not_applied {
+                            tracing::warn!(reference, code, why, "reconciled deposit not applied");
+                        }
+                        for why in &pass.unusable {
+                            tracing::warn!(why, "reconciliation report unusable");
+                        }
+                        tracing::info!(
+                            applied = pass.applied.len(),
+                            not_applied = pass.not_applied.len(),
+                            unusable = pass.unusable.len(),
+                            "live deposits reconciled"
+                        );
+                    }
+                    Err(e) => tracing::warn!(error = %e, "deposit reconciliation failed; retried next time"),
+                }
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+        }));
+    }
 }
 
 /// Housekeeping: deletes expired idempotency records (kept 24 h) on a schedule, so the table

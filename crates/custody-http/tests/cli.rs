@@ -533,3 +533,41 @@ fn admin_cooling_off_and_the_reconciliation_lists() {
     );
     assert_eq!(unattributed["items"], serde_json::json!([]));
 }
+
+#[test]
+fn admin_withdrawals_resolve_refuses_what_it_cannot_resolve() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A transaction the store does not have.
+    let err = admin_fails(
+        dir.path(),
+        &[
+            "withdrawals",
+            "resolve",
+            "tx_01J9Z3K5V6W7X8Y9Z0A1B2C3D4",
+            "--as",
+            "failed",
+            "--evidence",
+            "never broadcast",
+            "--operator",
+            "alice",
+        ],
+    );
+    assert!(err.to_lowercase().contains("not found"), "{err}");
+    let err = admin_fails(
+        dir.path(),
+        &[
+            "withdrawals",
+            "resolve",
+            "tx_01J9Z3K5V6W7X8Y9Z0A1B2C3D4",
+            "--as",
+            "sent",
+            "--evidence",
+            "x",
+        ],
+    );
+    assert!(err.contains("`completed` or `failed`"), "{err}");
+    // With nothing routed live, reconciliation has nothing to ask and applies nothing.
+    let out = admin(dir.path(), &["deposits", "reconcile", "--since", "1h"]);
+    assert_eq!(out["applied"], serde_json::json!([]));
+    assert_eq!(out["env"], "live");
+}

@@ -7,8 +7,8 @@ use custody_core::asset::{AssetId, AssetSymbol};
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::TenantId;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, MintRequest, MintedAddress, ProviderError, ProviderTransfer,
-    VerifiedDeposit, WithdrawalRequest,
+    CustodyProvider, DepositNotice, MintRequest, MintedAddress, Notification, ProviderError,
+    ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 use custody_core::transaction::TransactionStatus;
 
@@ -121,6 +121,10 @@ impl CustodyProvider for RhinoClient {
         })
     }
 
+    fn can_withdraw(&self, _asset: AssetId) -> Result<(), ProviderError> {
+        Err(deposits_only())
+    }
+
     async fn submit_withdrawal(
         &self,
         _request: &WithdrawalRequest,
@@ -147,6 +151,25 @@ impl CustodyProvider for RhinoClient {
              not by reference alone"
                 .into(),
         ))
+    }
+
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.check_signature(&notice.payload, notice.signature.as_deref())
+            .await?;
+        match webhook::event_tag(&notice.payload)? {
+            tag if webhook::is_deposit_tag(&tag) => {
+                self.verify_deposit(notice).await.map(Notification::Deposit)
+            }
+            // Signed by Rhino and not about a deposit (`DEPOSIT_ADDRESS_CREATED`,
+            // `WEBHOOK_TEST`, `BRIDGE_PENDING`, refunds…): acknowledged, nothing to do.
+            tag => Ok(Notification::Acknowledged(format!(
+                "Rhino event {} is not a deposit",
+                tag.chars().take(64).collect::<String>()
+            ))),
+        }
     }
 
     async fn verify_deposit(
@@ -216,12 +239,17 @@ impl CustodyProvider for RhinoClient {
         let asset = AssetId::new(symbol, network).map_err(|e| {
             ProviderError::Unverified(format!("deposit {} is not in the catalogue: {e}", item.id))
         })?;
+        // Authentic (signed, and in Rhino's own history) but unusable: refused as malformed.
         let amount = item
             .amount_wei
             .as_deref()
             .and_then(|wei| Amount::parse_base_units(wei).ok())
+            .filter(|amount| !amount.is_zero())
             .ok_or_else(|| {
-                ProviderError::Unverified(format!("deposit {} has no readable amountWei", item.id))
+                ProviderError::Malformed(format!(
+                    "deposit {} has a zero or unreadable amountWei",
+                    item.id
+                ))
             })?;
         let status = deposit_status(item);
         tracing::info!(

@@ -84,6 +84,35 @@ pub(crate) struct DepositEvent {
     pub event_id: Option<String>,
 }
 
+/// The events that report a deposit through one of our SDAs.
+const DEPOSIT_TAGS: [&str; 4] = [
+    "BRIDGE_ACCEPTED",
+    "BRIDGE_EXECUTED",
+    "DEPOSIT_ADDRESS_BRIDGE_REJECTED",
+    "DEPOSIT_ADDRESS_BRIDGE_DELAYED",
+];
+
+/// Whether `tag` is one of the deposit events.
+pub(crate) fn is_deposit_tag(tag: &str) -> bool {
+    DEPOSIT_TAGS.contains(&tag)
+}
+
+/// `event._tag` of a (signature-checked) body.
+///
+/// # Errors
+/// `Unverified` when it is not an envelope with a tag.
+pub(crate) fn event_tag(payload: &[u8]) -> Result<String, ProviderError> {
+    let envelope: Value = serde_json::from_slice(payload)
+        .map_err(|_| ProviderError::Unverified("the event is not JSON".into()))?;
+    envelope
+        .get("event")
+        .and_then(|e| e.get("_tag"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ProviderError::Unverified("the event has no `_tag`".into()))
+}
+
 /// Reads the envelope `{event:{_tag,…}, eventId, ts}` of a (signature-checked) body.
 ///
 /// # Errors

@@ -16,7 +16,8 @@ use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::{AddressId, TenantId, TransactionId, VaultId, WalletId};
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, FixedClock, MintRequest, ProviderError, WithdrawalRequest,
+    CustodyProvider, DepositNotice, FixedClock, MintRequest, Notification, ProviderError,
+    WithdrawalRequest,
 };
 use custody_core::retry::Backoff;
 use custody_core::transaction::TransactionStatus;
@@ -359,6 +360,7 @@ async fn withdrawals_are_refused() {
             amount: custody_core::amount::Amount::from_base_units(1),
             destination: ChainAddress::from_evm_bytes(asset.network(), [7; 20]).unwrap(),
             recorded_at: OffsetDateTime::UNIX_EPOCH,
+            provider_ref: None,
         })
         .await
         .unwrap_err();
@@ -367,6 +369,13 @@ async fn withdrawals_are_refused() {
         ProviderError::Rejected(
             "Rhino serves deposit addresses only; withdrawals go through BitGo".into()
         )
+    );
+    // Known before any withdrawal is accepted: the core refuses it at submit (422).
+    assert_eq!(
+        client.can_withdraw(AssetId::parse("USDC_BASE").unwrap()),
+        Err(ProviderError::Rejected(
+            "Rhino serves deposit addresses only; withdrawals go through BitGo".into()
+        ))
     );
 }
 
@@ -1091,23 +1100,70 @@ async fn history_items_rhino_cannot_vouch_for_are_unverified() {
     float["amountWei"] = json!("1.5");
     let mut missing = accepted("missing", "EXECUTED", "1");
     missing.as_object_mut().unwrap().remove("amountWei");
-    history_mock(&token, history(&[eth, float, missing]))
-        .expect(3)
+    let zero = accepted("zero", "EXECUTED", "0");
+    history_mock(&token, history(&[eth, float, missing, zero]))
+        .expect(4)
         .mount(&stub.server)
         .await;
     let client = stub.client_with(pinned(&stub.server));
 
-    for id in ["eth", "float", "missing"] {
+    let body = bridge_event("BRIDGE_EXECUTED", "eth");
+    let refused = client
+        .verify_deposit(&notice(&body, Some(sign(&body))))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ProviderError::Unverified(_)),
+        "{refused:?}"
+    );
+    // Issue 14: an unusable amount is malformed (a clear 422 at the endpoint), not unverified.
+    for id in ["float", "missing", "zero"] {
         let body = bridge_event("BRIDGE_EXECUTED", id);
         let refused = client
             .verify_deposit(&notice(&body, Some(sign(&body))))
             .await
             .unwrap_err();
         assert!(
-            matches!(refused, ProviderError::Unverified(_)),
+            matches!(&refused, ProviderError::Malformed(m) if m.contains(id)),
             "{id}: {refused:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn signed_events_that_are_not_deposits_are_acknowledged_without_a_read() {
+    let stub = Stub::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&stub.server)
+        .await;
+    let client = stub.client_with(pinned(&stub.server));
+    let created = serde_json::to_vec(&json!({
+        "event": {"_tag": "DEPOSIT_ADDRESS_CREATED", "depositChain": "ETHEREUM",
+                  "depositAddress": EVM_SDA, "destinationChain": "BASE",
+                  "destinationAddress": DESTINATION, "addressNote": "wal_x:0"},
+        "eventId": "e2", "ts": 1
+    }))
+    .unwrap();
+    let test_event =
+        br#"{"event":{"_tag":"WEBHOOK_TEST","type":"test","message":"hi"},"eventId":"e","ts":1}"#
+            .to_vec();
+    for body in [created, test_event.clone()] {
+        let got = client
+            .verify_notification(&notice(&body, Some(sign(&body))))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&got, Notification::Acknowledged(why) if why.contains("not a deposit")),
+            "{got:?}"
+        );
+    }
+    // Unsigned, it is not authentic: refused.
+    assert!(matches!(
+        client.verify_notification(&notice(&test_event, None)).await,
+        Err(ProviderError::Unverified(_))
+    ));
 }
 
 #[tokio::test]

@@ -264,6 +264,8 @@ pub fn withdrawal_status(
             seen,
             required: timing.confirmations,
         }),
+        // The sandbox's failures are definite: nothing left the simulated wallet.
+        outcome_ambiguous: false,
     };
     match magic {
         Magic::RefusedAtHandover => return Err(ProviderError::NotFound),

@@ -53,6 +53,10 @@ pub struct WithdrawalRequest {
     /// When the withdrawal was recorded (the transaction's `created_at`). The sandbox plays
     /// the chain from it, statelessly; live providers ignore it.
     pub recorded_at: OffsetDateTime,
+    /// The provider's reference from its last answer, if any (at BitGo's custody flow the
+    /// pending approval's id until a transfer exists): a status read that cannot find the
+    /// withdrawal by our id asks by this one, so a rejected approval is seen.
+    pub provider_ref: Option<String>,
 }
 
 /// The provider's view of a withdrawal, mapped to our statuses.
@@ -68,6 +72,10 @@ pub struct ProviderTransfer {
     pub failure_reason: Option<String>,
     /// Confirmations so far while `Confirming` (and at completion), when the provider says.
     pub confirmations: Option<Confirmations>,
+    /// For a `Failed` or `Cancelled` report: the provider cannot say that no funds left (a
+    /// broadcast transaction dropped by a re-organisation may still be mined). The core then
+    /// keeps the funds held and flags the withdrawal for an operator instead of releasing.
+    pub outcome_ambiguous: bool,
 }
 
 /// An inbound deposit notification, as received (not yet trusted): the adapter parses the
@@ -98,6 +106,21 @@ pub struct VerifiedDeposit {
     pub status: TransactionStatus,
     /// Confirmations so far.
     pub confirmations: Option<Confirmations>,
+}
+
+/// What an authentic provider notification turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// A deposit, read back from the provider.
+    Deposit(VerifiedDeposit),
+    /// News about one of our withdrawals (BitGo: a `send` carrying our transaction id as its
+    /// `sequenceId`). Nothing in it is applied as such: the withdrawal is polled (read back by
+    /// our id), the same path as the worker's.
+    Withdrawal(TransactionId),
+    /// Authentic (or harmless) but nothing to do: a webhook test, a deposit address created,
+    /// a transfer of a coin we do not track. Acknowledged so the provider does not retry or
+    /// suspend the webhook; the reason is logged.
+    Acknowledged(String),
 }
 
 /// How fast a simulated deposit settles.
@@ -144,6 +167,16 @@ pub enum ProviderError {
     /// An inbound notification failed verification.
     #[error("notification could not be verified: {0}")]
     Unverified(String),
+    /// An authentic notification whose content cannot be used: a deposit of zero, or an
+    /// amount that is not a base-unit integer. Refused (422), never applied.
+    #[error("the provider's notification is malformed: {0}")]
+    Malformed(String),
+    /// A send was handed over but its outcome is unknown (a timeout or 5xx after the request
+    /// left, a refusal with nothing found under our reference). Never retried and never failed
+    /// blindly: the withdrawal keeps its funds held, is flagged for an operator, and waits for a
+    /// status read that finds it (or for `custody admin withdrawals resolve`).
+    #[error("custody provider outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// This provider cannot do this at all (Rhino cannot read a deposit back by its reference
     /// alone; live providers do not simulate). Not retryable: a worker asking for status
     /// tries again much later, or leaves it to reconciliation.
@@ -161,6 +194,8 @@ impl ProviderError {
             ProviderError::NotFound => "provider_not_found",
             ProviderError::Unverified(_) => "provider_unverified",
             ProviderError::Unsupported(_) => "provider_unsupported",
+            ProviderError::OutcomeUnknown(_) => "provider_outcome_unknown",
+            ProviderError::Malformed(_) => "provider_malformed",
         }
     }
 
@@ -188,6 +223,17 @@ pub trait CustodyProvider: Send + Sync {
     /// # Errors
     /// [`ProviderError::Rejected`] saying why not.
     fn serves(&self, asset: AssetId) -> Result<(), ProviderError>;
+
+    /// Whether withdrawals of `asset` can be handed to this provider at all (Rhino serves
+    /// deposit addresses only; BitGo with withdrawals disabled). Asked when a withdrawal is
+    /// submitted, so one that could never be sent is refused at once rather than accepted and
+    /// failed later. No I/O. The default: yes, whenever the asset is served.
+    ///
+    /// # Errors
+    /// [`ProviderError::Rejected`] saying why not.
+    fn can_withdraw(&self, asset: AssetId) -> Result<(), ProviderError> {
+        self.serves(asset)
+    }
 
     /// Mints a deposit address. Called while address minting for (vault, asset) is serialised,
     /// so it is called once per address.
@@ -247,6 +293,40 @@ pub trait CustodyProvider: Send + Sync {
             "{} does not simulate deposits: only the sandbox does",
             self.name()
         )))
+    }
+
+    /// The deposits the provider reports for `assets` since `since`, read as
+    /// [`verify_deposit`](CustodyProvider::verify_deposit) reads one (BitGo: the wallet's
+    /// transfer list): how missed notifications are caught up. One item per reported deposit;
+    /// an item that cannot be used (malformed, not ours) is an error naming its reference.
+    /// The default: [`ProviderError::Unsupported`].
+    ///
+    /// # Errors
+    /// Transport errors of the listing itself; `Unsupported` when the provider cannot list.
+    async fn recent_deposits(
+        &self,
+        assets: &[AssetId],
+        since: OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let _ = (assets, since);
+        Err(ProviderError::Unsupported(format!(
+            "{} cannot list deposits for reconciliation",
+            self.name()
+        )))
+    }
+
+    /// Verifies any notification and says what it is: a deposit (as
+    /// [`verify_deposit`](CustodyProvider::verify_deposit)), news of one of our withdrawals,
+    /// or something authentic to acknowledge without acting. The default knows deposits only.
+    ///
+    /// # Errors
+    /// [`ProviderError::Unverified`] when it cannot be verified; [`ProviderError::Malformed`]
+    /// for a zero or unreadable amount; transport errors.
+    async fn verify_notification(
+        &self,
+        notice: &DepositNotice,
+    ) -> Result<Notification, ProviderError> {
+        self.verify_deposit(notice).await.map(Notification::Deposit)
     }
 
     /// Verifies a deposit notification by reading the transfer back from the provider; nothing

@@ -57,6 +57,7 @@ fn withdrawal_request(transaction_id: TransactionId, asset: AssetId) -> Withdraw
         amount: Amount::from_base_units(1),
         destination: ChainAddress::from_evm_bytes(asset.network(), [9; 20]).expect("evm address"),
         recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        provider_ref: None,
     }
 }
 
@@ -178,6 +179,7 @@ async fn withdrawals_follow_the_asset_and_notices_follow_the_provider_name() {
                 tx_hash: None,
                 failure_reason: None,
                 confirmations: None,
+                outcome_ambiguous: false,
             })
         });
     bitgo.expect_verify_deposit().never();

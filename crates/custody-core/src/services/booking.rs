@@ -153,8 +153,30 @@ pub(crate) async fn advance_to(
     wallets: &mut BTreeMap<WalletId, Wallet>,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    for step in transaction.status.path_to(target)? {
-        let previous = serde_json::json!({ "status": transaction.status });
+    advance_annotated(tx, ids, transaction, target, wallets, now, None).await
+}
+
+/// [`advance_to`], adding `annotation` to the last step's event under `previous_attributes`
+/// (an operator's resolution: who and why, in the transaction's history).
+///
+/// # Errors
+/// As [`advance_to`].
+pub(crate) async fn advance_annotated(
+    tx: &mut dyn StoreTx,
+    ids: &dyn IdGenerator,
+    transaction: &mut Transaction,
+    target: TransactionStatus,
+    wallets: &mut BTreeMap<WalletId, Wallet>,
+    now: OffsetDateTime,
+    annotation: Option<(&str, serde_json::Value)>,
+) -> Result<(), Error> {
+    let steps = transaction.status.path_to(target)?;
+    let last = steps.len().saturating_sub(1);
+    for (n, step) in steps.into_iter().enumerate() {
+        let mut previous = serde_json::json!({ "status": transaction.status });
+        if let (true, Some((key, value))) = (n == last, annotation.as_ref()) {
+            previous[*key] = value.clone();
+        }
         transaction.advance(step, now)?;
         if let Some(movement) = transaction.ledger_effect(step) {
             book(tx, ids, transaction, movement, wallets, now).await?;

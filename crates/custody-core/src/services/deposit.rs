@@ -16,10 +16,34 @@ use crate::error::{Error, ResourceKind};
 use crate::event::EventType;
 use crate::id::TransactionId;
 use crate::ports::{
-    DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, StoreError,
-    VerifiedDeposit,
+    DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, Notification,
+    StoreError, VerifiedDeposit,
 };
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
+
+/// What a received notification was, once verified ([`DepositService::receive`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A deposit, applied (boxed: it is much larger than the others).
+    Deposit(Box<Transaction>),
+    /// News of this withdrawal of ours: poll it.
+    Withdrawal(TransactionId),
+    /// Nothing to do (why).
+    Acknowledged(String),
+}
+
+/// What a deposit reconciliation pass did ([`DepositService::reconcile`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DepositReconciliation {
+    /// Deposits applied (created, moved forward, or already up to date): provider reference,
+    /// our transaction, its status now.
+    pub applied: Vec<(String, TransactionId, TransactionStatus)>,
+    /// Reported deposits not applied: provider reference, error code, why (unknown address,
+    /// asset mismatch, archived vault, disagreeing report).
+    pub not_applied: Vec<(String, String, String)>,
+    /// Reports that could not be read as deposits, or providers that cannot list.
+    pub unusable: Vec<String>,
+}
 
 /// Deposit use cases. Driven by provider notifications and the sandbox simulator, not by
 /// partner keys, so there is no caller.
@@ -55,6 +79,63 @@ impl DepositService {
     pub async fn record(&self, notice: &DepositNotice) -> Result<Transaction, Error> {
         let verified = self.provider.verify_deposit(notice).await?;
         self.apply_verified(verified).await
+    }
+
+    /// Verifies any provider notification and applies it if it is a deposit. News of one of
+    /// our withdrawals is returned for the caller to poll (through the withdrawal service, the
+    /// worker's path); anything else authentic is returned as acknowledged.
+    ///
+    /// # Errors
+    /// `Provider(Unverified)` when the provider does not confirm it; `Provider(Malformed)`
+    /// for a zero or unreadable amount; as [`DepositService::apply_verified`].
+    pub async fn receive(&self, notice: &DepositNotice) -> Result<Received, Error> {
+        match self.provider.verify_notification(notice).await? {
+            Notification::Deposit(verified) => self
+                .apply_verified(verified)
+                .await
+                .map(|t| Received::Deposit(Box::new(t))),
+            Notification::Withdrawal(id) => Ok(Received::Withdrawal(id)),
+            Notification::Acknowledged(why) => Ok(Received::Acknowledged(why)),
+        }
+    }
+
+    /// Catches up missed notifications: asks the provider for the deposits it reports for
+    /// `assets` since `since` and applies each through
+    /// [`apply_verified`](DepositService::apply_verified), the notifications' exactly-once
+    /// path (a deposit already known only moves forward; one reported twice is credited
+    /// once). What cannot be applied is listed with the reason, never dropped silently: an
+    /// archived vault's deposit or a disagreeing report goes to the suspense list as it does
+    /// from a notification.
+    ///
+    /// # Errors
+    /// The provider's listing errors (nothing was applied).
+    pub async fn reconcile(
+        &self,
+        assets: &[crate::asset::AssetId],
+        since: time::OffsetDateTime,
+    ) -> Result<DepositReconciliation, Error> {
+        let reported = self.provider.recent_deposits(assets, since).await?;
+        let mut report = DepositReconciliation::default();
+        for item in reported {
+            match item {
+                Ok(deposit) => {
+                    let provider_ref = deposit.provider_ref.clone();
+                    match self.apply_verified(deposit).await {
+                        Ok(t) => report.applied.push((provider_ref, t.id, t.status)),
+                        Err(e) if e.is_retryable() => return Err(e),
+                        Err(e) => {
+                            report.not_applied.push((
+                                provider_ref,
+                                e.code().to_owned(),
+                                e.to_string(),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => report.unusable.push(e.to_string()),
+            }
+        }
+        Ok(report)
     }
 
     /// Applies a deposit the provider has confirmed: creates it (crediting `pending`) on first
@@ -176,7 +257,15 @@ impl DepositService {
         let mut wallets = BTreeMap::from([(wallet.id, wallet)]);
 
         let mut transaction = match tx.lock_deposit_by_provider_ref(&deposit.provider_ref).await {
-            Ok(existing) => existing,
+            Ok(existing) => {
+                if let Some(refusal) =
+                    hold_disagreeing_report(tx.as_mut(), &existing, &address, deposit, now).await?
+                {
+                    tx.commit().await?;
+                    return Err(refusal);
+                }
+                existing
+            }
             Err(StoreError::NotFound) => {
                 // Issue 12 (worker): a deposit to an archived vault is recorded, not credited.
                 let diverted = divert_unattributable(tx.as_mut(), &address, deposit, now).await?;
@@ -244,6 +333,68 @@ impl DepositService {
         commit_with(tx, transaction.tenant_id, idempotency, &transaction).await?;
         Ok(transaction)
     }
+}
+
+/// Why a deposit report was not applied: it disagrees with what we recorded for its reference.
+pub const REPORT_DISAGREES: &str = "report_disagrees";
+
+/// A later report of a known deposit that disagrees with it (amount, asset or receiving
+/// address) is never applied: it is recorded in the suspense list (`unattributed_deposits`,
+/// reason `report_disagrees`, with everything the provider said) for an operator, and the
+/// refusal is returned to answer after committing `tx`. `None` when it agrees.
+async fn hold_disagreeing_report(
+    tx: &mut dyn crate::ports::StoreTx,
+    existing: &Transaction,
+    address: &crate::deposit_address::DepositAddress,
+    deposit: &VerifiedDeposit,
+    now: time::OffsetDateTime,
+) -> Result<Option<Error>, Error> {
+    let mut differences = Vec::new();
+    if existing.amount != deposit.amount {
+        differences.push(format!(
+            "amount {} (recorded {})",
+            deposit.amount.base_units(),
+            existing.amount.base_units()
+        ));
+    }
+    if existing.asset != deposit.asset {
+        differences.push(format!(
+            "asset {} (recorded {})",
+            deposit.asset, existing.asset
+        ));
+    }
+    if existing.destination_address.as_ref() != Some(&deposit.address) {
+        differences.push(format!("address {}", deposit.address));
+    }
+    if differences.is_empty() {
+        return Ok(None);
+    }
+    tx.record_unattributed_deposit(&crate::work::UnattributedDeposit {
+        provider_ref: deposit.provider_ref.clone(),
+        tenant_id: Some(address.tenant_id),
+        vault_id: Some(address.vault_id),
+        deposit_address_id: Some(address.id),
+        asset: deposit.asset,
+        amount: deposit.amount,
+        address: deposit.address.clone(),
+        tx_hash: deposit.tx_hash.clone(),
+        status: deposit.status,
+        confirmations: deposit.confirmations,
+        reason: REPORT_DISAGREES.to_owned(),
+        first_seen_at: now,
+        last_seen_at: now,
+    })
+    .await?;
+    Ok(Some(Error::Refused {
+        code: "deposit_report_disagrees",
+        message: format!(
+            "the provider's report of {} disagrees with deposit {}: {}; recorded for an \
+             operator, not applied",
+            deposit.provider_ref,
+            existing.id,
+            differences.join(", ")
+        ),
+    }))
 }
 
 #[cfg(test)]

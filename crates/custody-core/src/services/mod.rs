@@ -15,6 +15,7 @@ mod auth;
 mod balance;
 mod booking;
 mod deposit;
+mod operator;
 mod reconciliation;
 mod sandbox;
 mod transaction_worker;
@@ -31,7 +32,8 @@ pub use address_book::{AddressBookFilter, AddressBookService, NewAddressBookEntr
 pub use admin::{AdminService, MintedKey, NewKey};
 pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
 pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};
-pub use deposit::DepositService;
+pub use deposit::{DepositReconciliation, DepositService, Received};
+pub use operator::{OperatorService, Resolution};
 pub use reconciliation::ReconciliationService;
 pub use sandbox::{DepositTarget, SandboxService, SimulateDeposit};
 pub use transaction_worker::{DepositRefresh, PassReport, TransactionWorker, WorkerSettings};

@@ -88,7 +88,8 @@ impl WithdrawalService {
     /// # Errors
     /// `MissingScope(withdrawals:write)`; `NotFound` wallet or entry; `Destination(..)` when the
     /// entry is deleted or for another network/asset; amount errors; `Vault(Frozen|Archived)`;
-    /// `InsufficientFunds`; store errors. Nothing is written on error.
+    /// `InsufficientFunds`; `Refused(asset_not_withdrawable)` when the environment's provider
+    /// cannot send the asset at all; store errors. Nothing is written on error.
     pub async fn submit(
         &self,
         caller: &Caller,
@@ -108,6 +109,20 @@ impl WithdrawalService {
             .get(&command.from)
             .ok_or(Error::NotFound(ResourceKind::Wallet))?;
         let asset = wallet.asset;
+        // A withdrawal this deployment could never send (Rhino is deposit-only; BitGo with
+        // withdrawals disabled) is refused now, before anything is held.
+        self.provider
+            .can_withdraw(asset)
+            .map_err(|refusal| Error::Refused {
+                code: "asset_not_withdrawable",
+                message: format!(
+                    "{asset} cannot be withdrawn in this environment: {}",
+                    match refusal {
+                        ProviderError::Rejected(why) => why,
+                        other => other.to_string(),
+                    }
+                ),
+            })?;
         let vault_id = wallet.vault_id;
         let entry = tx
             .lock_address_book_entry(caller.tenant_id, command.destination)
@@ -313,7 +328,15 @@ impl WithdrawalService {
                 tx_hash: None,
                 failure_reason: Some(reason),
                 confirmations: None,
+                outcome_ambiguous: false,
             },
+            // Handed over, outcome unknown: never resent, never failed. Flagged with the funds
+            // held; the worker's status reads (by our id) settle it, or an operator does.
+            Err(ProviderError::OutcomeUnknown(reason)) => {
+                return self
+                    .flag(id, &format!("outcome unknown after hand-over: {reason}"))
+                    .await
+            }
             // Refused on a resend: the first send may have executed. Keep the funds held.
             Err(ProviderError::Rejected(reason)) => {
                 return self
@@ -540,6 +563,32 @@ impl WithdrawalService {
             tx.commit().await?;
             return Ok(transaction);
         }
+        if matches!(
+            report.status,
+            TransactionStatus::Failed | TransactionStatus::Cancelled
+        ) && !transaction.status.is_terminal()
+            && (report.outcome_ambiguous || transaction.status.transition(report.status).is_err())
+        {
+            // The provider gives up on a withdrawal it may already have sent (a dropped
+            // broadcast may still be mined; a cancel after broadcasting is not a state we can
+            // take): releasing the hold could pay twice. Keep it held and ask an operator.
+            drop(tx);
+            return self
+                .flag(
+                    id,
+                    &format!(
+                        "the provider reported {} while {} ({}); whether funds left is \
+                         ambiguous",
+                        report.status,
+                        transaction.status,
+                        report
+                            .failure_reason
+                            .as_deref()
+                            .unwrap_or("no reason given")
+                    ),
+                )
+                .await;
+        }
         if !report.provider_ref.is_empty() {
             transaction.provider_ref = Some(report.provider_ref);
         }
@@ -599,6 +648,7 @@ fn request_for(transaction: &Transaction) -> Result<WithdrawalRequest, Error> {
         amount: transaction.amount,
         destination,
         recorded_at: transaction.created_at,
+        provider_ref: transaction.provider_ref.clone(),
     })
 }
 

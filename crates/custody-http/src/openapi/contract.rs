@@ -135,6 +135,7 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "unsupported_network",
             "unsupported_asset_network",
             "asset_not_enabled",
+            "asset_not_withdrawable",
             "account_asset_mismatch",
             "vault_archived",
             "vault_frozen",

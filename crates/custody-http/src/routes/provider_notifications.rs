@@ -19,9 +19,10 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::error::Error;
 use custody_core::ports::{DepositNotice, ProviderError};
+use custody_core::services::Received;
 
 use super::Endpoints;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorType};
 use crate::graph::AppState;
 
 pub(super) fn endpoints(api: &mut Endpoints) {
@@ -89,8 +90,8 @@ async fn receive(
         payload: body.to_vec(),
         signature,
     };
-    match state.live.deposits.record(&notice).await {
-        Ok(deposit) => {
+    match state.live.deposits.receive(&notice).await {
+        Ok(Received::Deposit(deposit)) => {
             tracing::info!(
                 provider = source.provider,
                 transaction = %deposit.id,
@@ -98,6 +99,44 @@ async fn receive(
                 "deposit notification applied"
             );
             Ok(HttpResponse::build(source.ok).finish())
+        }
+        // Our own withdrawal moved: read it back by our id and apply it, as the worker does.
+        Ok(Received::Withdrawal(id)) => match state.live.withdrawals.poll(id).await {
+            Ok(withdrawal) => {
+                tracing::info!(
+                    provider = source.provider,
+                    transaction = %withdrawal.id,
+                    status = withdrawal.status.as_str(),
+                    "withdrawal notification applied"
+                );
+                Ok(HttpResponse::build(source.ok).finish())
+            }
+            Err(
+                e @ (Error::NotFound(_)
+                | Error::InvalidTransition { .. }
+                | Error::Provider(ProviderError::NotFound)),
+            ) => {
+                tracing::warn!(provider = source.provider, transaction = %id, error = %e, "verified withdrawal notification not applied");
+                Ok(HttpResponse::build(source.ok).finish())
+            }
+            Err(e) => Err(ApiError::from(e)),
+        },
+        Ok(Received::Acknowledged(why)) => {
+            tracing::info!(provider = source.provider, %why, "notification acknowledged, nothing to do");
+            Ok(HttpResponse::build(source.ok).finish())
+        }
+        // Authentic but unusable (a zero or unreadable amount): refused with 422 and never
+        // applied. Each provider's redelivery schedule is finite (BitGo: 7 more attempts over
+        // about 8 hours; Rhino: "a few"), so a poison message stops on its own.
+        Err(Error::Provider(ProviderError::Malformed(why))) => {
+            tracing::warn!(provider = source.provider, %why, "malformed notification refused");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorType::InvalidRequest,
+                "notification_malformed",
+                "the notification's amount is zero or not a base-unit integer; nothing was \
+                 changed",
+            ))
         }
         Err(Error::Provider(ProviderError::Unverified(why))) => {
             tracing::warn!(provider = source.provider, %why, "notification refused");

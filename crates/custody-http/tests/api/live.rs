@@ -557,14 +557,15 @@ async fn a_bitgo_deposit_is_credited_once_after_reading_it_back(engine: Engine) 
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "notification_unverified", "{body}");
-    // Not even a transfer webhook, or not JSON: refused without calling BitGo.
-    for junk in [
-        json!({"type": "block", "hash": "0x00", "coin": "hteth", "wallet": ETH_WALLET}).to_string(),
-        "not json".to_owned(),
-    ] {
-        let (status, _) = post_webhook(&app, "/webhooks/bitgo", &junk).await;
-        assert_eq!(status, 400);
-    }
+    // Not JSON: refused without calling BitGo.
+    let (status, _) = post_webhook(&app, "/webhooks/bitgo", "not json").await;
+    assert_eq!(status, 400);
+    // Issue 14 (changed on purpose): a webhook that is not a transfer is acknowledged (200),
+    // so BitGo does not count it as a failed delivery; nothing changes, BitGo is not asked.
+    let block =
+        json!({"type": "block", "hash": "0x00", "coin": "hteth", "wallet": ETH_WALLET}).to_string();
+    let (status, _) = post_webhook(&app, "/webhooks/bitgo", &block).await;
+    assert_eq!(status, 200);
     assert_eq!(available_usdt(&app, &live).await, "2.5");
 }
 
@@ -701,7 +702,192 @@ async fn a_signed_rhino_deposit_is_credited_from_the_history_read_back(engine: E
     assert_eq!(usdc_base(&balance().await), "1.25");
 }
 
+const SEND_ID: &str = "6c723e36d0178f3b2ec22b26a276a9af";
+const ZERO_ID: &str = "7d834f47e1289a4c3fd33c37b387bab0";
+
+/// Issue 14: what is not a deposit is acknowledged; a zero amount is refused with 422.
+async fn notifications_that_are_not_deposits_are_acknowledged_and_zero_is_refused(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    let transfer = |id: &str, kind: &str, value: &str, sequence_id: Option<&str>| {
+        let mut body = json!({
+            "id": id, "coin": "hteth:tusdt", "wallet": ETH_WALLET, "type": kind,
+            "state": "confirmed", "txid": "0x3e00", "valueString": value, "tags": [],
+            "history": [],
+            "entries": [{"address": MINTED_ETH.to_lowercase(), "wallet": ETH_WALLET, "valueString": value}]
+        });
+        if let Some(sequence_id) = sequence_id {
+            body["sequenceId"] = json!(sequence_id);
+        }
+        body
+    };
+    // A send made through custody, of a withdrawal this deployment does not have.
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v2/hteth:tusdt/wallet/{ETH_WALLET}/transfer/{SEND_ID}"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(transfer(
+            SEND_ID,
+            "send",
+            "-1000000",
+            Some("tx_01J9Z3K5V6W7X8Y9Z0A1B2C3D4"),
+        )))
+        .mount(&bitgo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v2/hteth:tusdt/wallet/{ETH_WALLET}/transfer/{ZERO_ID}"
+        )))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(transfer(ZERO_ID, "receive", "0", None)),
+        )
+        .mount(&bitgo)
+        .await;
+    let app = live_app(engine, &bitgo, &rhino).await;
+
+    let (status, body) = post_webhook(
+        &app,
+        "/webhooks/bitgo",
+        &bitgo_webhook(SEND_ID, "confirmed"),
+    )
+    .await;
+    assert_eq!(status, 200, "a send is acknowledged: {body}");
+    let (status, body) = post_webhook(
+        &app,
+        "/webhooks/bitgo",
+        &bitgo_webhook(ZERO_ID, "confirmed"),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "notification_malformed", "{body}");
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+
+    for event in [
+        json!({"event": {"_tag": "WEBHOOK_TEST", "type": "test", "message": "hello"}, "eventId": "e-1", "ts": 1}),
+        json!({"event": {"_tag": "DEPOSIT_ADDRESS_CREATED", "depositChain": "BASE",
+                         "depositAddress": MINTED_BASE, "destinationChain": "ETHEREUM"},
+               "eventId": "e-2", "ts": 2}),
+    ] {
+        let body = event.to_string();
+        let (status, _, _, json) = parts(
+            app.client
+                .post(format!("{}/webhooks/rhino/rhinofi-event", app.address))
+                .header("content-type", "application/json")
+                .header("x-rhino-signature", rhino_signature(body.as_bytes()))
+                .body(body.clone())
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await;
+        assert_eq!(status, 204, "{event}: {json}");
+    }
+    // Nothing was read from Rhino's history for them.
+    assert!(rhino
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .all(|r| !r.url.path().contains("/history")));
+}
+
+/// Issue 14: a deposit whose notification never arrived is found by reconciliation (BitGo's
+/// transfer list) and credited once, however often reconciliation runs.
+async fn a_missed_bitgo_deposit_is_found_by_reconciliation_and_credited_once(engine: Engine) {
+    let (bitgo, rhino) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v2/hteth/wallet/{ETH_WALLET}/address")))
+        .respond_with(bitgo_address)
+        .expect(1)
+        .mount(&bitgo)
+        .await;
+    let receive = json!({
+        "id": TRANSFER_ID, "coin": "hteth:tusdt", "wallet": ETH_WALLET, "type": "receive",
+        "state": "confirmed", "txid": "0x3e00ae", "date": "2026-11-21T10:00:00.000Z",
+        "valueString": "2500000", "tags": [], "history": [],
+        "entries": [
+            {"address": "0x1111111111111111111111111111111111111111", "valueString": "-2500000"},
+            {"address": MINTED_ETH.to_lowercase(), "wallet": ETH_WALLET, "valueString": "2500000"}
+        ]
+    });
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v2/hteth:tusdt/wallet/{ETH_WALLET}/transfer"
+        )))
+        .and(wiremock::matchers::query_param("type", "receive"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"coin": "hteth:tusdt", "transfers": [receive]})),
+        )
+        .mount(&bitgo)
+        .await;
+    // Every other routed asset's wallet has received nothing.
+    for coin in ["hteth:tusdc", "tsol:usdcv2"] {
+        let wallet = if coin.starts_with("tsol") {
+            SOL_WALLET
+        } else {
+            ETH_WALLET
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v2/{coin}/wallet/{wallet}/transfer")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"coin": coin, "transfers": []})),
+            )
+            .mount(&bitgo)
+            .await;
+    }
+    let app = live_app(engine, &bitgo, &rhino).await;
+    let (_, live, _) = tenant_with_keys(&app).await;
+    let (status, address, _) = mint(
+        &app,
+        &live,
+        r#"{"asset":"USDT","network":"ethereum","external_ref":"user-1"}"#,
+        "reconcile-mint",
+    )
+    .await;
+    assert_eq!(status, 201, "{address}");
+    assert_eq!(available_usdt(&app, &live).await, "0");
+
+    let clock: custody_core::ports::DynClock =
+        std::sync::Arc::new(custody_http::system::SystemClock);
+    let router =
+        custody_http::providers::live_provider(&live_settings(&bitgo, &rhino), clock.clone())
+            .expect("router");
+    let assets: Vec<AssetId> = router.routed().map(|(asset, _)| asset).collect();
+    let deposits = custody_core::services::DepositService::new(
+        app.store.environment(Environment::Live).uow,
+        std::sync::Arc::new(router),
+        clock.clone(),
+        std::sync::Arc::new(custody_http::system::OsIds),
+    );
+    let since = custody_core::ports::Clock::now(clock.as_ref()) - time::Duration::days(2);
+    let first = deposits
+        .reconcile(&assets, since)
+        .await
+        .expect("reconciled");
+    assert_eq!(first.applied.len(), 1, "{first:?}");
+    assert_eq!(first.applied[0].0, TRANSFER_ID);
+    assert_eq!(
+        first.unusable.len(),
+        1,
+        "Rhino cannot list yet, and says so: {first:?}"
+    );
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+    // Again (the schedule runs every few minutes): credited once.
+    let again = deposits
+        .reconcile(&assets, since)
+        .await
+        .expect("reconciled");
+    assert_eq!(again.applied.len(), 1);
+    assert_eq!(
+        again.applied[0].1, first.applied[0].1,
+        "the same transaction"
+    );
+    assert_eq!(available_usdt(&app, &live).await, "2.5");
+}
+
 on_both_stores!(
+    a_missed_bitgo_deposit_is_found_by_reconciliation_and_credited_once,
+    notifications_that_are_not_deposits_are_acknowledged_and_zero_is_refused,
     a_bitgo_deposit_is_credited_once_after_reading_it_back,
     a_rhino_event_without_a_valid_signature_changes_nothing,
     a_signed_rhino_deposit_is_credited_from_the_history_read_back,

@@ -31,6 +31,7 @@ fn withdrawal(code: &str, amount: &str) -> WithdrawalRequest {
         amount: Amount::parse(amount, asset.decimals()).expect("amount"),
         destination: address(asset),
         recorded_at: T0,
+        provider_ref: None,
     }
 }
 

@@ -566,3 +566,159 @@ async fn refresh_of_something_else_than_a_deposit_is_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::Internal(_)), "{err:?}");
 }
+
+// --- issue 14: later reports that disagree ------------------------------------------------
+
+#[tokio::test]
+async fn a_later_report_that_disagrees_is_held_for_an_operator_not_applied() {
+    let mut tx = deposit_tx(
+        receiving_wallet(0, AMOUNT),
+        Some(existing(TransactionStatus::Confirming)),
+    );
+    forbid_writes(&mut tx);
+    let held: Arc<std::sync::Mutex<Vec<crate::work::UnattributedDeposit>>> = Arc::default();
+    let seen = Arc::clone(&held);
+    tx.expect_record_unattributed_deposit()
+        .times(1)
+        .returning(move |d| {
+            seen.lock().unwrap().push(d.clone());
+            Ok(())
+        });
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    let mut report = verified(TransactionStatus::Completed);
+    report.amount = Amount::from_base_units(AMOUNT * 10);
+    let err = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(report.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "deposit_report_disagrees");
+    assert!(err.to_string().contains("amount 2500000000"), "{err}");
+    let held = held.lock().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].reason, REPORT_DISAGREES);
+    assert_eq!(
+        held[0].amount, report.amount,
+        "everything the provider said"
+    );
+    assert_eq!(held[0].provider_ref, "provider-transfer-1");
+}
+
+#[tokio::test]
+async fn receive_passes_withdrawal_news_and_acknowledgements_through_without_the_store() {
+    for (notification, expected) in [
+        (
+            crate::ports::Notification::Withdrawal(transaction_id(3)),
+            Received::Withdrawal(transaction_id(3)),
+        ),
+        (
+            crate::ports::Notification::Acknowledged("a webhook test".into()),
+            Received::Acknowledged("a webhook test".into()),
+        ),
+    ] {
+        let mut provider = MockCustodyProvider::new();
+        provider
+            .expect_verify_notification()
+            .times(1)
+            .return_once(move |_| Ok(notification));
+        let notice = DepositNotice {
+            provider: "bitgo".into(),
+            payload: b"{}".to_vec(),
+            signature: None,
+        };
+        let got = service(uow_with(vec![]), provider)
+            .receive(&notice)
+            .await
+            .unwrap();
+        assert_eq!(got, expected);
+    }
+}
+
+// --- issue 14: reconciliation of missed notifications ------------------------------------
+
+#[tokio::test]
+async fn reconciliation_credits_a_missed_deposit_through_the_same_path_and_lists_the_rest() {
+    // The missed deposit: created and completed in one commit, as a notification would.
+    let mut missed = deposit_tx(receiving_wallet(0, 0), None);
+    let log = record_writes(&mut missed);
+    record_commit(&mut missed, &log);
+    // A second report at an address we never minted.
+    let mut unknown = MockStoreTx::new();
+    unknown
+        .expect_find_address_by_chain_address()
+        .returning(|_| Err(StoreError::NotFound));
+    forbid_writes(&mut unknown);
+    let mut provider = MockCustodyProvider::new();
+    let since = T0 - time::Duration::days(2);
+    provider
+        .expect_recent_deposits()
+        .withf(move |assets, s| assets == [usdt_eth()] && *s == since)
+        .times(1)
+        .return_once(|_, _| {
+            let mut elsewhere = verified(TransactionStatus::Completed);
+            elsewhere.provider_ref = "provider-transfer-2".into();
+            Ok(vec![
+                Ok(verified(TransactionStatus::Completed)),
+                Ok(elsewhere),
+                Err(ProviderError::Malformed("transfer 3: zero".into())),
+            ])
+        });
+    let report = service(uow_with(vec![missed, unknown]), provider)
+        .reconcile(&[usdt_eth()], since)
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert_eq!(report.applied[0].0, "provider-transfer-1");
+    assert_eq!(report.applied[0].2, TransactionStatus::Completed);
+    assert_eq!(log.commits(), 1);
+    assert_eq!(
+        log.wallets()
+            .last()
+            .unwrap()
+            .balances
+            .available
+            .base_units(),
+        AMOUNT
+    );
+    assert_eq!(
+        report.not_applied,
+        vec![(
+            "provider-transfer-2".to_owned(),
+            "unknown_deposit_address".to_owned(),
+            report.not_applied[0].2.clone()
+        )]
+    );
+    assert_eq!(report.unusable.len(), 1);
+}
+
+#[tokio::test]
+async fn reconciling_a_deposit_already_credited_credits_nothing_more() {
+    let mut tx = deposit_tx(
+        receiving_wallet(AMOUNT, 0),
+        Some(existing(TransactionStatus::Completed)),
+    );
+    forbid_writes(&mut tx);
+    tx.expect_commit().returning(|| Ok(()));
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_recent_deposits()
+        .return_once(|_, _| Ok(vec![Ok(verified(TransactionStatus::Completed))]));
+    let report = service(uow_with(vec![tx]), provider)
+        .reconcile(&[usdt_eth()], T0)
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert!(report.not_applied.is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_list_fails_the_pass_and_changes_nothing() {
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_recent_deposits()
+        .return_once(|_, _| Err(ProviderError::Unavailable("timeout".into())));
+    let err = service(uow_with(vec![]), provider)
+        .reconcile(&[usdt_eth()], T0)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+}

@@ -100,6 +100,7 @@ fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> WithdrawalServ
 fn idle_provider() -> MockCustodyProvider {
     let mut provider = MockCustodyProvider::new();
     provider.expect_submit_withdrawal().never();
+    provider.expect_can_withdraw().returning(|_| Ok(()));
     provider
 }
 
@@ -215,6 +216,35 @@ async fn submit_holds_the_funds_and_records_the_destination() {
         writes[writes.len() - 2],
         StoreWrite::CompleteIdempotency(_)
     ));
+}
+
+#[tokio::test]
+async fn submit_of_an_asset_the_provider_cannot_send_is_refused_before_anything_is_held() {
+    let mut tx = submit_tx(
+        fresh_wallet(),
+        entry(Network::Ethereum, EntryStatus::Active),
+        VaultStatus::Active,
+    );
+    forbid_writes(&mut tx);
+    tx.expect_commit().never();
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_can_withdraw()
+        .withf(|asset| *asset == usdt_eth())
+        .times(1)
+        .returning(|_| {
+            Err(ProviderError::Rejected(
+                "Rhino serves deposit addresses only; withdrawals go through BitGo".into(),
+            ))
+        });
+    provider.expect_submit_withdrawal().never();
+    let err = service(uow_with(vec![tx]), provider)
+        .submit(&caller(), command("1"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "asset_not_withdrawable");
+    assert_eq!(err.kind(), crate::error::ErrorKind::Unprocessable);
+    assert!(err.to_string().contains("deposit addresses only"), "{err}");
 }
 
 #[tokio::test]
@@ -569,6 +599,7 @@ fn accepted() -> ProviderTransfer {
         tx_hash: None,
         failure_reason: None,
         confirmations: None,
+        outcome_ambiguous: false,
     }
 }
 
@@ -776,6 +807,7 @@ fn report(status: TransactionStatus) -> ProviderTransfer {
         tx_hash: Some("0xabc".into()),
         failure_reason: None,
         confirmations: None,
+        outcome_ambiguous: false,
     }
 }
 
@@ -1195,4 +1227,143 @@ async fn the_claim_fails_a_withdrawal_whose_entry_is_not_yet_active() {
         .failure_reason
         .unwrap()
         .starts_with("address_book_entry_not_active"));
+}
+
+// --- issue 14: unknown outcomes and ambiguous failures ----------------------------------
+
+#[tokio::test]
+async fn a_send_with_an_unknown_outcome_is_flagged_held_and_not_failed() {
+    // Issue 14: a timeout or 5xx after hand-over is never retried blindly (before, the
+    // next pass resent it) and never failed blindly.
+    let (claim, claim_log) = claim_tx();
+    let (flag, reasons) = flag_tx(claimed_unanswered());
+    let provider = provider_answering(Err(ProviderError::OutcomeUnknown(
+        "BitGo answered the send with a timeout".into(),
+    )));
+    let t = service(uow_with(vec![claim, flag]), provider)
+        .dispatch(transaction_id(1))
+        .await
+        .unwrap();
+    assert_claimed(&claim_log);
+    assert_eq!(t.status, TransactionStatus::PendingSignature, "still held");
+    let reason = t.reconciliation_reason.clone().expect("flagged");
+    assert!(reason.contains("outcome unknown"), "{reason}");
+    assert_eq!(reasons.lock().unwrap().as_slice(), [reason]);
+}
+
+#[tokio::test]
+async fn a_flagged_unknown_outcome_is_settled_by_a_status_read() {
+    let mut flagged = claimed_unanswered();
+    flagged.reconciliation_reason = Some("outcome unknown after hand-over".into());
+    let mut apply = locked_tx(None, flagged.clone(), holding_wallet());
+    let log = record_writes(&mut apply);
+    record_commit(&mut apply, &log);
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_withdrawal_status()
+        .withf(|r| r.transaction_id == transaction_id(1) && r.provider_ref.is_none())
+        .times(1)
+        .returning(|_| Ok(report(TransactionStatus::Broadcasting)));
+    provider.expect_submit_withdrawal().never();
+    let t = service(uow_with(vec![read_tx(flagged), apply]), provider)
+        .poll(transaction_id(1))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Broadcasting);
+    assert_eq!(t.provider_ref.as_deref(), Some("bitgo-transfer-1"));
+}
+
+#[tokio::test]
+async fn poll_passes_the_recorded_provider_reference() {
+    let mut handed_over = withdrawal(TransactionStatus::PendingSignature);
+    handed_over.provider_ref = Some("approval-1".into());
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_withdrawal_status()
+        .withf(|r| r.provider_ref.as_deref() == Some("approval-1"))
+        .times(1)
+        .returning(|_| {
+            Ok(ProviderTransfer {
+                provider_ref: "approval-1".into(),
+                ..report(TransactionStatus::PendingSignature)
+            })
+        });
+    let t = service(
+        uow_with(vec![
+            read_tx(handed_over.clone()),
+            read_tx(handed_over.clone()),
+        ]),
+        provider,
+    )
+    .poll(transaction_id(1))
+    .await
+    .unwrap();
+    assert_eq!(t, handed_over, "nothing new");
+}
+
+#[tokio::test]
+async fn an_ambiguous_failure_after_broadcasting_keeps_the_funds_held_and_flags() {
+    for (current, reported, ambiguous) in [
+        (
+            TransactionStatus::Broadcasting,
+            TransactionStatus::Failed,
+            true,
+        ),
+        (
+            TransactionStatus::Confirming,
+            TransactionStatus::Failed,
+            true,
+        ),
+        // A cancel is not a state a broadcast withdrawal can take.
+        (
+            TransactionStatus::Broadcasting,
+            TransactionStatus::Cancelled,
+            false,
+        ),
+    ] {
+        let mut first = locked_tx(None, withdrawal(current), holding_wallet());
+        forbid_writes(&mut first);
+        first.expect_commit().never();
+        let (flag, reasons) = flag_tx(withdrawal(current));
+        let t = service(uow_with(vec![first, flag]), idle_provider())
+            .apply_provider_update(
+                transaction_id(1),
+                ProviderTransfer {
+                    failure_reason: Some("dropped from the chain by a re-organisation".into()),
+                    outcome_ambiguous: ambiguous,
+                    ..report(reported)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.status, current, "{current} → {reported}: unchanged");
+        let reason = t.reconciliation_reason.clone().expect("flagged");
+        assert!(reason.contains("ambiguous"), "{reason}");
+        assert_eq!(reasons.lock().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_definite_failure_after_broadcasting_releases_the_funds() {
+    let mut tx = locked_tx(
+        None,
+        withdrawal(TransactionStatus::Confirming),
+        holding_wallet(),
+    );
+    let log = record_writes(&mut tx);
+    record_commit(&mut tx, &log);
+    tx.expect_flag_for_reconciliation().never();
+    let t = service(uow_with(vec![tx]), idle_provider())
+        .apply_provider_update(
+            transaction_id(1),
+            ProviderTransfer {
+                failure_reason: Some("BitGo could not confirm the transaction on chain".into()),
+                ..report(TransactionStatus::Failed)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Failed);
+    assert!(log.wallets()[0].balances.held.is_zero());
+    assert_eq!(log.wallets()[0].balances.available.base_units(), 100 * USDT);
 }

@@ -262,7 +262,7 @@ pub struct WithdrawRequest {
         (status = 403, description = "`missing_scope` (`withdrawals:write`)", body = crate::openapi::ErrorEnvelope),
         (status = 404, description = "A wallet or address-book entry that is not yours", body = crate::openapi::ErrorEnvelope),
         (status = 409, description = "Idempotency conflict", body = crate::openapi::ErrorEnvelope),
-        (status = 422, description = "`insufficient_funds`, `address_book_entry_not_active`, `destination_network_mismatch`, `destination_asset_mismatch`, `vault_frozen` / `vault_archived`, amount errors", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`asset_not_withdrawable` (the environment's custody provider cannot send this asset: Rhino-routed assets, or BitGo with withdrawals disabled), `insufficient_funds`, `address_book_entry_not_active`, `destination_network_mismatch`, `destination_asset_mismatch`, `vault_frozen` / `vault_archived`, amount errors", body = crate::openapi::ErrorEnvelope),
     ),
     security(("hmac" = [])))]
 pub async fn create_withdrawal(

@@ -127,6 +127,7 @@ impl Chain {
             amount: t.amount,
             destination: t.destination_address.clone().expect("destination"),
             recorded_at: t.created_at,
+            provider_ref: None,
         };
         let report = self
             .sandbox
