@@ -39,6 +39,12 @@ pub struct Settings {
     /// The transaction worker of `custody serve` (docs/operations.md).
     #[serde(default)]
     pub workers: WorkersSettings,
+    /// Per-key and per-tenant request rates (docs/operations.md, "Rate limits").
+    #[serde(default)]
+    pub rate_limit: crate::limits::RateLimitSettings,
+    /// Caps on what one partner can create (docs/operations.md, "Rate limits").
+    #[serde(default)]
+    pub limits: crate::limits::ResourceLimits,
 }
 
 /// The sandbox's simulated chain (docs/platform.md, "Sandbox simulation"): how long a
@@ -278,6 +284,10 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Connection and body-read bounds against slow or abusive clients (docs/operations.md,
+    /// "Connections and slow clients").
+    #[serde(flatten)]
+    pub connections: crate::limits::ConnectionLimits,
 }
 
 /// The store.
