@@ -405,6 +405,47 @@ mod tests {
         assert!(settings.workers.enabled);
         assert_eq!(settings.workers.poll_interval_ms, 1_000);
         assert_eq!(settings.workers.lease_secs, 300);
+        assert_eq!(
+            settings.rate_limit,
+            crate::limits::RateLimitSettings::default()
+        );
+        assert_eq!(settings.limits, crate::limits::ResourceLimits::default());
+        assert_eq!(
+            settings.server.connections,
+            crate::limits::ConnectionLimits::default()
+        );
+    }
+
+    #[test]
+    fn edge_limits_are_configurable() {
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[server]\nlisten = \"127.0.0.1:1\"\nmax_body_bytes = 10\nshutdown_timeout_secs = 1\n\
+                 body_read_timeout_ms = 250\nmax_body_requests_per_ip = 3\n\
+                 [rate_limit]\nsandbox_per_key = 7\n[limits]\nmax_addresses_per_wallet = 5\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(settings.server.connections.body_read_timeout_ms, 250);
+        assert_eq!(settings.server.connections.max_body_requests_per_ip, 3);
+        assert_eq!(settings.server.connections.max_connections, 4_096);
+        assert_eq!(settings.rate_limit.sandbox_per_key, 7);
+        assert_eq!(settings.rate_limit.live_per_key, 100);
+        assert_eq!(settings.limits.max_addresses_per_wallet, 5);
+        let typo = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[rate_limit]\nsandbox_per_kee = 7\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>();
+        assert!(typo.is_err(), "a misspelt rate-limit key is refused");
     }
 
     #[test]
