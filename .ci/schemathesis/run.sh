@@ -118,6 +118,12 @@ export CUSTODY_CONFIG_DIR="$run_dir/config"
 export CUSTODY_DATABASE__DATA_DIR="$run_dir/data"
 export CUSTODY_LOG__FORMAT=json
 export CUSTODY_LOG__LEVEL=info
+# Schemathesis sends hundreds of requests per second with one key per dialect: rate limits
+# (docs/operations.md) high enough that its run never trips them (they are tested in Rust).
+export CUSTODY_RATE_LIMIT__SANDBOX_PER_KEY=100000
+export CUSTODY_RATE_LIMIT__SANDBOX_PER_TENANT=100000
+export CUSTODY_RATE_LIMIT__LIVE_PER_KEY=100000
+export CUSTODY_RATE_LIMIT__LIVE_PER_TENANT=100000
 port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
 export CUSTODY_LISTEN="127.0.0.1:$port"

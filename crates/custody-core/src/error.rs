@@ -268,7 +268,8 @@ impl From<TextError> for Error {
         let field = match &e {
             TextError::Empty { field }
             | TextError::TooLong { field, .. }
-            | TextError::ControlCharacter { field } => field,
+            | TextError::ControlCharacter { field }
+            | TextError::InvisibleCharacter { field } => field,
             TextError::MetadataKey(_) | TextError::MetadataTooManyKeys => "metadata",
         };
         Error::field(field, "invalid_text", e)

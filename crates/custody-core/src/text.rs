@@ -35,6 +35,11 @@ pub enum TextError {
     /// Contains control characters (newlines, NUL, …), which would corrupt logs and exports.
     #[error("`{field}` must not contain control characters")]
     ControlCharacter { field: &'static str },
+    /// Contains a bidirectional-override or isolate (U+202A–U+202E, U+2066–U+2069) or a
+    /// zero-width character (U+200B–U+200D, U+2060, U+FEFF): invisible characters that make
+    /// two different values look the same, or reorder what an operator reads.
+    #[error("`{field}` must not contain bidirectional-control or zero-width characters")]
+    InvisibleCharacter { field: &'static str },
     /// A metadata key breaks the key pattern.
     #[error("metadata key `{0}` must match ^[a-zA-Z0-9_]{{1,40}}$")]
     MetadataKey(String),
@@ -57,7 +62,23 @@ fn checked(
     if value.chars().any(char::is_control) {
         return Err(TextError::ControlCharacter { field });
     }
+    if value.chars().any(is_invisible) {
+        return Err(TextError::InvisibleCharacter { field });
+    }
     Ok(())
+}
+
+/// Bidirectional overrides and isolates, and zero-width characters: refused in every text
+/// value (they are format characters, `Cf`, which `char::is_control` does not cover).
+pub const fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+    )
 }
 
 macro_rules! text_type {
@@ -193,6 +214,32 @@ mod tests {
                 field: "external_ref"
             })
         );
+    }
+
+    #[test]
+    fn bidi_controls_and_zero_width_characters_are_refused() {
+        for c in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{202A}', '\u{202B}',
+            '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let value = format!("user{c}42");
+            assert_eq!(
+                ExternalRef::parse(value.clone()),
+                Err(TextError::InvisibleCharacter {
+                    field: "external_ref"
+                }),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert!(Label::parse(value.clone()).is_err());
+            assert!(VaultName::parse(value.clone()).is_err());
+            let metadata: BTreeMap<_, _> = [("k".to_owned(), value)].into();
+            assert!(Metadata::parse(metadata).is_err());
+        }
+        // Visible non-ASCII text is fine (the neighbours of the refused ranges too).
+        for ok in ["Zoë", "東京", "שלום", "\u{200E}", "\u{2010}", "\u{2065}"] {
+            assert!(Label::parse(ok).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

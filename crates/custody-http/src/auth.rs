@@ -81,6 +81,8 @@ pub async fn authenticate(
         environment: caller.environment,
         key: caller.key_id,
     });
+    // Rate limits count authenticated requests, before the gate and any work (429).
+    crate::rate_limit::admit(req, &caller)?;
     state.auth.check_access(&caller).await?;
     let graph = state.graph(caller.environment).clone();
     Ok(Authenticated { caller, graph })

@@ -39,6 +39,12 @@ pub struct Settings {
     /// The transaction worker of `custody serve` (docs/operations.md).
     #[serde(default)]
     pub workers: WorkersSettings,
+    /// Per-key and per-tenant request rates (docs/operations.md, "Rate limits").
+    #[serde(default)]
+    pub rate_limit: crate::limits::RateLimitSettings,
+    /// Caps on what one partner can create (docs/operations.md, "Rate limits").
+    #[serde(default)]
+    pub limits: crate::limits::ResourceLimits,
 }
 
 /// The sandbox's simulated chain (docs/platform.md, "Sandbox simulation"): how long a
@@ -294,6 +300,10 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Connection and body-read bounds against slow or abusive clients (docs/operations.md,
+    /// "Connections and slow clients").
+    #[serde(flatten)]
+    pub connections: crate::limits::ConnectionLimits,
 }
 
 /// The store.
@@ -411,6 +421,47 @@ mod tests {
         assert!(settings.workers.enabled);
         assert_eq!(settings.workers.poll_interval_ms, 1_000);
         assert_eq!(settings.workers.lease_secs, 300);
+        assert_eq!(
+            settings.rate_limit,
+            crate::limits::RateLimitSettings::default()
+        );
+        assert_eq!(settings.limits, crate::limits::ResourceLimits::default());
+        assert_eq!(
+            settings.server.connections,
+            crate::limits::ConnectionLimits::default()
+        );
+    }
+
+    #[test]
+    fn edge_limits_are_configurable() {
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[server]\nlisten = \"127.0.0.1:1\"\nmax_body_bytes = 10\nshutdown_timeout_secs = 1\n\
+                 body_read_timeout_ms = 250\nmax_body_requests_per_ip = 3\n\
+                 [rate_limit]\nsandbox_per_key = 7\n[limits]\nmax_addresses_per_wallet = 5\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(settings.server.connections.body_read_timeout_ms, 250);
+        assert_eq!(settings.server.connections.max_body_requests_per_ip, 3);
+        assert_eq!(settings.server.connections.max_connections, 4_096);
+        assert_eq!(settings.rate_limit.sandbox_per_key, 7);
+        assert_eq!(settings.rate_limit.live_per_key, 100);
+        assert_eq!(settings.limits.max_addresses_per_wallet, 5);
+        let typo = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[rate_limit]\nsandbox_per_kee = 7\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>();
+        assert!(typo.is_err(), "a misspelt rate-limit key is refused");
     }
 
     #[test]

@@ -221,6 +221,14 @@ impl ApiError {
         e
     }
 
+    /// Sets `Retry-After` (seconds) and marks the error retryable.
+    #[must_use]
+    pub fn with_retry_after(mut self, secs: u32) -> ApiError {
+        self.0.retry_after = Some(secs);
+        self.0.retryable = true;
+        self
+    }
+
     /// Adds a field error.
     #[must_use]
     pub fn with_field(mut self, field: FieldError) -> ApiError {

@@ -303,6 +303,11 @@ pub fn text<T>(
                     custody_core::text::TextError::ControlCharacter { .. } => {
                         format!("`{field}` must not contain control characters")
                     }
+                    custody_core::text::TextError::InvisibleCharacter { .. } => format!(
+                        "`{field}` must not contain bidirectional-control or zero-width \
+                         characters (U+202A–U+202E, U+2066–U+2069, U+200B–U+200D, U+2060, \
+                         U+FEFF)"
+                    ),
                     other => other.to_string(),
                 };
                 ApiError::invalid_field(field, "invalid_text", message)

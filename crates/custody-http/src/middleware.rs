@@ -84,6 +84,7 @@ pub async fn request_context(
     if let Some(value) = header {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
+    crate::rate_limit::add_headers(&mut response);
 
     let status = response.status().as_u16();
     let route = response

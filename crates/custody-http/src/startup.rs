@@ -41,8 +41,10 @@ use secrecy::ExposeSecret as _;
 use crate::configuration::Settings;
 use crate::error::ApiError;
 use crate::graph::{AppState, Readiness, ServiceGraph};
+use crate::limits::{EdgeLimits, EdgeState};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
+use crate::rate_limit::RateLimits;
 use crate::system::{OsIds, SystemClock};
 use crate::workers::{self, WorkerSpec, Workers};
 use crate::{first_start, master_key, providers, routes};
@@ -167,7 +169,12 @@ impl Application {
             readiness: Arc::new(store),
             instance: wiring.instance.clone(),
         });
-        serve(state, wiring)
+        let edge = Data::new(EdgeState::new(
+            wiring.max_body_bytes,
+            wiring.limits.connections,
+            shared.api_keys.clone(),
+        ));
+        serve(state, edge, wiring)
     }
 
     /// The port the server listens on.
@@ -227,7 +234,8 @@ fn service_graph(
         provider,
         clock.clone(),
         ids.clone(),
-    );
+    )
+    .with_address_cap(wiring.limits.resources.max_addresses_per_wallet);
     let vaults = VaultService::new(
         stores.uow.clone(),
         stores.vaults.clone(),
@@ -274,20 +282,38 @@ fn service_graph(
 }
 
 /// The HTTP server over `state`: middleware, every route, the 404 envelope.
-fn serve(state: Data<AppState>, wiring: Wiring) -> anyhow::Result<Application> {
+fn serve(
+    state: Data<AppState>,
+    edge: Data<EdgeState>,
+    wiring: Wiring,
+) -> anyhow::Result<Application> {
     let port = wiring.listener.local_addr()?.port();
     let max_body = wiring.max_body_bytes;
+    let rate_limits = wiring
+        .limits
+        .rate
+        .enabled
+        .then(|| Data::new(RateLimits::new(&wiring.limits.rate)));
+    let connections = wiring.limits.connections;
     let mut server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new()
             .app_data(state.clone())
-            .app_data(PayloadConfig::new(max_body))
+            .app_data(edge.clone())
+            .app_data(PayloadConfig::new(max_body));
+        if let Some(limits) = &rate_limits {
+            app = app.app_data(limits.clone());
+        }
+        app.wrap(from_fn(crate::limits::guard))
             .wrap(from_fn(request_context))
             .configure(|cfg| routes::endpoints().configure(cfg))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::route_not_found())
             }))
     })
-    .shutdown_timeout(wiring.shutdown_timeout.as_secs());
+    .shutdown_timeout(wiring.shutdown_timeout.as_secs())
+    .client_request_timeout(Duration::from_millis(connections.client_request_timeout_ms))
+    .max_connections(connections.max_connections)
+    .backlog(connections.backlog);
     if wiring.workers > 0 {
         server = server.workers(wiring.workers);
     }
@@ -323,6 +349,8 @@ pub struct Wiring {
     /// This process's instance, when something heartbeats for it ([`Application::build`]
     /// does); `None` in tests that build the server themselves.
     pub instance: Option<InstanceId>,
+    /// Rate limits, resource caps, connection and body-read bounds.
+    pub limits: EdgeLimits,
 }
 
 impl Wiring {
@@ -352,6 +380,11 @@ impl Wiring {
             workers: settings.server.workers,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
             instance: None,
+            limits: EdgeLimits {
+                rate: settings.rate_limit,
+                resources: settings.limits,
+                connections: settings.server.connections,
+            },
         })
     }
 }

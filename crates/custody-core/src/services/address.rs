@@ -86,6 +86,8 @@ pub struct AddressService {
     pub(crate) provider: DynCustodyProvider,
     pub(crate) clock: DynClock,
     pub(crate) ids: DynIdGenerator,
+    /// Addresses one wallet may have, the primary included ([`AddressService::with_address_cap`]).
+    pub(crate) max_addresses_per_wallet: u32,
 }
 
 impl AddressService {
@@ -110,7 +112,16 @@ impl AddressService {
             provider,
             clock,
             ids,
+            max_addresses_per_wallet: u32::MAX,
         }
+    }
+
+    /// Caps the addresses one wallet may have (the primary included); minting past it is
+    /// refused with 422 `wallet_address_limit_reached`. Without a cap: unlimited.
+    #[must_use]
+    pub fn with_address_cap(mut self, max_addresses_per_wallet: u32) -> AddressService {
+        self.max_addresses_per_wallet = max_addresses_per_wallet.max(1);
+        self
     }
 
     /// Ensures the primary address of the wallet named by `command` (see the module doc).
@@ -401,6 +412,16 @@ impl AddressService {
         now: OffsetDateTime,
     ) -> Result<DepositAddress, Error> {
         let index = tx.count_addresses(wallet.id).await?;
+        // Counted under the minting lock, so racing mints cannot both pass the cap.
+        if u64::from(index) >= u64::from(self.max_addresses_per_wallet) {
+            return Err(Error::Refused {
+                code: "wallet_address_limit_reached",
+                message: format!(
+                    "wallet {} already has {} addresses, the most one wallet may have",
+                    wallet.id, self.max_addresses_per_wallet
+                ),
+            });
+        }
         let id = AddressId::from_ulid(self.ids.ulid());
         let minted = self
             .provider

@@ -23,8 +23,10 @@ use serde_json::{json, Map, Value};
 
 /// Crockford base32 ULID as the ids carry it (26 characters, first `0`–`7`, any case).
 const ULID: &str = "[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}";
-/// Text with no control characters (Unicode `Cc`), as `custody_core::text` checks it.
-const NO_CONTROL: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// Text with no control characters (Unicode `Cc`), bidirectional controls or zero-width
+/// characters, as `custody_core::text` checks it.
+const NO_CONTROL: &str =
+    "^[^\\x00-\\x1F\\x7F-\\x9F\\u200B-\\u200D\\u2060\\uFEFF\\u202A-\\u202E\\u2066-\\u2069]*$";
 /// `Idempotency-Key`: 1–255 printable ASCII characters (an HTTP header value loses leading and
 /// trailing spaces, so the first and last are not spaces).
 const IDEMPOTENCY_KEY: &str = "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$";
@@ -34,11 +36,12 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
     (
         400,
         "The request could not be read: missing or malformed body, query parameter, path id, \
-         cursor or `Idempotency-Key`.",
+         cursor or `Idempotency-Key`; a path or query that is not percent-encoded UTF-8.",
         &["invalid_request_error"],
         &[
             "body_required",
             "malformed_json",
+            "invalid_path",
             "invalid_query_parameter",
             "invalid_limit",
             "invalid_cursor",
@@ -61,6 +64,13 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "invalid_idempotency_key",
             "invalid_request",
         ],
+    ),
+    (
+        408,
+        "The body was not received within the read deadline (`server.body_read_timeout_ms`, \
+         10 s by default); the connection is closed.",
+        &["invalid_request_error"],
+        &["request_timeout"],
     ),
     (
         401,
@@ -168,13 +178,16 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "unknown_deposit_address",
             "deposit_asset_mismatch",
             "sandbox_only",
+            "wallet_address_limit_reached",
         ],
     ),
     (
         429,
-        "Reserved for rate limiting (none is enforced yet): wait `Retry-After` seconds.",
+        "Too many requests: the key's or the tenant's rate limit (`rate_limited`; see the \
+         `X-RateLimit-*` headers), or too many requests with a body in flight from your address \
+         (`too_many_requests_in_flight`). Wait `Retry-After` seconds.",
         &["rate_limit_error"],
-        &["rate_limited"],
+        &["rate_limited", "too_many_requests_in_flight"],
     ),
     (
         500,
@@ -266,7 +279,7 @@ fn operation_rules(path: &str, method: &str, op: &mut Map<String, Value>) {
         statuses.extend([400, 404]);
     }
     if has_body {
-        statuses.extend([400, 413, 415, 422]);
+        statuses.extend([400, 408, 413, 415, 422, 429]);
     }
     if idempotent || method == "patch" {
         statuses.push(409);
@@ -286,7 +299,7 @@ fn operation_rules(path: &str, method: &str, op: &mut Map<String, Value>) {
     for (status, response) in responses.iter_mut() {
         let code: u16 = status.parse().unwrap_or(0);
         link_field_names(response);
-        response["headers"] = Value::Object(response_headers(code, idempotent));
+        response["headers"] = Value::Object(response_headers(code, idempotent, secured));
         if let Some((_, description, ..)) = ERRORS.iter().find(|(s, ..)| *s == code) {
             if response["description"].as_str().unwrap_or("").is_empty() {
                 response["description"] = json!(description);
@@ -326,13 +339,26 @@ fn link_field_names(response: &mut Value) {
     }
 }
 
-fn response_headers(status: u16, idempotent: bool) -> Map<String, Value> {
+fn response_headers(status: u16, idempotent: bool, secured: bool) -> Map<String, Value> {
     let mut headers = Map::new();
     headers.insert(
         "X-Request-Id".into(),
         json!({"description": "The request's id (`req_…`), also in error bodies; quote it to support.",
                "required": true, "schema": {"type": "string", "pattern": format!("^req_{ULID}$")}}),
     );
+    // Every response to an authenticated request (401 aside: no key was recognised).
+    if secured && status != 401 {
+        for (name, description) in [
+            ("X-RateLimit-Limit", "Requests per second this key may send (also its burst)."),
+            ("X-RateLimit-Remaining", "Requests still allowed right now (the smaller of the key's and its tenant's budgets)."),
+            ("X-RateLimit-Reset", "Seconds until the key's budget is full again."),
+        ] {
+            headers.insert(
+                name.into(),
+                json!({"description": description, "schema": {"type": "integer", "minimum": 0}}),
+            );
+        }
+    }
     if (200..300).contains(&status) && idempotent {
         headers.insert(
             "Idempotency-Replayed".into(),

@@ -87,6 +87,8 @@ pub struct Options {
     /// Live custody from these settings (the production path: router over the real BitGo and
     /// Rhino clients) instead of the counting fake.
     pub live: Option<custody_http::configuration::LiveSettings>,
+    /// Rate limits, caps and connection bounds; by default limits no test reaches.
+    pub limits: custody_http::limits::EdgeLimits,
 }
 
 impl Default for Options {
@@ -95,8 +97,21 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             max_body_bytes: 64 * 1024,
             live: None,
+            limits: generous_limits(),
         }
     }
+}
+
+/// Production bounds, but rates and in-flight counts no functional test reaches (the rate
+/// limit tests set their own).
+pub fn generous_limits() -> custody_http::limits::EdgeLimits {
+    let mut limits = custody_http::limits::EdgeLimits::default();
+    limits.rate.live_per_key = 100_000;
+    limits.rate.live_per_tenant = 100_000;
+    limits.rate.sandbox_per_key = 100_000;
+    limits.rate.sandbox_per_tenant = 100_000;
+    limits.connections.max_body_requests_per_ip = 10_000;
+    limits
 }
 
 /// A running app.
@@ -173,6 +188,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         instance: None,
+        limits: options.limits,
     };
     let app = Application::build_with(store.clone(), wiring).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

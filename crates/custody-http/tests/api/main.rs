@@ -13,6 +13,7 @@ mod contract;
 mod convergence;
 mod housekeeping;
 mod idempotency;
+mod limits;
 mod live;
 
 mod accounts;
