@@ -101,8 +101,10 @@ impl Application {
             },
         ];
         let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
+        let keys = store.shared().api_keys;
         let mut app = Application::build_with(store, wiring)?;
         app.workers = workers::spawn(&settings.workers, specs, &clock, &ids);
+        app.workers.purge_signatures(&settings.workers, keys, clock);
         Ok(app)
     }
 

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use custody_core::environment::Environment;
 use custody_core::ports::{
-    DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, EnvironmentStores,
+    DynApiKeyStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore,
+    EnvironmentStores,
 };
 use custody_core::services::{
     DepositRefresh, TransactionWorker, WithdrawalService, WorkerSettings,
@@ -102,6 +103,42 @@ pub fn spawn(
         )));
     }
     Workers { stop, tasks }
+}
+
+impl Workers {
+    /// Adds the replay cache's housekeeping (when workers are enabled): expired
+    /// `request_signatures` rows deleted on the idempotency purge schedule
+    /// (`workers.purge_interval_ms`). The table is shared by both environments, hence one task.
+    pub fn purge_signatures(
+        &mut self,
+        settings: &WorkersSettings,
+        keys: DynApiKeyStore,
+        clock: DynClock,
+    ) {
+        if !settings.enabled {
+            return;
+        }
+        let every = Duration::from_millis(settings.purge_interval_ms.max(10));
+        let mut stop = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                match keys.purge_signatures(clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired replay-cache rows purged"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replay-cache purge failed; retried next time");
+                    }
+                }
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+        }));
+    }
 }
 
 /// Housekeeping: deletes expired idempotency records (kept 24 h) on a schedule, so the table

@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod events;
 pub mod idempotency;
 pub mod ledger;
+pub mod request_signatures;
 pub mod tenants;
 pub mod transactions;
 pub mod vaults;

@@ -94,6 +94,8 @@ fn keys_finding(key: &str, found: StoredApiKey) -> MockApiKeyStore {
         .withf(move |h| *h == hash)
         .times(1)
         .returning(move |_| Ok(found.clone()));
+    keys.expect_record_signature()
+        .returning(|_| Ok(SignatureSeen::First));
     keys
 }
 
@@ -113,6 +115,7 @@ fn hmac_credentials(key: &str, ts: &str, body: &[u8]) -> Credentials {
         key: key.to_owned(),
         timestamp: Some(ts.to_owned()),
         signature: Some(signing::hmac_sign(HMAC_SECRET.as_bytes(), &canonical)),
+        idempotency_key: None,
     }
 }
 
@@ -123,6 +126,7 @@ fn ed25519_credentials(key: &str, ts: &str, body: &[u8]) -> Credentials {
         key: key.to_owned(),
         timestamp: Some(ts.to_owned()),
         signature: Some(base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())),
+        idempotency_key: None,
     }
 }
 
@@ -131,6 +135,7 @@ fn bearer_credentials(key: &str) -> Credentials {
         key: key.to_owned(),
         timestamp: None,
         signature: None,
+        idempotency_key: None,
     }
 }
 
@@ -174,6 +179,8 @@ fn keys_getting(found: StoredApiKey) -> MockApiKeyStore {
         .times(1)
         .returning(move |_| Ok(found.clone()));
     keys.expect_find_by_hash().never();
+    keys.expect_record_signature()
+        .returning(|_| Ok(SignatureSeen::First));
     keys
 }
 
@@ -511,6 +518,7 @@ async fn a_bad_ed25519_signature_fails() {
         key: key.clone(),
         timestamp: Some(ts),
         signature: Some(base64::engine::general_purpose::STANDARD.encode(other.to_bytes())),
+        idempotency_key: None,
     };
     let failure = svc
         .authenticate(&credentials, &request())
