@@ -25,6 +25,19 @@ pub struct SignatureUse {
     pub expires_at: OffsetDateTime,
 }
 
+/// Whether the store's master key is the one its database was created with
+/// ([`ApiKeyStore::check_master_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterKeyCheck {
+    /// No check value was recorded: this key's is now (a new database, or one from before the
+    /// check value whose sealed secrets open with this key).
+    Recorded,
+    /// The recorded check value opens with this key.
+    Matches,
+    /// It does not (or, before the check value, a sealed secret does not): another key.
+    Mismatch,
+}
+
 /// What [`ApiKeyStore::record_signature`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureSeen {
@@ -108,6 +121,13 @@ pub trait ApiKeyStore: Send + Sync {
     /// # Errors
     /// Store trouble only.
     async fn record_signature(&self, used: &SignatureUse) -> Result<SignatureSeen, StoreError>;
+
+    /// Compares the store's master key with the check value kept in the database (a value
+    /// sealed under the key, never the key), recording it when there is none yet.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn check_master_key(&self, now: OffsetDateTime) -> Result<MasterKeyCheck, StoreError>;
 
     /// Deletes replay-cache rows expired at `now`; returns how many.
     ///

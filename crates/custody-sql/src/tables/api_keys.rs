@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use custody_core::api_key::{ApiKey, KeyHash};
 use custody_core::id::{ApiKeyId, TenantId};
 use custody_core::ports::{
-    ApiKeyStore, SignatureSeen, SignatureUse, StoreError, StoredApiKey, ED25519_BINDING,
+    ApiKeyStore, MasterKeyCheck, SignatureSeen, SignatureUse, StoreError, StoredApiKey, ED25519_BINDING,
 };
 use custody_core::secret::Secret;
 use time::OffsetDateTime;
@@ -217,6 +217,10 @@ impl<D: Database> ApiKeyStore for SharedStore<D> {
         Err(StoreError::Unavailable(
             "a replay-cache row kept changing while being recorded".into(),
         ))
+    }
+
+    async fn check_master_key(&self, now: OffsetDateTime) -> Result<MasterKeyCheck, StoreError> {
+        crate::tables::master_key_check::check(&self.db, &self.master, now).await
     }
 
     async fn purge_signatures(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

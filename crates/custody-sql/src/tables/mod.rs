@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod events;
 pub mod idempotency;
 pub mod ledger;
+pub mod master_key_check;
 pub mod request_signatures;
 pub mod tenants;
 pub mod transactions;
