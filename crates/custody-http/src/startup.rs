@@ -12,8 +12,8 @@
 //! can reach real custody, whatever a handler does. Only the sandbox graph has the simulation
 //! use case.
 
-use std::path::{Path, PathBuf};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -192,8 +192,7 @@ impl SqliteStore {
     /// that is not SQLite's.
     pub fn file_of(url: &DatabaseUrl) -> Option<PathBuf> {
         let raw = url.expose();
-        if !raw.starts_with("sqlite:") || raw.contains(":memory:") || raw.contains("mode=memory")
-        {
+        if !raw.starts_with("sqlite:") || raw.contains(":memory:") || raw.contains("mode=memory") {
             return None;
         }
         SqliteConnectOptions::from_str(raw)

@@ -55,7 +55,9 @@ pub async fn request_signatures_record_replay_purge(stores: StoreHandles) {
         SignatureSeen::First
     );
     assert_eq!(
-        keys.record_signature(&used(2, 7, Some("x"), 2)).await.unwrap(),
+        keys.record_signature(&used(2, 7, Some("x"), 2))
+            .await
+            .unwrap(),
         SignatureSeen::Again {
             idempotency_key: None
         }
@@ -151,8 +153,15 @@ pub async fn api_keys_ed25519_concurrent_bindings(stores: StoreHandles) {
         tokio::spawn(async move { k2.insert(&live, None).await }),
     );
     let results = [r1.expect("task"), r2.expect("task")];
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
-    let failed = results.into_iter().find(Result::is_err).expect("one failed");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let failed = results
+        .into_iter()
+        .find(Result::is_err)
+        .expect("one failed");
     assert!(is_binding_conflict(failed));
 }
 

@@ -271,10 +271,9 @@ impl AuthService {
         }
         // The timestamp passed the window check: digits, so it parses.
         let signed_at = timestamp.parse::<i64>().unwrap_or_default();
-        let expires_at = OffsetDateTime::from_unix_timestamp(
-            signed_at.saturating_add(window).saturating_add(1),
-        )
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(signed_at.saturating_add(window).saturating_add(1))
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let used = SignatureUse {
             key_id,
             digest: signing::digest(signed),

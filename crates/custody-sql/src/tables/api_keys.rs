@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use custody_core::api_key::{ApiKey, KeyHash};
 use custody_core::id::{ApiKeyId, TenantId};
 use custody_core::ports::{
-    ApiKeyStore, MasterKeyCheck, SignatureSeen, SignatureUse, StoreError, StoredApiKey, ED25519_BINDING,
+    ApiKeyStore, MasterKeyCheck, SignatureSeen, SignatureUse, StoreError, StoredApiKey,
+    ED25519_BINDING,
 };
 use custody_core::secret::Secret;
 use time::OffsetDateTime;
@@ -114,7 +115,11 @@ async fn insert_in<T: Transaction>(
 ) -> Result<(), StoreError> {
     if let Some(public_key) = &key.ed25519_public_key {
         tx.execute(bind_public_key(key, public_key)).await?;
-        if tx.fetch_optional(bound_here(key, public_key)).await?.is_none() {
+        if tx
+            .fetch_optional(bound_here(key, public_key))
+            .await?
+            .is_none()
+        {
             return Err(StoreError::Conflict {
                 constraint: ED25519_BINDING.to_owned(),
             });
