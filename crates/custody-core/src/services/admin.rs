@@ -231,26 +231,6 @@ impl AdminService {
                 KeyMode::Hmac | KeyMode::Ed25519 => ScopeSet::all(),
             };
         }
-        if new.mode == KeyMode::Bearer {
-            let signed_only: Vec<&str> = new
-                .scopes
-                .iter()
-                .filter(|s| s.requires_signed_key())
-                .map(Scope::as_str)
-                .collect();
-            if !signed_only.is_empty() {
-                return Err(Error::field(
-                    "scopes",
-                    "scope_requires_signed_key",
-                    format!(
-                        "a bearer key cannot hold {}: these scopes move money or change where \
-                         it may go, so only signed keys (mode hmac or ed25519) may hold them, \
-                         and a leaked bearer string must never be enough to move money",
-                        signed_only.join(", ")
-                    ),
-                ));
-            }
-        }
         let (minted, secret) = self
             .build_key(ApiKeyId::from_ulid(self.ids.ulid()), new)
             .await?;
@@ -355,6 +335,26 @@ impl AdminService {
                 ))
             }
             (_, None) => {}
+        }
+        if new.mode == KeyMode::Bearer {
+            let signed_only: Vec<&str> = new
+                .scopes
+                .iter()
+                .filter(|s| s.requires_signed_key())
+                .map(Scope::as_str)
+                .collect();
+            if !signed_only.is_empty() {
+                return Err(Error::field(
+                    "scopes",
+                    "scope_requires_signed_key",
+                    format!(
+                        "a bearer key cannot hold {}: these scopes move money or change where \
+                         it may go, so only signed keys (mode hmac or ed25519) may hold them, \
+                         and a leaked bearer string must never be enough to move money",
+                        signed_only.join(", ")
+                    ),
+                ));
+            }
         }
         let key = format_key(new.environment, &self.ids.secret_bytes());
         let hmac_secret =
