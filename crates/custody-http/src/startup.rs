@@ -445,7 +445,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     master_key::check(
         &store.shared().api_keys,
         home.as_ref(),
-        time::OffsetDateTime::now_utc(),
+        custody_core::ports::Clock::now(&SystemClock),
     )
     .await?;
     Ok(store)

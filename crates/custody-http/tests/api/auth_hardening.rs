@@ -199,7 +199,7 @@ async fn bearer_keys_never_move_money(engine: Engine) {
         key_hash: hash_key(&key),
         key_hint: key_hint(&key),
         ed25519_public_key: None,
-        created_at: time::OffsetDateTime::now_utc(),
+        created_at: custody_core::ports::Clock::now(&custody_http::system::SystemClock),
         expires_at: None,
         revoked_at: None,
         replaced_by: None,
