@@ -131,6 +131,14 @@ pub async fn api_keys_ed25519_public_key_binding(stores: StoreHandles) {
         keys.get(other_tenant.id).await,
         Err(StoreError::NotFound)
     ));
+    // Authentication asks whether a key's public key is bound to its own place: a key from
+    // before the binding that shares another place's public key is not.
+    assert!(keys.ed25519_binding_holds(&first).await.expect("holds"));
+    assert!(!keys.ed25519_binding_holds(&live).await.expect("holds"));
+    assert!(!keys
+        .ed25519_binding_holds(&other_tenant)
+        .await
+        .expect("holds"));
     // A rotation's successor carries the key in its own place.
     let mut rotated = first.clone();
     rotated.expires_at = Some(at(100));

@@ -122,6 +122,14 @@ pub trait ApiKeyStore: Send + Sync {
     /// Store trouble only.
     async fn record_signature(&self, used: &SignatureUse) -> Result<SignatureSeen, StoreError>;
 
+    /// Whether an ed25519 key's public key is bound to the key's own tenant and environment.
+    /// `false` only for a key minted before the binding existed whose public key was first
+    /// registered elsewhere: such a key is refused at use.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn ed25519_binding_holds(&self, key: &ApiKey) -> Result<bool, StoreError>;
+
     /// Compares the store's master key with the check value kept in the database (a value
     /// sealed under the key, never the key), recording it when there is none yet.
     ///

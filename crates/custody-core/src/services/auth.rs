@@ -231,6 +231,19 @@ impl AuthService {
                     }
                     Ok(_) => {}
                 }
+                // A public key registered in another environment or tenant before keys were
+                // bound to one (the oldest registration kept it): refused.
+                if key.mode == KeyMode::Ed25519 {
+                    match self.keys.ed25519_binding_holds(key).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return Err(AuthFailure::denied(
+                                "ed25519 public key bound to another environment or tenant",
+                            ))
+                        }
+                        Err(_) => return Err(AuthFailure::unavailable("key store unavailable")),
+                    }
+                }
                 self.check_replay(key.id, timestamp, window, &signed, credentials, request)
                     .await?;
             }

@@ -224,6 +224,17 @@ impl<D: Database> ApiKeyStore for SharedStore<D> {
         ))
     }
 
+    async fn ed25519_binding_holds(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        let Some(public_key) = &key.ed25519_public_key else {
+            return Ok(true);
+        };
+        Ok(self
+            .db
+            .fetch_optional(bound_here(key, public_key))
+            .await?
+            .is_some())
+    }
+
     async fn check_master_key(&self, now: OffsetDateTime) -> Result<MasterKeyCheck, StoreError> {
         crate::tables::master_key_check::check(&self.db, &self.master, now).await
     }

@@ -96,6 +96,7 @@ fn keys_finding(key: &str, found: StoredApiKey) -> MockApiKeyStore {
         .returning(move |_| Ok(found.clone()));
     keys.expect_record_signature()
         .returning(|_| Ok(SignatureSeen::First));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
     keys
 }
 
@@ -181,6 +182,7 @@ fn keys_getting(found: StoredApiKey) -> MockApiKeyStore {
     keys.expect_find_by_hash().never();
     keys.expect_record_signature()
         .returning(|_| Ok(SignatureSeen::First));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
     keys
 }
 
@@ -816,4 +818,24 @@ async fn a_bearer_key_with_a_signature_is_denied_and_never_holds_money_scopes() 
         let refused = caller.require(scope).unwrap_err();
         assert!(refused.to_string().contains("bearer keys never move money"));
     }
+}
+
+#[tokio::test]
+async fn an_ed25519_key_whose_public_key_is_bound_elsewhere_is_denied() {
+    let key = key_string(Environment::Live);
+    let found = stored(record(Environment::Live, KeyMode::Ed25519, &key));
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_by_hash()
+        .returning(move |_| Ok(found.clone()));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(false));
+    keys.expect_record_signature().never();
+    let failure = service(keys)
+        .authenticate(&ed25519_credentials(&key, &timestamp(0), BODY), &request())
+        .await
+        .unwrap_err();
+    assert_denied_without_hint(&failure);
+    assert_eq!(
+        failure.reason,
+        "ed25519 public key bound to another environment or tenant"
+    );
 }
