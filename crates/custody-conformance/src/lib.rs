@@ -141,6 +141,12 @@ macro_rules! conformance_suite {
             address_book_activates_at_round_trip,
             worker_two_instances_send_each_withdrawal_once,
             worker_resumes_a_withdrawal_after_a_lost_lease,
+            // Issue 16 (auth): replay cache, Ed25519 binding, master-key check.
+            request_signatures_record_replay_purge,
+            request_signatures_concurrent_uses,
+            api_keys_ed25519_public_key_binding,
+            api_keys_ed25519_concurrent_bindings,
+            master_key_check_recorded_then_matches,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

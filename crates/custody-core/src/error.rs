@@ -111,8 +111,17 @@ pub enum Error {
     /// The destination refuses the asset (422).
     #[error(transparent)]
     Destination(#[from] DestinationRefusal),
-    /// The API key lacks a scope (403).
-    #[error("this API key lacks the `{}` scope", .0.as_str())]
+    /// The API key lacks a scope (403). For a scope only signed keys may hold, the message
+    /// says so: a bearer key never carries one (minted before the rule, it is refused at use).
+    #[error(
+        "this API key lacks the `{}` scope{}",
+        .0.as_str(),
+        if .0.requires_signed_key() {
+            " (only HMAC and Ed25519 keys may hold it: bearer keys never move money)"
+        } else {
+            ""
+        }
+    )]
     MissingScope(Scope),
     /// The tenant may not use this environment (403).
     #[error(transparent)]

@@ -60,6 +60,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// SHA-256 of `bytes`: the replay cache's name for a signed message.
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
 /// Compares two byte strings in constant time (with respect to their contents).
 ///
 /// Built on HMAC rather than a hand-written loop: both inputs are MACed under a fixed key and

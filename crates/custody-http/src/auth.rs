@@ -97,7 +97,7 @@ pub fn path_and_query(req: &HttpRequest) -> &str {
 }
 
 /// The credential headers: the key from `X-API-Key` (Platform) or `Authorization` (with or
-/// without `Bearer `), plus `X-Timestamp` and `X-Signature` when sent.
+/// without `Bearer `), plus `X-Timestamp`, `X-Signature` and `Idempotency-Key` when sent.
 pub fn credentials(headers: &HeaderMap) -> Credentials {
     let text = |name: &str| {
         headers
@@ -126,6 +126,11 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
         key,
         timestamp: text("x-timestamp"),
         signature: text("x-signature"),
+        // Exactly as sent (not trimmed): what the idempotency record is keyed by.
+        idempotency_key: headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 

@@ -166,6 +166,16 @@ impl ApiError {
         if failure.unavailable {
             return ApiError::unavailable();
         }
+        if failure.replayed {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorType::Authentication,
+                "signature_replayed",
+                "this signature was already used: each signed request is single-use within its \
+                 timestamp window. Sign the request again with a new X-Timestamp; to retry a \
+                 mutation, send the same Idempotency-Key",
+            );
+        }
         let mut e = ApiError::new(
             StatusCode::UNAUTHORIZED,
             ErrorType::Authentication,

@@ -18,7 +18,8 @@ pub struct Bootstrap {
 }
 
 /// On an empty store (no tenant at all), creates a sandbox tenant with every asset enabled
-/// and a bearer sandbox key with every scope. Returns `None` when tenants exist.
+/// and a bearer sandbox key with every scope a bearer key may hold (all but the money-moving
+/// ones, which only signed keys hold). Returns `None` when tenants exist.
 ///
 /// # Errors
 /// Store errors.
@@ -38,7 +39,8 @@ pub async fn bootstrap(
             tenant_id: tenant.id,
             environment: Environment::Sandbox,
             mode: KeyMode::Bearer,
-            scopes: ScopeSet::all(),
+            // Empty: every scope a bearer key may hold.
+            scopes: ScopeSet::empty(),
             allowed_ips: IpAllowList::allow_all(),
             ed25519_public_key: None,
         })
@@ -54,11 +56,13 @@ pub fn print_banner(first: &Bootstrap, addr: Option<SocketAddr>) {
     );
     println!(
         "\ncustody: first start on an empty store: created a sandbox tenant.\n\
-         \n  tenant id:       {}\n  sandbox API key: {}   (bearer mode, every scope; shown once)\n\
+         \n  tenant id:       {}\n  sandbox API key: {}   (bearer mode, shown once; every scope but the money-moving \
+         ones: transfers, withdrawals, address book and webhooks need a signed key)\n\
          \nTry it:\n  curl -s -X POST {base}/connect/v1/addresses \\\n    \
          -H 'Authorization: Bearer {}' -H 'Idempotency-Key: first-try' \\\n    \
          -H 'Content-Type: application/json' -d '{{\"asset\":\"USDT\",\"network\":\"ethereum\",\"external_ref\":\"user-1\"}}'\n\
-         \nMint more keys with `custody admin key mint --tenant {} --env sandbox --mode bearer`.\n",
+         \nMint more keys with `custody admin key mint --tenant {} --env sandbox --mode bearer`;\n\
+         to move money, mint a signed one: `--mode hmac` (Platform) or `--mode ed25519` (Accounts).\n",
         first.tenant.id, first.key.key, first.key.key, first.tenant.id
     );
 }

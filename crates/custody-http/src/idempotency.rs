@@ -101,12 +101,49 @@ impl Mutation {
         rule: KeyRule,
         scope: Scope,
     ) -> Result<Mutation, ApiError> {
-        let key = match req.headers().get("idempotency-key") {
-            Some(raw) => Some(IdempotencyKey::parse(raw.as_bytes())?),
-            None if rule == KeyRule::Required => return Err(IdempotencyKeyError::Missing.into()),
-            None => None,
-        };
+        let key = Self::key(req, rule)?;
         let auth = authenticate(state, req, body).await?;
+        Self::authorised(state, req, body, key, auth, scope)
+    }
+
+    /// As [`begin`](Mutation::begin), with `gate` judging the authenticated caller before
+    /// anything else is (the header, the scope): for a path that must answer 404 to a caller
+    /// it does not exist for, whatever else is wrong with the request. Authenticates once.
+    ///
+    /// # Errors
+    /// As [`begin`](Mutation::begin), after `gate`'s.
+    pub async fn begin_gated(
+        state: &AppState,
+        req: &HttpRequest,
+        body: &[u8],
+        rule: KeyRule,
+        scope: Scope,
+        gate: impl FnOnce(&Authenticated) -> Result<(), ApiError>,
+    ) -> Result<Mutation, ApiError> {
+        let auth = authenticate(state, req, body).await?;
+        gate(&auth)?;
+        let key = Self::key(req, rule)?;
+        Self::authorised(state, req, body, key, auth, scope)
+    }
+
+    /// The `Idempotency-Key` header, parsed.
+    fn key(req: &HttpRequest, rule: KeyRule) -> Result<Option<IdempotencyKey>, ApiError> {
+        match req.headers().get("idempotency-key") {
+            Some(raw) => Ok(Some(IdempotencyKey::parse(raw.as_bytes())?)),
+            None if rule == KeyRule::Required => Err(IdempotencyKeyError::Missing.into()),
+            None => Ok(None),
+        }
+    }
+
+    /// The scope check, and the mutation.
+    fn authorised(
+        state: &AppState,
+        req: &HttpRequest,
+        body: &[u8],
+        key: Option<IdempotencyKey>,
+        auth: Authenticated,
+        scope: Scope,
+    ) -> Result<Mutation, ApiError> {
         // The endpoint's scope is checked here as well as in the use case: a replay answers
         // from the record without running the use case, and must not hand a key without the
         // scope what another key of the tenant created.

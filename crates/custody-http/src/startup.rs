@@ -13,6 +13,7 @@
 //! use case.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,11 +121,13 @@ impl Application {
             ids.clone(),
         );
         let live_assets = settings.live.parsed_routes()?.into_keys().collect();
+        let keys = store.shared().api_keys;
         let mut app = Application::build_with(store, wiring)?;
         app.workers = workers::spawn(&settings.workers, specs, &clock, &ids)
             .with_heartbeat(registry, instance, clock.clone());
         app.workers
-            .reconcile_deposits(&settings.workers, live_deposits, live_assets, clock);
+            .reconcile_deposits(&settings.workers, live_deposits, live_assets, clock.clone());
+        app.workers.purge_signatures(&settings.workers, keys, clock);
         Ok(app)
     }
 
@@ -446,12 +449,31 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         .url
         .as_ref()
         .map(|u| DatabaseUrl::new(u.expose_secret()));
-    // An SQLite store (embedded or named by a sqlite: URL) may keep a generated key in the
-    // data directory; an external database must be given one.
-    let embedded = url
-        .as_ref()
-        .is_none_or(|u| u.expose().starts_with("sqlite:"));
-    let master = master_key::resolve(settings, embedded)?;
+    // An SQLite store (embedded or named by a sqlite: URL) may keep a generated key beside its
+    // database file; an external database must be given one.
+    let embedded_file = settings.database.data_dir.join("custody.db");
+    let home = match &url {
+        None => Some(master_key::KeyHome {
+            database: Some(embedded_file.clone()),
+            dir: settings.database.data_dir.clone(),
+        }),
+        Some(u) if u.expose().starts_with("sqlite:") => Some(match SqliteStore::file_of(u) {
+            Some(file) => master_key::KeyHome {
+                dir: file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+                database: Some(file),
+            },
+            // In memory: nothing to keep beside.
+            None => master_key::KeyHome {
+                database: None,
+                dir: settings.database.data_dir.clone(),
+            },
+        }),
+        Some(_) => None,
+    };
+    let master = master_key::resolve(settings, home.as_ref())?;
     let store = match &url {
         Some(url)
             if url.expose().starts_with("postgres://")
@@ -467,19 +489,22 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
                 .await
                 .with_context(|| format!("opening {url}"))?,
         ),
-        None => {
-            let path = settings.database.data_dir.join("custody.db");
-            Store::Sqlite(
-                SqliteStore::open(&path, master)
-                    .await
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
-        }
+        None => Store::Sqlite(
+            SqliteStore::open(&embedded_file, master)
+                .await
+                .with_context(|| format!("opening {}", embedded_file.display()))?,
+        ),
     };
     match &store {
         Store::Sqlite(s) => s.migrate().await,
         Store::Postgres(s) => s.migrate().await,
     }
     .context("applying migrations")?;
+    master_key::check(
+        &store.shared().api_keys,
+        home.as_ref(),
+        custody_core::ports::Clock::now(&SystemClock),
+    )
+    .await?;
     Ok(store)
 }

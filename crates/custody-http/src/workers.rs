@@ -17,7 +17,8 @@ use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{
-    DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore, DynInstanceRegistry,
+    DynApiKeyStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore,
+    DynInstanceRegistry,
     EnvironmentStores,
 };
 use custody_core::services::{
@@ -215,6 +216,40 @@ impl Workers {
                         );
                     }
                     Err(e) => tracing::warn!(error = %e, "deposit reconciliation failed; retried next time"),
+                }
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+        }));
+    }
+
+    /// Adds the replay cache's housekeeping (when workers are enabled): expired
+    /// `request_signatures` rows deleted on the idempotency purge schedule
+    /// (`workers.purge_interval_ms`). The table is shared by both environments, hence one task.
+    pub fn purge_signatures(
+        &mut self,
+        settings: &WorkersSettings,
+        keys: DynApiKeyStore,
+        clock: DynClock,
+    ) {
+        if !settings.enabled {
+            return;
+        }
+        let every = Duration::from_millis(settings.purge_interval_ms.max(10));
+        let mut stop = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                match keys.purge_signatures(clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired replay-cache rows purged"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replay-cache purge failed; retried next time");
+                    }
                 }
                 tokio::select! {
                     _ = stop.changed() => break,

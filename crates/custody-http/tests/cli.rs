@@ -216,7 +216,8 @@ fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
         .as_str()
         .is_some_and(|id| id.starts_with("key_")));
     assert!(minted.get("secret").is_none(), "bearer keys have no secret");
-    assert_eq!(minted["scopes"].as_array().map(Vec::len), Some(13));
+    // Issue 16: every scope but the four money-moving ones, which bearer keys never hold.
+    assert_eq!(minted["scopes"].as_array().map(Vec::len), Some(13 - 4));
     // Takes effect on the running server.
     assert_eq!(
         get(server.port, "/v1/assets", Some(&key)).expect("get").0,
@@ -570,4 +571,208 @@ fn admin_withdrawals_resolve_refuses_what_it_cannot_resolve() {
     let out = admin(dir.path(), &["deposits", "reconcile", "--since", "1h"]);
     assert_eq!(out["applied"], serde_json::json!([]));
     assert_eq!(out["env"], "live");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16 (auth findings 4, 5, 6, 9)
+// ---------------------------------------------------------------------------------------------
+
+fn admin_with_env(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = custody(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.arg("admin").args(args).output().expect("run admin")
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Finding 4: with a `sqlite:` URL the generated master key lives beside the database, so
+/// `custody admin` run from another directory uses the same key (an HMAC key minted from one
+/// directory is listed and rotated from another, no `./data/master.key` appears there), and a
+/// wrong master key is refused before anything is read or minted, naming the fix.
+#[test]
+fn the_master_key_lives_beside_its_database_and_a_wrong_one_is_refused() {
+    let home = tempfile::tempdir().expect("tmp");
+    let (here, there) = (home.path().join("here"), home.path().join("there"));
+    std::fs::create_dir_all(&here).expect("here");
+    std::fs::create_dir_all(&there).expect("there");
+    let db = home.path().join("store/custody.db");
+    let url = format!("sqlite://{}", db.display());
+    let env = [("DATABASE_URL", url.as_str())];
+    let run = |cwd: &Path, args: &[&str]| {
+        let out = admin_with_env(cwd, &env, args);
+        assert!(
+            out.status.success(),
+            "custody admin {args:?} in {}: {}",
+            cwd.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")
+    };
+    let tenant = run(&here, &["tenant", "create", "--name", "Beside"]);
+    let tenant = tenant["id"].as_str().expect("id").to_owned();
+    let minted = run(
+        &here,
+        &[
+            "key", "mint", "--tenant", &tenant, "--env", "sandbox", "--mode", "hmac",
+        ],
+    );
+    let key_id = minted["id"].as_str().expect("key id").to_owned();
+    assert!(home.path().join("store/master.key").exists());
+    assert!(
+        !here.join("data").exists(),
+        "no key in the working directory"
+    );
+    // From elsewhere: the same key opens the sealed secret (rotation reads and re-seals).
+    let rotated = run(&there, &["key", "rotate", &key_id]);
+    assert!(rotated["secret"].is_string(), "{rotated}");
+    assert!(!there.join("data").exists(), "no key generated elsewhere");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode_of(&home.path().join("store/master.key")), 0o600);
+        assert_eq!(mode_of(&home.path().join("store")), 0o700);
+        assert_eq!(mode_of(&db), 0o600);
+    }
+
+    // A wrong key: refused for admin commands, minting included, and for serve.
+    let wrong = "11".repeat(32);
+    let env_wrong = [
+        ("DATABASE_URL", url.as_str()),
+        ("CUSTODY_SECURITY__MASTER_KEY", wrong.as_str()),
+    ];
+    for args in [
+        vec!["tenant", "list"],
+        vec![
+            "key", "mint", "--tenant", &tenant, "--env", "sandbox", "--mode", "hmac",
+        ],
+    ] {
+        let out = admin_with_env(&there, &env_wrong, &args);
+        assert!(!out.status.success(), "{args:?} must be refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("the master key does not match this database"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("master.key"), "names the fix: {stderr}");
+    }
+    let mut cmd = custody(&there);
+    cmd.env("DATABASE_URL", &url)
+        .env("CUSTODY_SECURITY__MASTER_KEY", &wrong)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let out = cmd.output().expect("serve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not match this database"));
+    // Still fine with the right key.
+    let tenants = run(&there, &["tenant", "list"]);
+    assert_eq!(
+        tenants["items"].as_array().map(Vec::len),
+        Some(1),
+        "{tenants}"
+    );
+}
+
+/// Finding 6: the data directory is created 0700, the database, its -wal and -shm files and
+/// the master key 0600.
+#[cfg(unix)]
+#[test]
+fn data_files_are_private() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = serve(dir.path());
+    let data = dir.path().join("data");
+    assert_eq!(mode_of(&data), 0o700);
+    for file in [
+        "custody.db",
+        "custody.db-wal",
+        "custody.db-shm",
+        "master.key",
+    ] {
+        assert_eq!(mode_of(&data.join(file)), 0o600, "{file}");
+    }
+    drop(server);
+}
+
+/// Finding 9 and 5 at the CLI: a bearer key with a money-moving scope is refused with the
+/// reason; an Ed25519 public key registered in the sandbox is refused for live.
+#[test]
+fn key_mint_refuses_bearer_money_scopes_and_reused_public_keys() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tenant = admin(dir.path(), &["tenant", "create", "--name", "Rules"]);
+    let tenant = tenant["id"].as_str().expect("id").to_owned();
+    let stderr = admin_fails(
+        dir.path(),
+        &[
+            "key",
+            "mint",
+            "--tenant",
+            &tenant,
+            "--env",
+            "sandbox",
+            "--mode",
+            "bearer",
+            "--scope",
+            "withdrawals:write",
+        ],
+    );
+    assert!(stderr.contains("withdrawals:write"), "{stderr}");
+    assert!(stderr.contains("signed"), "{stderr}");
+    let bearer = admin(
+        dir.path(),
+        &[
+            "key", "mint", "--tenant", &tenant, "--env", "sandbox", "--mode", "bearer",
+        ],
+    );
+    let scopes = bearer["scopes"].to_string();
+    assert!(
+        scopes.contains("vaults:write") && !scopes.contains("transfers:write"),
+        "{scopes}"
+    );
+
+    let pem = dir.path().join("public.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n",
+    )
+    .expect("pem");
+    let pem = pem.to_str().expect("utf-8 path");
+    admin(
+        dir.path(),
+        &[
+            "key",
+            "mint",
+            "--tenant",
+            &tenant,
+            "--env",
+            "sandbox",
+            "--mode",
+            "ed25519",
+            "--public-key-file",
+            pem,
+        ],
+    );
+    admin(dir.path(), &["tenant", "approve", &tenant]);
+    let stderr = admin_fails(
+        dir.path(),
+        &[
+            "key",
+            "mint",
+            "--tenant",
+            &tenant,
+            "--env",
+            "live",
+            "--mode",
+            "ed25519",
+            "--public-key-file",
+            pem,
+        ],
+    );
+    assert!(stderr.contains("another environment"), "{stderr}");
 }

@@ -111,6 +111,11 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
         "unattributed_deposits_pkey",
     ),
     ("instances.id", "instances_pkey"),
+    (
+        "request_signatures.api_key_id, request_signatures.signature_digest",
+        "request_signatures_pkey",
+    ),
+    ("ed25519_public_keys.public_key", "ed25519_public_keys_pkey"),
 ];
 
 /// The constraint name for an SQLite error message, if it reports a unique violation.

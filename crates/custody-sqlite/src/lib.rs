@@ -52,7 +52,7 @@
 //! and opening a database here.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +67,7 @@ use sqlx::Sqlite;
 
 mod db;
 mod error;
+pub mod files;
 mod row;
 
 use custody_sql::{EnvStore, SharedStore};
@@ -187,6 +188,18 @@ impl SqliteStore {
         Self::open_memory(options, master).await
     }
 
+    /// The database file a `sqlite:` URL names; `None` for an in-memory database or a URL
+    /// that is not SQLite's.
+    pub fn file_of(url: &DatabaseUrl) -> Option<PathBuf> {
+        let raw = url.expose();
+        if !raw.starts_with("sqlite:") || raw.contains(":memory:") || raw.contains("mode=memory") {
+            return None;
+        }
+        SqliteConnectOptions::from_str(raw)
+            .ok()
+            .map(|o| o.get_filename().to_path_buf())
+    }
+
     async fn open_file(
         options: SqliteConnectOptions,
         master: MasterKey,
@@ -194,13 +207,17 @@ impl SqliteStore {
         let path = options.get_filename().to_path_buf();
         let location = path.display().to_string();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
+            files::create_private_dir(parent).map_err(|e| {
                 open_error(
                     &location,
                     format_args!("cannot create directory {}: {e}", parent.display()),
                 )
             })?;
         }
+        // Created here, owner-only, before SQLite opens it: SQLite gives the -wal and -shm
+        // files the database file's permissions, so they are owner-only too.
+        files::create_private_file(&path)
+            .map_err(|e| open_error(&location, format_args!("cannot create the file: {e}")))?;
         let base = options
             .create_if_missing(true)
             .foreign_keys(true)

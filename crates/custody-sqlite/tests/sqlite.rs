@@ -896,3 +896,55 @@ async fn a_commit_after_a_failed_statement_is_refused_and_publishes_nothing() {
         commit_vaults(&h.sandbox, &[&customer_vault(t, 12)]).await;
     }
 }
+
+/// Issue 16 (finding 4): a database from before the master key's check value records it on
+/// its first check only when a sealed secret opens with the key; another key is a mismatch
+/// before and after.
+#[tokio::test]
+async fn the_master_key_check_value_is_migrated_only_for_the_right_key() {
+    use custody_core::ports::MasterKeyCheck;
+    let dir = tempfile::tempdir().unwrap();
+    let h = handles(&open_migrated(&db_path(&dir)).await);
+    let t = seed_tenant(&h, 1).await;
+    let key = api_key(t, 1, Environment::Live, KeyMode::Hmac);
+    h.shared
+        .api_keys
+        .insert(&key, Some(custody_core::secret::Secret::new(b"s".to_vec())))
+        .await
+        .unwrap();
+    // As before the check value existed: no row.
+    let mut conn = raw(&db_path(&dir)).await;
+    sqlx::query("DELETE FROM master_key_check")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let wrong = SqliteStore::open(&db_path(&dir), MasterKey::from_bytes([1; 32]))
+        .await
+        .unwrap();
+    assert_eq!(
+        wrong
+            .shared()
+            .api_keys
+            .check_master_key(at(0))
+            .await
+            .unwrap(),
+        MasterKeyCheck::Mismatch
+    );
+    assert_eq!(
+        h.shared.api_keys.check_master_key(at(1)).await.unwrap(),
+        MasterKeyCheck::Recorded
+    );
+    assert_eq!(
+        h.shared.api_keys.check_master_key(at(2)).await.unwrap(),
+        MasterKeyCheck::Matches
+    );
+    assert_eq!(
+        wrong
+            .shared()
+            .api_keys
+            .check_master_key(at(3))
+            .await
+            .unwrap(),
+        MasterKeyCheck::Mismatch
+    );
+}

@@ -56,6 +56,22 @@ impl Scope {
         Scope::WebhooksWrite,
     ];
 
+    /// The scopes that move money or change where money may go (`transfers:write`,
+    /// `withdrawals:write`, `address_book:write`, `webhooks:write`): only signed keys (HMAC,
+    /// Ed25519) may hold them, because a bearer string that leaks (a log line, a proxy, a
+    /// screenshot) is all an attacker would need.
+    pub const SIGNED_ONLY: [Scope; 4] = [
+        Scope::TransfersWrite,
+        Scope::WithdrawalsWrite,
+        Scope::AddressBookWrite,
+        Scope::WebhooksWrite,
+    ];
+
+    /// Whether only signed keys (HMAC, Ed25519) may hold this scope ([`Scope::SIGNED_ONLY`]).
+    pub fn requires_signed_key(self) -> bool {
+        Scope::SIGNED_ONLY.contains(&self)
+    }
+
     /// The wire name (`vaults:read`, …).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +142,19 @@ impl ScopeSet {
     /// Every scope.
     pub fn all() -> ScopeSet {
         Scope::ALL.into_iter().collect()
+    }
+
+    /// Every scope a bearer key may hold: all but [`Scope::SIGNED_ONLY`].
+    pub fn bearer_default() -> ScopeSet {
+        Scope::ALL
+            .into_iter()
+            .filter(|s| !s.requires_signed_key())
+            .collect()
+    }
+
+    /// These scopes without the ones only signed keys may hold.
+    pub fn without_signed_only(&self) -> ScopeSet {
+        self.iter().filter(|s| !s.requires_signed_key()).collect()
     }
 
     /// No scope: the key authenticates but may do nothing.

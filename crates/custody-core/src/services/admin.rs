@@ -6,14 +6,17 @@
 use time::Duration;
 
 use crate::api_key::{
-    format_key, generate_hmac_secret, hash_key, key_hint, ApiKey, IpAllowList, KeyMode, ScopeSet,
+    format_key, generate_hmac_secret, hash_key, key_hint, ApiKey, IpAllowList, KeyMode, Scope,
+    ScopeSet,
 };
 use crate::asset::{AssetId, EnabledAssets};
 use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
 use crate::id::{ApiKeyId, TenantId};
 use crate::page::{Page, PageRequest};
-use crate::ports::{DynApiKeyStore, DynClock, DynIdGenerator, DynTenantStore};
+use crate::ports::{
+    DynApiKeyStore, DynClock, DynIdGenerator, DynTenantStore, StoreError, ED25519_BINDING,
+};
 use crate::secret::Secret;
 use crate::signing::Ed25519PublicKey;
 use crate::tenant::{Tenant, TenantPolicy, TenantStatus};
@@ -26,7 +29,8 @@ pub struct NewKey {
     pub environment: Environment,
     /// Its one authentication scheme.
     pub mode: KeyMode,
-    /// What it may do. Empty means *every* scope: "all scopes when none are named" is a
+    /// What it may do. Empty means *every* scope the mode may hold (bearer keys never hold
+    /// [`Scope::SIGNED_ONLY`]): "all scopes when none are named" is a
     /// domain rule, applied by [`AdminService::mint_key`] so that every front end (CLI, API)
     /// mints the same key for the same request.
     pub scopes: ScopeSet,
@@ -209,21 +213,43 @@ impl AdminService {
         Ok(assets)
     }
 
-    /// Mints a key. An empty `scopes` set mints a key with every scope (see [`NewKey::scopes`]).
+    /// Mints a key. An empty `scopes` set mints a key with every scope its mode may hold (see
+    /// [`NewKey::scopes`]): every scope for HMAC and Ed25519 keys, every scope but the
+    /// money-moving ones ([`Scope::SIGNED_ONLY`]) for bearer keys.
     ///
     /// # Errors
-    /// `NotFound` tenant; `InvalidField(public_key)` when an ed25519 key lacks a valid public
-    /// key or another mode has one; store errors.
+    /// `NotFound` tenant; `InvalidField(scopes, scope_requires_signed_key)` when a bearer key
+    /// asks for a scope of [`Scope::SIGNED_ONLY`]; `InvalidField(public_key)` when an ed25519
+    /// key lacks a valid public key or another mode has one; `Conflict(public_key_in_use)` when
+    /// the public key is registered on a key of another tenant or environment; store errors.
     pub async fn mint_key(&self, mut new: NewKey) -> Result<MintedKey, Error> {
         // The rule lives here, not in `build_key`: a rotation copies the old key's scopes
         // exactly and must never widen them.
         if new.scopes.is_empty() {
-            new.scopes = ScopeSet::all();
+            new.scopes = match new.mode {
+                KeyMode::Bearer => ScopeSet::bearer_default(),
+                KeyMode::Hmac | KeyMode::Ed25519 => ScopeSet::all(),
+            };
         }
         let (minted, secret) = self
             .build_key(ApiKeyId::from_ulid(self.ids.ulid()), new)
             .await?;
-        self.keys.insert(&minted.record, secret).await?;
+        self.keys
+            .insert(&minted.record, secret)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { constraint } if constraint == ED25519_BINDING => {
+                    Error::Conflict {
+                        code: "public_key_in_use",
+                        message: "this Ed25519 public key is registered on a key of another \
+                                  environment or tenant: a signature made for one must never \
+                                  authenticate the other, so register a separate key pair \
+                                  per environment"
+                            .to_owned(),
+                    }
+                }
+                e => e.into(),
+            })?;
         Ok(minted)
     }
 
@@ -256,7 +282,13 @@ impl AdminService {
                     tenant_id: old.tenant_id,
                     environment: old.environment,
                     mode: old.mode,
-                    scopes: old.scopes.clone(),
+                    // A bearer key minted before signed-only scopes existed loses them here:
+                    // narrowing, never widening.
+                    scopes: if old.mode == KeyMode::Bearer {
+                        old.scopes.without_signed_only()
+                    } else {
+                        old.scopes.clone()
+                    },
                     allowed_ips: old.allowed_ips.clone(),
                     ed25519_public_key: old.ed25519_public_key.clone(),
                 },
@@ -303,6 +335,26 @@ impl AdminService {
                 ))
             }
             (_, None) => {}
+        }
+        if new.mode == KeyMode::Bearer {
+            let signed_only: Vec<&str> = new
+                .scopes
+                .iter()
+                .filter(|s| s.requires_signed_key())
+                .map(Scope::as_str)
+                .collect();
+            if !signed_only.is_empty() {
+                return Err(Error::field(
+                    "scopes",
+                    "scope_requires_signed_key",
+                    format!(
+                        "a bearer key cannot hold {}: these scopes move money or change where \
+                         it may go, so only signed keys (mode hmac or ed25519) may hold them, \
+                         and a leaked bearer string must never be enough to move money",
+                        signed_only.join(", ")
+                    ),
+                ));
+            }
         }
         let key = format_key(new.environment, &self.ids.secret_bytes());
         let hmac_secret =

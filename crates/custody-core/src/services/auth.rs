@@ -12,12 +12,16 @@
 
 use std::net::IpAddr;
 
+use time::OffsetDateTime;
+
 use crate::api_key::{hash_key, KeyMode};
 use crate::caller::Caller;
 use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
 use crate::id::ApiKeyId;
-use crate::ports::{DynApiKeyStore, DynClock, DynTenantStore, StoreError};
+use crate::ports::{
+    DynApiKeyStore, DynClock, DynTenantStore, SignatureSeen, SignatureUse, StoreError,
+};
 use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
 
 /// The credential headers as presented; the HTTP layer only extracts them. `Debug` shows
@@ -30,6 +34,9 @@ pub struct Credentials {
     pub timestamp: Option<String>,
     /// `X-Signature`, when sent.
     pub signature: Option<String>,
+    /// `Idempotency-Key`, when sent (as text): a signed request used twice is refused unless
+    /// both uses carry the same key (the partner's own retry).
+    pub idempotency_key: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -38,6 +45,7 @@ impl std::fmt::Debug for Credentials {
             .field("key", &crate::api_key::key_hint(&self.key))
             .field("timestamp", &self.timestamp)
             .field("signature", &self.signature.as_ref().map(|_| "[redacted]"))
+            .field("idempotency_key", &self.idempotency_key)
             .finish()
     }
 }
@@ -55,11 +63,15 @@ pub struct PresentedRequest<'a> {
     pub client_ip: IpAddr,
 }
 
-/// An authentication failure: always rendered as 401 `authentication_error` without a hint.
+/// An authentication failure: always rendered as 401 `authentication_error` without a hint,
+/// except a replayed signature, which says so (`signature_replayed`): whoever sent it already
+/// knows the signature is good.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthFailure {
     /// Why, for logs only; never shown to the caller.
     pub reason: &'static str,
+    /// The signature was valid but already used ([`AuthFailure::REPLAYED`]).
+    pub replayed: bool,
     /// The signature debugger, present only for sandbox keys that failed a signature or
     /// timestamp check.
     pub debug: Option<SignatureDebug>,
@@ -68,11 +80,22 @@ pub struct AuthFailure {
 }
 
 impl AuthFailure {
+    /// The reason of a replayed signature.
+    pub const REPLAYED: &'static str = "signature already used";
+
     fn denied(reason: &'static str) -> AuthFailure {
         AuthFailure {
             reason,
+            replayed: false,
             debug: None,
             unavailable: false,
+        }
+    }
+
+    fn unavailable(reason: &'static str) -> AuthFailure {
+        AuthFailure {
+            unavailable: true,
+            ..AuthFailure::denied(reason)
         }
     }
 }
@@ -118,13 +141,7 @@ impl AuthService {
         let stored = match lookup {
             Ok(stored) => stored,
             Err(StoreError::NotFound) => return Err(AuthFailure::denied("unknown key")),
-            Err(_) => {
-                return Err(AuthFailure {
-                    reason: "key store unavailable",
-                    debug: None,
-                    unavailable: true,
-                })
-            }
+            Err(_) => return Err(AuthFailure::unavailable("key store unavailable")),
         };
         let key = &stored.key;
         let now = self.clock.now();
@@ -150,6 +167,11 @@ impl AuthService {
 
         let sandbox = key.environment == Environment::Sandbox;
         match key.mode {
+            // A signature sent with a bearer key is not ignored: the client believes it signs,
+            // so something is wrong (a bearer key where a signed one belongs, or a forgery).
+            KeyMode::Bearer if credentials.signature.is_some() => {
+                return Err(AuthFailure::denied("signature sent with a bearer key"))
+            }
             KeyMode::Bearer => {}
             KeyMode::Hmac | KeyMode::Ed25519 => {
                 let (Some(timestamp), Some(signature)) =
@@ -191,35 +213,100 @@ impl AuthService {
                 match skew {
                     Err(TimestampError::Malformed) => {
                         return Err(AuthFailure {
-                            reason: "malformed timestamp",
                             debug: debug(None),
-                            unavailable: false,
+                            ..AuthFailure::denied("malformed timestamp")
                         })
                     }
                     Err(TimestampError::OutsideWindow { skew }) => {
                         return Err(AuthFailure {
-                            reason: "timestamp outside window",
                             debug: debug(Some(skew)),
-                            unavailable: false,
+                            ..AuthFailure::denied("timestamp outside window")
                         })
                     }
                     Ok(skew) if !valid => {
                         return Err(AuthFailure {
-                            reason: "bad signature",
                             debug: debug(Some(skew)),
-                            unavailable: false,
+                            ..AuthFailure::denied("bad signature")
                         })
                     }
                     Ok(_) => {}
                 }
+                // A public key registered in another environment or tenant before keys were
+                // bound to one (the oldest registration kept it): refused.
+                if key.mode == KeyMode::Ed25519 {
+                    match self.keys.ed25519_binding_holds(key).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return Err(AuthFailure::denied(
+                                "ed25519 public key bound to another environment or tenant",
+                            ))
+                        }
+                        Err(_) => return Err(AuthFailure::unavailable("key store unavailable")),
+                    }
+                }
+                self.check_replay(key.id, timestamp, window, &signed, credentials, request)
+                    .await?;
             }
         }
+        let scopes = match key.mode {
+            // A bearer key minted before the rule may still hold a money-moving scope: it is
+            // refused at use (the endpoint answers 403 `missing_scope`, saying why).
+            KeyMode::Bearer => key.scopes.without_signed_only(),
+            KeyMode::Hmac | KeyMode::Ed25519 => key.scopes.clone(),
+        };
         Ok(Caller {
             tenant_id: key.tenant_id,
             environment: key.environment,
             key_id: key.id,
-            scopes: key.scopes.clone(),
+            scopes,
         })
+    }
+
+    /// The replay cache: each signed message is single-use while its timestamp is in the
+    /// window. A second use is refused unless both uses carry the same `Idempotency-Key` (the
+    /// partner's own retry of a request signed in the same second, answered from the
+    /// idempotency record). Reads (`GET`, `HEAD`, `OPTIONS`) change nothing and are exempt: a
+    /// client may poll the same URL twice within a second.
+    async fn check_replay(
+        &self,
+        key_id: ApiKeyId,
+        timestamp: &str,
+        window: i64,
+        signed: &[u8],
+        credentials: &Credentials,
+        request: &PresentedRequest<'_>,
+    ) -> Result<(), AuthFailure> {
+        if ["GET", "HEAD", "OPTIONS"]
+            .iter()
+            .any(|m| request.method.eq_ignore_ascii_case(m))
+        {
+            return Ok(());
+        }
+        // The timestamp passed the window check: digits, so it parses.
+        let signed_at = timestamp.parse::<i64>().unwrap_or_default();
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(signed_at.saturating_add(window).saturating_add(1))
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let used = SignatureUse {
+            key_id,
+            digest: signing::digest(signed),
+            idempotency_key: credentials.idempotency_key.clone(),
+            now: self.clock.now(),
+            expires_at,
+        };
+        match self.keys.record_signature(&used).await {
+            Ok(SignatureSeen::First) => Ok(()),
+            Ok(SignatureSeen::Again { idempotency_key })
+                if idempotency_key.is_some() && idempotency_key == used.idempotency_key =>
+            {
+                Ok(())
+            }
+            Ok(SignatureSeen::Again { .. }) => Err(AuthFailure {
+                replayed: true,
+                ..AuthFailure::denied(AuthFailure::REPLAYED)
+            }),
+            Err(_) => Err(AuthFailure::unavailable("replay cache unavailable")),
+        }
     }
 
     /// The approval gate: may the caller's tenant act in the caller's environment now?

@@ -76,9 +76,10 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
         401,
         "The request could not be authenticated (missing, unknown or revoked key, bad \
          signature, timestamp outside the window, address not allowed). Sandbox keys get \
-         `signatureDebug`.",
+         `signatureDebug`. A signed request sent a second time within its window (other than a \
+         retry with the same `Idempotency-Key`) is `signature_replayed`.",
         &["authentication_error"],
-        &["authentication_failed"],
+        &["authentication_failed", "signature_replayed"],
     ),
     (
         403,

@@ -213,6 +213,53 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// A second server over the same database with its own connections (its own pools, as a
+    /// second process would have): the address of its HTTP port.
+    pub async fn second_instance(&self) -> String {
+        let master = MasterKey::from_bytes(custody_postgres::testing::TEST_MASTER_KEY);
+        let store = match &self._guard {
+            Guard::Sqlite(dir) => Store::Sqlite(
+                custody_sqlite::SqliteStore::open(&dir.path().join("custody.db"), master)
+                    .await
+                    .expect("open sqlite again"),
+            ),
+            Guard::Postgres(db) => Store::Postgres(
+                custody_postgres::PgStore::connect(
+                    db.url(),
+                    master,
+                    custody_postgres::PgOptions::default(),
+                )
+                .await
+                .expect("connect to postgres again"),
+            ),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let wiring = Wiring {
+            listener,
+            sandbox: custody_sandbox::SandboxProvider::new(
+                custody_sandbox::ChainConfig::default(),
+                Arc::new(SystemClock),
+            ),
+            live_provider: self.live_provider.clone(),
+            live_prices: Arc::new(StaticPrices::default()),
+            currencies: vec!["usd".into(), "pen".into()],
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(OsIds),
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 64 * 1024,
+            workers: 2,
+            shutdown_timeout: Duration::from_secs(1),
+            instance: None,
+            limits: generous_limits(),
+        };
+        let app = Application::build_with(store, wiring).expect("build second app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
+}
+
 /// What a key is minted with.
 #[derive(Debug, Clone)]
 pub struct KeySpec {
@@ -349,6 +396,21 @@ impl TestApp {
         }
     }
 
+    /// A request signed for `key`, sent to another instance at `address`.
+    pub fn request_to(
+        &self,
+        address: &str,
+        key: &Key,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&str>,
+    ) -> Request {
+        Request {
+            app_address: address.to_owned(),
+            ..self.request(key, method, path_and_query, body)
+        }
+    }
+
     /// A request without credentials.
     pub fn anonymous(&self, method: Method, path_and_query: &str, body: Option<&str>) -> Request {
         Request {
@@ -406,7 +468,10 @@ impl Request {
                 .body(body.clone());
         }
         if let Some(key) = &self.key {
-            let ts = self.timestamp.unwrap_or_else(now).to_string();
+            let ts = self
+                .timestamp
+                .unwrap_or_else(|| self.fresh_timestamp(key, &body))
+                .to_string();
             match key.minted.record.mode {
                 KeyMode::Bearer => {
                     builder = builder.header("Authorization", format!("Bearer {}", key.key()));
@@ -445,6 +510,49 @@ impl Request {
             builder = builder.header(name.as_str(), value.as_str());
         }
         builder.send().await.expect("request sent")
+    }
+}
+
+impl Request {
+    /// The timestamp to sign with when the test did not choose one: now, unless this key has
+    /// already signed this very request (method, path, body) at that second — each signed
+    /// request is single-use (issue 16), so, as the guides tell partners, an identical request
+    /// in the same second is signed with another timestamp (a nearby second, well inside the
+    /// window). Bearer keys and reads are not single-use and always sign now.
+    fn fresh_timestamp(&self, key: &Key, body: &str) -> i64 {
+        use std::collections::HashSet;
+        use std::sync::{LazyLock, Mutex};
+        type Signed = (String, String, String, String, i64);
+        static SIGNED: LazyLock<Mutex<HashSet<Signed>>> =
+            LazyLock::new(|| Mutex::new(HashSet::new()));
+        let now = now();
+        let single_use = key.minted.record.mode != KeyMode::Bearer
+            && !matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !single_use {
+            return now;
+        }
+        let mut signed = SIGNED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // now, now - 1, now + 1, now - 2, …: all well inside the ±30 s window.
+        (0..51)
+            .map(|n: i64| {
+                if n % 2 == 0 {
+                    now - n / 2
+                } else {
+                    now + n / 2 + 1
+                }
+            })
+            .find(|ts| {
+                signed.insert((
+                    key.id(),
+                    self.method.to_string(),
+                    self.path_and_query.clone(),
+                    body.to_owned(),
+                    *ts,
+                ))
+            })
+            .expect("fewer than 51 identical signed requests in one second")
     }
 }
 

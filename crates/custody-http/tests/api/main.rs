@@ -18,5 +18,6 @@ mod live;
 
 mod accounts;
 mod auth;
+mod auth_hardening;
 mod errors;
 mod platform;

@@ -3,13 +3,18 @@
 use async_trait::async_trait;
 use custody_core::api_key::{ApiKey, KeyHash};
 use custody_core::id::{ApiKeyId, TenantId};
-use custody_core::ports::{ApiKeyStore, StoreError, StoredApiKey};
+use custody_core::ports::{
+    ApiKeyStore, MasterKeyCheck, SignatureSeen, SignatureUse, StoreError, StoredApiKey,
+    ED25519_BINDING,
+};
 use custody_core::secret::Secret;
+use time::OffsetDateTime;
 
-use crate::codec::{self, allowed_ips_text, scopes_text, seal_hmac_secret};
+use crate::codec::{self, allowed_ips_text, scopes_text, seal_hmac_secret, Columns as _};
 use crate::seal::MasterKey;
 use crate::statement::{Lock, Statement};
 use crate::store::{self, Database, SharedStore, Transaction};
+use crate::tables::request_signatures;
 
 pub const COLUMNS: &str = "id, tenant_id, environment, mode, scopes, allowed_ips, key_hash, \
      key_hint, ed25519_public_key, hmac_secret_sealed, created_at, expires_at, revoked_at, \
@@ -64,6 +69,66 @@ fn changes(stmt: Statement, key: &ApiKey) -> Statement {
         .bind("replaced_by", key.replaced_by.map(|id| id.to_string()))
 }
 
+/// The name an Ed25519 public key is bound by: the base64 of its DER encoding, i.e. the PEM
+/// without its armour lines and whitespace. The PEM was parsed at mint, so this is canonical
+/// for the key (an SPKI Ed25519 DER has one encoding); the migration that created the binding
+/// table computes the same text in SQL for keys minted before it.
+pub fn public_key_name(pem: &str) -> String {
+    pem.replace("-----BEGIN PUBLIC KEY-----", "")
+        .replace("-----END PUBLIC KEY-----", "")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// Binds an Ed25519 public key to a tenant and environment unless it is bound already (then
+/// nothing changes; [`binding`] tells to what). In PostgreSQL a concurrent binding of the same
+/// key waits for the first to commit.
+pub fn bind_public_key(key: &ApiKey, public_key: &str) -> Statement {
+    Statement::new(
+        "INSERT INTO ed25519_public_keys (public_key, tenant_id, environment) \
+         VALUES (:public_key, :tenant, :environment) ON CONFLICT (public_key) DO NOTHING",
+    )
+    .bind("public_key", public_key_name(public_key))
+    .bind("tenant", key.tenant_id.to_string())
+    .bind("environment", key.environment.as_str())
+}
+
+/// Some row when the public key is bound to the key's tenant and environment.
+pub fn bound_here(key: &ApiKey, public_key: &str) -> Statement {
+    Statement::new(
+        "SELECT 1 AS found FROM ed25519_public_keys WHERE public_key = :public_key \
+         AND tenant_id = :tenant AND environment = :environment",
+    )
+    .bind("public_key", public_key_name(public_key))
+    .bind("tenant", key.tenant_id.to_string())
+    .bind("environment", key.environment.as_str())
+}
+
+/// Inserts a key in `tx`, binding its Ed25519 public key first (refused when bound to another
+/// tenant or environment).
+async fn insert_in<T: Transaction>(
+    tx: &mut T,
+    key: &ApiKey,
+    hmac_secret: Option<&Secret>,
+    master: &MasterKey,
+) -> Result<(), StoreError> {
+    if let Some(public_key) = &key.ed25519_public_key {
+        tx.execute(bind_public_key(key, public_key)).await?;
+        if tx
+            .fetch_optional(bound_here(key, public_key))
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::Conflict {
+                constraint: ED25519_BINDING.to_owned(),
+            });
+        }
+    }
+    tx.execute(insert(key, hmac_secret, master)?).await?;
+    Ok(())
+}
+
 /// Some row when the key exists, locked so a concurrent revocation or rotation of it waits.
 pub fn lock(id: ApiKeyId) -> Statement {
     Statement::new("SELECT 1 AS found FROM api_keys WHERE id = :id")
@@ -93,10 +158,9 @@ pub fn of_tenant(tenant: TenantId) -> Statement {
 #[async_trait]
 impl<D: Database> ApiKeyStore for SharedStore<D> {
     async fn insert(&self, key: &ApiKey, hmac_secret: Option<Secret>) -> Result<(), StoreError> {
-        self.db
-            .write(insert(key, hmac_secret.as_ref(), &self.master)?)
-            .await
-            .map(|_| ())
+        let mut tx = self.db.begin().await?;
+        insert_in(&mut tx, key, hmac_secret.as_ref(), &self.master).await?;
+        tx.commit().await
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<StoredApiKey, StoreError> {
@@ -120,8 +184,7 @@ impl<D: Database> ApiKeyStore for SharedStore<D> {
             return Err(StoreError::NotFound);
         }
         // The successor before the pointer to it (`replaced_by` is a foreign key).
-        tx.execute(insert(successor, hmac_secret.as_ref(), &self.master)?)
-            .await?;
+        insert_in(&mut tx, successor, hmac_secret.as_ref(), &self.master).await?;
         tx.execute(update(rotated)).await?;
         tx.commit().await
     }
@@ -131,6 +194,53 @@ impl<D: Database> ApiKeyStore for SharedStore<D> {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn record_signature(&self, used: &SignatureUse) -> Result<SignatureSeen, StoreError> {
+        // The row vanishes between the two statements only when it expired and was purged:
+        // then this use is the first (the retry records it).
+        for _ in 0..2 {
+            if !self
+                .db
+                .write_all(request_signatures::record(used))
+                .await?
+                .is_empty()
+            {
+                return Ok(SignatureSeen::First);
+            }
+            if let Some(row) = self
+                .db
+                .fetch_optional(request_signatures::earlier(used))
+                .await?
+            {
+                return Ok(request_signatures::seen(
+                    false,
+                    row.opt_text("idempotency_key")?,
+                ));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "a replay-cache row kept changing while being recorded".into(),
+        ))
+    }
+
+    async fn ed25519_binding_holds(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        let Some(public_key) = &key.ed25519_public_key else {
+            return Ok(true);
+        };
+        Ok(self
+            .db
+            .fetch_optional(bound_here(key, public_key))
+            .await?
+            .is_some())
+    }
+
+    async fn check_master_key(&self, now: OffsetDateTime) -> Result<MasterKeyCheck, StoreError> {
+        crate::tables::master_key_check::check(&self.db, &self.master, now).await
+    }
+
+    async fn purge_signatures(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.db.write(request_signatures::purge_expired(now)).await
     }
 
     async fn list_for_tenant(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StoreError> {

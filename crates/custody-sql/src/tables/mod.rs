@@ -15,6 +15,8 @@ pub mod events;
 pub mod idempotency;
 pub mod instances;
 pub mod ledger;
+pub mod master_key_check;
+pub mod request_signatures;
 pub mod tenants;
 pub mod transactions;
 pub mod vaults;

@@ -346,7 +346,11 @@ async fn minting_a_bearer_key_has_no_secret() {
     let (keys, inserted) = recording_keys();
     let svc = service(tenants_with(TenantStatus::Approved), keys);
     let minted = svc
-        .mint_key(new_key(Environment::Live, KeyMode::Bearer, None))
+        .mint_key(NewKey {
+            // Issue 16: bearer keys never hold money-moving scopes.
+            scopes: [Scope::VaultsRead].into_iter().collect(),
+            ..new_key(Environment::Live, KeyMode::Bearer, None)
+        })
         .await
         .unwrap();
     assert!(minted.key.starts_with("sk_live_"), "{}", minted.key);
@@ -447,7 +451,9 @@ async fn minting_with_no_scopes_named_grants_every_scope() {
     let minted = svc
         .mint_key(NewKey {
             scopes: ScopeSet::empty(),
-            ..new_key(Environment::Sandbox, KeyMode::Bearer, None)
+            // Issue 16: a signed key (a bearer key gets every scope but the money-moving ones,
+            // see below).
+            ..new_key(Environment::Sandbox, KeyMode::Hmac, None)
         })
         .await
         .unwrap();
@@ -557,7 +563,11 @@ fn key_fake(key: ApiKey) -> (MockApiKeyStore, KeyFake) {
 #[tokio::test]
 async fn rotating_mints_a_like_successor_and_gives_the_old_key_a_grace_period() {
     for mode in KeyMode::ALL {
-        let old = existing_key(mode);
+        let mut old = existing_key(mode);
+        if mode == KeyMode::Bearer {
+            // Issue 16: a bearer key holds no money-moving scope (see the test below).
+            old.scopes = old.scopes.without_signed_only();
+        }
         let (keys, fake) = key_fake(old.clone());
         let svc = service(tenants_with(TenantStatus::Approved), keys);
         let grace = Duration::hours(24);
@@ -741,4 +751,77 @@ async fn revoking_an_unknown_key_is_not_found() {
         matches!(err, Error::NotFound(ResourceKind::ApiKey)),
         "{err:?}"
     );
+}
+
+// ---- issue 16: bearer keys and money-moving scopes, Ed25519 bindings ----------------------
+
+#[tokio::test]
+async fn a_bearer_key_is_refused_money_moving_scopes_and_gets_the_others_by_default() {
+    for scope in Scope::SIGNED_ONLY {
+        let svc = service(tenants_with(TenantStatus::Approved), untouched_keys());
+        let err = svc
+            .mint_key(NewKey {
+                scopes: [Scope::VaultsRead, scope].into_iter().collect(),
+                ..new_key(Environment::Sandbox, KeyMode::Bearer, None)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            field_code(&err),
+            Some(("scopes", "scope_requires_signed_key"))
+        );
+        assert!(err.to_string().contains(scope.as_str()), "{err}");
+    }
+    let (keys, inserted) = recording_keys();
+    let svc = service(tenants_with(TenantStatus::Pending), keys);
+    let minted = svc
+        .mint_key(NewKey {
+            scopes: ScopeSet::empty(),
+            ..new_key(Environment::Sandbox, KeyMode::Bearer, None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(minted.record.scopes, ScopeSet::bearer_default());
+    assert_eq!(minted.record.scopes.len(), 13 - Scope::SIGNED_ONLY.len());
+    assert_eq!(
+        inserted.lock().unwrap()[0].0.scopes,
+        ScopeSet::bearer_default()
+    );
+}
+
+#[tokio::test]
+async fn rotating_a_bearer_key_minted_before_the_rule_drops_its_money_moving_scopes() {
+    let old = ApiKey {
+        scopes: ScopeSet::all(),
+        ..existing_key(KeyMode::Bearer)
+    };
+    let (keys, fake) = key_fake(old.clone());
+    let svc = service(tenants_with(TenantStatus::Approved), keys);
+    let minted = svc.rotate_key(old.id, Duration::hours(1)).await.unwrap();
+    assert_eq!(minted.record.scopes, ScopeSet::bearer_default());
+    assert_eq!(
+        fake.rotations.lock().unwrap()[0].1.scopes,
+        ScopeSet::bearer_default()
+    );
+}
+
+#[tokio::test]
+async fn a_public_key_bound_elsewhere_is_a_conflict_naming_it() {
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_insert().returning(|_, _| {
+        Err(StoreError::Conflict {
+            constraint: crate::ports::ED25519_BINDING.to_owned(),
+        })
+    });
+    let svc = service(tenants_with(TenantStatus::Approved), keys);
+    let err = svc
+        .mint_key(new_key(
+            Environment::Live,
+            KeyMode::Ed25519,
+            Some(public_pem()),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "public_key_in_use");
+    assert_eq!(err.kind(), crate::error::ErrorKind::Conflict);
 }

@@ -94,6 +94,9 @@ fn keys_finding(key: &str, found: StoredApiKey) -> MockApiKeyStore {
         .withf(move |h| *h == hash)
         .times(1)
         .returning(move |_| Ok(found.clone()));
+    keys.expect_record_signature()
+        .returning(|_| Ok(SignatureSeen::First));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
     keys
 }
 
@@ -113,6 +116,7 @@ fn hmac_credentials(key: &str, ts: &str, body: &[u8]) -> Credentials {
         key: key.to_owned(),
         timestamp: Some(ts.to_owned()),
         signature: Some(signing::hmac_sign(HMAC_SECRET.as_bytes(), &canonical)),
+        idempotency_key: None,
     }
 }
 
@@ -123,6 +127,7 @@ fn ed25519_credentials(key: &str, ts: &str, body: &[u8]) -> Credentials {
         key: key.to_owned(),
         timestamp: Some(ts.to_owned()),
         signature: Some(base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())),
+        idempotency_key: None,
     }
 }
 
@@ -131,6 +136,7 @@ fn bearer_credentials(key: &str) -> Credentials {
         key: key.to_owned(),
         timestamp: None,
         signature: None,
+        idempotency_key: None,
     }
 }
 
@@ -174,6 +180,9 @@ fn keys_getting(found: StoredApiKey) -> MockApiKeyStore {
         .times(1)
         .returning(move |_| Ok(found.clone()));
     keys.expect_find_by_hash().never();
+    keys.expect_record_signature()
+        .returning(|_| Ok(SignatureSeen::First));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
     keys
 }
 
@@ -511,6 +520,7 @@ async fn a_bad_ed25519_signature_fails() {
         key: key.clone(),
         timestamp: Some(ts),
         signature: Some(base64::engine::general_purpose::STANDARD.encode(other.to_bytes())),
+        idempotency_key: None,
     };
     let failure = svc
         .authenticate(&credentials, &request())
@@ -677,5 +687,155 @@ async fn a_missing_tenant_is_not_found() {
     assert!(
         matches!(err, Error::NotFound(ResourceKind::Tenant)),
         "{err:?}"
+    );
+}
+
+// ---- issue 16: replay cache, bearer keys -------------------------------------------------
+
+/// A key store that finds `found` by hash and answers every replay-cache record with `seen`,
+/// checking what is recorded.
+fn keys_seeing(key: &str, found: StoredApiKey, seen: SignatureSeen) -> MockApiKeyStore {
+    let hash = hash_key(key);
+    let id = found.key.id;
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_by_hash()
+        .withf(move |h| *h == hash)
+        .returning(move |_| Ok(found.clone()));
+    keys.expect_record_signature()
+        .withf(move |used| {
+            used.key_id == id
+                && used.now == T0
+                // The window passed (30 s for HMAC) and a second.
+                && used.expires_at.unix_timestamp() == now_unix() + 31
+        })
+        .returning(move |_| Ok(seen.clone()));
+    keys
+}
+
+#[tokio::test]
+async fn a_signature_used_before_is_refused_unless_the_idempotency_key_is_the_same() {
+    let key = key_string(Environment::Sandbox);
+    let record = stored(record(Environment::Sandbox, KeyMode::Hmac, &key));
+    let first_use_key = Some("idem-1".to_owned());
+    let mut credentials = hmac_credentials(&key, &timestamp(0), BODY);
+    credentials.idempotency_key = Some("idem-1".to_owned());
+    // The partner's retry: the same key as the first use.
+    let svc = service(keys_seeing(
+        &key,
+        record.clone(),
+        SignatureSeen::Again {
+            idempotency_key: first_use_key.clone(),
+        },
+    ));
+    assert!(svc.authenticate(&credentials, &request()).await.is_ok());
+    // A replay: another key, none now, or none the first time.
+    for (now_key, first_key) in [
+        (Some("idem-2"), first_use_key.clone()),
+        (None, first_use_key.clone()),
+        (None, None),
+    ] {
+        let svc = service(keys_seeing(
+            &key,
+            record.clone(),
+            SignatureSeen::Again {
+                idempotency_key: first_key,
+            },
+        ));
+        credentials.idempotency_key = now_key.map(str::to_owned);
+        let failure = svc
+            .authenticate(&credentials, &request())
+            .await
+            .unwrap_err();
+        assert!(failure.replayed);
+        assert_eq!(failure.reason, AuthFailure::REPLAYED);
+        assert!(!failure.unavailable);
+    }
+}
+
+#[tokio::test]
+async fn reads_are_not_recorded_and_a_cache_outage_is_unavailable() {
+    let key = key_string(Environment::Live);
+    let found = stored(record(Environment::Live, KeyMode::Hmac, &key));
+    let mut keys = MockApiKeyStore::new();
+    let f = found.clone();
+    keys.expect_find_by_hash().returning(move |_| Ok(f.clone()));
+    keys.expect_record_signature().never();
+    let svc = service(keys);
+    let ts = timestamp(0);
+    let canonical = signing::hmac_canonical_string(&ts, "GET", PATH, b"");
+    let credentials = Credentials {
+        key: key.clone(),
+        timestamp: Some(ts),
+        signature: Some(signing::hmac_sign(HMAC_SECRET.as_bytes(), &canonical)),
+        idempotency_key: None,
+    };
+    let get = PresentedRequest {
+        method: "GET",
+        body: b"",
+        ..request()
+    };
+    assert!(svc.authenticate(&credentials, &get).await.is_ok());
+
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_by_hash()
+        .returning(move |_| Ok(found.clone()));
+    keys.expect_record_signature()
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    let failure = service(keys)
+        .authenticate(&hmac_credentials(&key, &timestamp(0), BODY), &request())
+        .await
+        .unwrap_err();
+    assert!(failure.unavailable);
+}
+
+#[tokio::test]
+async fn a_bearer_key_with_a_signature_is_denied_and_never_holds_money_scopes() {
+    let key = key_string(Environment::Sandbox);
+    let mut bearer = record(Environment::Sandbox, KeyMode::Bearer, &key);
+    // Minted before the rule: every scope.
+    bearer.scopes = ScopeSet::all();
+    let mut credentials = bearer_credentials(&key);
+    credentials.signature = Some("00".repeat(32));
+    let mut keys = MockApiKeyStore::new();
+    let found = stored(bearer);
+    let f = found.clone();
+    keys.expect_find_by_hash().returning(move |_| Ok(f.clone()));
+    keys.expect_record_signature().never();
+    let svc = service(keys);
+    let failure = svc
+        .authenticate(&credentials, &request())
+        .await
+        .unwrap_err();
+    assert_denied_without_hint(&failure);
+    assert_eq!(failure.reason, "signature sent with a bearer key");
+
+    let caller = svc
+        .authenticate(&bearer_credentials(&key), &request())
+        .await
+        .unwrap();
+    assert_eq!(caller.scopes, ScopeSet::bearer_default());
+    for scope in Scope::SIGNED_ONLY {
+        let refused = caller.require(scope).unwrap_err();
+        assert!(refused.to_string().contains("bearer keys never move money"));
+    }
+}
+
+#[tokio::test]
+async fn an_ed25519_key_whose_public_key_is_bound_elsewhere_is_denied() {
+    let key = key_string(Environment::Live);
+    let found = stored(record(Environment::Live, KeyMode::Ed25519, &key));
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_by_hash()
+        .returning(move |_| Ok(found.clone()));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(false));
+    keys.expect_record_signature().never();
+    let failure = service(keys)
+        .authenticate(&ed25519_credentials(&key, &timestamp(0), BODY), &request())
+        .await
+        .unwrap_err();
+    assert_denied_without_hint(&failure);
+    assert_eq!(
+        failure.reason,
+        "ed25519 public key bound to another environment or tenant"
     );
 }

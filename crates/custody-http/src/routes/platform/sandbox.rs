@@ -14,7 +14,6 @@ use custody_core::transaction::Transaction;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::graph::AppState;
 use crate::idempotency::{json_response, KeyRule, Mutation};
@@ -61,21 +60,18 @@ pub async fn simulate_deposit(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     // A live key must not learn that this path exists, whatever its scopes: the environment is
-    // decided before the mutation's scope check (an extra authentication, sandbox-only path).
-    if authenticate(&state, &req, &body)
-        .await?
-        .graph
-        .simulation
-        .is_none()
-    {
-        return Err(ApiError::route_not_found());
-    }
-    let mutation = Mutation::begin(
+    // decided before the mutation's header and scope checks, by the one authentication (a
+    // second would be refused by the replay cache: each signature is single-use).
+    let mutation = Mutation::begin_gated(
         &state,
         &req,
         &body,
         KeyRule::Optional,
         Scope::TransfersWrite,
+        |auth| match auth.graph.simulation {
+            Some(_) => Ok(()),
+            None => Err(ApiError::route_not_found()),
+        },
     )
     .await?;
     let input: SimulateDepositRequest = json_body(&req, &body)?;
