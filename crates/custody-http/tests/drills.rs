@@ -118,6 +118,10 @@ impl Drill {
             .env_remove("CUSTODY_LISTEN")
             .env("CUSTODY_CONFIG_DIR", self.dir.path().join("config"))
             .env("CUSTODY_SECURITY__MASTER_KEY", hex::encode(MASTER_KEY))
+            // The drills measure crashes, not the rate limiter: a sandbox key's default 25/s
+            // would answer part of the load 429 (covered by tests/api/limits.rs).
+            .env("CUSTODY_RATE_LIMIT__SANDBOX_PER_KEY", "100000")
+            .env("CUSTODY_RATE_LIMIT__SANDBOX_PER_TENANT", "100000")
             .env("RUST_LOG", "warn");
         match &self.engine {
             Engine::Postgres(db) => cmd.env("DATABASE_URL", db.url().expose()),
