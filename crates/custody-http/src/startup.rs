@@ -27,8 +27,9 @@ use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
 use custody_core::services::{
-    AddressBookService, AddressService, AuthService, BalanceService, DepositService,
-    SandboxService, TransferService, VaultService, WalletService, WithdrawalService,
+    AddressBookService, AddressService, AuthService, BalanceService, DeliverySettings,
+    DepositService, SandboxService, TransferService, VaultService, WalletService, WebhookDelivery,
+    WebhookService, WithdrawalService,
 };
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
@@ -43,6 +44,7 @@ use crate::graph::{AppState, Readiness, ServiceGraph};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
 use crate::system::{OsIds, SystemClock};
+use crate::webhook_transport::{JsonRenderer, ReqwestTransport};
 use crate::workers::{self, WorkerSpec, Workers};
 use crate::{first_start, master_key, providers, routes};
 
@@ -52,6 +54,8 @@ pub struct Application {
     server: Server,
     /// The transaction workers (none unless [`Application::build`] started them).
     workers: Workers,
+    /// The webhook delivery workers (likewise).
+    webhook_workers: Workers,
     shutdown_timeout: Duration,
 }
 
@@ -101,8 +105,24 @@ impl Application {
             },
         ];
         let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
+        // Webhook delivery, one worker per environment (docs/webhooks.md).
+        let shared = store.shared();
+        let deliveries = [Environment::Sandbox, Environment::Live]
+            .into_iter()
+            .map(|env| {
+                let delivery = webhook_delivery(
+                    &store.environment(env),
+                    &shared,
+                    clock.clone(),
+                    ids.clone(),
+                    settings.webhooks.delivery(),
+                );
+                (env, delivery)
+            })
+            .collect();
         let mut app = Application::build_with(store, wiring)?;
         app.workers = workers::spawn(&settings.workers, specs, &clock, &ids);
+        app.webhook_workers = workers::spawn_webhooks(&settings.webhooks, deliveries);
         Ok(app)
     }
 
@@ -162,8 +182,32 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.workers.stop(self.shutdown_timeout).await;
+        self.webhook_workers.stop(self.shutdown_timeout).await;
         served
     }
+}
+
+/// One environment's webhook delivery over its stores: reqwest for the requests, the secrets
+/// opened with the shared sealer (the master key).
+pub fn webhook_delivery(
+    stores: &EnvironmentStores,
+    shared: &SharedStores,
+    clock: DynClock,
+    ids: DynIdGenerator,
+    settings: DeliverySettings,
+) -> WebhookDelivery {
+    WebhookDelivery::new(
+        stores.environment,
+        stores.uow.clone(),
+        stores.outbox.clone(),
+        stores.webhooks.clone(),
+        shared.sealer.clone(),
+        Arc::new(ReqwestTransport::new()),
+        Arc::new(JsonRenderer),
+        clock,
+        ids,
+        settings,
+    )
 }
 
 /// Every use case of one environment, over that environment's stores and provider.
@@ -229,6 +273,22 @@ fn service_graph(
             ids.clone(),
         )
     });
+    let webhooks = WebhookService::new(
+        stores.environment,
+        stores.uow.clone(),
+        stores.webhooks.clone(),
+        stores.outbox.clone(),
+        shared.sealer.clone(),
+        webhook_delivery(
+            &stores,
+            shared,
+            clock.clone(),
+            ids.clone(),
+            DeliverySettings::default(),
+        ),
+        clock.clone(),
+        ids.clone(),
+    );
     let balances = BalanceService::new(
         stores.vaults,
         stores.wallets,
@@ -247,6 +307,7 @@ fn service_graph(
         transfers,
         withdrawals,
         simulation,
+        webhooks,
         idempotency: stores.idempotency,
         provider_name,
     }
@@ -275,6 +336,7 @@ fn serve(state: Data<AppState>, wiring: Wiring) -> anyhow::Result<Application> {
         port,
         server,
         workers: Workers::none(),
+        webhook_workers: Workers::none(),
         shutdown_timeout: wiring.shutdown_timeout,
     })
 }

@@ -125,6 +125,7 @@ impl<D: Database> EnvStore<D> {
             address_book: store.clone(),
             events: store.clone(),
             outbox: store.clone(),
+            webhooks: store.clone(),
             idempotency: store,
         }
     }
@@ -136,7 +137,8 @@ impl<D: Database> SharedStore<D> {
         let store = Arc::new(SharedStore { db, master });
         SharedStores {
             tenants: store.clone(),
-            api_keys: store,
+            api_keys: store.clone(),
+            sealer: Arc::new(store.master.clone()),
         }
     }
 }
