@@ -139,6 +139,9 @@ macro_rules! conformance_suite {
             address_book_activates_at_round_trip,
             worker_two_instances_send_each_withdrawal_once,
             worker_resumes_a_withdrawal_after_a_lost_lease,
+            // Issue 13: webhook endpoints and delivery.
+            webhook_endpoint_round_trip_and_uniqueness,
+            outbox_fair_claims_skips_and_bulk_redelivery,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

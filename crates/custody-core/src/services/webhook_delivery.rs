@@ -419,3 +419,6 @@ enum Health {
     Gone,
     Failed,
 }
+
+#[cfg(test)]
+mod tests;
