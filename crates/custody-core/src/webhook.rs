@@ -268,8 +268,8 @@ impl SigningSecret {
             clippy::expect_used,
             reason = "unreachable: HMAC takes keys of any length"
         )]
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key())
-            .expect("HMAC accepts keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key()).expect("HMAC accepts keys of any length");
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -290,9 +290,8 @@ pub fn signed_headers(
     body: &[u8],
 ) -> Vec<(String, String)> {
     let id = event_id.to_string();
-    let join = |f: &dyn Fn(&SigningSecret) -> String| {
-        secrets.iter().map(f).collect::<Vec<_>>().join(" ")
-    };
+    let join =
+        |f: &dyn Fn(&SigningSecret) -> String| secrets.iter().map(f).collect::<Vec<_>>().join(" ");
     vec![
         ("content-type".into(), "application/json".into()),
         ("user-agent".into(), "custody-webhooks/1".into()),
@@ -304,7 +303,10 @@ pub fn signed_headers(
         ),
         ("x-webhook-id".into(), id),
         ("x-webhook-timestamp".into(), timestamp.to_string()),
-        ("x-webhook-signature".into(), join(&|s| s.body_signature(body))),
+        (
+            "x-webhook-signature".into(),
+            join(&|s| s.body_signature(body)),
+        ),
     ]
 }
 
@@ -479,12 +481,24 @@ fn forbidden_ranges() -> Vec<(IpNet, &'static str)> {
         v4(240, 0, 0, 0, 4, "reserved"),
         v6(Ipv6Addr::UNSPECIFIED, 128, "unspecified"),
         v6(Ipv6Addr::LOCALHOST, 128, "loopback"),
-        v6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7, "private (unique local)"),
+        v6(
+            Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+            7,
+            "private (unique local)",
+        ),
         v6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local"),
         v6(Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local"),
         v6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast"),
-        v6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, "documentation"),
-        v6(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64, "discard-only"),
+        v6(
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+            32,
+            "documentation",
+        ),
+        v6(
+            Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+            64,
+            "discard-only",
+        ),
     ]
 }
 

@@ -247,7 +247,10 @@ async fn deliver(
         let free = semaphore.available_permits();
         let mut claimed_any = false;
         if free > 0 {
-            match delivery.claim(u32::try_from(free).unwrap_or(u32::MAX)).await {
+            match delivery
+                .claim(u32::try_from(free).unwrap_or(u32::MAX))
+                .await
+            {
                 Ok(claimed) => {
                     claimed_any = !claimed.is_empty();
                     let mut batches: Vec<Vec<custody_core::outbox::ClaimedEvent>> = Vec::new();

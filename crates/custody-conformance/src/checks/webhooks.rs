@@ -45,7 +45,11 @@ pub async fn webhook_endpoint_round_trip_and_uniqueness(stores: StoreHandles) {
     let mut tx = env.uow.begin().await.expect("begin");
     tx.insert_webhook_endpoint(&e).await.expect("insert");
     tx.commit().await.expect("commit");
-    assert_eq!(env.webhooks.get(a).await.expect("get"), e, "round-trips exactly");
+    assert_eq!(
+        env.webhooks.get(a).await.expect("get"),
+        e,
+        "round-trips exactly"
+    );
     assert!(matches!(
         stores.sandbox.webhooks.get(a).await,
         Err(StoreError::NotFound)
@@ -93,8 +97,14 @@ pub async fn webhook_endpoint_round_trip_and_uniqueness(stores: StoreHandles) {
     let mut tx = env.uow.begin().await.expect("begin");
     tx.delete_webhook_endpoint(a).await.expect("delete");
     tx.commit().await.expect("commit");
-    assert!(matches!(env.webhooks.get(a).await, Err(StoreError::NotFound)));
-    assert!(stores.sandbox.webhooks.get(a).await.is_ok(), "the sandbox's stays");
+    assert!(matches!(
+        env.webhooks.get(a).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        stores.sandbox.webhooks.get(a).await.is_ok(),
+        "the sandbox's stays"
+    );
 }
 
 fn ids(claimed: &[custody_core::outbox::ClaimedEvent]) -> Vec<EventId> {
@@ -150,7 +160,11 @@ pub async fn outbox_fair_claims_skips_and_bulk_redelivery(stores: StoreHandles) 
         .claim_fair(at(1003), lease, 1, 5)
         .await
         .expect("claim");
-    assert_eq!(ids(&next), vec![ea[2].id, ea[3].id], "a's remaining due ones");
+    assert_eq!(
+        ids(&next),
+        vec![ea[2].id, ea[3].id],
+        "a's remaining due ones"
+    );
 
     // Skipped: failed without an attempt; only attempted failures are redelivered in bulk.
     env.outbox.skip(a, ea[2].id).await.expect("skip");

@@ -422,15 +422,19 @@ pub trait WebhookTx: Send {
     ///
     /// # Errors
     /// `Conflict(webhook_endpoints_tenant_key)` when the tenant has one already.
-    async fn insert_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint)
-        -> Result<(), StoreError>;
+    async fn insert_webhook_endpoint(
+        &mut self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<(), StoreError>;
 
     /// Writes the endpoint over its stored row (same id).
     ///
     /// # Errors
     /// `NotFound`.
-    async fn update_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint)
-        -> Result<(), StoreError>;
+    async fn update_webhook_endpoint(
+        &mut self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<(), StoreError>;
 
     /// Removes the tenant's endpoint.
     ///

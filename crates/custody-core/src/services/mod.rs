@@ -41,7 +41,7 @@ pub use transfer::{TransferCommand, TransferService};
 pub use vault::{NewVault, VaultPatch, VaultService};
 pub use wallet::{Reconciliation, WalletService, WalletView, WalletWithAddress};
 pub use webhook::{ConfigureEndpoint, ConfiguredEndpoint, Redelivered, WebhookService};
-pub use webhook_delivery::{DeliverySettings, Delivered, VetError, WebhookDelivery};
+pub use webhook_delivery::{Delivered, DeliverySettings, VetError, WebhookDelivery};
 pub use withdrawal::{WithdrawCommand, WithdrawalService};
 
 use crate::error::Error;

@@ -317,7 +317,13 @@ impl WebhookService {
         }
         let record = self.delivery_of(caller, event_id).await?;
         // The stored response is the delivery, so it is written after the send.
-        commit_with(self.uow.begin().await?, caller.tenant_id, idempotency, &record).await?;
+        commit_with(
+            self.uow.begin().await?,
+            caller.tenant_id,
+            idempotency,
+            &record,
+        )
+        .await?;
         Ok(record)
     }
 

@@ -28,14 +28,12 @@ use crate::event::EventType;
 use crate::id::{DeliveryId, WebhookEndpointId};
 use crate::outbox::{AttemptOutcome, ClaimedEvent, DeliveryAttempt};
 use crate::ports::{
-    DynClock, DynEventRenderer, DynIdGenerator, DynOutboxStore, DynSecretSealer,
-    DynUnitOfWork, DynWebhookEndpointStore, DynWebhookTransport, StoreError, WebhookRequest,
-    WebhookResponse,
+    DynClock, DynEventRenderer, DynIdGenerator, DynOutboxStore, DynSecretSealer, DynUnitOfWork,
+    DynWebhookEndpointStore, DynWebhookTransport, StoreError, WebhookRequest, WebhookResponse,
 };
 use crate::webhook::{
-    check_address, next_attempt_at, signed_headers, DisabledReason, EndpointStatus,
-    SigningSecret, Target, UrlRefusal, WebhookEndpoint, WebhookUrl, DELIVERY_TIMEOUT,
-    DISABLE_AFTER_FAILING,
+    check_address, next_attempt_at, signed_headers, DisabledReason, EndpointStatus, SigningSecret,
+    Target, UrlRefusal, WebhookEndpoint, WebhookUrl, DELIVERY_TIMEOUT, DISABLE_AFTER_FAILING,
 };
 
 /// How the worker claims and sends.
@@ -188,9 +186,7 @@ impl WebhookDelivery {
             Err(e) => return Err(e.into()),
         };
         let endpoint = match endpoint {
-            Some(e)
-                if e.status == EndpointStatus::Enabled && e.subscribes_to(event.event_type) =>
-            {
+            Some(e) if e.status == EndpointStatus::Enabled && e.subscribes_to(event.event_type) => {
                 e
             }
             _ => {

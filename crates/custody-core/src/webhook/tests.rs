@@ -5,8 +5,7 @@ use super::*;
 pub const DOC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const DOC_ID: &str = "evt_01JFX0Q4ZK8D4W7T9YB3N5R2MC";
 pub const DOC_TIMESTAMP: i64 = 1_796_547_600;
-pub const DOC_BODY: &str =
-    r#"{"id":"evt_01JFX0Q4ZK8D4W7T9YB3N5R2MC","type":"webhook.test","createdAt":"2026-12-06T09:00:00Z"}"#;
+pub const DOC_BODY: &str = r#"{"id":"evt_01JFX0Q4ZK8D4W7T9YB3N5R2MC","type":"webhook.test","createdAt":"2026-12-06T09:00:00Z"}"#;
 pub const DOC_X_SIGNATURE: &str =
     "9961456b94bf87695bbaa5b04c5a3730cbe7a46166fa4ed4d37700f2eba976af";
 pub const DOC_STANDARD_SIGNATURE: &str = "v1,fUSKT2I2dp+oylsGM2+LszDMO6UzLVwetDheZxp/Q1U=";
@@ -59,7 +58,10 @@ fn during_a_rotation_both_secrets_sign_newest_first() {
     );
     assert_eq!(
         get("x-webhook-signature"),
-        format!("{} {DOC_X_SIGNATURE}", new.body_signature(DOC_BODY.as_bytes()))
+        format!(
+            "{} {DOC_X_SIGNATURE}",
+            new.body_signature(DOC_BODY.as_bytes())
+        )
     );
 }
 
@@ -70,7 +72,10 @@ fn secrets_are_whsec_base64_and_redacted() {
     assert_eq!(SigningSecret::parse(s.expose()), Some(s.clone()));
     assert_eq!(format!("{s:?}"), "SigningSecret([REDACTED])");
     assert_eq!(SigningSecret::parse("whsec_"), None);
-    assert_eq!(SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), None);
+    assert_eq!(
+        SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        None
+    );
 }
 
 #[test]
@@ -83,7 +88,10 @@ fn live_urls_must_be_https_and_public() {
         ("https://10.1.2.3/x", "webhook_url_forbidden"),
         ("https://172.20.0.1/x", "webhook_url_forbidden"),
         ("https://192.168.1.1/x", "webhook_url_forbidden"),
-        ("https://169.254.169.254/latest/meta-data", "webhook_url_forbidden"),
+        (
+            "https://169.254.169.254/latest/meta-data",
+            "webhook_url_forbidden",
+        ),
         ("https://100.64.0.1/x", "webhook_url_forbidden"),
         ("https://0.0.0.0/x", "webhook_url_forbidden"),
         ("https://224.0.0.1/x", "webhook_url_forbidden"),
@@ -159,7 +167,10 @@ fn retry_schedule_spans_about_three_days_with_bounded_jitter() {
         total += base;
     }
     assert_eq!(next_attempt_at(event, MAX_ATTEMPTS, now, None), None);
-    assert!(total > Duration::hours(72) && total < Duration::hours(80), "{total}");
+    assert!(
+        total > Duration::hours(72) && total < Duration::hours(80),
+        "{total}"
+    );
 }
 
 #[test]

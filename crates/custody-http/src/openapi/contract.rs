@@ -680,10 +680,14 @@ fn constrain_parameters(path: &str, op: &mut Map<String, Value>) {
             }
             "status" if path == "/v1/transactions" => Some(json!({"type": "string",
                 "enum": TransactionStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()})),
-            "status" if path == "/v1/webhooks/outbound/deliveries" => Some(json!({"type": "string",
-                "enum": custody_core::outbox::DeliveryView::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()})),
-            "eventType" if path == "/v1/webhooks/outbound/deliveries" => Some(json!({"type": "string",
-                "enum": custody_core::event::EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()})),
+            "status" if path == "/v1/webhooks/outbound/deliveries" => {
+                Some(json!({"type": "string",
+                "enum": custody_core::outbox::DeliveryView::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}))
+            }
+            "eventType" if path == "/v1/webhooks/outbound/deliveries" => {
+                Some(json!({"type": "string",
+                "enum": custody_core::event::EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()}))
+            }
             "status" if path == "/v1/address-book" => {
                 Some(json!({"type": "string", "enum": ["Active", "Pending", "Deleted"]}))
             }

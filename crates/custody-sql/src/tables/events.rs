@@ -203,8 +203,7 @@ impl<D: Database> OutboxStore for EnvStore<D> {
         let lease_until = now.checked_add(lease).ok_or_else(|| {
             StoreError::Internal(format!("lease {lease} from {now} overflows").into())
         })?;
-        super::webhook_deliveries::claim_fair(&self.0, now, lease_until, tenants, per_tenant)
-            .await
+        super::webhook_deliveries::claim_fair(&self.0, now, lease_until, tenants, per_tenant).await
     }
 
     async fn skip(&self, tenant: TenantId, event: EventId) -> Result<(), StoreError> {

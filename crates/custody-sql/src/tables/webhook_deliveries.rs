@@ -107,9 +107,7 @@ pub fn deliveries(tenant: TenantId, filter: &DeliveryFilter, page: &PageRequest)
         Some(DeliveryView::Pending) => stmt.push(" AND delivery_state = 'pending'"),
         Some(DeliveryView::Delivered) => stmt.push(" AND delivery_state = 'delivered'"),
         Some(DeliveryView::Failed) => stmt.push(" AND delivery_state = 'failed' AND attempts > 0"),
-        Some(DeliveryView::Skipped) => {
-            stmt.push(" AND delivery_state = 'failed' AND attempts = 0")
-        }
+        Some(DeliveryView::Skipped) => stmt.push(" AND delivery_state = 'failed' AND attempts = 0"),
     };
     paged(stmt, EventId::PREFIX, page)
 }
@@ -173,13 +171,17 @@ pub(crate) async fn list<D: Database>(
     })
     .await?;
     let ids: Vec<EventId> = events.items.iter().map(|(e, _)| e.id).collect();
-    let mut attempts = if ids.is_empty() {
+    let attempts = if ids.is_empty() {
         Vec::new()
     } else {
         store::all(db, attempts_of(tenant, &ids), codec::delivery_attempt).await?
     };
+    let mut by_event: std::collections::BTreeMap<EventId, Vec<_>> = Default::default();
+    for attempt in attempts {
+        by_event.entry(attempt.event_id).or_default().push(attempt);
+    }
     Ok(events.map(|(event, status)| {
-        let mine: Vec<_> = attempts.extract_if(.., |a| a.event_id == event.id).collect();
+        let mine = by_event.remove(&event.id).unwrap_or_default();
         DeliveryRecord {
             event,
             status,

@@ -199,8 +199,10 @@ impl<T: Transaction> WebhookTx for SqlTx<T> {
         since: time::OffsetDateTime,
         now: time::OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        self.changed(super::webhook_deliveries::redeliver_failed(tenant, since, now))
-            .await
+        self.changed(super::webhook_deliveries::redeliver_failed(
+            tenant, since, now,
+        ))
+        .await
     }
 
     async fn lease_event(

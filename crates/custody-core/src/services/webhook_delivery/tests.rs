@@ -37,7 +37,10 @@ fn endpoint(url: &str, env: Environment) -> WebhookEndpoint {
 fn resolving_to(ips: &'static [&'static str]) -> MockWebhookTransport {
     let mut transport = MockWebhookTransport::new();
     transport.expect_resolve().returning(move |_, _| {
-        Ok(ips.iter().map(|s| s.parse::<IpAddr>().expect("ip")).collect())
+        Ok(ips
+            .iter()
+            .map(|s| s.parse::<IpAddr>().expect("ip"))
+            .collect())
     });
     transport
 }
@@ -51,9 +54,11 @@ fn worker(
     txs: Vec<MockStoreTx>,
 ) -> WebhookDelivery {
     let mut sealer = MockSecretSealer::new();
-    sealer
-        .expect_open()
-        .returning(|_, _| Ok(Secret::new(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec())));
+    sealer.expect_open().returning(|_, _| {
+        Ok(Secret::new(
+            b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec(),
+        ))
+    });
     let mut renderer = MockEventRenderer::new();
     renderer.expect_render().returning(|_| Ok(b"{}".to_vec()));
     WebhookDelivery::new(
@@ -72,8 +77,8 @@ fn worker(
 
 #[tokio::test]
 async fn vetting_resolves_now_and_refuses_any_internal_address() {
-    let url = WebhookUrl::parse("https://hooks.example.com/custody", Environment::Live)
-        .expect("url");
+    let url =
+        WebhookUrl::parse("https://hooks.example.com/custody", Environment::Live).expect("url");
     for ips in [
         &["127.0.0.1"][..],
         &["10.0.0.7"][..],

@@ -97,7 +97,11 @@ impl WebhookEndpointView {
     }
 
     fn configured(c: &ConfiguredEndpoint, now: OffsetDateTime) -> Self {
-        Self::of(&c.endpoint, c.signing_secret.as_ref().map(|s| s.expose()), now)
+        Self::of(
+            &c.endpoint,
+            c.signing_secret.as_ref().map(|s| s.expose()),
+            now,
+        )
     }
 
     fn none() -> Self {
@@ -218,8 +222,7 @@ pub async fn delete_endpoint(
     let mutation =
         Mutation::begin(&state, &req, &body, KeyRule::Optional, Scope::WebhooksWrite).await?;
     no_query(&req)?;
-    let respond =
-        |_: &WebhookEndpoint| json_response(StatusCode::OK, &WebhookEndpointView::none());
+    let respond = |_: &WebhookEndpoint| json_response(StatusCode::OK, &WebhookEndpointView::none());
     mutation
         .run(respond, async move |auth, write| {
             auth.graph.webhooks.delete(&auth.caller, write).await
@@ -348,8 +351,7 @@ pub async fn send_test(
     let mutation =
         Mutation::begin(&state, &req, &body, KeyRule::Optional, Scope::WebhooksWrite).await?;
     no_query(&req)?;
-    let respond =
-        |r: &DeliveryRecord| json_response(StatusCode::OK, &WebhookDeliveryView::of(r));
+    let respond = |r: &DeliveryRecord| json_response(StatusCode::OK, &WebhookDeliveryView::of(r));
     mutation
         .run(respond, async move |auth, write| {
             auth.graph.webhooks.send_test(&auth.caller, write).await
@@ -414,7 +416,11 @@ pub async fn list_deliveries(
         .as_deref()
         .map(|raw| {
             EventId::parse(raw).map_err(|e| {
-                ApiError::invalid_parameter("eventId", "invalid_event_id", format!("`eventId`: {e}"))
+                ApiError::invalid_parameter(
+                    "eventId",
+                    "invalid_event_id",
+                    format!("`eventId`: {e}"),
+                )
             })
         })
         .transpose()?;
@@ -454,7 +460,8 @@ pub async fn list_deliveries(
         .webhooks
         .deliveries(&auth.caller, filter, page)
         .await?;
-    let items: Vec<WebhookDeliveryView> = result.items.iter().map(WebhookDeliveryView::of).collect();
+    let items: Vec<WebhookDeliveryView> =
+        result.items.iter().map(WebhookDeliveryView::of).collect();
     Ok(wire::json(
         StatusCode::OK,
         &List::page(items, result.has_more, Some(&page), |d| d.event_id.clone()),
@@ -554,7 +561,10 @@ pub async fn redeliver_failed(
         )
     })?;
     let respond = |r: &Redelivered| {
-        json_response(StatusCode::ACCEPTED, &RedeliverFailedView { count: r.count })
+        json_response(
+            StatusCode::ACCEPTED,
+            &RedeliverFailedView { count: r.count },
+        )
     };
     mutation
         .run(respond, async move |auth, write| {

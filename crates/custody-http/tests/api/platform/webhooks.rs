@@ -173,7 +173,9 @@ fn delivery(app: &TestApp, clock: Arc<FixedClock>, settings: DeliverySettings) -
 
 /// A clock a minute ahead of the app's, so what the app commits during the test is due.
 fn fixed_now() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(SystemClock.now() + time::Duration::minutes(1)))
+    Arc::new(FixedClock::new(
+        SystemClock.now() + time::Duration::minutes(1),
+    ))
 }
 
 /// Creates a vault (one `vault.created` event); returns its id.
@@ -303,8 +305,14 @@ async fn endpoint_lifecycle(engine: Engine) {
     // Bad input: 422 with its code, nothing changed.
     for (body, code) in [
         (json!({"url": "ftp://example.com/x"}), "invalid_webhook_url"),
-        (json!({"url": "http://example.com/x"}), "webhook_url_forbidden"),
-        (json!({"url": "https://10.0.0.1/x"}), "webhook_url_forbidden"),
+        (
+            json!({"url": "http://example.com/x"}),
+            "webhook_url_forbidden",
+        ),
+        (
+            json!({"url": "https://10.0.0.1/x"}),
+            "webhook_url_forbidden",
+        ),
         (
             json!({"url": receiver.url, "subscribedEventTypes": ["vault.exploded"]}),
             "invalid_event_type",
@@ -386,7 +394,13 @@ async fn live_endpoints_refuse_internal_targets(engine: Engine) {
             )
             .send()
             .await;
-        assert_error(response, 422, "invalid_request_error", "webhook_url_forbidden").await;
+        assert_error(
+            response,
+            422,
+            "invalid_request_error",
+            "webhook_url_forbidden",
+        )
+        .await;
     }
     let (_, _, body) = call(&app, &key, Method::GET, "/v1/webhooks/outbound", None).await;
     assert_eq!(body["isConfigured"], false, "nothing was configured");
@@ -542,7 +556,6 @@ async fn retries_follow_the_schedule(engine: Engine) {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["attemptCount"], 10);
     assert_eq!(receiver.received().len(), 10);
-
 }
 
 async fn retry_after_is_honoured(engine: Engine) {
@@ -709,7 +722,8 @@ async fn test_send_answers_with_the_delivery(engine: Engine) {
     assert_error(response, 404, "not_found_error", "resource_not_found").await;
 
     let secret = configure_url(&app, &key, &receiver.url).await;
-    let (status, _, body) = call(&app, &key, Method::POST, "/v1/webhooks/outbound/test", None).await;
+    let (status, _, body) =
+        call(&app, &key, Method::POST, "/v1/webhooks/outbound/test", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["eventType"], "webhook.test");
     assert_eq!(body["status"], "delivered");
@@ -723,7 +737,8 @@ async fn test_send_answers_with_the_delivery(engine: Engine) {
 
     // A failing receiver: the delivery says why and when it is tried again.
     receiver.answer(500);
-    let (status, _, body) = call(&app, &key, Method::POST, "/v1/webhooks/outbound/test", None).await;
+    let (status, _, body) =
+        call(&app, &key, Method::POST, "/v1/webhooks/outbound/test", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "pending");
     assert_eq!(body["attempts"][0]["error"], "HTTP 500");
@@ -812,7 +827,11 @@ async fn a_dead_receiver_does_not_delay_another_tenant(engine: Engine) {
     // B is delivered while A's first request is still unanswered.
     let got = alive.wait_for(1).await;
     assert_eq!(got[0].json()["type"], "vault.created");
-    assert_eq!(dead.received().len(), 1, "A's batch is sent in order, one at a time");
+    assert_eq!(
+        dead.received().len(),
+        1,
+        "A's batch is sent in order, one at a time"
+    );
     // A later B event is not held behind A either.
     make_event(&app, &b, "b1").await;
     alive.wait_for(2).await;
