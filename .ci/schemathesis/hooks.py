@@ -203,6 +203,14 @@ STATE_RULES = {
     # Whole-token amounts are parsed with the asset's decimals (6 for every asset today, but
     # the document cannot tie a body's amount to the stored wallet's asset).
     "amount_too_many_decimals": "the stored wallet's asset's decimals",
+    # Webhook endpoints (docs/webhooks.md): a URL is checked by the WHATWG parser and the SSRF
+    # policy of the key's environment on the addresses its host resolves to at that moment (DNS
+    # is state outside the request; a sandbox key may use http only on loopback).
+    "invalid_webhook_url": "WHATWG URL parsing (scheme, host, credentials, fragment), which no pattern expresses exactly",
+    "webhook_url_forbidden": "the key's environment and where the host resolves (DNS) at request time",
+    "webhook_url_unresolvable": "DNS at request time",
+    # `since` must not be after the server's clock.
+    "invalid_since": "the server clock",
 }
 
 

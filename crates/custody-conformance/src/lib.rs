@@ -147,6 +147,9 @@ macro_rules! conformance_suite {
             api_keys_ed25519_public_key_binding,
             api_keys_ed25519_concurrent_bindings,
             master_key_check_recorded_then_matches,
+            // Issue 13: webhook endpoints and delivery.
+            webhook_endpoint_round_trip_and_uniqueness,
+            outbox_fair_claims_skips_and_bulk_redelivery,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

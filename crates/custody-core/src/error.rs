@@ -33,6 +33,9 @@ pub enum ResourceKind {
     Address,
     Transaction,
     AddressBookEntry,
+    /// The tenant's outbound webhook endpoint.
+    WebhookEndpoint,
+    Event,
 }
 
 impl ResourceKind {
@@ -46,6 +49,8 @@ impl ResourceKind {
             ResourceKind::Address => "address",
             ResourceKind::Transaction => "transaction",
             ResourceKind::AddressBookEntry => "address-book entry",
+            ResourceKind::WebhookEndpoint => "webhook endpoint",
+            ResourceKind::Event => "event",
         }
     }
 }

@@ -42,11 +42,16 @@ pub enum EventType {
     TransactionStatusUpdated,
     AddressBookEntryCreated,
     AddressBookEntryDeleted,
+    /// Sent by `POST /v1/webhooks/outbound/test`.
+    WebhookTest,
+    /// The webhook endpoint was disabled (a `410`, or failing deliveries); `GET
+    /// /v1/webhooks/outbound` says why.
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 13] = [
         EventType::VaultCreated,
         EventType::VaultUpdated,
         EventType::VaultStatusUpdated,
@@ -58,6 +63,8 @@ impl EventType {
         EventType::TransactionStatusUpdated,
         EventType::AddressBookEntryCreated,
         EventType::AddressBookEntryDeleted,
+        EventType::WebhookTest,
+        EventType::WebhookEndpointDisabled,
     ];
 
     /// The dotted wire name (`transaction.status.updated`).
@@ -74,6 +81,8 @@ impl EventType {
             EventType::TransactionStatusUpdated => "transaction.status.updated",
             EventType::AddressBookEntryCreated => "address_book.entry.created",
             EventType::AddressBookEntryDeleted => "address_book.entry.deleted",
+            EventType::WebhookTest => "webhook.test",
+            EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
 
@@ -125,12 +134,13 @@ resource!(Transaction, "transaction");
 resource!(AddressBookEntry, "address_book_entry");
 
 /// Every `resourceType` an event can carry.
-pub const RESOURCE_TYPES: [&str; 5] = [
+pub const RESOURCE_TYPES: [&str; 6] = [
     <Vault as Resource>::RESOURCE_TYPE,
     <Wallet as Resource>::RESOURCE_TYPE,
     <DepositAddress as Resource>::RESOURCE_TYPE,
     <Transaction as Resource>::RESOURCE_TYPE,
     <AddressBookEntry as Resource>::RESOURCE_TYPE,
+    <crate::webhook::EndpointSnapshot as Resource>::RESOURCE_TYPE,
 ];
 
 /// The static name of a stored `resourceType`, for stores reading events back.

@@ -145,6 +145,10 @@ typed_id!(
     DeliveryId, "whd_"
 );
 typed_id!(
+    /// A tenant's outbound webhook endpoint (one per tenant and environment).
+    WebhookEndpointId, "whe_"
+);
+typed_id!(
     /// One HTTP request, echoed in `X-Request-Id` and in error bodies.
     RequestId, "req_"
 );

@@ -59,4 +59,5 @@ pub mod text;
 pub mod transaction;
 pub mod vault;
 pub mod wallet;
+pub mod webhook;
 pub mod work;

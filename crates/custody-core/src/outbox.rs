@@ -10,7 +10,7 @@
 
 use time::OffsetDateTime;
 
-use crate::event::Event;
+use crate::event::{Event, EventType};
 use crate::id::{DeliveryId, EventId, TenantId};
 
 /// Where an event is in its delivery life.
@@ -101,6 +101,74 @@ pub enum AttemptOutcome {
     GiveUp,
 }
 
+/// Where an event's delivery stands, as `GET /v1/webhooks/outbound/deliveries` shows it: the
+/// stored [`DeliveryState`] with `failed` split by whether anything was ever sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryView {
+    /// Waiting for an attempt.
+    Pending,
+    /// A receiver answered 2xx.
+    Delivered,
+    /// Attempted and given up (retries exhausted, `410`, or the endpoint was disabled).
+    Failed,
+    /// Never sent: no endpoint was configured or enabled, or the endpoint does not subscribe to
+    /// its type.
+    Skipped,
+}
+
+impl DeliveryView {
+    /// Every view.
+    pub const ALL: [DeliveryView; 4] = [
+        DeliveryView::Pending,
+        DeliveryView::Delivered,
+        DeliveryView::Failed,
+        DeliveryView::Skipped,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryView::Pending => "pending",
+            DeliveryView::Delivered => "delivered",
+            DeliveryView::Failed => "failed",
+            DeliveryView::Skipped => "skipped",
+        }
+    }
+
+    /// Parses [`DeliveryView::as_str`] output.
+    pub fn parse(input: &str) -> Option<DeliveryView> {
+        DeliveryView::ALL.into_iter().find(|v| v.as_str() == input)
+    }
+
+    /// The view of stored bookkeeping.
+    pub fn of(status: &DeliveryStatus) -> DeliveryView {
+        match status.state {
+            DeliveryState::Pending => DeliveryView::Pending,
+            DeliveryState::Delivered => DeliveryView::Delivered,
+            DeliveryState::Failed if status.attempts == 0 => DeliveryView::Skipped,
+            DeliveryState::Failed => DeliveryView::Failed,
+        }
+    }
+}
+
+/// What the delivery log is filtered on; `None` matches everything.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub event: Option<EventId>,
+    pub event_type: Option<EventType>,
+    pub status: Option<DeliveryView>,
+}
+
+/// One event's delivery: its bookkeeping and every attempt, oldest first.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub event: Event,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +179,30 @@ mod tests {
             assert_eq!(DeliveryState::parse(state.as_str()), Some(state));
         }
         assert_eq!(DeliveryState::parse("Pending"), None);
+        for view in DeliveryView::ALL {
+            assert_eq!(DeliveryView::parse(view.as_str()), Some(view));
+        }
+    }
+
+    #[test]
+    fn failed_without_an_attempt_is_skipped() {
+        let status = |state, attempts| DeliveryStatus {
+            state,
+            attempts,
+            next_attempt_at: None,
+            delivered_at: None,
+        };
+        assert_eq!(
+            DeliveryView::of(&status(DeliveryState::Failed, 0)),
+            DeliveryView::Skipped
+        );
+        assert_eq!(
+            DeliveryView::of(&status(DeliveryState::Failed, 3)),
+            DeliveryView::Failed
+        );
+        assert_eq!(
+            DeliveryView::of(&status(DeliveryState::Pending, 3)),
+            DeliveryView::Pending
+        );
     }
 }

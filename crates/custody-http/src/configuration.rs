@@ -45,6 +45,52 @@ pub struct Settings {
     /// Caps on what one partner can create (docs/operations.md, "Rate limits").
     #[serde(default)]
     pub limits: crate::limits::ResourceLimits,
+    /// Outbound webhook delivery (docs/webhooks.md, docs/operations.md).
+    #[serde(default)]
+    pub webhooks: WebhooksSettings,
+}
+
+/// The webhook delivery worker of `custody serve`, one per environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksSettings {
+    /// Deliver from this instance (several instances may deliver side by side).
+    pub enabled: bool,
+    /// Pause between claims when idle (milliseconds): the first attempt follows a commit
+    /// within about this long.
+    pub poll_interval_ms: u64,
+    /// Tenants delivered to at once per environment (each tenant's batch is sent in order,
+    /// one request at a time; a slow receiver occupies one slot only).
+    pub concurrency: u32,
+    /// Events of one tenant claimed per batch.
+    pub per_tenant: u32,
+    /// Only a 2xx within this counts (seconds).
+    pub timeout_secs: u64,
+}
+
+impl WebhooksSettings {
+    /// What the core delivery worker runs with.
+    pub fn delivery(&self) -> custody_core::services::DeliverySettings {
+        custody_core::services::DeliverySettings {
+            tenants_per_claim: self.concurrency.max(1),
+            per_tenant: self.per_tenant.max(1),
+            timeout: time::Duration::seconds(
+                i64::try_from(self.timeout_secs.clamp(1, 3_600)).unwrap_or(15),
+            ),
+        }
+    }
+}
+
+impl Default for WebhooksSettings {
+    fn default() -> WebhooksSettings {
+        WebhooksSettings {
+            enabled: true,
+            poll_interval_ms: 500,
+            concurrency: 16,
+            per_tenant: 10,
+            timeout_secs: 15,
+        }
+    }
 }
 
 /// The sandbox's simulated chain (docs/platform.md, "Sandbox simulation"): how long a

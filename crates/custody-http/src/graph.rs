@@ -14,7 +14,8 @@ use custody_core::environment::Environment;
 use custody_core::ports::{DynClock, DynIdempotencyStore};
 use custody_core::services::{
     AddressBookService, AddressService, AuthService, BalanceService, DepositService,
-    SandboxService, TransferService, VaultService, WalletService, WithdrawalService,
+    SandboxService, TransferService, VaultService, WalletService, WebhookService,
+    WithdrawalService,
 };
 use ipnet::IpNet;
 
@@ -40,6 +41,8 @@ pub struct ServiceGraph {
     /// Simulation (`/v1/sandbox/…`): the sandbox graph only; the live graph has none, so it
     /// cannot simulate whatever a handler does.
     pub simulation: Option<SandboxService>,
+    /// The outbound webhook endpoint, its deliveries and redelivery.
+    pub webhooks: WebhookService,
     /// Idempotency records of this environment (the edge applies them: [`crate::idempotency`]).
     pub idempotency: DynIdempotencyStore,
     /// The provider this graph mints with (its name is logged at start-up).

@@ -37,5 +37,6 @@ pub mod routes;
 pub mod startup;
 pub mod system;
 pub mod telemetry;
+pub mod webhook_transport;
 pub mod wire;
 pub mod workers;

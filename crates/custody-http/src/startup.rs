@@ -29,8 +29,9 @@ use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
 use custody_core::services::{
-    AddressBookService, AddressService, AuthService, BalanceService, DepositService,
-    SandboxService, TransferService, VaultService, WalletService, WithdrawalService,
+    AddressBookService, AddressService, AuthService, BalanceService, DeliverySettings,
+    DepositService, SandboxService, TransferService, VaultService, WalletService, WebhookDelivery,
+    WebhookService, WithdrawalService,
 };
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
@@ -47,6 +48,7 @@ use crate::middleware::request_context;
 use crate::prices::StaticPrices;
 use crate::rate_limit::RateLimits;
 use crate::system::{OsIds, SystemClock};
+use crate::webhook_transport::{JsonRenderer, ReqwestTransport};
 use crate::workers::{self, WorkerSpec, Workers};
 use crate::{first_start, master_key, providers, routes};
 
@@ -56,6 +58,8 @@ pub struct Application {
     server: Server,
     /// The transaction workers (none unless [`Application::build`] started them).
     workers: Workers,
+    /// The webhook delivery workers (likewise).
+    webhook_workers: Workers,
     shutdown_timeout: Duration,
 }
 
@@ -114,6 +118,22 @@ impl Application {
             },
         ];
         let (clock, ids) = (wiring.clock.clone(), wiring.ids.clone());
+        // Webhook delivery, one worker per environment (docs/webhooks.md).
+        let shared = store.shared();
+        let keys = shared.api_keys.clone();
+        let deliveries = [Environment::Sandbox, Environment::Live]
+            .into_iter()
+            .map(|env| {
+                let delivery = webhook_delivery(
+                    &store.environment(env),
+                    &shared,
+                    clock.clone(),
+                    ids.clone(),
+                    settings.webhooks.delivery(),
+                );
+                (env, delivery)
+            })
+            .collect();
         let live_deposits = DepositService::new(
             store.environment(Environment::Live).uow,
             wiring.live_provider.clone(),
@@ -121,13 +141,13 @@ impl Application {
             ids.clone(),
         );
         let live_assets = settings.live.parsed_routes()?.into_keys().collect();
-        let keys = store.shared().api_keys;
         let mut app = Application::build_with(store, wiring)?;
         app.workers = workers::spawn(&settings.workers, specs, &clock, &ids)
             .with_heartbeat(registry, instance, clock.clone());
         app.workers
             .reconcile_deposits(&settings.workers, live_deposits, live_assets, clock.clone());
         app.workers.purge_signatures(&settings.workers, keys, clock);
+        app.webhook_workers = workers::spawn_webhooks(&settings.webhooks, deliveries);
         Ok(app)
     }
 
@@ -193,8 +213,32 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.workers.stop(self.shutdown_timeout).await;
+        self.webhook_workers.stop(self.shutdown_timeout).await;
         served
     }
+}
+
+/// One environment's webhook delivery over its stores: reqwest for the requests, the secrets
+/// opened with the shared sealer (the master key).
+pub fn webhook_delivery(
+    stores: &EnvironmentStores,
+    shared: &SharedStores,
+    clock: DynClock,
+    ids: DynIdGenerator,
+    settings: DeliverySettings,
+) -> WebhookDelivery {
+    WebhookDelivery::new(
+        stores.environment,
+        stores.uow.clone(),
+        stores.outbox.clone(),
+        stores.webhooks.clone(),
+        shared.sealer.clone(),
+        Arc::new(ReqwestTransport::new()),
+        Arc::new(JsonRenderer),
+        clock,
+        ids,
+        settings,
+    )
 }
 
 /// Every use case of one environment, over that environment's stores and provider.
@@ -261,6 +305,22 @@ fn service_graph(
             ids.clone(),
         )
     });
+    let webhooks = WebhookService::new(
+        stores.environment,
+        stores.uow.clone(),
+        stores.webhooks.clone(),
+        stores.outbox.clone(),
+        shared.sealer.clone(),
+        webhook_delivery(
+            &stores,
+            shared,
+            clock.clone(),
+            ids.clone(),
+            DeliverySettings::default(),
+        ),
+        clock.clone(),
+        ids.clone(),
+    );
     let balances = BalanceService::new(
         stores.vaults,
         stores.wallets,
@@ -279,6 +339,7 @@ fn service_graph(
         transfers,
         withdrawals,
         simulation,
+        webhooks,
         idempotency: stores.idempotency,
         provider_name,
     }
@@ -325,6 +386,7 @@ fn serve(
         port,
         server,
         workers: Workers::none(),
+        webhook_workers: Workers::none(),
         shutdown_timeout: wiring.shutdown_timeout,
     })
 }

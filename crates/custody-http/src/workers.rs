@@ -362,3 +362,101 @@ async fn run(
     }
     tracing::info!(environment = env.as_str(), "transaction worker stopped");
 }
+
+/// Starts one webhook delivery worker per environment (when enabled). Must run inside a tokio
+/// runtime.
+///
+/// Each loop claims due events for as many tenants as it has free slots
+/// (`webhooks.concurrency`) and hands each tenant's batch to its own task, which sends the
+/// events in order and frees the slot; the loop does not wait for them. A tenant with a batch
+/// in flight is not claimed again until it finishes (`OutboxStore::claim_fair`), so a slow or
+/// dead receiver (each request bounded by `webhooks.timeout_secs`) delays only its own tenant,
+/// and never the API: deliveries run off the request path. On stop, batches in flight are
+/// abandoned; their leases end and the events are sent again (at least once).
+pub fn spawn_webhooks(
+    settings: &crate::configuration::WebhooksSettings,
+    deliveries: Vec<(Environment, custody_core::services::WebhookDelivery)>,
+) -> Workers {
+    if !settings.enabled {
+        tracing::info!("webhook delivery disabled (webhooks.enabled = false)");
+        return Workers::none();
+    }
+    let (stop, stopped) = watch::channel(false);
+    let interval = Duration::from_millis(settings.poll_interval_ms.max(10));
+    let slots = usize::try_from(settings.concurrency.max(1)).unwrap_or(1);
+    let tasks = deliveries
+        .into_iter()
+        .map(|(env, delivery)| {
+            tokio::spawn(deliver(env, delivery, slots, interval, stopped.clone()))
+        })
+        .collect();
+    Workers { stop, tasks }
+}
+
+async fn deliver(
+    env: Environment,
+    delivery: custody_core::services::WebhookDelivery,
+    slots: usize,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::info!(environment = env.as_str(), "webhook delivery started");
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(slots));
+    loop {
+        let free = semaphore.available_permits();
+        let mut claimed_any = false;
+        if free > 0 {
+            match delivery
+                .claim(u32::try_from(free).unwrap_or(u32::MAX))
+                .await
+            {
+                Ok(claimed) => {
+                    claimed_any = !claimed.is_empty();
+                    let mut batches: Vec<Vec<custody_core::outbox::ClaimedEvent>> = Vec::new();
+                    for event in claimed {
+                        match batches
+                            .iter_mut()
+                            .find(|b| b[0].event.tenant_id == event.event.tenant_id)
+                        {
+                            Some(batch) => batch.push(event),
+                            None => batches.push(vec![event]),
+                        }
+                    }
+                    for batch in batches {
+                        let Ok(permit) = semaphore.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let delivery = delivery.clone();
+                        tokio::spawn(async move {
+                            for event in &batch {
+                                if let Err(e) = delivery.deliver(event).await {
+                                    tracing::warn!(environment = env.as_str(), event = %event.event.id, error = %e, "webhook delivery not recorded; retried when its lease ends");
+                                }
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(environment = env.as_str(), error = %e, "webhook claim failed");
+                }
+            }
+        }
+        if claimed_any && semaphore.available_permits() > 0 {
+            // More may be due right away.
+            tokio::task::yield_now().await;
+            if *stop.borrow() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    tracing::info!(environment = env.as_str(), "webhook delivery stopped");
+}

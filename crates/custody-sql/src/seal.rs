@@ -99,6 +99,28 @@ impl MasterKey {
     }
 }
 
+/// Webhook signing secrets are sealed by core through this port, bound to their endpoint id.
+impl custody_core::ports::SecretSealer for MasterKey {
+    fn seal(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>, custody_core::ports::StoreError> {
+        MasterKey::seal(self, plaintext, context)
+            .map_err(|e| custody_core::ports::StoreError::Internal(Box::new(e)))
+    }
+
+    fn open(
+        &self,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<custody_core::secret::Secret, custody_core::ports::StoreError> {
+        MasterKey::open(self, sealed, context)
+            .map(custody_core::secret::Secret::new)
+            .map_err(|e| custody_core::ports::StoreError::Internal(Box::new(e)))
+    }
+}
+
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey(<redacted>)")

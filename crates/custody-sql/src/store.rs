@@ -125,6 +125,7 @@ impl<D: Database> EnvStore<D> {
             address_book: store.clone(),
             events: store.clone(),
             outbox: store.clone(),
+            webhooks: store.clone(),
             idempotency: store,
         }
     }
@@ -137,6 +138,7 @@ impl<D: Database> SharedStore<D> {
         SharedStores {
             tenants: store.clone(),
             api_keys: store.clone(),
+            sealer: Arc::new(store.master.clone()),
             instances: store,
         }
     }

@@ -28,6 +28,11 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
         "tenant_assets_pkey",
     ),
     ("api_keys.id", "api_keys_pkey"),
+    (
+        "webhook_endpoints.environment, webhook_endpoints.tenant_id",
+        "webhook_endpoints_tenant_key",
+    ),
+    ("webhook_endpoints.id", "webhook_endpoints_pkey"),
     ("api_keys.key_hash", "api_keys_key_hash_key"),
     ("vaults.id", "vaults_pkey"),
     (

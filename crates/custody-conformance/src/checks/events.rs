@@ -75,7 +75,7 @@ pub(crate) fn any_event(tenant: TenantId, n: u64) -> Event {
     }
 }
 
-fn attempt(n: u64, event: &Event, number: u32, seconds: i64) -> DeliveryAttempt {
+pub(crate) fn attempt(n: u64, event: &Event, number: u32, seconds: i64) -> DeliveryAttempt {
     DeliveryAttempt {
         id: delivery_id(n),
         event_id: event.id,
@@ -93,7 +93,7 @@ fn attempt(n: u64, event: &Event, number: u32, seconds: i64) -> DeliveryAttempt 
     }
 }
 
-fn ok_attempt(n: u64, event: &Event, number: u32, seconds: i64) -> DeliveryAttempt {
+pub(crate) fn ok_attempt(n: u64, event: &Event, number: u32, seconds: i64) -> DeliveryAttempt {
     DeliveryAttempt {
         response_status: Some(200),
         error: None,

@@ -15,6 +15,7 @@ pub mod time_precision;
 pub mod transactions;
 pub mod vaults;
 pub mod wallets;
+pub mod webhooks;
 pub mod work;
 
 pub use crate::concurrency::{
@@ -37,4 +38,5 @@ pub use time_precision::*;
 pub use transactions::*;
 pub use vaults::*;
 pub use wallets::*;
+pub use webhooks::*;
 pub use work::*;

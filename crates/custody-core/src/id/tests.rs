@@ -76,6 +76,7 @@ fn every_prefix_is_distinct() {
         AddressBookEntryId::PREFIX,
         EventId::PREFIX,
         DeliveryId::PREFIX,
+        WebhookEndpointId::PREFIX,
         RequestId::PREFIX,
     ];
     let unique: std::collections::BTreeSet<_> = prefixes.iter().collect();

@@ -27,6 +27,7 @@ mod transaction_store;
 mod unit_of_work;
 mod vault_store;
 mod wallet_store;
+mod webhook_store;
 
 pub use address_book_store::*;
 pub use address_store::*;
@@ -44,6 +45,7 @@ pub use transaction_store::*;
 pub use unit_of_work::*;
 pub use vault_store::*;
 pub use wallet_store::*;
+pub use webhook_store::*;
 
 /// Every store handle bound to one environment: what a store adapter hands the composition
 /// root for each of its two service graphs.
@@ -64,6 +66,8 @@ pub struct EnvironmentStores {
     /// Outbox delivery bookkeeping.
     pub outbox: DynOutboxStore,
     pub idempotency: DynIdempotencyStore,
+    /// The tenant's outbound webhook endpoint.
+    pub webhooks: DynWebhookEndpointStore,
 }
 
 /// The store handles shared by both environments.
@@ -75,6 +79,8 @@ pub struct SharedStores {
     pub api_keys: DynApiKeyStore,
     /// Running instances and their heartbeats.
     pub instances: DynInstanceRegistry,
+    /// Seals webhook signing secrets under the master key.
+    pub sealer: DynSecretSealer,
 }
 
 /// A boxed error source from an adapter (driver error, I/O error), kept for logs.

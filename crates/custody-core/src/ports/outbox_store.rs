@@ -5,7 +5,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::StoreError;
 use crate::id::{EventId, TenantId};
-use crate::outbox::{AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryStatus};
+use crate::outbox::{
+    AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryFilter, DeliveryRecord, DeliveryStatus,
+};
+use crate::page::{Page, PageRequest};
 
 /// The delivery side of the event outbox, scoped to the handle's environment. Events get into
 /// the outbox only through [`EventTx::append_event`](super::EventTx::append_event); this port is
@@ -27,6 +30,43 @@ pub trait OutboxStore: Send + Sync {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<ClaimedEvent>, StoreError>;
+
+    /// Claims fairly across tenants: picks up to `tenants` tenants that have due, unleased
+    /// events and no event under a live lease (one batch in flight per tenant, so a slow
+    /// receiver holds back only its own tenant), the longest-waiting first, and leases up to
+    /// `per_tenant` of each one's due events (oldest first) until `now + lease`. Like
+    /// [`OutboxStore::claim`], concurrent claimers never get the same event while its lease
+    /// runs; two claimers racing may each take a batch of the same tenant.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn claim_fair(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        tenants: u32,
+        per_tenant: u32,
+    ) -> Result<Vec<ClaimedEvent>, StoreError>;
+
+    /// Ends a claimed event's delivery without an attempt (no endpoint, a disabled one, or an
+    /// unsubscribed type): it becomes `failed` with its attempt count unchanged, and its lease
+    /// is cleared.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn skip(&self, tenant: TenantId, event: EventId) -> Result<(), StoreError>;
+
+    /// The tenant's delivery log: events (ascending id, cursor-paginated by event id) matching
+    /// `filter`, each with its bookkeeping and every attempt.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StoreError>;
 
     /// Records one delivery attempt and its outcome in one database transaction: the attempt
     /// joins the delivery log, the event's attempt count grows by one, its lease is cleared, and

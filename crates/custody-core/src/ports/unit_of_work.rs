@@ -8,7 +8,7 @@ use crate::asset::AssetId;
 use crate::chain_address::ChainAddress;
 use crate::deposit_address::DepositAddress;
 use crate::event::Event;
-use crate::id::{AddressBookEntryId, TenantId, TransactionId, VaultId, WalletId};
+use crate::id::{AddressBookEntryId, EventId, TenantId, TransactionId, VaultId, WalletId};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::ledger::LedgerEntry;
 use crate::tenant::TenantPolicy;
@@ -16,6 +16,7 @@ use crate::text::ExternalRef;
 use crate::transaction::Transaction;
 use crate::vault::Vault;
 use crate::wallet::Wallet;
+use crate::webhook::WebhookEndpoint;
 use crate::work::{DueTransaction, UnattributedDeposit, WorkClaim};
 use time::OffsetDateTime;
 
@@ -98,6 +99,7 @@ pub trait StoreTx:
     + IdempotencyTx
     + TenantTx
     + UnattributedDepositTx
+    + WebhookTx
     + Send
 {
     /// Serialises address minting for (vault, asset) until the transaction ends: a second
@@ -403,6 +405,80 @@ pub trait EventTx: Send {
     async fn append_event(&mut self, event: &Event) -> Result<(), StoreError>;
 }
 
+/// The tenant's webhook endpoint and its events' delivery bookkeeping, inside a [`StoreTx`].
+/// Scheduling only: none of these bumps a resource version.
+#[async_trait]
+pub trait WebhookTx: Send {
+    /// The tenant's endpoint in this environment, locked until the transaction ends.
+    ///
+    /// # Errors
+    /// `NotFound` when none is configured.
+    async fn lock_webhook_endpoint(
+        &mut self,
+        tenant: TenantId,
+    ) -> Result<WebhookEndpoint, StoreError>;
+
+    /// Stores a new endpoint.
+    ///
+    /// # Errors
+    /// `Conflict(webhook_endpoints_tenant_key)` when the tenant has one already.
+    async fn insert_webhook_endpoint(
+        &mut self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<(), StoreError>;
+
+    /// Writes the endpoint over its stored row (same id).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn update_webhook_endpoint(
+        &mut self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the tenant's endpoint.
+    ///
+    /// # Errors
+    /// `NotFound` when none is configured.
+    async fn delete_webhook_endpoint(&mut self, tenant: TenantId) -> Result<(), StoreError>;
+
+    /// Makes one of the tenant's events pending and due at `now` (keeping its attempts and
+    /// delivery log) and clears any lease.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn redeliver_event(
+        &mut self,
+        tenant: TenantId,
+        event: EventId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Makes every one of the tenant's events created at or after `since` whose delivery failed
+    /// (at least one attempt, then given up) pending and due at `now`; how many.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn redeliver_failed_events(
+        &mut self,
+        tenant: TenantId,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Leases one of the tenant's events until `until`, so no worker claims it (the test
+    /// delivery, sent by the request that wrote it).
+    ///
+    /// # Errors
+    /// `NotFound` when absent or another tenant's.
+    async fn lease_event(
+        &mut self,
+        tenant: TenantId,
+        event: EventId,
+        until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
 /// Idempotency records inside a [`StoreTx`].
 #[async_trait]
 pub trait IdempotencyTx: Send {
@@ -423,7 +499,7 @@ pub trait IdempotencyTx: Send {
 pub mod store_tx {
     pub use super::{
         AddressBookTx, AddressTx, EventTx, IdempotencyTx, LedgerTx, StoreTx, TenantTx,
-        TransactionTx, UnattributedDepositTx, VaultTx, WalletTx,
+        TransactionTx, UnattributedDepositTx, VaultTx, WalletTx, WebhookTx,
     };
 }
 
@@ -555,6 +631,41 @@ mockall::mock! {
     #[async_trait]
     impl EventTx for StoreTx {
         async fn append_event(&mut self, event: &Event) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl WebhookTx for StoreTx {
+        async fn lock_webhook_endpoint(
+            &mut self,
+            tenant: TenantId,
+        ) -> Result<WebhookEndpoint, StoreError>;
+        async fn insert_webhook_endpoint(
+            &mut self,
+            endpoint: &WebhookEndpoint,
+        ) -> Result<(), StoreError>;
+        async fn update_webhook_endpoint(
+            &mut self,
+            endpoint: &WebhookEndpoint,
+        ) -> Result<(), StoreError>;
+        async fn delete_webhook_endpoint(&mut self, tenant: TenantId) -> Result<(), StoreError>;
+        async fn redeliver_event(
+            &mut self,
+            tenant: TenantId,
+            event: EventId,
+            now: OffsetDateTime,
+        ) -> Result<(), StoreError>;
+        async fn redeliver_failed_events(
+            &mut self,
+            tenant: TenantId,
+            since: OffsetDateTime,
+            now: OffsetDateTime,
+        ) -> Result<u64, StoreError>;
+        async fn lease_event(
+            &mut self,
+            tenant: TenantId,
+            event: EventId,
+            until: OffsetDateTime,
+        ) -> Result<(), StoreError>;
     }
 
     #[async_trait]

@@ -22,6 +22,8 @@ mod transaction_worker;
 mod transfer;
 mod vault;
 mod wallet;
+mod webhook;
+mod webhook_delivery;
 mod withdrawal;
 
 #[cfg(test)]
@@ -40,6 +42,8 @@ pub use transaction_worker::{DepositRefresh, PassReport, TransactionWorker, Work
 pub use transfer::{TransferCommand, TransferService};
 pub use vault::{NewVault, VaultPatch, VaultService};
 pub use wallet::{Reconciliation, WalletService, WalletView, WalletWithAddress};
+pub use webhook::{ConfigureEndpoint, ConfiguredEndpoint, Redelivered, WebhookService};
+pub use webhook_delivery::{Delivered, DeliverySettings, VetError, WebhookDelivery};
 pub use withdrawal::{WithdrawCommand, WithdrawalService};
 
 use crate::error::Error;

@@ -63,6 +63,8 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "idempotency_key_required",
             "invalid_idempotency_key",
             "invalid_request",
+            "invalid_event_id",
+            "invalid_event_type",
         ],
     ),
     (
@@ -114,6 +116,7 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "transaction_not_cancellable",
             "invalid_state_transition",
             "conflict",
+            "webhook_endpoint_conflict",
         ],
     ),
     (
@@ -180,6 +183,12 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "deposit_asset_mismatch",
             "sandbox_only",
             "wallet_address_limit_reached",
+            "invalid_webhook_url",
+            "webhook_url_forbidden",
+            "webhook_url_unresolvable",
+            "invalid_event_type",
+            "invalid_event_types",
+            "invalid_since",
         ],
     ),
     (
@@ -439,6 +448,22 @@ fn schema_rules(schemas: &mut Value) {
     for (schema, field, values) in enums {
         set(schema, field, &json!({ "enum": values }));
     }
+    // Webhook endpoints: a URL of at most 2048 characters, known event types.
+    set(
+        "ConfigureWebhookRequest",
+        "url",
+        &json!({"minLength": 1, "maxLength": 2048}),
+    );
+    let subscribable: Vec<&str> = custody_core::event::EventType::ALL
+        .iter()
+        .filter(|t| **t != custody_core::event::EventType::WebhookTest)
+        .map(|t| t.as_str())
+        .collect();
+    set(
+        "ConfigureWebhookRequest",
+        "subscribedEventTypes",
+        &json!({"minItems": 1, "items": {"type": "string", "enum": subscribable}}),
+    );
     for (schema, field) in [
         ("CreateConnectAddressRequest", "external_ref"),
         ("CreateVaultRequest", "externalId"),
@@ -631,6 +656,7 @@ fn id_prefix(path: &str, parameter: &str) -> Option<&'static str> {
         "vaultId" => Some("vlt_"),
         "walletId" | "accountId" => Some("acc_"),
         "address_id" | "blockchainAddressId" => Some("ba_"),
+        "eventId" => Some("evt_"),
         _ => None,
     }
 }
@@ -647,6 +673,8 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         Some("abe_")
     } else if path.ends_with("/transactions") {
         Some("tx_")
+    } else if path.ends_with("/webhooks/outbound/deliveries") {
+        Some("evt_")
     } else {
         None
     }
@@ -680,6 +708,14 @@ fn constrain_parameters(path: &str, op: &mut Map<String, Value>) {
             }
             "status" if path == "/v1/transactions" => Some(json!({"type": "string",
                 "enum": TransactionStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()})),
+            "status" if path == "/v1/webhooks/outbound/deliveries" => {
+                Some(json!({"type": "string",
+                "enum": custody_core::outbox::DeliveryView::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}))
+            }
+            "eventType" if path == "/v1/webhooks/outbound/deliveries" => {
+                Some(json!({"type": "string",
+                "enum": custody_core::event::EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()}))
+            }
             "status" if path == "/v1/address-book" => {
                 Some(json!({"type": "string", "enum": ["Active", "Pending", "Deleted"]}))
             }

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use custody_core::event::Event;
 use custody_core::id::{EventId, TenantId};
 use custody_core::outbox::{
-    AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryState, DeliveryStatus,
+    AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryFilter, DeliveryRecord, DeliveryState,
+    DeliveryStatus,
 };
 use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{EventStore, EventTx, OutboxStore, StoreError};
@@ -190,6 +191,40 @@ impl<D: Database> OutboxStore for EnvStore<D> {
         // RETURNING does not promise an order; oldest first is the contract.
         claimed.sort_by_key(|c| c.event.id);
         Ok(claimed)
+    }
+
+    async fn claim_fair(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        tenants: u32,
+        per_tenant: u32,
+    ) -> Result<Vec<ClaimedEvent>, StoreError> {
+        let lease_until = now.checked_add(lease).ok_or_else(|| {
+            StoreError::Internal(format!("lease {lease} from {now} overflows").into())
+        })?;
+        super::webhook_deliveries::claim_fair(&self.0, now, lease_until, tenants, per_tenant).await
+    }
+
+    async fn skip(&self, tenant: TenantId, event: EventId) -> Result<(), StoreError> {
+        if self
+            .0
+            .write(super::webhook_deliveries::skip(tenant, event))
+            .await?
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StoreError> {
+        super::webhook_deliveries::list(&self.0, tenant, &filter, &page).await
     }
 
     async fn record_attempt(

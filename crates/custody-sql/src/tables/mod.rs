@@ -21,6 +21,8 @@ pub mod tenants;
 pub mod transactions;
 pub mod vaults;
 pub mod wallets;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 
 use custody_core::id::TenantId;
 use custody_core::ports::StoreError;

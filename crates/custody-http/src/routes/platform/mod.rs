@@ -10,6 +10,7 @@ pub mod sandbox;
 pub mod transactions;
 pub mod vaults;
 pub mod wallets;
+pub mod webhooks;
 
 use custody_core::id::{VaultId, WalletId};
 
@@ -24,6 +25,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     address_book::endpoints(api);
     transactions::endpoints(api);
     sandbox::endpoints(api);
+    webhooks::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {

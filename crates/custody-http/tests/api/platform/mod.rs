@@ -21,6 +21,7 @@ mod sandbox_chain;
 mod transactions;
 mod vaults;
 mod wallets;
+mod webhooks;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

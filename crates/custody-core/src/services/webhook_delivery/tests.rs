@@ -1,0 +1,205 @@
+//! The delivery worker over mocks: the URL policy applied again at delivery, on the addresses
+//! the name resolves to then (DNS rebinding), without sending anything.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::event::{Event, EventType};
+use crate::id::{EventId, WebhookEndpointId};
+use crate::outbox::AttemptOutcome;
+use crate::ports::{
+    MockEventRenderer, MockOutboxStore, MockSecretSealer, MockStoreTx, MockWebhookEndpointStore,
+    MockWebhookTransport,
+};
+use crate::secret::Secret;
+use crate::services::test_support::{clock, expect_commit, ids, tenant, uow_with};
+use crate::webhook::{EndpointStatus, WebhookEndpoint, WebhookUrl};
+
+fn endpoint(url: &str, env: Environment) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: WebhookEndpointId::from_ulid(ulid::Ulid::from_parts(1, 7)),
+        tenant_id: tenant(),
+        url: WebhookUrl::parse(url, env).expect("url"),
+        subscribed: None,
+        secret_sealed: b"sealed".to_vec(),
+        previous_secret: None,
+        status: EndpointStatus::Enabled,
+        disabled_reason: None,
+        disabled_at: None,
+        failing_since: None,
+        version: 1,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+fn resolving_to(ips: &'static [&'static str]) -> MockWebhookTransport {
+    let mut transport = MockWebhookTransport::new();
+    transport.expect_resolve().returning(move |_, _| {
+        Ok(ips
+            .iter()
+            .map(|s| s.parse::<IpAddr>().expect("ip"))
+            .collect())
+    });
+    transport
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker(
+    env: Environment,
+    transport: MockWebhookTransport,
+    endpoints: MockWebhookEndpointStore,
+    outbox: MockOutboxStore,
+    txs: Vec<MockStoreTx>,
+) -> WebhookDelivery {
+    let mut sealer = MockSecretSealer::new();
+    sealer.expect_open().returning(|_, _| {
+        Ok(Secret::new(
+            b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec(),
+        ))
+    });
+    let mut renderer = MockEventRenderer::new();
+    renderer.expect_render().returning(|_| Ok(b"{}".to_vec()));
+    WebhookDelivery::new(
+        env,
+        Arc::new(uow_with(txs)),
+        Arc::new(outbox),
+        Arc::new(endpoints),
+        Arc::new(sealer),
+        Arc::new(transport),
+        Arc::new(renderer),
+        clock(),
+        ids(),
+        DeliverySettings::default(),
+    )
+}
+
+#[tokio::test]
+async fn vetting_resolves_now_and_refuses_any_internal_address() {
+    let url =
+        WebhookUrl::parse("https://hooks.example.com/custody", Environment::Live).expect("url");
+    for ips in [
+        &["127.0.0.1"][..],
+        &["10.0.0.7"][..],
+        &["169.254.169.254"][..],
+        &["93.184.216.34", "192.168.1.1"][..],
+        &["::1"][..],
+    ] {
+        let mut transport = MockWebhookTransport::new();
+        let owned: Vec<IpAddr> = ips.iter().map(|s| s.parse().expect("ip")).collect();
+        transport
+            .expect_resolve()
+            .returning(move |_, _| Ok(owned.clone()));
+        let worker = worker(
+            Environment::Live,
+            transport,
+            MockWebhookEndpointStore::new(),
+            MockOutboxStore::new(),
+            vec![],
+        );
+        match worker.vet(&url).await {
+            Err(VetError::Refused(r)) => assert_eq!(r.code, "webhook_url_forbidden", "{ips:?}"),
+            other => panic!("{ips:?}: {other:?}"),
+        }
+    }
+    let worker = worker(
+        Environment::Live,
+        resolving_to(&["93.184.216.34"]),
+        MockWebhookEndpointStore::new(),
+        MockOutboxStore::new(),
+        vec![],
+    );
+    assert_eq!(
+        worker.vet(&url).await.expect("public"),
+        "93.184.216.34:443".parse().expect("addr")
+    );
+}
+
+/// A name that passed at configuration and now resolves to 127.0.0.1 (rebinding): nothing is
+/// sent; the attempt is recorded with the refusal and retried on the schedule.
+#[tokio::test]
+async fn a_rebound_name_is_refused_at_delivery_without_sending() {
+    let target = endpoint("https://hooks.example.com/custody", Environment::Live);
+    let mut transport = resolving_to(&["127.0.0.1"]);
+    transport.expect_send().never();
+    let mut endpoints = MockWebhookEndpointStore::new();
+    let stored = target.clone();
+    endpoints
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let mut outbox = MockOutboxStore::new();
+    let sink = recorded.clone();
+    outbox.expect_record_attempt().returning(move |a, o| {
+        sink.lock().unwrap().push((a.clone(), o));
+        Ok(())
+    });
+    // The endpoint starts failing: one transaction marks it.
+    let mut tx = MockStoreTx::new();
+    let locked = target.clone();
+    tx.expect_lock_webhook_endpoint()
+        .returning(move |_| Ok(locked.clone()));
+    tx.expect_update_webhook_endpoint()
+        .withf(|e| e.failing_since.is_some() && e.status == EndpointStatus::Enabled)
+        .returning(|_| Ok(()));
+    expect_commit(&mut tx);
+    let worker = worker(Environment::Live, transport, endpoints, outbox, vec![tx]);
+    let event = Event::new(
+        EventId::from_ulid(ulid::Ulid::from_parts(2, 2)),
+        tenant(),
+        EventType::VaultCreated,
+        &target.snapshot(),
+        None,
+        OffsetDateTime::UNIX_EPOCH,
+    )
+    .expect("event");
+    let claimed = ClaimedEvent {
+        event,
+        attempts: 0,
+        lease_until: OffsetDateTime::UNIX_EPOCH,
+    };
+    let outcome = worker.deliver(&claimed).await.expect("delivered");
+    assert!(matches!(outcome, Delivered::Attempted(..)), "{outcome:?}");
+    let recorded = recorded.lock().unwrap();
+    let (attempt, outcome) = &recorded[0];
+    assert_eq!(attempt.response_status, None);
+    let error = attempt.error.as_deref().unwrap_or_default();
+    assert!(error.contains("127.0.0.1"), "{error}");
+    assert!(matches!(outcome, AttemptOutcome::RetryAt(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn unsubscribed_types_are_skipped_without_sending() {
+    let mut target = endpoint("https://hooks.example.com/custody", Environment::Live);
+    target.subscribed = Some([EventType::TransactionCreated].into_iter().collect());
+    let mut transport = MockWebhookTransport::new();
+    transport.expect_send().never();
+    transport.expect_resolve().never();
+    let mut endpoints = MockWebhookEndpointStore::new();
+    let stored = target.clone();
+    endpoints
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    let mut outbox = MockOutboxStore::new();
+    outbox.expect_skip().times(1).returning(|_, _| Ok(()));
+    let worker = worker(Environment::Live, transport, endpoints, outbox, vec![]);
+    let event = Event::new(
+        EventId::from_ulid(ulid::Ulid::from_parts(2, 3)),
+        tenant(),
+        EventType::VaultCreated,
+        &target.snapshot(),
+        None,
+        OffsetDateTime::UNIX_EPOCH,
+    )
+    .expect("event");
+    let claimed = ClaimedEvent {
+        event,
+        attempts: 0,
+        lease_until: OffsetDateTime::UNIX_EPOCH,
+    };
+    assert_eq!(
+        worker.deliver(&claimed).await.expect("skipped"),
+        Delivered::Skipped
+    );
+}
