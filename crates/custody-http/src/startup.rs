@@ -142,10 +142,17 @@ impl Application {
         );
         let live_assets = settings.live.parsed_routes()?.into_keys().collect();
         let mut app = Application::build_with(store, wiring)?;
-        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids)
-            .with_heartbeat(registry, instance, clock.clone());
-        app.workers
-            .reconcile_deposits(&settings.workers, live_deposits, live_assets, clock.clone());
+        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids).with_heartbeat(
+            registry,
+            instance,
+            clock.clone(),
+        );
+        app.workers.reconcile_deposits(
+            &settings.workers,
+            live_deposits,
+            live_assets,
+            clock.clone(),
+        );
         app.workers.purge_signatures(&settings.workers, keys, clock);
         app.webhook_workers = workers::spawn_webhooks(&settings.webhooks, deliveries);
         Ok(app)

@@ -18,8 +18,7 @@ use custody_core::environment::Environment;
 use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{
     DynApiKeyStore, DynClock, DynCustodyProvider, DynIdGenerator, DynIdempotencyStore,
-    DynInstanceRegistry,
-    EnvironmentStores,
+    DynInstanceRegistry, EnvironmentStores,
 };
 use custody_core::services::{
     DepositRefresh, DepositService, TransactionWorker, WithdrawalService, WorkerSettings,
