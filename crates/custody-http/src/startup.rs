@@ -86,6 +86,7 @@ impl Application {
             sandbox_provider.clone(),
             wiring.clock.clone(),
             wiring.ids.clone(),
+            crate::events::renderer(),
         );
         let specs = vec![
             WorkerSpec {
@@ -182,20 +183,28 @@ fn service_graph(
         provider.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let address_book = AddressBookService::new(
         stores.uow.clone(),
         stores.address_book.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
-    let transfers = TransferService::new(stores.uow.clone(), clock.clone(), ids.clone());
+    let transfers = TransferService::new(
+        stores.uow.clone(),
+        clock.clone(),
+        ids.clone(),
+        crate::events::renderer(),
+    );
     let withdrawals = WithdrawalService::new(
         stores.uow.clone(),
         stores.transactions.clone(),
         provider.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let addresses = AddressService::new(
         stores.environment,
@@ -206,12 +215,14 @@ fn service_graph(
         provider,
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let vaults = VaultService::new(
         stores.uow.clone(),
         stores.vaults.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let wallets = WalletService::new(
         addresses.clone(),

@@ -150,6 +150,7 @@ fn worker(
         spec.provider,
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let secs = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2));
     TransactionWorker::new(

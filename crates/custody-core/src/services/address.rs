@@ -30,7 +30,7 @@ use crate::caller::Caller;
 use crate::deposit_address::{AddressStatus, DepositAddress, ProviderRef};
 use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
+use crate::event::{EventType, Subject};
 use crate::id::{AddressId, TenantId, VaultId, WalletId};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -86,6 +86,7 @@ pub struct AddressService {
     pub(crate) provider: DynCustodyProvider,
     pub(crate) clock: DynClock,
     pub(crate) ids: DynIdGenerator,
+    pub(crate) renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl AddressService {
@@ -100,6 +101,7 @@ impl AddressService {
         provider: DynCustodyProvider,
         clock: DynClock,
         ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
     ) -> AddressService {
         AddressService {
             environment,
@@ -110,6 +112,14 @@ impl AddressService {
             provider,
             clock,
             ids,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
         }
     }
 
@@ -181,6 +191,7 @@ impl AddressService {
             .map_err(Error::from_store(ResourceKind::Vault))?
             .ensure_can_receive()?;
         let address = self.mint(tx.as_mut(), &wallet, label, now).await?;
+        self.address_created(tx.as_mut(), &address, now).await?;
         commit_with(tx, caller.tenant_id, idempotency, &address).await?;
         Ok(address)
     }
@@ -357,16 +368,6 @@ impl AddressService {
                     now,
                 );
                 tx.insert_wallet(&wallet).await?;
-                emit(
-                    tx.as_mut(),
-                    self.ids.as_ref(),
-                    caller.tenant_id,
-                    EventType::WalletCreated,
-                    &wallet,
-                    None,
-                    now,
-                )
-                .await?;
                 (wallet, true)
             }
             Err(e) => return Err(e.into()),
@@ -379,6 +380,26 @@ impl AddressService {
             ),
             Err(e) => return Err(e.into()),
         };
+        if wallet_created {
+            // After minting the primary address: the Platform API shows a wallet with its
+            // `depositAddress`, and so does the event.
+            emit(
+                tx.as_mut(),
+                self.events(),
+                caller.tenant_id,
+                EventType::WalletCreated,
+                Subject::Wallet {
+                    wallet: &wallet,
+                    deposit_address: Some(&address),
+                },
+                None,
+                now,
+            )
+            .await?;
+        }
+        if address_created {
+            self.address_created(tx.as_mut(), &address, now).await?;
+        }
         let result = Provisioned {
             value: (wallet, address),
             created: wallet_created || address_created,
@@ -392,7 +413,26 @@ impl AddressService {
         Ok(result)
     }
 
-    /// Calls the provider and records the address. The caller holds the minting lock.
+    async fn address_created(
+        &self,
+        tx: &mut dyn StoreTx,
+        address: &DepositAddress,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        emit(
+            tx,
+            self.events(),
+            address.tenant_id,
+            EventType::AddressCreated,
+            Subject::Address(address),
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// Calls the provider and records the address (the caller emits `address.created`). The
+    /// caller holds the minting lock.
     async fn mint(
         &self,
         tx: &mut dyn StoreTx,
@@ -443,16 +483,6 @@ impl AddressService {
             updated_at: now,
         };
         tx.insert_address(&address).await?;
-        emit(
-            tx,
-            self.ids.as_ref(),
-            wallet.tenant_id,
-            EventType::AddressCreated,
-            &address,
-            None,
-            now,
-        )
-        .await?;
         Ok(address)
     }
 
@@ -532,10 +562,10 @@ impl AddressService {
                         Ok(()) => {
                             emit(
                                 tx.as_mut(),
-                                self.ids.as_ref(),
+                                self.events(),
                                 tenant,
                                 EventType::VaultCreated,
-                                &vault,
+                                Subject::Vault(&vault),
                                 None,
                                 now,
                             )
