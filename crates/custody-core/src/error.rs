@@ -33,6 +33,7 @@ pub enum ResourceKind {
     Address,
     Transaction,
     AddressBookEntry,
+    Event,
 }
 
 impl ResourceKind {
@@ -46,6 +47,7 @@ impl ResourceKind {
             ResourceKind::Address => "address",
             ResourceKind::Transaction => "transaction",
             ResourceKind::AddressBookEntry => "address-book entry",
+            ResourceKind::Event => "event",
         }
     }
 }

@@ -332,6 +332,80 @@ fn changed_fields(before: &Value, after: &Value) -> Value {
     Value::Object(changed)
 }
 
+/// Where an event sits in the event log (`GET /v1/events`). The log is ordered by
+/// `(xid, position, id)`: the writing transaction's number (PostgreSQL; always 0 on SQLite,
+/// whose single writer commits in insertion order), the event's insertion number, then its id.
+/// A store shows an event in the log only once every transaction that could still write an
+/// event sorting before it has finished, so a later commit always sorts after a cursor already
+/// handed out: reading on from a cursor never skips an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogPosition {
+    /// The writing transaction's number (0 on SQLite and for events older than the log).
+    pub xid: u64,
+    /// The insertion number (0 for events older than the log).
+    pub position: u64,
+    /// The event.
+    pub id: EventId,
+}
+
+impl LogPosition {
+    /// The prefix of an event-log cursor.
+    pub const CURSOR_PREFIX: &'static str = "cur_";
+
+    /// The opaque cursor naming this position: `cur_` + 32 lowercase hex digits + the event's
+    /// ULID.
+    pub fn cursor(&self) -> String {
+        format!(
+            "{}{:016x}{:016x}{}",
+            Self::CURSOR_PREFIX,
+            self.xid,
+            self.position,
+            self.id.ulid()
+        )
+    }
+
+    /// Reads a cursor made by [`LogPosition::cursor`]; `None` for anything else.
+    pub fn parse_cursor(raw: &str) -> Option<LogPosition> {
+        let rest = raw.strip_prefix(Self::CURSOR_PREFIX)?;
+        if rest.len() != 58 || !rest.is_ascii() {
+            return None;
+        }
+        let hex = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                .then(|| u64::from_str_radix(s, 16).ok())
+                .flatten()
+        };
+        let xid = hex(&rest[..16])?;
+        let position = hex(&rest[16..32])?;
+        let id = EventId::parse(&format!("{}{}", EventId::PREFIX, &rest[32..])).ok()?;
+        Some(LogPosition { xid, position, id })
+    }
+}
+
+/// An event with its place in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    /// The event.
+    pub event: Event,
+    /// Where it sits in the log.
+    pub position: LogPosition,
+}
+
+/// A read of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLogQuery {
+    /// Only events after this position (the start of the log when `None`).
+    pub after: Option<LogPosition>,
+    /// Only events of these types (every type when empty).
+    pub types: Vec<EventType>,
+    /// At most this many events (1–200).
+    pub limit: u32,
+}
+
+/// How long events stay in the log at least (`events.retention_days` may keep them longer).
+pub const MIN_RETENTION_DAYS: u32 = 30;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +470,35 @@ mod tests {
         );
         assert_eq!(json["createdAt"], "1970-01-01T00:00:00Z");
         assert!(json.get("tenantId").is_none());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_anything_else() {
+        let position = LogPosition {
+            xid: 0x1234,
+            position: u64::MAX,
+            id: EventId::from_ulid(ulid::Ulid::from_parts(7, 7)),
+        };
+        let cursor = position.cursor();
+        assert!(cursor.starts_with("cur_0000000000001234ffffffffffffffff"));
+        assert_eq!(LogPosition::parse_cursor(&cursor), Some(position));
+        for bad in [
+            "",
+            "cur_",
+            &cursor[..cursor.len() - 1],
+            &format!("{cursor}0"),
+            &cursor.replace("cur_", "evt_"),
+            &cursor.to_uppercase().replacen("CUR_", "cur_", 1),
+            &position.id.to_string(),
+        ] {
+            assert_eq!(LogPosition::parse_cursor(bad), None, "{bad}");
+        }
+        let later = LogPosition {
+            xid: 0x1235,
+            position: 0,
+            ..position
+        };
+        assert!(later > position, "ordered by transaction first");
     }
 
     #[test]
