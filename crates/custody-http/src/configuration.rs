@@ -131,8 +131,12 @@ pub struct WorkersSettings {
     pub max_backoff_secs: u64,
     /// `custody admin withdrawals stuck` lists open withdrawals unchanged for longer.
     pub stuck_after_secs: u64,
-    /// How often expired idempotency records are deleted (milliseconds).
+    /// How often expired idempotency records are deleted (milliseconds). The same pass
+    /// deletes events older than `event_retention_days`.
     pub purge_interval_ms: u64,
+    /// How long events stay in the event log (`GET /v1/events`) and the outbox, in days; at
+    /// least 30 (a smaller value is raised to 30).
+    pub event_retention_days: u32,
 }
 
 impl Default for WorkersSettings {
@@ -145,6 +149,7 @@ impl Default for WorkersSettings {
             max_backoff_secs: 300,
             stuck_after_secs: 3_600,
             purge_interval_ms: 300_000,
+            event_retention_days: 30,
         }
     }
 }

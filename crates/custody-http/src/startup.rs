@@ -257,6 +257,7 @@ fn service_graph(
         address_book,
         transfers,
         withdrawals,
+        events: custody_core::services::EventService::new(stores.events.clone()),
         simulation,
         idempotency: stores.idempotency,
         provider_name,

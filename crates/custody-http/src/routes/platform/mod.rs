@@ -6,6 +6,7 @@
 
 pub mod address_book;
 pub mod assets;
+pub mod events;
 pub mod sandbox;
 pub mod transactions;
 pub mod vaults;
@@ -24,6 +25,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     address_book::endpoints(api);
     transactions::endpoints(api);
     sandbox::endpoints(api);
+    events::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {
