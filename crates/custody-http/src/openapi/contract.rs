@@ -660,7 +660,7 @@ fn constrain_parameters(path: &str, op: &mut Map<String, Value>) {
             }
             "starting_after" | "ending_before" => cursor_prefix(path).map(id_schema),
             "after" if path == "/v1/events" => Some(json!({"type": "string",
-                "pattern": format!("^{}[0-9a-f]{{32}}[0-7][0-9A-HJKMNP-TV-Z]{{25}}$",
+                "pattern": format!("^{}([0-7][0-9a-f]{{15}}){{2}}[0-7][0-9A-HJKMNP-TV-Z]{{25}}$",
                     custody_core::event::LogPosition::CURSOR_PREFIX),
                 "example": "cur_0000000000000f3a00000000000004d201JFX0R8M2Q6C1V9W3E5T7Y4KE"})),
             "types" if path == "/v1/events" => Some(json!({"type": "string",
