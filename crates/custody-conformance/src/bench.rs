@@ -89,7 +89,12 @@ async fn transfers(stores: StoreHandles, tasks: usize, ops_per_task: usize) -> T
         .iter()
         .map(|w| w.id)
         .collect();
-    let service = TransferService::new(env.uow.clone(), Arc::new(FixedClock::new(at(10))), ids());
+    let service = TransferService::new(
+        env.uow.clone(),
+        Arc::new(FixedClock::new(at(10))),
+        ids(),
+        Arc::new(custody_core::event::DomainSnapshots),
+    );
     let caller = caller(tenant, Environment::Live);
     timed(
         format!("transfer ({tasks} concurrent)"),

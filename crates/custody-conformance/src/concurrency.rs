@@ -95,6 +95,7 @@ pub(crate) fn address_service(
         provider,
         Arc::new(FixedClock::new(at(0))),
         ids(),
+        Arc::new(custody_core::event::DomainSnapshots),
     )
 }
 
@@ -340,7 +341,12 @@ pub async fn concurrent_transfers_conserve_balances(stores: StoreHandles) {
     let tenant = seed_tenant(&stores, 1).await;
     let wallets = seed_funded_wallets(&env, tenant).await;
     let ids_of: Vec<WalletId> = wallets.iter().map(|w| w.id).collect();
-    let service = TransferService::new(env.uow.clone(), Arc::new(FixedClock::new(at(10))), ids());
+    let service = TransferService::new(
+        env.uow.clone(),
+        Arc::new(FixedClock::new(at(10))),
+        ids(),
+        Arc::new(custody_core::event::DomainSnapshots),
+    );
     let caller = caller(tenant, env.environment);
     let total = STARTING_BALANCE * TRANSFER_WALLETS as u128;
     let barrier = Arc::new(tokio::sync::Barrier::new(TRANSFER_TASKS as usize));

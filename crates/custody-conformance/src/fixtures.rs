@@ -17,7 +17,7 @@ use custody_core::asset::{AssetId, Network};
 use custody_core::chain_address::ChainAddress;
 use custody_core::deposit_address::{AddressStatus, DepositAddress, ProviderRef};
 use custody_core::environment::Environment;
-use custody_core::event::{Event, EventType};
+use custody_core::event::{Event, EventType, Subject};
 use custody_core::id::{
     AddressBookEntryId, AddressId, ApiKeyId, DeliveryId, EventId, TenantId, TransactionId, VaultId,
     WalletId,
@@ -325,28 +325,55 @@ pub fn address_book_entry(
 
 /// A `vault.status.updated` event about `vault`, with previous attributes, created at `at(n)`.
 pub fn vault_event(n: u64, vault: &Vault) -> Event {
-    Event::new(
+    event_about(
         event_id(n),
         vault.tenant_id,
         EventType::VaultStatusUpdated,
-        vault,
-        Some(serde_json::json!({ "status": "Frozen", "nested": { "n": n, "list": [1, "two", null] } })),
+        Subject::Vault(vault),
+        Some(
+            serde_json::json!({ "status": "Frozen", "nested": { "n": n, "list": [1, "two", null] } }),
+        ),
         at(seconds(n)),
     )
-    .expect("vault snapshot renders")
+}
+
+/// An event about `subject` as a store sees it: any JSON snapshot (the domain's serialisation
+/// here; the store stores whatever it is given) and any previous attributes.
+pub fn event_about(
+    id: EventId,
+    tenant: TenantId,
+    event_type: EventType,
+    subject: Subject<'_>,
+    previous_attributes: Option<serde_json::Value>,
+    created_at: OffsetDateTime,
+) -> Event {
+    let mut event = Event::new(
+        id,
+        tenant,
+        event_type,
+        subject,
+        None,
+        created_at,
+        &custody_core::event::DomainSnapshots,
+    )
+    .expect("snapshot renders");
+    event.previous_attributes = previous_attributes;
+    event
 }
 
 /// A `wallet.created` event about `wallet` (no previous attributes), created at `at(n)`.
 pub fn wallet_event(n: u64, wallet: &Wallet) -> Event {
-    Event::new(
+    event_about(
         event_id(n),
         wallet.tenant_id,
         EventType::WalletCreated,
-        wallet,
+        Subject::Wallet {
+            wallet,
+            deposit_address: None,
+        },
         None,
         at(seconds(n)),
     )
-    .expect("wallet snapshot renders")
 }
 
 /// An idempotency key.

@@ -102,6 +102,9 @@ macro_rules! conformance_suite {
             address_book_list_include_deleted,
             // Events and the outbox.
             events_append_and_list,
+            event_log_commit_order_and_cursor,
+            event_log_get,
+            event_log_purge,
             outbox_claim_leases,
             outbox_record_attempt_outcomes,
             outbox_redeliver_and_tenant_scope,

@@ -57,6 +57,7 @@ fn withdrawals(
         provider,
         clock.clone(),
         ids_for(owner),
+        Arc::new(custody_core::event::DomainSnapshots),
     )
 }
 

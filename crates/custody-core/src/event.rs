@@ -148,6 +148,106 @@ pub fn resource_type(input: &str) -> Option<&'static str> {
     RESOURCE_TYPES.into_iter().find(|t| *t == input)
 }
 
+/// What an event is about, as the service holds it when the change is made: the renderer turns
+/// it into the Platform API's wire form ([`SnapshotRenderer`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A vault.
+    Vault(&'a Vault),
+    /// A wallet, with its primary deposit address when it has one (the Platform API shows it
+    /// as the wallet's `depositAddress`).
+    Wallet {
+        /// The wallet.
+        wallet: &'a Wallet,
+        /// Its primary address.
+        deposit_address: Option<&'a DepositAddress>,
+    },
+    /// A deposit address.
+    Address(&'a DepositAddress),
+    /// A transaction.
+    Transaction(&'a Transaction),
+    /// An address-book entry.
+    AddressBookEntry(&'a AddressBookEntry),
+    /// The tenant's outbound webhook endpoint, already in the shape of the Platform API's
+    /// `GET /v1/webhooks/outbound` response (never with its secret).
+    WebhookEndpoint(&'a crate::webhook::EndpointSnapshot),
+}
+
+impl Subject<'_> {
+    /// `vault`, `wallet`, `address`, `transaction`, `address_book_entry`.
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            Subject::Vault(_) => Vault::RESOURCE_TYPE,
+            Subject::Wallet { .. } => Wallet::RESOURCE_TYPE,
+            Subject::Address(_) => DepositAddress::RESOURCE_TYPE,
+            Subject::Transaction(_) => Transaction::RESOURCE_TYPE,
+            Subject::AddressBookEntry(_) => AddressBookEntry::RESOURCE_TYPE,
+            Subject::WebhookEndpoint(_) => crate::webhook::EndpointSnapshot::RESOURCE_TYPE,
+        }
+    }
+
+    /// The resource's prefixed id.
+    pub fn resource_id(&self) -> String {
+        match self {
+            Subject::Vault(r) => r.resource_id(),
+            Subject::Wallet { wallet, .. } => wallet.resource_id(),
+            Subject::Address(r) => r.resource_id(),
+            Subject::Transaction(r) => r.resource_id(),
+            Subject::AddressBookEntry(r) => r.resource_id(),
+            Subject::WebhookEndpoint(r) => r.resource_id(),
+        }
+    }
+
+    /// The resource's version.
+    pub fn version(&self) -> u64 {
+        match self {
+            Subject::Vault(r) => r.version(),
+            Subject::Wallet { wallet, .. } => wallet.version(),
+            Subject::Address(r) => r.version(),
+            Subject::Transaction(r) => r.version(),
+            Subject::AddressBookEntry(r) => r.version(),
+            Subject::WebhookEndpoint(r) => r.version(),
+        }
+    }
+}
+
+/// Renders a resource exactly as the Platform API's responses show it (the same wire types:
+/// `externalId`, whole-token decimal amounts, seed-spelled statuses). Implemented once, by the
+/// HTTP layer, over its response types, and handed to every service that emits events: the
+/// outbox stores the wire form, so the event log and webhook deliveries send what was rendered
+/// when the change was committed.
+pub trait SnapshotRenderer: Send + Sync {
+    /// `subject` as the Platform API renders it at `at` (the change's time: an address-book
+    /// entry still cooling off then shows `Pending`).
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when it cannot be rendered as JSON.
+    fn render(&self, subject: Subject<'_>, at: OffsetDateTime) -> Result<Value, SnapshotError>;
+}
+
+/// Shared handle.
+pub type DynSnapshotRenderer = std::sync::Arc<dyn SnapshotRenderer>;
+
+/// The domain's own serialisation, for tests of code that does not care about the wire form
+/// (the store conformance suite, services' unit tests). Never wired into a running service.
+#[cfg(any(test, feature = "mocks"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DomainSnapshots;
+
+#[cfg(any(test, feature = "mocks"))]
+impl SnapshotRenderer for DomainSnapshots {
+    fn render(&self, subject: Subject<'_>, _at: OffsetDateTime) -> Result<Value, SnapshotError> {
+        Ok(match subject {
+            Subject::Vault(r) => serde_json::to_value(r)?,
+            Subject::Wallet { wallet, .. } => serde_json::to_value(wallet)?,
+            Subject::Address(r) => serde_json::to_value(r)?,
+            Subject::Transaction(r) => serde_json::to_value(r)?,
+            Subject::AddressBookEntry(r) => serde_json::to_value(r)?,
+            Subject::WebhookEndpoint(r) => serde_json::to_value(r)?,
+        })
+    }
+}
+
 /// The `data` part of an event.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,11 +257,12 @@ pub struct EventData {
     pub resource_id: String,
     /// Its version after the change.
     pub version: u64,
-    /// Its full state after the change.
+    /// Its full state after the change, in the Platform API's wire form.
     pub snapshot: Value,
 }
 
-/// An event, as written to the outbox.
+/// An event, as written to the outbox. Serialised, it is the wire envelope: `GET /v1/events`
+/// and webhook deliveries send exactly `serde_json::to_value(&event)`.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,7 +277,8 @@ pub struct Event {
     pub created_at: OffsetDateTime,
     /// The resource after the change.
     pub data: EventData,
-    /// The fields that changed, with their old values (status updates only).
+    /// The snapshot's top-level fields that the change altered, with their values before it
+    /// (updates only), in the same wire form as the snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_attributes: Option<Value>,
 }
@@ -188,33 +290,140 @@ pub struct Event {
 pub struct SnapshotError(#[from] serde_json::Error);
 
 impl Event {
-    /// Builds an event about `resource` after a change.
+    /// Builds an event about `subject` after a change; `before` is the same resource before it
+    /// (updates), from which `previousAttributes` takes every top-level field whose rendered
+    /// value changed.
     ///
     /// # Errors
-    /// [`SnapshotError`] if the resource cannot be rendered as JSON.
-    pub fn new<R: Resource>(
+    /// [`SnapshotError`] if the resource cannot be rendered.
+    pub fn new(
         id: EventId,
         tenant_id: TenantId,
         event_type: EventType,
-        resource: &R,
-        previous_attributes: Option<Value>,
+        subject: Subject<'_>,
+        before: Option<Subject<'_>>,
         created_at: OffsetDateTime,
+        renderer: &dyn SnapshotRenderer,
     ) -> Result<Event, SnapshotError> {
+        let snapshot = renderer.render(subject, created_at)?;
+        let previous_attributes = match before {
+            None => None,
+            Some(before) => Some(changed_fields(
+                &renderer.render(before, created_at)?,
+                &snapshot,
+            )),
+        };
         Ok(Event {
             id,
             tenant_id,
             event_type,
             created_at,
             data: EventData {
-                resource_type: R::RESOURCE_TYPE,
-                resource_id: resource.resource_id(),
-                version: resource.version(),
-                snapshot: serde_json::to_value(resource)?,
+                resource_type: subject.resource_type(),
+                resource_id: subject.resource_id(),
+                version: subject.version(),
+                snapshot,
             },
             previous_attributes,
         })
     }
 }
+
+/// The top-level fields of `before` whose values differ in `after` (a field absent after the
+/// change is listed with its old value; one new after it, with `null`).
+fn changed_fields(before: &Value, after: &Value) -> Value {
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+        return before.clone();
+    };
+    let mut changed = serde_json::Map::new();
+    for (key, old) in before {
+        if after.get(key) != Some(old) {
+            changed.insert(key.clone(), old.clone());
+        }
+    }
+    for key in after.keys() {
+        if !before.contains_key(key) {
+            changed.insert(key.clone(), Value::Null);
+        }
+    }
+    Value::Object(changed)
+}
+
+/// Where an event sits in the event log (`GET /v1/events`). The log is ordered by
+/// `(xid, position, id)`: the writing transaction's number (PostgreSQL; always 0 on SQLite,
+/// whose single writer commits in insertion order), the event's insertion number, then its id.
+/// A store shows an event in the log only once every transaction that could still write an
+/// event sorting before it has finished, so a later commit always sorts after a cursor already
+/// handed out: reading on from a cursor never skips an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogPosition {
+    /// The writing transaction's number (0 on SQLite and for events older than the log).
+    pub xid: u64,
+    /// The insertion number (0 for events older than the log).
+    pub position: u64,
+    /// The event.
+    pub id: EventId,
+}
+
+impl LogPosition {
+    /// The prefix of an event-log cursor.
+    pub const CURSOR_PREFIX: &'static str = "cur_";
+
+    /// The opaque cursor naming this position: `cur_` + 32 lowercase hex digits + the event's
+    /// ULID.
+    pub fn cursor(&self) -> String {
+        format!(
+            "{}{:016x}{:016x}{}",
+            Self::CURSOR_PREFIX,
+            self.xid,
+            self.position,
+            self.id.ulid()
+        )
+    }
+
+    /// Reads a cursor made by [`LogPosition::cursor`]; `None` for anything else (numbers above
+    /// `i64::MAX` included: stores keep them as signed 64-bit integers, so no cursor holds one).
+    pub fn parse_cursor(raw: &str) -> Option<LogPosition> {
+        let rest = raw.strip_prefix(Self::CURSOR_PREFIX)?;
+        if rest.len() != 58 || !rest.is_ascii() {
+            return None;
+        }
+        let hex = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                .then(|| u64::from_str_radix(s, 16).ok())
+                .flatten()
+                .filter(|n| i64::try_from(*n).is_ok())
+        };
+        let xid = hex(&rest[..16])?;
+        let position = hex(&rest[16..32])?;
+        let id = EventId::parse(&format!("{}{}", EventId::PREFIX, &rest[32..])).ok()?;
+        Some(LogPosition { xid, position, id })
+    }
+}
+
+/// An event with its place in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    /// The event.
+    pub event: Event,
+    /// Where it sits in the log.
+    pub position: LogPosition,
+}
+
+/// A read of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLogQuery {
+    /// Only events after this position (the start of the log when `None`).
+    pub after: Option<LogPosition>,
+    /// Only events of these types (every type when empty).
+    pub types: Vec<EventType>,
+    /// At most this many events (1–200).
+    pub limit: u32,
+}
+
+/// How long events stay in the log at least (`events.retention_days` may keep them longer).
+pub const MIN_RETENTION_DAYS: u32 = 30;
 
 #[cfg(test)]
 mod tests {
@@ -252,13 +461,19 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         };
+        let before = crate::vault::Vault {
+            status: crate::vault::VaultStatus::Active,
+            version: 2,
+            ..vault.clone()
+        };
         let event = Event::new(
             EventId::from_ulid(ulid::Ulid::from_parts(9, 9)),
             vault.tenant_id,
             EventType::VaultStatusUpdated,
-            &vault,
-            Some(serde_json::json!({"status": "Active"})),
+            Subject::Vault(&vault),
+            Some(Subject::Vault(&before)),
             OffsetDateTime::UNIX_EPOCH,
+            &DomainSnapshots,
         )
         .unwrap();
         let json = serde_json::to_value(&event).unwrap();
@@ -267,8 +482,54 @@ mod tests {
         assert_eq!(json["data"]["resourceId"], vault.id.to_string());
         assert_eq!(json["data"]["version"], 3);
         assert_eq!(json["data"]["snapshot"]["status"], "Frozen");
-        assert_eq!(json["previousAttributes"]["status"], "Active");
+        assert_eq!(
+            json["previousAttributes"],
+            serde_json::json!({"status": "Active", "version": 2}),
+            "only what changed, with its old value"
+        );
         assert_eq!(json["createdAt"], "1970-01-01T00:00:00Z");
         assert!(json.get("tenantId").is_none());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_anything_else() {
+        let position = LogPosition {
+            xid: 0x1234,
+            position: i64::MAX as u64,
+            id: EventId::from_ulid(ulid::Ulid::from_parts(7, 7)),
+        };
+        let cursor = position.cursor();
+        assert!(cursor.starts_with("cur_00000000000012347fffffffffffffff"));
+        assert_eq!(LogPosition::parse_cursor(&cursor), Some(position));
+        for bad in [
+            "",
+            "cur_",
+            &cursor[..cursor.len() - 1],
+            &format!("{cursor}0"),
+            &cursor.replace("cur_", "evt_"),
+            &cursor.to_uppercase().replacen("CUR_", "cur_", 1),
+            &position.id.to_string(),
+            // Beyond what a store holds (found by Schemathesis: it was a 500).
+            &cursor.replace("7fffffffffffffff", "8000000000000000"),
+        ] {
+            assert_eq!(LogPosition::parse_cursor(bad), None, "{bad}");
+        }
+        let later = LogPosition {
+            xid: 0x1235,
+            position: 0,
+            ..position
+        };
+        assert!(later > position, "ordered by transaction first");
+    }
+
+    #[test]
+    fn changed_fields_lists_old_values_of_what_changed() {
+        let before = serde_json::json!({"a": 1, "b": [1], "c": "x", "gone": true});
+        let after = serde_json::json!({"a": 1, "b": [1, 2], "c": "y", "new": 5});
+        assert_eq!(
+            changed_fields(&before, &after),
+            serde_json::json!({"b": [1], "c": "x", "gone": true, "new": null})
+        );
+        assert_eq!(changed_fields(&before, &before), serde_json::json!({}));
     }
 }

@@ -64,6 +64,7 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
                         store.environment(env).uow,
                         Arc::new(SystemClock),
                         Arc::new(OsIds),
+                        crate::events::renderer(),
                     ),
                 )
             })
@@ -84,6 +85,7 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
                 Arc::new(router),
                 clock,
                 Arc::new(OsIds),
+                crate::events::renderer(),
             ),
             assets: routed.iter().copied().collect(),
             lookback: Duration::seconds(

@@ -191,7 +191,8 @@ pub struct WorkersSettings {
     pub max_backoff_secs: u64,
     /// `custody admin withdrawals stuck` lists open withdrawals unchanged for longer.
     pub stuck_after_secs: u64,
-    /// How often expired idempotency records are deleted (milliseconds).
+    /// How often expired idempotency records are deleted (milliseconds). The same pass
+    /// deletes events older than `event_retention_days`.
     pub purge_interval_ms: u64,
     /// How often live deposits are reconciled against the providers' own lists, catching up
     /// missed notifications (milliseconds; `0`: never on a schedule, only
@@ -199,6 +200,9 @@ pub struct WorkersSettings {
     pub reconcile_interval_ms: u64,
     /// How far back each scheduled reconciliation looks (seconds).
     pub reconcile_lookback_secs: u64,
+    /// How long events stay in the event log (`GET /v1/events`) and the outbox, in days; at
+    /// least 30 (a smaller value is raised to 30).
+    pub event_retention_days: u32,
 }
 
 impl Default for WorkersSettings {
@@ -213,6 +217,7 @@ impl Default for WorkersSettings {
             purge_interval_ms: 300_000,
             reconcile_interval_ms: 600_000,
             reconcile_lookback_secs: 172_800,
+            event_retention_days: 30,
         }
     }
 }

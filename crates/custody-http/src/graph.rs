@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use custody_core::environment::Environment;
 use custody_core::ports::{DynClock, DynIdempotencyStore};
 use custody_core::services::{
-    AddressBookService, AddressService, AuthService, BalanceService, DepositService,
+    AddressBookService, AddressService, AuthService, BalanceService, DepositService, EventService,
     SandboxService, TransferService, VaultService, WalletService, WebhookService,
     WithdrawalService,
 };
@@ -38,6 +38,8 @@ pub struct ServiceGraph {
     pub transfers: TransferService,
     /// Withdrawals (submit, cancel) and transaction reads of every kind.
     pub withdrawals: WithdrawalService,
+    /// The event log (`GET /v1/events`) and its retention.
+    pub events: EventService,
     /// Simulation (`/v1/sandbox/…`): the sandbox graph only; the live graph has none, so it
     /// cannot simulate whatever a handler does.
     pub simulation: Option<SandboxService>,

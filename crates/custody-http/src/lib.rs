@@ -22,6 +22,7 @@ pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod error;
+pub mod events;
 pub mod first_start;
 pub mod graph;
 pub mod idempotency;

@@ -103,6 +103,7 @@ impl Application {
             sandbox_provider.clone(),
             wiring.clock.clone(),
             wiring.ids.clone(),
+            crate::events::renderer(),
         );
         let specs = vec![
             WorkerSpec {
@@ -139,6 +140,7 @@ impl Application {
             wiring.live_provider.clone(),
             clock.clone(),
             ids.clone(),
+            crate::events::renderer(),
         );
         let live_assets = settings.live.parsed_routes()?.into_keys().collect();
         let mut app = Application::build_with(store, wiring)?;
@@ -242,6 +244,7 @@ pub fn webhook_delivery(
         shared.sealer.clone(),
         Arc::new(ReqwestTransport::new()),
         Arc::new(JsonRenderer),
+        crate::events::renderer(),
         clock,
         ids,
         settings,
@@ -264,20 +267,28 @@ fn service_graph(
         provider.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let address_book = AddressBookService::new(
         stores.uow.clone(),
         stores.address_book.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
-    let transfers = TransferService::new(stores.uow.clone(), clock.clone(), ids.clone());
+    let transfers = TransferService::new(
+        stores.uow.clone(),
+        clock.clone(),
+        ids.clone(),
+        crate::events::renderer(),
+    );
     let withdrawals = WithdrawalService::new(
         stores.uow.clone(),
         stores.transactions.clone(),
         provider.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let addresses = AddressService::new(
         stores.environment,
@@ -288,6 +299,7 @@ fn service_graph(
         provider,
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     )
     .with_address_cap(wiring.limits.resources.max_addresses_per_wallet);
     let vaults = VaultService::new(
@@ -295,6 +307,7 @@ fn service_graph(
         stores.vaults.clone(),
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let wallets = WalletService::new(
         addresses.clone(),
@@ -345,6 +358,7 @@ fn service_graph(
         address_book,
         transfers,
         withdrawals,
+        events: custody_core::services::EventService::new(stores.events.clone()),
         simulation,
         webhooks,
         idempotency: stores.idempotency,

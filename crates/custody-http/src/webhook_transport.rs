@@ -122,6 +122,8 @@ pub struct JsonRenderer;
 
 impl EventRenderer for JsonRenderer {
     fn render(&self, event: &Event) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(event).map_err(|e| e.to_string())
+        crate::events::render_event(event)
+            .and_then(|envelope| serde_json::to_vec(&envelope))
+            .map_err(|e| e.to_string())
     }
 }

@@ -21,7 +21,8 @@ use custody_core::ports::{
     DynInstanceRegistry, EnvironmentStores,
 };
 use custody_core::services::{
-    DepositRefresh, DepositService, TransactionWorker, WithdrawalService, WorkerSettings,
+    DepositRefresh, DepositService, EventService, TransactionWorker, WithdrawalService,
+    WorkerSettings,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -161,11 +162,16 @@ pub fn spawn(
     for spec in specs {
         let env = spec.stores.environment;
         let idempotency = spec.stores.idempotency.clone();
+        let events = Retention {
+            events: EventService::new(spec.stores.events.clone()),
+            days: settings.event_retention_days,
+        };
         let worker = worker(settings, spec, clock, ids, &instance);
         tasks.push(tokio::spawn(run(env, worker, interval, stopped.clone())));
         tasks.push(tokio::spawn(purge(
             env,
             idempotency,
+            events,
             clock.clone(),
             purge_every,
             stopped.clone(),
@@ -262,17 +268,37 @@ impl Workers {
     }
 }
 
-/// Housekeeping: deletes expired idempotency records (kept 24 h) on a schedule, so the table
-/// holds about one day of keys instead of growing forever. Any instance may run it; the
-/// statement is idempotent.
+/// The event log's retention: events older than `days` (at least 30) are deleted.
+struct Retention {
+    events: EventService,
+    days: u32,
+}
+
+/// Housekeeping: deletes expired idempotency records (kept 24 h) and events past their
+/// retention (`workers.event_retention_days`, 30 by default) on a schedule, so neither table
+/// grows forever. Any instance may run it; the deletes are idempotent, and events go in small
+/// batches, each its own short transaction.
 async fn purge(
     env: Environment,
     idempotency: DynIdempotencyStore,
+    retention: Retention,
     clock: DynClock,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        match retention.events.purge(clock.now(), retention.days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                environment = env.as_str(),
+                purged = n,
+                retention_days = retention.days,
+                "events past their retention purged"
+            ),
+            Err(e) => {
+                tracing::warn!(environment = env.as_str(), error = %e, "event purge failed; retried next time")
+            }
+        }
         match idempotency.purge_expired(clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
@@ -308,6 +334,7 @@ fn worker(
         spec.provider,
         clock.clone(),
         ids.clone(),
+        crate::events::renderer(),
     );
     let secs = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2));
     TransactionWorker::new(

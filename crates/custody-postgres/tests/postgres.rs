@@ -13,6 +13,7 @@ use std::time::Duration;
 use custody_conformance::fixtures::*;
 use custody_core::deposit_address::DepositAddress;
 use custody_core::environment::Environment;
+use custody_core::event::EventLogQuery;
 use custody_core::id::{EventId, TenantId};
 use custody_core::ledger::{Account, LedgerEntry, Posting};
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt};
@@ -966,5 +967,140 @@ async fn a_commit_after_a_failed_statement_is_refused_and_publishes_nothing() {
     assert_not_found(
         f.sandbox.vaults.get(t, first.id).await,
         "a write made before the failure",
+    );
+}
+
+/// Issue 13's cursor test: transaction A appends an event (drawing the earlier id) and stays
+/// open; B appends one and commits; a consumer reads the log (sees B, keeps a cursor past it);
+/// A commits; the consumer reads on from its cursor and must see A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_log_never_skips_an_event_that_commits_late() {
+    let f = setup().await;
+    let tenant = add_tenant(&f.shared, 1).await;
+    let env = &f.sandbox;
+    let vault = customer_vault(tenant, 1);
+    let early = vault_event(10, &vault);
+    let late = vault_event(20, &vault);
+    assert!(early.id < late.id, "A's event has the earlier id");
+
+    let mut a = env.uow.begin().await.expect("begin A");
+    a.append_event(&early).await.expect("A appends");
+    let mut b = env.uow.begin().await.expect("begin B");
+    b.append_event(&late).await.expect("B appends");
+    b.commit().await.expect("B commits");
+
+    let read = |after| {
+        let events = env.events.clone();
+        async move {
+            events
+                .log(
+                    tenant,
+                    &EventLogQuery {
+                        after,
+                        types: Vec::new(),
+                        limit: 50,
+                    },
+                )
+                .await
+                .expect("read the log")
+                .items
+        }
+    };
+    // While A is open, nothing past it shows: B waits behind A's transaction.
+    let first = read(None).await;
+    assert!(
+        first.iter().all(|l| l.event.id != early.id),
+        "A is not committed"
+    );
+    let cursor = first.last().map(|l| l.position);
+
+    a.commit().await.expect("A commits");
+    // Read on from the cursor, as a consumer polls. (The log's horizon is the cluster's oldest
+    // running transaction, so another test's open transaction, even in another database, may
+    // delay what shows; it never makes the reader skip.)
+    let mut seen: Vec<_> = first.into_iter().map(|l| l.event.id).collect();
+    let mut cursor = cursor;
+    for _ in 0..3_000 {
+        let page = read(cursor).await;
+        cursor = page.last().map(|l| l.position).or(cursor);
+        seen.extend(page.into_iter().map(|l| l.event.id));
+        if seen.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        seen,
+        vec![early.id, late.id],
+        "A's event (its transaction wrote first) then B's, each once"
+    );
+    assert!(
+        seen.contains(&early.id),
+        "the consumer must see A's event after its cursor: {seen:?}"
+    );
+    assert!(seen.contains(&late.id), "and B's: {seen:?}");
+    assert_eq!(seen.len(), 2, "each once: {seen:?}");
+}
+
+/// A long-open transaction holds the log back for everyone (never a gap); once it ends the log
+/// moves on, and a rolled-back transaction's event never shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_transaction_holds_the_log_back_and_a_rolled_back_one_leaves_no_trace() {
+    let f = setup().await;
+    let tenant = add_tenant(&f.shared, 1).await;
+    let other = add_tenant(&f.shared, 2).await;
+    let env = &f.sandbox;
+    let vault = customer_vault(tenant, 1);
+    let query = EventLogQuery {
+        after: None,
+        types: Vec::new(),
+        limit: 50,
+    };
+
+    // Another tenant's open transaction holds back this tenant's later commits too: the
+    // log's horizon is the database's, not the tenant's.
+    let theirs = vault_event(5, &customer_vault(other, 2));
+    let mut open = env.uow.begin().await.expect("begin");
+    open.append_event(&theirs).await.expect("append");
+    let mut gone = env.uow.begin().await.expect("begin");
+    gone.append_event(&vault_event(6, &vault))
+        .await
+        .expect("append");
+    let mine = vault_event(7, &vault);
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.append_event(&mine).await.expect("append");
+    tx.commit().await.expect("commit");
+    assert!(env
+        .events
+        .log(tenant, &query)
+        .await
+        .expect("log")
+        .items
+        .is_empty());
+    open.commit().await.expect("commit");
+    assert!(
+        env.events
+            .log(tenant, &query)
+            .await
+            .expect("log")
+            .items
+            .is_empty(),
+        "the rolled-back-to-be transaction is still open"
+    );
+    // Dropping a transaction rolls it back: the pool sends the ROLLBACK when the connection
+    // comes back to it, in a task of its own. Wait for that, then the log moves on.
+    drop(gone);
+    let mut items = Vec::new();
+    for _ in 0..3_000 {
+        items = env.events.log(tenant, &query).await.expect("log").items;
+        if !items.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        items.into_iter().map(|l| l.event).collect::<Vec<_>>(),
+        vec![mine],
+        "the committed event, never the rolled-back one"
     );
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use custody_core::asset::Network;
-use custody_core::event::{Event, EventType};
+use custody_core::event::{Event, EventType, Subject};
 use custody_core::id::{EventId, TenantId};
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt, DeliveryState};
 use custody_core::ports::EnvironmentStores;
@@ -37,20 +37,19 @@ pub(crate) fn any_event(tenant: TenantId, n: u64) -> Event {
     match n % 5 {
         0 => vault_event(n, &vault),
         1 => wallet_event(n, &w),
-        2 => Event::new(
+        2 => event_about(
             event_id(n),
             tenant,
             EventType::AddressStatusUpdated,
-            &deposit_address(&w, n + 30_000, 1),
+            Subject::Address(&deposit_address(&w, n + 30_000, 1)),
             previous,
             at(n as i64),
-        )
-        .expect("renders"),
-        3 => Event::new(
+        ),
+        3 => event_about(
             event_id(n),
             tenant,
             EventType::TransactionStatusUpdated,
-            &transaction(
+            Subject::Transaction(&transaction(
                 tenant,
                 n + 40_000,
                 TransactionKind::Transfer,
@@ -58,20 +57,24 @@ pub(crate) fn any_event(tenant: TenantId, n: u64) -> Event {
                 u128::MAX,
                 Some(w.id),
                 Some(wallet_id(n + 50_000)),
-            ),
+            )),
             previous,
             at(n as i64),
-        )
-        .expect("renders"),
-        _ => Event::new(
+        ),
+        _ => event_about(
             event_id(n),
             tenant,
             EventType::AddressBookEntryCreated,
-            &address_book_entry(tenant, n + 60_000, Network::Solana, n, None),
+            Subject::AddressBookEntry(&address_book_entry(
+                tenant,
+                n + 60_000,
+                Network::Solana,
+                n,
+                None,
+            )),
             None,
             at(n as i64),
-        )
-        .expect("renders"),
+        ),
     }
 }
 

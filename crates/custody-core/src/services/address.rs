@@ -30,7 +30,7 @@ use crate::caller::Caller;
 use crate::deposit_address::{AddressStatus, DepositAddress, ProviderRef};
 use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
+use crate::event::{EventType, Subject};
 use crate::id::{AddressId, TenantId, VaultId, WalletId};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -88,6 +88,7 @@ pub struct AddressService {
     pub(crate) ids: DynIdGenerator,
     /// Addresses one wallet may have, the primary included ([`AddressService::with_address_cap`]).
     pub(crate) max_addresses_per_wallet: u32,
+    pub(crate) renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl AddressService {
@@ -102,6 +103,7 @@ impl AddressService {
         provider: DynCustodyProvider,
         clock: DynClock,
         ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
     ) -> AddressService {
         AddressService {
             environment,
@@ -113,6 +115,14 @@ impl AddressService {
             clock,
             ids,
             max_addresses_per_wallet: u32::MAX,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
         }
     }
 
@@ -192,6 +202,7 @@ impl AddressService {
             .map_err(Error::from_store(ResourceKind::Vault))?
             .ensure_can_receive()?;
         let address = self.mint(tx.as_mut(), &wallet, label, now).await?;
+        self.address_created(tx.as_mut(), &address, now).await?;
         commit_with(tx, caller.tenant_id, idempotency, &address).await?;
         Ok(address)
     }
@@ -368,16 +379,6 @@ impl AddressService {
                     now,
                 );
                 tx.insert_wallet(&wallet).await?;
-                emit(
-                    tx.as_mut(),
-                    self.ids.as_ref(),
-                    caller.tenant_id,
-                    EventType::WalletCreated,
-                    &wallet,
-                    None,
-                    now,
-                )
-                .await?;
                 (wallet, true)
             }
             Err(e) => return Err(e.into()),
@@ -390,6 +391,26 @@ impl AddressService {
             ),
             Err(e) => return Err(e.into()),
         };
+        if wallet_created {
+            // After minting the primary address: the Platform API shows a wallet with its
+            // `depositAddress`, and so does the event.
+            emit(
+                tx.as_mut(),
+                self.events(),
+                caller.tenant_id,
+                EventType::WalletCreated,
+                Subject::Wallet {
+                    wallet: &wallet,
+                    deposit_address: Some(&address),
+                },
+                None,
+                now,
+            )
+            .await?;
+        }
+        if address_created {
+            self.address_created(tx.as_mut(), &address, now).await?;
+        }
         let result = Provisioned {
             value: (wallet, address),
             created: wallet_created || address_created,
@@ -403,7 +424,26 @@ impl AddressService {
         Ok(result)
     }
 
-    /// Calls the provider and records the address. The caller holds the minting lock.
+    async fn address_created(
+        &self,
+        tx: &mut dyn StoreTx,
+        address: &DepositAddress,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        emit(
+            tx,
+            self.events(),
+            address.tenant_id,
+            EventType::AddressCreated,
+            Subject::Address(address),
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// Calls the provider and records the address (the caller emits `address.created`). The
+    /// caller holds the minting lock.
     async fn mint(
         &self,
         tx: &mut dyn StoreTx,
@@ -464,16 +504,6 @@ impl AddressService {
             updated_at: now,
         };
         tx.insert_address(&address).await?;
-        emit(
-            tx,
-            self.ids.as_ref(),
-            wallet.tenant_id,
-            EventType::AddressCreated,
-            &address,
-            None,
-            now,
-        )
-        .await?;
         Ok(address)
     }
 
@@ -553,10 +583,10 @@ impl AddressService {
                         Ok(()) => {
                             emit(
                                 tx.as_mut(),
-                                self.ids.as_ref(),
+                                self.events(),
                                 tenant,
                                 EventType::VaultCreated,
-                                &vault,
+                                Subject::Vault(&vault),
                                 None,
                                 now,
                             )

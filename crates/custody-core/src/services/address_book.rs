@@ -8,7 +8,7 @@ use crate::asset::{AssetId, Network};
 use crate::caller::Caller;
 use crate::chain_address::ChainAddress;
 use crate::error::{address_error, Error, ResourceKind};
-use crate::event::EventType;
+use crate::event::{EventType, Subject};
 use crate::id::AddressBookEntryId;
 use crate::page::{filtered_page, Page, PageRequest};
 use crate::ports::{DynAddressBookStore, DynClock, DynIdGenerator, DynUnitOfWork, StoreError};
@@ -61,6 +61,7 @@ pub struct AddressBookService {
     entries: DynAddressBookStore,
     clock: DynClock,
     ids: DynIdGenerator,
+    renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl AddressBookService {
@@ -70,12 +71,21 @@ impl AddressBookService {
         entries: DynAddressBookStore,
         clock: DynClock,
         ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
     ) -> AddressBookService {
         AddressBookService {
             uow,
             entries,
             clock,
             ids,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
         }
     }
 
@@ -137,10 +147,10 @@ impl AddressBookService {
         }
         emit(
             tx.as_mut(),
-            self.ids.as_ref(),
+            self.events(),
             caller.tenant_id,
             EventType::AddressBookEntryCreated,
-            &entry,
+            Subject::AddressBookEntry(&entry),
             None,
             now,
         )
@@ -166,15 +176,16 @@ impl AddressBookService {
             .lock_address_book_entry(caller.tenant_id, id)
             .await
             .map_err(Error::from_store(ResourceKind::AddressBookEntry))?;
+        let before = entry.clone();
         entry.delete(now)?;
         tx.update_address_book_entry(&entry).await?;
         emit(
             tx.as_mut(),
-            self.ids.as_ref(),
+            self.events(),
             caller.tenant_id,
             EventType::AddressBookEntryDeleted,
-            &entry,
-            None,
+            Subject::AddressBookEntry(&entry),
+            Some(Subject::AddressBookEntry(&before)),
             now,
         )
         .await?;

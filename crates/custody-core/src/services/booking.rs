@@ -10,33 +10,76 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use crate::error::Error;
-use crate::event::{Event, EventType, Resource};
+use crate::event::{Event, EventType, SnapshotRenderer, Subject};
 use crate::id::{EventId, TenantId, WalletId};
 use crate::ledger::{self, Account, LedgerEntry, Movement};
-use crate::ports::{IdGenerator, StoreTx};
+use crate::ports::{IdGenerator, StoreError, StoreTx};
 use crate::transaction::{Transaction, TransactionStatus};
 use crate::wallet::Wallet;
 
-/// Appends an event about `resource` through the transaction.
-pub(crate) async fn emit<R: Resource + Sync>(
+/// What a service needs to write events: ids for them and the renderer of their snapshots.
+#[derive(Clone, Copy)]
+pub(crate) struct Emitter<'a> {
+    pub ids: &'a dyn IdGenerator,
+    pub renderer: &'a dyn SnapshotRenderer,
+}
+
+/// Appends an event about `subject` (after the change; `before` is it before an update)
+/// through the transaction.
+pub(crate) async fn emit(
     tx: &mut dyn StoreTx,
-    ids: &dyn IdGenerator,
+    events: Emitter<'_>,
     tenant: TenantId,
     event_type: EventType,
-    resource: &R,
-    previous: Option<serde_json::Value>,
+    subject: Subject<'_>,
+    before: Option<Subject<'_>>,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
     let event = Event::new(
-        EventId::from_ulid(ids.ulid()),
+        EventId::from_ulid(events.ids.ulid()),
         tenant,
         event_type,
-        resource,
-        previous,
+        subject,
+        before,
         now,
+        events.renderer,
     )?;
     tx.append_event(&event).await?;
     Ok(())
+}
+
+/// Appends an event about a wallet, rendered with its primary deposit address (as the Platform
+/// API shows a wallet).
+pub(crate) async fn emit_wallet(
+    tx: &mut dyn StoreTx,
+    events: Emitter<'_>,
+    event_type: EventType,
+    wallet: &Wallet,
+    before: Option<&Wallet>,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let deposit_address = match tx.find_primary_address(wallet.id).await {
+        Ok(address) => Some(address),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let deposit_address = deposit_address.as_ref();
+    emit(
+        tx,
+        events,
+        wallet.tenant_id,
+        event_type,
+        Subject::Wallet {
+            wallet,
+            deposit_address,
+        },
+        before.map(|wallet| Subject::Wallet {
+            wallet,
+            deposit_address,
+        }),
+        now,
+    )
+    .await
 }
 
 /// Applies `movement` (caused by `transaction`) to the locked `wallets`: all postings or none.
@@ -47,7 +90,7 @@ pub(crate) async fn emit<R: Resource + Sync>(
 /// store errors.
 pub(crate) async fn book(
     tx: &mut dyn StoreTx,
-    ids: &dyn IdGenerator,
+    events: Emitter<'_>,
     transaction: &Transaction,
     movement: Movement,
     wallets: &mut BTreeMap<WalletId, Wallet>,
@@ -74,16 +117,16 @@ pub(crate) async fn book(
                 "wallet {wallet_id} lost its balances"
             )));
         };
+        let before = wallet.clone();
         wallet.balances = *new_balances;
         wallet.touch(now);
         tx.update_wallet(wallet).await?;
-        emit(
+        emit_wallet(
             tx,
-            ids,
-            transaction.tenant_id,
+            events,
             EventType::BalanceUpdated,
-            &*wallet,
-            None,
+            wallet,
+            Some(&before),
             now,
         )
         .await?;
@@ -113,7 +156,7 @@ fn dedup(mut ids: Vec<WalletId>) -> Vec<WalletId> {
 /// store errors.
 pub(crate) async fn record_new(
     tx: &mut dyn StoreTx,
-    ids: &dyn IdGenerator,
+    events: Emitter<'_>,
     transaction: &Transaction,
     wallets: &mut BTreeMap<WalletId, Wallet>,
     now: OffsetDateTime,
@@ -129,15 +172,15 @@ pub(crate) async fn record_new(
     tx.insert_transaction(transaction).await?;
     emit(
         tx,
-        ids,
+        events,
         transaction.tenant_id,
         EventType::TransactionCreated,
-        transaction,
+        Subject::Transaction(transaction),
         None,
         now,
     )
     .await?;
-    book(tx, ids, transaction, movement, wallets, now).await
+    book(tx, events, transaction, movement, wallets, now).await
 }
 
 /// Moves `transaction` to `target` through every legal intermediate step, booking each step's
@@ -147,23 +190,23 @@ pub(crate) async fn record_new(
 /// [`Error::InvalidTransition`] when `target` is not reachable; booking errors.
 pub(crate) async fn advance_to(
     tx: &mut dyn StoreTx,
-    ids: &dyn IdGenerator,
+    events: Emitter<'_>,
     transaction: &mut Transaction,
     target: TransactionStatus,
     wallets: &mut BTreeMap<WalletId, Wallet>,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    advance_annotated(tx, ids, transaction, target, wallets, now, None).await
+    advance_annotated(tx, events, transaction, target, wallets, now, None).await
 }
 
-/// [`advance_to`], adding `annotation` to the last step's event under `previous_attributes`
+/// [`advance_to`], adding `annotation` to the last step's event under `previousAttributes`
 /// (an operator's resolution: who and why, in the transaction's history).
 ///
 /// # Errors
 /// As [`advance_to`].
 pub(crate) async fn advance_annotated(
     tx: &mut dyn StoreTx,
-    ids: &dyn IdGenerator,
+    events: Emitter<'_>,
     transaction: &mut Transaction,
     target: TransactionStatus,
     wallets: &mut BTreeMap<WalletId, Wallet>,
@@ -173,24 +216,29 @@ pub(crate) async fn advance_annotated(
     let steps = transaction.status.path_to(target)?;
     let last = steps.len().saturating_sub(1);
     for (n, step) in steps.into_iter().enumerate() {
-        let mut previous = serde_json::json!({ "status": transaction.status });
-        if let (true, Some((key, value))) = (n == last, annotation.as_ref()) {
-            previous[*key] = value.clone();
-        }
+        let before = transaction.clone();
         transaction.advance(step, now)?;
         if let Some(movement) = transaction.ledger_effect(step) {
-            book(tx, ids, transaction, movement, wallets, now).await?;
+            book(tx, events, transaction, movement, wallets, now).await?;
         }
-        emit(
-            tx,
-            ids,
+        let mut event = Event::new(
+            EventId::from_ulid(events.ids.ulid()),
             transaction.tenant_id,
             EventType::TransactionStatusUpdated,
-            &*transaction,
-            Some(previous),
+            Subject::Transaction(transaction),
+            Some(Subject::Transaction(&before)),
             now,
-        )
-        .await?;
+            events.renderer,
+        )?;
+        if let (true, Some((key, value))) = (n == last, annotation.as_ref()) {
+            let previous = event
+                .previous_attributes
+                .get_or_insert_with(|| serde_json::json!({}));
+            if let Some(map) = previous.as_object_mut() {
+                map.insert((*key).to_owned(), value.clone());
+            }
+        }
+        tx.append_event(&event).await?;
     }
     tx.update_transaction(transaction).await?;
     Ok(())

@@ -13,7 +13,7 @@ use super::attribution::divert_unattributable;
 use super::booking::{advance_to, emit, record_new};
 use super::{commit_with, IdempotentWrite};
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
+use crate::event::{EventType, Subject};
 use crate::id::TransactionId;
 use crate::ports::{
     DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, Notification,
@@ -53,6 +53,7 @@ pub struct DepositService {
     provider: DynCustodyProvider,
     clock: DynClock,
     ids: DynIdGenerator,
+    renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl DepositService {
@@ -62,12 +63,21 @@ impl DepositService {
         provider: DynCustodyProvider,
         clock: DynClock,
         ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
     ) -> DepositService {
         DepositService {
             uow,
             provider,
             clock,
             ids,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
         }
     }
 
@@ -291,7 +301,7 @@ impl DepositService {
                 created.provider_ref = Some(deposit.provider_ref.clone());
                 created.tx_hash = deposit.tx_hash.clone();
                 created.confirmations = deposit.confirmations;
-                record_new(tx.as_mut(), self.ids.as_ref(), &created, &mut wallets, now).await?;
+                record_new(tx.as_mut(), self.events(), &created, &mut wallets, now).await?;
                 created
             }
             Err(e) => return Err(e.into()),
@@ -304,7 +314,7 @@ impl DepositService {
             transaction.tx_hash = deposit.tx_hash.clone().or(transaction.tx_hash);
             advance_to(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 &mut transaction,
                 deposit.status,
                 &mut wallets,
@@ -315,17 +325,18 @@ impl DepositService {
             && deposit.confirmations != transaction.confirmations
         {
             // Same status, more confirmations: record progress so partners can show n/N.
+            let before = transaction.clone();
             transaction.confirmations = deposit.confirmations;
             transaction.version += 1;
             transaction.updated_at = now;
             tx.update_transaction(&transaction).await?;
             emit(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 transaction.tenant_id,
                 EventType::TransactionStatusUpdated,
-                &transaction,
-                None,
+                Subject::Transaction(&transaction),
+                Some(Subject::Transaction(&before)),
                 now,
             )
             .await?;

@@ -38,12 +38,23 @@ pub struct OperatorService {
     uow: DynUnitOfWork,
     clock: DynClock,
     ids: DynIdGenerator,
+    renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl OperatorService {
     /// Wires the service.
-    pub fn new(uow: DynUnitOfWork, clock: DynClock, ids: DynIdGenerator) -> OperatorService {
-        OperatorService { uow, clock, ids }
+    pub fn new(
+        uow: DynUnitOfWork,
+        clock: DynClock,
+        ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
+    ) -> OperatorService {
+        OperatorService {
+            uow,
+            clock,
+            ids,
+            renderer,
+        }
     }
 
     /// Resolves an open withdrawal that was handed to the provider: `Completed` settles its
@@ -115,7 +126,10 @@ impl OperatorService {
         });
         advance_annotated(
             tx.as_mut(),
-            self.ids.as_ref(),
+            super::booking::Emitter {
+                ids: self.ids.as_ref(),
+                renderer: self.renderer.as_ref(),
+            },
             &mut transaction,
             outcome.status(),
             &mut wallets,

@@ -102,6 +102,11 @@ pub(crate) fn ids() -> Arc<SequentialIds> {
     Arc::new(SequentialIds::new(T0_MS))
 }
 
+/// Event snapshots in the domain's own serialisation (the wire form is the HTTP layer's).
+pub(crate) fn renderer() -> crate::event::DynSnapshotRenderer {
+    Arc::new(crate::event::DomainSnapshots)
+}
+
 /// An asset by id, e.g. `USDT_ETHEREUM`.
 pub(crate) fn asset(code: &str) -> AssetId {
     AssetId::parse(code).expect("fixture asset is in the catalogue")
@@ -378,6 +383,9 @@ pub(crate) fn record_writes(tx: &mut MockStoreTx) -> WriteLog {
         l.push(StoreWrite::AppendEvent(event.clone()));
         Ok(())
     });
+    // A read: `balance.updated` renders the wallet with its primary address (none here).
+    tx.expect_find_primary_address()
+        .returning(|_| Err(crate::ports::StoreError::NotFound));
     let l = log.clone();
     tx.expect_insert_address_book_entry().returning(move |e| {
         l.push(StoreWrite::InsertEntry(e.clone()));

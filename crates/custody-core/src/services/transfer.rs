@@ -41,12 +41,30 @@ pub struct TransferService {
     uow: DynUnitOfWork,
     clock: DynClock,
     ids: DynIdGenerator,
+    renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl TransferService {
-    /// Wires the service.
-    pub fn new(uow: DynUnitOfWork, clock: DynClock, ids: DynIdGenerator) -> TransferService {
-        TransferService { uow, clock, ids }
+    /// Wires the service; `renderer` renders its events' snapshots.
+    pub fn new(
+        uow: DynUnitOfWork,
+        clock: DynClock,
+        ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
+    ) -> TransferService {
+        TransferService {
+            uow,
+            clock,
+            ids,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
+        }
     }
 
     /// Moves funds atomically and returns the `Completed` transfer.
@@ -117,14 +135,7 @@ impl TransferService {
             },
             now,
         );
-        record_new(
-            tx.as_mut(),
-            self.ids.as_ref(),
-            &transaction,
-            &mut wallets,
-            now,
-        )
-        .await?;
+        record_new(tx.as_mut(), self.events(), &transaction, &mut wallets, now).await?;
         commit_with(tx, caller.tenant_id, idempotency, &transaction).await?;
         Ok(transaction)
     }

@@ -2,12 +2,12 @@
 
 use time::OffsetDateTime;
 
-use super::booking::emit;
+use super::booking::{emit, Emitter};
 use super::{commit_with, IdempotentWrite};
 use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
+use crate::event::{DynSnapshotRenderer, EventType, Subject};
 use crate::id::VaultId;
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -44,21 +44,31 @@ pub struct VaultService {
     vaults: DynVaultStore,
     clock: DynClock,
     ids: DynIdGenerator,
+    renderer: DynSnapshotRenderer,
 }
 
 impl VaultService {
-    /// Wires the service.
+    /// Wires the service; `renderer` renders its events' snapshots.
     pub fn new(
         uow: DynUnitOfWork,
         vaults: DynVaultStore,
         clock: DynClock,
         ids: DynIdGenerator,
+        renderer: DynSnapshotRenderer,
     ) -> VaultService {
         VaultService {
             uow,
             vaults,
             clock,
             ids,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> Emitter<'_> {
+        Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
         }
     }
 
@@ -100,10 +110,10 @@ impl VaultService {
         }
         emit(
             tx.as_mut(),
-            self.ids.as_ref(),
+            self.events(),
             caller.tenant_id,
             EventType::VaultCreated,
-            &vault,
+            Subject::Vault(&vault),
             None,
             now,
         )
@@ -168,15 +178,15 @@ impl VaultService {
                     message: "a vault can only be archived once all its wallets are empty".into(),
                 });
             }
-            let previous = serde_json::json!({ "status": vault.status });
+            let before = vault.clone();
             vault.set_status(status, now)?;
             emit(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 caller.tenant_id,
                 EventType::VaultStatusUpdated,
-                &vault,
-                Some(previous),
+                Subject::Vault(&vault),
+                Some(Subject::Vault(&before)),
                 now,
             )
             .await?;
@@ -188,7 +198,7 @@ impl VaultService {
             if vault.status == VaultStatus::Archived {
                 return Err(Error::Vault(crate::vault::VaultRefusal::Archived));
             }
-            let previous = serde_json::json!({ "name": vault.name, "metadata": vault.metadata });
+            let before = vault.clone();
             if let Some(name) = renamed {
                 vault.name = name;
             }
@@ -198,11 +208,11 @@ impl VaultService {
             vault.touch(now);
             emit(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 caller.tenant_id,
                 EventType::VaultUpdated,
-                &vault,
-                Some(previous),
+                Subject::Vault(&vault),
+                Some(Subject::Vault(&before)),
                 now,
             )
             .await?;

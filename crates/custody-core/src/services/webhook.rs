@@ -15,7 +15,7 @@ use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventType, Subject};
 use crate::id::{EventId, WebhookEndpointId};
 use crate::outbox::{ClaimedEvent, DeliveryFilter, DeliveryRecord};
 use crate::page::{Page, PageRequest};
@@ -299,9 +299,10 @@ impl WebhookService {
             event_id,
             caller.tenant_id,
             EventType::WebhookTest,
-            &endpoint.snapshot(),
+            Subject::WebhookEndpoint(&endpoint.snapshot()),
             None,
             now,
+            self.delivery.snapshots.as_ref(),
         )?;
         tx.append_event(&event).await?;
         tx.lease_event(caller.tenant_id, event_id, lease_until)

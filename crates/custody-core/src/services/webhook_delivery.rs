@@ -24,7 +24,7 @@ use time::{Duration, OffsetDateTime};
 use super::booking::emit;
 use crate::environment::Environment;
 use crate::error::Error;
-use crate::event::EventType;
+use crate::event::{EventType, Subject};
 use crate::id::{DeliveryId, WebhookEndpointId};
 use crate::outbox::{AttemptOutcome, ClaimedEvent, DeliveryAttempt};
 use crate::ports::{
@@ -102,6 +102,8 @@ pub struct WebhookDelivery {
     sealer: DynSecretSealer,
     transport: DynWebhookTransport,
     renderer: DynEventRenderer,
+    /// Renders the endpoint's own events (`webhook_endpoint.disabled`).
+    pub(crate) snapshots: crate::event::DynSnapshotRenderer,
     clock: DynClock,
     ids: DynIdGenerator,
     settings: DeliverySettings,
@@ -109,6 +111,15 @@ pub struct WebhookDelivery {
 
 impl WebhookDelivery {
     /// Wires the worker.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.snapshots.as_ref(),
+        }
+    }
+
+    /// Builds the delivery worker of one environment.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         environment: Environment,
@@ -118,6 +129,7 @@ impl WebhookDelivery {
         sealer: DynSecretSealer,
         transport: DynWebhookTransport,
         renderer: DynEventRenderer,
+        snapshots: crate::event::DynSnapshotRenderer,
         clock: DynClock,
         ids: DynIdGenerator,
         settings: DeliverySettings,
@@ -130,6 +142,7 @@ impl WebhookDelivery {
             sealer,
             transport,
             renderer,
+            snapshots,
             clock,
             ids,
             settings,
@@ -385,6 +398,7 @@ impl WebhookDelivery {
             if endpoint.status == EndpointStatus::Disabled {
                 return Ok(());
             }
+            let before = endpoint.snapshot();
             endpoint.status = EndpointStatus::Disabled;
             endpoint.disabled_reason = Some(reason.as_str().to_owned());
             endpoint.disabled_at = Some(now);
@@ -393,11 +407,11 @@ impl WebhookDelivery {
             tx.update_webhook_endpoint(&endpoint).await?;
             emit(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 tenant,
                 EventType::WebhookEndpointDisabled,
-                &endpoint.snapshot(),
-                Some(serde_json::json!({"status": "enabled", "disabledReason": null})),
+                Subject::WebhookEndpoint(&endpoint.snapshot()),
+                Some(Subject::WebhookEndpoint(&before)),
                 now,
             )
             .await?;

@@ -30,7 +30,7 @@ use crate::amount::Amount;
 use crate::api_key::Scope;
 use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
-use crate::event::EventType;
+use crate::event::{EventType, Subject};
 use crate::id::{AddressBookEntryId, TransactionId, WalletId};
 use crate::page::{filtered_page, Page, PageRequest};
 use crate::ports::{
@@ -63,6 +63,7 @@ pub struct WithdrawalService {
     provider: DynCustodyProvider,
     clock: DynClock,
     ids: DynIdGenerator,
+    renderer: crate::event::DynSnapshotRenderer,
 }
 
 impl WithdrawalService {
@@ -73,6 +74,7 @@ impl WithdrawalService {
         provider: DynCustodyProvider,
         clock: DynClock,
         ids: DynIdGenerator,
+        renderer: crate::event::DynSnapshotRenderer,
     ) -> WithdrawalService {
         WithdrawalService {
             uow,
@@ -80,6 +82,14 @@ impl WithdrawalService {
             provider,
             clock,
             ids,
+            renderer,
+        }
+    }
+
+    fn events(&self) -> super::booking::Emitter<'_> {
+        super::booking::Emitter {
+            ids: self.ids.as_ref(),
+            renderer: self.renderer.as_ref(),
         }
     }
 
@@ -151,14 +161,7 @@ impl WithdrawalService {
         );
         transaction.address_book_entry_id = Some(entry.id);
         transaction.destination_address = Some(entry.address.clone());
-        record_new(
-            tx.as_mut(),
-            self.ids.as_ref(),
-            &transaction,
-            &mut wallets,
-            now,
-        )
-        .await?;
+        record_new(tx.as_mut(), self.events(), &transaction, &mut wallets, now).await?;
         commit_with(tx, caller.tenant_id, idempotency, &transaction).await?;
         Ok(transaction)
     }
@@ -207,7 +210,7 @@ impl WithdrawalService {
         let mut wallets = lock_source(tx.as_mut(), &transaction).await?;
         advance_to(
             tx.as_mut(),
-            self.ids.as_ref(),
+            self.events(),
             &mut transaction,
             TransactionStatus::Cancelled,
             &mut wallets,
@@ -430,7 +433,7 @@ impl WithdrawalService {
                 transaction.failure_reason = Some(refusal);
                 advance_to(
                     tx.as_mut(),
-                    self.ids.as_ref(),
+                    self.events(),
                     &mut transaction,
                     TransactionStatus::Failed,
                     &mut wallets,
@@ -452,7 +455,7 @@ impl WithdrawalService {
             let mut no_wallets = BTreeMap::new();
             advance_to(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 &mut transaction,
                 TransactionStatus::PendingSignature,
                 &mut no_wallets,
@@ -540,6 +543,7 @@ impl WithdrawalService {
             if !answers_our_claim && !deeper {
                 return Ok(transaction);
             }
+            let before = transaction.clone();
             if answers_our_claim {
                 transaction.provider_ref = Some(report.provider_ref);
             }
@@ -552,11 +556,11 @@ impl WithdrawalService {
             tx.update_transaction(&transaction).await?;
             emit(
                 tx.as_mut(),
-                self.ids.as_ref(),
+                self.events(),
                 transaction.tenant_id,
                 EventType::TransactionStatusUpdated,
-                &transaction,
-                None,
+                Subject::Transaction(&transaction),
+                Some(Subject::Transaction(&before)),
                 now,
             )
             .await?;
@@ -598,7 +602,7 @@ impl WithdrawalService {
         let mut wallets = lock_source(tx.as_mut(), &transaction).await?;
         advance_to(
             tx.as_mut(),
-            self.ids.as_ref(),
+            self.events(),
             &mut transaction,
             report.status,
             &mut wallets,

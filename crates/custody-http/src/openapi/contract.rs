@@ -54,6 +54,8 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "invalid_blockchain_address_id",
             "invalid_address_book_entry_id",
             "invalid_transaction_id",
+            "invalid_event_id",
+            "invalid_event_type",
             "invalid_code",
             "unsupported_network",
             "unsupported_asset",
@@ -653,10 +655,10 @@ fn id_prefix(path: &str, parameter: &str) -> Option<&'static str> {
     match parameter {
         "id" if path.starts_with("/v1/address-book/") => Some("abe_"),
         "id" if path.starts_with("/v1/transactions/") => Some("tx_"),
+        "eventId" => Some("evt_"),
         "vaultId" => Some("vlt_"),
         "walletId" | "accountId" => Some("acc_"),
         "address_id" | "blockchainAddressId" => Some("ba_"),
-        "eventId" => Some("evt_"),
         _ => None,
     }
 }
@@ -720,6 +722,14 @@ fn constrain_parameters(path: &str, op: &mut Map<String, Value>) {
                 Some(json!({"type": "string", "enum": ["Active", "Pending", "Deleted"]}))
             }
             "starting_after" | "ending_before" => cursor_prefix(path).map(id_schema),
+            "after" if path == "/v1/events" => Some(json!({"type": "string",
+                "pattern": format!("^{}([0-7][0-9a-f]{{15}}){{2}}[0-7][0-9A-HJKMNP-TV-Z]{{25}}$",
+                    custody_core::event::LogPosition::CURSOR_PREFIX),
+                "example": "cur_0000000000000f3a00000000000004d201JFX0R8M2Q6C1V9W3E5T7Y4KE"})),
+            "types" if path == "/v1/events" => Some(json!({"type": "string",
+                "pattern": format!("^({0})(,({0}))*$", custody_core::event::EventType::ALL
+                    .map(custody_core::event::EventType::as_str).join("|").replace('.', "\\.")),
+                "example": "transaction.status.updated,balance.updated"})),
             "limit" => {
                 Some(json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50}))
             }

@@ -655,6 +655,7 @@ impl TestApp {
             )),
             Arc::new(SystemClock),
             Arc::new(OsIds),
+            custody_http::events::renderer(),
         );
         let provider_ref = {
             use custody_core::ports::IdGenerator as _;

@@ -1,5 +1,6 @@
 //! Housekeeping that `custody serve` runs beside the transaction worker: expired idempotency
-//! records are purged on a schedule (docs/storage.md), so the table does not grow forever.
+//! records and events past their retention are purged on a schedule (docs/storage.md), so
+//! neither table grows forever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +103,67 @@ async fn the_heartbeat_registers_the_instance_and_keeps_it_alive(engine: Engine)
     running.stop(Duration::from_secs(5)).await;
 }
 
-on_both_stores!(
-    expired_idempotency_records_are_purged_on_a_schedule,
-    the_heartbeat_registers_the_instance_and_keeps_it_alive
-);
+on_both_stores!(the_heartbeat_registers_the_instance_and_keeps_it_alive);
+on_both_stores!(expired_idempotency_records_are_purged_on_a_schedule);
+
+/// The same schedule deletes events past their retention (`workers.event_retention_days`,
+/// never less than 30 days), with nothing younger touched.
+async fn old_events_are_purged_on_a_schedule(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Hmac).await;
+    let tenant = key.minted.record.tenant_id;
+    let stores = app.store.environment(Environment::Sandbox);
+    let now = SystemClock.now();
+    let day = time::Duration::days(1);
+    // Two events 31 days old, one 29 days old, written as services write them.
+    let vault = custody_conformance::fixtures::customer_vault(tenant, 1);
+    let events: Vec<_> = [
+        (1, now - day * 31),
+        (2, now - day * 31),
+        (3, now - day * 29),
+    ]
+    .into_iter()
+    .map(|(n, created_at)| {
+        let mut event = custody_conformance::fixtures::vault_event(n, &vault);
+        event.created_at = created_at;
+        event
+    })
+    .collect();
+    custody_conformance::fixtures::commit_events(&stores, &events.iter().collect::<Vec<_>>()).await;
+
+    let settings = WorkersSettings {
+        purge_interval_ms: 50,
+        // Below the floor: raised to 30 days.
+        event_retention_days: 1,
+        ..WorkersSettings::default()
+    };
+    let running = workers::spawn(
+        &settings,
+        vec![WorkerSpec {
+            stores: stores.clone(),
+            provider: Arc::new(custody_sandbox::SandboxProvider::new(
+                custody_sandbox::ChainConfig::default(),
+                Arc::new(SystemClock),
+            )),
+            deposits: None,
+        }],
+        &(Arc::new(SystemClock) as _),
+        &(Arc::new(OsIds) as _),
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    running.stop(Duration::from_secs(5)).await;
+
+    for old in &events[..2] {
+        assert!(
+            stores.events.get(tenant, old.id).await.is_err(),
+            "31 days old: purged"
+        );
+    }
+    assert_eq!(
+        stores.events.get(tenant, events[2].id).await.expect("kept"),
+        events[2],
+        "29 days old: kept, whatever the configuration says below 30"
+    );
+}
+
+on_both_stores!(old_events_are_purged_on_a_schedule);

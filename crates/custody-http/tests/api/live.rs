@@ -858,6 +858,7 @@ async fn a_missed_bitgo_deposit_is_found_by_reconciliation_and_credited_once(eng
         std::sync::Arc::new(router),
         clock.clone(),
         std::sync::Arc::new(custody_http::system::OsIds),
+        custody_http::events::renderer(),
     );
     let since = custody_core::ports::Clock::now(clock.as_ref()) - time::Duration::days(2);
     let first = deposits

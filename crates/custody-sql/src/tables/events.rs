@@ -1,7 +1,7 @@
 //! `events` (the event log and the outbox in one table) and `webhook_delivery_attempts`.
 
 use async_trait::async_trait;
-use custody_core::event::Event;
+use custody_core::event::{Event, EventLogQuery, LogPosition, LoggedEvent};
 use custody_core::id::{EventId, TenantId};
 use custody_core::outbox::{
     AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryFilter, DeliveryRecord, DeliveryState,
@@ -30,6 +30,68 @@ pub const ATTEMPT: &str = "id, event_id, tenant_id, attempt, attempted_at, url, 
 
 pub fn list(tenant: TenantId, page: &PageRequest) -> Statement {
     paged(scoped(COLUMNS, "events", tenant), EventId::PREFIX, page)
+}
+
+/// The event and its place in the log (`event_log`, a view of `events` showing what the log
+/// may show: see the migration `20261206100001_event_log_order`).
+pub const LOG_COLUMNS: &str = "id, environment, tenant_id, event_type, resource_type, \
+     resource_id, resource_version, snapshot, previous_attributes, created_at, log_xid, \
+     log_position";
+
+/// A page of the tenant's event log: after the query's position, of its types, in log order,
+/// `limit + 1` rows (the last one only says whether more follow).
+///
+/// # Errors
+/// `Internal` for a position beyond a bigint.
+pub fn log(tenant: TenantId, query: &EventLogQuery) -> Result<Statement, StoreError> {
+    let mut stmt = scoped(LOG_COLUMNS, "event_log", tenant);
+    if let Some(after) = query.after {
+        stmt = stmt
+            .push(" AND (log_xid, log_position, id) > (:after_xid, :after_position, :after_id)")
+            .bind("after_xid", int(after.xid, "log_xid")?)
+            .bind("after_position", int(after.position, "log_position")?)
+            .bind("after_id", after.id.to_string());
+    }
+    if !query.types.is_empty() {
+        stmt = stmt
+            .push(" AND event_type IN (:types)")
+            .bind_list("types", query.types.iter().map(|t| t.as_str()));
+    }
+    Ok(stmt
+        .push(" ORDER BY log_xid, log_position, id LIMIT :limit")
+        .bind("limit", i64::from(query.limit) + 1))
+}
+
+/// One of the tenant's events.
+pub fn get(tenant: TenantId, event: EventId) -> Statement {
+    by_id(COLUMNS, "events", tenant, event.to_string())
+}
+
+/// Retention: up to `batch` of the environment's events created before `cutoff`, oldest first,
+/// locked (PostgreSQL skips those a delivery holds right now).
+pub fn purgeable(cutoff: OffsetDateTime, batch: u32) -> Statement {
+    Statement::new(
+        "SELECT id FROM events WHERE environment = :environment AND created_at < :cutoff \
+         ORDER BY created_at, id LIMIT :batch{lock}",
+    )
+    .bind("cutoff", cutoff)
+    .bind("batch", i64::from(batch))
+    .lock(Lock::UpdateSkipLocked)
+}
+
+/// The delivery attempts of the events being purged (they reference them).
+pub fn purge_attempts(events: &[String]) -> Statement {
+    Statement::new(
+        "DELETE FROM webhook_delivery_attempts WHERE environment = :environment \
+         AND event_id IN (:events)",
+    )
+    .bind_list("events", events.iter().map(String::as_str))
+}
+
+/// The events being purged.
+pub fn purge_events(events: &[String]) -> Statement {
+    Statement::new("DELETE FROM events WHERE environment = :environment AND id IN (:events)")
+        .bind_list("events", events.iter().map(String::as_str))
 }
 
 /// Pending and due at once: `next_attempt_at` starts at the event's creation time.
@@ -162,6 +224,53 @@ impl<T: Transaction> EventTx for SqlTx<T> {
 impl<D: Database> EventStore for EnvStore<D> {
     async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<Event>, StoreError> {
         store::page(&self.0, list(tenant, &page), &page, codec::event).await
+    }
+
+    async fn log(
+        &self,
+        tenant: TenantId,
+        query: &EventLogQuery,
+    ) -> Result<Page<LoggedEvent>, StoreError> {
+        let rows = self.0.fetch_all(log(tenant, query)?).await?;
+        let mut items = rows
+            .iter()
+            .map(|r| {
+                let event = codec::event(r)?;
+                let position = LogPosition {
+                    xid: u64::try_from(r.int("log_xid")?)
+                        .map_err(|_| corrupt("log_xid out of range"))?,
+                    position: u64::try_from(r.int("log_position")?)
+                        .map_err(|_| corrupt("log_position out of range"))?,
+                    id: event.id,
+                };
+                Ok(LoggedEvent { event, position })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let limit = query.limit as usize;
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        Ok(Page { items, has_more })
+    }
+
+    async fn get(&self, tenant: TenantId, event: EventId) -> Result<Event, StoreError> {
+        store::one(&self.0, get(tenant, event), codec::event).await
+    }
+
+    async fn purge_before(&self, cutoff: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        let mut tx = self.0.begin().await?;
+        let doomed = tx
+            .fetch_all(purgeable(cutoff, batch.max(1)))
+            .await?
+            .iter()
+            .map(|r| r.text("id"))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(purge_attempts(&doomed)).await?;
+        let gone = tx.execute(purge_events(&doomed)).await?;
+        tx.commit().await?;
+        Ok(gone)
     }
 }
 

@@ -41,6 +41,7 @@ fn service(
         Arc::new(provider),
         clock(),
         ids(),
+        renderer(),
     )
 }
 

@@ -20,6 +20,7 @@ fn service(vaults: MockVaultStore, addresses: MockAddressStore) -> AddressServic
         Arc::new(MockCustodyProvider::new()),
         clock(),
         ids(),
+        renderer(),
     )
 }
 

@@ -53,7 +53,7 @@ fn store(times: usize) -> MockAddressBookStore {
 }
 
 fn service(uow: MockUnitOfWork, entries: MockAddressBookStore) -> AddressBookService {
-    AddressBookService::new(Arc::new(uow), Arc::new(entries), clock(), ids())
+    AddressBookService::new(Arc::new(uow), Arc::new(entries), clock(), ids(), renderer())
 }
 
 fn ids_of(page: &Page<AddressBookEntry>) -> Vec<u128> {

@@ -43,7 +43,7 @@ fn service(uow: MockUnitOfWork) -> AddressBookService {
 }
 
 fn service_with(uow: MockUnitOfWork, entries: MockAddressBookStore) -> AddressBookService {
-    AddressBookService::new(Arc::new(uow), Arc::new(entries), clock(), ids())
+    AddressBookService::new(Arc::new(uow), Arc::new(entries), clock(), ids(), renderer())
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ fn service(tx: MockStoreTx) -> DepositService {
         Arc::new(provider),
         clock(),
         ids(),
+        renderer(),
     )
 }
 

@@ -69,7 +69,13 @@ fn existing(status: TransactionStatus) -> Transaction {
 }
 
 fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> DepositService {
-    DepositService::new(Arc::new(uow), Arc::new(provider), clock(), ids())
+    DepositService::new(
+        Arc::new(uow),
+        Arc::new(provider),
+        clock(),
+        ids(),
+        renderer(),
+    )
 }
 
 fn no_provider() -> MockCustodyProvider {

@@ -39,7 +39,12 @@ fn withdrawal(status: TransactionStatus) -> Transaction {
 }
 
 fn service(txs: Vec<MockStoreTx>) -> OperatorService {
-    OperatorService::new(Arc::new(uow_with(txs)), clock(), ids())
+    OperatorService::new(
+        Arc::new(uow_with(txs)),
+        clock(),
+        ids(),
+        Arc::new(crate::event::DomainSnapshots),
+    )
 }
 
 fn locked(transaction: Transaction) -> MockStoreTx {

@@ -99,7 +99,7 @@ fn apply_tx() -> (MockStoreTx, WriteLog) {
 fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> SandboxService {
     let uow: DynUnitOfWork = Arc::new(uow);
     let provider: DynCustodyProvider = Arc::new(provider);
-    let deposits = DepositService::new(uow.clone(), provider.clone(), clock(), ids());
+    let deposits = DepositService::new(uow.clone(), provider.clone(), clock(), ids(), renderer());
     SandboxService::new(
         deposits,
         provider,

@@ -23,6 +23,7 @@ fn worker(txs: Vec<MockStoreTx>, provider: MockCustodyProvider) -> TransactionWo
         Arc::new(provider),
         clock(),
         ids(),
+        renderer(),
     );
     TransactionWorker::new(uow, withdrawals, None, clock(), settings())
 }

@@ -31,7 +31,7 @@ fn command(amount: &str) -> TransferCommand {
 }
 
 fn service(uow: MockUnitOfWork) -> TransferService {
-    TransferService::new(Arc::new(uow), clock(), ids())
+    TransferService::new(Arc::new(uow), clock(), ids(), renderer())
 }
 
 /// A transaction that locks `wallets` (as the store returns them) and vaults with the

@@ -11,7 +11,13 @@ use crate::services::test_support::*;
 use crate::vault::VaultRefusal;
 
 fn service(txs: Vec<MockStoreTx>, vaults: MockVaultStore) -> VaultService {
-    VaultService::new(Arc::new(uow_with(txs)), Arc::new(vaults), clock(), ids())
+    VaultService::new(
+        Arc::new(uow_with(txs)),
+        Arc::new(vaults),
+        clock(),
+        ids(),
+        renderer(),
+    )
 }
 
 fn untouched_vaults() -> MockVaultStore {
@@ -221,9 +227,13 @@ async fn freezing_saves_the_vault_and_emits_a_status_update() {
     let events = u.events.lock().unwrap().clone();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, EventType::VaultStatusUpdated);
-    assert_eq!(
-        events[0].previous_attributes,
-        Some(serde_json::json!({ "status": "Active" }))
+    // Every changed field with its old value (here in the domain's serialisation; the HTTP
+    // layer's renderer gives the wire form, see custody-http's events tests).
+    let previous = events[0].previous_attributes.clone().unwrap();
+    assert_eq!(previous["status"], "Active");
+    assert!(
+        previous.get("name").is_none(),
+        "unchanged fields are left out"
     );
     assert_eq!(events[0].data.version, 2);
     assert_eq!(events[0].data.snapshot["status"], "Frozen");
@@ -249,9 +259,13 @@ async fn unfreezing_returns_the_vault_to_active() {
     let events = u.events.lock().unwrap().clone();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, EventType::VaultStatusUpdated);
-    assert_eq!(
-        events[0].previous_attributes,
-        Some(serde_json::json!({ "status": "Frozen" }))
+    // Every changed field with its old value (here in the domain's serialisation; the HTTP
+    // layer's renderer gives the wire form, see custody-http's events tests).
+    let previous = events[0].previous_attributes.clone().unwrap();
+    assert_eq!(previous["status"], "Frozen");
+    assert!(
+        previous.get("name").is_none(),
+        "unchanged fields are left out"
     );
 }
 
@@ -382,9 +396,15 @@ async fn renaming_emits_vault_updated_with_the_old_name() {
     let events = u.events.lock().unwrap().clone();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, EventType::VaultUpdated);
-    assert_eq!(
-        events[0].previous_attributes,
-        Some(serde_json::json!({ "name": "Alice", "metadata": {} }))
+    let previous = events[0].previous_attributes.clone().unwrap();
+    assert_eq!(previous["name"], "Alice");
+    assert!(
+        previous.get("metadata").is_none(),
+        "unchanged fields are left out"
+    );
+    assert!(
+        previous.get("status").is_none(),
+        "unchanged fields are left out"
     );
 }
 

@@ -22,6 +22,7 @@ fn service(vaults: MockVaultStore, wallets: MockWalletStore) -> WalletService {
         Arc::new(MockCustodyProvider::new()),
         clock(),
         ids(),
+        renderer(),
     );
     WalletService::new(
         address_service,

@@ -57,6 +57,7 @@ impl Fixture {
             Arc::new(self.provider),
             clock(),
             ids(),
+            renderer(),
         );
         WalletService::new(
             addresses,

@@ -28,6 +28,7 @@ fn service(
         Arc::new(MockCustodyProvider::new()),
         clock(),
         ids(),
+        renderer(),
     );
     WalletService::new(
         address_service,

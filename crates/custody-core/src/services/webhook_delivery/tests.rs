@@ -69,6 +69,7 @@ fn worker(
         Arc::new(sealer),
         Arc::new(transport),
         Arc::new(renderer),
+        Arc::new(crate::event::DomainSnapshots),
         clock(),
         ids(),
         DeliverySettings::default(),
@@ -149,9 +150,10 @@ async fn a_rebound_name_is_refused_at_delivery_without_sending() {
         EventId::from_ulid(ulid::Ulid::from_parts(2, 2)),
         tenant(),
         EventType::VaultCreated,
-        &target.snapshot(),
+        crate::event::Subject::WebhookEndpoint(&target.snapshot()),
         None,
         OffsetDateTime::UNIX_EPOCH,
+        &crate::event::DomainSnapshots,
     )
     .expect("event");
     let claimed = ClaimedEvent {
@@ -188,9 +190,10 @@ async fn unsubscribed_types_are_skipped_without_sending() {
         EventId::from_ulid(ulid::Ulid::from_parts(2, 3)),
         tenant(),
         EventType::VaultCreated,
-        &target.snapshot(),
+        crate::event::Subject::WebhookEndpoint(&target.snapshot()),
         None,
         OffsetDateTime::UNIX_EPOCH,
+        &crate::event::DomainSnapshots,
     )
     .expect("event");
     let claimed = ClaimedEvent {

@@ -30,6 +30,7 @@ fn service(store: MockTransactionStore) -> WithdrawalService {
         Arc::new(MockCustodyProvider::new()),
         clock(),
         ids(),
+        renderer(),
     )
 }
 

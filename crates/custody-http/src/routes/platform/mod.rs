@@ -6,6 +6,7 @@
 
 pub mod address_book;
 pub mod assets;
+pub mod events;
 pub mod sandbox;
 pub mod transactions;
 pub mod vaults;
@@ -26,6 +27,7 @@ pub(super) fn endpoints(api: &mut Endpoints) {
     transactions::endpoints(api);
     sandbox::endpoints(api);
     webhooks::endpoints(api);
+    events::endpoints(api);
 }
 
 fn vault_id(raw: &str) -> Result<VaultId, ApiError> {

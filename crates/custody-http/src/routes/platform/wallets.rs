@@ -93,7 +93,9 @@ impl From<&WalletView> for PlatformWallet {
 }
 
 impl PlatformWallet {
-    fn new(wallet: &Wallet, deposit_address: Option<&DepositAddress>) -> PlatformWallet {
+    /// The wallet with its primary deposit address, as every Platform response (and event
+    /// snapshot) shows it.
+    pub fn new(wallet: &Wallet, deposit_address: Option<&DepositAddress>) -> PlatformWallet {
         let asset = wallet.asset;
         let b = wallet.balances;
         PlatformWallet {

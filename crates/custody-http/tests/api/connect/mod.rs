@@ -193,6 +193,7 @@ async fn fund(app: &TestApp, asset: AssetId, address: &str, units: u128, referen
         )),
         Arc::new(SystemClock),
         Arc::new(OsIds),
+        custody_http::events::renderer(),
     );
     deposits
         .apply_verified(VerifiedDeposit {

@@ -57,6 +57,7 @@ fn worker_deposits(app: &TestApp, clock: Arc<FixedClock>) -> DepositService {
         Arc::new(SandboxProvider::new(ChainConfig::default(), clock.clone())),
         clock,
         Arc::new(SequentialIds::new(1)),
+        custody_http::events::renderer(),
     )
 }
 

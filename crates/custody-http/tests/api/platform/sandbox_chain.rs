@@ -66,6 +66,7 @@ async fn chain(engine: Engine) -> Chain {
         env.address_book.clone(),
         clock.clone(),
         ids.clone(),
+        custody_http::events::renderer(),
     )
     .add(
         &caller,
@@ -85,6 +86,7 @@ async fn chain(engine: Engine) -> Chain {
         Arc::new(sandbox.clone()),
         clock.clone(),
         ids,
+        custody_http::events::renderer(),
     );
     Chain {
         app,
