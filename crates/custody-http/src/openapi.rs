@@ -193,6 +193,36 @@ mod tests {
     /// (issue 17): unique operationIds; for a keyed operation, its scopes, 401 and 403, and
     /// the three signing headers of a signed dialect; every error status with its envelope;
     /// `X-Request-Id` on every response; a pattern or length rule on every path parameter.
+    /// No `enum` in the document lists a value twice: code generators refuse such a document
+    /// (openapi-python-client: "Duplicate key … in enum"), and two branches adding the same
+    /// error code to `ERRORS` did exactly that once.
+    #[test]
+    fn no_enum_lists_a_value_twice() {
+        fn walk(at: &str, value: &serde_json::Value) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::Array(values)) = map.get("enum") {
+                        let mut seen = std::collections::BTreeSet::new();
+                        for v in values {
+                            assert!(seen.insert(v.to_string()), "{at}: enum lists {v} twice");
+                        }
+                    }
+                    for (key, child) in map {
+                        walk(&format!("{at}/{key}"), child);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for (n, child) in items.iter().enumerate() {
+                        walk(&format!("{at}/{n}"), child);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        walk("", &doc);
+    }
+
     #[test]
     fn every_operation_declares_the_contract() {
         let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();

@@ -65,8 +65,6 @@ const ERRORS: &[(u16, &str, &[&str], &[&str])] = &[
             "idempotency_key_required",
             "invalid_idempotency_key",
             "invalid_request",
-            "invalid_event_id",
-            "invalid_event_type",
         ],
     ),
     (
