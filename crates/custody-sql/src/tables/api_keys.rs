@@ -82,8 +82,8 @@ pub fn public_key_name(pem: &str) -> String {
 }
 
 /// Binds an Ed25519 public key to a tenant and environment unless it is bound already (then
-/// nothing changes; [`binding`] tells to what). In PostgreSQL a concurrent binding of the same
-/// key waits for the first to commit.
+/// nothing changes; [`bound_here`] tells whether it is bound here). In PostgreSQL a concurrent
+/// binding of the same key waits for the first to commit.
 pub fn bind_public_key(key: &ApiKey, public_key: &str) -> Statement {
     Statement::new(
         "INSERT INTO ed25519_public_keys (public_key, tenant_id, environment) \
