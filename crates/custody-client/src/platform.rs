@@ -154,7 +154,6 @@ impl CreateVault {
 /// Body of `PATCH /v1/vaults/{vaultId}`: absent fields are unchanged.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[non_exhaustive]
 pub struct UpdateVault {
     /// Freeze, unfreeze or archive.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -388,7 +387,6 @@ pub struct AddressBookEntry {
 
 /// Filters of `GET /v1/address-book`.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct AddressBookFilter {
     /// Only this network.
     pub network: Option<String>,
@@ -534,7 +532,6 @@ pub struct Transaction {
 
 /// Filters of `GET /v1/transactions`.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct TransactionFilter {
     /// Debiting or crediting any wallet of this vault.
     pub vault_id: Option<String>,
@@ -593,6 +590,16 @@ pub struct SimulateDeposit {
 }
 
 impl SimulateDeposit {
+    /// `amount` to one of your deposit addresses, as written on-chain.
+    pub fn to_address(address: impl Into<String>, amount: Amount) -> Self {
+        SimulateDeposit {
+            wallet_id: None,
+            address: Some(address.into()),
+            amount,
+            settle: None,
+        }
+    }
+
     /// `amount` to `wallet_id`'s primary address.
     pub fn to_wallet(wallet_id: impl Into<String>, amount: Amount) -> Self {
         SimulateDeposit {
@@ -782,7 +789,6 @@ pub struct WebhookAttempt {
 
 /// Filters of `GET /v1/webhooks/outbound/deliveries`.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct DeliveryFilter {
     /// One event.
     pub event_id: Option<String>,
