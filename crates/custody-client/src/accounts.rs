@@ -117,9 +117,10 @@ impl<'a> Accounts<'a> {
 
     /// Send the next mutation with this `Idempotency-Key` instead of a generated one.
     #[must_use]
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
+    pub fn idempotency_key(&self, key: impl Into<String>) -> Self {
+        let mut with_key = self.clone();
+        with_key.idempotency_key = Some(key.into());
+        with_key
     }
 
     /// `POST /v1/accounts/{accountId}/blockchain-addresses`: the account's primary address

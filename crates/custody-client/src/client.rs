@@ -248,7 +248,7 @@ impl Client {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let now = time::OffsetDateTime::now_utc();
+            let now = crate::now();
             let mut headers = HeaderMap::new();
             for (name, value) in inner.credentials.headers(
                 request.method.as_str(),
@@ -282,9 +282,7 @@ impl Client {
                     let replayed = text_header(response.headers(), "idempotency-replayed")
                         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
                     let retry_after = text_header(response.headers(), RETRY_AFTER.as_str())
-                        .and_then(|v| {
-                            retry::parse_retry_after(&v, time::OffsetDateTime::now_utc())
-                        });
+                        .and_then(|v| retry::parse_retry_after(&v, crate::now()));
                     match response.bytes().await {
                         Ok(bytes) if (200..300).contains(&status) => {
                             return Ok(RawResponse {
@@ -301,7 +299,7 @@ impl Client {
                                 ApiError::from_response(status, request_id, retry_after, &bytes);
                             error.attempts = attempt;
                             if !(retries_left && retry::is_retryable(&error)) {
-                                return Err(Error::Api(error));
+                                return Err(error.into());
                             }
                             inner.retry.delay(attempt - 1, error.retry_after)
                         }

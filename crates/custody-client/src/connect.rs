@@ -126,9 +126,10 @@ impl<'a> Connect<'a> {
 
     /// Send the next mutation with this `Idempotency-Key` instead of a generated one.
     #[must_use]
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
+    pub fn idempotency_key(&self, key: impl Into<String>) -> Self {
+        let mut with_key = self.clone();
+        with_key.idempotency_key = Some(key.into());
+        with_key
     }
 
     fn mutation(&self, method: Method, path: String) -> Request {

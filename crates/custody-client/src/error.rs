@@ -13,7 +13,7 @@ pub enum Error {
     /// The server answered with an error status (the JSON error envelope, or a bare answer the
     /// HTTP codec gave before the application saw the request).
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// No answer: connection refused or reset, a timeout, TLS. For a mutation the outcome is
     /// unknown: resend it with the same `Idempotency-Key` (the client already did, up to its
     /// retry budget).
@@ -40,11 +40,17 @@ pub enum Error {
     Config(String),
 }
 
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Error::Api(Box::new(error))
+    }
+}
+
 impl Error {
     /// The API error, when the server answered with one.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(e) => Some(e),
+            Error::Api(e) => Some(e.as_ref()),
             _ => None,
         }
     }

@@ -30,3 +30,14 @@ pub use types::{Amount, AmountError};
 
 /// The HTTP method type of [`Request::new`] (reqwest's).
 pub use reqwest::Method;
+
+/// The wall clock. A client signs requests and judges webhook timestamps against real time;
+/// there is no Clock port on this side of the API (the `*_at` functions take the time as an
+/// argument for tests).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the client's one read of the wall clock"
+)]
+pub(crate) fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -844,9 +844,10 @@ impl<'a> Platform<'a> {
     /// Send the next mutation with this `Idempotency-Key` instead of a generated one (e.g.
     /// your own operation id, so a retry after your process restarted is recognised too).
     #[must_use]
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
+    pub fn idempotency_key(&self, key: impl Into<String>) -> Self {
+        let mut with_key = self.clone();
+        with_key.idempotency_key = Some(key.into());
+        with_key
     }
 
     fn mutation(&self, method: Method, path: String) -> Request {
