@@ -246,6 +246,8 @@ impl Client {
         };
         let body: &[u8] = request.body.as_deref().unwrap_or_default();
         let mut attempt: u32 = 0;
+        // Re-signings after `signature_replayed` (below), outside the retry budget.
+        let mut resigned: u32 = 0;
         loop {
             attempt += 1;
             let now = crate::now();
@@ -298,6 +300,19 @@ impl Client {
                             let mut error =
                                 ApiError::from_response(status, request_id, retry_after, &bytes);
                             error.attempts = attempt;
+                            // Two identical signed requests in one second carry the same
+                            // signature (the Idempotency-Key is not signed), and the server
+                            // refuses the second before doing anything (docs/platform.md, "Each
+                            // signature is single-use"): sign again in the next second. Safe:
+                            // nothing ran, and the request keeps its own key.
+                            if error.code == "signature_replayed"
+                                && resigned < MAX_RESIGNS
+                                && !inner.credentials.is_bearer()
+                            {
+                                resigned += 1;
+                                tokio::time::sleep(until_next_second(crate::now())).await;
+                                continue;
+                            }
                             if !(retries_left && retry::is_retryable(&error)) {
                                 return Err(error.into());
                             }
@@ -343,6 +358,15 @@ impl Client {
         Url::parse(&format!("{base}{path_and_query}"))
             .map_err(|e| Error::Config(format!("URL for {path_and_query:?}: {e}")))
     }
+}
+
+/// How many times one request is signed again after `signature_replayed`.
+const MAX_RESIGNS: u32 = 2;
+
+/// The wait until the next whole Unix second (and a little more), when a new timestamp signs.
+fn until_next_second(now: time::OffsetDateTime) -> Duration {
+    let into_second = u64::from(now.millisecond());
+    Duration::from_millis(1000 - into_second.min(999) + 20)
 }
 
 fn header_value(value: &str) -> Result<HeaderValue, Error> {

@@ -147,6 +147,10 @@ impl Credentials {
         })
     }
 
+    pub(crate) fn is_bearer(&self) -> bool {
+        matches!(self.0, Mode::Bearer { .. })
+    }
+
     /// The mode's name: `bearer`, `hmac` or `ed25519`.
     pub fn mode(&self) -> &'static str {
         match self.0 {

@@ -223,3 +223,31 @@ async fn a_refused_connection_is_a_transport_error_after_the_retries() {
         other => panic!("expected a transport error, got {other:?}"),
     }
 }
+
+/// Two identical signed requests in one second share a signature (the Idempotency-Key is not
+/// signed) and the server refuses the second as `signature_replayed` before doing anything: the
+/// client signs it again in the next second, with the same key, even with retries off.
+#[tokio::test]
+async fn signature_replayed_is_signed_again_in_the_next_second() {
+    let replayed = r#"{"error":{"type":"authentication_error","code":"signature_replayed","message":"m","status":401,"requestId":"req_1","retryable":false}}"#;
+    let mut stub = Stub::start(move |n| match n {
+        0 => respond(401, &[], replayed),
+        _ => respond(201, &[], VAULT),
+    })
+    .await;
+    client(&stub, RetryPolicy::never())
+        .platform()
+        .create_vault(&CreateVault::new())
+        .await
+        .expect("signed again and created");
+    let seen = drain(&mut stub).await;
+    assert_eq!(seen.len(), 2);
+    let t0: i64 = seen[0].header("x-timestamp").unwrap().parse().unwrap();
+    let t1: i64 = seen[1].header("x-timestamp").unwrap().parse().unwrap();
+    assert!(t1 > t0, "a new timestamp, hence a new signature");
+    assert_ne!(seen[0].header("x-signature"), seen[1].header("x-signature"));
+    assert_eq!(
+        seen[0].header("idempotency-key"),
+        seen[1].header("idempotency-key")
+    );
+}

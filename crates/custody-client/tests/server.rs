@@ -498,3 +498,32 @@ async fn a_webhook_is_delivered_to_a_local_receiver_and_verified() {
         .iter()
         .all(|d| d.attempts.iter().any(|a| a.http_status == Some(200))));
 }
+
+/// The server's single-use signatures and idempotency, seen through the client: resending one
+/// logical request (same key) at once is answered from the stored response, however soon; a
+/// new logical request gets its own key and creates anew.
+#[tokio::test]
+async fn a_resent_logical_request_is_replayed_not_refused() {
+    let server = Server::start().await;
+    let client = server.hmac();
+    let request = custody_client::Request::new(custody_client::Method::POST, "/v1/vaults")
+        .json(&CreateVault::new().name("Replay"))
+        .expect("body");
+    let first = client.send(request.clone()).await.expect("created");
+    let second = client
+        .send(request)
+        .await
+        .expect("replayed, not signature_replayed");
+    assert_eq!(first.status, 201);
+    assert!(!first.replayed);
+    assert!(second.replayed, "Idempotency-Replayed: true");
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.idempotency_key, second.idempotency_key);
+    let other = client
+        .platform()
+        .create_vault(&CreateVault::new().name("Replay"))
+        .await
+        .expect("a new logical request");
+    let first: Vault = first.json().expect("vault");
+    assert_ne!(other.id, first.id);
+}
