@@ -276,7 +276,9 @@ impl Client {
                     .header(CONTENT_TYPE, "application/json")
                     .body(bytes.clone());
             }
-            let retries_left = attempt <= inner.retry.max_retries;
+            // Retries so far (re-signings excluded) and whether the budget allows another.
+            let retry_index = attempt - resigned - 1;
+            let retries_left = retry_index < inner.retry.max_retries;
             let outcome = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -316,7 +318,7 @@ impl Client {
                             if !(retries_left && retry::is_retryable(&error)) {
                                 return Err(error.into());
                             }
-                            inner.retry.delay(attempt - 1, error.retry_after)
+                            inner.retry.delay(retry_index, error.retry_after)
                         }
                         Err(source) => {
                             if !(retries_left && retry::is_retryable_transport(&source)) {
@@ -325,7 +327,7 @@ impl Client {
                                     source,
                                 });
                             }
-                            inner.retry.delay(attempt - 1, None)
+                            inner.retry.delay(retry_index, None)
                         }
                     }
                 }
@@ -336,7 +338,7 @@ impl Client {
                             source,
                         });
                     }
-                    inner.retry.delay(attempt - 1, None)
+                    inner.retry.delay(retry_index, None)
                 }
             };
             tokio::time::sleep(outcome).await;
