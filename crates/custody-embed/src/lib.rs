@@ -79,9 +79,9 @@ use custody_core::ports::{
     DynWebhookTransport, SharedStores, StoreError,
 };
 use custody_core::services::{AdminService, DepositRefresh, TransactionWorker};
-use custody_sandbox::{ChainConfig, SandboxProvider};
 
 pub use custody_core as core;
+pub use custody_sandbox::{ChainConfig, NetworkTiming, SandboxProvider};
 pub use custody_sql::{DatabaseUrl, MasterKey};
 pub use graph::{GraphParts, ServiceGraph};
 pub use store::Store;
