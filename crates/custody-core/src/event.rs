@@ -25,6 +25,7 @@ use crate::wallet::Wallet;
 /// The catalogue of event types.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum EventType {
     VaultCreated,
     /// A vault's name or metadata changed.
