@@ -2,6 +2,9 @@
 //! file, `embedded_postgres` on a throwaway PostgreSQL cluster.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+// Each example is its own crate root with its own `mod shared;`; included here side by side,
+// that module is loaded twice on purpose (each example compiles exactly as `cargo run` builds it).
+#![allow(clippy::duplicate_mod)]
 
 #[allow(dead_code)]
 #[path = "../examples/embedded_sqlite.rs"]
