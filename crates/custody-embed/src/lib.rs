@@ -84,7 +84,7 @@ pub use custody_core as core;
 pub use custody_sandbox::{ChainConfig, NetworkTiming, SandboxProvider};
 pub use custody_sql::{DatabaseUrl, MasterKey};
 pub use graph::{GraphParts, ServiceGraph};
-pub use store::Store;
+pub use store::{Store, StoreBackend};
 pub use workers::{WorkerOptions, Workers};
 
 /// Why [`CustodyBuilder::build`] failed.

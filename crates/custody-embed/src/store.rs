@@ -1,5 +1,8 @@
 //! The store, whichever engine: [`Store::open`] picks it from the URL's scheme.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use custody_core::environment::Environment;
 use custody_core::ports::{EnvironmentStores, SharedStores, StoreError};
 use custody_postgres::{PgOptions, PgStore};
@@ -13,6 +16,31 @@ pub enum Store {
     Sqlite(SqliteStore),
     /// PostgreSQL, the production store of several instances.
     Postgres(PgStore),
+    /// Another implementation of core's store ports (a third-party adapter that passes the
+    /// conformance suite, docs/embedding.md).
+    Other(Arc<dyn StoreBackend>),
+}
+
+/// A store adapter outside this workspace: the handles of core's store ports over one database,
+/// both environments side by side (the shape `custody_conformance::StoreHandles` checks).
+#[async_trait]
+pub trait StoreBackend: Send + Sync {
+    /// Handles shared by both environments (tenants, keys, instances, the sealer).
+    fn shared(&self) -> SharedStores;
+    /// Handles bound to one environment.
+    fn environment(&self, env: Environment) -> EnvironmentStores;
+    /// The engine's name, for logs.
+    fn engine(&self) -> &'static str;
+    /// Applies pending schema migrations.
+    ///
+    /// # Errors
+    /// The adapter's.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// A trivial round trip to the database.
+    ///
+    /// # Errors
+    /// The adapter's.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 impl Store {
@@ -60,6 +88,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.migrate().await,
             Store::Postgres(s) => s.migrate().await,
+            Store::Other(s) => s.migrate().await,
         }
     }
 
@@ -71,6 +100,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.ping().await,
             Store::Postgres(s) => s.ping().await,
+            Store::Other(s) => s.ping().await,
         }
     }
 
@@ -79,6 +109,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.shared(),
             Store::Postgres(s) => s.shared(),
+            Store::Other(s) => s.shared(),
         }
     }
 
@@ -87,14 +118,16 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.environment(env),
             Store::Postgres(s) => s.environment(env),
+            Store::Other(s) => s.environment(env),
         }
     }
 
     /// The engine's name, for logs.
-    pub const fn engine(&self) -> &'static str {
+    pub fn engine(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
+            Store::Other(s) => s.engine(),
         }
     }
 }
