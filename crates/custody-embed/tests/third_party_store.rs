@@ -43,7 +43,12 @@ async fn a_third_party_store_backs_the_services() {
     assert_eq!(custody.store().engine(), "third-party");
     custody.store().ping().await.unwrap();
     let tenant = custody.admin().create_tenant("Acme").await.unwrap();
-    let read = custody.shared_stores().tenants.get(tenant.id).await.unwrap();
+    let read = custody
+        .shared_stores()
+        .tenants
+        .get(tenant.id)
+        .await
+        .unwrap();
     assert_eq!(read.name, "Acme");
     assert!(custody.live().is_none(), "no live provider, no live graph");
 }
