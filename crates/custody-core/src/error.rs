@@ -62,6 +62,8 @@ impl fmt::Display for ResourceKind {
 }
 
 /// How an error is rendered: the HTTP layer maps each kind to one status and error type.
+/// Deliberately exhaustive: every edge must decide how to render each kind, so a new kind is a
+/// compile error there rather than a silent default. New *errors* map onto these kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// 422 `invalid_request_error`: well-formed but refused input, nothing changed.
@@ -83,6 +85,7 @@ pub enum ErrorKind {
 /// A service error.
 #[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A field failed validation (422).
     #[error("{message}")]

@@ -25,6 +25,7 @@ use crate::wallet::Wallet;
 /// The catalogue of event types.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum EventType {
     VaultCreated,
     /// A vault's name or metadata changed.
@@ -228,13 +229,19 @@ pub trait SnapshotRenderer: Send + Sync {
 /// Shared handle.
 pub type DynSnapshotRenderer = std::sync::Arc<dyn SnapshotRenderer>;
 
-/// The domain's own serialisation, for tests of code that does not care about the wire form
-/// (the store conformance suite, services' unit tests). Never wired into a running service.
-#[cfg(any(test, feature = "mocks"))]
+/// The domain's own serialisation of each resource (core's `Serialize` of [`Vault`],
+/// [`Wallet`], [`DepositAddress`], [`Transaction`], …), not the Platform wire form. The
+/// default of an embedded custody (`custody-embed`), and what tests that do not care about the
+/// wire form use. `custody serve` renders with the Platform response types instead
+/// (`custody_http::events::PlatformSnapshots`); docs/embedding.md says when to use which.
+///
+/// [`Vault`]: crate::vault::Vault
+/// [`Wallet`]: crate::wallet::Wallet
+/// [`DepositAddress`]: crate::deposit_address::DepositAddress
+/// [`Transaction`]: crate::transaction::Transaction
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DomainSnapshots;
 
-#[cfg(any(test, feature = "mocks"))]
 impl SnapshotRenderer for DomainSnapshots {
     fn render(&self, subject: Subject<'_>, _at: OffsetDateTime) -> Result<Value, SnapshotError> {
         Ok(match subject {

@@ -24,7 +24,27 @@
 //! - Events after they are written: [`outbox`] (claims, leases, delivery attempts).
 //! - What partners see when something is refused: [`error::Error`], one stable code per case.
 //!
-//! ## Features
+//! ## Entry points
+//! Values are parsed once, at the edge, into types that cannot hold a bad value; money is an
+//! integer of base units, never a float:
+//!
+//! ```
+//! use custody_core::amount::Amount;
+//! use custody_core::asset::AssetId;
+//!
+//! let asset = AssetId::parse("usdt_ethereum")?;
+//! assert_eq!(asset.to_string(), "USDT_ETHEREUM");
+//! let amount = Amount::parse("12.5", asset.decimals())?;
+//! assert_eq!(amount.to_string(), "12500000"); // base units
+//! assert_eq!(amount.to_decimal_string(asset.decimals()), "12.5");
+//! assert!(Amount::parse("0.0000001", asset.decimals()).is_err()); // finer than the asset
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The use cases are the services ([`services`]), called with a [`caller::Caller`]; an embedding
+//! service gets them composed over a store by `custody-embed` (`Custody::builder`, whose crate
+//! doc runs a service call as a doctest; docs/embedding.md).
+//!
 //! - `mocks`: mockall `Mock…` twins of every port, for unit tests here and in other crates.
 // Every public item is documented. Plain data types whose field and variant names say it all
 // (`tenant_id`, `created_at`, `status`) carry `#[allow(missing_docs)]` instead of docs that

@@ -11,45 +11,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use custody_core::environment::Environment;
-use custody_core::ports::{DynClock, DynIdempotencyStore};
-use custody_core::services::{
-    AddressBookService, AddressService, AuthService, BalanceService, DepositService, EventService,
-    SandboxService, TransferService, VaultService, WalletService, WebhookService,
-    WithdrawalService,
-};
+use custody_core::ports::DynClock;
+use custody_core::services::AuthService;
 use ipnet::IpNet;
 
-/// Every use case of one environment.
-#[derive(Clone)]
-pub struct ServiceGraph {
-    /// The environment every store handle here is bound to.
-    pub environment: Environment,
-    /// Deposit addresses (the path every dialect converges on).
-    pub addresses: AddressService,
-    pub vaults: VaultService,
-    pub wallets: WalletService,
-    /// Valued balance reports (Connect).
-    pub balances: BalanceService,
-    /// Deposits, from provider notifications verified by the graph's provider.
-    pub deposits: DepositService,
-    /// The address book (withdrawal allow-list).
-    pub address_book: AddressBookService,
-    /// Internal transfers.
-    pub transfers: TransferService,
-    /// Withdrawals (submit, cancel) and transaction reads of every kind.
-    pub withdrawals: WithdrawalService,
-    /// The event log (`GET /v1/events`) and its retention.
-    pub events: EventService,
-    /// Simulation (`/v1/sandbox/…`): the sandbox graph only; the live graph has none, so it
-    /// cannot simulate whatever a handler does.
-    pub simulation: Option<SandboxService>,
-    /// The outbound webhook endpoint, its deliveries and redelivery.
-    pub webhooks: WebhookService,
-    /// Idempotency records of this environment (the edge applies them: [`crate::idempotency`]).
-    pub idempotency: DynIdempotencyStore,
-    /// The provider this graph mints with (its name is logged at start-up).
-    pub provider_name: &'static str,
-}
+/// Every use case of one environment: composed by `custody-embed` ([`custody_embed::graph`]).
+pub use custody_embed::ServiceGraph;
 
 /// Is the store reachable? (`/readyz`)
 #[async_trait]

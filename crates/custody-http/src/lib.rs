@@ -8,7 +8,9 @@
 //! Handlers hold services only ([`graph::ServiceGraph`]): every rule and scope check is in
 //! `custody-core`.
 //!
-//! [`startup`] is the composition root, the only module that assembles concrete adapters;
+//! [`startup`] is the composition root, the only module that assembles concrete adapters (each
+//! environment's services are composed by `custody-embed`, the facade an embedding service
+//! uses too);
 //! [`master_key`] and [`first_start`] are the two start-up chores it delegates. [`error`]
 //! renders every failure in the one envelope; [`middleware`] gives every request an id and a
 //! log line.
@@ -31,13 +33,13 @@ pub mod limits;
 pub mod master_key;
 pub mod middleware;
 pub mod openapi;
-pub mod prices;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;
-pub mod system;
 pub mod telemetry;
-pub mod webhook_transport;
 pub mod wire;
 pub mod workers;
+
+// Moved to the embedding facade (the composition both share); re-exported at their old paths.
+pub use custody_embed::{prices, system, webhook_transport};

@@ -4,8 +4,10 @@
 //! PostgreSQL for a `postgres://` URL, migrated), builds live custody from `[live]`
 //! ([`crate::providers`]) and checks every live tenant's assets are routed, takes the
 //! production [`Wiring`] from settings, runs the [first start](crate::first_start) on an empty
-//! store, then [`Application::build_with`] wires two [service graphs](ServiceGraph) over the
-//! store and starts the server. Tests call `build_with` with their own wiring.
+//! store, then [`Application::build_with`] wires two [service graphs](crate::graph::ServiceGraph)
+//! over the store through the embedding facade (`custody_embed::Custody::builder`, the same
+//! composition an embedded service uses, here with the Platform snapshot renderer) and starts
+//! the server. Tests call `build_with` with their own wiring.
 //!
 //! The sandbox graph is built with [`SandboxProvider`] (the simulated chain, from `[sandbox]`
 //! and the clock) and fixed prices, without any handle to a live provider: no sandbox request
@@ -28,11 +30,8 @@ use custody_core::instance::InstanceId;
 use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
-use custody_core::services::{
-    AddressBookService, AddressService, AuthService, BalanceService, DeliverySettings,
-    DepositService, SandboxService, TransferService, VaultService, WalletService, WebhookDelivery,
-    WebhookService, WithdrawalService,
-};
+use custody_core::services::{AuthService, DeliverySettings, DepositService, WebhookDelivery};
+use custody_embed::{Custody, GraphParts};
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
 use custody_sql::redact::DatabaseUrl;
@@ -42,7 +41,7 @@ use secrecy::ExposeSecret as _;
 
 use crate::configuration::Settings;
 use crate::error::ApiError;
-use crate::graph::{AppState, Readiness, ServiceGraph};
+use crate::graph::{AppState, Readiness};
 use crate::limits::{EdgeLimits, EdgeState};
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
@@ -166,22 +165,25 @@ impl Application {
     /// The listener cannot be used.
     pub fn build_with(store: Store, wiring: Wiring) -> anyhow::Result<Application> {
         let shared = store.shared();
-        let graph = |env: Environment, provider: DynCustodyProvider, prices: DynPriceFeed| {
-            let stores = store.environment(env);
-            Arc::new(service_graph(stores, &shared, provider, prices, &wiring))
-        };
-        // The compliance boundary: the sandbox graph gets the sandbox provider and nothing
-        // else; the live provider is handed to the live graph only.
-        let sandbox = graph(
-            Environment::Sandbox,
-            Arc::new(wiring.sandbox.clone()),
-            Arc::new(StaticPrices::sandbox()),
-        );
-        let live = graph(
-            Environment::Live,
-            wiring.live_provider.clone(),
-            wiring.live_prices.clone(),
-        );
+        // Both environments' services, composed by the embedding facade (the same composition
+        // an embedded service gets), with the Platform wire form for event snapshots. The
+        // compliance boundary: the sandbox graph gets the sandbox provider and nothing else;
+        // the live provider is handed to the live graph only.
+        let custody = Custody::builder()
+            .sandbox_provider(wiring.sandbox.clone())
+            .live(wiring.live_provider.clone())
+            .live_prices(wiring.live_prices.clone())
+            .clock(wiring.clock.clone())
+            .ids(wiring.ids.clone())
+            .renderer(crate::events::renderer())
+            .webhook_transport(Arc::new(ReqwestTransport::new()))
+            .currencies(wiring.currencies.clone())
+            .max_addresses_per_wallet(wiring.limits.resources.max_addresses_per_wallet)
+            .compose(store.clone());
+        let sandbox = custody.sandbox_graph();
+        let live = custody
+            .live_graph()
+            .context("the live graph is always composed by custody serve")?;
         tracing::info!(
             sandbox = sandbox.provider_name,
             live = live.provider_name,
@@ -228,7 +230,7 @@ impl Application {
 }
 
 /// One environment's webhook delivery over its stores: reqwest for the requests, the secrets
-/// opened with the shared sealer (the master key).
+/// opened with the shared sealer (the master key), snapshots in the Platform wire form.
 pub fn webhook_delivery(
     stores: &EnvironmentStores,
     shared: &SharedStores,
@@ -236,134 +238,16 @@ pub fn webhook_delivery(
     ids: DynIdGenerator,
     settings: DeliverySettings,
 ) -> WebhookDelivery {
-    WebhookDelivery::new(
-        stores.environment,
-        stores.uow.clone(),
-        stores.outbox.clone(),
-        stores.webhooks.clone(),
-        shared.sealer.clone(),
-        Arc::new(ReqwestTransport::new()),
-        Arc::new(JsonRenderer),
-        crate::events::renderer(),
+    let parts = GraphParts {
         clock,
         ids,
-        settings,
-    )
-}
-
-/// Every use case of one environment, over that environment's stores and provider.
-fn service_graph(
-    stores: EnvironmentStores,
-    shared: &SharedStores,
-    provider: DynCustodyProvider,
-    prices: DynPriceFeed,
-    wiring: &Wiring,
-) -> ServiceGraph {
-    let (clock, ids) = (&wiring.clock, &wiring.ids);
-    let provider_name = provider.name();
-    let provider_for_simulation = provider.clone();
-    let deposits = DepositService::new(
-        stores.uow.clone(),
-        provider.clone(),
-        clock.clone(),
-        ids.clone(),
-        crate::events::renderer(),
-    );
-    let address_book = AddressBookService::new(
-        stores.uow.clone(),
-        stores.address_book.clone(),
-        clock.clone(),
-        ids.clone(),
-        crate::events::renderer(),
-    );
-    let transfers = TransferService::new(
-        stores.uow.clone(),
-        clock.clone(),
-        ids.clone(),
-        crate::events::renderer(),
-    );
-    let withdrawals = WithdrawalService::new(
-        stores.uow.clone(),
-        stores.transactions.clone(),
-        provider.clone(),
-        clock.clone(),
-        ids.clone(),
-        crate::events::renderer(),
-    );
-    let addresses = AddressService::new(
-        stores.environment,
-        stores.uow.clone(),
-        shared.tenants.clone(),
-        stores.vaults.clone(),
-        stores.addresses.clone(),
-        provider,
-        clock.clone(),
-        ids.clone(),
-        crate::events::renderer(),
-    )
-    .with_address_cap(wiring.limits.resources.max_addresses_per_wallet);
-    let vaults = VaultService::new(
-        stores.uow.clone(),
-        stores.vaults.clone(),
-        clock.clone(),
-        ids.clone(),
-        crate::events::renderer(),
-    );
-    let wallets = WalletService::new(
-        addresses.clone(),
-        stores.vaults.clone(),
-        stores.wallets.clone(),
-        stores.transactions.clone(),
-    );
-    let simulation = (stores.environment == Environment::Sandbox).then(|| {
-        SandboxService::new(
-            deposits.clone(),
-            provider_for_simulation.clone(),
-            stores.uow.clone(),
-            stores.wallets.clone(),
-            stores.addresses.clone(),
-            ids.clone(),
-        )
-    });
-    let webhooks = WebhookService::new(
-        stores.environment,
-        stores.uow.clone(),
-        stores.webhooks.clone(),
-        stores.outbox.clone(),
-        shared.sealer.clone(),
-        webhook_delivery(
-            &stores,
-            shared,
-            clock.clone(),
-            ids.clone(),
-            DeliverySettings::default(),
-        ),
-        clock.clone(),
-        ids.clone(),
-    );
-    let balances = BalanceService::new(
-        stores.vaults,
-        stores.wallets,
-        prices,
-        clock.clone(),
-        wiring.currencies.clone(),
-    );
-    ServiceGraph {
-        environment: stores.environment,
-        addresses,
-        vaults,
-        wallets,
-        balances,
-        deposits,
-        address_book,
-        transfers,
-        withdrawals,
-        events: custody_core::services::EventService::new(stores.events.clone()),
-        simulation,
-        webhooks,
-        idempotency: stores.idempotency,
-        provider_name,
-    }
+        snapshots: crate::events::renderer(),
+        event_renderer: Arc::new(JsonRenderer),
+        transport: Arc::new(ReqwestTransport::new()),
+        currencies: Vec::new(),
+        max_addresses_per_wallet: u32::MAX,
+    };
+    custody_embed::graph::webhook_delivery(stores, shared, &parts, settings)
 }
 
 /// The HTTP server over `state`: middleware, every route, the 404 envelope.
@@ -475,48 +359,13 @@ impl Wiring {
     }
 }
 
-/// An opened, migrated store, whichever engine.
-#[derive(Clone)]
-pub enum Store {
-    /// The embedded default.
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
-}
-
-impl Store {
-    /// Handles shared by both environments.
-    pub fn shared(&self) -> SharedStores {
-        match self {
-            Store::Sqlite(s) => s.shared(),
-            Store::Postgres(s) => s.shared(),
-        }
-    }
-
-    /// Handles bound to one environment.
-    pub fn environment(&self, env: Environment) -> EnvironmentStores {
-        match self {
-            Store::Sqlite(s) => s.environment(env),
-            Store::Postgres(s) => s.environment(env),
-        }
-    }
-
-    /// The engine's name, for logs.
-    pub const fn engine(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        }
-    }
-}
+/// An opened, migrated store, whichever engine (the facade's; see [`custody_embed::Store`]).
+pub use custody_embed::Store;
 
 #[async_trait]
 impl Readiness for Store {
     async fn check(&self) -> Result<(), String> {
-        match self {
-            Store::Sqlite(s) => s.ping().await,
-            Store::Postgres(s) => s.ping().await,
-        }
-        .map_err(|e| e.to_string())
+        self.ping().await.map_err(|e| e.to_string())
     }
 }
 
@@ -578,11 +427,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
                 .with_context(|| format!("opening {}", embedded_file.display()))?,
         ),
     };
-    match &store {
-        Store::Sqlite(s) => s.migrate().await,
-        Store::Postgres(s) => s.migrate().await,
-    }
-    .context("applying migrations")?;
+    store.migrate().await.context("applying migrations")?;
     master_key::check(
         &store.shared().api_keys,
         home.as_ref(),

@@ -148,6 +148,7 @@ pub struct SimulatedDepositRequest {
 
 /// Why a provider call failed. Mapped to `provider_error` for partners; nothing is changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderError {
     /// Timeout, connection failure or 5xx: retry later (503).
     #[error("custody provider unavailable: {0}")]

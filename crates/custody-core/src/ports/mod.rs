@@ -90,6 +90,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// a violated unique constraint is `Conflict` (naming the constraint), a missing row is
 /// `NotFound`, connection or pool trouble is `Unavailable`, anything else `Internal`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The row does not exist (or belongs to another tenant, which is the same to a caller).
     #[error("not found")]

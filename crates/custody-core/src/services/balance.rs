@@ -35,6 +35,7 @@ pub struct BalanceLine {
 
 /// A valued balance report.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BalanceReport {
     /// The customer reported on; `None` for the tenant-wide aggregate.
     pub external_ref: Option<ExternalRef>,

@@ -34,6 +34,7 @@ pub enum Received {
 
 /// What a deposit reconciliation pass did ([`DepositService::reconcile`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DepositReconciliation {
     /// Deposits applied (created, moved forward, or already up to date): provider reference,
     /// our transaction, its status now.

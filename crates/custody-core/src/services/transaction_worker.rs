@@ -65,6 +65,7 @@ pub struct WorkerSettings {
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PassReport {
     /// Transactions claimed.
     pub claimed: usize,

@@ -53,6 +53,7 @@ pub struct WalletView {
 /// The outcome of reconciling one wallet.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reconciliation {
     pub wallet_id: WalletId,
     /// Balances as materialised on the wallet row.

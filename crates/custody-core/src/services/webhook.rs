@@ -47,6 +47,7 @@ pub struct ConfiguredEndpoint {
 
 /// How many events a bulk redelivery queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Redelivered {
     /// Events made pending again.
     pub count: u64,

@@ -6,9 +6,10 @@
 //! connection (DNS rebinding cannot reach inside); TLS still verifies the certificate for the
 //! URL's host. Redirects are never followed and no proxy is used.
 //!
-//! [`JsonRenderer`] is temporary: it renders the event as core serialises it. The Platform
-//! rendering of snapshots (`custody_http::events::render_event`) replaces it when the event
-//! log lands.
+//! [`JsonRenderer`] writes the event envelope: core's serialisation of the event, whose
+//! snapshot was already rendered at commit by the graph's `SnapshotRenderer` (the Platform
+//! wire form under `custody serve`; see the crate doc for the embedded default). It is the same
+//! JSON as `custody_http::events::render_event`, so `GET /v1/events` and delivery bodies agree.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -116,13 +117,14 @@ impl WebhookTransport for ReqwestTransport {
     }
 }
 
-/// Renders the event as core serialises it (temporary; see the module doc).
+/// Renders the event envelope as JSON (see the module doc).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonRenderer;
 
 impl EventRenderer for JsonRenderer {
     fn render(&self, event: &Event) -> Result<Vec<u8>, String> {
-        crate::events::render_event(event)
+        // Through `Value` (keys in sorted order), exactly as `GET /v1/events` renders it.
+        serde_json::to_value(event)
             .and_then(|envelope| serde_json::to_vec(&envelope))
             .map_err(|e| e.to_string())
     }
