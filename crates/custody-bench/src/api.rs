@@ -30,7 +30,7 @@ impl Api {
         platform_secret: String,
     ) -> Api {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120))
             .pool_max_idle_per_host(256)
             .build()
             .unwrap_or_default();

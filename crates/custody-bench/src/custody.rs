@@ -70,6 +70,16 @@ impl Custody {
         Ok(custody)
     }
 
+    /// Appends `toml` to the configuration (before `serve`).
+    pub fn configure(&self, toml: &str) -> Result<()> {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("config/local.toml"))?;
+        file.write_all(toml.as_bytes())?;
+        Ok(())
+    }
+
     /// The SQLite file (for [`StoreKind::Sqlite`]).
     pub fn sqlite_path(&self) -> PathBuf {
         self.dir.path().join("data/custody.db")

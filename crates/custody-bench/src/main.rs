@@ -12,6 +12,7 @@ mod api;
 mod ceiling;
 mod cluster;
 mod custody;
+mod growth;
 mod load;
 mod report;
 mod scenario;
@@ -54,6 +55,10 @@ pub struct Args {
     /// Write the tables into this Markdown file's marked section (see --section).
     #[arg(long)]
     pub doc: Option<PathBuf>,
+    /// Issue 18's growth checks instead (PostgreSQL, 10⁴ then 10⁶ addresses of one tenant, and
+    /// the purge); `--smoke --growth` uses 10³ and 10⁴.
+    #[arg(long)]
+    pub growth: bool,
     /// The section of --doc to regenerate (`<!-- bench:NAME:begin -->` … `end`).
     #[arg(long, default_value = "latest")]
     pub section: String,
@@ -83,6 +88,15 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if args.growth {
+        let table = runtime.block_on(growth::run(&args, &bin))?;
+        if let Some(doc) = &args.doc {
+            let content = format!("{}\n\n{table}", report::machine());
+            report::write_section(doc, &args.section, &content)?;
+            println!("wrote section {:?} of {}", args.section, doc.display());
+        }
+        return Ok(());
+    }
     let report = runtime.block_on(scenario::run(&args, &bin))?;
     let markdown = report.markdown();
     println!("\n{markdown}");
