@@ -3,7 +3,7 @@
 //! Every signed request of the benchmark carries a unique body (its reference), so each
 //! signature is unique: the server's replay cache refuses a repeated one.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use reqwest::Method;
@@ -74,26 +74,20 @@ impl Api {
         body: Option<String>,
         idempotency_key: Option<&str>,
     ) -> Result<Answer, String> {
-        let raw = body.as_deref().unwrap_or("");
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-            .to_string();
-        let canonical = format!(
-            "{ts}\n{}\n{path}\n{}",
+        let ts = crate::wall_clock::now().unix_timestamp().to_string();
+        let signed = signature(
+            &self.platform_secret,
+            &ts,
             method.as_str(),
-            hex::encode(Sha256::digest(raw.as_bytes()))
-        );
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.platform_secret.as_bytes())
-            .map_err(|e| e.to_string())?;
-        mac.update(canonical.as_bytes());
+            path,
+            body.as_deref().unwrap_or(""),
+        )?;
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .header("X-API-Key", &self.platform_key)
             .header("X-Timestamp", ts)
-            .header("X-Signature", hex::encode(mac.finalize().into_bytes()));
+            .header("X-Signature", signed);
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
@@ -104,6 +98,23 @@ impl Api {
         }
         send(request).await
     }
+}
+
+/// `hex(HMAC-SHA256(secret, "{ts}\n{METHOD}\n{path}\n{hex(sha256(body))}"))`.
+fn signature(
+    secret: &str,
+    ts: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<String, String> {
+    let canonical = format!(
+        "{ts}\n{method}\n{path}\n{}",
+        hex::encode(Sha256::digest(body.as_bytes()))
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|e| e.to_string())?;
+    mac.update(canonical.as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<Answer, String> {
@@ -122,5 +133,26 @@ pub fn expect(answer: Result<Answer, String>, want: u16) -> Result<Vec<u8>, Stri
             String::from_utf8_lossy(&body[..body.len().min(300)])
         )),
         Err(e) => Err(format!("no answer: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/platform.md's worked example: the canonical string and its HMAC.
+    #[test]
+    fn signs_as_the_platform_docs_say() {
+        assert_eq!(
+            signature(
+                "hmac_test_secret",
+                "1700000000",
+                "POST",
+                "/v1/vaults",
+                r#"{"externalId":"cust-42","name":"Alice"}"#
+            )
+            .as_deref(),
+            Ok("db9745f68f3ce88a780bd9328decf31f8dbc461960fe027b83cdcd7f7bbc3792")
+        );
     }
 }

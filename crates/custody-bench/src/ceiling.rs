@@ -201,7 +201,7 @@ pub async fn sqlite(
                     if write {
                         conn.execute("BEGIN IMMEDIATE").await?;
                     }
-                    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
+                    let now = crate::wall_clock::now().unix_timestamp_nanos() / 1000;
                     let now = i64::try_from(now).unwrap_or(i64::MAX);
                     for sql in statements.iter() {
                         let query = sqlx::query(sql)

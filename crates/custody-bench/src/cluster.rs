@@ -118,34 +118,28 @@ impl Cluster {
     }
 
     fn psql_on(&self, database: &str, sql: &str) -> Result<String> {
-        let out = Command::new(
-            self.bin
-                .join("psql")
-                .exists()
-                .then(|| self.bin.join("psql"))
-                .unwrap_or_else(|| PathBuf::from("psql")),
-        )
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .arg("-p")
-        .arg(self.port.to_string())
-        .arg("-d")
-        .arg(database)
-        .arg("-c")
-        .arg(sql)
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql")?;
+        let out = Command::new(self.tool_path("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-d")
+            .arg(database)
+            .arg("-c")
+            .arg(sql)
+            .stdin(Stdio::null())
+            .output()
+            .context("running psql")?;
         if !out.status.success() {
             bail!(
                 "psql failed on {sql:?}: {}",
@@ -157,11 +151,16 @@ impl Cluster {
 
     /// The path of `pgbench` (beside the server, or on `PATH`).
     pub fn pgbench(&self) -> PathBuf {
-        let beside = self.bin.join("pgbench");
+        self.tool_path("pgbench")
+    }
+
+    /// A client tool beside the server binaries, or the one on `PATH`.
+    fn tool_path(&self, tool: &str) -> PathBuf {
+        let beside = self.bin.join(tool);
         if beside.exists() {
             beside
         } else {
-            PathBuf::from("pgbench")
+            PathBuf::from(tool)
         }
     }
 

@@ -266,3 +266,21 @@ pub async fn run(args: &Args, bin: &std::path::Path) -> Result<String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_ulids_with_the_prefix() {
+        let id = address_id(0);
+        assert_eq!(id, format!("ba_01M96{}", "0".repeat(21)));
+        assert_eq!(address_id(33), format!("ba_01M96{}11", "0".repeat(19)));
+        let id = address_id(1_999_999);
+        assert_eq!(id.len(), "ba_".len() + 26);
+        assert!(id[3..]
+            .chars()
+            .all(|c| "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c)));
+        assert_ne!(address_id(2), address_id(3));
+    }
+}

@@ -122,6 +122,16 @@ impl Args {
     }
 }
 
+/// The wall clock. The benchmark is a client of a real server (signatures carry the real time;
+/// the report its date), so, like custody-http's `SystemClock`, this is the one place it is read.
+pub mod wall_clock {
+    /// Now, UTC.
+    #[allow(clippy::disallowed_methods)]
+    pub fn now() -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
 /// Seconds as a Duration.
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

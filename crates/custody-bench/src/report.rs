@@ -164,7 +164,7 @@ pub fn machine() -> String {
                 .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
         })
         .unwrap_or_else(|| "?".to_owned());
-    let date = time::OffsetDateTime::now_utc()
+    let date = crate::wall_clock::now()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let commit = Command::new("git")
@@ -189,4 +189,66 @@ pub fn load_average() -> f64 {
         .ok()
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_is_replaced_and_the_prose_around_it_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let doc = dir.path().join("performance.md");
+        std::fs::write(
+            &doc,
+            "# Title\n\nprose before\n\n<!-- bench:before:begin -->\nold table\n<!-- bench:before:end -->\n\nprose after\n",
+        )
+        .expect("write");
+        write_section(&doc, "before", "| new | table |").expect("section");
+        let text = std::fs::read_to_string(&doc).expect("read");
+        assert!(text.starts_with("# Title\n\nprose before\n\n<!-- bench:before:begin -->"));
+        assert!(text.contains("| new | table |"));
+        assert!(!text.contains("old table"));
+        assert!(text.ends_with("<!-- bench:before:end -->\n\nprose after\n"));
+        // Again: still one section.
+        write_section(&doc, "before", "| newer |").expect("section");
+        let text = std::fs::read_to_string(&doc).expect("read");
+        assert_eq!(text.matches("bench:before:begin").count(), 1);
+        assert!(text.contains("| newer |") && !text.contains("| new | table |"));
+    }
+
+    #[test]
+    fn a_missing_section_is_appended() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let doc = dir.path().join("performance.md");
+        std::fs::write(&doc, "# Title\n").expect("write");
+        write_section(&doc, "growth", "figures").expect("section");
+        let text = std::fs::read_to_string(&doc).expect("read");
+        assert!(text.starts_with("# Title\n"));
+        assert!(text.contains("<!-- bench:growth:begin -->"));
+        assert!(text.contains("figures\n<!-- bench:growth:end -->"));
+    }
+
+    #[test]
+    fn the_ratio_is_requests_over_the_ceiling() {
+        let row = Row {
+            store: "postgres",
+            scenario: "mint",
+            concurrency: 16,
+            per_sec: 370.0,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            errors: 0,
+            ceiling: Some((1850.0, "pgbench")),
+            load: 0.0,
+        };
+        assert_eq!(ratio(&row), "0.20");
+        assert_eq!(
+            ratio(&Row {
+                ceiling: None,
+                ..row
+            }),
+            "—"
+        );
+    }
 }
