@@ -149,8 +149,8 @@ pub async fn run(args: &Args, bin: &std::path::Path) -> Result<String> {
     let concurrency = args.concurrency.first().copied().unwrap_or(16);
     eprintln!("growth: starting a throwaway cluster");
     let cluster = Cluster::start(args.durable)?;
-    let custody = Custody::provision(bin, StoreKind::Postgres(cluster.url()))?;
-    custody.configure("[workers]\npurge_interval_ms = 1000\n")?;
+    let mut custody = Custody::provision(bin, StoreKind::Postgres(cluster.url()))?;
+    custody.set_env("CUSTODY_WORKERS__PURGE_INTERVAL_MS", "1000");
     let server = custody.serve().await?;
     let api = Api::new(
         server.base(),

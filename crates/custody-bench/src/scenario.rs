@@ -388,6 +388,27 @@ fn pg_counters(cluster: &Cluster) -> Option<Vec<f64>> {
     line.split('|').map(|n| n.trim().parse().ok()).collect()
 }
 
+/// Withdrawals the worker has not finished.
+const OPEN_WITHDRAWALS: &str = "SELECT count(*) FROM transactions WHERE kind = 'withdrawal' \
+     AND status IN ('submitted', 'pending_signature', 'broadcasting', 'confirming')";
+
+/// Waits (at most `limit`) until `open()` says the worker has finished the submitted
+/// withdrawals, so their settling does not weigh on the ceiling measured next.
+async fn drain<F, Fut>(limit: Duration, mut open: F) -> Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64>>,
+{
+    let started = Instant::now();
+    loop {
+        let n = open().await?;
+        if n == 0 || started.elapsed() > limit {
+            return Ok(n);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Wallets of the tenant whose balances differ from their ledger (PostgreSQL).
 const PG_LEDGER_CHECK: &str = "SELECT count(*) FROM wallets w WHERE \
      w.available <> coalesce((SELECT sum(delta) FROM ledger_entries l WHERE l.wallet_id = w.id AND l.bucket = 'available'), 0) \
@@ -456,6 +477,13 @@ async fn run_postgres(
                 })
                 .await;
             let load = load_average();
+            if scenario == Scenario::Withdraw {
+                let left = drain(secs(if args.smoke { 10 } else { 60 }), || async {
+                    Ok(cluster.psql(OPEN_WITHDRAWALS)?.parse()?)
+                })
+                .await?;
+                eprintln!("    withdrawals still open before the ceiling: {left}");
+            }
             let ceiling = match scenario {
                 Scenario::Replay => {
                     let bare = closed_loop(
@@ -590,6 +618,17 @@ async fn run_sqlite(
             let (outcome, _) =
                 measure(args, scenario, concurrency, &api, &setup, tag, || None).await;
             let load = load_average();
+            if scenario == Scenario::Withdraw {
+                let left = drain(secs(if args.smoke { 10 } else { 60 }), || async {
+                    let mut conn = open_sqlite(&path).await?;
+                    let n: i64 = sqlx::query_scalar(OPEN_WITHDRAWALS)
+                        .fetch_one(&mut conn)
+                        .await?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                })
+                .await?;
+                eprintln!("    withdrawals still open before the ceiling: {left}");
+            }
             let ceiling = match scenario {
                 Scenario::Replay => {
                     let bare = closed_loop(
