@@ -33,9 +33,18 @@ deny:
     fi
     cargo deny check
 
-# Store benchmarks on SQLite and PostgreSQL (throughput, latency percentiles, peak memory)
-bench:
+# Store benchmarks on SQLite and PostgreSQL, then the end-to-end benchmark against `custody
+# serve` with the same run's database ceilings (release build; docs/performance.md). Arguments
+# go to custody-bench, e.g. `just bench --doc docs/performance.md --section after`.
+bench *ARGS:
     cargo bench -p custody-sqlite -p custody-postgres --bench store
+    cargo build --release -p custody-http --bin custody -p custody-bench
+    target/release/custody-bench {{ARGS}}
+
+# Only the end-to-end benchmark (release build); e.g. `just bench-e2e --growth`
+bench-e2e *ARGS:
+    cargo build --release -p custody-http --bin custody -p custody-bench
+    target/release/custody-bench {{ARGS}}
 
 # Run exactly what CI runs
 ci:
