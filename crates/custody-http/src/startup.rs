@@ -500,6 +500,15 @@ impl Store {
         }
     }
 
+    /// Statements, transactions and commits sent to the store so far (issue 18: the durable
+    /// work of a request is the difference of two snapshots).
+    pub fn statement_counts(&self) -> custody_sql::StatementCounts {
+        match self {
+            Store::Sqlite(s) => s.statement_counts(),
+            Store::Postgres(s) => s.statement_counts(),
+        }
+    }
+
     /// The engine's name, for logs.
     pub const fn engine(&self) -> &'static str {
         match self {
