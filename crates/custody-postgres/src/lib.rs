@@ -63,14 +63,14 @@ mod row;
 pub mod testing;
 
 use std::fmt;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
 use custody_core::ports::{EnvironmentStores, SharedStores, StoreError};
-pub use custody_sql::{DatabaseUrl, MasterKey};
 use custody_sql::{Counted, EnvStore, SharedStore, StatementCounter, StatementCounts};
+pub use custody_sql::{DatabaseUrl, MasterKey};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 

@@ -1,6 +1,7 @@
 //! `wallets`.
 
 use async_trait::async_trait;
+use custody_core::amount::Amount;
 use custody_core::asset::AssetId;
 use custody_core::id::{TenantId, VaultId, WalletId};
 use custody_core::page::{Page, PageRequest};
@@ -9,7 +10,7 @@ use custody_core::text::Label;
 use custody_core::wallet::Wallet;
 
 use super::{by_id, exists, int, scoped, Versioned};
-use crate::codec;
+use crate::codec::{self, Columns};
 use crate::names;
 use crate::page::paged;
 use crate::statement::{Lock, Statement, Value};
@@ -53,6 +54,69 @@ pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Stat
         .filter("vault_id", "vault", filter.vault_id.map(|v| v.to_string()))
         .filter("asset_id", "asset", filter.asset.map(|a| a.to_string()));
     paged(stmt, WalletId::PREFIX, page)
+}
+
+/// Digits in each part of an exact sum ([`available_by_asset`]).
+const PART_DIGITS: usize = 10;
+/// Parts of an exact sum: 4 × 10 digits cover the 39 of `u128::MAX`.
+const PARTS: usize = 4;
+
+/// The tenant's available balances (one vault's, with `vault`) summed per asset, exactly, in
+/// one portable statement.
+///
+/// Neither store can be asked for `SUM(available)` as such: PostgreSQL's `numeric` sum would
+/// do, but SQLite keeps amounts as text, and its `SUM` of text is a float. So each amount is
+/// cut into [`PARTS`] parts of [`PART_DIGITS`] decimal digits (left-padded with zeros first,
+/// so every `substr` starts at a position ≥ 1 and behaves alike on both stores), each part is
+/// summed as an integer (`BIGINT`: PostgreSQL sums it into `numeric`; SQLite into a 64-bit
+/// integer, which cannot overflow below 9.2 × 10⁸ wallets of one asset, and fails rather than
+/// rounds beyond), and [`exact_sum`] puts the parts back together in `u128` with overflow
+/// checks. Columns: `asset_id`, `part0` (lowest digits) … `part3`, each as decimal text.
+pub fn available_by_asset(tenant: TenantId, vault: Option<VaultId>) -> Statement {
+    let padding = "0".repeat(PART_DIGITS * PARTS);
+    let parts: Vec<String> = (0..PARTS)
+        .map(|k| {
+            // In the padded text of length L + 40, part k ends 10k characters from the end.
+            let start = PART_DIGITS * PARTS - PART_DIGITS * k - PART_DIGITS + 1;
+            format!(
+                "CAST(SUM(CAST(substr('{padding}' || CAST(available AS TEXT), \
+                 length(CAST(available AS TEXT)) + {start}, {PART_DIGITS}) AS BIGINT)) AS TEXT) \
+                 AS part{k}"
+            )
+        })
+        .collect();
+    let columns = format!("asset_id, {}", parts.join(", "));
+    scoped(&columns, "wallets", tenant)
+        .filter("vault_id", "vault", vault.map(|v| v.to_string()))
+        .push(" GROUP BY asset_id")
+}
+
+/// Puts the parts of one row of [`available_by_asset`] back together.
+///
+/// # Errors
+/// `Internal` when the sum exceeds `u128` (or a part is not a number: a corrupt row).
+pub fn exact_sum(row: &impl Columns) -> Result<(AssetId, Amount), StoreError> {
+    const NAMES: [&str; PARTS] = ["part0", "part1", "part2", "part3"];
+    let asset = codec::asset(row, "asset_id")?;
+    let overflow = || StoreError::Internal(format!("the {asset} balances sum beyond u128").into());
+    let mut total: u128 = 0;
+    let mut scale: u128 = 1;
+    for (k, name) in NAMES.into_iter().enumerate() {
+        let part: u128 = row
+            .text(name)?
+            .parse()
+            .map_err(|e| crate::corrupt(format_args!("{name}: {e}")))?;
+        if part != 0 {
+            total = part
+                .checked_mul(scale)
+                .and_then(|p| total.checked_add(p))
+                .ok_or_else(overflow)?;
+        }
+        if k + 1 < PARTS {
+            scale *= 10u128.pow(PART_DIGITS as u32);
+        }
+    }
+    Ok((asset, Amount::from_base_units(total)))
 }
 
 /// # Errors
@@ -144,5 +208,16 @@ impl<D: Database> WalletStore for EnvStore<D> {
     ) -> Result<Page<Wallet>, StoreError> {
         let stmt = list(tenant, filter, &page);
         store::page(&self.0, stmt, &page, codec::wallet).await
+    }
+
+    async fn available_by_asset(
+        &self,
+        tenant: TenantId,
+        vault: Option<VaultId>,
+    ) -> Result<Vec<(AssetId, Amount)>, StoreError> {
+        let mut sums = store::all(&self.0, available_by_asset(tenant, vault), exact_sum).await?;
+        // A few rows: ordered by the asset's own order, not its stored spelling.
+        sums.sort_by_key(|(asset, _)| *asset);
+        Ok(sums)
     }
 }

@@ -137,7 +137,10 @@ async fn durable_work_per_request(engine: Engine) {
     }
     let (status, after, more) = counted(&app, balances()).await;
     assert_eq!(status, 200, "{after}");
-    assert_eq!(more, cost, "the report's cost does not grow with the wallets");
+    assert_eq!(
+        more, cost,
+        "the report's cost does not grow with the wallets"
+    );
 
     for (name, cost) in &report {
         println!(
