@@ -383,12 +383,23 @@ impl AddressService {
             }
             Err(e) => return Err(e.into()),
         };
-        let (address, address_created) = match tx.find_primary_address(wallet.id).await {
+        // A wallet created in this transaction (under the minting lock) has no address yet:
+        // nothing to look up, and its first address is index 0 (issue 18: two statements fewer).
+        let primary = if wallet_created {
+            Err(StoreError::NotFound)
+        } else {
+            tx.find_primary_address(wallet.id).await
+        };
+        let (address, address_created) = match primary {
             Ok(existing) => (existing, false),
-            Err(StoreError::NotFound) => (
-                self.mint(tx.as_mut(), &wallet, address_label, now).await?,
-                true,
-            ),
+            Err(StoreError::NotFound) => {
+                let index = if wallet_created { Some(0) } else { None };
+                (
+                    self.mint_at(tx.as_mut(), &wallet, address_label, now, index)
+                        .await?,
+                    true,
+                )
+            }
             Err(e) => return Err(e.into()),
         };
         if wallet_created {
@@ -451,7 +462,23 @@ impl AddressService {
         label: Option<Label>,
         now: OffsetDateTime,
     ) -> Result<DepositAddress, Error> {
-        let index = tx.count_addresses(wallet.id).await?;
+        self.mint_at(tx, wallet, label, now, None).await
+    }
+
+    /// [`mint`](AddressService::mint) at `index` when the caller knows it (a wallet created in
+    /// this transaction: 0), else at the count of the wallet's addresses.
+    async fn mint_at(
+        &self,
+        tx: &mut dyn StoreTx,
+        wallet: &Wallet,
+        label: Option<Label>,
+        now: OffsetDateTime,
+        index: Option<u32>,
+    ) -> Result<DepositAddress, Error> {
+        let index = match index {
+            Some(index) => index,
+            None => tx.count_addresses(wallet.id).await?,
+        };
         // Counted under the minting lock, so racing mints cannot both pass the cap.
         if u64::from(index) >= u64::from(self.max_addresses_per_wallet) {
             return Err(Error::Refused {

@@ -157,7 +157,7 @@ async fn durable_work_per_request(engine: Engine) {
     // address is ensured.
     let lock = u64::from(!sqlite);
     let expected = vec![
-        ("connect mint (new user)", (17 + lock, 2, 3)),
+        ("connect mint (new user)", (15 + lock, 2, 3)),
         ("idempotent replay", (5, 0, 1)),
         ("connect mint (existing user)", (10 + lock, 2, 2)),
         ("GET address by id", (4, 0, 0)),
