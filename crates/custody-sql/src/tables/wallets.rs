@@ -62,31 +62,18 @@ const PART_DIGITS: usize = 10;
 const PARTS: usize = 4;
 
 /// The tenant's available balances (one vault's, with `vault`) summed per asset, exactly, in
-/// one portable statement.
+/// one statement.
 ///
-/// Neither store can be asked for `SUM(available)` as such: PostgreSQL's `numeric` sum would
-/// do, but SQLite keeps amounts as text, and its `SUM` of text is a float. So each amount is
-/// cut into [`PARTS`] parts of [`PART_DIGITS`] decimal digits (left-padded with zeros first,
-/// so every `substr` starts at a position ≥ 1 and behaves alike on both stores), each part is
-/// summed as an integer (`BIGINT`: PostgreSQL sums it into `numeric`; SQLite into a 64-bit
-/// integer, which cannot overflow below 9.2 × 10⁸ wallets of one asset, and fails rather than
-/// rounds beyond), and [`exact_sum`] puts the parts back together in `u128` with overflow
-/// checks. Columns: `asset_id`, `part0` (lowest digits) … `part3`, each as decimal text.
+/// `SUM(available)` is exact on PostgreSQL (`numeric`), which the dialect uses as it is. SQLite
+/// keeps amounts as text, and its `SUM` of text is a float; so there each amount is cut into
+/// [`PARTS`] parts of [`PART_DIGITS`] decimal digits, each part summed as an integer (a 64-bit
+/// sum, which cannot overflow below 9.2 × 10⁸ wallets of one asset, and fails rather than
+/// rounds beyond; see [`Dialect::exact_sum`](crate::Dialect::exact_sum)). Either way the
+/// columns are `asset_id` and `part0` (lowest digits) … `part3` as decimal text, which
+/// [`exact_sum`] puts back together in `u128` with overflow checks.
 pub fn available_by_asset(tenant: TenantId, vault: Option<VaultId>) -> Statement {
-    let padding = "0".repeat(PART_DIGITS * PARTS);
-    let parts: Vec<String> = (0..PARTS)
-        .map(|k| {
-            // In the padded text of length L + 40, part k ends 10k characters from the end.
-            let start = PART_DIGITS * PARTS - PART_DIGITS * k - PART_DIGITS + 1;
-            format!(
-                "CAST(SUM(CAST(substr('{padding}' || CAST(available AS TEXT), \
-                 length(CAST(available AS TEXT)) + {start}, {PART_DIGITS}) AS BIGINT)) AS TEXT) \
-                 AS part{k}"
-            )
-        })
-        .collect();
-    let columns = format!("asset_id, {}", parts.join(", "));
-    scoped(&columns, "wallets", tenant)
+    scoped("asset_id, {exact_sum}", "wallets", tenant)
+        .exact_sum("available", [PARTS, PART_DIGITS])
         .filter("vault_id", "vault", vault.map(|v| v.to_string()))
         .push(" GROUP BY asset_id")
 }
@@ -102,10 +89,15 @@ pub fn exact_sum(row: &impl Columns) -> Result<(AssetId, Amount), StoreError> {
     let mut total: u128 = 0;
     let mut scale: u128 = 1;
     for (k, name) in NAMES.into_iter().enumerate() {
-        let part: u128 = row
-            .text(name)?
-            .parse()
-            .map_err(|e| crate::corrupt(format_args!("{name}: {e}")))?;
+        let raw = row.text(name)?;
+        let part: u128 = match raw.parse() {
+            Ok(part) => part,
+            // All digits, too many of them: a sum beyond u128 (PostgreSQL's in `part0`).
+            Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(overflow())
+            }
+            Err(e) => return Err(crate::corrupt(format_args!("{name}: {e}"))),
+        };
         if part != 0 {
             total = part
                 .checked_mul(scale)

@@ -198,9 +198,7 @@ fn minting_tx_for_new_wallet_in(
 
 /// The vault part of a first sight: finds nothing, inserts the lazy vault (no events, no
 /// commit expected yet).
-fn vault_creating_tx_uncommitted(
-    treasury: bool,
-) -> (MockStoreTx, Shared<Vault>, Option<Arc<Mutex<Vec<Event>>>>) {
+fn vault_creating_tx_uncommitted(treasury: bool) -> (MockStoreTx, Shared<Vault>) {
     let mut tx = MockStoreTx::new();
     if treasury {
         tx.expect_find_treasury_vault()
@@ -221,14 +219,14 @@ fn vault_creating_tx_uncommitted(
         sink.lock().unwrap().push(v.clone());
         Ok(())
     });
-    (tx, vaults, None)
+    (tx, vaults)
 }
 
 /// Issue 18: the one transaction of a first sight: finds no vault, inserts the lazy vault, and
 /// (that vault being invisible to others until commit) creates the wallet and mints index 0
 /// without the minting lock, the shared vault read or any wallet or address lookup.
 fn fresh_vault_minting_tx(treasury: bool, asset: AssetId) -> (MintTx, Shared<Vault>) {
-    let (mut tx, vaults, _) = vault_creating_tx_uncommitted(treasury);
+    let (mut tx, vaults) = vault_creating_tx_uncommitted(treasury);
     tx.expect_lock_address_minting().never();
     tx.expect_share_vault().never();
     tx.expect_lock_vault().never();
