@@ -57,9 +57,9 @@ pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Stat
 }
 
 /// Digits in each part of an exact sum ([`available_by_asset`]).
-const PART_DIGITS: usize = 10;
+pub const PART_DIGITS: usize = 10;
 /// Parts of an exact sum: 4 × 10 digits cover the 39 of `u128::MAX`.
-const PARTS: usize = 4;
+pub const PARTS: usize = 4;
 
 /// The tenant's available balances (one vault's, with `vault`) summed per asset, exactly, in
 /// one statement.
