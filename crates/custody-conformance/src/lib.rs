@@ -81,6 +81,7 @@ macro_rules! conformance_suite {
             wallets_update_balances_version_rule,
             wallets_unique_vault_asset,
             wallets_list_filters_pagination,
+            wallets_available_by_asset_sums_exactly,
             // Deposit addresses.
             addresses_insert_find_count,
             addresses_find_by_chain_address,

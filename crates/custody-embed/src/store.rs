@@ -122,6 +122,17 @@ impl Store {
         }
     }
 
+    /// Statements, transactions and commits sent to the store so far (issue 18: the durable
+    /// work of a request is the difference of two snapshots). `None` for an outside adapter,
+    /// which is not counted.
+    pub fn statement_counts(&self) -> Option<custody_sql::StatementCounts> {
+        match self {
+            Store::Sqlite(s) => Some(s.statement_counts()),
+            Store::Postgres(s) => Some(s.statement_counts()),
+            Store::Other(_) => None,
+        }
+    }
+
     /// The engine's name, for logs.
     pub fn engine(&self) -> &'static str {
         match self {

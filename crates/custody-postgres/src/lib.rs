@@ -64,12 +64,13 @@ pub mod testing;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use custody_core::environment::Environment;
 use custody_core::ports::{EnvironmentStores, SharedStores, StoreError};
+use custody_sql::{Counted, EnvStore, SharedStore, StatementCounter, StatementCounts};
 pub use custody_sql::{DatabaseUrl, MasterKey};
-use custody_sql::{EnvStore, SharedStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
@@ -116,6 +117,7 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: PgPool,
     master: MasterKey,
+    counter: Arc<StatementCounter>,
 }
 
 impl fmt::Debug for PgStore {
@@ -163,7 +165,11 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(db_err)?;
-        Ok(PgStore { pool, master })
+        Ok(PgStore {
+            pool,
+            master,
+            counter: Arc::default(),
+        })
     }
 
     /// Applies the schema migrations in `migrations/postgres/` that have not run yet. Safe to
@@ -200,7 +206,7 @@ impl PgStore {
             pool: self.pool.clone(),
             env: None,
         };
-        SharedStore::ports(db, self.master.clone())
+        SharedStore::ports(Counted::new(db, self.counter.clone()), self.master.clone())
     }
 
     /// Every environment-bound port, bound to `env`: no handle here can see the other
@@ -210,7 +216,14 @@ impl PgStore {
             pool: self.pool.clone(),
             env: Some(env),
         };
-        EnvStore::ports(db, env)
+        EnvStore::ports(Counted::new(db, self.counter.clone()), env)
+    }
+
+    /// Statements, transactions and commits sent through this store's handles since it was
+    /// connected (every handle of every clone): the durable work of a request is the
+    /// difference of two snapshots (see [`custody_sql::counted`]).
+    pub fn statement_counts(&self) -> StatementCounts {
+        self.counter.snapshot()
     }
 
     /// Closes the pool: waits for checked-out connections to be returned, then closes them.

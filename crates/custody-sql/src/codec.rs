@@ -104,7 +104,7 @@ pub fn amount(row: &impl Columns, col: &str) -> Result<Amount, StoreError> {
     parsed(col, Amount::parse_base_units(&row.text(col)?))
 }
 
-fn asset(row: &impl Columns, col: &str) -> Result<AssetId, StoreError> {
+pub(crate) fn asset(row: &impl Columns, col: &str) -> Result<AssetId, StoreError> {
     let raw = row.text(col)?;
     parsed(col, AssetId::parse(&raw))
 }

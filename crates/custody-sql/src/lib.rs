@@ -15,6 +15,7 @@
 //! [`redact`] (database URLs without their passwords, for `Debug` and logs).
 
 pub mod codec;
+pub mod counted;
 pub mod errors;
 pub mod names;
 pub mod page;
@@ -25,6 +26,7 @@ pub mod store;
 pub mod tables;
 
 pub use codec::Columns;
+pub use counted::{Counted, StatementCounter, StatementCounts};
 pub use errors::{corrupt, translate};
 pub use page::paged;
 pub use redact::DatabaseUrl;

@@ -51,6 +51,11 @@ pub trait Database: Send + Sync + 'static {
 pub trait Transaction: Send + 'static {
     type Row: Columns + Send;
 
+    /// Whether [`lock_address_minting`](Transaction::lock_address_minting) sends a statement
+    /// (PostgreSQL's advisory lock) or is free (SQLite's writer lock is already held); for
+    /// [`Counted`](crate::counted::Counted).
+    const MINTING_LOCK_IS_A_STATEMENT: bool = true;
+
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
 
     /// The first row (statements here ask for one).

@@ -98,6 +98,8 @@ pub(crate) struct SqliteTx {
 impl Transaction for SqliteTx {
     type Row = Row;
 
+    const MINTING_LOCK_IS_A_STATEMENT: bool = false;
+
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&mut *self.tx).await;

@@ -70,7 +70,7 @@ mod error;
 pub mod files;
 mod row;
 
-use custody_sql::{EnvStore, SharedStore};
+use custody_sql::{Counted, EnvStore, SharedStore, StatementCounter, StatementCounts};
 use db::SqliteDb;
 use error::db_err;
 
@@ -99,6 +99,8 @@ pub(crate) struct Inner {
     pub(crate) master: MasterKey,
     /// The database file, or `:memory:`; for `Debug` and error messages.
     location: String,
+    /// What every handle sends ([`SqliteStore::statement_counts`]).
+    pub(crate) counter: Arc<StatementCounter>,
 }
 
 impl Inner {
@@ -262,6 +264,7 @@ impl SqliteStore {
                 reader,
                 master,
                 location,
+                counter: Arc::default(),
             }),
         })
     }
@@ -288,6 +291,7 @@ impl SqliteStore {
                 reader: pool,
                 master,
                 location: ":memory:".to_owned(),
+                counter: Arc::default(),
             }),
         })
     }
@@ -333,6 +337,7 @@ impl SqliteStore {
             inner: self.inner.clone(),
             env: None,
         };
+        let db = Counted::new(db, self.inner.counter.clone());
         SharedStore::ports(db, self.inner.master.clone())
     }
 
@@ -343,7 +348,14 @@ impl SqliteStore {
             inner: self.inner.clone(),
             env: Some(env),
         };
-        EnvStore::ports(db, env)
+        EnvStore::ports(Counted::new(db, self.inner.counter.clone()), env)
+    }
+
+    /// Statements, transactions and commits sent through this store's handles since it was
+    /// opened (every handle of every clone): the durable work of a request is the difference
+    /// of two snapshots (see [`custody_sql::counted`]).
+    pub fn statement_counts(&self) -> StatementCounts {
+        self.inner.counter.snapshot()
     }
 }
 

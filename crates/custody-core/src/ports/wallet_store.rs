@@ -3,6 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amount::Amount;
 use crate::asset::AssetId;
 use crate::id::{TenantId, VaultId, WalletId};
 use crate::page::{Page, PageRequest};
@@ -37,6 +38,19 @@ pub trait WalletStore: Send + Sync {
         filter: &WalletFilter,
         page: PageRequest,
     ) -> Result<Page<Wallet>, StoreError>;
+
+    /// The available balances of the tenant's wallets (only `vault`'s, when given), summed per
+    /// asset: one line per asset some wallet holds (zero included), in [`AssetId`] order. Read in
+    /// one statement, so from one snapshot, and exact: amounts are summed as integers in base
+    /// units, never through a float, whatever the number of wallets.
+    ///
+    /// # Errors
+    /// `Internal` when a sum exceeds what an [`Amount`] can hold (`u128`); store trouble.
+    async fn available_by_asset(
+        &self,
+        tenant: TenantId,
+        vault: Option<VaultId>,
+    ) -> Result<Vec<(AssetId, Amount)>, StoreError>;
 }
 
 /// Shared handle.

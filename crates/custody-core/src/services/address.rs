@@ -1,19 +1,25 @@
 //! Deposit addresses: ensuring a wallet's primary address, minting extra ones, reading them.
 //!
 //! `ensure_primary_address` is the operation all three dialects converge on. It is idempotent
-//! on (vault, asset, network) by itself, independently of any `Idempotency-Key`:
-//! 1. the vault is resolved (found, or created lazily for a Connect `external_ref` or the
-//!    treasury) in its own short transaction, so a race between two creators ends with one
-//!    vault and the loser re-reading it;
-//! 2. a second transaction takes the minting lock for (vault, asset), then the vault under a
-//!    shared lock and checks it may receive (so an archive cannot commit between that check
-//!    and our commit), finds or creates the wallet, and returns the existing primary address if
-//!    there is one;
+//! on (vault, asset, network) by itself, independently of any `Idempotency-Key`, and runs in
+//! ONE transaction (issue 18: one commit per request):
+//! 1. the vault is resolved: a vault named by id (or through a wallet) beforehand; a Connect
+//!    `external_ref` or the treasury inside the transaction, found or inserted there with its
+//!    `vault.created` event. Two racing creators: the loser's insert conflicts (PostgreSQL makes
+//!    it wait for the winner's commit first), its transaction ends, and its second attempt
+//!    finds the winner's vault;
+//! 2. for an existing vault, the transaction takes the minting lock for (vault, asset), then
+//!    the vault under a shared lock and checks it may receive (so an archive cannot commit
+//!    between that check and our commit), finds or creates the wallet, and returns the
+//!    existing primary address if there is one. A vault created by this transaction is
+//!    invisible to every other until commit, so it needs neither the lock nor the check, and
+//!    a wallet created here has no address to look up or count;
 //! 3. only otherwise does it call the provider, *while holding the lock*, so two racing
-//!    requests mint once; the address, its events and the idempotency record commit together.
+//!    requests mint once; vault, wallet, address, their events and the idempotency record
+//!    commit together.
 //!
-//! A provider failure rolls everything back (including a wallet created in step 2), so a retry
-//! starts clean.
+//! A provider failure rolls everything back (a vault or wallet created in this request
+//! included), so a retry starts clean.
 //!
 //! Locks follow the address-minting order of [`StoreTx`]: minting lock → vault (shared) →
 //! wallet rows. No other store handle is used while a minting transaction is open.
@@ -349,31 +355,97 @@ impl AddressService {
         T: From<Provisioned<(Wallet, DepositAddress)>>,
     {
         self.require_enabled(caller.tenant_id, asset).await?;
-        // Whether the vault may receive is decided inside the minting transaction below, not on
-        // this read: an archive committing in between would otherwise still get a wallet.
-        let vault_id = self.resolve_vault(caller, target, asset).await?.id;
+        // A vault named by id (or through a wallet) is resolved before the unit of work; a
+        // customer or treasury vault is found or created inside it (issue 18: one commit per
+        // request). Two attempts: the second only runs when a concurrent request created the
+        // same vault between our read and our insert, and then it finds that vault.
+        for _ in 0..2 {
+            let named = match target {
+                AddressTarget::Vault(_) | AddressTarget::Wallet(_) => {
+                    // Whether the vault may receive is decided inside the minting transaction
+                    // below, not on this read: an archive committing in between would otherwise
+                    // still get a wallet.
+                    Some(self.resolve_vault(caller, target, asset).await?.id)
+                }
+                AddressTarget::Customer(_) | AddressTarget::Treasury => None,
+            };
+            let now = self.clock.now();
+            let mut tx = self.uow.begin().await?;
+            let (vault_id, fresh_vault) = match named {
+                Some(id) => (id, None),
+                None => match self
+                    .find_or_create_vault(tx.as_mut(), caller, target, now)
+                    .await?
+                {
+                    Lazy::Found(vault) => (vault.id, None),
+                    Lazy::Created(vault) => (vault.id, Some(vault)),
+                    Lazy::Raced => continue,
+                },
+            };
+            return self
+                .ensure_locked(
+                    caller,
+                    tx,
+                    vault_id,
+                    fresh_vault,
+                    asset,
+                    (wallet_label, address_label),
+                    idempotency,
+                    now,
+                )
+                .await;
+        }
+        Err(Error::Internal("vault creation kept conflicting".into()))
+    }
 
-        let now = self.clock.now();
-        let mut tx = self.uow.begin().await?;
-        // Serialises every ensure for this (vault, asset) until commit: the check below and the
-        // provider call happen under it. Address-minting lock order: minting lock → vault
-        // (shared) → wallet rows.
-        tx.lock_address_minting(vault_id, asset).await?;
-        // The shared lock keeps the status we check until commit (an archive takes the vault
-        // exclusively, so it waits for us), while concurrent provisioning and transfers in the
-        // same vault still proceed.
-        let vault = tx
-            .share_vault(caller.tenant_id, vault_id)
-            .await
-            .map_err(Error::from_store(ResourceKind::Vault))?;
-        vault.ensure_can_receive()?;
-        let (wallet, wallet_created) = match tx.find_wallet(vault.id, asset).await {
-            Ok(wallet) => (wallet, false),
-            Err(StoreError::NotFound) => {
+    /// The rest of [`ensure_in_vault`](AddressService::ensure_in_vault), in its unit of work:
+    /// `fresh_vault` is a vault this transaction has just created (no other transaction can see
+    /// it before commit, so it needs neither the minting lock nor a status check, and holds no
+    /// wallet).
+    #[allow(clippy::too_many_arguments)]
+    async fn ensure_locked<T>(
+        &self,
+        caller: &Caller,
+        mut tx: Box<dyn StoreTx>,
+        vault_id: VaultId,
+        fresh_vault: Option<Vault>,
+        asset: AssetId,
+        (wallet_label, address_label): (Option<Label>, Option<Label>),
+        idempotency: Option<IdempotentWrite<'_, T>>,
+        now: OffsetDateTime,
+    ) -> Result<Provisioned<(Wallet, DepositAddress)>, Error>
+    where
+        T: From<Provisioned<(Wallet, DepositAddress)>>,
+    {
+        let existing_wallet = match &fresh_vault {
+            Some(_) => None,
+            None => {
+                // Serialises every ensure for this (vault, asset) until commit: the check below
+                // and the provider call happen under it. Address-minting lock order: minting
+                // lock → vault (shared) → wallet rows.
+                tx.lock_address_minting(vault_id, asset).await?;
+                // The shared lock keeps the status we check until commit (an archive takes the
+                // vault exclusively, so it waits for us), while concurrent provisioning and
+                // transfers in the same vault still proceed.
+                let vault = tx
+                    .share_vault(caller.tenant_id, vault_id)
+                    .await
+                    .map_err(Error::from_store(ResourceKind::Vault))?;
+                vault.ensure_can_receive()?;
+                match tx.find_wallet(vault.id, asset).await {
+                    Ok(wallet) => Some(wallet),
+                    Err(StoreError::NotFound) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let (wallet, wallet_created) = match existing_wallet {
+            Some(wallet) => (wallet, false),
+            None => {
                 let wallet = new_wallet(
                     self.ids.ulid(),
                     caller.tenant_id,
-                    vault.id,
+                    vault_id,
                     asset,
                     wallet_label,
                     now,
@@ -381,16 +453,38 @@ impl AddressService {
                 tx.insert_wallet(&wallet).await?;
                 (wallet, true)
             }
-            Err(e) => return Err(e.into()),
         };
-        let (address, address_created) = match tx.find_primary_address(wallet.id).await {
+        // A wallet created in this transaction (under the minting lock) has no address yet:
+        // nothing to look up, and its first address is index 0 (issue 18: two statements fewer).
+        let primary = if wallet_created {
+            Err(StoreError::NotFound)
+        } else {
+            tx.find_primary_address(wallet.id).await
+        };
+        let (address, address_created) = match primary {
             Ok(existing) => (existing, false),
-            Err(StoreError::NotFound) => (
-                self.mint(tx.as_mut(), &wallet, address_label, now).await?,
-                true,
-            ),
+            Err(StoreError::NotFound) => {
+                let index = if wallet_created { Some(0) } else { None };
+                (
+                    self.mint_at(tx.as_mut(), &wallet, address_label, now, index)
+                        .await?,
+                    true,
+                )
+            }
             Err(e) => return Err(e.into()),
         };
+        if let Some(vault) = &fresh_vault {
+            emit(
+                tx.as_mut(),
+                self.events(),
+                caller.tenant_id,
+                EventType::VaultCreated,
+                Subject::Vault(vault),
+                None,
+                now,
+            )
+            .await?;
+        }
         if wallet_created {
             // After minting the primary address: the Platform API shows a wallet with its
             // `depositAddress`, and so does the event.
@@ -451,7 +545,23 @@ impl AddressService {
         label: Option<Label>,
         now: OffsetDateTime,
     ) -> Result<DepositAddress, Error> {
-        let index = tx.count_addresses(wallet.id).await?;
+        self.mint_at(tx, wallet, label, now, None).await
+    }
+
+    /// [`mint`](AddressService::mint) at `index` when the caller knows it (a wallet created in
+    /// this transaction: 0), else at the count of the wallet's addresses.
+    async fn mint_at(
+        &self,
+        tx: &mut dyn StoreTx,
+        wallet: &Wallet,
+        label: Option<Label>,
+        now: OffsetDateTime,
+        index: Option<u32>,
+    ) -> Result<DepositAddress, Error> {
+        let index = match index {
+            Some(index) => index,
+            None => tx.count_addresses(wallet.id).await?,
+        };
         // Counted under the minting lock, so racing mints cannot both pass the cap.
         if u64::from(index) >= u64::from(self.max_addresses_per_wallet) {
             return Err(Error::Refused {
@@ -561,47 +671,46 @@ impl AddressService {
                 // Read-only: dropping the transaction releases the locks.
                 Ok(vault)
             }
-            AddressTarget::Customer(_) | AddressTarget::Treasury => {
-                // Two attempts: the second only runs when a concurrent request created the vault
-                // between our read and our insert, and then it finds that vault.
-                for _ in 0..2 {
-                    let mut tx = self.uow.begin().await?;
-                    let found = match target {
-                        AddressTarget::Customer(r) => {
-                            tx.find_vault_by_external_ref(tenant, r).await
-                        }
-                        _ => tx.find_treasury_vault(tenant).await,
-                    };
-                    match found {
-                        Ok(vault) => return Ok(vault),
-                        Err(StoreError::NotFound) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    let now = self.clock.now();
-                    let vault = new_lazy_vault(self.ids.ulid(), tenant, target, now);
-                    match tx.insert_vault(&vault).await {
-                        Ok(()) => {
-                            emit(
-                                tx.as_mut(),
-                                self.events(),
-                                tenant,
-                                EventType::VaultCreated,
-                                Subject::Vault(&vault),
-                                None,
-                                now,
-                            )
-                            .await?;
-                            tx.commit().await?;
-                            return Ok(vault);
-                        }
-                        Err(StoreError::Conflict { .. }) => continue,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Err(Error::Internal("vault creation kept conflicting".into()))
-            }
+            AddressTarget::Customer(_) | AddressTarget::Treasury => Err(Error::Internal(
+                "a customer or treasury vault is resolved in the unit of work".into(),
+            )),
         }
     }
+
+    /// Finds the customer or treasury vault `target` names in `tx`, or inserts it there.
+    /// `Raced` when a concurrent request created it first (the insert conflicted, which ends
+    /// the unit of work: the caller starts again and finds it).
+    async fn find_or_create_vault(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        target: &AddressTarget,
+        now: OffsetDateTime,
+    ) -> Result<Lazy, Error> {
+        let tenant = caller.tenant_id;
+        let found = match target {
+            AddressTarget::Customer(r) => tx.find_vault_by_external_ref(tenant, r).await,
+            _ => tx.find_treasury_vault(tenant).await,
+        };
+        match found {
+            Ok(vault) => return Ok(Lazy::Found(vault)),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let vault = new_lazy_vault(self.ids.ulid(), tenant, target, now);
+        match tx.insert_vault(&vault).await {
+            Ok(()) => Ok(Lazy::Created(vault)),
+            Err(StoreError::Conflict { .. }) => Ok(Lazy::Raced),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What [`AddressService::find_or_create_vault`] did.
+enum Lazy {
+    Found(Vault),
+    Created(Vault),
+    Raced,
 }
 
 impl From<Provisioned<(Wallet, DepositAddress)>> for Provisioned<DepositAddress> {

@@ -15,10 +15,7 @@ use crate::api_key::Scope;
 use crate::asset::AssetId;
 use crate::caller::Caller;
 use crate::error::Error;
-use crate::page::{PageRequest, MAX_LIMIT};
-use crate::ports::{
-    DynClock, DynPriceFeed, DynVaultStore, DynWalletStore, StoreError, WalletFilter,
-};
+use crate::ports::{DynClock, DynPriceFeed, DynVaultStore, DynWalletStore, StoreError};
 use crate::text::ExternalRef;
 
 /// Decimal places of fiat totals.
@@ -104,29 +101,14 @@ impl BalanceService {
                 Err(e) => return Err(e.into()),
             },
         };
-        let filter = WalletFilter {
-            vault_id,
-            asset: None,
-        };
-        let page_after = |after| {
-            PageRequest::new(Some(MAX_LIMIT), after, None)
-                .map_err(|e| Error::Internal(e.to_string()))
-        };
-        let mut sums: BTreeMap<AssetId, Amount> = BTreeMap::new();
-        let mut page = page_after(None)?;
-        loop {
-            let batch = self.wallets.list(caller.tenant_id, &filter, page).await?;
-            for wallet in &batch.items {
-                let sum = sums.entry(wallet.asset).or_insert(Amount::ZERO);
-                *sum = sum
-                    .checked_add(wallet.balances.available)
-                    .ok_or_else(|| Error::Internal("balance sum overflows u128".into()))?;
-            }
-            match (batch.has_more, batch.items.last()) {
-                (true, Some(last)) => page = page_after(Some(last.id.ulid()))?,
-                _ => break,
-            }
-        }
+        // One statement, one snapshot, summed exactly in the store: the cost does not grow
+        // with the tenant's wallets (issue 18).
+        let sums: BTreeMap<AssetId, Amount> = self
+            .wallets
+            .available_by_asset(caller.tenant_id, vault_id)
+            .await?
+            .into_iter()
+            .collect();
         Ok(self.value(external_ref, sums).await)
     }
 

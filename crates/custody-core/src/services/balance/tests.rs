@@ -4,7 +4,6 @@ use rust_decimal::Decimal;
 
 use super::*;
 use crate::asset::AssetSymbol;
-use crate::page::{Cursor, Page};
 use crate::ports::{MockPriceFeed, MockVaultStore, MockWalletStore, ProviderError};
 use crate::services::test_support::*;
 use crate::vault::VaultStatus;
@@ -13,16 +12,11 @@ fn dec(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-fn funded(
-    n: u128,
-    vault: crate::id::VaultId,
-    asset: AssetId,
-    units: u128,
-) -> crate::wallet::Wallet {
-    let mut w = wallet(wallet_id(n), vault, asset);
-    w.balances.available = Amount::from_base_units(units);
-    w.balances.pending = Amount::from_base_units(999);
-    w
+fn sums(lines: &[(AssetId, u128)]) -> Vec<(AssetId, Amount)> {
+    lines
+        .iter()
+        .map(|(asset, units)| (*asset, Amount::from_base_units(*units)))
+        .collect()
 }
 
 fn prices(table: &'static [(&'static str, &'static str, &'static str)]) -> MockPriceFeed {
@@ -52,21 +46,19 @@ fn service(
 
 #[tokio::test]
 async fn tenant_wide_sums_available_per_asset_and_values_every_currency() {
-    let v1 = vault_id(1);
-    let v2 = vault_id(2);
     let mut wallets = MockWalletStore::new();
-    wallets.expect_list().returning(move |t, filter, _| {
-        assert_eq!(t, tenant());
-        assert_eq!(filter.vault_id, None);
-        Ok(Page {
-            items: vec![
-                funded(1, v1, usdt_eth(), 1_500_000),
-                funded(2, v2, usdt_eth(), 500_000),
-                funded(3, v2, asset("XAUT_ETHEREUM"), 10_000),
-            ],
-            has_more: false,
-        })
-    });
+    // The store sums per asset over every vault (its conformance checks prove it).
+    wallets
+        .expect_available_by_asset()
+        .times(1)
+        .returning(move |t, vault| {
+            assert_eq!(t, tenant());
+            assert_eq!(vault, None);
+            Ok(sums(&[
+                (usdt_eth(), 2_000_000),
+                (asset("XAUT_ETHEREUM"), 10_000),
+            ]))
+        });
     let feed = prices(&[
         ("USDT", "usd", "1"),
         ("XAUT", "usd", "2650"),
@@ -100,14 +92,11 @@ async fn tenant_wide_sums_available_per_asset_and_values_every_currency() {
 #[tokio::test]
 async fn a_currency_is_left_out_when_any_line_cannot_be_valued() {
     let mut wallets = MockWalletStore::new();
-    wallets.expect_list().returning(|_, _, _| {
-        Ok(Page {
-            items: vec![
-                funded(1, vault_id(1), usdt_eth(), 1_000_000),
-                funded(2, vault_id(1), asset("XAUT_ETHEREUM"), 1_000_000),
-            ],
-            has_more: false,
-        })
+    wallets.expect_available_by_asset().returning(|_, _| {
+        Ok(sums(&[
+            (usdt_eth(), 1_000_000),
+            (asset("XAUT_ETHEREUM"), 1_000_000),
+        ]))
     });
     // usd: both priced; pen: gold unpriced.
     let feed = prices(&[
@@ -126,12 +115,9 @@ async fn a_currency_is_left_out_when_any_line_cannot_be_valued() {
 #[tokio::test]
 async fn a_failing_feed_leaves_every_currency_out_but_still_reports_amounts() {
     let mut wallets = MockWalletStore::new();
-    wallets.expect_list().returning(|_, _, _| {
-        Ok(Page {
-            items: vec![funded(1, vault_id(1), usdt_eth(), 7)],
-            has_more: false,
-        })
-    });
+    wallets
+        .expect_available_by_asset()
+        .returning(|_, _| Ok(sums(&[(usdt_eth(), 7)])));
     let mut feed = MockPriceFeed::new();
     feed.expect_spot()
         .returning(|_, _| Err(ProviderError::Unavailable("feed down".into())));
@@ -157,13 +143,13 @@ async fn one_customer_reads_only_its_vault_and_an_unknown_reference_holds_nothin
         }
     });
     let mut wallets = MockWalletStore::new();
-    wallets.expect_list().times(1).returning(|_, filter, _| {
-        assert_eq!(filter.vault_id, Some(vault_id(7)));
-        Ok(Page {
-            items: vec![funded(1, vault_id(7), usdt_eth(), 3_000_000)],
-            has_more: false,
-        })
-    });
+    wallets
+        .expect_available_by_asset()
+        .times(1)
+        .returning(|_, vault| {
+            assert_eq!(vault, Some(vault_id(7)));
+            Ok(sums(&[(usdt_eth(), 3_000_000)]))
+        });
     let svc = service(
         vaults,
         wallets,
@@ -180,30 +166,20 @@ async fn one_customer_reads_only_its_vault_and_an_unknown_reference_holds_nothin
 }
 
 #[tokio::test]
-async fn pages_through_every_wallet() {
+async fn reads_the_sums_in_one_store_call_however_many_wallets() {
+    // Issue 18: no paging through wallets; the store's per-asset sums are the lines, as they
+    // are (an amount beyond 2^64 included: the sums are exact integers).
     let mut wallets = MockWalletStore::new();
-    let mut calls = 0;
-    wallets.expect_list().times(2).returning(move |_, _, page| {
-        calls += 1;
-        if calls == 1 {
-            assert!(page.cursor().is_none());
-            Ok(Page {
-                items: vec![funded(1, vault_id(1), usdt_eth(), 1)],
-                has_more: true,
-            })
-        } else {
-            assert_eq!(page.cursor(), Some(Cursor::After(wallet_id(1).ulid())));
-            Ok(Page {
-                items: vec![funded(2, vault_id(2), usdt_eth(), 2)],
-                has_more: false,
-            })
-        }
-    });
+    let big = u128::from(u64::MAX) * 3;
+    wallets
+        .expect_available_by_asset()
+        .times(1)
+        .returning(move |_, _| Ok(sums(&[(usdt_eth(), big)])));
     let report = service(MockVaultStore::new(), wallets, prices(&[]))
         .report(&caller(), None)
         .await
         .unwrap();
-    assert_eq!(report.lines[0].amount, Amount::from_base_units(3));
+    assert_eq!(report.lines[0].amount, Amount::from_base_units(big));
     assert_eq!(AssetSymbol::Usdt, report.lines[0].asset.symbol());
 }
 

@@ -16,6 +16,7 @@ use crate::on_both_stores;
 
 mod address_book;
 mod assets;
+mod durable_work;
 mod events;
 mod sandbox;
 mod sandbox_chain;
