@@ -48,6 +48,12 @@ pub struct Settings {
     /// Outbound webhook delivery (docs/webhooks.md, docs/operations.md).
     #[serde(default)]
     pub webhooks: WebhooksSettings,
+    /// The Prometheus listener (docs/operations.md, "Metrics").
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsSettings,
+    /// `/readyz`'s worker bound (docs/operations.md, "Health and readiness").
+    #[serde(default)]
+    pub readiness: crate::readiness::ReadinessSettings,
 }
 
 /// The webhook delivery worker of `custody serve`, one per environment.

@@ -28,7 +28,8 @@ pub async fn transactions_withdrawal_queue_counts_open_ones(stores: StoreHandles
         .advance(TransactionStatus::PendingSignature, at(50))
         .expect("hand over");
     let mut done = withdrawal(&w, 43, 4);
-    done.advance(TransactionStatus::Failed, at(44)).expect("fail");
+    done.advance(TransactionStatus::Failed, at(44))
+        .expect("fail");
     commit_transactions(env, &[&submitted_new, &submitted_old, &signing, &done]).await;
     let mut tx = env.uow.begin().await.expect("begin");
     tx.flag_for_reconciliation(signing.id, "unknown outcome", at(60))
@@ -117,7 +118,12 @@ pub async fn outbox_backlog_counts_pending_and_due(stores: StoreHandles) {
     assert_eq!((backlog.pending, backlog.due), (4, 3));
     assert!(backlog.oldest_due_at.is_some());
     assert_eq!(
-        stores.sandbox.outbox.backlog(at(100_002)).await.expect("sandbox"),
+        stores
+            .sandbox
+            .outbox
+            .backlog(at(100_002))
+            .await
+            .expect("sandbox"),
         OutboxBacklog::default(),
         "the other environment's events are not counted"
     );

@@ -417,7 +417,9 @@ impl<D: Database> TransactionStore for EnvStore<D> {
         store::all(&self.0, unattributed(limit), codec::unattributed_deposit).await
     }
 
-    async fn withdrawal_queue(&self) -> Result<Vec<custody_core::work::WithdrawalQueue>, StoreError> {
+    async fn withdrawal_queue(
+        &self,
+    ) -> Result<Vec<custody_core::work::WithdrawalQueue>, StoreError> {
         let mut queue = store::all(&self.0, withdrawal_queue(), codec::withdrawal_queue).await?;
         queue.sort_by_key(|q| q.status);
         Ok(queue)
