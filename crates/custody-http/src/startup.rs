@@ -247,10 +247,11 @@ impl Application {
         &self.liveness
     }
 
-    /// Starts the metrics listener from `[metrics]` (nothing when disabled).
+    /// Starts the metrics listener from `[metrics]` (nothing when disabled). An address that
+    /// cannot be bound is logged as an error and the API serves without metrics.
     ///
     /// # Errors
-    /// The address cannot be bound.
+    /// The recorder cannot be installed.
     fn serve_metrics_from(
         &mut self,
         settings: &MetricsSettings,
@@ -260,8 +261,15 @@ impl Application {
             tracing::info!("metrics disabled (metrics.enabled = false)");
             return Ok(());
         }
-        let listener = TcpListener::bind(settings.listen)
-            .with_context(|| format!("metrics listening on {}", settings.listen))?;
+        // The partner API is not taken down by its metrics port: a busy address is logged
+        // (and Prometheus's own `up` for this target says the rest).
+        let listener = match TcpListener::bind(settings.listen) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::error!(listen = %settings.listen, error = %e, "metrics listener not started: set metrics.listen to a free address");
+                return Ok(());
+            }
+        };
         let port = self.serve_metrics(listener, clock)?;
         tracing::info!(listen = %settings.listen, port, "metrics serving at /metrics");
         Ok(())

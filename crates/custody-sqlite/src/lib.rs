@@ -327,6 +327,13 @@ impl SqliteStore {
             .map_err(db_err)
     }
 
+    /// Closes both pools: every later query fails as unavailable (tests of what the server
+    /// does while its store is down).
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
+    }
+
     /// The usage of the writer and reader pools (the pool metrics). An in-memory store has one
     /// pool, reported as the writer.
     pub fn pool_usage(&self) -> Vec<custody_sql::PoolUsage> {
