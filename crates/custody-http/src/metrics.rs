@@ -97,7 +97,12 @@ static STARTED: OnceLock<(Instant, OffsetDateTime)> = OnceLock::new();
 pub fn recorder() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            STARTED.get_or_init(|| (Instant::now(), OffsetDateTime::now_utc()));
+            STARTED.get_or_init(|| {
+                (
+                    Instant::now(),
+                    custody_core::ports::Clock::now(&crate::system::SystemClock),
+                )
+            });
             let builder = match PrometheusBuilder::new().set_buckets(BUCKETS) {
                 Ok(builder) => builder,
                 Err(e) => {

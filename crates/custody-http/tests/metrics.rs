@@ -4,6 +4,8 @@
 //!
 //! Its own test binary: the recorder is process-wide, so no other test's requests may be
 //! counted in between; the scenarios here take a lock and run one at a time.
+// Scenarios are `async fn(Engine)` run by `on_both_stores!`: a failed expectation is the test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[path = "api/helpers.rs"]
 mod helpers;
@@ -259,7 +261,11 @@ async fn requests_auth_rate_limits_and_idempotency_are_counted(engine: Engine) {
             ],
         )
     };
-    assert_eq!(vaults("201"), 2.0, "the creation and its replay (the stored 201)");
+    assert_eq!(
+        vaults("201"),
+        2.0,
+        "the creation and its replay (the stored 201)"
+    );
     assert_eq!(vaults("409"), 1.0);
     // The route pattern, never the raw path.
     assert_eq!(
