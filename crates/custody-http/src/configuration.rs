@@ -487,6 +487,23 @@ mod tests {
             settings.server.connections,
             crate::limits::ConnectionLimits::default()
         );
+        assert_eq!(settings.metrics, crate::metrics::MetricsSettings::default());
+        assert_eq!(settings.metrics.listen.to_string(), "127.0.0.1:9464");
+        assert!(settings.metrics.enabled);
+        assert_eq!(
+            settings.readiness,
+            crate::readiness::ReadinessSettings::default()
+        );
+        let typo = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[metrics]\nlisten_on = \"x\"\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>();
+        assert!(typo.is_err(), "a misspelt metrics key is refused");
     }
 
     #[test]
