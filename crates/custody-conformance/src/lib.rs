@@ -107,6 +107,7 @@ macro_rules! conformance_suite {
             event_log_get,
             event_log_purge,
             outbox_claim_leases,
+            outbox_backlog_counts_pending_and_due,
             outbox_record_attempt_outcomes,
             outbox_redeliver_and_tenant_scope,
             outbox_concurrent_claimers,
@@ -140,6 +141,7 @@ macro_rules! conformance_suite {
             // Issue 12: the transaction worker and the review fixes' storage.
             transactions_claim_due_leases_in_due_order,
             transactions_flag_for_reconciliation_and_stuck,
+            transactions_withdrawal_queue_counts_open_ones,
             unattributed_deposits_record_and_list,
             tenants_policy_and_cooling_off,
             address_book_activates_at_round_trip,

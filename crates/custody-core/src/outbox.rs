@@ -206,3 +206,15 @@ mod tests {
         );
     }
 }
+
+/// The outbox's backlog in one environment (the webhook queue metrics,
+/// [`OutboxStore::backlog`](crate::ports::OutboxStore::backlog)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxBacklog {
+    /// Events still to be delivered (pending: due now, waiting for a retry, or in flight).
+    pub pending: u64,
+    /// Pending events that are due now and under no claim: waiting for a delivery worker.
+    pub due: u64,
+    /// The earliest due time among those (`next_attempt_at`): how far behind delivery runs.
+    pub oldest_due_at: Option<OffsetDateTime>,
+}

@@ -105,3 +105,19 @@ pub struct UnattributedDeposit {
     /// The latest report.
     pub last_seen_at: OffsetDateTime,
 }
+
+/// The open withdrawals of one status (the queue-depth metrics of `custody serve`,
+/// [`TransactionStore::withdrawal_queue`](crate::ports::TransactionStore::withdrawal_queue)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalQueue {
+    /// An open status: `Submitted` (awaiting hand-over to the provider) or a handed-over one
+    /// (`PendingSignature`, `Broadcasting`, `Confirming`).
+    pub status: TransactionStatus,
+    /// How many withdrawals are in it.
+    pub count: u64,
+    /// How many of them are flagged for an operator (reconciliation).
+    pub flagged: u64,
+    /// The oldest last status change among them (`updated_at`): how long the longest waiter
+    /// has waited in this status.
+    pub oldest_change: OffsetDateTime,
+}

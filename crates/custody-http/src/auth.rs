@@ -74,6 +74,7 @@ pub async fn authenticate(
         .await
         .map_err(|failure| {
             tracing::info!(reason = failure.reason, "authentication failed");
+            crate::metrics::record_auth_failure(failure.reason);
             ApiError::authentication(failure)
         })?;
     req.extensions_mut().insert(LogIdentity {

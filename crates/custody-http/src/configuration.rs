@@ -48,6 +48,12 @@ pub struct Settings {
     /// Outbound webhook delivery (docs/webhooks.md, docs/operations.md).
     #[serde(default)]
     pub webhooks: WebhooksSettings,
+    /// The Prometheus listener (docs/operations.md, "Metrics").
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsSettings,
+    /// `/readyz`'s worker bound (docs/operations.md, "Health and readiness").
+    #[serde(default)]
+    pub readiness: crate::readiness::ReadinessSettings,
 }
 
 /// The webhook delivery worker of `custody serve`, one per environment.
@@ -481,6 +487,23 @@ mod tests {
             settings.server.connections,
             crate::limits::ConnectionLimits::default()
         );
+        assert_eq!(settings.metrics, crate::metrics::MetricsSettings::default());
+        assert_eq!(settings.metrics.listen.to_string(), "127.0.0.1:9464");
+        assert!(settings.metrics.enabled);
+        assert_eq!(
+            settings.readiness,
+            crate::readiness::ReadinessSettings::default()
+        );
+        let typo = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[metrics]\nlisten_on = \"x\"\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>();
+        assert!(typo.is_err(), "a misspelt metrics key is refused");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// The store check behind `/readyz`.
     pub readiness: Arc<dyn Readiness>,
+    /// The background workers' ticks behind `/readyz` ([`crate::readiness`]).
+    pub liveness: crate::readiness::Liveness,
     /// This process, when it heartbeats (`custody serve`): idempotency reservations name it,
     /// so a retry takes them at once after the process dies. `None`: reservations are released
     /// by the lease only.

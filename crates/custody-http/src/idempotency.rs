@@ -211,14 +211,22 @@ impl Mutation {
             })),
             Reservation::Existing(record) => match record.decide(&self.fingerprint) {
                 Decision::Replay(stored) => {
+                    crate::metrics::record_replay(self.auth.caller.environment);
                     let mut response = to_http(&stored);
                     response
                         .headers_mut()
                         .insert(IDEMPOTENCY_REPLAYED, HeaderValue::from_static("true"));
                     Ok(Proceed::Answer(response))
                 }
-                Decision::Conflict => Err(ApiError::idempotency_conflict()),
+                Decision::Conflict => {
+                    crate::metrics::record_conflict(
+                        self.auth.caller.environment,
+                        "different_request",
+                    );
+                    Err(ApiError::idempotency_conflict())
+                }
                 Decision::InFlight { retry_after_secs } => {
+                    crate::metrics::record_conflict(self.auth.caller.environment, "in_flight");
                     Err(ApiError::idempotency_in_flight(retry_after_secs))
                 }
             },

@@ -255,6 +255,7 @@ pub async fn guard(
     }
     let Some(slot) = edge.admit(ip) else {
         tracing::info!(%ip, "too many requests with a body in flight from one address");
+        crate::metrics::record_rate_limited("client_address");
         return Ok(refuse(req, &in_flight_error(), true));
     };
     let deadline = Duration::from_millis(edge.connections.body_read_timeout_ms);

@@ -96,7 +96,14 @@ pub async fn request_context(
         .extensions()
         .get::<LogIdentity>()
         .copied();
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    crate::metrics::record_request(
+        crate::metrics::method_label(&method),
+        route.clone(),
+        status,
+        elapsed,
+    );
+    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     let tenant = identity.map(|i| i.tenant.to_string());
     let environment = identity.map(|i| i.environment.as_str());
     let key = identity.map(|i| i.key.to_string());

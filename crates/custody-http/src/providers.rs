@@ -81,7 +81,8 @@ fn build(
             kind.as_str()
         )
     };
-    Ok(match kind {
+    // Every live provider is metered (calls by provider, operation and outcome).
+    Ok(crate::metrics::MeteredProvider::wrap(match kind {
         ProviderKind::Bitgo => {
             let settings = live.bitgo.as_ref().ok_or_else(missing)?;
             Arc::new(
@@ -96,7 +97,7 @@ fn build(
                     .map_err(|e| anyhow!("live.rhino: {e}"))?,
             )
         }
-    })
+    }))
 }
 
 /// BitGo's client settings from ours.

@@ -76,6 +76,8 @@ pub struct Budget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
     pub budget: Budget,
+    /// Which budget refused: `key` or `tenant`.
+    pub scope: &'static str,
     /// Whole seconds, at least 1.
     pub retry_after_secs: u32,
 }
@@ -136,11 +138,11 @@ impl<C: Clock + Clone> RateLimits<C> {
         let key = pair
             .per_key
             .check_key(&caller.key_id)
-            .map_err(|not_until| refusal(limit, &pair.key_quota, &not_until, clock))?;
+            .map_err(|not_until| refusal("key", limit, &pair.key_quota, &not_until, clock))?;
         let tenant = pair
             .per_tenant
             .check_key(&caller.tenant_id)
-            .map_err(|not_until| refusal(limit, &pair.key_quota, &not_until, clock))?;
+            .map_err(|not_until| refusal("tenant", limit, &pair.key_quota, &not_until, clock))?;
         let remaining = key
             .remaining_burst_capacity()
             .min(tenant.remaining_burst_capacity());
@@ -186,6 +188,7 @@ fn ceil_secs(d: Duration) -> u64 {
 }
 
 fn refusal<C: Clock>(
+    scope: &'static str,
     limit: u32,
     key_quota: &Quota,
     not_until: &NotUntil<C::Instant>,
@@ -200,6 +203,7 @@ fn refusal<C: Clock>(
             reset_secs: ceil_secs(key_quota.burst_size_replenished_in()).max(1),
         },
         retry_after_secs,
+        scope,
     }
 }
 
@@ -218,6 +222,7 @@ pub fn admit(req: &HttpRequest, caller: &Caller) -> Result<(), ApiError> {
         }
         Err(refusal) => {
             req.extensions_mut().insert(refusal.budget);
+            crate::metrics::record_rate_limited(refusal.scope);
             tracing::info!(
                 key = %caller.key_id,
                 tenant = %caller.tenant_id,
@@ -306,10 +311,18 @@ mod tests {
         );
         assert_eq!(limits.check(&a).unwrap().limit, 2);
         assert!(limits.check(&a).is_ok());
-        assert!(limits.check(&a).is_err(), "key budget of 2");
+        assert_eq!(
+            limits.check(&a).unwrap_err().scope,
+            "key",
+            "key budget of 2"
+        );
         // The tenant has 3 in all: b gets one, then the ceiling refuses it.
         assert!(limits.check(&b).is_ok());
-        assert!(limits.check(&b).is_err(), "tenant ceiling of 3");
+        assert_eq!(
+            limits.check(&b).unwrap_err().scope,
+            "tenant",
+            "tenant ceiling of 3"
+        );
         // Another tenant, and the tenant's live keys, are untouched.
         assert!(limits
             .check(&caller(

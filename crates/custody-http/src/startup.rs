@@ -43,9 +43,11 @@ use crate::configuration::Settings;
 use crate::error::ApiError;
 use crate::graph::{AppState, Readiness};
 use crate::limits::{EdgeLimits, EdgeState};
+use crate::metrics::MetricsSettings;
 use crate::middleware::request_context;
 use crate::prices::StaticPrices;
 use crate::rate_limit::RateLimits;
+use crate::readiness::Liveness;
 use crate::system::{OsIds, SystemClock};
 use crate::webhook_transport::{JsonRenderer, ReqwestTransport};
 use crate::workers::{self, WorkerSpec, Workers};
@@ -55,6 +57,12 @@ use crate::{first_start, master_key, providers, routes};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The store, for the metrics collector.
+    store: Store,
+    /// The workers' ticks (`/readyz`), shared with the server.
+    liveness: Liveness,
+    /// The metrics listener, once started ([`Application::serve_metrics`]).
+    metrics: Option<MetricsServer>,
     /// The transaction workers (none unless [`Application::build`] started them).
     workers: Workers,
     /// The webhook delivery workers (likewise).
@@ -142,12 +150,11 @@ impl Application {
             crate::events::renderer(),
         );
         let live_assets = settings.live.parsed_routes()?.into_keys().collect();
-        let mut app = Application::build_with(store, wiring)?;
-        app.workers = workers::spawn(&settings.workers, specs, &clock, &ids).with_heartbeat(
-            registry,
-            instance,
-            clock.clone(),
-        );
+        let mut app = Application::build_with_readiness(store, wiring, &settings.readiness)?;
+        app.serve_metrics_from(&settings.metrics, clock.clone())?;
+        app.workers =
+            workers::spawn_watched(&settings.workers, specs, &clock, &ids, app.liveness.clone())
+                .with_heartbeat(registry, instance, clock.clone());
         app.workers.reconcile_deposits(
             &settings.workers,
             live_deposits,
@@ -155,7 +162,8 @@ impl Application {
             clock.clone(),
         );
         app.workers.purge_signatures(&settings.workers, keys, clock);
-        app.webhook_workers = workers::spawn_webhooks(&settings.webhooks, deliveries);
+        app.webhook_workers =
+            workers::spawn_webhooks_watched(&settings.webhooks, deliveries, app.liveness.clone());
         Ok(app)
     }
 
@@ -164,6 +172,24 @@ impl Application {
     /// # Errors
     /// The listener cannot be used.
     pub fn build_with(store: Store, wiring: Wiring) -> anyhow::Result<Application> {
+        Application::build_with_readiness(
+            store,
+            wiring,
+            &crate::readiness::ReadinessSettings::default(),
+        )
+    }
+
+    /// As [`build_with`](Application::build_with), with `/readyz`'s worker bound from
+    /// `readiness`.
+    ///
+    /// # Errors
+    /// The listener cannot be used.
+    pub fn build_with_readiness(
+        store: Store,
+        wiring: Wiring,
+        readiness: &crate::readiness::ReadinessSettings,
+    ) -> anyhow::Result<Application> {
+        let liveness = Liveness::new(readiness);
         let shared = store.shared();
         // Both environments' services, composed by the embedding facade (the same composition
         // an embedded service gets), with the Platform wire form for event snapshots. The
@@ -200,7 +226,8 @@ impl Application {
             sandbox,
             clock: wiring.clock.clone(),
             trusted_proxies: wiring.trusted_proxies.clone(),
-            readiness: Arc::new(store),
+            readiness: Arc::new(store.clone()),
+            liveness: liveness.clone(),
             instance: wiring.instance.clone(),
         });
         let edge = Data::new(EdgeState::new(
@@ -208,12 +235,64 @@ impl Application {
             wiring.limits.connections,
             shared.api_keys.clone(),
         ));
-        serve(state, edge, wiring)
+        serve(state, edge, wiring, store, liveness)
     }
 
     /// The port the server listens on.
     pub const fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The registry `/readyz` reads worker ticks from: workers spawned for this server tick
+    /// it; tests register and [backdate](Liveness::backdate) their own.
+    pub fn liveness(&self) -> &Liveness {
+        &self.liveness
+    }
+
+    /// Starts the metrics listener from `[metrics]` (nothing when disabled). An address that
+    /// cannot be bound is logged as an error and the API serves without metrics.
+    ///
+    /// # Errors
+    /// The recorder cannot be installed.
+    fn serve_metrics_from(
+        &mut self,
+        settings: &MetricsSettings,
+        clock: DynClock,
+    ) -> anyhow::Result<()> {
+        if !settings.enabled {
+            tracing::info!("metrics disabled (metrics.enabled = false)");
+            return Ok(());
+        }
+        // The partner API is not taken down by its metrics port: a busy address is logged
+        // (and Prometheus's own `up` for this target says the rest).
+        let listener = match TcpListener::bind(settings.listen) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::error!(listen = %settings.listen, error = %e, "metrics listener not started: set metrics.listen to a free address");
+                return Ok(());
+            }
+        };
+        let port = self.serve_metrics(listener, clock)?;
+        tracing::info!(listen = %settings.listen, port, "metrics serving at /metrics");
+        Ok(())
+    }
+
+    /// Installs the process-wide Prometheus recorder (once) and serves `GET /metrics` on
+    /// `listener`, a separate port from the partner API. Returns the metrics port.
+    ///
+    /// # Errors
+    /// The recorder could not be installed, or the listener cannot be used.
+    pub fn serve_metrics(&mut self, listener: TcpListener, clock: DynClock) -> anyhow::Result<u16> {
+        let handle = crate::metrics::recorder()
+            .context("another metrics recorder is installed in this process")?;
+        let port = listener.local_addr()?.port();
+        let collector =
+            crate::metrics::Collector::new(self.store.clone(), self.liveness.clone(), clock);
+        let server = crate::metrics::serve(listener, handle, collector)?;
+        let stop = server.handle();
+        tokio::spawn(server);
+        self.metrics = Some(MetricsServer { stop });
+        Ok(port)
     }
 
     /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish and stops the
@@ -223,6 +302,9 @@ impl Application {
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        if let Some(metrics) = self.metrics {
+            metrics.stop.stop(false).await;
+        }
         self.workers.stop(self.shutdown_timeout).await;
         self.webhook_workers.stop(self.shutdown_timeout).await;
         served
@@ -255,6 +337,8 @@ fn serve(
     state: Data<AppState>,
     edge: Data<EdgeState>,
     wiring: Wiring,
+    store: Store,
+    liveness: Liveness,
 ) -> anyhow::Result<Application> {
     let port = wiring.listener.local_addr()?.port();
     let max_body = wiring.max_body_bytes;
@@ -290,10 +374,18 @@ fn serve(
     Ok(Application {
         port,
         server,
+        store,
+        liveness,
+        metrics: None,
         workers: Workers::none(),
         webhook_workers: Workers::none(),
         shutdown_timeout: wiring.shutdown_timeout,
     })
+}
+
+/// The running metrics listener.
+struct MetricsServer {
+    stop: actix_web::dev::ServerHandle,
 }
 
 /// Everything [`Application::build_with`] needs besides the store; tests swap pieces.

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::configuration::WorkersSettings;
+use crate::readiness::{Liveness, Ticker};
 
 /// One environment's worker, before it runs.
 pub struct WorkerSpec {
@@ -43,6 +44,9 @@ pub struct WorkerSpec {
 pub struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Where each loop records its passes (`/readyz`); a private registry unless spawned
+    /// with the server's ([`spawn_watched`]).
+    liveness: Liveness,
 }
 
 impl Workers {
@@ -51,6 +55,15 @@ impl Workers {
         Workers {
             stop: watch::channel(false).0,
             tasks: Vec::new(),
+            liveness: Liveness::default(),
+        }
+    }
+
+    /// No workers yet; those added later ([`Workers::with_heartbeat`], …) tick `liveness`.
+    pub fn none_watched(liveness: Liveness) -> Workers {
+        Workers {
+            liveness,
+            ..Workers::none()
         }
     }
 
@@ -89,8 +102,11 @@ impl Workers {
         clock: DynClock,
     ) -> Workers {
         let stopped = self.stop.subscribe();
-        self.tasks
-            .push(tokio::spawn(heartbeat(registry, instance, clock, stopped)));
+        let every = Duration::try_from(HEARTBEAT_INTERVAL).unwrap_or(Duration::from_secs(1));
+        let ticker = self.liveness.register("heartbeat", every);
+        self.tasks.push(tokio::spawn(heartbeat(
+            registry, instance, clock, stopped, ticker,
+        )));
         self
     }
 }
@@ -100,6 +116,7 @@ async fn heartbeat(
     instance: InstanceId,
     clock: DynClock,
     mut stop: watch::Receiver<bool>,
+    ticker: Ticker,
 ) {
     // About hourly: forgetting is housekeeping, not a matter of seconds.
     const FORGET_EVERY_BEATS: u64 = 3_600;
@@ -133,6 +150,7 @@ async fn heartbeat(
             }
         }
         beats = beats.wrapping_add(1);
+        ticker.tick();
         tokio::select! {
             _ = stop.changed() => break,
             () = tokio::time::sleep(every) => {}
@@ -150,9 +168,21 @@ pub fn spawn(
     clock: &DynClock,
     ids: &DynIdGenerator,
 ) -> Workers {
+    spawn_watched(settings, specs, clock, ids, Liveness::default())
+}
+
+/// As [`spawn`], each loop ticking `liveness` once per pass (`/readyz`): the transaction
+/// worker as `withdrawal_dispatch.{environment}`, the purge as `purge.{environment}`.
+pub fn spawn_watched(
+    settings: &WorkersSettings,
+    specs: Vec<WorkerSpec>,
+    clock: &DynClock,
+    ids: &DynIdGenerator,
+    liveness: Liveness,
+) -> Workers {
     if !settings.enabled {
         tracing::info!("transaction worker disabled (workers.enabled = false)");
-        return Workers::none();
+        return Workers::none_watched(liveness);
     }
     let (stop, stopped) = watch::channel(false);
     let interval = Duration::from_millis(settings.poll_interval_ms.max(10));
@@ -167,7 +197,15 @@ pub fn spawn(
             days: settings.event_retention_days,
         };
         let worker = worker(settings, spec, clock, ids, &instance);
-        tasks.push(tokio::spawn(run(env, worker, interval, stopped.clone())));
+        let ticker = liveness.register(format!("withdrawal_dispatch.{}", env.as_str()), interval);
+        tasks.push(tokio::spawn(run(
+            env,
+            worker,
+            interval,
+            stopped.clone(),
+            ticker,
+        )));
+        let ticker = liveness.register(format!("purge.{}", env.as_str()), purge_every);
         tasks.push(tokio::spawn(purge(
             env,
             idempotency,
@@ -175,9 +213,14 @@ pub fn spawn(
             clock.clone(),
             purge_every,
             stopped.clone(),
+            ticker,
         )));
     }
-    Workers { stop, tasks }
+    Workers {
+        stop,
+        tasks,
+        liveness,
+    }
 }
 
 impl Workers {
@@ -202,8 +245,10 @@ impl Workers {
             i64::try_from(settings.reconcile_lookback_secs).unwrap_or(i64::MAX / 2),
         );
         let mut stop = self.stop.subscribe();
+        let ticker = self.liveness.register("deposit_reconciliation", every);
         self.tasks.push(tokio::spawn(async move {
             loop {
+                ticker.tick();
                 let since = clock.now() - lookback;
                 match deposits.reconcile(&assets, since).await {
                     Ok(pass) => {
@@ -247,8 +292,10 @@ impl Workers {
         }
         let every = Duration::from_millis(settings.purge_interval_ms.max(10));
         let mut stop = self.stop.subscribe();
+        let ticker = self.liveness.register("signature_purge", every);
         self.tasks.push(tokio::spawn(async move {
             loop {
+                ticker.tick();
                 match keys.purge_signatures(clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired replay-cache rows purged"),
@@ -285,8 +332,10 @@ async fn purge(
     clock: DynClock,
     every: Duration,
     mut stop: watch::Receiver<bool>,
+    ticker: Ticker,
 ) {
     loop {
+        ticker.tick();
         match retention.events.purge(clock.now(), retention.days).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
@@ -359,9 +408,11 @@ async fn run(
     worker: TransactionWorker,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
+    ticker: Ticker,
 ) {
     tracing::info!(environment = env.as_str(), "transaction worker started");
     loop {
+        ticker.tick();
         match worker.run_once().await {
             Ok(pass) => {
                 for (id, error) in &pass.failed {
@@ -403,9 +454,18 @@ pub fn spawn_webhooks(
     settings: &crate::configuration::WebhooksSettings,
     deliveries: Vec<(Environment, custody_core::services::WebhookDelivery)>,
 ) -> Workers {
+    spawn_webhooks_watched(settings, deliveries, Liveness::default())
+}
+
+/// As [`spawn_webhooks`], each loop ticking `liveness` as `webhook_delivery.{environment}`.
+pub fn spawn_webhooks_watched(
+    settings: &crate::configuration::WebhooksSettings,
+    deliveries: Vec<(Environment, custody_core::services::WebhookDelivery)>,
+    liveness: Liveness,
+) -> Workers {
     if !settings.enabled {
         tracing::info!("webhook delivery disabled (webhooks.enabled = false)");
-        return Workers::none();
+        return Workers::none_watched(liveness);
     }
     let (stop, stopped) = watch::channel(false);
     let interval = Duration::from_millis(settings.poll_interval_ms.max(10));
@@ -413,10 +473,22 @@ pub fn spawn_webhooks(
     let tasks = deliveries
         .into_iter()
         .map(|(env, delivery)| {
-            tokio::spawn(deliver(env, delivery, slots, interval, stopped.clone()))
+            let ticker = liveness.register(format!("webhook_delivery.{}", env.as_str()), interval);
+            tokio::spawn(deliver(
+                env,
+                delivery,
+                slots,
+                interval,
+                stopped.clone(),
+                ticker,
+            ))
         })
         .collect();
-    Workers { stop, tasks }
+    Workers {
+        stop,
+        tasks,
+        liveness,
+    }
 }
 
 async fn deliver(
@@ -425,10 +497,12 @@ async fn deliver(
     slots: usize,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
+    ticker: Ticker,
 ) {
     tracing::info!(environment = env.as_str(), "webhook delivery started");
     let semaphore = Arc::new(tokio::sync::Semaphore::new(slots));
     loop {
+        ticker.tick();
         let free = semaphore.available_permits();
         let mut claimed_any = false;
         if free > 0 {

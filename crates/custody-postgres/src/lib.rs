@@ -200,6 +200,11 @@ impl PgStore {
             .map_err(db_err)
     }
 
+    /// The pool's usage (the pool metrics).
+    pub fn pool_usage(&self) -> Vec<custody_sql::PoolUsage> {
+        vec![custody_sql::pool::of("postgres", &self.pool)]
+    }
+
     /// The stores both environments share: tenants (with their enabled assets) and API keys.
     pub fn shared(&self) -> SharedStores {
         let db = PgDb {

@@ -394,6 +394,18 @@ fn transaction_status(
     some("status", names::parse_transaction_status(&raw), &raw)
 }
 
+/// One row of [`withdrawal_queue`](crate::tables::transactions::withdrawal_queue).
+pub fn withdrawal_queue(
+    row: &impl Columns,
+) -> Result<custody_core::work::WithdrawalQueue, StoreError> {
+    Ok(custody_core::work::WithdrawalQueue {
+        status: transaction_status(row)?,
+        count: unsigned("count", row.int("count")?)?,
+        flagged: unsigned("flagged", row.int("flagged")?)?,
+        oldest_change: row.time("oldest_change")?,
+    })
+}
+
 /// A claimed row (`RETURNING` of [`claim_due`](crate::tables::transactions::claim_due)).
 pub fn due_transaction(row: &impl Columns) -> Result<DueTransaction, StoreError> {
     let kind_raw = row.text("kind")?;

@@ -331,6 +331,26 @@ impl SqliteStore {
             .map_err(db_err)
     }
 
+    /// Closes both pools: every later query fails as unavailable (tests of what the server
+    /// does while its store is down).
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
+    }
+
+    /// The usage of the writer and reader pools (the pool metrics). An in-memory store has one
+    /// pool, reported as the writer.
+    pub fn pool_usage(&self) -> Vec<custody_sql::PoolUsage> {
+        let writer = custody_sql::pool::of("sqlite_writer", &self.inner.writer);
+        if self.inner.location == ":memory:" {
+            return vec![writer];
+        }
+        vec![
+            writer,
+            custody_sql::pool::of("sqlite_reader", &self.inner.reader),
+        ]
+    }
+
     /// The handles shared by both environments: tenants and API keys.
     pub fn shared(&self) -> SharedStores {
         let db = SqliteDb {

@@ -7,6 +7,7 @@ use super::StoreError;
 use crate::id::{EventId, TenantId};
 use crate::outbox::{
     AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryFilter, DeliveryRecord, DeliveryStatus,
+    OutboxBacklog,
 };
 use crate::page::{Page, PageRequest};
 
@@ -109,6 +110,14 @@ pub trait OutboxStore: Send + Sync {
         event: EventId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// The backlog of every tenant at `now`: pending events, those due and unclaimed, and the
+    /// earliest due time among them (the webhook queue metrics). One aggregate query over the
+    /// pending-events index.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn backlog(&self, now: OffsetDateTime) -> Result<OutboxBacklog, StoreError>;
 }
 
 /// Shared handle.

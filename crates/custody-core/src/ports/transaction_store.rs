@@ -7,7 +7,7 @@ use crate::id::{TenantId, TransactionId, WalletId};
 use crate::ledger::LedgerEntry;
 use crate::page::{Page, PageRequest};
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
-use crate::work::{StuckWithdrawal, UnattributedDeposit};
+use crate::work::{StuckWithdrawal, UnattributedDeposit, WithdrawalQueue};
 use time::OffsetDateTime;
 
 /// Filters for listing transactions.
@@ -76,6 +76,14 @@ pub trait TransactionStore: Send + Sync {
         &self,
         limit: u32,
     ) -> Result<Vec<UnattributedDeposit>, StoreError>;
+
+    /// The open withdrawals of every tenant, counted per open status (statuses without any are
+    /// left out), in lifecycle order: the queue-depth metrics. One aggregate query over the
+    /// open-withdrawals index.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn withdrawal_queue(&self) -> Result<Vec<WithdrawalQueue>, StoreError>;
 }
 
 /// Shared handle.

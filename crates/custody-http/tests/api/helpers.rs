@@ -89,6 +89,8 @@ pub struct Options {
     pub live: Option<custody_http::configuration::LiveSettings>,
     /// Rate limits, caps and connection bounds; by default limits no test reaches.
     pub limits: custody_http::limits::EdgeLimits,
+    /// Serve `/metrics` on a second random port (installs the process-wide recorder).
+    pub metrics: bool,
 }
 
 impl Default for Options {
@@ -98,6 +100,7 @@ impl Default for Options {
             max_body_bytes: 64 * 1024,
             live: None,
             limits: generous_limits(),
+            metrics: false,
         }
     }
 }
@@ -126,6 +129,10 @@ pub struct TestApp {
     pub live_provider: Arc<CountingProvider>,
     /// The store, for direct checks.
     pub store: Store,
+    /// `http://127.0.0.1:{metrics port}` when started with `Options::metrics`.
+    pub metrics_address: Option<String>,
+    /// The worker ticks `/readyz` reads (tests register and backdate their own).
+    pub liveness: custody_http::readiness::Liveness,
     _guard: Guard,
 }
 
@@ -190,8 +197,16 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         instance: None,
         limits: options.limits,
     };
-    let app = Application::build_with(store.clone(), wiring).expect("build app");
+    let mut app = Application::build_with(store.clone(), wiring).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = options.metrics.then(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind metrics");
+        let port = app
+            .serve_metrics(listener, Arc::new(SystemClock))
+            .expect("metrics listener");
+        format!("http://127.0.0.1:{port}")
+    });
+    let liveness = app.liveness().clone();
     tokio::spawn(app.run_until_stopped());
     let shared = store.shared();
     let admin = AdminService::new(
@@ -209,6 +224,8 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         admin,
         live_provider,
         store,
+        metrics_address,
+        liveness,
         _guard: guard,
     }
 }

@@ -21,3 +21,4 @@ mod auth;
 mod auth_hardening;
 mod errors;
 mod platform;
+mod readiness;

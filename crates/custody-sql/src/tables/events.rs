@@ -5,7 +5,7 @@ use custody_core::event::{Event, EventLogQuery, LogPosition, LoggedEvent};
 use custody_core::id::{EventId, TenantId};
 use custody_core::outbox::{
     AttemptOutcome, ClaimedEvent, DeliveryAttempt, DeliveryFilter, DeliveryRecord, DeliveryState,
-    DeliveryStatus,
+    DeliveryStatus, OutboxBacklog,
 };
 use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{EventStore, EventTx, OutboxStore, StoreError};
@@ -125,6 +125,20 @@ pub fn insert(event: &Event) -> Result<Statement, StoreError> {
 /// (with `attempts` and `lease_until`), in no particular order. One statement: PostgreSQL skips
 /// rows another claimer is leasing right now rather than waiting for them; SQLite runs it under
 /// the writer lock.
+/// The pending events of every tenant: how many, how many are due and unclaimed at `now`,
+/// and the earliest due time among those.
+pub fn backlog(now: OffsetDateTime) -> Statement {
+    Statement::new(
+        "SELECT COUNT(*) AS pending, \
+         COUNT(CASE WHEN next_attempt_at <= :now AND (lease_until IS NULL OR lease_until <= :now) \
+           THEN 1 END) AS due, \
+         MIN(CASE WHEN next_attempt_at <= :now AND (lease_until IS NULL OR lease_until <= :now) \
+           THEN next_attempt_at END) AS oldest_due_at \
+         FROM events WHERE environment = :environment AND delivery_state = 'pending'",
+    )
+    .bind("now", now)
+}
+
 pub fn claim(now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> Statement {
     Statement::new(format!(
         "WITH due AS ( \
@@ -276,6 +290,21 @@ impl<D: Database> EventStore for EnvStore<D> {
 
 #[async_trait]
 impl<D: Database> OutboxStore for EnvStore<D> {
+    async fn backlog(&self, now: OffsetDateTime) -> Result<OutboxBacklog, StoreError> {
+        let count = |r: &D::Row, col: &str| {
+            u64::try_from(r.int(col)?).map_err(|_| corrupt(format_args!("{col} out of range")))
+        };
+        let rows = self.0.fetch_all(backlog(now)).await?;
+        let Some(row) = rows.first() else {
+            return Ok(OutboxBacklog::default());
+        };
+        Ok(OutboxBacklog {
+            pending: count(row, "pending")?,
+            due: count(row, "due")?,
+            oldest_due_at: row.opt_time("oldest_due_at")?,
+        })
+    }
+
     async fn claim(
         &self,
         now: OffsetDateTime,

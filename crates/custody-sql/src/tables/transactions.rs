@@ -154,6 +154,20 @@ pub fn stuck_withdrawals(unchanged_since: OffsetDateTime, limit: u32) -> Stateme
     .bind("limit", i64::from(limit))
 }
 
+/// Open withdrawals per status (every tenant): how many, how many flagged, and the oldest
+/// last change.
+pub fn withdrawal_queue() -> Statement {
+    Statement::new(
+        "SELECT status, COUNT(*) AS count, \
+         COUNT(CASE WHEN reconciliation_reason IS NOT NULL THEN 1 END) AS flagged, \
+         MIN(updated_at) AS oldest_change FROM transactions \
+         WHERE environment = :environment AND kind = :kind AND status IN (:statuses) \
+         GROUP BY status",
+    )
+    .bind("kind", names::transaction_kind(TransactionKind::Withdrawal))
+    .bind_list("statuses", names::OPEN_WITHDRAWAL_STATUSES)
+}
+
 pub const UNATTRIBUTED: &str = "provider_ref, tenant_id, vault_id, deposit_address_id, asset_id, \
      CAST(amount AS TEXT) AS amount, network, address, tx_hash, status, confirmations_seen, \
      confirmations_required, reason, first_seen_at, last_seen_at";
@@ -401,5 +415,13 @@ impl<D: Database> TransactionStore for EnvStore<D> {
         limit: u32,
     ) -> Result<Vec<UnattributedDeposit>, StoreError> {
         store::all(&self.0, unattributed(limit), codec::unattributed_deposit).await
+    }
+
+    async fn withdrawal_queue(
+        &self,
+    ) -> Result<Vec<custody_core::work::WithdrawalQueue>, StoreError> {
+        let mut queue = store::all(&self.0, withdrawal_queue(), codec::withdrawal_queue).await?;
+        queue.sort_by_key(|q| q.status);
+        Ok(queue)
     }
 }
