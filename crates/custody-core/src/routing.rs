@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use crate::asset::AssetId;
 use crate::ports::{
-    CustodyBalance, CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, Notification,
-    ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
+    CustodyBalance, CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress,
+    Notification, ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 
 /// Why a set of routes cannot be used.

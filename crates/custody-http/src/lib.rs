@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod prices;
 pub mod providers;
 pub mod rate_limit;
+pub mod reconcile;
 pub mod routes;
 pub mod startup;
 pub mod system;

@@ -20,7 +20,7 @@ use crate::StoreHandles;
 
 /// Commits `t` with `movements` applied to the wallets they touch (balances and ledger
 /// together, as the services do), or with `postings` alone appended when `raw` is given.
-async fn book(
+pub async fn book(
     env: &EnvironmentStores,
     tenant: TenantId,
     t: &Transaction,
@@ -111,7 +111,10 @@ pub async fn reconcile_snapshot_sums_exactly_and_names_drift(stores: StoreHandle
         None,
     )
     .await;
-    let handed = with_status(withdrawal(&w, 41, 1_000), TransactionStatus::PendingSignature);
+    let handed = with_status(
+        withdrawal(&w, 41, 1_000),
+        TransactionStatus::PendingSignature,
+    );
     book(
         env,
         a,
@@ -303,7 +306,15 @@ pub async fn reconcile_snapshot_sums_exactly_and_names_drift(stores: StoreHandle
 
     // A one-legged posting: the transaction does not balance.
     let one_leg = with_status(
-        transaction(a, 45, TransactionKind::Transfer, asset, 5, Some(w1), Some(w2)),
+        transaction(
+            a,
+            45,
+            TransactionKind::Transfer,
+            asset,
+            5,
+            Some(w1),
+            Some(w2),
+        ),
         TransactionStatus::Completed,
     );
     book(

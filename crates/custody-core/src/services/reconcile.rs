@@ -196,7 +196,7 @@ impl ReconcileReport {
 #[derive(Clone)]
 pub struct ReconcileService {
     store: DynReconcileStore,
-    provider: Option<(DynCustodyProvider, Vec<AssetId>)>,
+    provider: Option<(DynCustodyProvider, Option<Vec<AssetId>>)>,
 }
 
 impl ReconcileService {
@@ -208,12 +208,13 @@ impl ReconcileService {
         }
     }
 
-    /// Also compares `assets` with what `provider` reports holding.
+    /// Also compares `assets` (`None`: every asset some wallet holds) with what `provider`
+    /// reports holding.
     #[must_use]
     pub fn with_provider(
         mut self,
         provider: DynCustodyProvider,
-        assets: Vec<AssetId>,
+        assets: Option<Vec<AssetId>>,
     ) -> ReconcileService {
         self.provider = Some((provider, assets));
         self
@@ -237,8 +238,14 @@ impl ReconcileService {
                 Some("no custody provider to compare with".into()),
             ),
             (Some((provider, assets)), None) => {
+                let held: Vec<AssetId> = {
+                    let mut held: Vec<AssetId> = snapshot.wallets.iter().map(|w| w.asset).collect();
+                    held.sort();
+                    held.dedup();
+                    held
+                };
                 let mut checks = Vec::new();
-                for &asset in assets {
+                for &asset in assets.as_ref().unwrap_or(&held) {
                     let reported = provider.custody_balance(asset).await;
                     checks.push(check_provider(&snapshot, asset, reported));
                 }
@@ -332,9 +339,7 @@ pub fn check_provider(
         Ok(balance) => {
             check.reported = Some(balance);
             match (check.difference(), check.explained_range()) {
-                (Some(d), Some((low, high))) if low <= d && d <= high => {
-                    ProviderOutcome::Explained
-                }
+                (Some(d), Some((low, high))) if low <= d && d <= high => ProviderOutcome::Explained,
                 _ => ProviderOutcome::Drift,
             }
         }

@@ -2,9 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::amount::Amount;
-use crate::ports::{
-    InFlightItem, LedgerSum, MockCustodyProvider, MockReconcileStore, WalletSums,
-};
+use crate::ports::{InFlightItem, LedgerSum, MockCustodyProvider, MockReconcileStore, WalletSums};
 use crate::services::test_support::*;
 use crate::transaction::{TransactionKind, TransactionStatus};
 use crate::wallet::Balances;
@@ -236,7 +234,7 @@ async fn run_reads_one_snapshot_and_asks_the_provider_per_asset() {
         .times(1)
         .returning(|_| reported(1_999));
     let service = ReconcileService::new(Arc::new(store))
-        .with_provider(Arc::new(provider), vec![usdt_eth()]);
+        .with_provider(Arc::new(provider), Some(vec![usdt_eth()]));
     let report = service.run(None).await.expect("runs");
     assert!(!report.ledger.drifted());
     assert_eq!(report.provider.len(), 1);
@@ -255,8 +253,28 @@ async fn one_tenant_is_checked_against_its_ledger_only() {
     let mut provider = MockCustodyProvider::new();
     provider.expect_custody_balance().never();
     let service = ReconcileService::new(Arc::new(store))
-        .with_provider(Arc::new(provider), vec![usdt_eth()]);
+        .with_provider(Arc::new(provider), Some(vec![usdt_eth()]));
     let report = service.run(Some(tenant())).await.expect("runs");
     assert!(report.provider.is_empty());
     assert!(report.provider_skipped.is_some());
+}
+
+#[tokio::test]
+async fn without_a_list_every_asset_held_is_compared() {
+    let mut store = MockReconcileStore::new();
+    store.expect_ledger_snapshot().returning(|_| Ok(clean()));
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_custody_balance()
+        .withf(|asset| *asset == usdt_eth())
+        .times(1)
+        .returning(|_| Err(ProviderError::Unsupported("stateless".into())));
+    let service = ReconcileService::new(Arc::new(store)).with_provider(Arc::new(provider), None);
+    let report = service.run(None).await.expect("runs");
+    assert_eq!(report.provider.len(), 1);
+    assert_eq!(
+        report.provider[0].outcome,
+        ProviderOutcome::NotCheckable("stateless".into())
+    );
+    assert_eq!(report.verdict(), Verdict::Clean);
 }
