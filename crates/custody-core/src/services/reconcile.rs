@@ -3,10 +3,12 @@
 //! 1. **Ledger.** For every wallet and bucket, the sum of its ledger entries equals the
 //!    materialised balance row; every transaction's postings sum to zero; a final transaction
 //!    leaves nothing `pending` or `held`. All read from one snapshot
-//!    ([`ReconcileStore::ledger_snapshot`]), so traffic committing meanwhile never shows as drift.
+//!    ([`ledger_snapshot`](crate::ports::ReconcileStore::ledger_snapshot)), so traffic
+//!    committing meanwhile never shows as drift.
 //! 2. **Provider** (per asset). The sum of our wallets' ledger balances against what the custody
-//!    provider reports holding ([`CustodyProvider::custody_balance`]). The two differ while
-//!    money is on its way, so the difference `reported − ledger` is *explained* when it lies in
+//!    provider reports holding
+//!    ([`custody_balance`](crate::ports::CustodyProvider::custody_balance)). The two differ
+//!    while money is on its way, so the difference `reported − ledger` is *explained* when it lies in
 //!    `[−(pending deposits + handed-over withdrawals), +suspense]`:
 //!    - a withdrawal handed to the provider and not final is still `held` in our ledger but may
 //!      already have left the provider's wallet (the provider is lower by up to its amount);
