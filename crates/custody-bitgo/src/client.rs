@@ -116,6 +116,22 @@ impl BitgoClient {
         self.transport.get(&url, &[]).await
     }
 
+    /// `GET /api/v2/{coin}/wallet/{walletId}?allTokens=true` (retried): the wallet with its
+    /// token balances.
+    ///
+    /// # Errors
+    /// As the crate doc's error mapping.
+    pub async fn get_wallet_balances(
+        &self,
+        coin: &str,
+        wallet: &str,
+    ) -> Result<crate::wire::WalletBalances, ProviderError> {
+        let url = self.url(&format!("/api/v2/{coin}/wallet/{wallet}"));
+        self.transport
+            .get(&url, &[("allTokens", "true".to_owned())])
+            .await
+    }
+
     /// `GET /api/v2/{coin}/wallet/{walletId}/addresses`, one page (retried). `prev_id` is the
     /// previous page's `nextBatchPrevId`; `label_contains` filters by label.
     ///

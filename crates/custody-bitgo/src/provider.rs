@@ -3,12 +3,13 @@
 //! deposits.
 
 use async_trait::async_trait;
+use custody_core::amount::Amount;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, MintRequest, MintedAddress, Notification, ProviderError,
-    ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
+    CustodyBalance, CustodyProvider, DepositNotice, MintRequest, MintedAddress, Notification,
+    ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 use custody_core::transaction::TransactionStatus;
 
@@ -321,6 +322,39 @@ impl CustodyProvider for BitgoClient {
             );
         }
         deposit_of(asset, wallet, &transfer).map(Notification::Deposit)
+    }
+
+    /// The configured wallet's balance of the asset's token: `GET /api/v2/{walletCoin}/wallet/
+    /// {walletId}?allTokens=true`, `tokens[<transfer coin>].balanceString` (every asset we
+    /// serve is a token on the parent coin's wallet). A wallet answer that names another wallet
+    /// or coin, lists no such token, or carries an unreadable amount is `Unavailable`: the
+    /// comparison did not happen, which is not the same as a zero balance.
+    async fn custody_balance(&self, asset: AssetId) -> Result<CustodyBalance, ProviderError> {
+        let (token, wallet) = self.transfer_route(asset)?;
+        let (coin, _) = self.wallet_for(asset)?;
+        let answer = self.get_wallet_balances(coin, wallet).await?;
+        if answer.id != wallet || answer.coin != coin {
+            return Err(ProviderError::Unavailable(format!(
+                "BitGo answered for wallet {} ({}) when asked for our {coin} wallet {wallet}",
+                answer.id, answer.coin
+            )));
+        }
+        let entry = answer.tokens.get(token).ok_or_else(|| {
+            ProviderError::Unavailable(format!(
+                "BitGo's {coin} wallet {wallet} lists no `{token}` balance under `tokens`"
+            ))
+        })?;
+        let balance = Amount::parse_base_units(&entry.balance_string).map_err(|e| {
+            ProviderError::Unavailable(format!(
+                "BitGo's `{token}` balanceString `{}` is not a base-unit amount: {e}",
+                entry.balance_string.chars().take(60).collect::<String>()
+            ))
+        })?;
+        Ok(CustodyBalance {
+            asset,
+            balance,
+            source: format!("BitGo {coin} wallet {wallet}, tokens.{token}.balanceString"),
+        })
     }
 
     async fn verify_deposit(

@@ -270,3 +270,35 @@ mod tests {
         assert_eq!(t.txid, None);
     }
 }
+
+/// `GET /api/v2/{coin}/wallet/{walletId}?allTokens=true`, the parts reconciliation reads:
+/// the wallet id and, per token ticker, its balance strings (providers.md A9.4: balances are
+/// base-unit strings; tokens appear under `tokens` with `allTokens=true`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletBalances {
+    /// The wallet id.
+    pub id: String,
+    /// The wallet's own coin (`eth`, `hteth`, `sol`, `tsol`).
+    pub coin: String,
+    /// The native coin's balance, base units.
+    #[serde(default)]
+    pub balance_string: Option<String>,
+    /// Per token ticker.
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, TokenBalance>,
+}
+
+/// One token's balances on a wallet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenBalance {
+    /// The balance, base units.
+    pub balance_string: String,
+    /// Confirmed only.
+    #[serde(default)]
+    pub confirmed_balance_string: Option<String>,
+    /// Spendable now.
+    #[serde(default)]
+    pub spendable_balance_string: Option<String>,
+}

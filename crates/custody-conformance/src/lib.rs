@@ -156,6 +156,9 @@ macro_rules! conformance_suite {
             // Issue 13: webhook endpoints and delivery.
             webhook_endpoint_round_trip_and_uniqueness,
             outbox_fair_claims_skips_and_bulk_redelivery,
+            // Issue 14: `custody admin reconcile`'s one-snapshot reads.
+            reconcile_snapshot_sums_exactly_and_names_drift,
+            reconcile_snapshot_under_concurrent_transfers,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use crate::asset::AssetId;
 use crate::ports::{
-    CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress, Notification,
-    ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
+    CustodyBalance, CustodyProvider, DepositNotice, DynCustodyProvider, MintRequest, MintedAddress,
+    Notification, ProviderError, ProviderTransfer, VerifiedDeposit, WithdrawalRequest,
 };
 
 /// Why a set of routes cannot be used.
@@ -203,6 +203,10 @@ impl CustodyProvider for ProviderRouter {
         notice: &DepositNotice,
     ) -> Result<Notification, ProviderError> {
         self.named(notice)?.verify_notification(notice).await
+    }
+
+    async fn custody_balance(&self, asset: AssetId) -> Result<CustodyBalance, ProviderError> {
+        self.route(asset)?.custody_balance(asset).await
     }
 }
 

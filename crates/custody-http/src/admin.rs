@@ -32,6 +32,9 @@ use crate::wire::timestamp;
 /// # Errors
 /// Bad arguments, store trouble, or a refused change (with the domain's explanation).
 pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::Reconcile(args) = command {
+        return crate::reconcile::run(settings, args).await;
+    }
     let store = open_store(settings).await?;
     let shared = store.shared();
     let admin = AdminService::new(
@@ -318,6 +321,11 @@ pub async fn execute(
         ),
         AdminCommand::Key(KeyCommand::Revoke { key_id }) => {
             key_json(&admin.revoke_key(api_key_id(&key_id)?).await?)
+        }
+        AdminCommand::Reconcile(_) => {
+            return Err(anyhow!(
+                "reconcile runs through crate::reconcile (it sets the exit code)"
+            ))
         }
     })
 }

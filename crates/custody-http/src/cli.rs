@@ -79,6 +79,21 @@ pub enum AdminCommand {
     /// Deposits needing an operator.
     #[command(subcommand)]
     Deposits(DepositsCommand),
+    /// Proves the books: ledger replay == balance rows (one snapshot per environment) and,
+    /// in live, our wallets' total per asset == the provider's balance up to money in flight.
+    /// Prints one JSON report; exits 2 on drift, 3 when a provider could not be asked.
+    Reconcile(ReconcileArgs),
+}
+
+/// `custody admin reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// `live`, `sandbox` or `all` (default).
+    #[arg(long, alias = "env", default_value = "all")]
+    pub environment: String,
+    /// Only this tenant's wallets and transactions (`ten_…`); skips the provider check.
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 /// `custody admin withdrawals …`.

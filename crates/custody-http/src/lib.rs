@@ -37,6 +37,7 @@ pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod readiness;
+pub mod reconcile;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -80,6 +80,15 @@ impl Database for PgDb {
             env: self.env,
         })
     }
+
+    async fn begin_snapshot(&self) -> Result<PgTx, StoreError> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(db_err)?;
+        Ok(PgTx { tx, env: self.env })
+    }
 }
 
 /// One database transaction.

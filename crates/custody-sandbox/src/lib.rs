@@ -34,8 +34,9 @@ use custody_core::asset::{AddressFamily, AssetId};
 use custody_core::chain_address::ChainAddress;
 use custody_core::id::TransactionId;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, DynClock, MintRequest, MintedAddress, ProviderError,
-    ProviderTransfer, Settlement, SimulatedDepositRequest, VerifiedDeposit, WithdrawalRequest,
+    CustodyBalance, CustodyProvider, DepositNotice, DynClock, MintRequest, MintedAddress,
+    ProviderError, ProviderTransfer, Settlement, SimulatedDepositRequest, VerifiedDeposit,
+    WithdrawalRequest,
 };
 use sha2::{Digest, Sha256};
 use ulid::Ulid;
@@ -205,6 +206,15 @@ impl CustodyProvider for SandboxProvider {
             address: request.address.clone(),
         };
         Ok(deposit.status(&self.chain, now))
+    }
+
+    /// The simulated chain keeps no state (so a restart loses nothing), hence no balance of
+    /// its own to compare the ledger with: not checkable.
+    async fn custody_balance(&self, asset: AssetId) -> Result<CustodyBalance, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "the sandbox's simulated chain is stateless and keeps no {asset} balance of its \
+             own: the sandbox ledger is the only record"
+        )))
     }
 
     /// Real deposits never reach the sandbox: it has no chain to be notified from. Simulated

@@ -44,6 +44,12 @@ pub trait Database: Send + Sync + 'static {
 
     /// Opens a write transaction.
     async fn begin(&self) -> Result<Self::Tx, StoreError>;
+
+    /// Opens a read-only transaction over one consistent snapshot (PostgreSQL `REPEATABLE
+    /// READ READ ONLY`; SQLite a deferred read transaction on a reader connection): every
+    /// statement in it sees the database as of its first read, whatever commits meanwhile.
+    /// Ended by `rollback`.
+    async fn begin_snapshot(&self) -> Result<Self::Tx, StoreError>;
 }
 
 /// A write transaction: what an adapter provides. Dropping it rolls back.
@@ -131,6 +137,7 @@ impl<D: Database> EnvStore<D> {
             events: store.clone(),
             outbox: store.clone(),
             webhooks: store.clone(),
+            reconcile: store.clone(),
             idempotency: store,
         }
     }

@@ -84,6 +84,18 @@ impl Database for SqliteDb {
             env: self.env,
         })
     }
+
+    /// A deferred transaction on a reader connection: in WAL mode its first read fixes the
+    /// snapshot every later statement sees, and writers carry on meanwhile.
+    async fn begin_snapshot(&self) -> Result<SqliteTx, StoreError> {
+        let tx = self
+            .inner
+            .reader
+            .begin_with("BEGIN DEFERRED")
+            .await
+            .map_err(db_err)?;
+        Ok(SqliteTx { tx, env: self.env })
+    }
 }
 
 /// A write transaction. It holds the database's write lock from `BEGIN IMMEDIATE` until it

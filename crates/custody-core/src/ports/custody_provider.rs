@@ -146,6 +146,19 @@ pub struct SimulatedDepositRequest {
     pub settlement: Settlement,
 }
 
+/// What a provider reports holding of one asset, across the wallets we hold with it: what
+/// `custody admin reconcile` compares with the sum of our wallets' ledger balances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustodyBalance {
+    /// The asset.
+    pub asset: AssetId,
+    /// The provider's balance, in the asset's base units.
+    pub balance: Amount,
+    /// Where the figure comes from, for the operator (e.g. `BitGo hteth wallet 59…, token
+    /// hteth:tusdt, balanceString`).
+    pub source: String,
+}
+
 /// Why a provider call failed. Mapped to `provider_error` for partners; nothing is changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -312,6 +325,20 @@ pub trait CustodyProvider: Send + Sync {
         let _ = (assets, since);
         Err(ProviderError::Unsupported(format!(
             "{} cannot list deposits for reconciliation",
+            self.name()
+        )))
+    }
+
+    /// What the provider reports holding of `asset` in the wallets we hold there (BitGo: the
+    /// configured wallet's balance of the asset's coin). The default:
+    /// [`ProviderError::Unsupported`] (Rhino reports no custody balance; the sandbox's chain
+    /// keeps no state), which reconciliation reports as "not checkable", never as drift.
+    ///
+    /// # Errors
+    /// Transport errors; `Unsupported` when the provider has no such figure.
+    async fn custody_balance(&self, asset: AssetId) -> Result<CustodyBalance, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "{} reports no custody balance for {asset}",
             self.name()
         )))
     }

@@ -22,6 +22,7 @@ mod idempotency_store;
 mod instance_registry;
 mod outbox_store;
 mod price_feed;
+mod reconcile_store;
 mod tenant_store;
 mod transaction_store;
 mod unit_of_work;
@@ -40,6 +41,7 @@ pub use idempotency_store::*;
 pub use instance_registry::*;
 pub use outbox_store::*;
 pub use price_feed::*;
+pub use reconcile_store::*;
 pub use tenant_store::*;
 pub use transaction_store::*;
 pub use unit_of_work::*;
@@ -68,6 +70,8 @@ pub struct EnvironmentStores {
     pub idempotency: DynIdempotencyStore,
     /// The tenant's outbound webhook endpoint.
     pub webhooks: DynWebhookEndpointStore,
+    /// Reconciliation's one-snapshot ledger reads (`custody admin reconcile`).
+    pub reconcile: DynReconcileStore,
 }
 
 /// The store handles shared by both environments.

@@ -17,6 +17,7 @@ mod booking;
 mod deposit;
 mod events;
 mod operator;
+mod reconcile;
 mod reconciliation;
 mod sandbox;
 mod transaction_worker;
@@ -38,6 +39,10 @@ pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};
 pub use deposit::{DepositReconciliation, DepositService, Received};
 pub use events::{EventService, PURGE_BATCH};
 pub use operator::{OperatorService, Resolution};
+pub use reconcile::{
+    check_ledger, check_provider, LedgerCheck, ProviderCheck, ProviderOutcome, ReconcileReport,
+    ReconcileService, Verdict, WalletDrift,
+};
 pub use reconciliation::ReconciliationService;
 pub use sandbox::{DepositTarget, SandboxService, SimulateDeposit};
 pub use transaction_worker::{DepositRefresh, PassReport, TransactionWorker, WorkerSettings};

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod instances;
 pub mod ledger;
 pub mod master_key_check;
+pub mod reconcile;
 pub mod request_signatures;
 pub mod tenants;
 pub mod transactions;
