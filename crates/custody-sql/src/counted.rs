@@ -128,6 +128,14 @@ impl<D: Database> Database for Counted<D> {
             counter: self.counter.clone(),
         })
     }
+
+    async fn begin_snapshot(&self) -> Result<Self::Tx, StoreError> {
+        self.counter.transaction();
+        Ok(CountedTx {
+            tx: self.db.begin_snapshot().await?,
+            counter: self.counter.clone(),
+        })
+    }
 }
 
 /// A [`Transaction`] of a [`Counted`] database.
