@@ -198,6 +198,22 @@ impl CustodyProvider for ProviderRouter {
         Ok(items)
     }
 
+    fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
+        self.route(asset)
+            .is_ok_and(|provider| provider.lists_deposits_per_address(asset))
+    }
+
+    async fn recent_deposits_at(
+        &self,
+        asset: AssetId,
+        addresses: &[crate::chain_address::ChainAddress],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        self.route(asset)?
+            .recent_deposits_at(asset, addresses, since)
+            .await
+    }
+
     async fn verify_notification(
         &self,
         notice: &DepositNotice,

@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use super::attribution::divert_unattributable;
+use super::attribution::{
+    divert_unattributable, suspend, ASSET_MISMATCH, SEVERAL_OUTPUTS, UNKNOWN_ADDRESS,
+};
 use super::booking::{advance_to, emit, record_new};
 use super::{commit_with, IdempotentWrite};
 use crate::error::{Error, ResourceKind};
@@ -17,7 +19,7 @@ use crate::event::{EventType, Subject};
 use crate::id::TransactionId;
 use crate::ports::{
     DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, Notification,
-    StoreError, VerifiedDeposit,
+    StoreError, UnattributableReport, VerifiedDeposit,
 };
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
 
@@ -104,6 +106,7 @@ impl DepositService {
                 .apply_verified(verified)
                 .await
                 .map(|t| Received::Deposit(Box::new(t))),
+            Notification::Unattributable(report) => self.hold_unattributable(&report).await,
             Notification::Withdrawal(id) => Ok(Received::Withdrawal(id)),
             Notification::Acknowledged(why) => Ok(Received::Acknowledged(why)),
         }
@@ -234,6 +237,45 @@ impl DepositService {
         self.apply_verified(report).await
     }
 
+    /// Records an authentic deposit report that no single wallet may be credited with (one
+    /// transfer paying several of our addresses) in the suspense list, and refuses it: the
+    /// caller acknowledges it to the provider. A repeated report updates the same record. The
+    /// tenant, vault and address are those of the first output when it is ours.
+    async fn hold_unattributable(&self, report: &UnattributableReport) -> Result<Received, Error> {
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        let address = match tx
+            .find_address_by_chain_address(&report.deposit.address)
+            .await
+        {
+            Ok(address) => Some(address),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let reason = if report.reason.is_empty() {
+            SEVERAL_OUTPUTS
+        } else {
+            report.reason
+        };
+        suspend(
+            tx.as_mut(),
+            address.as_ref(),
+            &report.deposit,
+            reason,
+            report.detail.clone(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Err(Error::Refused {
+            code: "deposit_not_attributed",
+            message: format!(
+                "deposit {} cannot be attributed ({reason}): recorded for operators, not credited",
+                report.deposit.provider_ref
+            ),
+        })
+    }
+
     async fn apply_once(
         &self,
         deposit: &VerifiedDeposit,
@@ -241,23 +283,52 @@ impl DepositService {
     ) -> Result<Transaction, Error> {
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;
+        // An authentic deposit we cannot attribute is recorded in the suspense list (with
+        // everything the provider said), committed, and refused: never dropped, never
+        // credited to a wallet it may not belong to.
         let address = match tx.find_address_by_chain_address(&deposit.address).await {
             Ok(address) => address,
             Err(StoreError::NotFound) => {
+                let message = format!(
+                    "no wallet owns {}: the deposit was recorded for operators, not credited",
+                    deposit.address
+                );
+                suspend(
+                    tx.as_mut(),
+                    None,
+                    deposit,
+                    UNKNOWN_ADDRESS,
+                    serde_json::json!({ "detail": message }),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
                 return Err(Error::Refused {
                     code: "unknown_deposit_address",
-                    message: format!("no wallet owns {}", deposit.address),
-                })
+                    message,
+                });
             }
             Err(e) => return Err(e.into()),
         };
         if address.asset != deposit.asset {
+            let message = format!(
+                "{} received {}, but its wallet holds {}: the deposit was recorded for \
+                 operators, not credited",
+                deposit.address, deposit.asset, address.asset
+            );
+            suspend(
+                tx.as_mut(),
+                Some(&address),
+                deposit,
+                ASSET_MISMATCH,
+                serde_json::json!({ "detail": message, "walletAsset": address.asset.to_string() }),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
             return Err(Error::Refused {
                 code: "deposit_asset_mismatch",
-                message: format!(
-                    "{} received {}, but its wallet holds {}",
-                    deposit.address, deposit.asset, address.asset
-                ),
+                message,
             });
         }
         let wallet = tx
@@ -275,6 +346,17 @@ impl DepositService {
                     return Err(refusal);
                 }
                 existing
+            }
+            Err(StoreError::NotFound) if deposit.status == TransactionStatus::Failed => {
+                // First seen already failed (BitGo `failed`/`rejected`, a Rhino SDA deposit
+                // rejected or refunded): nothing arrived, so nothing is recorded or credited.
+                return Err(Error::Refused {
+                    code: "deposit_failed_at_provider",
+                    message: format!(
+                        "the provider reports deposit {} as failed; nothing was credited",
+                        deposit.provider_ref
+                    ),
+                });
             }
             Err(StoreError::NotFound) => {
                 // Issue 12 (worker): a deposit to an archived vault is recorded, not credited.
@@ -380,21 +462,17 @@ async fn hold_disagreeing_report(
     if differences.is_empty() {
         return Ok(None);
     }
-    tx.record_unattributed_deposit(&crate::work::UnattributedDeposit {
-        provider_ref: deposit.provider_ref.clone(),
-        tenant_id: Some(address.tenant_id),
-        vault_id: Some(address.vault_id),
-        deposit_address_id: Some(address.id),
-        asset: deposit.asset,
-        amount: deposit.amount,
-        address: deposit.address.clone(),
-        tx_hash: deposit.tx_hash.clone(),
-        status: deposit.status,
-        confirmations: deposit.confirmations,
-        reason: REPORT_DISAGREES.to_owned(),
-        first_seen_at: now,
-        last_seen_at: now,
-    })
+    super::attribution::suspend(
+        tx,
+        Some(address),
+        deposit,
+        REPORT_DISAGREES,
+        serde_json::json!({
+            "detail": differences.join(", "),
+            "recordedTransaction": existing.id.to_string(),
+        }),
+        now,
+    )
     .await?;
     Ok(Some(Error::Refused {
         code: "deposit_report_disagrees",

@@ -37,7 +37,7 @@ pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
 pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};
 pub use deposit::{DepositReconciliation, DepositService, Received};
 pub use events::{EventService, PURGE_BATCH};
-pub use operator::{OperatorService, Resolution};
+pub use operator::{Assignment, OperatorService, Resolution};
 pub use reconciliation::ReconciliationService;
 pub use sandbox::{DepositTarget, SandboxService, SimulateDeposit};
 pub use transaction_worker::{DepositRefresh, PassReport, TransactionWorker, WorkerSettings};
