@@ -177,7 +177,7 @@ impl CustodyProvider for ProviderRouter {
         &self,
         assets: &[AssetId],
         since: time::OffsetDateTime,
-    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+    ) -> Result<Vec<Result<Notification, ProviderError>>, ProviderError> {
         // Each provider is asked for the assets routed to it; one that cannot list, or fails,
         // is one error item, so the others are still reconciled.
         let mut items = Vec::new();

@@ -269,8 +269,8 @@ pub async fn execute(
             env,
         }) => {
             let env = environment(&env)?;
-            let wallet = custody_core::id::WalletId::parse(&wallet)
-                .map_err(|e| anyhow!("--wallet: {e}"))?;
+            let wallet =
+                custody_core::id::WalletId::parse(&wallet).map_err(|e| anyhow!("--wallet: {e}"))?;
             let operator = default_operator(operator);
             let assigned = operations
                 .operator(env)?

@@ -452,9 +452,10 @@ pub fn unattributed_deposit(row: &impl Columns) -> Result<UnattributedDeposit, S
 
 /// A nullable JSON text column; `Null` when null.
 fn json_column(row: &impl Columns, col: &str) -> Result<serde_json::Value, StoreError> {
-    row.opt_text(col)?.map_or(Ok(serde_json::Value::Null), |raw| {
-        serde_json::from_str(&raw).map_err(|e| corrupt(format_args!("{col} is not JSON: {e}")))
-    })
+    row.opt_text(col)?
+        .map_or(Ok(serde_json::Value::Null), |raw| {
+            serde_json::from_str(&raw).map_err(|e| corrupt(format_args!("{col} is not JSON: {e}")))
+        })
 }
 
 pub fn transaction(row: &impl Columns) -> Result<Transaction, StoreError> {

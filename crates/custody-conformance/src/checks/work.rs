@@ -291,8 +291,12 @@ pub async fn unattributed_deposits_resolve(stores: StoreHandles) {
     unknown.reason = "unknown_address".into();
     let other = unattributed(2, TransactionStatus::Completed, 20);
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.record_unattributed_deposit(&unknown).await.expect("record");
-    tx.record_unattributed_deposit(&other).await.expect("record");
+    tx.record_unattributed_deposit(&unknown)
+        .await
+        .expect("record");
+    tx.record_unattributed_deposit(&other)
+        .await
+        .expect("record");
     tx.commit().await.expect("commit");
 
     let mut tx = env.uow.begin().await.expect("begin");
@@ -337,7 +341,9 @@ pub async fn unattributed_deposits_resolve(stores: StoreHandles) {
     later.last_seen_at = at(50);
     later.tx_hash = Some("0xlate".into());
     later.report = serde_json::json!({ "providerRef": "dep-1", "seen": 50 });
-    tx.record_unattributed_deposit(&later).await.expect("re-report");
+    tx.record_unattributed_deposit(&later)
+        .await
+        .expect("re-report");
     tx.commit().await.expect("commit");
 
     assert!(env

@@ -313,10 +313,12 @@ pub trait CustodyProvider: Send + Sync {
     }
 
     /// The deposits the provider reports for `assets` since `since`, read as
-    /// [`verify_deposit`](CustodyProvider::verify_deposit) reads one (BitGo: the wallet's
-    /// transfer list): how missed notifications are caught up. One item per reported deposit;
-    /// an item that cannot be used (malformed, not ours) is an error naming its reference.
-    /// The default: [`ProviderError::Unsupported`].
+    /// [`verify_notification`](CustodyProvider::verify_notification) reads one (BitGo: the
+    /// wallet's transfer list): how missed notifications are caught up. One item per reported
+    /// deposit, a [`Notification::Deposit`] or, for one no single wallet may be credited with
+    /// (several of our addresses paid), a [`Notification::Unattributable`]; an item that
+    /// cannot be used (malformed, not ours) is an error naming its reference. The default:
+    /// [`ProviderError::Unsupported`].
     ///
     /// # Errors
     /// Transport errors of the listing itself; `Unsupported` when the provider cannot list.
@@ -324,7 +326,7 @@ pub trait CustodyProvider: Send + Sync {
         &self,
         assets: &[AssetId],
         since: OffsetDateTime,
-    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+    ) -> Result<Vec<Result<Notification, ProviderError>>, ProviderError> {
         let _ = (assets, since);
         Err(ProviderError::Unsupported(format!(
             "{} cannot list deposits for reconciliation",

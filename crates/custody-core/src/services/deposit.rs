@@ -8,6 +8,7 @@
 //! `available` once on completion.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use super::attribution::{
     divert_unattributable, suspend, ASSET_MISMATCH, SEVERAL_OUTPUTS, UNKNOWN_ADDRESS,
@@ -56,9 +57,68 @@ pub struct DepositService {
     clock: DynClock,
     ids: DynIdGenerator,
     renderer: crate::event::DynSnapshotRenderer,
+    address_scan: Arc<AddressScan>,
+}
+
+/// How reconciliation walks the addresses of a provider that lists deposits per address
+/// (Rhino: one SDA history read per address): `batch` addresses per provider call, at most
+/// `per_pass` addresses per asset and pass, resuming where the previous pass stopped, so a
+/// large address count is covered over several passes instead of one heavy one.
+#[derive(Debug)]
+pub struct AddressScan {
+    /// Addresses per provider call.
+    pub batch: u32,
+    /// Addresses per asset and pass.
+    pub per_pass: u32,
+    cursors: Mutex<BTreeMap<crate::asset::AssetId, crate::id::AddressId>>,
+}
+
+impl AddressScan {
+    /// Default: batches of 50, at most 500 addresses per asset and pass.
+    pub const DEFAULT_BATCH: u32 = 50;
+    /// See [`AddressScan::DEFAULT_BATCH`].
+    pub const DEFAULT_PER_PASS: u32 = 500;
+
+    /// A scan starting from the first address (both bounds at least 1).
+    #[must_use]
+    pub fn new(batch: u32, per_pass: u32) -> AddressScan {
+        AddressScan {
+            batch: batch.max(1),
+            per_pass: per_pass.max(1),
+            cursors: Mutex::default(),
+        }
+    }
+
+    fn cursor(&self, asset: crate::asset::AssetId) -> Option<crate::id::AddressId> {
+        self.cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&asset)
+            .copied()
+    }
+
+    fn set_cursor(&self, asset: crate::asset::AssetId, at: Option<crate::id::AddressId>) {
+        let mut cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match at {
+            Some(at) => cursors.insert(asset, at),
+            None => cursors.remove(&asset),
+        };
+    }
 }
 
 impl DepositService {
+    /// Bounds how reconciliation walks per-address providers' addresses (see
+    /// [`AddressScan`]; default [`AddressScan::DEFAULT_BATCH`] /
+    /// [`AddressScan::DEFAULT_PER_PASS`]).
+    #[must_use]
+    pub fn with_address_scan(mut self, batch: u32, per_pass: u32) -> DepositService {
+        self.address_scan = Arc::new(AddressScan::new(batch, per_pass));
+        self
+    }
+
     /// Wires the service with the graph's provider.
     pub fn new(
         uow: DynUnitOfWork,
@@ -73,6 +133,10 @@ impl DepositService {
             clock,
             ids,
             renderer,
+            address_scan: Arc::new(AddressScan::new(
+                AddressScan::DEFAULT_BATCH,
+                AddressScan::DEFAULT_PER_PASS,
+            )),
         }
     }
 
@@ -127,28 +191,116 @@ impl DepositService {
         assets: &[crate::asset::AssetId],
         since: time::OffsetDateTime,
     ) -> Result<DepositReconciliation, Error> {
-        let reported = self.provider.recent_deposits(assets, since).await?;
+        let (per_address, per_asset): (Vec<_>, Vec<_>) = assets
+            .iter()
+            .copied()
+            .partition(|&asset| self.provider.lists_deposits_per_address(asset));
         let mut report = DepositReconciliation::default();
-        for item in reported {
-            match item {
-                Ok(deposit) => {
-                    let provider_ref = deposit.provider_ref.clone();
-                    match self.apply_verified(deposit).await {
-                        Ok(t) => report.applied.push((provider_ref, t.id, t.status)),
-                        Err(e) if e.is_retryable() => return Err(e),
-                        Err(e) => {
-                            report.not_applied.push((
-                                provider_ref,
-                                e.code().to_owned(),
-                                e.to_string(),
-                            ));
-                        }
-                    }
-                }
-                Err(e) => report.unusable.push(e.to_string()),
+        if !per_asset.is_empty() {
+            for item in self.provider.recent_deposits(&per_asset, since).await? {
+                self.reconcile_item(item, &mut report).await?;
             }
         }
+        for asset in per_address {
+            self.reconcile_addresses(asset, since, &mut report).await?;
+        }
         Ok(report)
+    }
+
+    /// Reconciles up to [`AddressScan::per_pass`] of `asset`'s addresses, in batches, from
+    /// where the previous pass stopped (wrapping around), for a provider that lists deposits
+    /// per address (Rhino: one history read per address).
+    async fn reconcile_addresses(
+        &self,
+        asset: crate::asset::AssetId,
+        since: time::OffsetDateTime,
+        report: &mut DepositReconciliation,
+    ) -> Result<(), Error> {
+        let scan = &self.address_scan;
+        let start = scan.cursor(asset);
+        let mut cursor = start;
+        let mut visited = 0u32;
+        let mut wrapped = false;
+        while visited < scan.per_pass {
+            let want = scan.batch.min(scan.per_pass - visited);
+            let mut addresses = {
+                // A read-only unit of work, dropped before the provider is called.
+                let mut tx = self.uow.begin().await?;
+                tx.deposit_addresses_of_asset(asset, cursor, want).await?
+            };
+            // Once wrapped around, stop where this pass started.
+            let full_circle = wrapped
+                && start.is_some_and(|start| {
+                    let before = addresses.len();
+                    addresses.retain(|a| a.id <= start);
+                    addresses.len() < before || addresses.last().map(|a| a.id) == Some(start)
+                });
+            let Some(last) = addresses.last().map(|a| a.id) else {
+                // The end: start again from the first address, once per pass, unless this
+                // pass began there.
+                if wrapped || start.is_none() {
+                    cursor = None;
+                    break;
+                }
+                wrapped = true;
+                cursor = None;
+                continue;
+            };
+            visited += u32::try_from(addresses.len()).unwrap_or(u32::MAX);
+            let chain: Vec<_> = addresses.into_iter().map(|a| a.address).collect();
+            match self.provider.recent_deposits_at(asset, &chain, since).await {
+                Ok(items) => {
+                    for item in items {
+                        self.reconcile_item(item.map(Notification::Deposit), report)
+                            .await?;
+                    }
+                }
+                Err(e) => {
+                    scan.set_cursor(asset, cursor);
+                    return Err(e.into());
+                }
+            }
+            cursor = Some(last);
+            if full_circle {
+                break;
+            }
+        }
+        scan.set_cursor(asset, cursor);
+        Ok(())
+    }
+
+    /// Applies one reconciliation item through the notifications' path, listing what was not
+    /// applied. A retryable error ends the pass.
+    async fn reconcile_item(
+        &self,
+        item: Result<Notification, crate::ports::ProviderError>,
+        report: &mut DepositReconciliation,
+    ) -> Result<(), Error> {
+        let (provider_ref, outcome) = match item {
+            Ok(Notification::Deposit(deposit)) => (
+                deposit.provider_ref.clone(),
+                self.apply_verified(deposit).await,
+            ),
+            Ok(Notification::Unattributable(held)) => (
+                held.deposit.provider_ref.clone(),
+                self.hold_unattributable(&held)
+                    .await
+                    .and_then(|_| Err(Error::Internal("a held deposit was not refused".into()))),
+            ),
+            Ok(Notification::Withdrawal(_) | Notification::Acknowledged(_)) => return Ok(()),
+            Err(e) => {
+                report.unusable.push(e.to_string());
+                return Ok(());
+            }
+        };
+        match outcome {
+            Ok(t) => report.applied.push((provider_ref, t.id, t.status)),
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => report
+                .not_applied
+                .push((provider_ref, e.code().to_owned(), e.to_string())),
+        }
+        Ok(())
     }
 
     /// Applies a deposit the provider has confirmed: creates it (crediting `pending`) on first

@@ -386,7 +386,10 @@ async fn lock_record(
     }
 }
 
-fn resolved(mut record: UnattributedDeposit, resolution: SuspenseResolution) -> UnattributedDeposit {
+fn resolved(
+    mut record: UnattributedDeposit,
+    resolution: SuspenseResolution,
+) -> UnattributedDeposit {
     record.state = resolution.state;
     record.transaction_id = resolution.transaction_id;
     record.resolution = resolution.audit;

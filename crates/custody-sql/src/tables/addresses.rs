@@ -56,7 +56,11 @@ pub fn by_chain_address(address: &ChainAddress) -> Statement {
 
 /// One asset's addresses of every tenant, in id order after `after`, at most `limit`.
 pub fn of_asset(asset: AssetId, after: Option<AddressId>, limit: u32) -> Statement {
-    let after_clause = if after.is_some() { "AND id > :after " } else { "" };
+    let after_clause = if after.is_some() {
+        "AND id > :after "
+    } else {
+        ""
+    };
     let stmt = Statement::new(format!(
         "SELECT {COLUMNS} FROM deposit_addresses WHERE environment = :environment \
          AND asset_id = :asset {after_clause}ORDER BY id LIMIT :limit"

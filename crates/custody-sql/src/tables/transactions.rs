@@ -6,7 +6,8 @@ use custody_core::id::{TenantId, TransactionId, WalletId};
 use custody_core::ledger::LedgerEntry;
 use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{
-    StoreError, SuspenseResolution, TransactionFilter, TransactionStore, TransactionTx, UnattributedDepositTx,
+    StoreError, SuspenseResolution, TransactionFilter, TransactionStore, TransactionTx,
+    UnattributedDepositTx,
 };
 use custody_core::text::Label;
 use custody_core::transaction::{Transaction as Tx, TransactionKind};
@@ -457,6 +458,11 @@ impl<D: Database> TransactionStore for EnvStore<D> {
         all: bool,
         limit: u32,
     ) -> Result<Vec<UnattributedDeposit>, StoreError> {
-        store::all(&self.0, unattributed(all, limit), codec::unattributed_deposit).await
+        store::all(
+            &self.0,
+            unattributed(all, limit),
+            codec::unattributed_deposit,
+        )
+        .await
     }
 }
