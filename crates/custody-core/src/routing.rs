@@ -198,6 +198,12 @@ impl CustodyProvider for ProviderRouter {
         Ok(items)
     }
 
+    fn forwards_to(&self, address: &crate::chain_address::ChainAddress) -> bool {
+        self.by_name
+            .iter()
+            .any(|(_, provider)| provider.forwards_to(address))
+    }
+
     fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
         self.route(asset)
             .is_ok_and(|provider| provider.lists_deposits_per_address(asset))

@@ -232,6 +232,19 @@ impl CustodyProvider for RhinoClient {
         Ok(deposit)
     }
 
+    fn forwards_to(&self, address: &ChainAddress) -> bool {
+        self.config
+            .destination
+            .iter()
+            .chain(self.config.tenant_destinations.values())
+            .any(|d| {
+                rhino_network(&d.chain).is_some_and(|network| {
+                    network == address.network()
+                        && ChainAddress::parse(network, &d.address).is_ok_and(|a| a == *address)
+                })
+            })
+    }
+
     fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
         rhino_asset(asset).is_ok()
     }

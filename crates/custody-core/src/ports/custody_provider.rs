@@ -334,6 +334,15 @@ pub trait CustodyProvider: Send + Sync {
         )))
     }
 
+    /// Whether `address` is where this provider forwards deposits it received for us (Rhino:
+    /// a configured destination, normally the BitGo wallet's base address). An arrival there
+    /// settles money already credited at the deposit address: it is neither credited nor
+    /// held in suspense. The default: no.
+    fn forwards_to(&self, address: &ChainAddress) -> bool {
+        let _ = address;
+        false
+    }
+
     /// Whether deposits of `asset` are listed per receiving address
     /// ([`recent_deposits_at`](CustodyProvider::recent_deposits_at): Rhino's SDA history)
     /// rather than per asset ([`recent_deposits`](CustodyProvider::recent_deposits)). The

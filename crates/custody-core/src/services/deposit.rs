@@ -440,6 +440,18 @@ impl DepositService {
         // credited to a wallet it may not belong to.
         let address = match tx.find_address_by_chain_address(&deposit.address).await {
             Ok(address) => address,
+            Err(StoreError::NotFound) if self.provider.forwards_to(&deposit.address) => {
+                // A provider's forward of deposits already credited at their deposit
+                // address (Rhino → its destination): nothing to credit or to hold.
+                return Err(Error::Refused {
+                    code: "provider_forward",
+                    message: format!(
+                        "{} is a configured forwarding destination: this arrival settles \
+                         deposits already credited, nothing was recorded",
+                        deposit.address
+                    ),
+                });
+            }
             Err(StoreError::NotFound) => {
                 let message = format!(
                     "no wallet owns {}: the deposit was recorded for operators, not credited",

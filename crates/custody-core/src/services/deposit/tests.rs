@@ -81,6 +81,7 @@ fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> DepositService
 fn no_provider() -> MockCustodyProvider {
     let mut provider = MockCustodyProvider::new();
     provider.expect_verify_deposit().never();
+    provider.expect_forwards_to().return_const(false);
     provider
 }
 
@@ -349,6 +350,34 @@ async fn an_unknown_address_is_refused() {
     assert_eq!(held[0].report["amount"], AMOUNT.to_string());
     assert_eq!(held[0].report["txHash"], "0xfeed");
     assert_eq!(held[0].state, crate::work::SuspenseState::Open);
+}
+
+#[tokio::test]
+async fn an_arrival_at_a_providers_forwarding_destination_is_neither_credited_nor_held() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .returning(|_| Err(StoreError::NotFound));
+    tx.expect_record_unattributed_deposit().never();
+    forbid_writes(&mut tx);
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_forwards_to()
+        .withf(|a| *a == address().address)
+        .return_const(true);
+    let err = service(uow_with(vec![tx]), provider)
+        .apply_verified(verified(TransactionStatus::Completed))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "provider_forward",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// Expects one suspense record and one commit, and no other write; returns what was recorded.
@@ -763,6 +792,7 @@ async fn reconciliation_credits_a_missed_deposit_through_the_same_path_and_lists
         .returning(|_| Err(StoreError::NotFound));
     let held = expect_suspended(&mut unknown);
     let mut provider = MockCustodyProvider::new();
+    provider.expect_forwards_to().return_const(false);
     provider
         .expect_lists_deposits_per_address()
         .return_const(false);
@@ -820,6 +850,7 @@ async fn reconciling_a_deposit_already_credited_credits_nothing_more() {
     forbid_writes(&mut tx);
     tx.expect_commit().returning(|| Ok(()));
     let mut provider = MockCustodyProvider::new();
+    provider.expect_forwards_to().return_const(false);
     provider
         .expect_lists_deposits_per_address()
         .return_const(false);
@@ -839,6 +870,7 @@ async fn reconciling_a_deposit_already_credited_credits_nothing_more() {
 #[tokio::test]
 async fn a_provider_that_cannot_list_fails_the_pass_and_changes_nothing() {
     let mut provider = MockCustodyProvider::new();
+    provider.expect_forwards_to().return_const(false);
     provider
         .expect_lists_deposits_per_address()
         .return_const(false);
