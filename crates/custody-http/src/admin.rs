@@ -86,6 +86,10 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
                 clock,
                 Arc::new(OsIds),
                 crate::events::renderer(),
+            )
+            .with_address_scan(
+                custody_core::services::AddressScan::DEFAULT_BATCH,
+                settings.workers.reconcile_addresses_per_pass,
             ),
             assets: routed.iter().copied().collect(),
             lookback: Duration::seconds(
