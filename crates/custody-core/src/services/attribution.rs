@@ -3,9 +3,11 @@
 //!
 //! A deposit to an address of an **archived** vault is not credited: an archived vault can
 //! never send, so the funds would be stranded in a wallet nobody can move them out of. It is
-//! recorded instead in `unattributed_deposits` with the provider's report and the reason, for
-//! operators (`custody admin deposits unattributed`), and never lost: a repeated report
-//! updates the same record.
+//! recorded instead in `unattributed_deposits` (the suspense list) with the provider's report
+//! and the reason, for operators (`custody admin deposits unattributed|assign|return`), and
+//! never lost: a repeated report updates the same record. [`suspend`] is how every other
+//! unattributable deposit (unknown address, asset mismatch, several outputs, a disagreeing
+//! report) is recorded too.
 
 use crate::deposit_address::DepositAddress;
 use crate::error::{Error, ResourceKind};
