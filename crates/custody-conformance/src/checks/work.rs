@@ -391,7 +391,7 @@ pub async fn deposit_addresses_of_asset_pages(stores: StoreHandles) {
         .deposit_addresses_of_asset(usdt_eth(), None, 2)
         .await
         .expect("page 1");
-    let mut all = vec![world.deposit_address.clone(), second.clone(), third.clone()];
+    let mut all = [world.deposit_address.clone(), second.clone(), third.clone()];
     all.sort_by_key(|d| d.id);
     assert_eq!(first_page, all[..2].to_vec());
     let rest = tx
