@@ -389,6 +389,12 @@ impl DepositService {
         self.apply_verified(report).await
     }
 
+    /// Whether this service's provider is a live one (the sandbox simulator's reports are
+    /// recorded as asked, failures included).
+    fn is_live_provider(&self) -> bool {
+        self.provider.name() != "sandbox"
+    }
+
     /// Records an authentic deposit report that no single wallet may be credited with (one
     /// transfer paying several of our addresses) in the suspense list, and refuses it: the
     /// caller acknowledges it to the provider. A repeated report updates the same record. The
@@ -511,9 +517,13 @@ impl DepositService {
                 }
                 existing
             }
-            Err(StoreError::NotFound) if deposit.status == TransactionStatus::Failed => {
-                // First seen already failed (BitGo `failed`/`rejected`, a Rhino SDA deposit
-                // rejected or refunded): nothing arrived, so nothing is recorded or credited.
+            Err(StoreError::NotFound)
+                if deposit.status == TransactionStatus::Failed && self.is_live_provider() =>
+            {
+                // A provider's report first seen already failed (BitGo `failed`/`rejected`, a
+                // Rhino SDA deposit rejected or refunded): nothing arrived, so nothing is
+                // recorded or credited. (A failure the sandbox simulator is asked for is
+                // recorded as the partner asked.)
                 return Err(Error::Refused {
                     code: "deposit_failed_at_provider",
                     message: format!(

@@ -82,6 +82,7 @@ fn no_provider() -> MockCustodyProvider {
     let mut provider = MockCustodyProvider::new();
     provider.expect_verify_deposit().never();
     provider.expect_forwards_to().return_const(false);
+    provider.expect_name().return_const("bitgo");
     provider
 }
 
