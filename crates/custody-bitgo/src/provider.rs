@@ -13,7 +13,7 @@ use custody_core::ports::{
 };
 use custody_core::transaction::TransactionStatus;
 
-use crate::webhook::{deposit_of, is_bitgo_id};
+use crate::webhook::{is_bitgo_id, notification_of};
 use crate::wire::{self, PendingApproval, Transfer};
 use crate::{
     asset_for_coin, parse_transfer_webhook, BitgoClient, SendOutcome, WithdrawalFlow, NAME,
@@ -234,7 +234,7 @@ impl CustodyProvider for BitgoClient {
         &self,
         assets: &[AssetId],
         since: time::OffsetDateTime,
-    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+    ) -> Result<Vec<Result<Notification, ProviderError>>, ProviderError> {
         let mut items = Vec::new();
         for &asset in assets {
             let (coin, wallet) = self.transfer_route(asset)?;
@@ -247,12 +247,15 @@ impl CustodyProvider for BitgoClient {
                     if transfer.wallet != wallet || transfer.coin != coin {
                         continue;
                     }
-                    items.push(deposit_of(asset, wallet, transfer).map_err(|e| match e {
-                        ProviderError::Malformed(m) => ProviderError::Malformed(m),
-                        other => {
-                            ProviderError::Unverified(format!("transfer {}: {other}", transfer.id))
-                        }
-                    }));
+                    items.push(
+                        notification_of(asset, wallet, transfer).map_err(|e| match e {
+                            ProviderError::Malformed(m) => ProviderError::Malformed(m),
+                            other => ProviderError::Unverified(format!(
+                                "transfer {}: {other}",
+                                transfer.id
+                            )),
+                        }),
+                    );
                 }
                 match page.next_batch_prev_id {
                     Some(next) if !page.transfers.is_empty() => prev = Some(next),
@@ -321,7 +324,7 @@ impl CustodyProvider for BitgoClient {
                 },
             );
         }
-        deposit_of(asset, wallet, &transfer).map(Notification::Deposit)
+        notification_of(asset, wallet, &transfer)
     }
 
     /// The configured wallet's balance of the asset's token: `GET /api/v2/{walletCoin}/wallet/

@@ -3,7 +3,7 @@
 
 use custody_core::amount::Amount;
 use custody_core::chain_address::ChainAddress;
-use custody_core::ports::{ProviderError, VerifiedDeposit};
+use custody_core::ports::{Notification, ProviderError, UnattributableReport, VerifiedDeposit};
 use custody_core::transaction::TransactionStatus;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret as _;
@@ -144,6 +144,104 @@ pub(crate) fn deposit_of(
     })
 }
 
+/// What a receive of our `wallet` (read back from BitGo) is: a deposit, or, when it pays
+/// several of our addresses, one suspense report (reason `several_outputs`) for the whole
+/// transfer: its total to our addresses, the first of them, and every output in `detail`.
+/// One provider transfer stays one record under its one reference, so nothing is credited
+/// until an operator decides (see docs/providers.md, "Suspense").
+///
+/// # Errors
+/// As [`deposit_of`], except for several outputs.
+pub(crate) fn notification_of(
+    asset: custody_core::asset::AssetId,
+    wallet: &str,
+    transfer: &Transfer,
+) -> Result<Notification, ProviderError> {
+    match deposit_of(asset, wallet, transfer) {
+        Err(ProviderError::Unverified(why)) if why.contains(SEVERAL) => {
+            several_outputs(asset, wallet, transfer)
+        }
+        other => other.map(Notification::Deposit),
+    }
+}
+
+const SEVERAL: &str = "credits several of our addresses";
+
+fn several_outputs(
+    asset: custody_core::asset::AssetId,
+    wallet: &str,
+    transfer: &Transfer,
+) -> Result<Notification, ProviderError> {
+    let unverified = |why: String| ProviderError::Unverified(why);
+    let (status, _) = wire::transfer_status(&transfer.state)
+        .ok_or_else(|| unverified(format!("transfer state `{}` is unknown", transfer.state)))?;
+    let status = match status {
+        _ if transfer.state == "replaced" => TransactionStatus::Failed,
+        TransactionStatus::Completed | TransactionStatus::Failed => status,
+        _ => TransactionStatus::Confirming,
+    };
+    let mut outputs = Vec::new();
+    let mut total: u128 = 0;
+    let mut first: Option<ChainAddress> = None;
+    for entry in transfer
+        .entries
+        .iter()
+        .filter(|e| e.is_change != Some(true))
+    {
+        let (Some(raw), Some(address)) = (entry.value_string.as_deref(), entry.receiving_address())
+        else {
+            continue;
+        };
+        let Ok(units) = raw.parse::<u128>() else {
+            continue;
+        };
+        let ours = entry.wallet.as_deref() == Some(wallet);
+        if units == 0 || !(ours || entry.wallet.is_none()) {
+            continue;
+        }
+        outputs.push(serde_json::json!({
+            "address": address, "amount": raw, "wallet": entry.wallet,
+        }));
+        if ours {
+            total = total.checked_add(units).ok_or_else(|| {
+                ProviderError::Malformed(format!("transfer {} overflows", transfer.id))
+            })?;
+            if first.is_none() {
+                first = Some(ChainAddress::parse(asset.network(), address).map_err(|e| {
+                    unverified(format!("BitGo reported an invalid receiving address: {e}"))
+                })?);
+            }
+        }
+    }
+    let address = first.ok_or_else(|| {
+        unverified(format!(
+            "transfer {} credits no address of our wallet",
+            transfer.id
+        ))
+    })?;
+    Ok(Notification::Unattributable(Box::new(
+        UnattributableReport {
+            deposit: VerifiedDeposit {
+                provider_ref: transfer.id.clone(),
+                asset,
+                amount: Amount::from_base_units(total),
+                address,
+                tx_hash: transfer.txid.clone().filter(|t| !t.is_empty()),
+                status,
+                confirmations: None,
+            },
+            reason: "several_outputs",
+            detail: serde_json::json!({
+                "detail": format!("BitGo transfer {} pays several of our addresses", transfer.id),
+                "provider": "bitgo",
+                "wallet": wallet,
+                "state": transfer.state,
+                "outputs": outputs,
+            }),
+        },
+    )))
+}
+
 /// Parses BitGo's transfer webhook (`{hash, transfer, coin, type: "transfer", state,
 /// wallet}`). Parsing is all it does: nothing in it is trusted.
 ///
@@ -216,7 +314,7 @@ fn receiving_entry<'t>(
         }
         _ => {
             return Err(ProviderError::Unverified(format!(
-                "transfer {} credits several of our addresses; split deposits are not supported",
+                "transfer {} {SEVERAL}; split deposits are not supported",
                 transfer.id
             )))
         }

@@ -949,17 +949,54 @@ async fn recent_deposits_page_through_the_wallets_receives() {
         .await
         .expect("listed");
     assert_eq!(items.len(), 3, "{items:?}");
-    let first = items[0].as_ref().expect("a deposit");
+    let deposit = |item: &Result<Notification, ProviderError>| match item {
+        Ok(Notification::Deposit(d)) => d.clone(),
+        other => panic!("not a deposit: {other:?}"),
+    };
+    let first = deposit(&items[0]);
     assert_eq!(first.provider_ref, TRANSFER_ID);
     assert_eq!(first.amount.base_units(), 2_500_000);
     assert_eq!(first.status, TransactionStatus::Completed);
-    assert_eq!(
-        items[1].as_ref().expect("a deposit").status,
-        TransactionStatus::Confirming
-    );
+    assert_eq!(deposit(&items[1]).status, TransactionStatus::Confirming);
     assert!(
         matches!(&items[2], Err(ProviderError::Malformed(_))),
         "{:?}",
         items[2]
     );
+}
+
+/// Issue 14: one receive paying two of our addresses is neither credited to one of them nor
+/// refused as unverified: it is one suspense report for the whole transfer (total to our
+/// addresses, the first of them, every output kept), from the webhook and from the list.
+#[tokio::test]
+async fn a_receive_paying_several_of_our_addresses_is_one_suspense_report() {
+    let server = MockServer::start().await;
+    let second = "0x1111111111111111111111111111111111111112";
+    let entries = json!([
+        {"address": "0x9999999999999999999999999999999999999999", "valueString": "-3500000"},
+        {"address": OURS, "wallet": ETH_WALLET, "valueString": "2500000"},
+        {"address": second, "wallet": ETH_WALLET, "valueString": "1000000"}
+    ]);
+    read_back(
+        &server,
+        receive(USDT, ETH_WALLET, "confirmed", entries.clone()),
+        1,
+    )
+    .await;
+    let got = client(&server)
+        .verify_notification(&notice(&webhook(USDT, ETH_WALLET, "confirmed"), None))
+        .await
+        .expect("verified");
+    let Notification::Unattributable(held) = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(held.reason, "several_outputs");
+    assert_eq!(held.deposit.provider_ref, TRANSFER_ID);
+    assert_eq!(held.deposit.amount.base_units(), 3_500_000);
+    assert_eq!(held.deposit.address.as_str(), OURS_EIP55);
+    assert_eq!(held.deposit.status, TransactionStatus::Completed);
+    let outputs = held.detail["outputs"].as_array().expect("outputs");
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    assert_eq!(outputs[1]["address"], second);
+    assert_eq!(outputs[1]["amount"], "1000000");
 }

@@ -143,6 +143,8 @@ macro_rules! conformance_suite {
             transactions_flag_for_reconciliation_and_stuck,
             transactions_withdrawal_queue_counts_open_ones,
             unattributed_deposits_record_and_list,
+            unattributed_deposits_resolve,
+            deposit_addresses_of_asset_pages,
             tenants_policy_and_cooling_off,
             address_book_activates_at_round_trip,
             worker_two_instances_send_each_withdrawal_once,

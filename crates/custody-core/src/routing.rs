@@ -177,7 +177,7 @@ impl CustodyProvider for ProviderRouter {
         &self,
         assets: &[AssetId],
         since: time::OffsetDateTime,
-    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+    ) -> Result<Vec<Result<Notification, ProviderError>>, ProviderError> {
         // Each provider is asked for the assets routed to it; one that cannot list, or fails,
         // is one error item, so the others are still reconciled.
         let mut items = Vec::new();
@@ -196,6 +196,28 @@ impl CustodyProvider for ProviderRouter {
             }
         }
         Ok(items)
+    }
+
+    fn forwards_to(&self, address: &crate::chain_address::ChainAddress) -> bool {
+        self.by_name
+            .iter()
+            .any(|(_, provider)| provider.forwards_to(address))
+    }
+
+    fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
+        self.route(asset)
+            .is_ok_and(|provider| provider.lists_deposits_per_address(asset))
+    }
+
+    async fn recent_deposits_at(
+        &self,
+        asset: AssetId,
+        addresses: &[crate::chain_address::ChainAddress],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        self.route(asset)?
+            .recent_deposits_at(asset, addresses, since)
+            .await
     }
 
     async fn verify_notification(

@@ -99,11 +99,58 @@ pub struct UnattributedDeposit {
     /// What the provider reported last.
     pub status: TransactionStatus,
     pub confirmations: Option<Confirmations>,
-    /// Why it was not credited (`vault_archived`).
+    /// Why it was not credited: `vault_archived`, `unknown_address`, `asset_mismatch`,
+    /// `several_outputs` or `report_disagrees`.
     pub reason: String,
     pub first_seen_at: OffsetDateTime,
     /// The latest report.
     pub last_seen_at: OffsetDateTime,
+    /// Everything the provider said in its latest report (which provider, the verified
+    /// fields, and for a transfer paying several of our addresses every output), as JSON;
+    /// `Null` for records written before it was kept.
+    pub report: serde_json::Value,
+    /// Open until an operator assigns or returns it.
+    pub state: SuspenseState,
+    /// The deposit transaction an assignment created.
+    pub transaction_id: Option<TransactionId>,
+    /// The operator's audit (`operator`, `evidence`, `at`, and `txHash` of a return), once
+    /// resolved; `Null` while open.
+    pub resolution: serde_json::Value,
+}
+
+/// Where a suspense record stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SuspenseState {
+    /// Waiting for an operator.
+    #[default]
+    Open,
+    /// Credited to a wallet by an operator (`custody admin deposits assign`).
+    Assigned,
+    /// Sent back out of band by an operator (`custody admin deposits return`); never credited.
+    Returned,
+}
+
+impl SuspenseState {
+    /// The wire and storage name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SuspenseState::Open => "open",
+            SuspenseState::Assigned => "assigned",
+            SuspenseState::Returned => "returned",
+        }
+    }
+
+    /// Reads a stored name.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<SuspenseState> {
+        match raw {
+            "open" => Some(SuspenseState::Open),
+            "assigned" => Some(SuspenseState::Assigned),
+            "returned" => Some(SuspenseState::Returned),
+            _ => None,
+        }
+    }
 }
 
 /// The open withdrawals of one status (the queue-depth metrics of `custody serve`,

@@ -133,6 +133,16 @@ impl Store {
         }
     }
 
+    /// The connection pools' usage (idle, in use, max), for metrics. Empty for an outside
+    /// adapter, whose pools are its own.
+    pub fn pool_usage(&self) -> Vec<custody_sql::PoolUsage> {
+        match self {
+            Store::Sqlite(s) => s.pool_usage(),
+            Store::Postgres(s) => s.pool_usage(),
+            Store::Other(_) => Vec::new(),
+        }
+    }
+
     /// The engine's name, for logs.
     pub fn engine(&self) -> &'static str {
         match self {

@@ -89,6 +89,10 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
                 clock,
                 Arc::new(OsIds),
                 crate::events::renderer(),
+            )
+            .with_address_scan(
+                custody_core::services::AddressScan::DEFAULT_BATCH,
+                settings.workers.reconcile_addresses_per_pass,
             ),
             assets: routed.iter().copied().collect(),
             lookback: Duration::seconds(
@@ -125,6 +129,17 @@ pub struct LiveDeposits {
 }
 
 impl Operations {
+    fn operator(
+        &self,
+        env: Environment,
+    ) -> anyhow::Result<&custody_core::services::OperatorService> {
+        self.operators
+            .iter()
+            .find(|(e, _)| *e == env)
+            .map(|(_, s)| s)
+            .ok_or_else(|| anyhow!("no store for {}", env.as_str()))
+    }
+
     fn of(&self, env: Option<&str>) -> anyhow::Result<Vec<&(Environment, ReconciliationService)>> {
         let wanted = env.map(environment).transpose()?;
         Ok(self
@@ -253,10 +268,52 @@ pub async fn execute(
                 "unusable": pass.unusable,
             })
         }
-        AdminCommand::Deposits(DepositsCommand::Unattributed { env, limit }) => {
+        AdminCommand::Deposits(DepositsCommand::Assign {
+            id,
+            wallet,
+            evidence,
+            operator,
+            env,
+        }) => {
+            let env = environment(&env)?;
+            let wallet =
+                custody_core::id::WalletId::parse(&wallet).map_err(|e| anyhow!("--wallet: {e}"))?;
+            let operator = default_operator(operator);
+            let assigned = operations
+                .operator(env)?
+                .assign_deposit(&id, wallet, &operator, &evidence)
+                .await?;
+            let t = &assigned.transaction;
+            let mut out = unattributed_json(env, &assigned.deposit);
+            out["deposit"] = json!({
+                "id": t.id.to_string(),
+                "walletId": wallet.to_string(),
+                "tenant": t.tenant_id.to_string(),
+                "status": t.status.as_str(),
+                "amount": t.amount.to_decimal_string(t.asset.decimals()),
+                "assetId": t.asset.to_string(),
+            });
+            out
+        }
+        AdminCommand::Deposits(DepositsCommand::Return {
+            id,
+            evidence,
+            tx_hash,
+            operator,
+            env,
+        }) => {
+            let env = environment(&env)?;
+            let operator = default_operator(operator);
+            let returned = operations
+                .operator(env)?
+                .return_deposit(&id, &operator, &evidence, tx_hash.as_deref())
+                .await?;
+            unattributed_json(env, &returned)
+        }
+        AdminCommand::Deposits(DepositsCommand::Unattributed { env, limit, all }) => {
             let mut items = Vec::new();
             for (env, reads) in operations.of(env.as_deref())? {
-                for deposit in reads.unattributed_deposits(limit).await? {
+                for deposit in reads.unattributed_deposits(all, limit).await? {
                     items.push(unattributed_json(*env, &deposit));
                 }
             }
@@ -424,7 +481,18 @@ fn unattributed_json(env: Environment, d: &UnattributedDeposit) -> Value {
         "reason": d.reason,
         "firstSeenAt": timestamp(d.first_seen_at),
         "lastSeenAt": timestamp(d.last_seen_at),
+        "state": d.state.as_str(),
+        "transactionId": d.transaction_id.map(|t| t.to_string()),
+        "resolution": d.resolution,
+        "report": d.report,
     })
+}
+
+/// `--operator`, or `$USER`.
+fn default_operator(operator: Option<String>) -> String {
+    operator
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_default()
 }
 
 fn tenant_id(raw: &str) -> anyhow::Result<TenantId> {

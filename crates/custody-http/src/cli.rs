@@ -136,7 +136,9 @@ pub enum WithdrawalsCommand {
 /// `custody admin deposits …`.
 #[derive(Debug, Subcommand)]
 pub enum DepositsCommand {
-    /// Deposits recorded without crediting a wallet (to an archived vault's address).
+    /// The suspense list: deposits recorded without crediting a wallet (unknown address,
+    /// asset mismatch, several outputs, archived vault, disagreeing report). Open ones only
+    /// unless `--all`.
     Unattributed {
         /// `sandbox`, `live`, or both when absent.
         #[arg(long)]
@@ -144,6 +146,45 @@ pub enum DepositsCommand {
         /// At most this many per environment.
         #[arg(long, default_value_t = 200)]
         limit: u32,
+        /// Every record, assigned and returned ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Credits an open suspense record (settled at the provider) to a wallet of its asset,
+    /// once, through the ledger; audited in the deposit's history.
+    Assign {
+        /// The record's provider reference (`providerRef` in `deposits unattributed`).
+        id: String,
+        /// The wallet to credit (`wal_…`).
+        #[arg(long)]
+        wallet: String,
+        /// What shows the funds are that wallet's (a ticket, the sender's confirmation).
+        #[arg(long)]
+        evidence: String,
+        /// Who assigns it (default: `$USER`).
+        #[arg(long)]
+        operator: Option<String>,
+        /// `live` (default) or `sandbox`.
+        #[arg(long, default_value = "live")]
+        env: String,
+    },
+    /// Marks an open suspense record returned (sent back at the provider, out of band);
+    /// nothing is credited.
+    Return {
+        /// The record's provider reference.
+        id: String,
+        /// What shows the return (a ticket, the provider's confirmation).
+        #[arg(long)]
+        evidence: String,
+        /// The return's on-chain hash, when there is one.
+        #[arg(long = "tx-hash")]
+        tx_hash: Option<String>,
+        /// Who returns it (default: `$USER`).
+        #[arg(long)]
+        operator: Option<String>,
+        /// `live` (default) or `sandbox`.
+        #[arg(long, default_value = "live")]
+        env: String,
     },
     /// Catches up missed live deposit notifications now: applies what the providers report
     /// (BitGo's transfer list per wallet) through the notifications' exactly-once path.

@@ -206,6 +206,10 @@ pub struct WorkersSettings {
     pub reconcile_interval_ms: u64,
     /// How far back each scheduled reconciliation looks (seconds).
     pub reconcile_lookback_secs: u64,
+    /// At most this many deposit addresses per asset and reconciliation pass for providers
+    /// read per address (Rhino: one SDA history call each); the next pass resumes after the
+    /// last one, so every address is covered over several passes.
+    pub reconcile_addresses_per_pass: u32,
     /// How long events stay in the event log (`GET /v1/events`) and the outbox, in days; at
     /// least 30 (a smaller value is raised to 30).
     pub event_retention_days: u32,
@@ -223,6 +227,7 @@ impl Default for WorkersSettings {
             purge_interval_ms: 300_000,
             reconcile_interval_ms: 600_000,
             reconcile_lookback_secs: 172_800,
+            reconcile_addresses_per_pass: 500,
             event_retention_days: 30,
         }
     }

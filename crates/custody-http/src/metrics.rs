@@ -414,11 +414,7 @@ impl Collector {
     /// queries per environment, each bounded by [`COLLECT_TIMEOUT`]), worker tick ages and
     /// process uptime.
     pub async fn collect(&self) {
-        let pools = match &self.store {
-            Store::Sqlite(s) => s.pool_usage(),
-            Store::Postgres(s) => s.pool_usage(),
-        };
-        for pool in pools {
+        for pool in self.store.pool_usage() {
             gauge!(POOL_CONNECTIONS, "pool" => pool.pool, "state" => "idle")
                 .set(f64::from(pool.idle));
             gauge!(POOL_CONNECTIONS, "pool" => pool.pool, "state" => "in_use")

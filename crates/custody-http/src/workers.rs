@@ -240,6 +240,10 @@ impl Workers {
         if !settings.enabled || settings.reconcile_interval_ms == 0 || assets.is_empty() {
             return;
         }
+        let deposits = deposits.with_address_scan(
+            custody_core::services::AddressScan::DEFAULT_BATCH,
+            settings.reconcile_addresses_per_pass,
+        );
         let every = Duration::from_millis(settings.reconcile_interval_ms.max(10));
         let lookback = time::Duration::seconds(
             i64::try_from(settings.reconcile_lookback_secs).unwrap_or(i64::MAX / 2),

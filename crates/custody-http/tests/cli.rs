@@ -533,6 +533,58 @@ fn admin_cooling_off_and_the_reconciliation_lists() {
         &["deposits", "unattributed", "--env", "sandbox"],
     );
     assert_eq!(unattributed["items"], serde_json::json!([]));
+    let every = admin(
+        dir.path(),
+        &["deposits", "unattributed", "--env", "sandbox", "--all"],
+    );
+    assert_eq!(every["items"], serde_json::json!([]));
+}
+
+/// Issue 14: `deposits assign|return` refuse what they cannot act on, on stderr, exit 1.
+#[test]
+fn admin_deposits_assign_and_return_refuse_what_they_cannot_resolve() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let err = admin_fails(
+        dir.path(),
+        &[
+            "deposits",
+            "return",
+            "5b612d25c9067f2a1db11a15f165989e",
+            "--evidence",
+            "ticket 9",
+            "--operator",
+            "bob",
+            "--env",
+            "sandbox",
+        ],
+    );
+    assert!(err.contains("no suspense record"), "{err}");
+    let err = admin_fails(
+        dir.path(),
+        &[
+            "deposits",
+            "assign",
+            "5b612d25c9067f2a1db11a15f165989e",
+            "--wallet",
+            "not-a-wallet",
+            "--evidence",
+            "ticket 7",
+        ],
+    );
+    assert!(err.contains("--wallet"), "{err}");
+    let err = admin_fails(
+        dir.path(),
+        &[
+            "deposits",
+            "return",
+            "5b612d25c9067f2a1db11a15f165989e",
+            "--evidence",
+            " ",
+            "--operator",
+            "bob",
+        ],
+    );
+    assert!(err.contains("evidence"), "{err}");
 }
 
 #[test]

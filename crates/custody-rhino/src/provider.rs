@@ -220,56 +220,121 @@ impl CustodyProvider for RhinoClient {
                     address, event.bridge_id
                 ))
             })?;
-        if item.id.is_empty() {
-            return Err(ProviderError::Unverified(
-                "Rhino's history item has no `_id`".into(),
-            ));
-        }
-        let symbol = item
-            .token_symbol
-            .as_deref()
-            .and_then(|s| AssetSymbol::parse(s).ok())
-            .filter(|s| matches!(s, AssetSymbol::Usdt | AssetSymbol::Usdc))
-            .ok_or_else(|| {
-                ProviderError::Unverified(format!(
-                    "deposit {} is of a token we do not take from Rhino",
-                    item.id
-                ))
-            })?;
-        let asset = AssetId::new(symbol, network).map_err(|e| {
-            ProviderError::Unverified(format!("deposit {} is not in the catalogue: {e}", item.id))
-        })?;
-        // Authentic (signed, and in Rhino's own history) but unusable: refused as malformed.
-        let amount = item
-            .amount_wei
-            .as_deref()
-            .and_then(|wei| Amount::parse_base_units(wei).ok())
-            .filter(|amount| !amount.is_zero())
-            .ok_or_else(|| {
-                ProviderError::Malformed(format!(
-                    "deposit {} has a zero or unreadable amountWei",
-                    item.id
-                ))
-            })?;
-        let status = deposit_status(item);
+        let deposit = deposit_of(item, network, address)?;
         tracing::info!(
             event = %event.tag,
             event_id = ?event.event_id,
-            deposit = %item.id,
-            asset = %asset,
-            status = %status,
+            deposit = %deposit.provider_ref,
+            asset = %deposit.asset,
+            status = %deposit.status,
             "verified a Rhino deposit"
         );
-        Ok(VerifiedDeposit {
-            provider_ref: item.id.clone(),
-            asset,
-            amount,
-            address,
-            tx_hash: item.tx_hash.clone(),
-            status,
-            confirmations: None,
-        })
+        Ok(deposit)
     }
+
+    fn forwards_to(&self, address: &ChainAddress) -> bool {
+        self.config
+            .destination
+            .iter()
+            .chain(self.config.tenant_destinations.values())
+            .any(|d| {
+                rhino_network(&d.chain).is_some_and(|network| {
+                    network == address.network()
+                        && ChainAddress::parse(network, &d.address).is_ok_and(|a| a == *address)
+                })
+            })
+    }
+
+    fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
+        rhino_asset(asset).is_ok()
+    }
+
+    async fn recent_deposits_at(
+        &self,
+        asset: AssetId,
+        addresses: &[ChainAddress],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let chain = rhino_asset(asset)?;
+        let to = self.clock.now();
+        // Rhino answers at most 31 days (422 `InvalidDateRange` beyond).
+        let from = since.max(to.checked_sub(HISTORY_WINDOW).unwrap_or(to));
+        let mut items = Vec::new();
+        for address in addresses {
+            match self
+                .deposit_history(address.as_str(), chain, from, to)
+                .await
+            {
+                Ok(history) => items.extend(
+                    history
+                        .bridges
+                        .iter()
+                        .map(|item| deposit_of(item, asset.network(), address.clone())),
+                ),
+                // The pass stops on an outage or the rate limit and resumes from this batch.
+                Err(e @ (ProviderError::Unavailable(_) | ProviderError::RateLimited { .. })) => {
+                    return Err(e)
+                }
+                Err(e) => items.push(Err(ProviderError::Unverified(format!(
+                    "Rhino's history of {address}: {e}"
+                )))),
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// The deposit a history item of the SDA `address` (on `network`) is.
+///
+/// # Errors
+/// `Unverified` when it has no id or is of a token we do not take from Rhino; `Malformed` for
+/// a zero or unreadable `amountWei`.
+fn deposit_of(
+    item: &HistoryItem,
+    network: custody_core::asset::Network,
+    address: ChainAddress,
+) -> Result<VerifiedDeposit, ProviderError> {
+    if item.id.is_empty() {
+        return Err(ProviderError::Unverified(
+            "Rhino's history item has no `_id`".into(),
+        ));
+    }
+    let symbol = item
+        .token_symbol
+        .as_deref()
+        .and_then(|s| AssetSymbol::parse(s).ok())
+        .filter(|s| matches!(s, AssetSymbol::Usdt | AssetSymbol::Usdc))
+        .ok_or_else(|| {
+            ProviderError::Unverified(format!(
+                "deposit {} is of a token we do not take from Rhino",
+                item.id
+            ))
+        })?;
+    let asset = AssetId::new(symbol, network).map_err(|e| {
+        ProviderError::Unverified(format!("deposit {} is not in the catalogue: {e}", item.id))
+    })?;
+    // Authentic (signed, and in Rhino's own history) but unusable: refused as malformed.
+    let amount = item
+        .amount_wei
+        .as_deref()
+        .and_then(|wei| Amount::parse_base_units(wei).ok())
+        .filter(|amount| !amount.is_zero())
+        .ok_or_else(|| {
+            ProviderError::Malformed(format!(
+                "deposit {} has a zero or unreadable amountWei",
+                item.id
+            ))
+        })?;
+    let status = deposit_status(item);
+    Ok(VerifiedDeposit {
+        provider_ref: item.id.clone(),
+        asset,
+        amount,
+        address,
+        tx_hash: item.tx_hash.clone(),
+        status,
+        confirmations: None,
+    })
 }
 
 fn deposits_only() -> ProviderError {

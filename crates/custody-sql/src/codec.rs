@@ -35,7 +35,9 @@ use custody_core::text::{ExternalRef, Label, Metadata, VaultName};
 use custody_core::transaction::{Confirmations, StatusChange, Transaction};
 use custody_core::vault::Vault;
 use custody_core::wallet::{Balances, Wallet};
-use custody_core::work::{DueTransaction, StuckWithdrawal, UnattributedDeposit, WorkState};
+use custody_core::work::{
+    DueTransaction, StuckWithdrawal, SuspenseState, UnattributedDeposit, WorkState,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -449,7 +451,23 @@ pub fn unattributed_deposit(row: &impl Columns) -> Result<UnattributedDeposit, S
         reason: row.text("reason")?,
         first_seen_at: row.time("first_seen_at")?,
         last_seen_at: row.time("last_seen_at")?,
+        report: json_column(row, "report")?,
+        state: {
+            let raw = row.text("state")?;
+            SuspenseState::parse(&raw)
+                .ok_or_else(|| corrupt(format_args!("unknown suspense state `{raw}`")))?
+        },
+        transaction_id: opt_id(row, "transaction_id")?,
+        resolution: json_column(row, "resolution")?,
     })
+}
+
+/// A nullable JSON text column; `Null` when null.
+fn json_column(row: &impl Columns, col: &str) -> Result<serde_json::Value, StoreError> {
+    row.opt_text(col)?
+        .map_or(Ok(serde_json::Value::Null), |raw| {
+            serde_json::from_str(&raw).map_err(|e| corrupt(format_args!("{col} is not JSON: {e}")))
+        })
 }
 
 pub fn transaction(row: &impl Columns) -> Result<Transaction, StoreError> {

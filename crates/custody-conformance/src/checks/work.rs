@@ -3,10 +3,10 @@
 
 use custody_core::amount::Amount;
 use custody_core::asset::Network;
-use custody_core::ports::{EnvironmentStores, StoreError};
+use custody_core::ports::{EnvironmentStores, StoreError, SuspenseResolution};
 use custody_core::tenant::TenantStatus;
 use custody_core::transaction::{Confirmations, Transaction, TransactionKind, TransactionStatus};
-use custody_core::work::{DueTransaction, UnattributedDeposit, WorkClaim};
+use custody_core::work::{DueTransaction, SuspenseState, UnattributedDeposit, WorkClaim};
 use time::Duration;
 
 use super::transactions::{seed_tx_world, withdrawal, TxWorld};
@@ -224,6 +224,10 @@ fn unattributed(n: u64, status: TransactionStatus, seen: i64) -> UnattributedDep
         reason: "vault_archived".into(),
         first_seen_at: at(seen),
         last_seen_at: at(seen),
+        report: serde_json::json!({ "providerRef": format!("dep-{n}"), "seen": seen }),
+        state: SuspenseState::Open,
+        transaction_id: None,
+        resolution: serde_json::Value::Null,
     }
 }
 
@@ -258,7 +262,7 @@ pub async fn unattributed_deposits_record_and_list(stores: StoreHandles) {
 
     let listed = env
         .transactions
-        .unattributed_deposits(10)
+        .unattributed_deposits(false, 10)
         .await
         .expect("list");
     let mut expected_second = again.clone();
@@ -267,9 +271,145 @@ pub async fn unattributed_deposits_record_and_list(stores: StoreHandles) {
     assert!(stores
         .live
         .transactions
-        .unattributed_deposits(10)
+        .unattributed_deposits(true, 10)
         .await
         .expect("live")
+        .is_empty());
+}
+
+/// Issue 14: the suspense list's resolution. A record is read under lock by its reference;
+/// resolving it (assigned with its transaction, or returned) writes state, transaction, audit
+/// and time once (a second resolution finds it no longer open: `NotFound`); the open list
+/// drops it, the full list keeps it; a later report of it updates what the provider says but
+/// never reopens it; unknown references are `NotFound`.
+pub async fn unattributed_deposits_resolve(stores: StoreHandles) {
+    let env = &stores.live;
+    seed_tenant(&stores, 1).await;
+    let mut unknown = unattributed(1, TransactionStatus::Completed, 10);
+    unknown.tenant_id = None;
+    unknown.vault_id = None;
+    unknown.reason = "unknown_address".into();
+    let other = unattributed(2, TransactionStatus::Completed, 20);
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.record_unattributed_deposit(&unknown)
+        .await
+        .expect("record");
+    tx.record_unattributed_deposit(&other)
+        .await
+        .expect("record");
+    tx.commit().await.expect("commit");
+
+    let mut tx = env.uow.begin().await.expect("begin");
+    assert_eq!(
+        tx.lock_unattributed_deposit("dep-1").await.expect("lock"),
+        unknown
+    );
+    assert!(matches!(
+        tx.lock_unattributed_deposit("dep-9").await,
+        Err(StoreError::NotFound)
+    ));
+    let assigned = SuspenseResolution {
+        state: SuspenseState::Assigned,
+        transaction_id: Some(transaction_id(77)),
+        audit: serde_json::json!({ "operator": "ops", "evidence": "ticket 1" }),
+        at: at(30),
+    };
+    tx.resolve_unattributed_deposit("dep-1", &assigned)
+        .await
+        .expect("resolve");
+    tx.commit().await.expect("commit");
+
+    // Already resolved: not open any more, whatever the new resolution.
+    let mut tx = env.uow.begin().await.expect("begin");
+    let returned = SuspenseResolution {
+        state: SuspenseState::Returned,
+        transaction_id: None,
+        audit: serde_json::json!({ "operator": "ops", "txHash": "0xback" }),
+        at: at(40),
+    };
+    assert!(matches!(
+        tx.resolve_unattributed_deposit("dep-1", &returned).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(tx);
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.resolve_unattributed_deposit("dep-2", &returned)
+        .await
+        .expect("return");
+    // A later report of the assigned one: the provider's news is kept, the state is not reset.
+    let mut later = unknown.clone();
+    later.last_seen_at = at(50);
+    later.tx_hash = Some("0xlate".into());
+    later.report = serde_json::json!({ "providerRef": "dep-1", "seen": 50 });
+    tx.record_unattributed_deposit(&later)
+        .await
+        .expect("re-report");
+    tx.commit().await.expect("commit");
+
+    assert!(env
+        .transactions
+        .unattributed_deposits(false, 10)
+        .await
+        .expect("open")
+        .is_empty());
+    let all = env
+        .transactions
+        .unattributed_deposits(true, 10)
+        .await
+        .expect("all");
+    let mut expected_first = later.clone();
+    expected_first.first_seen_at = at(10);
+    expected_first.state = SuspenseState::Assigned;
+    expected_first.transaction_id = Some(transaction_id(77));
+    expected_first.resolution = assigned.audit.clone();
+    let mut expected_second = other.clone();
+    expected_second.state = SuspenseState::Returned;
+    expected_second.resolution = returned.audit.clone();
+    assert_eq!(all, vec![expected_first, expected_second]);
+    // The sandbox does not see live's records.
+    assert!(stores
+        .sandbox
+        .transactions
+        .unattributed_deposits(true, 10)
+        .await
+        .expect("sandbox")
+        .is_empty());
+}
+
+/// Issue 14 (Rhino reconciliation): one asset's deposit addresses of every tenant, in id
+/// order, paged by the last id, in the handle's environment only.
+pub async fn deposit_addresses_of_asset_pages(stores: StoreHandles) {
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let env = &stores.live;
+    let world = seed_tx_world(env, a, b, 100).await;
+    let second = deposit_address(&world.w2, 200, 0);
+    let third = deposit_address(&world.wb, 300, 0);
+    commit_addresses(env, &[&second, &third]).await;
+    let mut tx = env.uow.begin().await.expect("begin");
+    let first_page = tx
+        .deposit_addresses_of_asset(usdt_eth(), None, 2)
+        .await
+        .expect("page 1");
+    let mut all = [world.deposit_address.clone(), second.clone(), third.clone()];
+    all.sort_by_key(|d| d.id);
+    assert_eq!(first_page, all[..2].to_vec());
+    let rest = tx
+        .deposit_addresses_of_asset(usdt_eth(), Some(first_page[1].id), 2)
+        .await
+        .expect("page 2");
+    assert_eq!(rest, all[2..].to_vec());
+    assert!(tx
+        .deposit_addresses_of_asset(usdc_eth(), None, 10)
+        .await
+        .expect("other asset")
+        .is_empty());
+    drop(tx);
+    let mut tx = stores.sandbox.uow.begin().await.expect("begin");
+    assert!(tx
+        .deposit_addresses_of_asset(usdt_eth(), None, 10)
+        .await
+        .expect("sandbox")
         .is_empty());
 }
 

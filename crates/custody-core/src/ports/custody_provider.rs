@@ -117,10 +117,27 @@ pub enum Notification {
     /// `sequenceId`). Nothing in it is applied as such: the withdrawal is polled (read back by
     /// our id), the same path as the worker's.
     Withdrawal(TransactionId),
+    /// An authentic deposit that no single wallet may be credited with as reported (BitGo: one
+    /// transfer paying several of our addresses). Recorded in the suspense list with the
+    /// reason and everything the provider said, never credited (boxed: it is large).
+    Unattributable(Box<UnattributableReport>),
     /// Authentic (or harmless) but nothing to do: a webhook test, a deposit address created,
     /// a transfer of a coin we do not track. Acknowledged so the provider does not retry or
     /// suspend the webhook; the reason is logged.
     Acknowledged(String),
+}
+
+/// An authentic deposit report that goes to suspense as it stands
+/// ([`Notification::Unattributable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnattributableReport {
+    /// The deposit as one record: the provider's reference, the total paid to our addresses,
+    /// the first of them.
+    pub deposit: VerifiedDeposit,
+    /// The suspense reason code (`several_outputs`).
+    pub reason: &'static str,
+    /// What else the provider said (every output, for several outputs), kept in the record.
+    pub detail: serde_json::Value,
 }
 
 /// How fast a simulated deposit settles.
@@ -310,10 +327,12 @@ pub trait CustodyProvider: Send + Sync {
     }
 
     /// The deposits the provider reports for `assets` since `since`, read as
-    /// [`verify_deposit`](CustodyProvider::verify_deposit) reads one (BitGo: the wallet's
-    /// transfer list): how missed notifications are caught up. One item per reported deposit;
-    /// an item that cannot be used (malformed, not ours) is an error naming its reference.
-    /// The default: [`ProviderError::Unsupported`].
+    /// [`verify_notification`](CustodyProvider::verify_notification) reads one (BitGo: the
+    /// wallet's transfer list): how missed notifications are caught up. One item per reported
+    /// deposit, a [`Notification::Deposit`] or, for one no single wallet may be credited with
+    /// (several of our addresses paid), a [`Notification::Unattributable`]; an item that
+    /// cannot be used (malformed, not ours) is an error naming its reference. The default:
+    /// [`ProviderError::Unsupported`].
     ///
     /// # Errors
     /// Transport errors of the listing itself; `Unsupported` when the provider cannot list.
@@ -321,7 +340,7 @@ pub trait CustodyProvider: Send + Sync {
         &self,
         assets: &[AssetId],
         since: OffsetDateTime,
-    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+    ) -> Result<Vec<Result<Notification, ProviderError>>, ProviderError> {
         let _ = (assets, since);
         Err(ProviderError::Unsupported(format!(
             "{} cannot list deposits for reconciliation",
@@ -339,6 +358,44 @@ pub trait CustodyProvider: Send + Sync {
     async fn custody_balance(&self, asset: AssetId) -> Result<CustodyBalance, ProviderError> {
         Err(ProviderError::Unsupported(format!(
             "{} reports no custody balance for {asset}",
+            self.name()
+        )))
+    }
+
+    /// Whether `address` is where this provider forwards deposits it received for us (Rhino:
+    /// a configured destination, normally the BitGo wallet's base address). An arrival there
+    /// settles money already credited at the deposit address: it is neither credited nor
+    /// held in suspense. The default: no.
+    fn forwards_to(&self, address: &ChainAddress) -> bool {
+        let _ = address;
+        false
+    }
+
+    /// Whether deposits of `asset` are listed per receiving address
+    /// ([`recent_deposits_at`](CustodyProvider::recent_deposits_at): Rhino's SDA history)
+    /// rather than per asset ([`recent_deposits`](CustodyProvider::recent_deposits)). The
+    /// default: per asset.
+    fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
+        let _ = asset;
+        false
+    }
+
+    /// The deposits the provider reports at `addresses` (ours, of `asset`) since `since`,
+    /// one item per reported deposit, for providers that list per address (Rhino: one SDA
+    /// history read per address). An address whose listing fails is one error item; the
+    /// others are still listed. The default: [`ProviderError::Unsupported`].
+    ///
+    /// # Errors
+    /// `Unsupported` when the provider cannot list per address.
+    async fn recent_deposits_at(
+        &self,
+        asset: AssetId,
+        addresses: &[ChainAddress],
+        since: OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let _ = (asset, addresses, since);
+        Err(ProviderError::Unsupported(format!(
+            "{} cannot list deposits per address",
             self.name()
         )))
     }

@@ -67,13 +67,15 @@ pub trait TransactionStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<StuckWithdrawal>, StoreError>;
 
-    /// Deposits recorded without crediting any wallet, first seen first
-    /// (`custody admin deposits unattributed`).
+    /// Deposits recorded without crediting any wallet (the suspense list), first seen first
+    /// (`custody admin deposits unattributed`): the open ones, or every one with `all`
+    /// (assigned and returned too).
     ///
     /// # Errors
     /// Store trouble only.
     async fn unattributed_deposits(
         &self,
+        all: bool,
         limit: u32,
     ) -> Result<Vec<UnattributedDeposit>, StoreError>;
 

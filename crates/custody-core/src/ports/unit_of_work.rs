@@ -17,7 +17,7 @@ use crate::transaction::Transaction;
 use crate::vault::Vault;
 use crate::wallet::Wallet;
 use crate::webhook::WebhookEndpoint;
-use crate::work::{DueTransaction, UnattributedDeposit, WorkClaim};
+use crate::work::{DueTransaction, SuspenseState, UnattributedDeposit, WorkClaim};
 use time::OffsetDateTime;
 
 /// Opens database transactions.
@@ -250,6 +250,19 @@ pub trait AddressTx: Send {
         &mut self,
         address: &ChainAddress,
     ) -> Result<DepositAddress, StoreError>;
+
+    /// Every tenant's deposit addresses of `asset` in id order, after `after`, at most
+    /// `limit`: how deposit reconciliation walks the addresses of a provider that lists
+    /// deposits per address (Rhino).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn deposit_addresses_of_asset(
+        &mut self,
+        asset: AssetId,
+        after: Option<crate::id::AddressId>,
+        limit: u32,
+    ) -> Result<Vec<DepositAddress>, StoreError>;
 }
 
 /// Transactions inside a [`StoreTx`].
@@ -351,6 +364,42 @@ pub trait UnattributedDepositTx: Send {
         &mut self,
         deposit: &UnattributedDeposit,
     ) -> Result<(), StoreError>;
+
+    /// Reads one suspense record by its provider reference under an update lock
+    /// (PostgreSQL `FOR UPDATE`; SQLite: the writer lock), so two operators cannot resolve
+    /// it at once.
+    ///
+    /// # Errors
+    /// `NotFound` when absent.
+    async fn lock_unattributed_deposit(
+        &mut self,
+        provider_ref: &str,
+    ) -> Result<UnattributedDeposit, StoreError>;
+
+    /// Writes an operator's resolution of an open record: its new `state`, the deposit
+    /// transaction an assignment created, the audit and when.
+    ///
+    /// # Errors
+    /// `NotFound` when the record is absent or no longer open.
+    async fn resolve_unattributed_deposit(
+        &mut self,
+        provider_ref: &str,
+        resolution: &SuspenseResolution,
+    ) -> Result<(), StoreError>;
+}
+
+/// An operator's resolution of a suspense record
+/// ([`UnattributedDepositTx::resolve_unattributed_deposit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuspenseResolution {
+    /// `Assigned` or `Returned`.
+    pub state: SuspenseState,
+    /// The deposit transaction an assignment created.
+    pub transaction_id: Option<TransactionId>,
+    /// The audit: operator, evidence, at (and the return's hash).
+    pub audit: serde_json::Value,
+    /// When.
+    pub at: OffsetDateTime,
 }
 
 /// The ledger inside a [`StoreTx`].
@@ -562,6 +611,12 @@ mockall::mock! {
             &mut self,
             address: &ChainAddress,
         ) -> Result<DepositAddress, StoreError>;
+        async fn deposit_addresses_of_asset(
+            &mut self,
+            asset: AssetId,
+            after: Option<crate::id::AddressId>,
+            limit: u32,
+        ) -> Result<Vec<DepositAddress>, StoreError>;
     }
 
     #[async_trait]
@@ -603,6 +658,15 @@ mockall::mock! {
         async fn record_unattributed_deposit(
             &mut self,
             deposit: &UnattributedDeposit,
+        ) -> Result<(), StoreError>;
+        async fn lock_unattributed_deposit(
+            &mut self,
+            provider_ref: &str,
+        ) -> Result<UnattributedDeposit, StoreError>;
+        async fn resolve_unattributed_deposit(
+            &mut self,
+            provider_ref: &str,
+            resolution: &SuspenseResolution,
         ) -> Result<(), StoreError>;
     }
 

@@ -3,19 +3,27 @@
 //!
 //! A deposit to an address of an **archived** vault is not credited: an archived vault can
 //! never send, so the funds would be stranded in a wallet nobody can move them out of. It is
-//! recorded instead in `unattributed_deposits` with the provider's report and the reason, for
-//! operators (`custody admin deposits unattributed`), and never lost: a repeated report
-//! updates the same record.
+//! recorded instead in `unattributed_deposits` (the suspense list) with the provider's report
+//! and the reason, for operators (`custody admin deposits unattributed|assign|return`), and
+//! never lost: a repeated report updates the same record. [`suspend`] is how every other
+//! unattributable deposit (unknown address, asset mismatch, several outputs, a disagreeing
+//! report) is recorded too.
 
 use crate::deposit_address::DepositAddress;
 use crate::error::{Error, ResourceKind};
 use crate::ports::{StoreTx, VerifiedDeposit};
 use crate::vault::VaultStatus;
-use crate::work::UnattributedDeposit;
+use crate::work::{SuspenseState, UnattributedDeposit};
 use time::OffsetDateTime;
 
 /// Why a deposit was not credited: its receiving address belongs to an archived vault.
 pub const VAULT_ARCHIVED: &str = "vault_archived";
+/// Why a deposit was not credited: no wallet of ours owns the receiving address.
+pub const UNKNOWN_ADDRESS: &str = "unknown_address";
+/// Why a deposit was not credited: the asset is not the receiving address's wallet's.
+pub const ASSET_MISMATCH: &str = "asset_mismatch";
+/// Why a deposit was not credited: one provider transfer paid several of our addresses.
+pub const SEVERAL_OUTPUTS: &str = "several_outputs";
 
 /// Called where a new deposit is attributed (`DepositService`, before the deposit transaction
 /// is created), inside its unit of work: when `address`'s vault cannot receive, records the
@@ -38,21 +46,14 @@ pub(crate) async fn divert_unattributable(
     if vault.status != VaultStatus::Archived {
         return Ok(None);
     }
-    tx.record_unattributed_deposit(&UnattributedDeposit {
-        provider_ref: deposit.provider_ref.clone(),
-        tenant_id: Some(address.tenant_id),
-        vault_id: Some(address.vault_id),
-        deposit_address_id: Some(address.id),
-        asset: deposit.asset,
-        amount: deposit.amount,
-        address: deposit.address.clone(),
-        tx_hash: deposit.tx_hash.clone(),
-        status: deposit.status,
-        confirmations: deposit.confirmations,
-        reason: VAULT_ARCHIVED.to_owned(),
-        first_seen_at: now,
-        last_seen_at: now,
-    })
+    suspend(
+        tx,
+        Some(address),
+        deposit,
+        VAULT_ARCHIVED,
+        serde_json::json!({ "detail": "the receiving address belongs to an archived vault" }),
+        now,
+    )
     .await?;
     Ok(Some(Error::Refused {
         code: "deposit_not_attributed",
@@ -62,6 +63,66 @@ pub(crate) async fn divert_unattributable(
             deposit.address
         ),
     }))
+}
+
+/// Records `deposit` in the suspense list (`unattributed_deposits`) with `reason` and
+/// everything the provider said (the verified fields plus `extra`, merged into the record's
+/// `report`), inside `tx`: a first report inserts the record, a repeated one updates what the
+/// provider says now (never a second record, never a reset of an operator's resolution).
+///
+/// # Errors
+/// Store errors (the unit of work is then over).
+pub(crate) async fn suspend(
+    tx: &mut dyn StoreTx,
+    address: Option<&DepositAddress>,
+    deposit: &VerifiedDeposit,
+    reason: &str,
+    extra: serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    tx.record_unattributed_deposit(&UnattributedDeposit {
+        provider_ref: deposit.provider_ref.clone(),
+        tenant_id: address.map(|a| a.tenant_id),
+        vault_id: address.map(|a| a.vault_id),
+        deposit_address_id: address.map(|a| a.id),
+        asset: deposit.asset,
+        amount: deposit.amount,
+        address: deposit.address.clone(),
+        tx_hash: deposit.tx_hash.clone(),
+        status: deposit.status,
+        confirmations: deposit.confirmations,
+        reason: reason.to_owned(),
+        first_seen_at: now,
+        last_seen_at: now,
+        report: report_json(deposit, extra),
+        state: SuspenseState::Open,
+        transaction_id: None,
+        resolution: serde_json::Value::Null,
+    })
+    .await?;
+    Ok(())
+}
+
+/// What the provider said, as kept in a suspense record: its reference, asset, amount in
+/// base units (a decimal string), receiving address, hash, status and confirmations, plus
+/// `extra`'s fields (the detail, every output of a split transfer).
+fn report_json(deposit: &VerifiedDeposit, extra: serde_json::Value) -> serde_json::Value {
+    let mut report = serde_json::json!({
+        "providerRef": deposit.provider_ref,
+        "asset": deposit.asset.to_string(),
+        "amount": deposit.amount.base_units().to_string(),
+        "network": deposit.address.network().as_str(),
+        "address": deposit.address.as_str(),
+        "txHash": deposit.tx_hash,
+        "status": deposit.status.as_str(),
+        "confirmations": deposit.confirmations.map(|c| serde_json::json!({
+            "seen": c.seen, "required": c.required
+        })),
+    });
+    if let (Some(report), serde_json::Value::Object(extra)) = (report.as_object_mut(), extra) {
+        report.extend(extra);
+    }
+    report
 }
 
 #[cfg(test)]

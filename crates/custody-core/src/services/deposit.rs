@@ -8,8 +8,11 @@
 //! `available` once on completion.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-use super::attribution::divert_unattributable;
+use super::attribution::{
+    divert_unattributable, suspend, ASSET_MISMATCH, SEVERAL_OUTPUTS, UNKNOWN_ADDRESS,
+};
 use super::booking::{advance_to, emit, record_new};
 use super::{commit_with, IdempotentWrite};
 use crate::error::{Error, ResourceKind};
@@ -17,7 +20,7 @@ use crate::event::{EventType, Subject};
 use crate::id::TransactionId;
 use crate::ports::{
     DepositNotice, DynClock, DynCustodyProvider, DynIdGenerator, DynUnitOfWork, Notification,
-    StoreError, VerifiedDeposit,
+    StoreError, UnattributableReport, VerifiedDeposit,
 };
 use crate::transaction::{NewTransaction, Transaction, TransactionKind, TransactionStatus};
 
@@ -55,9 +58,68 @@ pub struct DepositService {
     clock: DynClock,
     ids: DynIdGenerator,
     renderer: crate::event::DynSnapshotRenderer,
+    address_scan: Arc<AddressScan>,
+}
+
+/// How reconciliation walks the addresses of a provider that lists deposits per address
+/// (Rhino: one SDA history read per address): `batch` addresses per provider call, at most
+/// `per_pass` addresses per asset and pass, resuming where the previous pass stopped, so a
+/// large address count is covered over several passes instead of one heavy one.
+#[derive(Debug)]
+pub struct AddressScan {
+    /// Addresses per provider call.
+    pub batch: u32,
+    /// Addresses per asset and pass.
+    pub per_pass: u32,
+    cursors: Mutex<BTreeMap<crate::asset::AssetId, crate::id::AddressId>>,
+}
+
+impl AddressScan {
+    /// Default: batches of 50, at most 500 addresses per asset and pass.
+    pub const DEFAULT_BATCH: u32 = 50;
+    /// See [`AddressScan::DEFAULT_BATCH`].
+    pub const DEFAULT_PER_PASS: u32 = 500;
+
+    /// A scan starting from the first address (both bounds at least 1).
+    #[must_use]
+    pub fn new(batch: u32, per_pass: u32) -> AddressScan {
+        AddressScan {
+            batch: batch.max(1),
+            per_pass: per_pass.max(1),
+            cursors: Mutex::default(),
+        }
+    }
+
+    fn cursor(&self, asset: crate::asset::AssetId) -> Option<crate::id::AddressId> {
+        self.cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&asset)
+            .copied()
+    }
+
+    fn set_cursor(&self, asset: crate::asset::AssetId, at: Option<crate::id::AddressId>) {
+        let mut cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match at {
+            Some(at) => cursors.insert(asset, at),
+            None => cursors.remove(&asset),
+        };
+    }
 }
 
 impl DepositService {
+    /// Bounds how reconciliation walks per-address providers' addresses (see
+    /// [`AddressScan`]; default [`AddressScan::DEFAULT_BATCH`] /
+    /// [`AddressScan::DEFAULT_PER_PASS`]).
+    #[must_use]
+    pub fn with_address_scan(mut self, batch: u32, per_pass: u32) -> DepositService {
+        self.address_scan = Arc::new(AddressScan::new(batch, per_pass));
+        self
+    }
+
     /// Wires the service with the graph's provider.
     pub fn new(
         uow: DynUnitOfWork,
@@ -72,6 +134,10 @@ impl DepositService {
             clock,
             ids,
             renderer,
+            address_scan: Arc::new(AddressScan::new(
+                AddressScan::DEFAULT_BATCH,
+                AddressScan::DEFAULT_PER_PASS,
+            )),
         }
     }
 
@@ -105,6 +171,7 @@ impl DepositService {
                 .apply_verified(verified)
                 .await
                 .map(|t| Received::Deposit(Box::new(t))),
+            Notification::Unattributable(report) => self.hold_unattributable(&report).await,
             Notification::Withdrawal(id) => Ok(Received::Withdrawal(id)),
             Notification::Acknowledged(why) => Ok(Received::Acknowledged(why)),
         }
@@ -125,28 +192,116 @@ impl DepositService {
         assets: &[crate::asset::AssetId],
         since: time::OffsetDateTime,
     ) -> Result<DepositReconciliation, Error> {
-        let reported = self.provider.recent_deposits(assets, since).await?;
+        let (per_address, per_asset): (Vec<_>, Vec<_>) = assets
+            .iter()
+            .copied()
+            .partition(|&asset| self.provider.lists_deposits_per_address(asset));
         let mut report = DepositReconciliation::default();
-        for item in reported {
-            match item {
-                Ok(deposit) => {
-                    let provider_ref = deposit.provider_ref.clone();
-                    match self.apply_verified(deposit).await {
-                        Ok(t) => report.applied.push((provider_ref, t.id, t.status)),
-                        Err(e) if e.is_retryable() => return Err(e),
-                        Err(e) => {
-                            report.not_applied.push((
-                                provider_ref,
-                                e.code().to_owned(),
-                                e.to_string(),
-                            ));
-                        }
-                    }
-                }
-                Err(e) => report.unusable.push(e.to_string()),
+        if !per_asset.is_empty() {
+            for item in self.provider.recent_deposits(&per_asset, since).await? {
+                self.reconcile_item(item, &mut report).await?;
             }
         }
+        for asset in per_address {
+            self.reconcile_addresses(asset, since, &mut report).await?;
+        }
         Ok(report)
+    }
+
+    /// Reconciles up to [`AddressScan::per_pass`] of `asset`'s addresses, in batches, from
+    /// where the previous pass stopped (wrapping around), for a provider that lists deposits
+    /// per address (Rhino: one history read per address).
+    async fn reconcile_addresses(
+        &self,
+        asset: crate::asset::AssetId,
+        since: time::OffsetDateTime,
+        report: &mut DepositReconciliation,
+    ) -> Result<(), Error> {
+        let scan = &self.address_scan;
+        let start = scan.cursor(asset);
+        let mut cursor = start;
+        let mut visited = 0u32;
+        let mut wrapped = false;
+        while visited < scan.per_pass {
+            let want = scan.batch.min(scan.per_pass - visited);
+            let mut addresses = {
+                // A read-only unit of work, dropped before the provider is called.
+                let mut tx = self.uow.begin().await?;
+                tx.deposit_addresses_of_asset(asset, cursor, want).await?
+            };
+            // Once wrapped around, stop where this pass started.
+            let full_circle = wrapped
+                && start.is_some_and(|start| {
+                    let before = addresses.len();
+                    addresses.retain(|a| a.id <= start);
+                    addresses.len() < before || addresses.last().map(|a| a.id) == Some(start)
+                });
+            let Some(last) = addresses.last().map(|a| a.id) else {
+                // The end: start again from the first address, once per pass, unless this
+                // pass began there.
+                if wrapped || start.is_none() {
+                    cursor = None;
+                    break;
+                }
+                wrapped = true;
+                cursor = None;
+                continue;
+            };
+            visited += u32::try_from(addresses.len()).unwrap_or(u32::MAX);
+            let chain: Vec<_> = addresses.into_iter().map(|a| a.address).collect();
+            match self.provider.recent_deposits_at(asset, &chain, since).await {
+                Ok(items) => {
+                    for item in items {
+                        self.reconcile_item(item.map(Notification::Deposit), report)
+                            .await?;
+                    }
+                }
+                Err(e) => {
+                    scan.set_cursor(asset, cursor);
+                    return Err(e.into());
+                }
+            }
+            cursor = Some(last);
+            if full_circle {
+                break;
+            }
+        }
+        scan.set_cursor(asset, cursor);
+        Ok(())
+    }
+
+    /// Applies one reconciliation item through the notifications' path, listing what was not
+    /// applied. A retryable error ends the pass.
+    async fn reconcile_item(
+        &self,
+        item: Result<Notification, crate::ports::ProviderError>,
+        report: &mut DepositReconciliation,
+    ) -> Result<(), Error> {
+        let (provider_ref, outcome) = match item {
+            Ok(Notification::Deposit(deposit)) => (
+                deposit.provider_ref.clone(),
+                self.apply_verified(deposit).await,
+            ),
+            Ok(Notification::Unattributable(held)) => (
+                held.deposit.provider_ref.clone(),
+                self.hold_unattributable(&held)
+                    .await
+                    .and_then(|_| Err(Error::Internal("a held deposit was not refused".into()))),
+            ),
+            Ok(Notification::Withdrawal(_) | Notification::Acknowledged(_)) => return Ok(()),
+            Err(e) => {
+                report.unusable.push(e.to_string());
+                return Ok(());
+            }
+        };
+        match outcome {
+            Ok(t) => report.applied.push((provider_ref, t.id, t.status)),
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => report
+                .not_applied
+                .push((provider_ref, e.code().to_owned(), e.to_string())),
+        }
+        Ok(())
     }
 
     /// Applies a deposit the provider has confirmed: creates it (crediting `pending`) on first
@@ -235,6 +390,51 @@ impl DepositService {
         self.apply_verified(report).await
     }
 
+    /// Whether this service's provider is a live one (the sandbox simulator's reports are
+    /// recorded as asked, failures included).
+    fn is_live_provider(&self) -> bool {
+        self.provider.name() != "sandbox"
+    }
+
+    /// Records an authentic deposit report that no single wallet may be credited with (one
+    /// transfer paying several of our addresses) in the suspense list, and refuses it: the
+    /// caller acknowledges it to the provider. A repeated report updates the same record. The
+    /// tenant, vault and address are those of the first output when it is ours.
+    async fn hold_unattributable(&self, report: &UnattributableReport) -> Result<Received, Error> {
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        let address = match tx
+            .find_address_by_chain_address(&report.deposit.address)
+            .await
+        {
+            Ok(address) => Some(address),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let reason = if report.reason.is_empty() {
+            SEVERAL_OUTPUTS
+        } else {
+            report.reason
+        };
+        suspend(
+            tx.as_mut(),
+            address.as_ref(),
+            &report.deposit,
+            reason,
+            report.detail.clone(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Err(Error::Refused {
+            code: "deposit_not_attributed",
+            message: format!(
+                "deposit {} cannot be attributed ({reason}): recorded for operators, not credited",
+                report.deposit.provider_ref
+            ),
+        })
+    }
+
     async fn apply_once(
         &self,
         deposit: &VerifiedDeposit,
@@ -242,23 +442,64 @@ impl DepositService {
     ) -> Result<Transaction, Error> {
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;
+        // An authentic deposit we cannot attribute is recorded in the suspense list (with
+        // everything the provider said), committed, and refused: never dropped, never
+        // credited to a wallet it may not belong to.
         let address = match tx.find_address_by_chain_address(&deposit.address).await {
             Ok(address) => address,
+            Err(StoreError::NotFound) if self.provider.forwards_to(&deposit.address) => {
+                // A provider's forward of deposits already credited at their deposit
+                // address (Rhino → its destination): nothing to credit or to hold.
+                return Err(Error::Refused {
+                    code: "provider_forward",
+                    message: format!(
+                        "{} is a configured forwarding destination: this arrival settles \
+                         deposits already credited, nothing was recorded",
+                        deposit.address
+                    ),
+                });
+            }
             Err(StoreError::NotFound) => {
+                let message = format!(
+                    "no wallet owns {}: the deposit was recorded for operators, not credited",
+                    deposit.address
+                );
+                suspend(
+                    tx.as_mut(),
+                    None,
+                    deposit,
+                    UNKNOWN_ADDRESS,
+                    serde_json::json!({ "detail": message }),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
                 return Err(Error::Refused {
                     code: "unknown_deposit_address",
-                    message: format!("no wallet owns {}", deposit.address),
-                })
+                    message,
+                });
             }
             Err(e) => return Err(e.into()),
         };
         if address.asset != deposit.asset {
+            let message = format!(
+                "{} received {}, but its wallet holds {}: the deposit was recorded for \
+                 operators, not credited",
+                deposit.address, deposit.asset, address.asset
+            );
+            suspend(
+                tx.as_mut(),
+                Some(&address),
+                deposit,
+                ASSET_MISMATCH,
+                serde_json::json!({ "detail": message, "walletAsset": address.asset.to_string() }),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
             return Err(Error::Refused {
                 code: "deposit_asset_mismatch",
-                message: format!(
-                    "{} received {}, but its wallet holds {}",
-                    deposit.address, deposit.asset, address.asset
-                ),
+                message,
             });
         }
         let wallet = tx
@@ -276,6 +517,21 @@ impl DepositService {
                     return Err(refusal);
                 }
                 existing
+            }
+            Err(StoreError::NotFound)
+                if deposit.status == TransactionStatus::Failed && self.is_live_provider() =>
+            {
+                // A provider's report first seen already failed (BitGo `failed`/`rejected`, a
+                // Rhino SDA deposit rejected or refunded): nothing arrived, so nothing is
+                // recorded or credited. (A failure the sandbox simulator is asked for is
+                // recorded as the partner asked.)
+                return Err(Error::Refused {
+                    code: "deposit_failed_at_provider",
+                    message: format!(
+                        "the provider reports deposit {} as failed; nothing was credited",
+                        deposit.provider_ref
+                    ),
+                });
             }
             Err(StoreError::NotFound) => {
                 // Issue 12 (worker): a deposit to an archived vault is recorded, not credited.
@@ -381,21 +637,17 @@ async fn hold_disagreeing_report(
     if differences.is_empty() {
         return Ok(None);
     }
-    tx.record_unattributed_deposit(&crate::work::UnattributedDeposit {
-        provider_ref: deposit.provider_ref.clone(),
-        tenant_id: Some(address.tenant_id),
-        vault_id: Some(address.vault_id),
-        deposit_address_id: Some(address.id),
-        asset: deposit.asset,
-        amount: deposit.amount,
-        address: deposit.address.clone(),
-        tx_hash: deposit.tx_hash.clone(),
-        status: deposit.status,
-        confirmations: deposit.confirmations,
-        reason: REPORT_DISAGREES.to_owned(),
-        first_seen_at: now,
-        last_seen_at: now,
-    })
+    super::attribution::suspend(
+        tx,
+        Some(address),
+        deposit,
+        REPORT_DISAGREES,
+        serde_json::json!({
+            "detail": differences.join(", "),
+            "recordedTransaction": existing.id.to_string(),
+        }),
+        now,
+    )
     .await?;
     Ok(Some(Error::Refused {
         code: "deposit_report_disagrees",

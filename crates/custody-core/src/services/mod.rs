@@ -36,9 +36,9 @@ pub use address_book::{AddressBookFilter, AddressBookService, NewAddressBookEntr
 pub use admin::{AdminService, MintedKey, NewKey};
 pub use auth::{AuthFailure, AuthService, Credentials, PresentedRequest};
 pub use balance::{BalanceLine, BalanceReport, BalanceService, FIAT_DECIMALS};
-pub use deposit::{DepositReconciliation, DepositService, Received};
+pub use deposit::{AddressScan, DepositReconciliation, DepositService, Received};
 pub use events::{EventService, PURGE_BATCH};
-pub use operator::{OperatorService, Resolution};
+pub use operator::{Assignment, OperatorService, Resolution};
 pub use reconcile::{
     check_ledger, check_provider, LedgerCheck, ProviderCheck, ProviderOutcome, ReconcileReport,
     ReconcileService, Verdict, WalletDrift,

@@ -38,14 +38,16 @@ impl ReconciliationService {
         Ok(self.transactions.stuck_withdrawals(since, limit).await?)
     }
 
-    /// Deposits recorded without crediting a wallet, first seen first, at most `limit`.
+    /// Deposits recorded without crediting a wallet (the suspense list), first seen first, at
+    /// most `limit`: the open ones, or every one (assigned and returned too) with `all`.
     ///
     /// # Errors
     /// Store errors.
     pub async fn unattributed_deposits(
         &self,
+        all: bool,
         limit: u32,
     ) -> Result<Vec<UnattributedDeposit>, Error> {
-        Ok(self.transactions.unattributed_deposits(limit).await?)
+        Ok(self.transactions.unattributed_deposits(all, limit).await?)
     }
 }

@@ -9,10 +9,11 @@
 //! hear from.
 //!
 //! Answers: success → BitGo 200 / Rhino 204; a notification that cannot be verified → 400
-//! `notification_unverified` (nothing changes); one that is verified but names nothing of ours
-//! (an address we never minted, a stale state) → acknowledged and logged, since delivering it
-//! again cannot help; the provider or the store being unavailable → 503, so the provider
-//! delivers again later.
+//! `notification_unverified` (nothing changes); one that is verified but cannot be credited as
+//! reported (an address we never minted, another asset, several of our addresses, an archived
+//! vault) → recorded in the suspense list and acknowledged; a stale or already-failed report →
+//! acknowledged and logged, since delivering it again cannot help; the provider or the store
+//! being unavailable → 503, so the provider delivers again later.
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::{Bytes, Data};

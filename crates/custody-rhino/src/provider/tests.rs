@@ -82,3 +82,48 @@ fn only_usdt_and_usdc_on_rhino_chains_are_served() {
         assert_eq!(served, expected, "{}", asset.id);
     }
 }
+
+/// Issue 14: Rhino's forwards land at its configured destinations (the default and the
+/// tenants' own); only those addresses, on their own network, are recognised.
+#[test]
+fn forwarding_destinations_are_the_configured_ones() {
+    let mut config = crate::RhinoConfig::new(secrecy::SecretString::from("SECRET_k".to_owned()));
+    config.destination = Some(crate::Destination {
+        chain: "ETHEREUM".into(),
+        address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into(),
+        token_out: None,
+    });
+    let tenant: TenantId = "ten_01M7YYM16ZCXSV3QS5PFPB38B5".parse().unwrap();
+    config.tenant_destinations.insert(
+        tenant,
+        crate::Destination {
+            chain: "BASE".into(),
+            address: "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB".into(),
+            token_out: None,
+        },
+    );
+    let client = RhinoClient::new(
+        config,
+        std::sync::Arc::new(custody_core::ports::FixedClock::new(
+            time::OffsetDateTime::UNIX_EPOCH,
+        )),
+    )
+    .unwrap();
+    let at = |network, raw: &str| ChainAddress::parse(network, raw).unwrap();
+    assert!(client.forwards_to(&at(
+        Network::Ethereum,
+        "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+    )));
+    assert!(client.forwards_to(&at(
+        Network::Base,
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB"
+    )));
+    assert!(!client.forwards_to(&at(
+        Network::Base,
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    )));
+    assert!(!client.forwards_to(&at(
+        Network::Ethereum,
+        "0x1111111111111111111111111111111111111111"
+    )));
+}

@@ -1,6 +1,7 @@
 //! `deposit_addresses`.
 
 use async_trait::async_trait;
+use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
 use custody_core::deposit_address::DepositAddress;
 use custody_core::id::{AddressId, TenantId, WalletId};
@@ -51,6 +52,25 @@ pub fn by_chain_address(address: &ChainAddress) -> Statement {
     ))
     .bind("network", address.network().as_str())
     .bind("address", address.as_str())
+}
+
+/// One asset's addresses of every tenant, in id order after `after`, at most `limit`.
+pub fn of_asset(asset: AssetId, after: Option<AddressId>, limit: u32) -> Statement {
+    let after_clause = if after.is_some() {
+        "AND id > :after "
+    } else {
+        ""
+    };
+    let stmt = Statement::new(format!(
+        "SELECT {COLUMNS} FROM deposit_addresses WHERE environment = :environment \
+         AND asset_id = :asset {after_clause}ORDER BY id LIMIT :limit"
+    ))
+    .bind("asset", asset.to_string())
+    .bind("limit", i64::from(limit));
+    match after {
+        Some(after) => stmt.bind("after", after.to_string()),
+        None => stmt,
+    }
 }
 
 pub fn list(tenant: TenantId, filter: &AddressFilter, page: &PageRequest) -> Statement {
@@ -117,6 +137,16 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
         address: &ChainAddress,
     ) -> Result<DepositAddress, StoreError> {
         self.one(by_chain_address(address), codec::deposit_address)
+            .await
+    }
+
+    async fn deposit_addresses_of_asset(
+        &mut self,
+        asset: AssetId,
+        after: Option<AddressId>,
+        limit: u32,
+    ) -> Result<Vec<DepositAddress>, StoreError> {
+        self.all(of_asset(asset, after, limit), codec::deposit_address)
             .await
     }
 }

@@ -159,14 +159,15 @@ pub fn handed_over(tenant: Option<TenantId>) -> Statement {
     )
 }
 
-/// Deposits in suspense (recorded, credited to no wallet), not failed.
+/// Deposits in suspense (recorded, credited to no wallet), not failed, still open: an assigned
+/// one is in the ledger now, a returned one has left the provider.
 pub fn suspense(tenant: Option<TenantId>) -> Statement {
     tenant_filter(
         Statement::new(
             "SELECT provider_ref AS reference, asset_id, CAST(amount AS TEXT) AS amount, status \
              FROM unattributed_deposits WHERE environment = :environment \
-             AND status <> 'failed' AND (:tenant IS NULL OR tenant_id = :tenant) \
-             ORDER BY provider_ref",
+             AND status <> 'failed' AND state = 'open' \
+             AND (:tenant IS NULL OR tenant_id = :tenant) ORDER BY provider_ref",
         ),
         tenant,
     )

@@ -6,7 +6,8 @@ use custody_core::id::{TenantId, TransactionId, WalletId};
 use custody_core::ledger::LedgerEntry;
 use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{
-    StoreError, TransactionFilter, TransactionStore, TransactionTx, UnattributedDepositTx,
+    StoreError, SuspenseResolution, TransactionFilter, TransactionStore, TransactionTx,
+    UnattributedDepositTx,
 };
 use custody_core::text::Label;
 use custody_core::transaction::{Transaction as Tx, TransactionKind};
@@ -170,22 +171,25 @@ pub fn withdrawal_queue() -> Statement {
 
 pub const UNATTRIBUTED: &str = "provider_ref, tenant_id, vault_id, deposit_address_id, asset_id, \
      CAST(amount AS TEXT) AS amount, network, address, tx_hash, status, confirmations_seen, \
-     confirmations_required, reason, first_seen_at, last_seen_at";
+     confirmations_required, reason, first_seen_at, last_seen_at, report, state, transaction_id, \
+     resolution";
 
 /// Records an unattributed deposit, or updates the provider's latest report of it.
 pub fn record_unattributed(d: &UnattributedDeposit) -> Statement {
     Statement::new(
         "INSERT INTO unattributed_deposits (environment, provider_ref, tenant_id, vault_id, \
          deposit_address_id, asset_id, amount, network, address, tx_hash, status, \
-         confirmations_seen, confirmations_required, reason, first_seen_at, last_seen_at) \
+         confirmations_seen, confirmations_required, reason, first_seen_at, last_seen_at, \
+         report) \
          VALUES (:environment, :provider_ref, :tenant, :vault, :deposit_address, :asset, \
          :amount, :network, :address, :tx_hash, :status, :confirmations_seen, \
-         :confirmations_required, :reason, :first_seen_at, :last_seen_at) \
+         :confirmations_required, :reason, :first_seen_at, :last_seen_at, :report) \
          ON CONFLICT (environment, provider_ref) DO UPDATE SET \
          status = excluded.status, tx_hash = COALESCE(excluded.tx_hash, unattributed_deposits.tx_hash), \
          confirmations_seen = excluded.confirmations_seen, \
          confirmations_required = excluded.confirmations_required, \
-         last_seen_at = excluded.last_seen_at",
+         last_seen_at = excluded.last_seen_at, \
+         report = COALESCE(excluded.report, unattributed_deposits.report)",
     )
     .bind("provider_ref", d.provider_ref.as_str())
     .bind("tenant", d.tenant_id.map(|t| t.to_string()))
@@ -205,14 +209,45 @@ pub fn record_unattributed(d: &UnattributedDeposit) -> Statement {
     .bind("reason", d.reason.as_str())
     .bind("first_seen_at", d.first_seen_at)
     .bind("last_seen_at", d.last_seen_at)
+    .bind("report", json_text(&d.report))
 }
 
-pub fn unattributed(limit: u32) -> Statement {
+/// JSON as stored (text), `NULL` for `Null`.
+fn json_text(value: &serde_json::Value) -> Option<String> {
+    (!value.is_null()).then(|| value.to_string())
+}
+
+/// The suspense list: the open records (or every one with `all`), first seen first.
+pub fn unattributed(all: bool, limit: u32) -> Statement {
+    let state = if all { "" } else { "AND state = 'open' " };
     Statement::new(format!(
         "SELECT {UNATTRIBUTED} FROM unattributed_deposits WHERE environment = :environment \
-         ORDER BY first_seen_at, provider_ref LIMIT :limit"
+         {state}ORDER BY first_seen_at, provider_ref LIMIT :limit"
     ))
     .bind("limit", i64::from(limit))
+}
+
+/// One suspense record by its provider reference (lock it with [`Statement::lock`]).
+pub fn unattributed_by_ref(provider_ref: &str) -> Statement {
+    Statement::new(format!(
+        "SELECT {UNATTRIBUTED} FROM unattributed_deposits WHERE environment = :environment \
+         AND provider_ref = :provider_ref"
+    ))
+    .bind("provider_ref", provider_ref)
+}
+
+/// An operator's resolution of an open suspense record.
+pub fn resolve_unattributed(provider_ref: &str, r: &SuspenseResolution) -> Statement {
+    Statement::new(
+        "UPDATE unattributed_deposits SET state = :state, transaction_id = :transaction, \
+         resolution = :resolution, resolved_at = :at \
+         WHERE environment = :environment AND provider_ref = :provider_ref AND state = 'open'",
+    )
+    .bind("provider_ref", provider_ref)
+    .bind("state", r.state.as_str())
+    .bind("transaction", r.transaction_id.map(|t| t.to_string()))
+    .bind("resolution", json_text(&r.audit))
+    .bind("at", r.at)
 }
 
 /// # Errors
@@ -375,6 +410,28 @@ impl<T: Transaction> UnattributedDepositTx for SqlTx<T> {
     ) -> Result<(), StoreError> {
         self.execute(record_unattributed(deposit)).await
     }
+
+    async fn lock_unattributed_deposit(
+        &mut self,
+        provider_ref: &str,
+    ) -> Result<UnattributedDeposit, StoreError> {
+        let stmt = unattributed_by_ref(provider_ref).lock(Lock::Update);
+        self.one(stmt, codec::unattributed_deposit).await
+    }
+
+    async fn resolve_unattributed_deposit(
+        &mut self,
+        provider_ref: &str,
+        resolution: &SuspenseResolution,
+    ) -> Result<(), StoreError> {
+        match self
+            .changed(resolve_unattributed(provider_ref, resolution))
+            .await?
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
@@ -412,9 +469,15 @@ impl<D: Database> TransactionStore for EnvStore<D> {
 
     async fn unattributed_deposits(
         &self,
+        all: bool,
         limit: u32,
     ) -> Result<Vec<UnattributedDeposit>, StoreError> {
-        store::all(&self.0, unattributed(limit), codec::unattributed_deposit).await
+        store::all(
+            &self.0,
+            unattributed(all, limit),
+            codec::unattributed_deposit,
+        )
+        .await
     }
 
     async fn withdrawal_queue(

@@ -81,6 +81,8 @@ fn service(uow: MockUnitOfWork, provider: MockCustodyProvider) -> DepositService
 fn no_provider() -> MockCustodyProvider {
     let mut provider = MockCustodyProvider::new();
     provider.expect_verify_deposit().never();
+    provider.expect_forwards_to().return_const(false);
+    provider.expect_name().return_const("bitgo");
     provider
 }
 
@@ -324,7 +326,8 @@ async fn an_unknown_address_is_refused() {
         .returning(|_| Err(StoreError::NotFound));
     tx.expect_lock_wallet_by_id().never();
     tx.expect_lock_deposit_by_provider_ref().never();
-    forbid_writes(&mut tx);
+    // Issue 14: recorded in the suspense list (and committed), never credited.
+    let held = expect_suspended(&mut tx);
     let err = service(uow_with(vec![tx]), no_provider())
         .apply_verified(verified(TransactionStatus::Confirming))
         .await
@@ -339,6 +342,64 @@ async fn an_unknown_address_is_refused() {
         ),
         "{err:?}"
     );
+    let held = held.lock().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].reason, "unknown_address");
+    assert_eq!(held[0].tenant_id, None);
+    assert_eq!(held[0].provider_ref, "provider-transfer-1");
+    assert_eq!(held[0].amount.base_units(), AMOUNT);
+    assert_eq!(held[0].report["amount"], AMOUNT.to_string());
+    assert_eq!(held[0].report["txHash"], "0xfeed");
+    assert_eq!(held[0].state, crate::work::SuspenseState::Open);
+}
+
+#[tokio::test]
+async fn an_arrival_at_a_providers_forwarding_destination_is_neither_credited_nor_held() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .returning(|_| Err(StoreError::NotFound));
+    tx.expect_record_unattributed_deposit().never();
+    forbid_writes(&mut tx);
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_forwards_to()
+        .withf(|a| *a == address().address)
+        .return_const(true);
+    let err = service(uow_with(vec![tx]), provider)
+        .apply_verified(verified(TransactionStatus::Completed))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "provider_forward",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// Expects one suspense record and one commit, and no other write; returns what was recorded.
+fn expect_suspended(
+    tx: &mut MockStoreTx,
+) -> Arc<std::sync::Mutex<Vec<crate::work::UnattributedDeposit>>> {
+    tx.expect_insert_transaction().never();
+    tx.expect_update_transaction().never();
+    tx.expect_update_wallet().never();
+    tx.expect_append_ledger().never();
+    tx.expect_append_event().never();
+    let held: Arc<std::sync::Mutex<Vec<crate::work::UnattributedDeposit>>> = Arc::default();
+    let sink = Arc::clone(&held);
+    tx.expect_record_unattributed_deposit()
+        .times(1)
+        .returning(move |d| {
+            sink.lock().unwrap().push(d.clone());
+            Ok(())
+        });
+    tx.expect_commit().times(1).returning(|| Ok(()));
+    held
 }
 
 #[tokio::test]
@@ -348,7 +409,7 @@ async fn an_asset_the_wallet_does_not_hold_is_refused() {
         .returning(|_| Ok(address()));
     tx.expect_lock_wallet_by_id().never();
     tx.expect_lock_deposit_by_provider_ref().never();
-    forbid_writes(&mut tx);
+    let held = expect_suspended(&mut tx);
     let mut report = verified(TransactionStatus::Confirming);
     report.asset = AssetId::parse("USDC_ETHEREUM").unwrap();
     let err = service(uow_with(vec![tx]), no_provider())
@@ -365,6 +426,84 @@ async fn an_asset_the_wallet_does_not_hold_is_refused() {
         ),
         "{err:?}"
     );
+    let held = held.lock().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].reason, "asset_mismatch");
+    assert_eq!(held[0].tenant_id, Some(tenant()));
+    assert_eq!(held[0].deposit_address_id, Some(address_id(1)));
+    assert_eq!(held[0].report["walletAsset"], "USDT_ETHEREUM");
+}
+
+#[tokio::test]
+async fn a_deposit_first_seen_failed_is_neither_created_nor_credited() {
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .returning(|_| Ok(address()));
+    tx.expect_lock_wallet_by_id()
+        .return_once(|_| Ok(receiving_wallet(0, 0)));
+    tx.expect_lock_deposit_by_provider_ref()
+        .return_once(|_| Err(StoreError::NotFound));
+    tx.expect_record_unattributed_deposit().never();
+    forbid_writes(&mut tx);
+    let err = service(uow_with(vec![tx]), no_provider())
+        .apply_verified(verified(TransactionStatus::Failed))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "deposit_failed_at_provider",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_paying_several_of_our_addresses_is_held_whole_and_acknowledged() {
+    let mut provider = MockCustodyProvider::new();
+    provider
+        .expect_verify_notification()
+        .times(1)
+        .returning(|_| {
+            Ok(Notification::Unattributable(Box::new(
+                UnattributableReport {
+                    deposit: verified(TransactionStatus::Completed),
+                    reason: "several_outputs",
+                    detail: serde_json::json!({ "outputs": [{"amount": "1"}, {"amount": "2"}] }),
+                },
+            )))
+        });
+    let mut tx = MockStoreTx::new();
+    tx.expect_find_address_by_chain_address()
+        .returning(|_| Ok(address()));
+    tx.expect_lock_wallet_by_id().never();
+    let held = expect_suspended(&mut tx);
+    let notice = DepositNotice {
+        provider: "bitgo".into(),
+        payload: b"{}".to_vec(),
+        signature: None,
+    };
+    let err = service(uow_with(vec![tx]), provider)
+        .receive(&notice)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                code: "deposit_not_attributed",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let held = held.lock().unwrap();
+    assert_eq!(held[0].reason, "several_outputs");
+    assert_eq!(held[0].report["outputs"][1]["amount"], "2");
+    assert_eq!(held[0].tenant_id, Some(tenant()));
 }
 
 #[tokio::test]
@@ -647,13 +786,17 @@ async fn reconciliation_credits_a_missed_deposit_through_the_same_path_and_lists
     let mut missed = deposit_tx(receiving_wallet(0, 0), None);
     let log = record_writes(&mut missed);
     record_commit(&mut missed, &log);
-    // A second report at an address we never minted.
+    // A second report at an address we never minted: held in suspense (issue 14).
     let mut unknown = MockStoreTx::new();
     unknown
         .expect_find_address_by_chain_address()
         .returning(|_| Err(StoreError::NotFound));
-    forbid_writes(&mut unknown);
+    let held = expect_suspended(&mut unknown);
     let mut provider = MockCustodyProvider::new();
+    provider.expect_forwards_to().return_const(false);
+    provider
+        .expect_lists_deposits_per_address()
+        .return_const(false);
     let since = T0 - time::Duration::days(2);
     provider
         .expect_recent_deposits()
@@ -663,8 +806,10 @@ async fn reconciliation_credits_a_missed_deposit_through_the_same_path_and_lists
             let mut elsewhere = verified(TransactionStatus::Completed);
             elsewhere.provider_ref = "provider-transfer-2".into();
             Ok(vec![
-                Ok(verified(TransactionStatus::Completed)),
-                Ok(elsewhere),
+                Ok(Notification::Deposit(verified(
+                    TransactionStatus::Completed,
+                ))),
+                Ok(Notification::Deposit(elsewhere)),
                 Err(ProviderError::Malformed("transfer 3: zero".into())),
             ])
         });
@@ -694,6 +839,7 @@ async fn reconciliation_credits_a_missed_deposit_through_the_same_path_and_lists
         )]
     );
     assert_eq!(report.unusable.len(), 1);
+    assert_eq!(held.lock().unwrap()[0].provider_ref, "provider-transfer-2");
 }
 
 #[tokio::test]
@@ -705,9 +851,15 @@ async fn reconciling_a_deposit_already_credited_credits_nothing_more() {
     forbid_writes(&mut tx);
     tx.expect_commit().returning(|| Ok(()));
     let mut provider = MockCustodyProvider::new();
+    provider.expect_forwards_to().return_const(false);
     provider
-        .expect_recent_deposits()
-        .return_once(|_, _| Ok(vec![Ok(verified(TransactionStatus::Completed))]));
+        .expect_lists_deposits_per_address()
+        .return_const(false);
+    provider.expect_recent_deposits().return_once(|_, _| {
+        Ok(vec![Ok(Notification::Deposit(verified(
+            TransactionStatus::Completed,
+        )))])
+    });
     let report = service(uow_with(vec![tx]), provider)
         .reconcile(&[usdt_eth()], T0)
         .await
@@ -719,6 +871,10 @@ async fn reconciling_a_deposit_already_credited_credits_nothing_more() {
 #[tokio::test]
 async fn a_provider_that_cannot_list_fails_the_pass_and_changes_nothing() {
     let mut provider = MockCustodyProvider::new();
+    provider.expect_forwards_to().return_const(false);
+    provider
+        .expect_lists_deposits_per_address()
+        .return_const(false);
     provider
         .expect_recent_deposits()
         .return_once(|_, _| Err(ProviderError::Unavailable("timeout".into())));
