@@ -24,9 +24,10 @@ use actix_web::web::{self, Data};
 use actix_web::{App, HttpResponse, HttpServer};
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
+use custody_core::chain_address::ChainAddress;
 use custody_core::environment::Environment;
 use custody_core::ports::{
-    CustodyProvider, DepositNotice, DynClock, DynCustodyProvider, DynOutboxStore,
+    CustodyBalance, CustodyProvider, DepositNotice, DynClock, DynCustodyProvider, DynOutboxStore,
     DynTransactionStore, MintRequest, MintedAddress, Notification, ProviderError, ProviderTransfer,
     SimulatedDepositRequest, VerifiedDeposit, WithdrawalRequest,
 };
@@ -356,10 +357,37 @@ impl CustodyProvider for MeteredProvider {
         &self,
         assets: &[AssetId],
         since: OffsetDateTime,
-    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+    ) -> Result<Vec<Result<Notification, ProviderError>>, ProviderError> {
         let started = Instant::now();
         let result = self.inner.recent_deposits(assets, since).await;
         self.observe("recent_deposits", started, &result);
+        result
+    }
+
+    async fn custody_balance(&self, asset: AssetId) -> Result<CustodyBalance, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.custody_balance(asset).await;
+        self.observe("custody_balance", started, &result);
+        result
+    }
+
+    fn forwards_to(&self, address: &ChainAddress) -> bool {
+        self.inner.forwards_to(address)
+    }
+
+    fn lists_deposits_per_address(&self, asset: AssetId) -> bool {
+        self.inner.lists_deposits_per_address(asset)
+    }
+
+    async fn recent_deposits_at(
+        &self,
+        asset: AssetId,
+        addresses: &[ChainAddress],
+        since: OffsetDateTime,
+    ) -> Result<Vec<Result<VerifiedDeposit, ProviderError>>, ProviderError> {
+        let started = Instant::now();
+        let result = self.inner.recent_deposits_at(asset, addresses, since).await;
+        self.observe("recent_deposits_at", started, &result);
         result
     }
 
@@ -529,4 +557,64 @@ pub fn serve(
     .shutdown_timeout(1)
     .listen(listener)?
     .run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custody_core::amount::Amount;
+    use custody_core::asset::{AssetSymbol, Network};
+    use custody_core::ports::MockCustodyProvider;
+
+    /// The decorator must pass every port method on: a method it forgets falls back to the
+    /// port's default ("unsupported", "no"), which would silently switch off live reconciliation
+    /// or provider balance checks behind the metrics. Each expectation below is `times(1)` on
+    /// the inner provider, and each answer must come back through the wrapper unchanged.
+    #[tokio::test]
+    async fn the_metered_provider_forwards_every_optional_method() {
+        let asset = AssetId::new(AssetSymbol::Usdt, Network::Ethereum).expect("asset");
+        let address = ChainAddress::parse(
+            Network::Ethereum,
+            "0x00000000000000000000000000000000000000aa",
+        )
+        .expect("address");
+        let mut inner = MockCustodyProvider::new();
+        inner.expect_name().return_const("inner");
+        inner.expect_custody_balance().times(1).returning(move |asset| {
+            Ok(CustodyBalance {
+                asset,
+                balance: Amount::from_base_units(42),
+                source: "inner".into(),
+            })
+        });
+        inner.expect_forwards_to().times(1).return_const(true);
+        inner
+            .expect_lists_deposits_per_address()
+            .times(1)
+            .return_const(true);
+        inner
+            .expect_recent_deposits_at()
+            .times(1)
+            .returning(|_, _, _| Ok(vec![Err(ProviderError::Unavailable("one".into()))]));
+        inner
+            .expect_recent_deposits()
+            .times(1)
+            .returning(|_, _| Ok(Vec::new()));
+        let metered = MeteredProvider::wrap(Arc::new(inner));
+
+        let balance = metered.custody_balance(asset).await.expect("balance");
+        assert_eq!(balance.balance, Amount::from_base_units(42));
+        assert!(metered.forwards_to(&address));
+        assert!(metered.lists_deposits_per_address(asset));
+        let listed = metered
+            .recent_deposits_at(asset, std::slice::from_ref(&address), OffsetDateTime::UNIX_EPOCH)
+            .await
+            .expect("listed");
+        assert_eq!(listed.len(), 1);
+        let recent = metered
+            .recent_deposits(&[asset], OffsetDateTime::UNIX_EPOCH)
+            .await
+            .expect("recent");
+        assert!(recent.is_empty());
+    }
 }

@@ -180,6 +180,10 @@ pub async fn reconcile_snapshot_sums_exactly_and_names_drift(stores: StoreHandle
         reason: "vault_archived".into(),
         first_seen_at: at(50),
         last_seen_at: at(50),
+        report: serde_json::json!({ "providerRef": "dep-in-suspense" }),
+        state: custody_core::work::SuspenseState::Open,
+        transaction_id: None,
+        resolution: serde_json::Value::Null,
     };
     let mut tx = env.uow.begin().await.expect("begin");
     tx.record_unattributed_deposit(&suspended)
