@@ -580,13 +580,16 @@ mod tests {
         .expect("address");
         let mut inner = MockCustodyProvider::new();
         inner.expect_name().return_const("inner");
-        inner.expect_custody_balance().times(1).returning(move |asset| {
-            Ok(CustodyBalance {
-                asset,
-                balance: Amount::from_base_units(42),
-                source: "inner".into(),
-            })
-        });
+        inner
+            .expect_custody_balance()
+            .times(1)
+            .returning(move |asset| {
+                Ok(CustodyBalance {
+                    asset,
+                    balance: Amount::from_base_units(42),
+                    source: "inner".into(),
+                })
+            });
         inner.expect_forwards_to().times(1).return_const(true);
         inner
             .expect_lists_deposits_per_address()
@@ -607,7 +610,11 @@ mod tests {
         assert!(metered.forwards_to(&address));
         assert!(metered.lists_deposits_per_address(asset));
         let listed = metered
-            .recent_deposits_at(asset, std::slice::from_ref(&address), OffsetDateTime::UNIX_EPOCH)
+            .recent_deposits_at(
+                asset,
+                std::slice::from_ref(&address),
+                OffsetDateTime::UNIX_EPOCH,
+            )
             .await
             .expect("listed");
         assert_eq!(listed.len(), 1);

@@ -116,7 +116,10 @@ async fn readyz_is_503_when_the_store_is_down(engine: Engine) {
     match &app.store {
         Store::Sqlite(s) => s.close().await,
         Store::Postgres(s) => s.close().await,
-        other => panic!("the test app runs on SQLite or PostgreSQL, not {}", other.engine()),
+        other => panic!(
+            "the test app runs on SQLite or PostgreSQL, not {}",
+            other.engine()
+        ),
     }
     let (status, body) = readyz(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
