@@ -192,45 +192,60 @@ impl Workers {
         ));
         self.tasks.push(tokio::spawn(async move {
             repeat(every, stop, || async {
-                let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
-                if free == 0 {
-                    return;
-                }
-                let claimed = match delivery.claim(free).await {
-                    Ok(claimed) => claimed,
-                    Err(e) => {
-                        tracing::warn!(environment = env.as_str(), error = %e, "webhook claim failed");
-                        return;
-                    }
-                };
-                let mut batches: Vec<Vec<ClaimedEvent>> = Vec::new();
-                for event in claimed {
-                    match batches
-                        .iter_mut()
-                        .find(|b| b[0].event.tenant_id == event.event.tenant_id)
-                    {
-                        Some(batch) => batch.push(event),
-                        None => batches.push(vec![event]),
-                    }
-                }
-                for batch in batches {
-                    let Ok(permit) = slots.clone().acquire_owned().await else {
-                        return;
-                    };
-                    let delivery = delivery.clone();
-                    tokio::spawn(async move {
-                        for event in &batch {
-                            if let Err(e) = delivery.deliver(event).await {
-                                tracing::warn!(environment = env.as_str(), event = %event.event.id, error = %e, "webhook delivery not recorded; retried when its lease ends");
-                            }
-                        }
-                        drop(permit);
-                    });
-                }
+                deliver_due(env, &delivery, &slots).await;
             })
             .await;
         }));
     }
+}
+
+/// One webhook delivery pass, shared by these workers and `custody serve`'s: claims due events
+/// for as many tenants as `slots` has free permits, groups them by tenant and sends each
+/// tenant's batch in order on its own task holding one permit, so a slow receiver delays only
+/// its own tenant. Returns how many events were claimed: 0 when no slot was free or the claim
+/// failed (logged; the events stay due).
+pub async fn deliver_due(
+    env: Environment,
+    delivery: &WebhookDelivery,
+    slots: &Arc<Semaphore>,
+) -> usize {
+    let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
+    if free == 0 {
+        return 0;
+    }
+    let claimed = match delivery.claim(free).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            tracing::warn!(environment = env.as_str(), error = %e, "webhook claim failed");
+            return 0;
+        }
+    };
+    let count = claimed.len();
+    let mut batches: Vec<Vec<ClaimedEvent>> = Vec::new();
+    for event in claimed {
+        match batches
+            .iter_mut()
+            .find(|b| b[0].event.tenant_id == event.event.tenant_id)
+        {
+            Some(batch) => batch.push(event),
+            None => batches.push(vec![event]),
+        }
+    }
+    for batch in batches {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let delivery = delivery.clone();
+        tokio::spawn(async move {
+            for event in &batch {
+                if let Err(e) = delivery.deliver(event).await {
+                    tracing::warn!(environment = env.as_str(), event = %event.event.id, error = %e, "webhook delivery not recorded; retried when its lease ends");
+                }
+            }
+            drop(permit);
+        });
+    }
+    count
 }
 
 /// Runs `pass` every `every` until `stop` turns true (checked between passes).

@@ -507,45 +507,7 @@ async fn deliver(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(slots));
     loop {
         ticker.tick();
-        let free = semaphore.available_permits();
-        let mut claimed_any = false;
-        if free > 0 {
-            match delivery
-                .claim(u32::try_from(free).unwrap_or(u32::MAX))
-                .await
-            {
-                Ok(claimed) => {
-                    claimed_any = !claimed.is_empty();
-                    let mut batches: Vec<Vec<custody_core::outbox::ClaimedEvent>> = Vec::new();
-                    for event in claimed {
-                        match batches
-                            .iter_mut()
-                            .find(|b| b[0].event.tenant_id == event.event.tenant_id)
-                        {
-                            Some(batch) => batch.push(event),
-                            None => batches.push(vec![event]),
-                        }
-                    }
-                    for batch in batches {
-                        let Ok(permit) = semaphore.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let delivery = delivery.clone();
-                        tokio::spawn(async move {
-                            for event in &batch {
-                                if let Err(e) = delivery.deliver(event).await {
-                                    tracing::warn!(environment = env.as_str(), event = %event.event.id, error = %e, "webhook delivery not recorded; retried when its lease ends");
-                                }
-                            }
-                            drop(permit);
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(environment = env.as_str(), error = %e, "webhook claim failed");
-                }
-            }
-        }
+        let claimed_any = custody_embed::workers::deliver_due(env, &delivery, &semaphore).await > 0;
         if claimed_any && semaphore.available_permits() > 0 {
             // More may be due right away.
             tokio::task::yield_now().await;
