@@ -38,12 +38,12 @@ deny:
 # go to custody-bench, e.g. `just bench --doc docs/performance.md --section after`.
 bench *ARGS:
     cargo bench -p custody-sqlite -p custody-postgres --bench store
-    cargo build --release -p custody-http --bin custody -p custody-bench
+    cargo build --release -p custody-http -p custody-bench --bins
     target/release/custody-bench {{ARGS}}
 
 # Only the end-to-end benchmark (release build); e.g. `just bench-e2e --growth`
 bench-e2e *ARGS:
-    cargo build --release -p custody-http --bin custody -p custody-bench
+    cargo build --release -p custody-http -p custody-bench --bins
     target/release/custody-bench {{ARGS}}
 
 # Run exactly what CI runs
