@@ -176,23 +176,17 @@ impl Drill {
 
     /// The drill's store, opened by the test (after the instances are gone, or beside them).
     async fn store(&self) -> EnvironmentStores {
-        let master = custody_postgres::MasterKey::from_bytes(MASTER_KEY);
-        match &self.engine {
-            Engine::Postgres(db) => custody_postgres::PgStore::connect(
-                db.url(),
-                master,
-                custody_postgres::PgOptions::default(),
-            )
+        let url = match &self.engine {
+            Engine::Postgres(db) => db.url().clone(),
+            Engine::Sqlite => custody_embed::DatabaseUrl::new(format!(
+                "sqlite://{}",
+                self.dir.path().join("data/custody.db").display()
+            )),
+        };
+        custody_embed::Store::connect(&url, custody_embed::MasterKey::from_bytes(MASTER_KEY))
             .await
-            .expect("open the drill's PostgreSQL")
-            .environment(Environment::Sandbox),
-            Engine::Sqlite => {
-                custody_sqlite::SqliteStore::open(&self.dir.path().join("data/custody.db"), master)
-                    .await
-                    .expect("open the drill's SQLite")
-                    .environment(Environment::Sandbox)
-            }
-        }
+            .expect("open the binary's store")
+            .environment(Environment::Sandbox)
     }
 }
 
