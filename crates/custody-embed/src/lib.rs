@@ -85,7 +85,7 @@ pub use custody_sandbox::{ChainConfig, NetworkTiming, SandboxProvider};
 pub use custody_sql::{DatabaseUrl, MasterKey};
 pub use graph::{GraphParts, ServiceGraph};
 pub use store::{Store, StoreBackend};
-pub use workers::{WorkerOptions, Workers};
+pub use workers::{LivenessHook, Tick, WorkerOptions, Workers};
 
 /// Why [`CustodyBuilder::build`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -452,11 +452,27 @@ impl Custody {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn`).
     pub fn spawn_workers(&self, options: WorkerOptions) -> Workers {
-        let mut workers = Workers::new();
+        self.start_workers(Workers::new(), &options)
+    }
+
+    /// As [`spawn_workers`](Custody::spawn_workers), every loop registering with `hook` and
+    /// ticking it once per pass (for the host's health check; names in [`LivenessHook`]).
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (as `tokio::spawn`).
+    pub fn spawn_workers_watched(
+        &self,
+        options: WorkerOptions,
+        hook: Arc<dyn LivenessHook>,
+    ) -> Workers {
+        self.start_workers(Workers::watched(hook), &options)
+    }
+
+    fn start_workers(&self, mut workers: Workers, options: &WorkerOptions) -> Workers {
         for environment in [Environment::Sandbox, Environment::Live] {
             let (Some(graph), Some(worker)) = (
                 self.environment(environment),
-                self.transaction_worker(environment, &options),
+                self.transaction_worker(environment, options),
             ) else {
                 continue;
             };
@@ -467,12 +483,18 @@ impl Custody {
                 graph.events.clone(),
                 stores.idempotency.clone(),
                 self.parts.clock.clone(),
-                &options,
+                options.purge_interval,
+                options.event_retention_days,
             );
             if options.webhooks {
                 let delivery =
                     graph::webhook_delivery(&stores, &self.shared, &self.parts, options.delivery);
-                workers.webhooks(environment, delivery, &options);
+                workers.webhooks(
+                    environment,
+                    delivery,
+                    options.webhook_poll_interval,
+                    options.webhook_concurrency,
+                );
             }
         }
         workers

@@ -8,14 +8,24 @@
 //! ([`Workers::stop`]) after their current pass. Several processes may run workers over one
 //! PostgreSQL database: claims are leased (`SKIP LOCKED`), and a withdrawal is handed to the
 //! provider with its transaction id as the idempotency reference, so it is never sent twice.
+//!
+//! These are the only worker loops of the workspace: `custody serve` runs the same
+//! [`Workers`] with its configured intervals, adding the instance heartbeat, live deposit
+//! reconciliation and the replay-cache purge, and reports every pass to `/readyz` through a
+//! [`LivenessHook`]. A host can do the same with
+//! [`Custody::spawn_workers_watched`](crate::Custody::spawn_workers_watched).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
+use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT};
 use custody_core::outbox::ClaimedEvent;
+use custody_core::ports::{DynApiKeyStore, DynClock, DynIdempotencyStore, DynInstanceRegistry};
 use custody_core::services::{
-    DeliverySettings, EventService, TransactionWorker, WebhookDelivery, WorkerSettings,
+    DeliverySettings, DepositService, EventService, TransactionWorker, WebhookDelivery,
+    WorkerSettings,
 };
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -93,19 +103,87 @@ impl WorkerOptions {
     }
 }
 
-/// The running workers. Dropping this handle leaves them running (they are tasks of the
-/// runtime); call [`Workers::stop`] to end them.
+/// Where the loops report their passes: a host's liveness registry (`custody serve` feeds
+/// `/readyz` from it). [`Workers::watched`] registers every loop it starts under its name, at
+/// once (so the host sees it before its first pass), and the loop [ticks](Tick::tick) at the
+/// start of every pass. A host that sees no tick for a loop's interval plus its own bound may
+/// call that loop stalled.
+///
+/// The names: `withdrawal_dispatch.{environment}`, `purge.{environment}`,
+/// `webhook_delivery.{environment}`, `heartbeat`, `deposit_reconciliation`, `signature_purge`.
+pub trait LivenessHook: Send + Sync {
+    /// A loop named `name` that passes about every `every` starts; returns its tick.
+    fn register(&self, name: &str, every: Duration) -> Tick;
+}
+
+/// What a loop calls at the start of every pass ([`LivenessHook::register`]).
+#[derive(Clone, Default)]
+pub struct Tick(Option<Arc<dyn Fn() + Send + Sync>>);
+
+impl Tick {
+    /// A tick that calls `tick`.
+    pub fn new(tick: impl Fn() + Send + Sync + 'static) -> Tick {
+        Tick(Some(Arc::new(tick)))
+    }
+
+    /// A tick that records nothing (workers without a hook).
+    pub fn none() -> Tick {
+        Tick(None)
+    }
+
+    /// Records a pass.
+    pub fn tick(&self) {
+        if let Some(tick) = &self.0 {
+            tick();
+        }
+    }
+}
+
+impl std::fmt::Debug for Tick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Tick"
+        } else {
+            "Tick(none)"
+        })
+    }
+}
+
+/// The running workers: one set of loops for an embedded custody
+/// ([`Custody::spawn_workers`](crate::Custody::spawn_workers)) and for `custody serve`, which
+/// adds each loop with its own settings. Dropping this handle leaves them running (they are
+/// tasks of the runtime); call [`Workers::stop`] to end them.
+///
+/// Each loop runs a pass, then waits its interval (at least 10 ms) or until stopped; a stop
+/// request is honoured between passes, never inside one.
 #[must_use = "the workers run until stopped"]
 pub struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    hook: Option<Arc<dyn LivenessHook>>,
+}
+
+impl Default for Workers {
+    fn default() -> Workers {
+        Workers::new()
+    }
 }
 
 impl Workers {
-    pub(crate) fn new() -> Workers {
+    /// No loops yet, and none reporting its passes.
+    pub fn new() -> Workers {
         Workers {
             stop: watch::channel(false).0,
             tasks: Vec::new(),
+            hook: None,
+        }
+    }
+
+    /// No loops yet; those added later register with `hook` and tick it once per pass.
+    pub fn watched(hook: Arc<dyn LivenessHook>) -> Workers {
+        Workers {
+            hook: Some(hook),
+            ..Workers::new()
         }
     }
 
@@ -130,72 +208,372 @@ impl Workers {
         }
     }
 
-    pub(crate) fn transactions(
-        &mut self,
-        env: Environment,
-        worker: TransactionWorker,
-        every: Duration,
-    ) {
+    /// Starts `pass` as a loop named `name` every `every`. Must run inside a tokio runtime.
+    fn spawn(&mut self, name: String, every: Duration, pass: impl Pass) {
+        let every = every.max(MIN_INTERVAL);
+        let tick = match &self.hook {
+            Some(hook) => hook.register(&name, every),
+            None => Tick::none(),
+        };
         let stop = self.stop.subscribe();
-        self.tasks.push(tokio::spawn(async move {
-            repeat(every, stop, || async {
-                match worker.run_once().await {
-                    Ok(pass) => {
-                        for (id, error) in &pass.failed {
-                            tracing::warn!(environment = env.as_str(), transaction = %id, error, "worker step failed; retried with backoff");
-                        }
-                    }
-                    Err(e) => tracing::warn!(environment = env.as_str(), error = %e, "worker claim failed"),
-                }
-            })
-            .await;
-        }));
+        self.tasks
+            .push(tokio::spawn(run_loop(name, every, stop, tick, pass)));
     }
 
-    pub(crate) fn housekeeping(
+    /// The transaction worker of `env` ([`TransactionWorker::run_once`]: withdrawal dispatch
+    /// and progress, open deposits' refresh), every `every`; ticks
+    /// `withdrawal_dispatch.{env}`.
+    pub fn transactions(&mut self, env: Environment, worker: TransactionWorker, every: Duration) {
+        tracing::info!(environment = env.as_str(), "transaction worker started");
+        self.spawn(
+            format!("withdrawal_dispatch.{}", env.as_str()),
+            every,
+            Transactions { env, worker },
+        );
+    }
+
+    /// Housekeeping of `env` every `every`: events older than `retention_days` (at least 30)
+    /// and expired idempotency records are deleted, so neither table grows forever. Any
+    /// instance may run it; the deletes are idempotent, and events go in small batches, each
+    /// its own short transaction. Ticks `purge.{env}`.
+    pub fn housekeeping(
         &mut self,
         env: Environment,
         events: EventService,
-        idempotency: custody_core::ports::DynIdempotencyStore,
-        clock: custody_core::ports::DynClock,
-        options: &WorkerOptions,
+        idempotency: DynIdempotencyStore,
+        clock: DynClock,
+        every: Duration,
+        retention_days: u32,
     ) {
-        let stop = self.stop.subscribe();
-        let days = options.event_retention_days;
-        let every = options.purge_interval;
-        self.tasks.push(tokio::spawn(async move {
-            repeat(every, stop, || async {
-                if let Err(e) = events.purge(clock.now(), days).await {
-                    tracing::warn!(environment = env.as_str(), error = %e, "event purge failed; retried next time");
-                }
-                if let Err(e) = idempotency.purge_expired(clock.now()).await {
-                    tracing::warn!(environment = env.as_str(), error = %e, "idempotency purge failed; retried next time");
-                }
-            })
-            .await;
-        }));
+        self.spawn(
+            format!("purge.{}", env.as_str()),
+            every,
+            Housekeeping {
+                env,
+                events,
+                idempotency,
+                clock,
+                retention_days,
+            },
+        );
     }
 
-    /// Webhook delivery: claims due events for as many tenants as there are free slots and
-    /// sends each tenant's batch in order on its own task, so a slow receiver delays only its
-    /// own tenant (the same scheme as `custody serve`, docs/webhooks.md).
-    pub(crate) fn webhooks(
+    /// Webhook delivery of `env` ([`deliver_due`]): claims due events for as many tenants as
+    /// there are free slots (`concurrency`) and sends each tenant's batch in order on its own
+    /// task, so a slow receiver delays only its own tenant (docs/webhooks.md). After a claim
+    /// that found events while slots are still free it claims again at once; otherwise it
+    /// waits `every`. On stop, batches in flight are abandoned; their leases end and the
+    /// events are sent again (at least once). Ticks `webhook_delivery.{env}`.
+    pub fn webhooks(
         &mut self,
         env: Environment,
         delivery: WebhookDelivery,
-        options: &WorkerOptions,
+        every: Duration,
+        concurrency: u32,
     ) {
-        let stop = self.stop.subscribe();
-        let every = options.webhook_poll_interval;
+        tracing::info!(environment = env.as_str(), "webhook delivery started");
         let slots = Arc::new(Semaphore::new(
-            usize::try_from(options.webhook_concurrency.max(1)).unwrap_or(1),
+            usize::try_from(concurrency.max(1)).unwrap_or(1),
         ));
-        self.tasks.push(tokio::spawn(async move {
-            repeat(every, stop, || async {
-                deliver_due(env, &delivery, &slots).await;
-            })
-            .await;
-        }));
+        self.spawn(
+            format!("webhook_delivery.{}", env.as_str()),
+            every,
+            Webhooks {
+                env,
+                delivery,
+                slots,
+            },
+        );
+    }
+
+    /// This instance's heartbeat ([`custody_core::instance`]): every [`HEARTBEAT_INTERVAL`] it
+    /// tells the registry it is alive, so its idempotency reservations are taken by a
+    /// partner's retry within seconds of it dying, not after the lease. About hourly it
+    /// forgets instances silent for [`FORGET_AFTER`]. Ticks `heartbeat`.
+    pub fn heartbeat(
+        &mut self,
+        registry: DynInstanceRegistry,
+        instance: InstanceId,
+        clock: DynClock,
+    ) {
+        let every = Duration::try_from(HEARTBEAT_INTERVAL).unwrap_or(Duration::from_secs(1));
+        self.spawn(
+            "heartbeat".to_owned(),
+            every,
+            Heartbeat {
+                registry,
+                instance,
+                clock,
+                beats: 0,
+                last_beat: None,
+            },
+        );
+    }
+
+    /// Live deposit reconciliation every `every`: the deposits the providers report for
+    /// `assets` over the last `lookback` are applied through the notifications' exactly-once
+    /// path ([`DepositService::reconcile`]), so a missed notification is caught up. Any
+    /// instance may run it: applying a known deposit again changes nothing. Ticks
+    /// `deposit_reconciliation`.
+    pub fn reconcile_deposits(
+        &mut self,
+        deposits: DepositService,
+        assets: Vec<AssetId>,
+        clock: DynClock,
+        every: Duration,
+        lookback: time::Duration,
+    ) {
+        self.spawn(
+            "deposit_reconciliation".to_owned(),
+            every,
+            ReconcileDeposits {
+                deposits,
+                assets,
+                clock,
+                lookback,
+            },
+        );
+    }
+
+    /// The replay cache's housekeeping every `every`: expired `request_signatures` rows are
+    /// deleted. The table is shared by both environments, hence one loop. Ticks
+    /// `signature_purge`.
+    pub fn purge_signatures(&mut self, keys: DynApiKeyStore, clock: DynClock, every: Duration) {
+        self.spawn(
+            "signature_purge".to_owned(),
+            every,
+            PurgeSignatures { keys, clock },
+        );
+    }
+}
+
+/// The shortest pause between two passes of a loop.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// One pass of a loop; `true` when more work is due right away (the loop then goes again
+/// without waiting).
+trait Pass: Send + 'static {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_;
+}
+
+/// Ticks, runs a pass, then waits `every` (unless the pass said more is due) or until stopped.
+async fn run_loop(
+    name: String,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    tick: Tick,
+    mut pass: impl Pass,
+) {
+    loop {
+        tick.tick();
+        if pass.run().await {
+            tokio::task::yield_now().await;
+            if *stop.borrow() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    tracing::info!(worker = name, "worker stopped");
+}
+
+struct Transactions {
+    env: Environment,
+    worker: TransactionWorker,
+}
+
+impl Pass for Transactions {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
+        async move {
+            let env = self.env.as_str();
+            match self.worker.run_once().await {
+                Ok(pass) => {
+                    for (id, error) in &pass.failed {
+                        tracing::warn!(environment = env, transaction = %id, error, "worker step failed; retried with backoff");
+                    }
+                    if pass.claimed > 0 {
+                        tracing::debug!(
+                            environment = env,
+                            claimed = pass.claimed,
+                            finished = pass.finished,
+                            "worker pass"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(environment = env, error = %e, "worker claim failed"),
+            }
+            false
+        }
+    }
+}
+
+struct Housekeeping {
+    env: Environment,
+    events: EventService,
+    idempotency: DynIdempotencyStore,
+    clock: DynClock,
+    retention_days: u32,
+}
+
+impl Pass for Housekeeping {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
+        async move {
+            let env = self.env.as_str();
+            match self
+                .events
+                .purge(self.clock.now(), self.retention_days)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    environment = env,
+                    purged = n,
+                    retention_days = self.retention_days,
+                    "events past their retention purged"
+                ),
+                Err(e) => {
+                    tracing::warn!(environment = env, error = %e, "event purge failed; retried next time");
+                }
+            }
+            match self.idempotency.purge_expired(self.clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    environment = env,
+                    purged = n,
+                    "expired idempotency records purged"
+                ),
+                Err(e) => {
+                    tracing::warn!(environment = env, error = %e, "idempotency purge failed; retried next time");
+                }
+            }
+            false
+        }
+    }
+}
+
+struct Webhooks {
+    env: Environment,
+    delivery: WebhookDelivery,
+    slots: Arc<Semaphore>,
+}
+
+impl Pass for Webhooks {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
+        async move {
+            let claimed = deliver_due(self.env, &self.delivery, &self.slots).await;
+            // More may be due right away.
+            claimed > 0 && self.slots.available_permits() > 0
+        }
+    }
+}
+
+struct Heartbeat {
+    registry: DynInstanceRegistry,
+    instance: InstanceId,
+    clock: DynClock,
+    beats: u64,
+    last_beat: Option<time::OffsetDateTime>,
+}
+
+impl Pass for Heartbeat {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
+        // About hourly: forgetting is housekeeping, not a matter of seconds.
+        const FORGET_EVERY_BEATS: u64 = 3_600;
+        async move {
+            let instance = &self.instance;
+            let now = self.clock.now();
+            match self.registry.heartbeat(instance, now).await {
+                Ok(()) => {
+                    // Silent for the timeout while alive: other instances may have taken this
+                    // one's in-flight idempotency reservations meanwhile (docs/operations.md).
+                    if let Some(last) = self
+                        .last_beat
+                        .filter(|last| now - *last >= HEARTBEAT_TIMEOUT)
+                    {
+                        tracing::error!(
+                            %instance,
+                            silent_ms = (now - last).whole_milliseconds(),
+                            "heartbeat was silent past the timeout: requests in flight meanwhile may have been retried elsewhere"
+                        );
+                    }
+                    self.last_beat = Some(now);
+                }
+                Err(e) => {
+                    tracing::warn!(%instance, error = %e, "heartbeat failed; retried next beat");
+                }
+            }
+            if self.beats % FORGET_EVERY_BEATS == 0 {
+                match self.registry.forget_silent(now - FORGET_AFTER).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(forgotten = n, "silent instances forgotten"),
+                    Err(e) => tracing::warn!(error = %e, "forgetting silent instances failed"),
+                }
+            }
+            self.beats = self.beats.wrapping_add(1);
+            false
+        }
+    }
+}
+
+struct ReconcileDeposits {
+    deposits: DepositService,
+    assets: Vec<AssetId>,
+    clock: DynClock,
+    lookback: time::Duration,
+}
+
+impl Pass for ReconcileDeposits {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
+        async move {
+            let since = self.clock.now() - self.lookback;
+            match self.deposits.reconcile(&self.assets, since).await {
+                Ok(pass) => {
+                    for (reference, code, why) in &pass.not_applied {
+                        tracing::warn!(reference, code, why, "reconciled deposit not applied");
+                    }
+                    for why in &pass.unusable {
+                        tracing::warn!(why, "reconciliation report unusable");
+                    }
+                    tracing::info!(
+                        applied = pass.applied.len(),
+                        not_applied = pass.not_applied.len(),
+                        unusable = pass.unusable.len(),
+                        "live deposits reconciled"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "deposit reconciliation failed; retried next time");
+                }
+            }
+            false
+        }
+    }
+}
+
+struct PurgeSignatures {
+    keys: DynApiKeyStore,
+    clock: DynClock,
+}
+
+impl Pass for PurgeSignatures {
+    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
+        async move {
+            match self.keys.purge_signatures(self.clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired replay-cache rows purged"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "replay-cache purge failed; retried next time");
+                }
+            }
+            false
+        }
     }
 }
 
@@ -246,23 +624,4 @@ pub async fn deliver_due(
         });
     }
     count
-}
-
-/// Runs `pass` every `every` until `stop` turns true (checked between passes).
-async fn repeat<F, Fut>(every: Duration, mut stop: watch::Receiver<bool>, mut pass: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let every = every.max(Duration::from_millis(10));
-    loop {
-        pass().await;
-        tokio::select! {
-            _ = stop.changed() => break,
-            () = tokio::time::sleep(every) => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
-    }
 }
