@@ -51,6 +51,7 @@ impl EntryState {
 
 /// Why an entry cannot receive a withdrawal of an asset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DestinationRefusal {
     /// The entry was deleted (422 `address_book_entry_not_active`).
     #[error("the address-book entry has been deleted")]

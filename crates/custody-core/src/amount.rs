@@ -87,6 +87,27 @@ impl AmountError {
 ///
 /// An `Amount` does not know its asset: the asset travels next to it, and its decimals are
 /// passed explicitly whenever the human form is parsed or written.
+///
+/// ```
+/// use custody_core::amount::{Amount, AmountError};
+///
+/// // 6 decimals (USDT): "1.5" is 1 500 000 base units, and back.
+/// let a = Amount::parse("1.5", 6)?;
+/// assert_eq!(a.base_units(), 1_500_000);
+/// assert_eq!(a.to_decimal_string(6), "1.5");
+/// assert_eq!(a.to_string(), "1500000"); // Display: base units
+///
+/// // Arithmetic is checked: amounts are never negative and never wrap.
+/// let b = Amount::from_base_units(500_000);
+/// assert_eq!(a.checked_sub(b), Some(Amount::from_base_units(1_000_000)));
+/// assert_eq!(b.checked_sub(a), None);
+///
+/// // What a partner cannot send: floats' notation, signs, more decimals than the asset has.
+/// assert_eq!(Amount::parse("1e6", 6), Err(AmountError::Exponent));
+/// assert_eq!(Amount::parse("-1", 6), Err(AmountError::Signed));
+/// assert_eq!(Amount::parse("0.0000001", 6).map_err(|e| e.code()), Err("amount_too_many_decimals"));
+/// # Ok::<(), AmountError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(u128);
 

@@ -57,6 +57,7 @@ pub enum KeyStatus {
 
 /// Why a life-cycle change of a key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyStateError {
     /// The key was revoked before.
     #[error("the key is already revoked")]

@@ -9,6 +9,31 @@ use crate::error::Error;
 use crate::id::{ApiKeyId, TenantId};
 
 /// An authenticated caller.
+///
+/// `custody serve` builds one per request from the API key; an embedding service builds its own
+/// (`custody_embed::Custody::caller` gives one holding every scope). Every service method
+/// checks the scope it needs and keeps reads and writes inside `tenant_id`:
+///
+/// ```
+/// use custody_core::api_key::{Scope, ScopeSet};
+/// use custody_core::caller::Caller;
+/// use custody_core::environment::Environment;
+/// use custody_core::error::{Error, ErrorKind};
+/// use custody_core::id::{ApiKeyId, TenantId};
+///
+/// let reader = Caller {
+///     tenant_id: TenantId::from_ulid(ulid::Ulid::nil()),
+///     environment: Environment::Sandbox,
+///     key_id: ApiKeyId::from_ulid(ulid::Ulid::nil()),
+///     scopes: ScopeSet::bearer_default(),
+/// };
+/// assert!(reader.require(Scope::VaultsRead).is_ok());
+/// let refused = ScopeSet::empty();
+/// let nobody = Caller { scopes: refused, ..reader };
+/// let error: Error = nobody.require(Scope::VaultsWrite).unwrap_err();
+/// assert_eq!(error.code(), "missing_scope");
+/// assert_eq!(error.kind(), ErrorKind::Forbidden);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The tenant the key belongs to: every read and write is scoped to it.

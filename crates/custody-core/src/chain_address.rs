@@ -29,6 +29,7 @@ use crate::asset::{AddressFamily, Network};
 /// Why an address was refused. The messages go verbatim into 422 bodies and name the
 /// network; [`ChainAddressError::code`] gives the stable machine code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ChainAddressError {
     /// The address is an empty string.
     #[error("{network} address is empty")]

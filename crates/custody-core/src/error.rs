@@ -82,7 +82,25 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// A service error.
+/// A service error: one stable [`code`](Error::code) per case (the code partners see,
+/// docs/errors-and-conventions.md) and a [`kind`](Error::kind) that decides how it is rendered.
+/// Non-exhaustive: match the cases you handle and keep a `_` arm.
+///
+/// ```
+/// use custody_core::amount::Amount;
+/// use custody_core::error::{Error, ErrorKind};
+///
+/// let e = Error::InsufficientFunds {
+///     available: Amount::from_base_units(10),
+///     requested: Amount::from_base_units(25),
+/// };
+/// assert_eq!(e.code(), "insufficient_funds");
+/// assert_eq!(e.kind(), ErrorKind::Unprocessable);
+/// match e {
+///     Error::InsufficientFunds { available, .. } => assert_eq!(available.base_units(), 10),
+///     _ => unreachable!(),
+/// }
+/// ```
 #[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -225,7 +243,7 @@ impl Error {
     }
 
     /// Translates a store error seen while reading one resource: not-found names the resource.
-    pub fn from_store(kind: ResourceKind) -> impl FnOnce(StoreError) -> Error {
+    pub(crate) fn from_store(kind: ResourceKind) -> impl FnOnce(StoreError) -> Error {
         move |e| match e {
             StoreError::NotFound => Error::NotFound(kind),
             other => Error::Store(other),
@@ -307,7 +325,7 @@ pub fn asset_error(field: &'static str, e: AssetError) -> Error {
 }
 
 /// Address errors name the field the partner used (`address`, `destinationAddress`).
-pub fn address_error(field: &'static str, e: ChainAddressError) -> Error {
+pub(crate) fn address_error(field: &'static str, e: ChainAddressError) -> Error {
     Error::field(field, e.code(), e)
 }
 

@@ -4,6 +4,22 @@
 //! one of the expected type and the rest a 26-character Crockford base32 ULID, so a `tx_` id
 //! can never be used where a wallet id is expected. Parsing never panics.
 //!
+//! ```
+//! use custody_core::id::{IdError, TenantId, VaultId};
+//!
+//! let vault = VaultId::parse("vlt_01J9Z3YQ4X5K8M2N7P6R3T1V0W")?;
+//! assert_eq!(vault.to_string(), "vlt_01J9Z3YQ4X5K8M2N7P6R3T1V0W");
+//! // Another resource's id is refused, whatever its ULID.
+//! assert_eq!(
+//!     TenantId::parse("vlt_01J9Z3YQ4X5K8M2N7P6R3T1V0W"),
+//!     Err(IdError::WrongPrefix { expected: TenantId::PREFIX })
+//! );
+//! // New ids come from the `IdGenerator` port; `from_ulid` wraps what it hands out.
+//! let tenant = TenantId::from_ulid(ulid::Ulid::nil());
+//! assert!(tenant.to_string().starts_with(TenantId::PREFIX));
+//! # Ok::<(), IdError>(())
+//! ```
+//!
 //! Why ULIDs: they sort by creation time, which gives every list a stable cursor order for free,
 //! and they carry no meaning a partner could rely on. New ids come from the
 //! [`IdGenerator`](crate::ports::IdGenerator) port, never from a global random source, so tests
@@ -17,6 +33,7 @@ use ulid::Ulid;
 
 /// Why a string is not a valid id of the expected type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdError {
     /// The string does not start with the prefix of the expected resource.
     #[error("expected an id starting with `{expected}`")]

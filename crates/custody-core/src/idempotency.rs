@@ -35,6 +35,7 @@ pub struct IdempotencyKey(String);
 
 /// Why an `Idempotency-Key` header was refused (400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdempotencyKeyError {
     /// Missing where required (400 `idempotency_key_required`).
     #[error("the Idempotency-Key header is required for this request")]

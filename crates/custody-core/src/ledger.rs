@@ -50,7 +50,7 @@ pub struct Posting {
 }
 
 mod i128_string {
-    pub fn serialize<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(v)
     }
 }
@@ -108,6 +108,7 @@ pub enum Movement {
 
 /// A movement could not be expanded or applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LedgerError {
     /// The amount does not fit a signed ledger delta.
     #[error("amount too large for the ledger")]

@@ -21,6 +21,7 @@ use crate::ports::{
 /// Why a set of routes cannot be used.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RouteError {
     /// The provider an asset is routed to says it cannot serve it.
     #[error("{asset} is routed to {provider}, which cannot serve it: {reason}")]

@@ -72,7 +72,7 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
 /// Equal tags mean equal inputs (barring an HMAC-SHA256 collision), and because what is compared
 /// are tags rather than the inputs, nothing about where the inputs first differ can leak. The
 /// key need not be secret. Inputs of different lengths simply compare unequal.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     const COMPARISON_KEY: &[u8] = b"custody-core constant-time comparison";
     let expected = hmac_sha256(COMPARISON_KEY)
         .chain_update(b)
@@ -178,6 +178,7 @@ pub fn ed25519_signing_payload(
 /// Why a registered Ed25519 public key was refused. Only the operator registering a key sees
 /// these; request authentication never exposes them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PublicKeyError {
     /// Not an Ed25519 public key in SPKI PEM form.
     #[error(
@@ -248,6 +249,7 @@ impl Ed25519PublicKey {
 
 /// Why an `X-Timestamp` header was refused. Both fold into the same 401 on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TimestampError {
     /// Not 1–12 ASCII digits (unix seconds, no sign, no fraction, no whitespace).
     #[error("X-Timestamp must be unix seconds as plain digits")]
@@ -303,6 +305,7 @@ pub fn check_timestamp(
 /// form and the server clock and break the "no hint which part failed" rule (ARCHITECTURE §5).
 /// It never contains a secret or the expected signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignatureDebug {
     /// The canonical string the server computed ([`hmac_canonical_string`], or
     /// [`ed25519_signing_payload`] read as UTF-8 with invalid sequences replaced).

@@ -90,6 +90,7 @@ impl FromStr for TenantStatus {
 
 /// Why a tenant may not use an environment right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AccessDenied {
     /// Live needs an approved tenant (403 `tenant_not_approved`).
     #[error("this tenant is not approved for live custody yet")]

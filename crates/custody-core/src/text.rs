@@ -70,7 +70,7 @@ fn checked(
 
 /// Bidirectional overrides and isolates, and zero-width characters: refused in every text
 /// value (they are format characters, `Cf`, which `char::is_control` does not cover).
-pub const fn is_invisible(c: char) -> bool {
+pub(crate) const fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200B}'..='\u{200D}'

@@ -82,6 +82,7 @@ pub enum VaultKind {
 
 /// Why a vault refuses an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VaultRefusal {
     /// Frozen vaults cannot send (422 `vault_frozen`).
     #[error("the vault is frozen: it can receive but not send")]

@@ -43,6 +43,7 @@ impl Bucket {
 /// Applying a delta would take a bucket below zero or past the representable maximum.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BalanceError {
     /// The bucket holds less than the debit.
     #[error("{bucket:?} balance {balance} is less than {requested}")]

@@ -283,7 +283,7 @@ impl SigningSecret {
 }
 
 /// The headers of one delivery attempt, signed with every live secret (newest first).
-pub fn signed_headers(
+pub(crate) fn signed_headers(
     secrets: &[SigningSecret],
     event_id: EventId,
     timestamp: i64,
@@ -345,7 +345,7 @@ pub struct WebhookUrl {
 
 /// Where a request goes: the host to resolve (or the literal address) and the port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// A name to resolve; every address it resolves to must pass [`check_address`].
     Name(String, u16),
     /// A literal address.
@@ -414,7 +414,7 @@ impl WebhookUrl {
     }
 
     /// The host and port to connect to.
-    pub fn target(&self) -> Option<Target> {
+    pub(crate) fn target(&self) -> Option<Target> {
         let port = self.url.port_or_known_default()?;
         match self.url.host()? {
             url::Host::Domain(d) => Some(Target::Name(d.to_owned(), port)),
@@ -508,7 +508,7 @@ fn forbidden_ranges() -> Vec<(IpNet, &'static str)> {
 ///
 /// # Errors
 /// [`UrlRefusal`] (`webhook_url_forbidden`) naming the address and its range.
-pub fn check_address(ip: IpAddr, env: Environment) -> Result<(), UrlRefusal> {
+pub(crate) fn check_address(ip: IpAddr, env: Environment) -> Result<(), UrlRefusal> {
     let seen = canonical(ip);
     if env == Environment::Sandbox && seen.is_loopback() {
         return Ok(());

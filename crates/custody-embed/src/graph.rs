@@ -20,6 +20,54 @@ use custody_core::services::{
 };
 
 /// Every use case of one environment.
+///
+/// The main commands, over an in-memory SQLite store: a simulated deposit credits Alice's
+/// wallet, a transfer moves part of it to Bob, and the ledger-backed balances follow.
+///
+/// ```
+/// use custody_embed::core::asset::AssetId;
+/// use custody_embed::core::environment::Environment;
+/// use custody_embed::core::ports::Settlement;
+/// use custody_embed::core::services::{DepositTarget, NewVault, SimulateDeposit, TransferCommand};
+/// use custody_embed::core::text::VaultName;
+/// use custody_embed::{Custody, MasterKey};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let custody = Custody::builder()
+///     .store_url("sqlite::memory:")
+///     .master_key(MasterKey::from_bytes([7; 32]))
+///     .build()
+///     .await?;
+/// let tenant = custody.admin().create_tenant("Acme").await?;
+/// let caller = custody.caller(tenant.id, Environment::Sandbox);
+/// let sandbox = custody.sandbox();
+/// let usdt = AssetId::parse("USDT_ETHEREUM")?;
+/// let mut wallets = Vec::new();
+/// for name in ["Alice", "Bob"] {
+///     let new = NewVault { external_ref: None, name: VaultName::parse(name)?, metadata: Default::default() };
+///     let vault = sandbox.vaults.create(&caller, new, None).await?;
+///     let wallet = sandbox.wallets.create(&caller, vault.id, usdt, None, None).await?.value;
+///     wallets.push(wallet.wallet.id);
+/// }
+/// let (alice, bob) = (wallets[0], wallets[1]);
+///
+/// let simulation = sandbox.simulation.as_ref().expect("the sandbox graph simulates");
+/// let deposit = SimulateDeposit {
+///     target: DepositTarget::Wallet(alice),
+///     amount: "100".into(), // decimal strings, as on the wire
+///     settlement: Settlement::Instant,
+/// };
+/// simulation.simulate_deposit(&caller, deposit, None).await?;
+/// let transfer = TransferCommand { from: alice, to: bob, amount: "25".into(), reference: None };
+/// sandbox.transfers.transfer(&caller, transfer, None).await?;
+///
+/// let balance = |id| sandbox.wallets.get(&caller, id);
+/// assert_eq!(balance(alice).await?.balances.available.to_decimal_string(6), "75");
+/// assert_eq!(balance(bob).await?.balances.available.to_decimal_string(6), "25");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct ServiceGraph {
     /// The environment every store handle here is bound to.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why an allow-list entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IpEntryError {
     /// Neither an IP address nor a CIDR block.
     #[error("`{0}` is not an IP address or CIDR block (e.g. `203.0.113.7` or `203.0.113.0/24`)")]

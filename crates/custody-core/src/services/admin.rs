@@ -43,6 +43,7 @@ pub struct NewKey {
 /// A freshly minted key: the only time its secrets are visible. `Debug` redacts them.
 #[allow(missing_docs)]
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MintedKey {
     pub record: ApiKey,
     /// The key string (`sk_test_…` / `sk_live_…`).

@@ -17,13 +17,13 @@ use crate::work::{SuspenseState, UnattributedDeposit};
 use time::OffsetDateTime;
 
 /// Why a deposit was not credited: its receiving address belongs to an archived vault.
-pub const VAULT_ARCHIVED: &str = "vault_archived";
+pub(crate) const VAULT_ARCHIVED: &str = "vault_archived";
 /// Why a deposit was not credited: no wallet of ours owns the receiving address.
-pub const UNKNOWN_ADDRESS: &str = "unknown_address";
+pub(crate) const UNKNOWN_ADDRESS: &str = "unknown_address";
 /// Why a deposit was not credited: the asset is not the receiving address's wallet's.
-pub const ASSET_MISMATCH: &str = "asset_mismatch";
+pub(crate) const ASSET_MISMATCH: &str = "asset_mismatch";
 /// Why a deposit was not credited: one provider transfer paid several of our addresses.
-pub const SEVERAL_OUTPUTS: &str = "several_outputs";
+pub(crate) const SEVERAL_OUTPUTS: &str = "several_outputs";
 
 /// Called where a new deposit is attributed (`DepositService`, before the deposit transaction
 /// is created), inside its unit of work: when `address`'s vault cannot receive, records the

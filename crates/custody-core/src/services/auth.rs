@@ -67,6 +67,7 @@ pub struct PresentedRequest<'a> {
 /// except a replayed signature, which says so (`signature_replayed`): whoever sent it already
 /// knows the signature is good.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthFailure {
     /// Why, for logs only; never shown to the caller.
     pub reason: &'static str,

@@ -24,6 +24,7 @@ pub const FIAT_DECIMALS: u32 = 2;
 /// One asset's amount in a report.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BalanceLine {
     pub asset: AssetId,
     /// The available balance in base units, summed over the wallets reported.

@@ -604,7 +604,7 @@ impl DepositService {
 }
 
 /// Why a deposit report was not applied: it disagrees with what we recorded for its reference.
-pub const REPORT_DISAGREES: &str = "report_disagrees";
+pub(crate) const REPORT_DISAGREES: &str = "report_disagrees";
 
 /// A later report of a known deposit that disagrees with it (amount, asset or receiving
 /// address) is never applied: it is recorded in the suspense list (`unattributed_deposits`,

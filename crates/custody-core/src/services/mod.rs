@@ -40,8 +40,8 @@ pub use deposit::{AddressScan, DepositReconciliation, DepositService, Received};
 pub use events::{EventService, PURGE_BATCH};
 pub use operator::{Assignment, OperatorService, Resolution};
 pub use reconcile::{
-    check_ledger, check_provider, LedgerCheck, ProviderCheck, ProviderOutcome, ReconcileReport,
-    ReconcileService, Verdict, WalletDrift,
+    check_ledger, LedgerCheck, ProviderCheck, ProviderOutcome, ReconcileReport, ReconcileService,
+    Verdict, WalletDrift,
 };
 pub use reconciliation::ReconciliationService;
 pub use sandbox::{DepositTarget, SandboxService, SimulateDeposit};
@@ -50,7 +50,7 @@ pub use transfer::{TransferCommand, TransferService};
 pub use vault::{NewVault, VaultPatch, VaultService};
 pub use wallet::{Reconciliation, WalletService, WalletView, WalletWithAddress};
 pub use webhook::{ConfigureEndpoint, ConfiguredEndpoint, Redelivered, WebhookService};
-pub use webhook_delivery::{Delivered, DeliverySettings, VetError, WebhookDelivery};
+pub use webhook_delivery::{Delivered, DeliverySettings, WebhookDelivery};
 pub use withdrawal::{WithdrawCommand, WithdrawalService};
 
 use crate::error::Error;
@@ -61,6 +61,7 @@ use crate::ports::StoreTx;
 /// The result of an "ensure" operation: the resource, and whether this call created it (the
 /// HTTP layer answers 201 or 200 accordingly).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Provisioned<T> {
     /// The resource.
     pub value: T,

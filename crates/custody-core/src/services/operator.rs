@@ -147,6 +147,7 @@ impl OperatorService {
 /// What `custody admin deposits assign` did: the suspense record (now `assigned`) and the
 /// deposit transaction that credited the wallet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Assignment {
     /// The record, resolved.
     pub deposit: UnattributedDeposit,

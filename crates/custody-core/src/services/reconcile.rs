@@ -51,6 +51,7 @@ pub struct WalletDrift {
 
 /// The ledger half of the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LedgerCheck {
     /// Wallets read.
     pub wallets_checked: usize,
@@ -84,6 +85,7 @@ pub enum ProviderOutcome {
 
 /// One asset compared with its provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProviderCheck {
     /// The asset.
     pub asset: AssetId,
@@ -166,6 +168,7 @@ impl Verdict {
 
 /// One environment's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReconcileReport {
     /// The ledger check.
     pub ledger: LedgerCheck,
@@ -308,7 +311,7 @@ pub fn check_ledger(snapshot: &LedgerSnapshot) -> LedgerCheck {
 }
 
 /// One asset's provider comparison, from a snapshot and the provider's answer.
-pub fn check_provider(
+pub(crate) fn check_provider(
     snapshot: &LedgerSnapshot,
     asset: AssetId,
     reported: Result<CustodyBalance, ProviderError>,

@@ -22,6 +22,7 @@ use crate::wallet::{Balances, Wallet};
 /// A wallet with its primary deposit address (the Platform wallet shape).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WalletWithAddress {
     pub wallet: Wallet,
     /// Its primary deposit address.
@@ -43,6 +44,7 @@ impl From<Provisioned<(Wallet, DepositAddress)>> for Provisioned<WalletWithAddre
 
 /// A wallet with its primary deposit address, if it has one yet (Platform's wallet reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WalletView {
     /// The wallet with its balances.
     pub wallet: Wallet,

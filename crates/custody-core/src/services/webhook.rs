@@ -38,6 +38,7 @@ pub struct ConfigureEndpoint {
 
 /// An endpoint after a change, with its secret when the change generated one (shown once).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfiguredEndpoint {
     /// The endpoint as stored.
     pub endpoint: WebhookEndpoint,

@@ -76,7 +76,7 @@ pub enum Delivered {
 
 /// Why a URL cannot be sent to right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VetError {
+pub(crate) enum VetError {
     /// The policy refuses it (or what it resolves to).
     Refused(UrlRefusal),
     /// The name does not resolve.
@@ -327,7 +327,7 @@ impl WebhookDelivery {
     ///
     /// # Errors
     /// [`VetError`].
-    pub async fn vet(&self, url: &WebhookUrl) -> Result<SocketAddr, VetError> {
+    pub(crate) async fn vet(&self, url: &WebhookUrl) -> Result<SocketAddr, VetError> {
         let target = url.target().ok_or_else(|| {
             VetError::Refused(UrlRefusal {
                 code: "invalid_webhook_url",
