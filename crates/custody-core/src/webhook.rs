@@ -355,7 +355,8 @@ pub(crate) enum Target {
 impl WebhookUrl {
     /// Parses and checks a URL for `env`: absolute `https` (sandbox: also `http` to a loopback
     /// host), no credentials, no fragment, a host, at most [`MAX_URL_LEN`] characters, and a
-    /// literal address must pass [`check_address`]. Names are checked after resolution.
+    /// literal address must pass the address policy (`check_address`). Names are checked after
+    /// resolution.
     ///
     /// # Errors
     /// [`UrlRefusal`].
