@@ -625,3 +625,104 @@ pub async fn deliver_due(
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::{Custody, MasterKey};
+
+    /// Registrations (name → interval) and ticks per loop.
+    #[derive(Default)]
+    struct Recorder {
+        loops: Mutex<BTreeMap<String, (Duration, u32)>>,
+    }
+
+    impl Recorder {
+        fn snapshot(&self) -> BTreeMap<String, (Duration, u32)> {
+            self.loops.lock().expect("recorder").clone()
+        }
+    }
+
+    impl LivenessHook for Arc<Recorder> {
+        fn register(&self, name: &str, every: Duration) -> Tick {
+            self.loops
+                .lock()
+                .expect("recorder")
+                .insert(name.to_owned(), (every, 0));
+            let (recorder, name) = (self.clone(), name.to_owned());
+            Tick::new(move || {
+                if let Some(entry) = recorder.loops.lock().expect("recorder").get_mut(&name) {
+                    entry.1 += 1;
+                }
+            })
+        }
+    }
+
+    /// Every loop an embedded custody starts registers with the host's hook when spawned
+    /// (before its first pass), ticks once per pass, and ticks no more once stopped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_loop_registers_and_ticks_the_hook_until_stopped() {
+        let custody = Custody::builder()
+            .store_url("sqlite::memory:")
+            .master_key(MasterKey::from_bytes([7; 32]))
+            .build()
+            .await
+            .expect("custody");
+        let recorder = Arc::new(Recorder::default());
+        let mut options = WorkerOptions::default().poll_every(Duration::from_millis(20));
+        options.purge_interval = Duration::from_millis(30);
+        let workers = custody.spawn_workers_watched(options, Arc::new(recorder.clone()));
+
+        let registered = recorder.snapshot();
+        let names: Vec<&str> = registered.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "purge.sandbox",
+                "webhook_delivery.sandbox",
+                "withdrawal_dispatch.sandbox"
+            ],
+            "the sandbox loops only: no live provider was given"
+        );
+        assert_eq!(workers.len(), 3);
+        assert_eq!(registered["purge.sandbox"].0, Duration::from_millis(30));
+        assert_eq!(
+            registered["withdrawal_dispatch.sandbox"].0,
+            Duration::from_millis(20)
+        );
+
+        // Each loop keeps passing (bounded wait, no timing asserted).
+        for _ in 0..1_000 {
+            if recorder.snapshot().values().all(|(_, ticks)| *ticks >= 3) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let before_stop = recorder.snapshot();
+        assert!(
+            before_stop.values().all(|(_, ticks)| *ticks >= 3),
+            "{before_stop:?}"
+        );
+
+        workers.stop(Duration::from_secs(5)).await;
+        let stopped = recorder.snapshot();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(recorder.snapshot(), stopped, "a stopped loop ticks no more");
+    }
+
+    /// Without a hook the loops run and record nothing anywhere.
+    #[test]
+    fn a_tick_without_a_hook_does_nothing() {
+        Tick::none().tick();
+        Tick::default().tick();
+        let count = Arc::new(Mutex::new(0));
+        let counted = count.clone();
+        let tick = Tick::new(move || *counted.lock().expect("count") += 1);
+        tick.tick();
+        tick.clone().tick();
+        assert_eq!(*count.lock().expect("count"), 2);
+    }
+}
