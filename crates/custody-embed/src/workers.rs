@@ -390,27 +390,25 @@ struct Transactions {
 }
 
 impl Pass for Transactions {
-    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
-        async move {
-            let env = self.env.as_str();
-            match self.worker.run_once().await {
-                Ok(pass) => {
-                    for (id, error) in &pass.failed {
-                        tracing::warn!(environment = env, transaction = %id, error, "worker step failed; retried with backoff");
-                    }
-                    if pass.claimed > 0 {
-                        tracing::debug!(
-                            environment = env,
-                            claimed = pass.claimed,
-                            finished = pass.finished,
-                            "worker pass"
-                        );
-                    }
+    async fn run(&mut self) -> bool {
+        let env = self.env.as_str();
+        match self.worker.run_once().await {
+            Ok(pass) => {
+                for (id, error) in &pass.failed {
+                    tracing::warn!(environment = env, transaction = %id, error, "worker step failed; retried with backoff");
                 }
-                Err(e) => tracing::warn!(environment = env, error = %e, "worker claim failed"),
+                if pass.claimed > 0 {
+                    tracing::debug!(
+                        environment = env,
+                        claimed = pass.claimed,
+                        finished = pass.finished,
+                        "worker pass"
+                    );
+                }
             }
-            false
+            Err(e) => tracing::warn!(environment = env, error = %e, "worker claim failed"),
         }
+        false
     }
 }
 
@@ -423,38 +421,36 @@ struct Housekeeping {
 }
 
 impl Pass for Housekeeping {
-    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
-        async move {
-            let env = self.env.as_str();
-            match self
-                .events
-                .purge(self.clock.now(), self.retention_days)
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    environment = env,
-                    purged = n,
-                    retention_days = self.retention_days,
-                    "events past their retention purged"
-                ),
-                Err(e) => {
-                    tracing::warn!(environment = env, error = %e, "event purge failed; retried next time");
-                }
+    async fn run(&mut self) -> bool {
+        let env = self.env.as_str();
+        match self
+            .events
+            .purge(self.clock.now(), self.retention_days)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                environment = env,
+                purged = n,
+                retention_days = self.retention_days,
+                "events past their retention purged"
+            ),
+            Err(e) => {
+                tracing::warn!(environment = env, error = %e, "event purge failed; retried next time");
             }
-            match self.idempotency.purge_expired(self.clock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    environment = env,
-                    purged = n,
-                    "expired idempotency records purged"
-                ),
-                Err(e) => {
-                    tracing::warn!(environment = env, error = %e, "idempotency purge failed; retried next time");
-                }
-            }
-            false
         }
+        match self.idempotency.purge_expired(self.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                environment = env,
+                purged = n,
+                "expired idempotency records purged"
+            ),
+            Err(e) => {
+                tracing::warn!(environment = env, error = %e, "idempotency purge failed; retried next time");
+            }
+        }
+        false
     }
 }
 
@@ -465,12 +461,10 @@ struct Webhooks {
 }
 
 impl Pass for Webhooks {
-    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
-        async move {
-            let claimed = deliver_due(self.env, &self.delivery, &self.slots).await;
-            // More may be due right away.
-            claimed > 0 && self.slots.available_permits() > 0
-        }
+    async fn run(&mut self) -> bool {
+        let claimed = deliver_due(self.env, &self.delivery, &self.slots).await;
+        // More may be due right away.
+        claimed > 0 && self.slots.available_permits() > 0
     }
 }
 
@@ -530,30 +524,28 @@ struct ReconcileDeposits {
 }
 
 impl Pass for ReconcileDeposits {
-    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
-        async move {
-            let since = self.clock.now() - self.lookback;
-            match self.deposits.reconcile(&self.assets, since).await {
-                Ok(pass) => {
-                    for (reference, code, why) in &pass.not_applied {
-                        tracing::warn!(reference, code, why, "reconciled deposit not applied");
-                    }
-                    for why in &pass.unusable {
-                        tracing::warn!(why, "reconciliation report unusable");
-                    }
-                    tracing::info!(
-                        applied = pass.applied.len(),
-                        not_applied = pass.not_applied.len(),
-                        unusable = pass.unusable.len(),
-                        "live deposits reconciled"
-                    );
+    async fn run(&mut self) -> bool {
+        let since = self.clock.now() - self.lookback;
+        match self.deposits.reconcile(&self.assets, since).await {
+            Ok(pass) => {
+                for (reference, code, why) in &pass.not_applied {
+                    tracing::warn!(reference, code, why, "reconciled deposit not applied");
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "deposit reconciliation failed; retried next time");
+                for why in &pass.unusable {
+                    tracing::warn!(why, "reconciliation report unusable");
                 }
+                tracing::info!(
+                    applied = pass.applied.len(),
+                    not_applied = pass.not_applied.len(),
+                    unusable = pass.unusable.len(),
+                    "live deposits reconciled"
+                );
             }
-            false
+            Err(e) => {
+                tracing::warn!(error = %e, "deposit reconciliation failed; retried next time");
+            }
         }
+        false
     }
 }
 
@@ -563,17 +555,15 @@ struct PurgeSignatures {
 }
 
 impl Pass for PurgeSignatures {
-    fn run(&mut self) -> impl std::future::Future<Output = bool> + Send + '_ {
-        async move {
-            match self.keys.purge_signatures(self.clock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired replay-cache rows purged"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "replay-cache purge failed; retried next time");
-                }
+    async fn run(&mut self) -> bool {
+        match self.keys.purge_signatures(self.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired replay-cache rows purged"),
+            Err(e) => {
+                tracing::warn!(error = %e, "replay-cache purge failed; retried next time");
             }
-            false
         }
+        false
     }
 }
 
