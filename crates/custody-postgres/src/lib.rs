@@ -75,6 +75,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use crate::db::PgDb;
+
+/// A pooled connection idle for at least this long is pinged before it is handed out.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(5);
 use crate::error::db_err;
 
 /// Connection pool and session settings. `Default` suits a small production instance.
@@ -162,6 +165,21 @@ impl PgStore {
             .max_connections(options.max_connections.max(1))
             .min_connections(options.min_connections)
             .acquire_timeout(options.acquire_timeout)
+            // sqlx pings every connection it hands out by default: one more round trip per
+            // statement outside a transaction (a GET by id sent four statements and four
+            // pings). A connection that has just been used is known to be alive, so only one
+            // idle for longer than IDLE_PING_AFTER is pinged (after a database restart the
+            // pooled connections are idle and get tested, as before); a connection that dies
+            // mid-burst fails its one statement with 503, which the partner retries.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(db_err)?;

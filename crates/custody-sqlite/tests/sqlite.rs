@@ -948,3 +948,74 @@ async fn the_master_key_check_value_is_migrated_only_for_the_right_key() {
         MasterKeyCheck::Mismatch
     );
 }
+
+/// Issue 18's soak: under steady reads the write-ahead log never started over (the passive
+/// automatic checkpoints may not reset it while any reader uses it) and grew to gigabytes. The
+/// store's `TRUNCATE` checkpoint empties it while readers keep reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkpoint_empties_the_log_while_readers_keep_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custody.db");
+    let store = open_migrated(&path).await;
+    let wal = dir.path().join("custody.db-wal");
+
+    let url = format!("sqlite://{}", path.display());
+    let mut writer = SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE soak (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        let stop = stop.clone();
+        readers.push(tokio::spawn(async move {
+            let mut conn = SqliteConnection::connect(&url).await.unwrap();
+            let mut reads = 0_u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: i64 = sqlx::query_scalar("SELECT count(*) FROM soak")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    for i in 0..1_500 {
+        sqlx::query("INSERT INTO soak (id, body) VALUES (?1, ?2)")
+            .bind(i)
+            .bind("x".repeat(512))
+            .execute(&mut writer)
+            .await
+            .unwrap();
+    }
+    let before = std::fs::metadata(&wal).unwrap().len();
+    assert!(before > 0, "the writes went to the log");
+
+    let done = store.checkpoint().await.unwrap();
+    assert!(
+        !done.busy,
+        "readers of short snapshots do not block it: {done:?}"
+    );
+    assert_eq!(
+        done.log_frames, 0,
+        "a TRUNCATE checkpoint leaves no frame: {done:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&wal).unwrap().len(),
+        0,
+        "the log file is emptied"
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        assert!(reader.await.unwrap() > 0, "every reader kept reading");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM soak")
+        .fetch_one(&mut writer)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1_500, "nothing was lost");
+}
