@@ -230,7 +230,12 @@ mod tests {
     fn a_steady_climb_is_not_flat() {
         // +1 MiB every 10 s: 60 MiB more at the end than in the second minute.
         let samples: Vec<(f64, u64)> = (0..=60)
-            .map(|i| (f64::from(i) * 10.0, (40 + u64::from(i)) * 1024))
+            .map(|i| {
+                (
+                    f64::from(i) * 10.0,
+                    (40 + u64::try_from(i).unwrap_or(0)) * 1024,
+                )
+            })
             .collect();
         let v = verdict(&samples, 600).unwrap_or_else(|| panic!("no verdict"));
         assert!(!v.flat, "{v:?}");
