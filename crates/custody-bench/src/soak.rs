@@ -108,11 +108,12 @@ pub fn verdict(samples: &[(f64, u64)], seconds: u64) -> Option<Verdict> {
 pub async fn run(args: &Args, bin: &std::path::Path, seconds: u64) -> Result<String> {
     let concurrency = args.concurrency.first().copied().unwrap_or(16);
     let every = if args.smoke { 2 } else { 10 };
+    let span = (seconds as f64 / 5.0).min(60.0);
     let mut out = format!(
         "RSS soak: {seconds} s of mixed load at {concurrency} connections (per 10 requests: 3 Connect mints \
          for new users, 1 idempotent replay, 2 GETs by id, 1 Platform transfer, a Connect list, a Platform \
-         transactions list, a wallet read); `custody serve`'s VmRSS every {every} s. Flat = the last \
-         minute's peak ≤ the first minute's peak after a one-minute warm-up × 1.10 + 8 MiB.\n"
+         transactions list, a wallet read); `custody serve`'s VmRSS every {every} s. Flat = the peak \
+         of the last {span:.0} s ≤ the peak of the {span:.0} s after a {span:.0} s warm-up × 1.10 + 8 MiB.\n"
     );
     let mut failures = Vec::new();
     for store in &args.stores {
@@ -181,7 +182,7 @@ pub async fn run(args: &Args, bin: &std::path::Path, seconds: u64) -> Result<Str
         ));
         match &verdict {
             Some(v) => out.push_str(&format!(
-                "Verdict: {} (first minute after warm-up: peak {:.1} MiB; last minute: peak {:.1} MiB; \
+                "Verdict: {} (after the warm-up: peak {:.1} MiB; at the end: peak {:.1} MiB; \
                  allowed {:.1} MiB).\n",
                 if v.flat { "flat" } else { "GROWING" },
                 v.first_mib,
