@@ -6,6 +6,8 @@
 //! target/release/custody-bench                     # both stores, 16 and 64 connections
 //! target/release/custody-bench --smoke             # 1 s per scenario, asserts zero errors
 //! target/release/custody-bench --doc docs/performance.md --section before
+//! target/release/custody-bench --growth --explain plans.txt   # 10⁴ → 10⁶, with every plan
+//! target/release/custody-bench --soak 600 --stores postgres   # 10-minute RSS soak
 //! ```
 
 mod api;
