@@ -28,6 +28,12 @@ impl Cluster {
     /// (`fsync=off`, `full_page_writes=off`): commits cost CPU, not the disk, so the figures
     /// measure the work per request rather than the machine's `fsync` latency.
     pub fn start(durable: bool) -> Result<Cluster> {
+        Cluster::start_with(durable, &[])
+    }
+
+    /// [`Cluster::start`], also preloading these libraries (e.g. `auto_explain`, off until
+    /// configured).
+    pub fn start_with(durable: bool, preload: &[&str]) -> Result<Cluster> {
         let bin = find_bin_dir().context(
             "no PostgreSQL server binaries (initdb, pg_ctl, postgres) on PATH or under \
              /usr/lib/postgresql/*/bin: install them (Debian/Ubuntu: apt-get install postgresql)",
@@ -83,9 +89,10 @@ impl Cluster {
         let options = format!(
             "{durability}-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={} \
              -c max_connections=400 -c shared_buffers=256MB \
-             -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+             -c shared_preload_libraries=pg_stat_statements{} -c pg_stat_statements.track=all \
              -c pg_stat_statements.track_utility=on",
-            cluster.dir.display()
+            cluster.dir.display(),
+            preload.iter().map(|l| format!(",{l}")).collect::<String>()
         );
         let log = cluster.dir.join("postgres.log");
         cluster.tool(
@@ -105,6 +112,11 @@ impl Cluster {
         cluster.psql_on("postgres", &format!("CREATE DATABASE {DATABASE}"))?;
         cluster.psql("CREATE EXTENSION pg_stat_statements")?;
         Ok(cluster)
+    }
+
+    /// The server's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("postgres.log")
     }
 
     /// The URL `custody` connects with.

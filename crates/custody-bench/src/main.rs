@@ -6,6 +6,8 @@
 //! target/release/custody-bench                     # both stores, 16 and 64 connections
 //! target/release/custody-bench --smoke             # 1 s per scenario, asserts zero errors
 //! target/release/custody-bench --doc docs/performance.md --section before
+//! target/release/custody-bench --growth --explain plans.txt   # 10⁴ → 10⁶, with every plan
+//! target/release/custody-bench --soak 600 --stores postgres   # 10-minute RSS soak
 //! ```
 
 mod api;
@@ -16,6 +18,7 @@ mod growth;
 mod load;
 mod report;
 mod scenario;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,6 +62,15 @@ pub struct Args {
     /// the purge); `--smoke --growth` uses 10³ and 10⁴.
     #[arg(long)]
     pub growth: bool,
+    /// With --growth: write `EXPLAIN (ANALYZE, BUFFERS)` of every statement on each probed
+    /// endpoint's path (PostgreSQL's `auto_explain`), at each size, into this file.
+    #[arg(long)]
+    pub explain: Option<PathBuf>,
+    /// The RSS soak instead: mixed load (mints, replays, GETs, lists, transfers) on PostgreSQL
+    /// for this many seconds, sampling `custody serve`'s resident memory every 10 s (every 2 s
+    /// with --smoke); fails when it is not flat (see docs/performance.md, "Soak").
+    #[arg(long, value_name = "SECONDS")]
+    pub soak: Option<u64>,
     /// The section of --doc to regenerate (`<!-- bench:NAME:begin -->` … `end`).
     #[arg(long, default_value = "latest")]
     pub section: String,
@@ -88,6 +100,15 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if let Some(seconds) = args.soak {
+        let table = runtime.block_on(soak::run(&args, &bin, seconds))?;
+        if let Some(doc) = &args.doc {
+            let content = format!("{}\n\n{table}", report::machine());
+            report::write_section(doc, &args.section, &content)?;
+            println!("wrote section {:?} of {}", args.section, doc.display());
+        }
+        return Ok(());
+    }
     if args.growth {
         let table = runtime.block_on(growth::run(&args, &bin))?;
         if let Some(doc) = &args.doc {

@@ -65,8 +65,8 @@ impl Scenario {
 }
 
 /// What the scenarios need, created through the API before the load.
-struct Setup {
-    src: String,
+pub(crate) struct Setup {
+    pub(crate) src: String,
     dst: String,
     src_vault: String,
     dst_vault: String,
@@ -76,9 +76,9 @@ struct Setup {
     address: String,
 }
 
-type Op = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub(crate) type Op = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
-fn operation(
+pub(crate) fn operation(
     scenario: Scenario,
     api: Api,
     setup: Arc<Setup>,
@@ -159,7 +159,7 @@ fn id_of(body: &[u8]) -> Result<String> {
         .with_context(|| format!("no id in {value}"))
 }
 
-async fn setup(api: &Api) -> Result<Setup> {
+pub(crate) async fn setup(api: &Api) -> Result<Setup> {
     let fail = |e: String| anyhow::anyhow!(e);
     let mut ids = Vec::new();
     for name in ["source", "destination"] {
