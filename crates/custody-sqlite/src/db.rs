@@ -65,7 +65,7 @@ impl Database for SqliteDb {
         fetched.map(rows).map_err(db_err)
     }
 
-    /// Queued for the writer's next group commit ([`crate::group`]): answered once committed.
+    /// Queued for the writer's next group commit (`group`): answered once committed.
     async fn write_all(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         match self.inner.group.write(bound, true).await? {
@@ -74,7 +74,7 @@ impl Database for SqliteDb {
         }
     }
 
-    /// Queued for the writer's next group commit ([`crate::group`]): answered once committed.
+    /// Queued for the writer's next group commit (`group`): answered once committed.
     async fn write(&self, stmt: Statement) -> Result<u64, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         match self.inner.group.write(bound, false).await? {

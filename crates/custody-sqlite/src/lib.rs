@@ -106,7 +106,7 @@ pub(crate) struct Inner {
     location: String,
     /// What every handle sends ([`SqliteStore::statement_counts`]).
     pub(crate) counter: Arc<StatementCounter>,
-    /// Single-statement writes, committed in groups on the writer ([`group`]).
+    /// Single-statement writes, committed in groups on the writer (`group`).
     pub(crate) group: group::GroupCommit,
 }
 
