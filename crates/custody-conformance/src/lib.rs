@@ -84,6 +84,7 @@ macro_rules! conformance_suite {
             wallets_available_by_asset_sums_exactly,
             // Deposit addresses.
             addresses_insert_find_count,
+            addresses_primary_of_locked_wallets,
             addresses_find_by_chain_address,
             addresses_unique_network_address,
             addresses_one_primary_per_wallet,
@@ -103,6 +104,7 @@ macro_rules! conformance_suite {
             address_book_list_include_deleted,
             // Events and the outbox.
             events_append_and_list,
+            events_of_one_unit_of_work,
             event_log_commit_order_and_cursor,
             event_log_get,
             event_log_purge,

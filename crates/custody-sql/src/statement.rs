@@ -161,12 +161,14 @@ impl Dialect for SqliteDialect {
 enum Param {
     One(Value),
     List(Vec<Value>),
+    Rows(Vec<Vec<Value>>),
 }
 
 /// SQL with `:name` placeholders and their values. A name may appear more than once (it is
 /// bound once); a list ([`bind_list`](Statement::bind_list)) expands to `a, b, c` (or `NULL`
-/// when empty, which matches nothing). The locking clause goes where the text says `{lock}`,
-/// else at the end.
+/// when empty, which matches nothing); rows ([`bind_rows`](Statement::bind_rows)) expand to
+/// `(a, b), (c, d)`, for a multi-row `VALUES`. The locking clause goes where the text says
+/// `{lock}`, else at the end.
 #[derive(Debug, Clone)]
 pub struct Statement {
     sql: String,
@@ -209,6 +211,15 @@ impl Statement {
     ) -> Statement {
         let values = values.into_iter().map(Into::into).collect();
         self.params.push((name, Param::List(values)));
+        self
+    }
+
+    /// Binds `:name` to rows of values, for a multi-row `VALUES :name` (one statement for
+    /// many rows). Every row must have as many values; an empty set of rows is a bug (the
+    /// caller sends no statement then).
+    #[must_use]
+    pub fn bind_rows(mut self, name: &'static str, rows: Vec<Vec<Value>>) -> Statement {
+        self.params.push((name, Param::Rows(rows)));
         self
     }
 
@@ -328,6 +339,24 @@ impl Statement {
                         out.push_str(&dialect.placeholder(values.len(), value));
                     }
                 }
+                Param::Rows(rows) => {
+                    numbered.push((name, 0));
+                    let width = rows.first().map_or(0, Vec::len);
+                    if width == 0 || rows.iter().any(|row| row.len() != width) {
+                        return Err(bug(format_args!(":{name} has no rows or uneven ones")));
+                    }
+                    for (i, row) in rows.iter().enumerate() {
+                        out.push_str(if i > 0 { ", (" } else { "(" });
+                        for (j, value) in row.iter().enumerate() {
+                            values.push(value.clone());
+                            if j > 0 {
+                                out.push_str(", ");
+                            }
+                            out.push_str(&dialect.placeholder(values.len(), value));
+                        }
+                        out.push(')');
+                    }
+                }
             }
         }
         out.push_str(rest);
@@ -395,6 +424,41 @@ mod tests {
             .render(&SqliteDialect)
             .unwrap();
         assert_eq!(empty.sql, "SELECT 1 WHERE id IN (NULL) AND a = ?1");
+    }
+
+    #[test]
+    fn rows_expand_to_a_multi_row_values() {
+        let rows = vec![
+            vec![Value::from("a"), Value::decimal(1)],
+            vec![Value::from("b"), Value::decimal(2)],
+        ];
+        let r = Statement::new(
+            "INSERT INTO t (e, x, y) SELECT :e, column1, column2 FROM (VALUES :rows) AS v",
+        )
+        .bind("e", "live")
+        .bind_rows("rows", rows)
+        .render(&PgDialect)
+        .unwrap();
+        assert_eq!(
+            r.sql,
+            "INSERT INTO t (e, x, y) SELECT $1, column1, column2 FROM (VALUES ($2, $3::numeric), \
+             ($4, $5::numeric)) AS v"
+        );
+        assert_eq!(r.values.len(), 5);
+        let sqlite = Statement::new("INSERT INTO t VALUES :rows")
+            .bind_rows(
+                "rows",
+                vec![vec![Value::from(1_i64)], vec![Value::from(2_i64)]],
+            )
+            .render(&SqliteDialect)
+            .unwrap();
+        assert_eq!(sqlite.sql, "INSERT INTO t VALUES (?1), (?2)");
+        for bad in [vec![], vec![vec![Value::from(1_i64)], vec![]]] {
+            let r = Statement::new("INSERT INTO t VALUES :rows")
+                .bind_rows("rows", bad)
+                .render(&SqliteDialect);
+            assert!(matches!(r, Err(StoreError::Internal(_))));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
+use custody_core::event::Event;
 use custody_core::id::VaultId;
 use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{EnvironmentStores, SharedStores, StoreError, StoreTx, UnitOfWork};
@@ -111,9 +112,31 @@ pub struct EnvStore<D>(pub D);
 /// quietly roll back), and SQLite undid only the failed statement, so a `COMMIT` would publish
 /// the unit of work's earlier writes without it (half a ledger, a transaction row without its
 /// balances). Either way the [`StoreTx`] contract holds: an error ends the unit of work.
+///
+/// Events appended through it ([`EventTx::append_event`](custody_core::ports::EventTx)) are
+/// kept until the transaction next reads or changes `events`, or commits, and then written
+/// in one multi-row insert: a request's events cost one statement however many it emits
+/// (issue 18). They commit with the change they describe, as before; a failure writing them
+/// fails the commit, which then rolls back. (An event that is its transaction's first
+/// statement is written at once, so the transaction's place in PostgreSQL's event log, drawn
+/// at its first write, does not move.)
 pub struct SqlTx<T> {
     tx: T,
     failed: bool,
+    /// Whether a statement was sent in this transaction yet.
+    sent: bool,
+    events: Vec<Event>,
+    /// The wallets locked so far, and their primary addresses once one was asked for: the
+    /// first [`find_primary_address`](custody_core::ports::AddressTx::find_primary_address)
+    /// of a locked wallet reads them all in one statement (a transfer books two wallets and
+    /// renders each with its address).
+    pub(crate) locked_wallets: Vec<custody_core::id::WalletId>,
+    pub(crate) primaries: Option<
+        std::collections::HashMap<
+            custody_core::id::WalletId,
+            custody_core::deposit_address::DepositAddress,
+        >,
+    >,
 }
 
 /// Tenants and API keys, with HMAC secrets sealed under the master key.
@@ -185,8 +208,46 @@ pub(crate) async fn page<D: Database, T>(
 }
 
 impl<T: Transaction> SqlTx<T> {
+    /// Remembers wallets this transaction locked (for their primary addresses).
+    pub(crate) fn note_locked(
+        &mut self,
+        wallets: impl IntoIterator<Item = custody_core::id::WalletId>,
+    ) {
+        for wallet in wallets {
+            if !self.locked_wallets.contains(&wallet) {
+                self.locked_wallets.push(wallet);
+                self.primaries = None;
+            }
+        }
+    }
+
+    /// Keeps `event` for the next [`flush_events`](SqlTx::flush_events); written at once when
+    /// it is the transaction's first statement, so that its place in PostgreSQL's log (the
+    /// writing transaction's id, drawn at its first write) is what it was.
+    pub(crate) async fn append_deferred(&mut self, event: &Event) -> Result<(), StoreError> {
+        self.events.push(event.clone());
+        if self.sent {
+            return Ok(());
+        }
+        self.flush_events().await
+    }
+
+    /// Writes the events kept so far, in the order they were appended, in one statement.
+    pub(crate) async fn flush_events(&mut self) -> Result<(), StoreError> {
+        let events = std::mem::take(&mut self.events);
+        match crate::tables::events::insert(&events) {
+            Ok(Some(stmt)) => self.execute(stmt).await,
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+
     /// Runs a statement; its error ends the unit of work.
     pub(crate) async fn rows(&mut self, stmt: Statement) -> Result<Vec<T::Row>, StoreError> {
+        self.sent = true;
         let rows = self.tx.fetch_all(stmt).await;
         self.failed |= rows.is_err();
         rows
@@ -194,6 +255,7 @@ impl<T: Transaction> SqlTx<T> {
 
     /// Runs a write; how many rows it changed. Its error ends the unit of work.
     pub(crate) async fn changed(&mut self, stmt: Statement) -> Result<u64, StoreError> {
+        self.sent = true;
         let changed = self.tx.execute(stmt).await;
         self.failed |= changed.is_err();
         changed
@@ -243,6 +305,10 @@ impl<D: Database> UnitOfWork for EnvStore<D> {
         Ok(Box::new(SqlTx {
             tx: self.0.begin().await?,
             failed: false,
+            sent: false,
+            events: Vec::new(),
+            locked_wallets: Vec::new(),
+            primaries: None,
         }))
     }
 }
@@ -254,12 +320,20 @@ impl<T: Transaction> StoreTx for SqlTx<T> {
         vault: VaultId,
         asset: AssetId,
     ) -> Result<(), StoreError> {
+        self.sent = true;
         let locked = self.tx.lock_address_minting(vault, asset).await;
         self.failed |= locked.is_err();
         locked
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        if !self.failed {
+            // The events still kept; their failure rolls back and is the commit's answer.
+            if let Err(e) = self.flush_events().await {
+                self.tx.rollback().await?;
+                return Err(e);
+            }
+        }
         if self.failed {
             self.tx.rollback().await?;
             return Err(StoreError::Internal(

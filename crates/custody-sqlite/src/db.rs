@@ -15,18 +15,19 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Sqlite;
 
 use crate::error::db_err;
+use crate::group::Written;
 use crate::row::{micros, Row};
 use crate::Inner;
 
 /// A statement rendered for SQLite, ready to bind.
-struct Bound(Rendered);
+pub(crate) struct Bound(Rendered);
 
 impl Bound {
-    fn new(stmt: Statement, env: Option<Environment>) -> Result<Bound, StoreError> {
+    pub(crate) fn new(stmt: Statement, env: Option<Environment>) -> Result<Bound, StoreError> {
         stmt.render_in(env, &SqliteDialect).map(Bound)
     }
 
-    fn query(&self) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
+    pub(crate) fn query(&self) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
         self.0
             .values
             .iter()
@@ -64,18 +65,22 @@ impl Database for SqliteDb {
         fetched.map(rows).map_err(db_err)
     }
 
+    /// Queued for the writer's next group commit (`group`): answered once committed.
     async fn write_all(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
-        let mut tx = self.begin().await?;
-        let written = tx.fetch_all(stmt).await?;
-        tx.commit().await?;
-        Ok(written)
+        let bound = Bound::new(stmt, self.env)?;
+        match self.inner.group.write(bound, true).await? {
+            Written::Rows(written) => Ok(rows(written)),
+            Written::Changed(_) => Err(StoreError::Internal("a write returned no rows".into())),
+        }
     }
 
+    /// Queued for the writer's next group commit (`group`): answered once committed.
     async fn write(&self, stmt: Statement) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let changed = tx.execute(stmt).await?;
-        tx.commit().await?;
-        Ok(changed)
+        let bound = Bound::new(stmt, self.env)?;
+        match self.inner.group.write(bound, false).await? {
+            Written::Changed(changed) => Ok(changed),
+            Written::Rows(_) => Err(StoreError::Internal("a write returned rows".into())),
+        }
     }
 
     async fn begin(&self) -> Result<SqliteTx, StoreError> {

@@ -22,6 +22,10 @@
 //!   is a no-op for the same reason: two `ensure_primary_address` calls for one (vault, asset)
 //!   cannot both be inside their transactions at once, in this process (one connection) or in
 //!   another (the file's write lock), so the second finds the first's address.
+//! - A write outside a unit of work is one statement (a request's single-use signature, its
+//!   idempotency reservation, a heartbeat, an outbox claim). Those are queued and committed
+//!   in groups by one task on the writer: whatever queued while the writer was busy commits
+//!   together, with one `fsync`, and each caller is answered after that commit (see `group`).
 //! - Reads outside units of work use a separate *reader* pool of several connections; WAL mode
 //!   lets them run while a write is in progress and see every committed write.
 //! - An in-memory database (tests, [`SqliteStore::in_memory`]) lives in one connection, so
@@ -68,6 +72,7 @@ use sqlx::Sqlite;
 mod db;
 mod error;
 pub mod files;
+mod group;
 mod row;
 
 use custody_sql::{Counted, EnvStore, SharedStore, StatementCounter, StatementCounts};
@@ -116,6 +121,8 @@ pub(crate) struct Inner {
     location: String,
     /// What every handle sends ([`SqliteStore::statement_counts`]).
     pub(crate) counter: Arc<StatementCounter>,
+    /// Single-statement writes, committed in groups on the writer (`group`).
+    pub(crate) group: group::GroupCommit,
 }
 
 impl Inner {
@@ -275,6 +282,7 @@ impl SqliteStore {
             .map_err(|e| open_error(&location, e))?;
         let store = SqliteStore {
             inner: Arc::new(Inner {
+                group: group::GroupCommit::new(writer.clone()),
                 writer,
                 reader,
                 master,
@@ -360,6 +368,7 @@ impl SqliteStore {
             .map_err(|e| open_error(":memory:", e))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
+                group: group::GroupCommit::new(pool.clone()),
                 writer: pool.clone(),
                 reader: pool,
                 master,

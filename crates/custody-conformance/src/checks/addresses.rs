@@ -423,3 +423,53 @@ pub async fn addresses_list_filters_pagination(stores: StoreHandles) {
     )
     .await;
 }
+
+/// `find_primary_address` of wallets the unit of work locked (a store may read all their
+/// primary addresses at once, issue 18): each wallet gets its own primary or `NotFound`, a
+/// wallet locked later is found too, and an address inserted in the unit of work is seen.
+pub async fn addresses_primary_of_locked_wallets(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let basics = seed_basics(env, a, 10).await;
+    let w = &basics.wallet;
+    let empty = wallet(&basics.vault, usdc_sol(), 12);
+    let other = wallet(&basics.vault, usdc_eth(), 13);
+    commit_wallets(env, &[&empty, &other]).await;
+    let primary = deposit_address(w, 30, 0);
+    let second = deposit_address(w, 31, 1);
+    let others = deposit_address(&other, 32, 0);
+    commit_addresses(env, &[&primary, &second, &others]).await;
+
+    let mut tx = env.uow.begin().await.expect("begin");
+    let locked = tx.lock_wallets(a, &[w.id, empty.id]).await.expect("lock");
+    assert_eq!(locked.len(), 2);
+    assert_eq!(
+        tx.find_primary_address(w.id).await.expect("primary"),
+        primary
+    );
+    assert_not_found(
+        tx.find_primary_address(empty.id).await,
+        "a locked wallet without addresses",
+    );
+    assert_eq!(
+        tx.find_primary_address(other.id).await.expect("not locked"),
+        others
+    );
+    tx.lock_wallet_by_id(other.id).await.expect("lock later");
+    assert_eq!(
+        tx.find_primary_address(other.id)
+            .await
+            .expect("locked later"),
+        others
+    );
+    let minted = deposit_address(&empty, 33, 0);
+    tx.insert_address(&minted).await.expect("insert");
+    assert_eq!(
+        tx.find_primary_address(empty.id)
+            .await
+            .expect("inserted here"),
+        minted
+    );
+    assert_eq!(tx.find_primary_address(w.id).await.expect("again"), primary);
+    tx.commit().await.expect("commit");
+}

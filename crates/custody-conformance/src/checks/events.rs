@@ -525,3 +525,83 @@ pub async fn outbox_concurrent_claimers(stores: StoreHandles) {
     let expected: BTreeSet<EventId> = events.iter().map(|e| e.id).collect();
     assert_eq!(seen, expected, "every event was claimed");
 }
+
+/// A unit of work's events (issue 18: a store may write them in one statement): all committed
+/// with it, in the order appended (which is their order in the log, whatever their ids), or
+/// none: a dropped unit of work writes none, and one whose event cannot be written (a
+/// duplicate id) fails to commit and writes none of the others. An event appended earlier in
+/// the unit of work is there for a later statement about events (a lease) in it.
+pub async fn events_of_one_unit_of_work(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+
+    // Appended out of id order: the log keeps the order of appending.
+    let appended: Vec<Event> = [7, 5, 6].into_iter().map(|n| any_event(a, n)).collect();
+    let mut tx = env.uow.begin().await.expect("begin");
+    for event in &appended {
+        tx.append_event(event).await.expect("append");
+    }
+    drop(tx);
+    let none = env
+        .events
+        .list(a, page(200, None, None))
+        .await
+        .expect("list");
+    assert!(
+        none.items.is_empty(),
+        "a dropped unit of work writes no event"
+    );
+
+    commit_events(env, &appended.iter().collect::<Vec<_>>()).await;
+    super::event_log::wait_for_log(env, a, 3).await;
+    let logged = env
+        .events
+        .log(
+            a,
+            &custody_core::event::EventLogQuery {
+                after: None,
+                types: Vec::new(),
+                limit: 10,
+            },
+        )
+        .await
+        .expect("log");
+    let logged: Vec<Event> = logged.items.into_iter().map(|l| l.event).collect();
+    assert_eq!(
+        logged, appended,
+        "every event, exactly, in the order appended"
+    );
+
+    // A duplicate among them: the commit fails and the new event is not written either.
+    let fresh = any_event(a, 8);
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.append_event(&fresh).await.expect("append");
+    tx.append_event(&appended[0]).await.expect("append");
+    assert!(
+        tx.commit().await.is_err(),
+        "a duplicate event id fails the commit"
+    );
+    let listed = env
+        .events
+        .list(a, page(200, None, None))
+        .await
+        .expect("list");
+    assert_eq!(listed.items.len(), 3, "nothing of the failed unit of work");
+    assert!(!listed.items.contains(&fresh));
+
+    // Appended, then leased in the same unit of work: the lease finds it.
+    let leased = any_event(a, 9);
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.append_event(&leased).await.expect("append");
+    tx.lease_event(a, leased.id, at(9000))
+        .await
+        .expect("an event appended earlier in the unit of work is there");
+    tx.commit().await.expect("commit");
+    assert!(env
+        .events
+        .list(a, page(200, None, None))
+        .await
+        .expect("list")
+        .items
+        .contains(&leased));
+}

@@ -35,6 +35,15 @@ pub fn primary(wallet: WalletId, tenant: Option<TenantId>) -> Statement {
     .filter("tenant_id", "tenant", tenant.map(|t| t.to_string()))
 }
 
+/// The primary addresses of these wallets (none for a wallet without one).
+pub fn primaries(wallets: &[WalletId]) -> Statement {
+    Statement::new(format!(
+        "SELECT {COLUMNS} FROM deposit_addresses WHERE environment = :environment \
+         AND wallet_id IN (:wallets) AND is_primary = TRUE"
+    ))
+    .bind_list("wallets", wallets.iter().map(ToString::to_string))
+}
+
 /// `n`: how many addresses the wallet has.
 pub fn count(wallet: WalletId) -> Statement {
     Statement::new(
@@ -119,8 +128,23 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
         &mut self,
         wallet: WalletId,
     ) -> Result<DepositAddress, StoreError> {
-        self.one(primary(wallet, None), codec::deposit_address)
-            .await
+        if !self.locked_wallets.contains(&wallet) {
+            return self
+                .one(primary(wallet, None), codec::deposit_address)
+                .await;
+        }
+        // A wallet this transaction locked: its primary address and those of the others
+        // locked with it, in one statement, kept until an address is inserted.
+        if self.primaries.is_none() {
+            let stmt = primaries(&self.locked_wallets);
+            let found = self.all(stmt, codec::deposit_address).await?;
+            self.primaries = Some(found.into_iter().map(|a| (a.wallet_id, a)).collect());
+        }
+        self.primaries
+            .as_ref()
+            .and_then(|primaries| primaries.get(&wallet))
+            .cloned()
+            .ok_or(StoreError::NotFound)
     }
 
     async fn count_addresses(&mut self, wallet: WalletId) -> Result<u32, StoreError> {
@@ -129,6 +153,7 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
     }
 
     async fn insert_address(&mut self, address: &DepositAddress) -> Result<(), StoreError> {
+        self.primaries = None;
         self.execute(insert(address)?).await
     }
 

@@ -15,7 +15,7 @@ use super::{by_id, exists, int, scoped};
 use crate::codec::{self, Columns};
 use crate::errors::corrupt;
 use crate::page::paged;
-use crate::statement::{Lock, Statement};
+use crate::statement::{Lock, Statement, Value};
 use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
 
 /// The event itself.
@@ -94,31 +94,43 @@ pub fn purge_events(events: &[String]) -> Statement {
         .bind_list("events", events.iter().map(String::as_str))
 }
 
-/// Pending and due at once: `next_attempt_at` starts at the event's creation time.
+/// Pending and due at once: `next_attempt_at` starts at the event's creation time. One
+/// statement for all of `events` (a multi-row `VALUES`, in their order, which is their order
+/// in the log); `Ok(None)` when there are none.
 ///
 /// # Errors
 /// `Internal` for a version beyond a bigint.
-pub fn insert(event: &Event) -> Result<Statement, StoreError> {
-    Ok(Statement::new(
-        "INSERT INTO events (id, environment, tenant_id, event_type, resource_type, \
-         resource_id, resource_version, snapshot, previous_attributes, created_at, \
-         delivery_state, attempts, next_attempt_at) \
-         VALUES (:id, :environment, :tenant, :event_type, :resource_type, :resource_id, \
-         :resource_version, :snapshot, :previous_attributes, :created_at, 'pending', 0, \
-         :created_at)",
-    )
-    .bind("id", event.id.to_string())
-    .bind("tenant", event.tenant_id.to_string())
-    .bind("event_type", event.event_type.as_str())
-    .bind("resource_type", event.data.resource_type)
-    .bind("resource_id", event.data.resource_id.as_str())
-    .bind(
-        "resource_version",
-        int(event.data.version, "resource_version")?,
-    )
-    .bind("snapshot", event.data.snapshot.clone())
-    .bind("previous_attributes", event.previous_attributes.clone())
-    .bind("created_at", event.created_at))
+pub fn insert(events: &[Event]) -> Result<Option<Statement>, StoreError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let rows = events
+        .iter()
+        .map(|event| {
+            Ok(vec![
+                Value::from(event.id.to_string()),
+                Value::from(event.tenant_id.to_string()),
+                Value::from(event.event_type.as_str()),
+                Value::from(event.data.resource_type),
+                Value::from(event.data.resource_id.as_str()),
+                Value::from(int(event.data.version, "resource_version")?),
+                Value::from(event.data.snapshot.clone()),
+                Value::from(event.previous_attributes.clone()),
+                Value::from(event.created_at),
+            ])
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // `column1` … are the names both databases give a `VALUES` list's columns.
+    Ok(Some(
+        Statement::new(
+            "INSERT INTO events (id, environment, tenant_id, event_type, resource_type, \
+             resource_id, resource_version, snapshot, previous_attributes, created_at, \
+             delivery_state, attempts, next_attempt_at) \
+             SELECT column1, :environment, column2, column3, column4, column5, column6, \
+             column7, column8, column9, 'pending', 0, column9 FROM (VALUES :events) AS e",
+        )
+        .bind_rows("events", rows),
+    ))
 }
 
 /// Leases up to `limit` pending, due, unleased events until `lease_until` and returns them
@@ -229,8 +241,10 @@ pub fn redeliver(tenant: TenantId, event: EventId, now: OffsetDateTime) -> State
 
 #[async_trait]
 impl<T: Transaction> EventTx for SqlTx<T> {
+    /// Kept in the transaction and written with the others in one statement before the next
+    /// statement that reads or changes `events`, or at commit (see [`SqlTx`]).
     async fn append_event(&mut self, event: &Event) -> Result<(), StoreError> {
-        self.execute(insert(event)?).await
+        self.append_deferred(event).await
     }
 }
 

@@ -21,29 +21,45 @@ pub fn of_wallet(wallet: WalletId) -> Statement {
     .bind("wallet", wallet.to_string())
 }
 
-pub fn insert(entry: &LedgerEntry) -> Statement {
-    let (account_kind, wallet, bucket) = account_columns(&entry.posting.account);
-    Statement::new(
-        "INSERT INTO ledger_entries (environment, transaction_id, asset_id, account_kind, \
-         wallet_id, bucket, delta, created_at) \
-         VALUES (:environment, :transaction, :asset, :account_kind, :wallet, :bucket, :delta, \
-         :created_at)",
+/// All of `entries` in one statement (a multi-row `VALUES`, in their order, which is their
+/// `seq` order); `None` when there are none.
+pub fn insert(entries: &[LedgerEntry]) -> Option<Statement> {
+    if entries.is_empty() {
+        return None;
+    }
+    let rows = entries
+        .iter()
+        .map(|entry| {
+            let (account_kind, wallet, bucket) = account_columns(&entry.posting.account);
+            vec![
+                Value::from(entry.transaction_id.to_string()),
+                Value::from(entry.asset.to_string()),
+                Value::from(account_kind),
+                Value::from(wallet),
+                Value::from(bucket),
+                Value::decimal(entry.posting.delta),
+                Value::from(entry.created_at),
+            ]
+        })
+        .collect();
+    // `column1` … are the names both databases give a `VALUES` list's columns.
+    Some(
+        Statement::new(
+            "INSERT INTO ledger_entries (environment, transaction_id, asset_id, account_kind, \
+             wallet_id, bucket, delta, created_at) \
+             SELECT :environment, column1, column2, column3, column4, column5, column6, column7 \
+             FROM (VALUES :entries) AS l",
+        )
+        .bind_rows("entries", rows),
     )
-    .bind("transaction", entry.transaction_id.to_string())
-    .bind("asset", entry.asset.to_string())
-    .bind("account_kind", account_kind)
-    .bind("wallet", wallet)
-    .bind("bucket", bucket)
-    .bind("delta", Value::decimal(entry.posting.delta))
-    .bind("created_at", entry.created_at)
 }
 
 #[async_trait]
 impl<T: Transaction> LedgerTx for SqlTx<T> {
     async fn append_ledger(&mut self, entries: &[LedgerEntry]) -> Result<(), StoreError> {
-        for entry in entries {
-            self.execute(insert(entry)).await?;
+        match insert(entries) {
+            Some(stmt) => self.execute(stmt).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }

@@ -168,13 +168,19 @@ impl<T: Transaction> WalletTx for SqlTx<T> {
         tenant: TenantId,
         ids: &[WalletId],
     ) -> Result<Vec<Wallet>, StoreError> {
-        self.all(some_of(tenant, ids).lock(Lock::Update), codec::wallet)
-            .await
+        let wallets = self
+            .all(some_of(tenant, ids).lock(Lock::Update), codec::wallet)
+            .await?;
+        self.note_locked(wallets.iter().map(|w| w.id));
+        Ok(wallets)
     }
 
     async fn lock_wallet_by_id(&mut self, id: WalletId) -> Result<Wallet, StoreError> {
-        self.one(any_tenant(id).lock(Lock::Update), codec::wallet)
-            .await
+        let wallet = self
+            .one(any_tenant(id).lock(Lock::Update), codec::wallet)
+            .await?;
+        self.note_locked([wallet.id]);
+        Ok(wallet)
     }
 
     async fn insert_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError> {

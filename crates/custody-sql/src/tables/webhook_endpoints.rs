@@ -183,6 +183,8 @@ impl<T: Transaction> WebhookTx for SqlTx<T> {
         event: custody_core::id::EventId,
         now: time::OffsetDateTime,
     ) -> Result<(), StoreError> {
+        // Events appended earlier in this transaction are written before these rows are read.
+        self.flush_events().await?;
         if self
             .changed(super::events::redeliver(tenant, event, now))
             .await?
@@ -199,6 +201,8 @@ impl<T: Transaction> WebhookTx for SqlTx<T> {
         since: time::OffsetDateTime,
         now: time::OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        // Events appended earlier in this transaction are written before these rows are read.
+        self.flush_events().await?;
         self.changed(super::webhook_deliveries::redeliver_failed(
             tenant, since, now,
         ))
@@ -211,6 +215,8 @@ impl<T: Transaction> WebhookTx for SqlTx<T> {
         event: custody_core::id::EventId,
         until: time::OffsetDateTime,
     ) -> Result<(), StoreError> {
+        // Events appended earlier in this transaction are written before these rows are read.
+        self.flush_events().await?;
         if self
             .changed(super::webhook_deliveries::lease_one(tenant, event, until))
             .await?

@@ -159,12 +159,12 @@ async fn durable_work_per_request(engine: Engine) {
     // can see it before commit).
     let lock = u64::from(!sqlite);
     let expected = vec![
-        ("connect mint (new user)", (13, 1, 2)),
+        ("connect mint (new user)", (11, 1, 2)),
         ("idempotent replay", (5, 0, 1)),
         ("connect mint (existing user)", (10 + lock, 1, 2)),
         ("GET address by id", (4, 0, 0)),
-        ("platform transfer", (19, 1, 3)),
-        ("withdrawal submit", (16, 1, 3)),
+        ("platform transfer", (15, 1, 3)),
+        ("withdrawal submit", (14, 1, 3)),
         ("tenant-wide balances", (3, 0, 0)),
     ];
     assert_eq!(got, expected);
