@@ -60,6 +60,7 @@
 //! The workers (withdrawal dispatch, webhook delivery, housekeeping) run as tasks of the host's
 //! tokio runtime: [`Custody::spawn_workers`] (see [`workers`]).
 
+pub mod auth_cache;
 pub mod graph;
 pub mod prices;
 pub mod store;
@@ -80,6 +81,7 @@ use custody_core::ports::{
 };
 use custody_core::services::{AdminService, DepositRefresh, TransactionWorker};
 
+pub use auth_cache::AuthCacheSettings;
 pub use custody_core as core;
 pub use custody_sandbox::{ChainConfig, NetworkTiming, SandboxProvider};
 pub use custody_sql::{DatabaseUrl, MasterKey};
@@ -123,6 +125,7 @@ pub struct CustodyBuilder {
     event_renderer: Option<DynEventRenderer>,
     currencies: Vec<String>,
     max_addresses_per_wallet: u32,
+    auth_cache: AuthCacheSettings,
 }
 
 impl CustodyBuilder {
@@ -239,6 +242,16 @@ impl CustodyBuilder {
         self
     }
 
+    /// Remember the keys authenticated requests find, with their tenants, for `settings.ttl`
+    /// (default: off; `custody serve` turns it on from `[auth]`). Key and tenant writes
+    /// through this composition ([`Custody::admin`]) evict at once; another process's are seen
+    /// within the TTL. See [`auth_cache`].
+    #[must_use]
+    pub fn auth_cache(mut self, settings: AuthCacheSettings) -> CustodyBuilder {
+        self.auth_cache = settings;
+        self
+    }
+
     /// Opens (and migrates) the store if it was named by URL, then composes the services.
     ///
     /// # Errors
@@ -275,7 +288,10 @@ impl CustodyBuilder {
             currencies: self.currencies,
             max_addresses_per_wallet: self.max_addresses_per_wallet,
         };
-        let shared = store.shared();
+        // The authentication cache decorates the key and tenant stores here, at the root, so
+        // that every holder of them (authentication, the admin use cases, the graphs) shares
+        // it and an in-process write evicts what authentication would read.
+        let shared = auth_cache::cached(store.shared(), self.auth_cache);
         let sandbox_provider = self
             .sandbox
             .unwrap_or_else(|| SandboxProvider::new(self.sandbox_chain, clock.clone()));
@@ -348,6 +364,7 @@ impl Custody {
             event_renderer: None,
             currencies: vec!["usd".into(), "pen".into()],
             max_addresses_per_wallet: 1_000,
+            auth_cache: AuthCacheSettings::DISABLED,
         }
     }
 

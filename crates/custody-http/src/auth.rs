@@ -13,12 +13,47 @@ use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use custody_core::caller::Caller;
-use custody_core::services::{Credentials, PresentedRequest};
+use custody_core::services::{AuthService, Credentials, PresentedRequest};
+use custody_embed::AuthCacheSettings;
 use ipnet::IpNet;
+use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::graph::{AppState, ServiceGraph};
+use crate::limits::PrefetchedKey;
 use crate::middleware::LogIdentity;
+
+/// `[auth]`: the in-process authentication cache (docs/operations.md). A key found by an
+/// authenticated request is remembered, with its tenant, for `cache_ttl_ms`; a revocation,
+/// rotation or tenant suspension made by another process (the `custody admin` CLI while
+/// `custody serve` runs, another instance) takes effect within that time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// How long a found key is served from memory, in milliseconds (0: no cache).
+    pub cache_ttl_ms: u64,
+    /// The most keys held at once.
+    pub cache_max_entries: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            cache_ttl_ms: 1_000,
+            cache_max_entries: 10_000,
+        }
+    }
+}
+
+impl AuthSettings {
+    /// The composition's form.
+    pub const fn cache(&self) -> AuthCacheSettings {
+        AuthCacheSettings {
+            ttl: std::time::Duration::from_millis(self.cache_ttl_ms),
+            max_entries: self.cache_max_entries,
+        }
+    }
+}
 
 /// An authenticated, gated caller and the graph its key reaches.
 ///
@@ -68,15 +103,32 @@ pub async fn authenticate(
         body,
         client_ip: client_ip(req, &state.trusted_proxies),
     };
-    let caller = state
-        .auth
-        .authenticate(&credentials, &presented)
-        .await
-        .map_err(|failure| {
-            tracing::info!(reason = failure.reason, "authentication failed");
-            crate::metrics::record_auth_failure(failure.reason);
-            ApiError::authentication(failure)
-        })?;
+    // The key and its tenant in one read (none when the edge already read them for this
+    // request): the tenant's status is the approval gate's below.
+    let prefetched = req
+        .extensions()
+        .get::<PrefetchedKey>()
+        .filter(|p| AuthService::lookup(&credentials).is_ok_and(|l| l == p.lookup))
+        .map(|p| p.found.clone());
+    let authenticated = match &prefetched {
+        Some(found) => {
+            state
+                .auth
+                .authenticate_found(found, &credentials, &presented)
+                .await
+        }
+        None => {
+            state
+                .auth
+                .authenticate_with_tenant(&credentials, &presented)
+                .await
+        }
+    };
+    let (caller, tenant) = authenticated.map_err(|failure| {
+        tracing::info!(reason = failure.reason, "authentication failed");
+        crate::metrics::record_auth_failure(failure.reason);
+        ApiError::authentication(failure)
+    })?;
     req.extensions_mut().insert(LogIdentity {
         tenant: caller.tenant_id,
         environment: caller.environment,
@@ -84,7 +136,7 @@ pub async fn authenticate(
     });
     // Rate limits count authenticated requests, before the gate and any work (429).
     crate::rate_limit::admit(req, &caller)?;
-    state.auth.check_access(&caller).await?;
+    AuthService::gate(&caller, &tenant)?;
     let graph = state.graph(caller.environment).clone();
     Ok(Authenticated { caller, graph })
 }

@@ -54,6 +54,9 @@ pub struct Settings {
     /// `/readyz`'s worker bound (docs/operations.md, "Health and readiness").
     #[serde(default)]
     pub readiness: crate::readiness::ReadinessSettings,
+    /// The authentication cache (docs/operations.md, `[auth]`).
+    #[serde(default)]
+    pub auth: crate::auth::AuthSettings,
 }
 
 /// The webhook delivery worker of `custody serve`, one per environment.

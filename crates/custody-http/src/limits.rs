@@ -31,10 +31,9 @@ use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut, Data};
 use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
-use custody_core::api_key::hash_key;
 use custody_core::environment::Environment;
-use custody_core::id::ApiKeyId;
-use custody_core::ports::{DynApiKeyStore, StoreError};
+use custody_core::ports::{DynApiKeyStore, KeyLookup, KeyWithTenant, StoreError};
+use custody_core::services::AuthService;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 
@@ -232,10 +231,13 @@ pub async fn guard(
     };
     if is_partner_route(req.path()) {
         match key_exists(&edge.keys, req.headers()).await {
-            Ok(true) => {}
+            Ok(Some(found)) => {
+                // Authentication uses this record rather than reading it again.
+                req.extensions_mut().insert(found);
+            }
             // The body is never read: the handler sees none and answers as it would without a
             // key (the `Idempotency-Key` check, then 401), and the connection is closed.
-            Ok(false) => {
+            Ok(None) => {
                 drop(req.take_payload());
                 req.set_payload(bytes_payload(Bytes::new()));
                 let mut response = next.call(req).await?.map_into_boxed_body();
@@ -298,35 +300,39 @@ fn is_partner_route(path: &str) -> bool {
     path.starts_with("/v1/") || path.starts_with("/connect/")
 }
 
-/// Whether the request names a key that exists, from the headers alone: `false` for no key, a
+/// The key the request names, with its tenant, from the headers alone: `None` for no key, a
 /// key of no known form, or an unknown key. Whether the key is usable, its signature and its
-/// address are judged by authentication proper, which the request still passes.
+/// address are judged by authentication proper, which the request still passes (over this
+/// record, [`PrefetchedKey`], without reading it again).
 ///
 /// # Errors
 /// 503 when the key store does not answer.
 async fn key_exists(
     keys: &DynApiKeyStore,
     headers: &actix_web::http::header::HeaderMap,
-) -> Result<bool, ApiError> {
-    let presented = credentials(headers).key;
-    let lookup = match ApiKeyId::parse(&presented) {
-        Ok(id) => keys.get(id).await,
-        Err(_) if Environment::of_key(&presented).is_some() => {
-            keys.find_by_hash(&hash_key(&presented)).await
-        }
-        Err(_) => {
-            tracing::info!("no usable key: the body is not read");
-            return Ok(false);
-        }
+) -> Result<Option<PrefetchedKey>, ApiError> {
+    let presented = credentials(headers);
+    let Ok(lookup) = AuthService::lookup(&presented) else {
+        tracing::info!("no usable key: the body is not read");
+        return Ok(None);
     };
-    match lookup {
-        Ok(_) => Ok(true),
+    match keys.find_with_tenant(&lookup).await {
+        Ok(found) => Ok(Some(PrefetchedKey { lookup, found })),
         Err(StoreError::NotFound) => {
             tracing::info!("unknown key: the body is not read");
-            Ok(false)
+            Ok(None)
         }
         Err(_) => Err(ApiError::unavailable()),
     }
+}
+
+/// A key record the edge read for a request (a request extension), for authentication to use.
+#[derive(Clone)]
+pub struct PrefetchedKey {
+    /// How it was looked up (authentication uses it only for the same look-up).
+    pub lookup: KeyLookup,
+    /// The key and its tenant.
+    pub found: KeyWithTenant,
 }
 
 /// Reads the whole body, refusing it past `limit` bytes.

@@ -30,8 +30,10 @@ use custody_core::instance::InstanceId;
 use custody_core::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynPriceFeed, EnvironmentStores, SharedStores,
 };
-use custody_core::services::{AuthService, DeliverySettings, DepositService, WebhookDelivery};
-use custody_embed::{Custody, GraphParts};
+use custody_core::services::{
+    AdminService, AuthService, DeliverySettings, DepositService, WebhookDelivery,
+};
+use custody_embed::{AuthCacheSettings, Custody, GraphParts};
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
 use custody_sql::redact::DatabaseUrl;
@@ -68,6 +70,9 @@ pub struct Application {
     /// The webhook delivery workers (likewise).
     webhook_workers: Workers,
     shutdown_timeout: Duration,
+    /// The operator use cases over the server's own key and tenant handles (set by
+    /// [`Application::build_with_readiness`]).
+    admin: Option<AdminService>,
 }
 
 impl Application {
@@ -190,7 +195,6 @@ impl Application {
         readiness: &crate::readiness::ReadinessSettings,
     ) -> anyhow::Result<Application> {
         let liveness = Liveness::new(readiness);
-        let shared = store.shared();
         // Both environments' services, composed by the embedding facade (the same composition
         // an embedded service gets), with the Platform wire form for event snapshots. The
         // compliance boundary: the sandbox graph gets the sandbox provider and nothing else;
@@ -205,7 +209,10 @@ impl Application {
             .webhook_transport(Arc::new(ReqwestTransport::new()))
             .currencies(wiring.currencies.clone())
             .max_addresses_per_wallet(wiring.limits.resources.max_addresses_per_wallet)
+            .auth_cache(wiring.auth_cache)
             .compose(store.clone());
+        // Authentication reads keys through the composition's (cached) handles.
+        let shared = custody.shared_stores().clone();
         let sandbox = custody.sandbox_graph();
         let live = custody
             .live_graph()
@@ -235,7 +242,17 @@ impl Application {
             wiring.limits.connections,
             shared.api_keys.clone(),
         ));
-        serve(state, edge, wiring, store, liveness)
+        let mut app = serve(state, edge, wiring, store, liveness)?;
+        app.admin = Some(custody.admin().clone());
+        Ok(app)
+    }
+
+    /// The operator use cases (revoke, rotate, suspend …) through this server's own key and
+    /// tenant handles: their writes evict its authentication cache at once, where a change
+    /// made through other handles (the `custody admin` CLI, another instance) is seen within
+    /// `[auth] cache_ttl_ms`.
+    pub fn admin(&self) -> Option<&AdminService> {
+        self.admin.as_ref()
     }
 
     /// The port the server listens on.
@@ -380,6 +397,7 @@ fn serve(
         workers: Workers::none(),
         webhook_workers: Workers::none(),
         shutdown_timeout: wiring.shutdown_timeout,
+        admin: None,
     })
 }
 
@@ -413,6 +431,9 @@ pub struct Wiring {
     pub instance: Option<InstanceId>,
     /// Rate limits, resource caps, connection and body-read bounds.
     pub limits: EdgeLimits,
+    /// The authentication cache (`[auth]`; [`AuthCacheSettings::DISABLED`] in tests that
+    /// change keys or tenants from outside the server and expect it at once).
+    pub auth_cache: AuthCacheSettings,
 }
 
 impl Wiring {
@@ -447,6 +468,7 @@ impl Wiring {
                 resources: settings.limits,
                 connections: settings.server.connections,
             },
+            auth_cache: settings.auth.cache(),
         })
     }
 }

@@ -70,8 +70,17 @@ fn free_port() -> u16 {
 
 /// Starts `custody serve` and waits for /healthz; returns the key printed on first start.
 fn serve(dir: &Path) -> Server {
+    serve_with_env(dir, &[])
+}
+
+/// As [`serve`], with environment variables (settings) added.
+fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> Server {
     let port = free_port();
-    let mut child = custody(dir)
+    let mut command = custody(dir);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -190,6 +199,51 @@ fn first_start_prints_a_working_sandbox_key_and_a_second_start_does_not() {
     assert_eq!(tenants["items"].as_array().map(Vec::len), Some(1));
 }
 
+/// The authentication cache's bound across processes: a key revoked by the CLI (another
+/// process, which cannot evict the server's memory) still works while the server's record of
+/// it is fresh, and is refused once `auth.cache_ttl_ms` has passed since it was cached.
+#[test]
+fn a_revocation_from_the_cli_reaches_a_caching_server_within_the_ttl() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tenant = admin(dir.path(), &["tenant", "create", "--name", "Acme Pay"]);
+    let tenant_id = tenant["id"].as_str().expect("id").to_owned();
+    let minted = admin(
+        dir.path(),
+        &[
+            "key", "mint", "--tenant", &tenant_id, "--env", "sandbox", "--mode", "bearer",
+        ],
+    );
+    let key = minted["key"].as_str().expect("key").to_owned();
+    let key_id = minted["id"].as_str().expect("id").to_owned();
+    let ttl = Duration::from_millis(1_500);
+    let server = serve_with_env(
+        dir.path(),
+        &[("CUSTODY_AUTH__CACHE_TTL_MS", &ttl.as_millis().to_string())],
+    );
+    // Cached by this request, between these two instants.
+    let asked = Instant::now();
+    assert_eq!(
+        get(server.port, "/v1/assets", Some(&key)).expect("get").0,
+        200
+    );
+    let answered = Instant::now();
+    admin(dir.path(), &["key", "revoke", &key_id]);
+    if asked.elapsed() < ttl {
+        // Within the TTL the server still knows the key as it was (the documented bound).
+        let status = get(server.port, "/v1/assets", Some(&key)).expect("get").0;
+        assert!(
+            status == 200 || asked.elapsed() >= ttl,
+            "served from the cache within the TTL: {status}"
+        );
+    }
+    // Past the TTL: the revocation is seen.
+    std::thread::sleep(ttl.saturating_sub(answered.elapsed()) + Duration::from_millis(50));
+    assert_eq!(
+        get(server.port, "/v1/assets", Some(&key)).expect("get").0,
+        401
+    );
+}
+
 #[test]
 fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -200,7 +254,10 @@ fn admin_commands_create_the_store_print_json_and_act_on_a_running_server() {
     let tenant_id = tenant["id"].as_str().expect("id").to_owned();
     assert!(tenant_id.starts_with("ten_"));
 
-    let server = serve(dir.path());
+    // The CLI is another process: with the authentication cache on, its revocations reach
+    // the server within `auth.cache_ttl_ms` (see `a_revocation_from_the_cli_reaches_a_caching_
+    // server_within_the_ttl`). Off here, so each takes effect at the next request.
+    let server = serve_with_env(dir.path(), &[("CUSTODY_AUTH__CACHE_TTL_MS", "0")]);
     // A tenant existed, so no bootstrap key.
     assert_eq!(server.first_key, None);
 

@@ -136,6 +136,17 @@ pub fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
     })
 }
 
+/// The tenant columns of [`tables::api_keys::with_tenant`](crate::tables::api_keys::with_tenant)
+/// (`tenant_id`, `tenant_name`, `tenant_status`, `tenant_created_at`).
+pub fn key_tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: id(row, "tenant_id")?,
+        name: row.text("tenant_name")?,
+        status: id::<TenantStatus>(row, "tenant_status")?,
+        created_at: row.time("tenant_created_at")?,
+    })
+}
+
 /// `tenants` policy columns ([`tables::tenants::POLICY`](crate::tables::tenants::POLICY)).
 pub fn tenant_policy(row: &impl Columns) -> Result<TenantPolicy, StoreError> {
     Ok(TenantPolicy {

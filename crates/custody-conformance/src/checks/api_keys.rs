@@ -3,8 +3,9 @@
 
 use custody_core::api_key::{hash_key, ApiKey, KeyMode};
 use custody_core::environment::Environment;
-use custody_core::ports::StoredApiKey;
+use custody_core::ports::{KeyLookup, StoredApiKey};
 use custody_core::secret::Secret;
+use custody_core::tenant::TenantStatus;
 use time::Duration;
 
 use crate::fixtures::*;
@@ -71,6 +72,69 @@ pub async fn api_keys_insert_find_get(stores: StoreHandles) {
         "find_by_hash of an unknown key",
     );
     assert_not_found(keys.get(api_key_id(99)).await, "get of an unknown key");
+}
+
+/// `find_with_tenant` reads a key, by hash or by id, with its tenant in one round trip: the
+/// key as `find_by_hash`/`get` return it (the HMAC secret opened), the tenant as `get` returns
+/// it, its status after an update included; a revoked key is still found; unknown is
+/// `NotFound`.
+pub async fn api_keys_find_with_tenant(stores: StoreHandles) {
+    let keys = &stores.shared.api_keys;
+    let tenants = &stores.shared.tenants;
+    let t = seed_tenant(&stores, 1).await;
+    let other = seed_tenant(&stores, 2).await;
+    let bearer = api_key(t, 10, Environment::Live, KeyMode::Bearer);
+    let hmac = api_key(other, 11, Environment::Sandbox, KeyMode::Hmac);
+    keys.insert(&bearer, None).await.expect("insert bearer key");
+    keys.insert(&hmac, Some(secret(3)))
+        .await
+        .expect("insert hmac key");
+
+    for key in [&bearer, &hmac] {
+        let stored = keys.get(key.id).await.expect("get");
+        let tenant = tenants.get(key.tenant_id).await.expect("tenant");
+        for lookup in [KeyLookup::Hash(key.key_hash), KeyLookup::Id(key.id)] {
+            let found = keys
+                .find_with_tenant(&lookup)
+                .await
+                .expect("find_with_tenant");
+            assert_eq!(found.stored, stored, "{lookup:?}: the key");
+            assert_eq!(found.tenant, tenant, "{lookup:?}: its own tenant");
+        }
+    }
+    let found = keys
+        .find_with_tenant(&KeyLookup::Id(hmac.id))
+        .await
+        .expect("find hmac");
+    assert_eq!(
+        found.stored.hmac_secret.as_ref().map(Secret::expose),
+        Some(secret(3).expose()),
+        "the HMAC secret is opened"
+    );
+
+    // The tenant's status as it is now, and a revoked key is still found.
+    let mut suspended = tenants.get(t).await.expect("tenant");
+    suspended.status = TenantStatus::Suspended;
+    tenants.update(&suspended).await.expect("suspend");
+    let mut revoked = bearer.clone();
+    revoked.revoked_at = Some(revoked.created_at + Duration::hours(1));
+    keys.update(&revoked).await.expect("revoke");
+    let found = keys
+        .find_with_tenant(&KeyLookup::Hash(bearer.key_hash))
+        .await
+        .expect("a revoked key is found");
+    assert_eq!(found.stored.key, revoked);
+    assert_eq!(found.tenant.status, TenantStatus::Suspended);
+
+    assert_not_found(
+        keys.find_with_tenant(&KeyLookup::Hash(hash_key("sk_live_unknown")))
+            .await,
+        "find_with_tenant of an unknown hash",
+    );
+    assert_not_found(
+        keys.find_with_tenant(&KeyLookup::Id(api_key_id(99))).await,
+        "find_with_tenant of an unknown id",
+    );
 }
 
 /// Revocation is saved by `update`; an unknown key is `NotFound`; revoked and expired keys are

@@ -6,6 +6,7 @@ use super::StoreError;
 use crate::api_key::{ApiKey, KeyHash};
 use crate::id::{ApiKeyId, TenantId};
 use crate::secret::Secret;
+use crate::tenant::Tenant;
 use time::OffsetDateTime;
 
 /// One use of a signed request, for the replay cache: each signature is single-use.
@@ -64,6 +65,27 @@ pub struct StoredApiKey {
     pub hmac_secret: Option<Secret>,
 }
 
+/// How a presented key is looked up for authentication: by the hash of the key string
+/// (bearer and Ed25519 keys, which are presented whole), or by the public id a Platform HMAC
+/// key is named by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyLookup {
+    /// The hash of the presented key string.
+    Hash(KeyHash),
+    /// The key's public id.
+    Id(ApiKeyId),
+}
+
+/// A key record and its tenant as they were read together
+/// ([`ApiKeyStore::find_with_tenant`]): what authentication and the approval gate need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyWithTenant {
+    /// The key record (revoked and expired keys too: deciding is core's job).
+    pub stored: StoredApiKey,
+    /// The key's tenant (its status decides the approval gate).
+    pub tenant: Tenant,
+}
+
 /// API keys. Shared by both environments (the environment is a field of the key).
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -91,6 +113,16 @@ pub trait ApiKeyStore: Send + Sync {
     /// # Errors
     /// `NotFound` when absent.
     async fn get(&self, id: ApiKeyId) -> Result<StoredApiKey, StoreError>;
+
+    /// Finds a key (by hash or id) together with its tenant, in one round trip: what one
+    /// authenticated request reads ([`AuthService::authenticate_with_tenant`]). Revoked and
+    /// expired keys are returned too.
+    ///
+    /// [`AuthService::authenticate_with_tenant`]: crate::services::AuthService::authenticate_with_tenant
+    ///
+    /// # Errors
+    /// `NotFound` when no key matches.
+    async fn find_with_tenant(&self, lookup: &KeyLookup) -> Result<KeyWithTenant, StoreError>;
 
     /// Saves the old key's rotation state (`rotated`: its `expires_at` and `replaced_by`) and
     /// inserts its successor in one database transaction: both or neither. A rotation that half

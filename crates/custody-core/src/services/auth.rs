@@ -20,9 +20,11 @@ use crate::environment::Environment;
 use crate::error::{Error, ResourceKind};
 use crate::id::ApiKeyId;
 use crate::ports::{
-    DynApiKeyStore, DynClock, DynTenantStore, SignatureSeen, SignatureUse, StoreError,
+    DynApiKeyStore, DynClock, DynTenantStore, KeyLookup, KeyWithTenant, SignatureSeen,
+    SignatureUse, StoreError, StoredApiKey,
 };
 use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
+use crate::tenant::Tenant;
 
 /// The credential headers as presented; the HTTP layer only extracts them. `Debug` shows
 /// the key's hint only, never the key or the signature.
@@ -144,20 +146,100 @@ impl AuthService {
             Err(StoreError::NotFound) => return Err(AuthFailure::denied("unknown key")),
             Err(_) => return Err(AuthFailure::unavailable("key store unavailable")),
         };
+        self.verify(&stored, by_id.is_some(), credentials, request)
+            .await
+    }
+
+    /// As [`authenticate`](AuthService::authenticate), reading the key and its tenant in one
+    /// round trip ([`ApiKeyStore::find_with_tenant`](crate::ports::ApiKeyStore::find_with_tenant)):
+    /// the tenant is returned for the approval gate, [`AuthService::gate`], so an
+    /// authenticated, gated request reads the store once instead of twice.
+    ///
+    /// # Errors
+    /// As [`authenticate`](AuthService::authenticate).
+    pub async fn authenticate_with_tenant(
+        &self,
+        credentials: &Credentials,
+        request: &PresentedRequest<'_>,
+    ) -> Result<(Caller, Tenant), AuthFailure> {
+        let lookup = AuthService::lookup(credentials)?;
+        let found = match self.keys.find_with_tenant(&lookup).await {
+            Ok(found) => found,
+            Err(StoreError::NotFound) => return Err(AuthFailure::denied("unknown key")),
+            Err(_) => return Err(AuthFailure::unavailable("key store unavailable")),
+        };
+        self.authenticate_found(&found, credentials, request).await
+    }
+
+    /// How the presented key is looked up: by id (a Platform HMAC key's `key_…`) or by the
+    /// hash of the key string.
+    ///
+    /// # Errors
+    /// [`AuthFailure`] for a key string with no environment prefix (nothing to look up).
+    pub fn lookup(credentials: &Credentials) -> Result<KeyLookup, AuthFailure> {
+        match ApiKeyId::parse(&credentials.key) {
+            Ok(id) => Ok(KeyLookup::Id(id)),
+            Err(_) if Environment::of_key(&credentials.key).is_some() => {
+                Ok(KeyLookup::Hash(hash_key(&credentials.key)))
+            }
+            Err(_) => Err(AuthFailure::denied("key has no environment prefix")),
+        }
+    }
+
+    /// As [`authenticate_with_tenant`](AuthService::authenticate_with_tenant) over a record
+    /// already read for [`lookup`](AuthService::lookup)`(credentials)` in this request (the
+    /// HTTP edge reads it to decide whether to read a body at all): no second read.
+    ///
+    /// # Errors
+    /// As [`authenticate`](AuthService::authenticate).
+    pub async fn authenticate_found(
+        &self,
+        found: &KeyWithTenant,
+        credentials: &Credentials,
+        request: &PresentedRequest<'_>,
+    ) -> Result<(Caller, Tenant), AuthFailure> {
+        let by_id = matches!(AuthService::lookup(credentials)?, KeyLookup::Id(_));
+        let caller = self
+            .verify(&found.stored, by_id, credentials, request)
+            .await?;
+        Ok((caller, found.tenant.clone()))
+    }
+
+    /// The approval gate over a tenant already read (with the key,
+    /// [`authenticate_with_tenant`](AuthService::authenticate_with_tenant)): may the caller's
+    /// tenant act in the caller's environment?
+    ///
+    /// # Errors
+    /// `Access(NotApproved | Suspended)` (403).
+    pub fn gate(caller: &Caller, tenant: &Tenant) -> Result<(), Error> {
+        tenant.may_use(caller.environment)?;
+        Ok(())
+    }
+
+    /// Everything authentication decides once the key record is found: the presentation
+    /// (id or key string), usability, the IP allow-list, the scheme and signature, and the
+    /// single-use record of a signed request.
+    async fn verify(
+        &self,
+        stored: &StoredApiKey,
+        by_id: bool,
+        credentials: &Credentials,
+        request: &PresentedRequest<'_>,
+    ) -> Result<Caller, AuthFailure> {
         let key = &stored.key;
         let now = self.clock.now();
         match by_id {
             // A key id carries no secret: only a signature can back it.
-            Some(_) if key.mode != KeyMode::Hmac => {
+            true if key.mode != KeyMode::Hmac => {
                 return Err(AuthFailure::denied("key id presented for a non-HMAC key"))
             }
-            Some(_) => {}
-            None if Environment::of_key(&credentials.key) != Some(key.environment) => {
+            true => {}
+            false if Environment::of_key(&credentials.key) != Some(key.environment) => {
                 return Err(AuthFailure::denied(
                     "key prefix does not match its environment",
                 ))
             }
-            None => {}
+            false => {}
         }
         if !key.is_usable_at(now) {
             return Err(AuthFailure::denied("key revoked or expired"));

@@ -91,6 +91,10 @@ pub struct Options {
     pub limits: custody_http::limits::EdgeLimits,
     /// Serve `/metrics` on a second random port (installs the process-wide recorder).
     pub metrics: bool,
+    /// The authentication cache. Off by default: tests revoke keys and suspend tenants through
+    /// their own store handles (as the `custody admin` CLI would, from outside the server) and
+    /// expect the next request to see it; the cache's own tests turn it on.
+    pub auth_cache: custody_embed::AuthCacheSettings,
 }
 
 impl Default for Options {
@@ -101,6 +105,7 @@ impl Default for Options {
             live: None,
             limits: generous_limits(),
             metrics: false,
+            auth_cache: custody_embed::AuthCacheSettings::DISABLED,
         }
     }
 }
@@ -123,8 +128,13 @@ pub struct TestApp {
     pub address: String,
     /// The HTTP client.
     pub client: reqwest::Client,
-    /// Operator use cases over the same store.
+    /// Operator use cases over the same store, through handles of their own: to the server
+    /// this is another process (the `custody admin` CLI), whose changes its authentication
+    /// cache sees within its TTL.
     pub admin: AdminService,
+    /// Operator use cases through the server's own handles (in-process: its authentication
+    /// cache is evicted at once).
+    pub served_admin: AdminService,
     /// Live custody as the live graph sees it: count its calls.
     pub live_provider: Arc<CountingProvider>,
     /// The store, for direct checks.
@@ -196,6 +206,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         shutdown_timeout: Duration::from_secs(1),
         instance: None,
         limits: options.limits,
+        auth_cache: options.auth_cache,
     };
     let mut app = Application::build_with(store.clone(), wiring).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -207,6 +218,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         format!("http://127.0.0.1:{port}")
     });
     let liveness = app.liveness().clone();
+    let served_admin = app.admin().expect("composed by build_with").clone();
     tokio::spawn(app.run_until_stopped());
     let shared = store.shared();
     let admin = AdminService::new(
@@ -222,6 +234,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
             .build()
             .expect("client"),
         admin,
+        served_admin,
         live_provider,
         store,
         metrics_address,
@@ -269,6 +282,7 @@ impl TestApp {
             shutdown_timeout: Duration::from_secs(1),
             instance: None,
             limits: generous_limits(),
+            auth_cache: custody_embed::AuthCacheSettings::DISABLED,
         };
         let app = Application::build_with(store, wiring).expect("build second app");
         let address = format!("http://127.0.0.1:{}", app.port());

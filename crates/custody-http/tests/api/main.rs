@@ -18,6 +18,7 @@ mod live;
 
 mod accounts;
 mod auth;
+mod auth_cache;
 mod auth_hardening;
 mod errors;
 mod platform;

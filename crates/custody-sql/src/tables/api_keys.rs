@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use custody_core::api_key::{ApiKey, KeyHash};
 use custody_core::id::{ApiKeyId, TenantId};
 use custody_core::ports::{
-    ApiKeyStore, MasterKeyCheck, SignatureSeen, SignatureUse, StoreError, StoredApiKey,
-    ED25519_BINDING,
+    ApiKeyStore, KeyLookup, KeyWithTenant, MasterKeyCheck, SignatureSeen, SignatureUse, StoreError,
+    StoredApiKey, ED25519_BINDING,
 };
 use custody_core::secret::Secret;
 use time::OffsetDateTime;
@@ -143,6 +143,29 @@ pub fn by_hash(hash: &KeyHash) -> Statement {
     .bind("key_hash", hash.as_bytes().to_vec())
 }
 
+/// A key with its tenant, by hash or id: the one read of an authenticated request. The key's
+/// columns keep their names; the tenant's are `tenant_name`, `tenant_status` and
+/// `tenant_created_at` (read by [`codec::key_tenant`]).
+pub fn with_tenant(lookup: &KeyLookup) -> Statement {
+    let key_columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("k.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let select = format!(
+        "SELECT {key_columns}, t.name AS tenant_name, t.status AS tenant_status, \
+         t.created_at AS tenant_created_at \
+         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+    );
+    match lookup {
+        KeyLookup::Hash(hash) => Statement::new(format!("{select} WHERE k.key_hash = :key_hash"))
+            .bind("key_hash", hash.as_bytes().to_vec()),
+        KeyLookup::Id(id) => {
+            Statement::new(format!("{select} WHERE k.id = :id")).bind("id", id.to_string())
+        }
+    }
+}
+
 pub fn get(id: ApiKeyId) -> Statement {
     Statement::new(format!("SELECT {COLUMNS} FROM api_keys WHERE id = :id"))
         .bind("id", id.to_string())
@@ -169,6 +192,16 @@ impl<D: Database> ApiKeyStore for SharedStore<D> {
 
     async fn get(&self, id: ApiKeyId) -> Result<StoredApiKey, StoreError> {
         store::one(&self.db, get(id), |r| codec::api_key(r, &self.master)).await
+    }
+
+    async fn find_with_tenant(&self, lookup: &KeyLookup) -> Result<KeyWithTenant, StoreError> {
+        store::one(&self.db, with_tenant(lookup), |r| {
+            Ok(KeyWithTenant {
+                stored: codec::api_key(r, &self.master)?,
+                tenant: codec::key_tenant(r)?,
+            })
+        })
+        .await
     }
 
     async fn insert_rotation(

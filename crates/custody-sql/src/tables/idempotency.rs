@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use custody_core::id::TenantId;
 use custody_core::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyRecord, StoredResponse, IN_FLIGHT_LEASE,
+    Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState, StoredResponse, IN_FLIGHT_LEASE,
 };
 use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{IdempotencyStore, IdempotencyTx, Reservation, StoreError};
@@ -134,6 +134,17 @@ impl<D: Database> IdempotencyStore for EnvStore<D> {
         expires_at: OffsetDateTime,
         owner: Option<InstanceId>,
     ) -> Result<Reservation, StoreError> {
+        // A completed record is immutable until it expires, and no reservation may replace it
+        // before then: a replay is answered by this one read and writes nothing (the upsert
+        // below would lock the row, a write, even when it leaves the row alone). Absent,
+        // expired or in-flight records take the atomic path, which decides races and
+        // takeovers.
+        if let Some(row) = self.0.fetch_optional(live(tenant, key, now)).await? {
+            let record = codec::idempotency_record(&row)?;
+            if matches!(record.state, RecordState::Completed(_)) {
+                return Ok(Reservation::Existing(record));
+            }
+        }
         for _ in 0..RESERVE_ATTEMPTS {
             let stmt = reserve(tenant, key, fingerprint, now, expires_at, owner.as_ref());
             if !self.0.write_all(stmt).await?.is_empty() {

@@ -839,3 +839,138 @@ async fn an_ed25519_key_whose_public_key_is_bound_elsewhere_is_denied() {
         "ed25519 public key bound to another environment or tenant"
     );
 }
+
+// ---- issue 18: the key and its tenant in one read ------------------------------------------
+
+fn acme(status: TenantStatus) -> Tenant {
+    Tenant {
+        id: tenant(),
+        name: "Acme".into(),
+        status,
+        created_at: T0,
+    }
+}
+
+/// A key store answering only `find_with_tenant` for `lookup`, once, with `found` and a tenant
+/// of `status`; the separate key and tenant reads are never made.
+fn keys_with_tenant(
+    lookup: KeyLookup,
+    found: StoredApiKey,
+    status: TenantStatus,
+) -> MockApiKeyStore {
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_with_tenant()
+        .withf(move |asked| *asked == lookup)
+        .times(1)
+        .returning(move |_| {
+            Ok(crate::ports::KeyWithTenant {
+                stored: found.clone(),
+                tenant: acme(status),
+            })
+        });
+    keys.expect_find_by_hash().never();
+    keys.expect_get().never();
+    keys.expect_record_signature()
+        .returning(|_| Ok(SignatureSeen::First));
+    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
+    keys
+}
+
+#[tokio::test]
+async fn one_read_finds_a_bearer_key_by_hash_with_its_tenant() {
+    let key = key_string(Environment::Live);
+    let svc = service(keys_with_tenant(
+        KeyLookup::Hash(hash_key(&key)),
+        stored(record(Environment::Live, KeyMode::Bearer, &key)),
+        TenantStatus::Approved,
+    ));
+    let (caller, tenant) = svc
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
+        .await
+        .unwrap();
+    assert_eq!(caller, expected_caller(Environment::Live));
+    assert_eq!(tenant, acme(TenantStatus::Approved));
+    AuthService::gate(&caller, &tenant).unwrap();
+}
+
+#[tokio::test]
+async fn one_read_finds_an_hmac_key_by_id_and_verifies_it_as_authenticate_does() {
+    let key = key_string(Environment::Sandbox);
+    let found = stored(record(Environment::Sandbox, KeyMode::Hmac, &key));
+    let svc = service(keys_with_tenant(
+        KeyLookup::Id(key_id()),
+        found.clone(),
+        TenantStatus::Pending,
+    ));
+    let credentials = hmac_credentials(&key_id().to_string(), &timestamp(5), BODY);
+    let (caller, tenant) = svc
+        .authenticate_with_tenant(&credentials, &request())
+        .await
+        .unwrap();
+    assert_eq!(caller, expected_caller(Environment::Sandbox));
+    // Pending: the sandbox is open.
+    AuthService::gate(&caller, &tenant).unwrap();
+
+    // The same checks as `authenticate`: a bad signature is refused.
+    let svc = service(keys_with_tenant(
+        KeyLookup::Id(key_id()),
+        found,
+        TenantStatus::Pending,
+    ));
+    let mut forged = credentials;
+    forged.signature = Some("00".repeat(32));
+    let failure = svc
+        .authenticate_with_tenant(&forged, &request())
+        .await
+        .unwrap_err();
+    assert_eq!(failure.reason, "bad signature");
+}
+
+#[tokio::test]
+async fn one_read_refuses_unknown_keys_and_reports_store_trouble() {
+    let key = key_string(Environment::Live);
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_with_tenant()
+        .times(1)
+        .returning(|_| Err(StoreError::NotFound));
+    let failure = service(keys)
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
+        .await
+        .unwrap_err();
+    assert_eq!(failure.reason, "unknown key");
+    assert!(!failure.unavailable);
+
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_with_tenant()
+        .times(1)
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    let failure = service(keys)
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
+        .await
+        .unwrap_err();
+    assert!(failure.unavailable);
+
+    // No environment prefix: refused before any read.
+    let mut keys = MockApiKeyStore::new();
+    keys.expect_find_with_tenant().never();
+    let failure = service(keys)
+        .authenticate_with_tenant(&bearer_credentials("nokey"), &request())
+        .await
+        .unwrap_err();
+    assert_eq!(failure.reason, "key has no environment prefix");
+}
+
+#[test]
+fn the_gate_over_a_tenant_read_with_the_key_is_the_approval_gate() {
+    let live = caller_in(Environment::Live);
+    let sandbox = caller_in(Environment::Sandbox);
+    let err = AuthService::gate(&live, &acme(TenantStatus::Pending)).unwrap_err();
+    assert_eq!(err.code(), "tenant_not_approved");
+    AuthService::gate(&sandbox, &acme(TenantStatus::Pending)).unwrap();
+    for caller in [&live, &sandbox] {
+        AuthService::gate(caller, &acme(TenantStatus::Approved)).unwrap();
+        let err = AuthService::gate(caller, &acme(TenantStatus::Suspended)).unwrap_err();
+        assert_eq!(err.code(), "tenant_suspended");
+        assert_eq!(err.kind(), ErrorKind::Forbidden);
+    }
+}

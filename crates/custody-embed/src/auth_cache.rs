@@ -1,0 +1,338 @@
+//! The authentication cache: a bounded, short-lived, in-process memory of the keys (with their
+//! tenants) that authenticated requests found, so a busy key does not read the store on every
+//! request.
+//!
+//! It is a decorator of the key and tenant stores, applied at the composition root
+//! ([`CustodyBuilder::auth_cache`](crate::CustodyBuilder::auth_cache)); core does not know it
+//! exists. What it caches, and what it never does:
+//!
+//! - only [`ApiKeyStore::find_with_tenant`]'s **found** records (the key, revoked and expired
+//!   ones included, and its tenant), for at most the TTL; core still judges every request
+//!   against the record (expiry at the request's time, the IP allow-list, the signature, the
+//!   single-use record of a signed request, which stays in the database);
+//! - never an unknown key (`NotFound`) nor a failure: random keys sprayed by an attacker cost a
+//!   read each and take no memory;
+//! - at most `max_entries` records: when full, expired records are dropped, and if it is still
+//!   full the new record is simply not cached.
+//!
+//! **Eviction.** A write through this process's handles (a key revoked, rotated; a tenant
+//! approved or suspended) empties the cache when it returns, and a read that began before such
+//! a write is not cached after it (a generation count). A change made by another process (the
+//! `custody admin` CLI while `custody serve` runs, another instance) is seen once the record's
+//! TTL has passed: that bound is the security trade-off of a TTL above zero
+//! (docs/operations.md, `[auth]`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use custody_core::api_key::{ApiKey, KeyHash};
+use custody_core::asset::EnabledAssets;
+use custody_core::environment::Environment;
+use custody_core::id::{ApiKeyId, TenantId};
+use custody_core::page::{Page, PageRequest};
+use custody_core::ports::{
+    ApiKeyStore, DynApiKeyStore, DynTenantStore, KeyLookup, KeyWithTenant, MasterKeyCheck,
+    SharedStores, SignatureSeen, SignatureUse, StoreError, StoredApiKey, TenantStore,
+};
+use custody_core::secret::Secret;
+use custody_core::tenant::{Tenant, TenantPolicy};
+use time::OffsetDateTime;
+
+/// How long a found key is remembered, and how many at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthCacheSettings {
+    /// How long a record is served from memory (zero: no cache).
+    pub ttl: Duration,
+    /// The most records held at once (zero: no cache).
+    pub max_entries: usize,
+}
+
+impl AuthCacheSettings {
+    /// No cache: every request reads its key from the store.
+    pub const DISABLED: AuthCacheSettings = AuthCacheSettings {
+        ttl: Duration::ZERO,
+        max_entries: 0,
+    };
+
+    /// Whether anything is cached.
+    pub const fn enabled(&self) -> bool {
+        !self.ttl.is_zero() && self.max_entries > 0
+    }
+}
+
+/// A monotonic time source (tests hand a manual one).
+pub type MonotonicNow = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+struct Entries {
+    records: HashMap<KeyLookup, (Instant, KeyWithTenant)>,
+    /// Bumped by every eviction: a record read before it is not cached after it.
+    generation: u64,
+}
+
+/// The shared memory of the two decorators.
+pub struct AuthCache {
+    settings: AuthCacheSettings,
+    now: MonotonicNow,
+    entries: Mutex<Entries>,
+}
+
+impl AuthCache {
+    /// A cache on the process's monotonic clock.
+    pub fn new(settings: AuthCacheSettings) -> Arc<AuthCache> {
+        AuthCache::with_time(settings, Arc::new(Instant::now))
+    }
+
+    /// A cache on `now` (tests).
+    pub fn with_time(settings: AuthCacheSettings, now: MonotonicNow) -> Arc<AuthCache> {
+        Arc::new(AuthCache {
+            settings,
+            now,
+            entries: Mutex::new(Entries {
+                records: HashMap::new(),
+                generation: 0,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // A panic while holding the lock cannot leave the map half-written in a way that
+        // matters (each operation is one insert, remove or clear): keep using it.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The generation a read starts in.
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn get(&self, lookup: &KeyLookup) -> Option<KeyWithTenant> {
+        let now = (self.now)();
+        let mut entries = self.lock();
+        match entries.records.get(lookup) {
+            Some((until, found)) if now < *until => Some(found.clone()),
+            Some(_) => {
+                entries.records.remove(lookup);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&self, lookup: KeyLookup, found: &KeyWithTenant, read_in: u64) {
+        let now = (self.now)();
+        let mut entries = self.lock();
+        if entries.generation != read_in {
+            return;
+        }
+        if entries.records.len() >= self.settings.max_entries
+            && !entries.records.contains_key(&lookup)
+        {
+            entries.records.retain(|_, (until, _)| now < *until);
+            if entries.records.len() >= self.settings.max_entries {
+                return;
+            }
+        }
+        entries
+            .records
+            .insert(lookup, (now + self.settings.ttl, found.clone()));
+    }
+
+    /// Forgets everything (after a write that may change what authentication decides).
+    pub fn clear(&self) {
+        let mut entries = self.lock();
+        entries.records.clear();
+        entries.generation += 1;
+    }
+
+    /// How many records are held (expired ones not yet dropped included).
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `shared` with its key and tenant stores behind one cache, or unchanged when `settings`
+/// disable it.
+pub fn cached(shared: SharedStores, settings: AuthCacheSettings) -> SharedStores {
+    if !settings.enabled() {
+        return shared;
+    }
+    let cache = AuthCache::new(settings);
+    with_cache(shared, &cache)
+}
+
+/// `shared` with its key and tenant stores behind `cache`.
+pub fn with_cache(shared: SharedStores, cache: &Arc<AuthCache>) -> SharedStores {
+    SharedStores {
+        api_keys: Arc::new(CachedApiKeys {
+            inner: shared.api_keys,
+            cache: cache.clone(),
+        }),
+        tenants: Arc::new(CachedTenants {
+            inner: shared.tenants,
+            cache: cache.clone(),
+        }),
+        ..shared
+    }
+}
+
+/// The key store behind the cache: [`find_with_tenant`](ApiKeyStore::find_with_tenant) is
+/// served from it; revocation and rotation empty it; everything else is forwarded.
+pub struct CachedApiKeys {
+    inner: DynApiKeyStore,
+    cache: Arc<AuthCache>,
+}
+
+impl CachedApiKeys {
+    /// `inner` behind `cache`.
+    pub fn new(inner: DynApiKeyStore, cache: Arc<AuthCache>) -> CachedApiKeys {
+        CachedApiKeys { inner, cache }
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for CachedApiKeys {
+    async fn insert(&self, key: &ApiKey, hmac_secret: Option<Secret>) -> Result<(), StoreError> {
+        // A new key is unknown to the cache (unknown keys are never cached): nothing to evict.
+        self.inner.insert(key, hmac_secret).await
+    }
+
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<StoredApiKey, StoreError> {
+        self.inner.find_by_hash(hash).await
+    }
+
+    async fn get(&self, id: ApiKeyId) -> Result<StoredApiKey, StoreError> {
+        self.inner.get(id).await
+    }
+
+    async fn find_with_tenant(&self, lookup: &KeyLookup) -> Result<KeyWithTenant, StoreError> {
+        if let Some(found) = self.cache.get(lookup) {
+            return Ok(found);
+        }
+        let read_in = self.cache.generation();
+        let found = self.inner.find_with_tenant(lookup).await?;
+        self.cache.put(*lookup, &found, read_in);
+        Ok(found)
+    }
+
+    async fn insert_rotation(
+        &self,
+        rotated: &ApiKey,
+        successor: &ApiKey,
+        hmac_secret: Option<Secret>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .inner
+            .insert_rotation(rotated, successor, hmac_secret)
+            .await;
+        self.cache.clear();
+        result
+    }
+
+    async fn update(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let result = self.inner.update(key).await;
+        self.cache.clear();
+        result
+    }
+
+    async fn record_signature(&self, used: &SignatureUse) -> Result<SignatureSeen, StoreError> {
+        self.inner.record_signature(used).await
+    }
+
+    async fn ed25519_binding_holds(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        self.inner.ed25519_binding_holds(key).await
+    }
+
+    async fn check_master_key(&self, now: OffsetDateTime) -> Result<MasterKeyCheck, StoreError> {
+        self.inner.check_master_key(now).await
+    }
+
+    async fn purge_signatures(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.purge_signatures(now).await
+    }
+
+    async fn list_for_tenant(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.inner.list_for_tenant(tenant).await
+    }
+}
+
+/// The tenant store beside the cache: a status change empties it; everything is forwarded.
+pub struct CachedTenants {
+    inner: DynTenantStore,
+    cache: Arc<AuthCache>,
+}
+
+impl CachedTenants {
+    /// `inner`, evicting `cache` on a status change.
+    pub fn new(inner: DynTenantStore, cache: Arc<AuthCache>) -> CachedTenants {
+        CachedTenants { inner, cache }
+    }
+}
+
+#[async_trait]
+impl TenantStore for CachedTenants {
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        sandbox: &EnabledAssets,
+        live: &EnabledAssets,
+    ) -> Result<(), StoreError> {
+        self.inner.insert(tenant, sandbox, live).await
+    }
+
+    async fn get(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        self.inner.get(id).await
+    }
+
+    async fn update(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let result = self.inner.update(tenant).await;
+        self.cache.clear();
+        result
+    }
+
+    async fn policy(&self, id: TenantId) -> Result<TenantPolicy, StoreError> {
+        self.inner.policy(id).await
+    }
+
+    async fn set_address_book_cooling_off(
+        &self,
+        id: TenantId,
+        cooling_off: Option<time::Duration>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .set_address_book_cooling_off(id, cooling_off)
+            .await
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<Tenant>, StoreError> {
+        self.inner.list(page).await
+    }
+
+    async fn enabled_assets(
+        &self,
+        id: TenantId,
+        env: Environment,
+    ) -> Result<EnabledAssets, StoreError> {
+        self.inner.enabled_assets(id, env).await
+    }
+
+    async fn set_enabled_assets(
+        &self,
+        id: TenantId,
+        env: Environment,
+        assets: &EnabledAssets,
+    ) -> Result<(), StoreError> {
+        self.inner.set_enabled_assets(id, env, assets).await
+    }
+}
+
+#[cfg(test)]
+mod tests;
