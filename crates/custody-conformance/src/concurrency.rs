@@ -465,7 +465,7 @@ pub async fn concurrent_transfers_conserve_balances(stores: StoreHandles) {
                 &TransactionFilter {
                     kind: Some(TransactionKind::Transfer),
                     status: Some(TransactionStatus::Completed),
-                    wallet_id: None,
+                    ..TransactionFilter::default()
                 },
                 page(200, cursor, None),
             )

@@ -96,13 +96,14 @@ macro_rules! conformance_suite {
             transactions_update_version_rule,
             transactions_unique_provider_ref,
             transactions_list_filters_pagination,
+            transactions_list_by_vault,
             transactions_open_withdrawals,
             ledger_append_in_write_order,
             ledger_replay_matches_balances,
             // Address book.
             address_book_insert_lock_update_get,
             address_book_active_unique,
-            address_book_list_include_deleted,
+            address_book_list_filters,
             // Events and the outbox.
             events_append_and_list,
             events_of_one_unit_of_work,

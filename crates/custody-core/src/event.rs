@@ -334,6 +334,22 @@ impl Event {
             previous_attributes,
         })
     }
+
+    /// The event with `annotation` (a key and its value) added to `previousAttributes`, which
+    /// it creates when the event has none: context that is not a field of the resource, such as
+    /// an operator's resolution of a transaction (who and why). `None` leaves it unchanged.
+    #[must_use]
+    pub fn annotated(mut self, annotation: Option<(&str, Value)>) -> Event {
+        if let Some((key, value)) = annotation {
+            let previous = self
+                .previous_attributes
+                .get_or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Some(map) = previous.as_object_mut() {
+                map.insert(key.to_owned(), value);
+            }
+        }
+        self
+    }
 }
 
 /// The top-level fields of `before` whose values differ in `after` (a field absent after the
@@ -496,6 +512,28 @@ mod tests {
         );
         assert_eq!(json["createdAt"], "1970-01-01T00:00:00Z");
         assert!(json.get("tenantId").is_none());
+
+        // An annotation joins what changed; none changes nothing.
+        let resolution = serde_json::json!({"by": "ops", "reason": "ticket 7"});
+        let annotated = event
+            .clone()
+            .annotated(Some(("resolution", resolution.clone())));
+        assert_eq!(
+            annotated.previous_attributes,
+            Some(serde_json::json!({"status": "Active", "version": 2, "resolution": resolution}))
+        );
+        assert_eq!(event.clone().annotated(None), event);
+        let created = Event {
+            previous_attributes: None,
+            ..event
+        };
+        assert_eq!(
+            created
+                .annotated(Some(("resolution", resolution.clone())))
+                .previous_attributes,
+            Some(serde_json::json!({"resolution": resolution})),
+            "an event without previous attributes gets them"
+        );
     }
 
     #[test]

@@ -118,51 +118,6 @@ impl<T> Page<T> {
     }
 }
 
-/// One page of the items `keep` accepts, read from an unfiltered (or less filtered) id-ordered
-/// source `fetch` in batches of [`MAX_LIMIT`]: for filters a store cannot apply itself. The
-/// cursor semantics are those of the source (ids), so pages chain exactly as a store's would.
-/// It reads as many batches as it takes to fill `limit + 1` matches, which is fine for the
-/// modest lists it serves (one tenant's address book, one tenant's transactions) and is the
-/// place to replace with a store-side filter when they grow.
-///
-/// # Errors
-/// Whatever `fetch` returns.
-pub async fn filtered_page<T, E>(
-    request: &PageRequest,
-    id: impl Fn(&T) -> Ulid,
-    keep: impl Fn(&T) -> bool,
-    mut fetch: impl AsyncFnMut(PageRequest) -> Result<Page<T>, E>,
-) -> Result<Page<T>, E> {
-    let wanted = request.limit() as usize + 1;
-    let backwards = matches!(request.cursor(), Some(Cursor::Before(_)));
-    let mut cursor = request.cursor();
-    // In the direction of travel: ascending forwards, descending backwards.
-    let mut matches: Vec<T> = Vec::new();
-    loop {
-        let batch = fetch(PageRequest {
-            limit: MAX_LIMIT,
-            cursor,
-        })
-        .await?;
-        let has_more = batch.has_more;
-        let mut items = batch.items;
-        if backwards {
-            items.reverse();
-        }
-        cursor = match items.last() {
-            Some(last) if backwards => Some(Cursor::Before(id(last))),
-            Some(last) => Some(Cursor::After(id(last))),
-            None => None,
-        };
-        matches.extend(items.into_iter().filter(|item| keep(item)));
-        if matches.len() >= wanted || !has_more || cursor.is_none() {
-            break;
-        }
-    }
-    matches.truncate(wanted);
-    Ok(Page::from_overfetch(matches, request))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,67 +178,5 @@ mod tests {
                 has_more: true
             }
         );
-    }
-
-    fn numbers(request: PageRequest, all: &[u128]) -> Page<u128> {
-        // A store over `all` (ascending), honouring the cursor and overfetching by one.
-        let limit = request.limit() as usize;
-        let rows: Vec<u128> = match request.cursor() {
-            None => all.iter().copied().take(limit + 1).collect(),
-            Some(Cursor::After(u)) => all
-                .iter()
-                .copied()
-                .filter(|n| *n > u.0)
-                .take(limit + 1)
-                .collect(),
-            Some(Cursor::Before(u)) => all
-                .iter()
-                .rev()
-                .copied()
-                .filter(|n| *n < u.0)
-                .take(limit + 1)
-                .collect(),
-        };
-        Page::from_overfetch(rows, &request)
-    }
-
-    #[tokio::test]
-    async fn filtered_pages_chain_across_batches() {
-        let all: Vec<u128> = (1..=1000).collect();
-        let even = |n: &u128| n % 2 == 0;
-        let id = |n: &u128| Ulid(*n);
-        let first = PageRequest::new(Some(150), None, None).unwrap();
-        let page = filtered_page(&first, id, even, async |r| Ok::<_, ()>(numbers(r, &all)))
-            .await
-            .unwrap();
-        assert_eq!(page.items.len(), 150);
-        assert_eq!(page.items.first(), Some(&2));
-        assert_eq!(page.items.last(), Some(&300));
-        assert!(page.has_more);
-
-        let rest = PageRequest::new(Some(200), Some(Ulid(900)), None).unwrap();
-        let page = filtered_page(&rest, id, even, async |r| Ok::<_, ()>(numbers(r, &all)))
-            .await
-            .unwrap();
-        assert_eq!(page.items, (902..=1000).step_by(2).collect::<Vec<_>>());
-        assert!(!page.has_more);
-
-        let back = PageRequest::new(Some(3), None, Some(Ulid(11))).unwrap();
-        let page = filtered_page(&back, id, even, async |r| Ok::<_, ()>(numbers(r, &all)))
-            .await
-            .unwrap();
-        assert_eq!(page.items, vec![6, 8, 10]);
-        assert!(page.has_more);
-
-        let none = filtered_page(
-            &first,
-            id,
-            |_| false,
-            async |r| Ok::<_, ()>(numbers(r, &all)),
-        )
-        .await
-        .unwrap();
-        assert!(none.items.is_empty());
-        assert!(!none.has_more);
     }
 }

@@ -646,7 +646,7 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
         .is_empty());
     assert!(sandbox
         .address_book
-        .list(t, true, all)
+        .list(t, &Default::default(), at(0), all)
         .await
         .unwrap()
         .items

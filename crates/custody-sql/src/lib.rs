@@ -17,6 +17,7 @@
 pub mod codec;
 pub mod counted;
 pub mod errors;
+pub mod exact_sum;
 pub mod names;
 pub mod page;
 pub mod pool;

@@ -81,31 +81,10 @@ pub trait Dialect {
     fn placeholder(&self, n: usize, value: &Value) -> String;
     /// The clause for `lock`, with a leading space, or `""`.
     fn lock(&self, lock: Lock) -> &'static str;
-    /// The select-list items `part0` … `part{PARTS-1}` (decimal text) whose
-    /// `Σ part_k × 10^(DIGITS·k)` is the exact sum of the non-negative integer `column` over
-    /// the group, where `[PARTS, DIGITS]` is `parts`; see
-    /// [`tables::wallets::available_by_asset`](crate::tables::wallets::available_by_asset).
-    fn exact_sum(&self, column: &str, parts: [usize; 2]) -> String;
-}
-
-/// Splits `column` (non-negative decimal text) into `parts[0]` integer parts of `parts[1]`
-/// digits, each summed as a 64-bit integer: portable SQL for a store without an exact decimal
-/// sum. The text is left-padded with zeros first, so every `substr` starts at a position ≥ 1
-/// (where both databases agree on what it means).
-fn summed_in_parts(column: &str, [parts, digits]: [usize; 2]) -> String {
-    let padding = "0".repeat(parts * digits);
-    (0..parts)
-        .map(|k| {
-            // In the padded text of length L + parts·digits, part k ends digits·k from the end.
-            let start = parts * digits - digits * k - digits + 1;
-            format!(
-                "CAST(SUM(CAST(substr('{padding}' || CAST({column} AS TEXT), \
-                 length(CAST({column} AS TEXT)) + {start}, {digits}) AS BIGINT)) AS TEXT) \
-                 AS part{k}"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    /// The select-list items `part0` … `part3` (decimal text) of the exact, signed sum of the
+    /// integer `column` over the group, which [`exact_sum::read`](crate::exact_sum::read) puts
+    /// back together; see [`exact_sum`](crate::exact_sum).
+    fn exact_sum(&self, column: &str) -> String;
 }
 
 /// PostgreSQL: `$n` (amounts, sent as text, cast to `numeric`) and row locks.
@@ -131,10 +110,8 @@ impl Dialect for PgDialect {
 
     /// `numeric`'s own sum is exact (and 7× faster than the parts at 10⁶ rows): all of it in
     /// `part0`, the other parts zero.
-    fn exact_sum(&self, column: &str, [parts, _]: [usize; 2]) -> String {
-        let mut items = vec![format!("CAST(SUM({column}) AS TEXT) AS part0")];
-        items.extend((1..parts).map(|k| format!("'0' AS part{k}")));
-        items.join(", ")
+    fn exact_sum(&self, column: &str) -> String {
+        crate::exact_sum::whole(column)
     }
 }
 
@@ -151,9 +128,9 @@ impl Dialect for SqliteDialect {
         ""
     }
 
-    /// Amounts are text here, and `SUM` of text is a float: summed in integer parts.
-    fn exact_sum(&self, column: &str, parts: [usize; 2]) -> String {
-        summed_in_parts(column, parts)
+    /// Amounts are text here, and `SUM` of text is a float: summed in signed integer parts.
+    fn exact_sum(&self, column: &str) -> String {
+        crate::exact_sum::in_parts(column)
     }
 }
 
@@ -174,8 +151,8 @@ pub struct Statement {
     sql: String,
     params: Vec<(&'static str, Param)>,
     lock: Lock,
-    /// What `{exact_sum}` stands for: (column, [parts, digits]).
-    exact_sum: Option<(&'static str, [usize; 2])>,
+    /// The column whose exact sum `{exact_sum}` stands for.
+    exact_sum: Option<&'static str>,
 }
 
 /// A statement rendered for one database: its SQL and the values in placeholder order.
@@ -246,11 +223,11 @@ impl Statement {
         }
     }
 
-    /// Where the text says `{exact_sum}`, the dialect's exact sum of `column` in `parts`
+    /// Where the text says `{exact_sum}`, the dialect's exact sum of `column`
     /// ([`Dialect::exact_sum`]).
     #[must_use]
-    pub fn exact_sum(mut self, column: &'static str, parts: [usize; 2]) -> Statement {
-        self.exact_sum = Some((column, parts));
+    pub fn exact_sum(mut self, column: &'static str) -> Statement {
+        self.exact_sum = Some(column);
         self
     }
 
@@ -274,7 +251,7 @@ impl Statement {
             format!("{}{lock}", self.sql)
         };
         let sql = match self.exact_sum {
-            Some((column, parts)) => sql.replace("{exact_sum}", &dialect.exact_sum(column, parts)),
+            Some(column) => sql.replace("{exact_sum}", &dialect.exact_sum(column)),
             None => sql,
         };
         for (i, (name, _)) in self.params.iter().enumerate() {

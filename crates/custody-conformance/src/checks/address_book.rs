@@ -1,7 +1,8 @@
 //! The address book.
 
-use custody_core::address_book::{AddressBookEntry, EntryStatus};
+use custody_core::address_book::{AddressBookEntry, EntryState, EntryStatus};
 use custody_core::asset::Network;
+use custody_core::ports::AddressBookFilter;
 
 use crate::fixtures::*;
 use crate::StoreHandles;
@@ -168,24 +169,36 @@ pub async fn address_book_active_unique(stores: StoreHandles) {
     drop(tx);
 }
 
-/// `AddressBookStore::list`: id order, deleted entries only with `include_deleted`, tenant
-/// scope, pagination.
-pub async fn address_book_list_include_deleted(stores: StoreHandles) {
+/// `AddressBookStore::list`: the filter is the query's. Network, address, asset and state at
+/// `now` (`Pending` before `activates_at`, `Active` from it on, `Deleted`; without a state,
+/// everything not deleted), alone and combined, select exactly what
+/// [`AddressBookFilter::matches`] accepts, in id order, tenant-scoped; and a filtered list pages
+/// like an unfiltered one (full pages while matches remain).
+pub async fn address_book_list_filters(stores: StoreHandles) {
     let env = &stores.live;
     let a = seed_tenant(&stores, 1).await;
     let b = seed_tenant(&stores, 2).await;
-    let mut entries: Vec<_> = [14u64, 10, 13, 11, 12]
-        .into_iter()
-        .map(|n| address_book_entry(a, n, Network::Solana, n, None))
-        .collect();
+    let cooling = |mut e: AddressBookEntry, until: i64| {
+        e.activates_at = at(until);
+        e
+    };
+    let mut entries = vec![
+        address_book_entry(a, 14, Network::Sui, 14, None),
+        address_book_entry(a, 10, Network::Solana, 10, None),
+        cooling(address_book_entry(a, 12, Network::Ethereum, 12, None), 1000),
+        address_book_entry(a, 11, Network::Ethereum, 11, Some(usdt_eth())),
+        address_book_entry(a, 13, Network::Solana, 13, None),
+        cooling(address_book_entry(a, 15, Network::Sui, 15, None), 400),
+        cooling(
+            address_book_entry(a, 16, Network::Ethereum, 16, Some(usdt_eth())),
+            2000,
+        ),
+    ];
     for e in &entries {
         commit_entries(env, &[e]).await;
     }
-    commit_entries(
-        env,
-        &[&address_book_entry(b, 15, Network::Solana, 15, None)],
-    )
-    .await;
+    let theirs = address_book_entry(b, 17, Network::Solana, 17, None);
+    commit_entries(env, &[&theirs]).await;
     // Delete 13 and 10.
     for e in entries.iter_mut() {
         if e.id == entry_id(13) || e.id == entry_id(10) {
@@ -198,48 +211,129 @@ pub async fn address_book_list_include_deleted(stores: StoreHandles) {
         }
     }
     entries.sort_by_key(|e| e.id);
-    let active: Vec<_> = entries
-        .iter()
-        .filter(|e| e.status == EntryStatus::Active)
-        .cloned()
-        .collect();
 
-    let list = |include_deleted| {
+    let list = |filter: AddressBookFilter, now| {
         let store = env.address_book.clone();
         async move {
             store
-                .list(a, include_deleted, page(200, None, None))
+                .list(a, &filter, now, page(200, None, None))
                 .await
                 .expect("list")
                 .items
         }
     };
-    assert_eq!(list(true).await, entries);
-    assert_eq!(list(false).await, active);
-    for include_deleted in [true, false] {
-        let expected: Vec<_> = if include_deleted { &entries } else { &active }
+    let ids = |items: &[AddressBookEntry]| items.iter().map(|e| e.id).collect::<Vec<_>>();
+    let state = |state| AddressBookFilter {
+        state: Some(state),
+        ..AddressBookFilter::default()
+    };
+    let now = at(500);
+    assert_eq!(
+        ids(&list(AddressBookFilter::default(), now).await),
+        [11, 12, 14, 15, 16].map(entry_id),
+        "without a state: everything not deleted"
+    );
+    assert_eq!(
+        ids(&list(state(EntryState::Active), now).await),
+        [11, 14, 15].map(entry_id)
+    );
+    assert_eq!(
+        ids(&list(state(EntryState::Pending), now).await),
+        [12, 16].map(entry_id)
+    );
+    assert_eq!(
+        ids(&list(state(EntryState::Deleted), now).await),
+        [10, 13].map(entry_id)
+    );
+    assert_eq!(
+        ids(&list(state(EntryState::Active), at(1000)).await),
+        [11, 12, 14, 15].map(entry_id),
+        "active from `activates_at` on"
+    );
+    assert_eq!(
+        ids(&list(state(EntryState::Pending), at(1000)).await),
+        [16].map(entry_id)
+    );
+
+    let by_address = |e: &AddressBookEntry| AddressBookFilter {
+        network: Some(e.network),
+        address: Some(e.address.clone()),
+        ..AddressBookFilter::default()
+    };
+    let deleted = entries
+        .iter()
+        .find(|e| e.id == entry_id(10))
+        .expect("entry 10");
+    let mut filters = vec![
+        AddressBookFilter::default(),
+        by_address(&entries[1]),
+        by_address(deleted),
+        AddressBookFilter {
+            state: Some(EntryState::Deleted),
+            ..by_address(deleted)
+        },
+    ];
+    for network in [Network::Ethereum, Network::Solana, Network::Sui] {
+        for asset in [None, Some(usdt_eth())] {
+            for st in [
+                None,
+                Some(EntryState::Active),
+                Some(EntryState::Pending),
+                Some(EntryState::Deleted),
+            ] {
+                filters.push(AddressBookFilter {
+                    network: Some(network),
+                    address: None,
+                    asset,
+                    state: st,
+                });
+                filters.push(AddressBookFilter {
+                    asset,
+                    state: st,
+                    ..AddressBookFilter::default()
+                });
+            }
+        }
+    }
+    for now in [at(0), at(500), at(1000), at(5000)] {
+        for filter in &filters {
+            let expected: Vec<_> = entries
+                .iter()
+                .filter(|e| filter.matches(e, now))
+                .cloned()
+                .collect();
+            assert_eq!(
+                list(filter.clone(), now).await,
+                expected,
+                "{filter:?} at {now}"
+            );
+        }
+    }
+
+    for st in [EntryState::Active, EntryState::Pending, EntryState::Deleted] {
+        let filter = state(st);
+        let expected: Vec<_> = entries
             .iter()
+            .filter(|e| filter.matches(e, now))
             .map(|e| e.id.ulid())
             .collect();
         let store = env.address_book.clone();
         check_pagination(
-            "address book",
+            "address book by state",
             &expected,
             |e: &AddressBookEntry| e.id.ulid(),
             |p| {
                 let store = store.clone();
-                async move { store.list(a, include_deleted, p).await }
+                let filter = filter.clone();
+                async move { store.list(a, &filter, now, p).await }
             },
         )
         .await;
     }
-    let theirs = env
+    let theirs_listed = env
         .address_book
-        .list(b, true, page(200, None, None))
+        .list(b, &AddressBookFilter::default(), now, page(200, None, None))
         .await
         .expect("list");
-    assert_eq!(
-        theirs.items,
-        vec![address_book_entry(b, 15, Network::Solana, 15, None)]
-    );
+    assert_eq!(theirs_listed.items, vec![theirs]);
 }

@@ -6,7 +6,8 @@ use custody_core::asset::Network;
 use custody_core::idempotency::RecordState;
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt, DeliveryState};
 use custody_core::ports::{
-    AddressFilter, EnvironmentStores, Reservation, TransactionFilter, VaultFilter, WalletFilter,
+    AddressBookFilter, AddressFilter, EnvironmentStores, Reservation, TransactionFilter,
+    VaultFilter, WalletFilter,
 };
 use custody_core::transaction::{TransactionKind, TransactionStatus};
 use custody_core::vault::VaultStatus;
@@ -318,7 +319,12 @@ pub async fn isolation_address_book(stores: StoreHandles) {
         );
         assert!(reader
             .address_book
-            .list(t, true, page(200, None, None))
+            .list(
+                t,
+                &AddressBookFilter::default(),
+                at(0),
+                page(200, None, None)
+            )
             .await
             .expect("list")
             .items
@@ -348,7 +354,12 @@ pub async fn isolation_address_book(stores: StoreHandles) {
         assert_eq!(
             writer
                 .address_book
-                .list(t, true, page(200, None, None))
+                .list(
+                    t,
+                    &AddressBookFilter::default(),
+                    at(0),
+                    page(200, None, None)
+                )
                 .await
                 .expect("list")
                 .items,

@@ -523,6 +523,7 @@ pub async fn transactions_list_filters_pagination(stores: StoreHandles) {
         wallet_id: Some(w.w2.id),
         kind: Some(TransactionKind::Transfer),
         status: Some(TransactionStatus::Completed),
+        ..TransactionFilter::default()
     };
     let got = list(a, combined.clone()).await;
     assert_eq!(
@@ -562,6 +563,115 @@ pub async fn transactions_list_filters_pagination(stores: StoreHandles) {
                 ..TransactionFilter::default()
             };
             async move { store.list(a, &filter, p).await }
+        },
+    )
+    .await;
+}
+
+/// `TransactionStore::list` with `vault_id`: the transactions debiting or crediting any wallet
+/// of the vault (in the query: full pages while matches remain), combined with the other
+/// filters, in id order; another tenant's vault and a vault without transactions list nothing.
+pub async fn transactions_list_by_vault(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let w = seed_tx_world(env, a, b, 10).await;
+    // A second wallet in w1's vault.
+    let vault = w.w1.vault_id;
+    let w3 = wallet(&customer_vault(a, 10), usdc_eth(), 30);
+    assert_eq!(w3.vault_id, vault);
+    commit_wallets(env, &[&w3]).await;
+    let empty = customer_vault(a, 31);
+    commit_vaults(env, &[&empty]).await;
+    let t = |n, kind, src: Option<WalletId>, dst: Option<WalletId>| {
+        transaction(a, n, kind, usdt_eth(), 100 + u128::from(n), src, dst)
+    };
+    // Mostly transactions of the other vault, so the vault's are spread thin.
+    let mut mine = Vec::new();
+    for n in 40..100u64 {
+        mine.push(match n % 6 {
+            0 => t(n, TransactionKind::Deposit, None, Some(w.w1.id)),
+            1 => t(n, TransactionKind::Transfer, Some(w.w2.id), Some(w3.id)),
+            2 => t(n, TransactionKind::Withdrawal, Some(w3.id), None),
+            _ => t(n, TransactionKind::Deposit, None, Some(w.w2.id)),
+        });
+    }
+    commit_transactions(env, &mine.iter().collect::<Vec<_>>()).await;
+    let theirs = transaction(
+        b,
+        100,
+        TransactionKind::Deposit,
+        usdt_eth(),
+        1,
+        None,
+        Some(w.wb.id),
+    );
+    commit_transactions(env, &[&theirs]).await;
+
+    let in_vault = |x: &Transaction| {
+        [x.source_wallet_id, x.destination_wallet_id]
+            .into_iter()
+            .flatten()
+            .any(|id| id == w.w1.id || id == w3.id)
+    };
+    let list = |tenant, filter: TransactionFilter| {
+        let store = env.transactions.clone();
+        async move {
+            store
+                .list(tenant, &filter, page(200, None, None))
+                .await
+                .expect("list")
+                .items
+        }
+    };
+    let by_vault = |vault_id| TransactionFilter {
+        vault_id: Some(vault_id),
+        ..TransactionFilter::default()
+    };
+    let expected: Vec<_> = mine.iter().filter(|x| in_vault(x)).cloned().collect();
+    assert_eq!(expected.len(), 30);
+    assert_eq!(list(a, by_vault(vault)).await, expected);
+    let transfers = TransactionFilter {
+        kind: Some(TransactionKind::Transfer),
+        ..by_vault(vault)
+    };
+    assert_eq!(
+        list(a, transfers).await,
+        expected
+            .iter()
+            .filter(|x| x.kind == TransactionKind::Transfer)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let with_wallet = TransactionFilter {
+        wallet_id: Some(w.w2.id),
+        ..by_vault(vault)
+    };
+    assert_eq!(
+        list(a, with_wallet).await.len(),
+        10,
+        "w2 -> w3 transfers: both filters hold"
+    );
+    assert!(list(a, by_vault(empty.id)).await.is_empty());
+    assert!(
+        list(a, by_vault(w.wb.vault_id)).await.is_empty(),
+        "another tenant's vault lists nothing"
+    );
+    assert!(
+        list(b, by_vault(vault)).await.is_empty(),
+        "a vault of another tenant, asked by that tenant"
+    );
+    assert_eq!(list(b, by_vault(w.wb.vault_id)).await, vec![theirs]);
+
+    let ids: Vec<_> = expected.iter().map(|x| x.id.ulid()).collect();
+    let store = env.transactions.clone();
+    check_pagination(
+        "transactions of one vault",
+        &ids,
+        |x: &Transaction| x.id.ulid(),
+        |p| {
+            let store = store.clone();
+            async move { store.list(a, &by_vault(vault), p).await }
         },
     )
     .await;

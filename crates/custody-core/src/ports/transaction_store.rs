@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::id::{TenantId, TransactionId, WalletId};
+use crate::id::{TenantId, TransactionId, VaultId, WalletId};
 use crate::ledger::LedgerEntry;
 use crate::page::{Page, PageRequest};
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
@@ -15,6 +15,9 @@ use time::OffsetDateTime;
 pub struct TransactionFilter {
     /// Only transactions debiting or crediting this wallet.
     pub wallet_id: Option<WalletId>,
+    /// Only transactions debiting or crediting a wallet of this vault (a vault of another
+    /// tenant matches nothing).
+    pub vault_id: Option<VaultId>,
     /// Only this kind.
     pub kind: Option<TransactionKind>,
     /// Only this status.

@@ -1,5 +1,7 @@
 //! The address book: adding, deleting and reading allow-listed withdrawal destinations.
 
+use time::OffsetDateTime;
+
 use super::booking::emit;
 use super::{commit_with, IdempotentWrite};
 use crate::address_book::{AddressBookEntry, EntryStatus};
@@ -10,7 +12,7 @@ use crate::chain_address::ChainAddress;
 use crate::error::{address_error, Error, ResourceKind};
 use crate::event::{EventType, Subject};
 use crate::id::AddressBookEntryId;
-use crate::page::{filtered_page, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::ports::{DynAddressBookStore, DynClock, DynIdGenerator, DynUnitOfWork, StoreError};
 use crate::text::Label;
 
@@ -27,32 +29,7 @@ pub struct NewAddressBookEntry {
     pub asset: Option<AssetId>,
 }
 
-/// What `GET /v1/address-book` filters on; `None` matches everything. Without a status, deleted
-/// entries are left out (ask for `Deleted` to see them).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AddressBookFilter {
-    /// Only entries on this network.
-    pub network: Option<Network>,
-    /// Only entries restricted to this asset.
-    pub asset: Option<AssetId>,
-    /// Only entries in this status.
-    pub status: Option<EntryStatus>,
-}
-
-impl AddressBookFilter {
-    fn matches(&self, entry: &AddressBookEntry) -> bool {
-        self.network.is_none_or(|n| entry.network == n)
-            && self.asset.is_none_or(|a| entry.asset == Some(a))
-            && match self.status {
-                Some(status) => entry.status == status,
-                None => entry.status != EntryStatus::Deleted,
-            }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.network.is_none() && self.asset.is_none() && self.status.is_none()
-    }
-}
+pub use crate::ports::AddressBookFilter;
 
 /// Address-book use cases.
 #[derive(Clone)]
@@ -209,23 +186,6 @@ impl AddressBookService {
             .map_err(Error::from_store(ResourceKind::AddressBookEntry))
     }
 
-    /// Lists entries.
-    ///
-    /// # Errors
-    /// `MissingScope(address_book:read)`; store errors.
-    pub async fn list(
-        &self,
-        caller: &Caller,
-        include_deleted: bool,
-        page: PageRequest,
-    ) -> Result<Page<AddressBookEntry>, Error> {
-        caller.require(Scope::AddressBookRead)?;
-        Ok(self
-            .entries
-            .list(caller.tenant_id, include_deleted, page)
-            .await?)
-    }
-
     /// [`add`](AddressBookService::add) for the partner API: a duplicate names the entry that
     /// already holds the address (`Conflict(address_book_entry_exists)`, "… as abe_…").
     ///
@@ -271,24 +231,21 @@ impl AddressBookService {
         network: Network,
         address: &ChainAddress,
     ) -> Result<Option<AddressBookEntry>, Error> {
-        caller.require(Scope::AddressBookRead)?;
         let filter = AddressBookFilter {
             network: Some(network),
+            address: Some(address.clone()),
             ..AddressBookFilter::default()
         };
         let page =
             PageRequest::new(Some(1), None, None).map_err(|e| Error::Internal(e.to_string()))?;
-        let found = filtered_page(
-            &page,
-            |e: &AddressBookEntry| e.id.ulid(),
-            |e| filter.matches(e) && e.address == *address,
-            async |request| self.entries.list(caller.tenant_id, false, request).await,
-        )
-        .await?;
+        let found = self
+            .list_filtered(caller, &filter, self.clock.now(), page)
+            .await?;
         Ok(found.items.into_iter().next())
     }
 
-    /// Lists entries matching `filter` (Platform `GET /v1/address-book`).
+    /// Lists the entries matching `filter` at `now` (Platform `GET /v1/address-book`; `now`
+    /// decides `Pending` from `Active`, so pass the time the response is rendered at).
     ///
     /// # Errors
     /// `MissingScope(address_book:read)`; store errors.
@@ -296,24 +253,14 @@ impl AddressBookService {
         &self,
         caller: &Caller,
         filter: &AddressBookFilter,
+        now: OffsetDateTime,
         page: PageRequest,
     ) -> Result<Page<AddressBookEntry>, Error> {
         caller.require(Scope::AddressBookRead)?;
-        let include_deleted = filter.status.is_some_and(|s| s != EntryStatus::Active);
-        if filter.is_empty() {
-            return self.list(caller, false, page).await;
-        }
-        Ok(filtered_page(
-            &page,
-            |e: &AddressBookEntry| e.id.ulid(),
-            |e| filter.matches(e),
-            async |request| {
-                self.entries
-                    .list(caller.tenant_id, include_deleted, request)
-                    .await
-            },
-        )
-        .await?)
+        Ok(self
+            .entries
+            .list(caller.tenant_id, filter, now, page)
+            .await?)
     }
 }
 

@@ -221,7 +221,7 @@ pub(crate) async fn advance_annotated(
         if let Some(movement) = transaction.ledger_effect(step) {
             book(tx, events, transaction, movement, wallets, now).await?;
         }
-        let mut event = Event::new(
+        let event = Event::new(
             EventId::from_ulid(events.ids.ulid()),
             transaction.tenant_id,
             EventType::TransactionStatusUpdated,
@@ -229,15 +229,13 @@ pub(crate) async fn advance_annotated(
             Some(Subject::Transaction(&before)),
             now,
             events.renderer,
-        )?;
-        if let (true, Some((key, value))) = (n == last, annotation.as_ref()) {
-            let previous = event
-                .previous_attributes
-                .get_or_insert_with(|| serde_json::json!({}));
-            if let Some(map) = previous.as_object_mut() {
-                map.insert((*key).to_owned(), value.clone());
-            }
-        }
+        )?
+        .annotated(
+            annotation
+                .as_ref()
+                .filter(|_| n == last)
+                .map(|(key, value)| (*key, value.clone())),
+        );
         tx.append_event(&event).await?;
     }
     tx.update_transaction(transaction).await?;

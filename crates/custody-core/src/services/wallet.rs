@@ -1,8 +1,6 @@
 //! Wallets: creation with their deposit address (Platform), reads, and reconciliation of the
 //! materialised balances against the ledger.
 
-use std::collections::BTreeSet;
-
 use super::address::{AddressService, AddressTarget};
 use super::{IdempotentWrite, Provisioned};
 use crate::api_key::Scope;
@@ -12,7 +10,7 @@ use crate::deposit_address::DepositAddress;
 use crate::error::{Error, ResourceKind};
 use crate::id::{VaultId, WalletId};
 use crate::ledger;
-use crate::page::{Page, PageRequest, MAX_LIMIT};
+use crate::page::{Page, PageRequest};
 use crate::ports::{
     AddressFilter, DynTransactionStore, DynVaultStore, DynWalletStore, StoreError, WalletFilter,
 };
@@ -249,37 +247,23 @@ impl WalletService {
         })
     }
 
-    /// The ids of a vault's wallets, for Platform's `GET /v1/transactions?vaultId=` (a
-    /// transactions read: it needs `transactions:read`, not `wallets:read`).
+    /// Checks that `vault` is the caller's, for Platform's `GET /v1/transactions?vaultId=` (a
+    /// transactions read: it needs `transactions:read`, not `vaults:read`); the store's
+    /// transaction query then selects the vault's transactions.
     ///
     /// # Errors
     /// `MissingScope(transactions:read)`; `NotFound` for another tenant's vault; store errors.
-    pub async fn wallet_ids_of_vault(
+    pub async fn check_vault_for_transactions(
         &self,
         caller: &Caller,
         vault: VaultId,
-    ) -> Result<BTreeSet<WalletId>, Error> {
+    ) -> Result<(), Error> {
         caller.require(Scope::TransactionsRead)?;
         self.vaults
             .get(caller.tenant_id, vault)
             .await
             .map_err(Error::from_store(ResourceKind::Vault))?;
-        let filter = WalletFilter {
-            vault_id: Some(vault),
-            asset: None,
-        };
-        let mut ids = BTreeSet::new();
-        let mut after = None;
-        loop {
-            let page = PageRequest::new(Some(MAX_LIMIT), after, None)
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let page = self.wallets.list(caller.tenant_id, &filter, page).await?;
-            after = page.items.last().map(|w| w.id.ulid());
-            ids.extend(page.items.iter().map(|w| w.id));
-            if !page.has_more || after.is_none() {
-                return Ok(ids);
-            }
-        }
+        Ok(())
     }
 
     /// Rebuilds a wallet's balances from the ledger and compares them with the materialised

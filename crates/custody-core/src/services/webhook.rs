@@ -21,7 +21,7 @@ use crate::outbox::{ClaimedEvent, DeliveryFilter, DeliveryRecord};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
     DynClock, DynIdGenerator, DynOutboxStore, DynSecretSealer, DynUnitOfWork,
-    DynWebhookEndpointStore, StoreError,
+    DynWebhookEndpointStore, StoreError, StoreTx,
 };
 use crate::webhook::{
     EndpointStatus, SigningSecret, WebhookEndpoint, WebhookUrl, ROTATION_OVERLAP,
@@ -90,6 +90,22 @@ impl WebhookService {
             clock,
             ids,
         }
+    }
+
+    /// Begins a unit of work and locks the caller's endpoint in it.
+    ///
+    /// # Errors
+    /// `NotFound(WebhookEndpoint)` when the tenant has none; store errors.
+    async fn lock_endpoint(
+        &self,
+        caller: &Caller,
+    ) -> Result<(Box<dyn StoreTx>, WebhookEndpoint), Error> {
+        let mut tx = self.uow.begin().await?;
+        let endpoint = tx
+            .lock_webhook_endpoint(caller.tenant_id)
+            .await
+            .map_err(Error::from_store(ResourceKind::WebhookEndpoint))?;
+        Ok((tx, endpoint))
     }
 
     /// A fresh secret, sealed for the endpoint.
@@ -230,11 +246,7 @@ impl WebhookService {
         idempotency: Option<IdempotentWrite<'_, WebhookEndpoint>>,
     ) -> Result<WebhookEndpoint, Error> {
         caller.require(Scope::WebhooksWrite)?;
-        let mut tx = self.uow.begin().await?;
-        let endpoint = tx
-            .lock_webhook_endpoint(caller.tenant_id)
-            .await
-            .map_err(Error::from_store(ResourceKind::WebhookEndpoint))?;
+        let (mut tx, endpoint) = self.lock_endpoint(caller).await?;
         tx.delete_webhook_endpoint(caller.tenant_id).await?;
         commit_with(tx, caller.tenant_id, idempotency, &endpoint).await?;
         Ok(endpoint)
@@ -253,11 +265,7 @@ impl WebhookService {
     ) -> Result<ConfiguredEndpoint, Error> {
         caller.require(Scope::WebhooksWrite)?;
         let now = self.clock.now();
-        let mut tx = self.uow.begin().await?;
-        let mut endpoint = tx
-            .lock_webhook_endpoint(caller.tenant_id)
-            .await
-            .map_err(Error::from_store(ResourceKind::WebhookEndpoint))?;
+        let (mut tx, mut endpoint) = self.lock_endpoint(caller).await?;
         let (secret, sealed) = self.new_secret(endpoint.id)?;
         let until = now
             .checked_add(ROTATION_OVERLAP)
@@ -291,11 +299,7 @@ impl WebhookService {
         let lease_until = now
             .checked_add(self.delivery.settings().lease())
             .ok_or_else(|| Error::Internal("lease overflows".into()))?;
-        let mut tx = self.uow.begin().await?;
-        let endpoint = tx
-            .lock_webhook_endpoint(caller.tenant_id)
-            .await
-            .map_err(Error::from_store(ResourceKind::WebhookEndpoint))?;
+        let (mut tx, endpoint) = self.lock_endpoint(caller).await?;
         let event_id = EventId::from_ulid(self.ids.ulid());
         let event = Event::new(
             event_id,

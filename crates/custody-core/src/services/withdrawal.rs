@@ -22,7 +22,7 @@
 //! a rejected approval, which is applied through
 //! [`apply_provider_update`](WithdrawalService::apply_provider_update).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::booking::{advance_to, emit, record_new};
 use super::{commit_with, IdempotentWrite};
@@ -32,7 +32,7 @@ use crate::caller::Caller;
 use crate::error::{Error, ResourceKind};
 use crate::event::{EventType, Subject};
 use crate::id::{AddressBookEntryId, TransactionId, WalletId};
-use crate::page::{filtered_page, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::ports::{
     DynClock, DynCustodyProvider, DynIdGenerator, DynTransactionStore, DynUnitOfWork,
     ProviderError, ProviderTransfer, StoreTx, TransactionFilter, WithdrawalRequest,
@@ -233,7 +233,8 @@ impl WithdrawalService {
             .map_err(Error::from_store(ResourceKind::Transaction))
     }
 
-    /// Lists transactions of any kind.
+    /// Lists transactions of any kind matching `filter` (the filter is part of the store's
+    /// query; check a `vault_id` is the caller's first: another tenant's matches nothing).
     ///
     /// # Errors
     /// `MissingScope(transactions:read)`; store errors.
@@ -248,44 +249,6 @@ impl WithdrawalService {
             .transactions
             .list(caller.tenant_id, filter, page)
             .await?)
-    }
-
-    /// Lists transactions of any kind that debit or credit one of `wallets` (a vault's
-    /// wallets: Platform's `vaultId` filter) and match `filter`. An empty set lists nothing.
-    ///
-    /// # Errors
-    /// `MissingScope(transactions:read)`; store errors.
-    pub async fn list_touching(
-        &self,
-        caller: &Caller,
-        filter: &TransactionFilter,
-        wallets: &BTreeSet<WalletId>,
-        page: PageRequest,
-    ) -> Result<Page<Transaction>, Error> {
-        caller.require(Scope::TransactionsRead)?;
-        if wallets.is_empty() {
-            return Ok(Page {
-                items: Vec::new(),
-                has_more: false,
-            });
-        }
-        let touches = |t: &Transaction| {
-            [t.source_wallet_id, t.destination_wallet_id]
-                .into_iter()
-                .flatten()
-                .any(|w| wallets.contains(&w))
-        };
-        Ok(filtered_page(
-            &page,
-            |t: &Transaction| t.id.ulid(),
-            touches,
-            async |request| {
-                self.transactions
-                    .list(caller.tenant_id, filter, request)
-                    .await
-            },
-        )
-        .await?)
     }
 
     /// Worker step: hands a withdrawal to the provider (idempotent on the transaction id) and
@@ -672,6 +635,3 @@ async fn lock_source(
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod http_use_case_tests;

@@ -349,7 +349,11 @@ async fn read_answer(stream: &mut TcpStream, wait: Duration) -> Raw {
             }
         }
     }
-    let text = String::from_utf8_lossy(&buf).into_owned();
+    raw_answer(&buf, closed)
+}
+
+fn raw_answer(buf: &[u8], closed: bool) -> Raw {
+    let text = String::from_utf8_lossy(buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split_whitespace()
@@ -460,10 +464,14 @@ async fn a_stalled_body_times_out() {
 /// One client address may have `server.max_body_requests_per_ip` body-carrying requests in
 /// flight; the next is 429 `too_many_requests_in_flight` at once (connection closed), while
 /// body-less requests still pass. The slots come back when the stalled requests end.
+///
+/// No step depends on timing: the read deadline lies far beyond the test, so only the test
+/// ends a stalled request (by sending the rest of its body). Four requests stall for three
+/// slots: whichever the server reaches last is refused, and from then on every slot is held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_requests_in_flight_per_address_are_bounded() {
     let mut limits = generous_limits();
-    limits.connections.body_read_timeout_ms = 4_000;
+    limits.connections.body_read_timeout_ms = 3_600_000;
     limits.connections.max_body_requests_per_ip = 3;
     let app = spawn_app_with(
         Engine::Sqlite,
@@ -475,18 +483,25 @@ async fn body_requests_in_flight_per_address_are_bounded() {
     .await;
     let key = app.sandbox_key(KeyMode::Bearer).await;
     let extra = format!("Authorization: Bearer {}\r\n", key.key());
-    let stall = || async {
+    let mut writers = Vec::new();
+    let mut answers = futures::stream::FuturesUnordered::new();
+    for n in 0..4 {
         let mut stream = TcpStream::connect(("127.0.0.1", port(&app))).await.unwrap();
         stream
             .write_all(&stalled_post("/connect/v1/addresses", &extra))
             .await
             .unwrap();
-        stream
-    };
-    let mut stalled = Vec::new();
-    for _ in 0..3 {
-        stalled.push(stall().await);
+        let (mut read, write) = stream.into_split();
+        writers.push(write);
+        answers.push(tokio::spawn(async move {
+            (n, read_until_answered(&mut read).await)
+        }));
     }
+    let (refused, raw) = answers.next().await.expect("an answer").expect("reader");
+    assert_raw_envelope(&raw, 429, "too_many_requests_in_flight");
+    assert!(raw.closed, "a refused request's connection is closed");
+
+    // Every slot is held: a complete request is refused, a body-less one passes.
     let create = |reference: &str| {
         app.request(
             &key,
@@ -499,21 +514,11 @@ async fn body_requests_in_flight_per_address_are_bounded() {
         )
         .idempotency_key(reference)
     };
-    // A complete request passes until stalled ones hold every slot (one of them may itself
-    // have been refused while a probe held a slot: stall another after each pass).
-    let mut refused = None;
-    for attempt in 0..40 {
-        let (status, headers, _, body) =
-            parts(create(&format!("probe-{attempt}")).send().await).await;
-        if status == 429 {
-            refused = Some((headers, body));
-            break;
-        }
-        assert_eq!(status, 201, "{body}");
-        stalled.push(stall().await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (headers, body) = refused.expect("a fourth body request from one address is refused");
+    let (status, headers, _, body) = parts(create("probe").send().await).await;
+    assert_eq!(
+        status, 429,
+        "a fourth body request from one address is refused: {body}"
+    );
     assert_eq!(
         body["error"]["code"], "too_many_requests_in_flight",
         "{body}"
@@ -525,24 +530,63 @@ async fn body_requests_in_flight_per_address_are_bounded() {
         .send()
         .await;
     assert_eq!(response.status(), 200, "body-less requests are not counted");
-    let mut timed_out = 0;
-    for mut stream in stalled {
-        let raw = read_answer(&mut stream, Duration::from_secs(10)).await;
-        assert!(raw.closed);
-        match raw.status {
-            408 => {
-                assert_raw_envelope(&raw, 408, "request_timeout");
-                timed_out += 1;
-            }
-            _ => assert_raw_envelope(&raw, 429, "too_many_requests_in_flight"),
+
+    // The three held requests end when the rest of their bodies arrives: each reaches the
+    // handler (which refuses the body), none is refused for want of a slot.
+    let mut rest = b"\"".to_vec();
+    rest.resize(60_000 - "{\"a\":".len() - 2, b'x');
+    rest.extend_from_slice(b"\"}");
+    for (n, writer) in writers.iter_mut().enumerate() {
+        if n != refused {
+            writer.write_all(&rest).await.unwrap();
         }
     }
-    assert!(
-        timed_out >= 3,
-        "three held the three slots until the read deadline"
+    let mut held = 0;
+    while let Some(answer) = answers.next().await {
+        let (_, raw) = answer.expect("reader");
+        assert_eq!(raw.status, 400, "{}\n{}", raw.head, raw.body);
+        assert_ne!(raw.json()["error"]["code"], "too_many_requests_in_flight");
+        held += 1;
+    }
+    assert_eq!(
+        held, 3,
+        "three held the three slots until their bodies came"
     );
     let response = create("after-stall").send().await;
     assert_eq!(response.status(), 201, "the slots came back");
+}
+
+/// Reads one HTTP answer: until it is complete (by its `Content-Length`) or the server closes
+/// the connection, with no deadline; `closed` when the server closed it.
+async fn read_until_answered(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Raw {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut closed = false;
+    while !complete_response(&buf) {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if !closed && close_requested(&buf) {
+        // The server closes after a refusal: wait for it.
+        closed = matches!(stream.read(&mut chunk).await, Ok(0) | Err(_));
+    }
+    raw_answer(&buf, closed)
+}
+
+fn close_requested(buf: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(buf);
+    text.split_once("\r\n\r\n").is_some_and(|(head, _)| {
+        head.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close")
+            })
+        })
+    })
 }
 
 /// A declared body over the limit is 413 before it is read.

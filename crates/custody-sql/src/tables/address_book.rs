@@ -1,10 +1,11 @@
 //! `address_book_entries`.
 
 use async_trait::async_trait;
-use custody_core::address_book::{AddressBookEntry, EntryStatus};
+use custody_core::address_book::{AddressBookEntry, EntryState, EntryStatus};
 use custody_core::id::{AddressBookEntryId, TenantId};
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{AddressBookStore, AddressBookTx, StoreError};
+use custody_core::ports::{AddressBookFilter, AddressBookStore, AddressBookTx, StoreError};
+use time::OffsetDateTime;
 
 use super::{by_id, exists, int, scoped, Versioned};
 use crate::codec;
@@ -20,9 +21,37 @@ pub fn get(tenant: TenantId, id: AddressBookEntryId) -> Statement {
     by_id(COLUMNS, "address_book_entries", tenant, id.to_string())
 }
 
-pub fn list(tenant: TenantId, include_deleted: bool, page: &PageRequest) -> Statement {
-    let active = (!include_deleted).then(|| names::entry_status(EntryStatus::Active));
-    let stmt = scoped(COLUMNS, "address_book_entries", tenant).filter("status", "status", active);
+/// The entries matching `filter` at `now`. `Active` and `Pending` are both stored `active`;
+/// `activates_at` (NULL on rows written before cooling-off existed: usable since creation)
+/// against `now` tells them apart.
+pub fn list(
+    tenant: TenantId,
+    filter: &AddressBookFilter,
+    now: OffsetDateTime,
+    page: &PageRequest,
+) -> Statement {
+    let (status, activation) = match filter.state {
+        None => (EntryStatus::Active, None),
+        Some(EntryState::Deleted) => (EntryStatus::Deleted, None),
+        Some(EntryState::Active) => (EntryStatus::Active, Some("<=")),
+        Some(EntryState::Pending) => (EntryStatus::Active, Some(">")),
+    };
+    let mut stmt = scoped(COLUMNS, "address_book_entries", tenant)
+        .filter("status", "status", Some(names::entry_status(status)))
+        .filter("network", "network", filter.network.map(|n| n.as_str()))
+        .filter(
+            "address",
+            "address",
+            filter.address.as_ref().map(|a| a.as_str().to_owned()),
+        )
+        .filter("asset_id", "asset", filter.asset.map(|a| a.to_string()));
+    if let Some(op) = activation {
+        stmt = stmt
+            .push(&format!(
+                " AND COALESCE(activates_at, created_at) {op} :now"
+            ))
+            .bind("now", now);
+    }
     paged(stmt, AddressBookEntryId::PREFIX, page)
 }
 
@@ -116,10 +145,11 @@ impl<D: Database> AddressBookStore for EnvStore<D> {
     async fn list(
         &self,
         tenant: TenantId,
-        include_deleted: bool,
+        filter: &AddressBookFilter,
+        now: OffsetDateTime,
         page: PageRequest,
     ) -> Result<Page<AddressBookEntry>, StoreError> {
-        let stmt = list(tenant, include_deleted, &page);
+        let stmt = list(tenant, filter, now, &page);
         store::page(&self.0, stmt, &page, codec::address_book_entry).await
     }
 }

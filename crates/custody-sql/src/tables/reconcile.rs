@@ -1,17 +1,11 @@
 //! The reads of `custody admin reconcile` ([`ReconcileStore`]), over `wallets`,
 //! `ledger_entries`, `transactions` and `unattributed_deposits`, all in one read snapshot.
 //!
-//! **Exact sums, in SQL, on both databases.** PostgreSQL stores deltas as `numeric(39, 0)` but
-//! SQLite as text (up to 39 digits), and SQLite's `SUM` over text goes through floating point.
-//! So every delta is split into five 9-digit limbs of its zero-padded magnitude, each limb
-//! signed and summed as a 64-bit integer (exact in both databases: a limb is below 10^9, so
-//! 9 × 10^9 entries per group could not overflow), and the limbs are recombined here with
-//! checked 128-bit arithmetic. The same text runs on both databases: `CAST`, `substr` with
-//! positive positions, `length` and `||` mean the same in each.
-//!
-//! A sum of limbs can be non-zero while the recombined total is zero (carries), so the
-//! "does not add up" queries keep a group when any limb sum is non-zero and the exact total is
-//! checked here.
+//! **Exact sums, in SQL, on both databases**: every sum of deltas is the dialect's exact,
+//! signed sum ([`crate::exact_sum`]: `numeric` on PostgreSQL, signed 64-bit sums of parts of
+//! the text on SQLite), read back here with checked arithmetic. Parts can be non-zero while
+//! their total is zero (carries), so the "does not add up" queries keep a group when any part
+//! is non-zero and the exact total is checked here.
 
 use async_trait::async_trait;
 use custody_core::id::TenantId;
@@ -22,41 +16,10 @@ use custody_core::ports::{
 use custody_core::wallet::Balances;
 
 use crate::codec::{amount, Columns};
+use crate::exact_sum;
 use crate::names;
 use crate::statement::Statement;
 use crate::store::{Database, EnvStore, Transaction};
-
-/// Digits per limb, and limbs per delta (45 digits cover the 39 a delta may have).
-const LIMB_DIGITS: usize = 9;
-const LIMBS: usize = 5;
-
-/// The limbs' select list: `l0` (most significant) … `l4`, each an exact signed 64-bit sum.
-fn limb_columns() -> String {
-    (0..LIMBS)
-        .map(|k| {
-            format!(
-                "CAST(SUM(sign * CAST(substr(padded, {}, {LIMB_DIGITS}) AS BIGINT)) AS BIGINT) AS l{k}",
-                1 + k * LIMB_DIGITS
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `WITH … limbs AS (…)`: one row per ledger entry of `source` (a `FROM … WHERE …` over
-/// `ledger_entries le`, keeping `carried` columns), with its sign and zero-padded magnitude.
-fn limbs_cte(carried: &str, source: &str) -> String {
-    let zeros = "0".repeat(LIMB_DIGITS * LIMBS);
-    format!(
-        "WITH signed AS (SELECT {carried}, CAST(le.delta AS TEXT) AS d {source}), \
-         parts AS (SELECT signed.*, \
-           CASE WHEN substr(d, 1, 1) = '-' THEN -1 ELSE 1 END AS sign, \
-           CASE WHEN substr(d, 1, 1) = '-' THEN substr(d, 2) ELSE d END AS magnitude \
-           FROM signed), \
-         limbs AS (SELECT parts.*, \
-           substr('{zeros}' || magnitude, length(magnitude) + 1) AS padded FROM parts)"
-    )
-}
 
 fn tenant_filter(stmt: Statement, tenant: Option<TenantId>) -> Statement {
     stmt.bind("tenant", tenant.map(|t| t.to_string()))
@@ -77,71 +40,56 @@ pub fn wallets(tenant: Option<TenantId>) -> Statement {
 
 /// Each wallet's entries summed per (asset, bucket).
 pub fn wallet_sums(tenant: Option<TenantId>) -> Statement {
-    let cte = limbs_cte(
-        "le.wallet_id, le.asset_id, le.bucket",
-        "FROM ledger_entries le JOIN wallets w ON w.id = le.wallet_id \
-         AND w.environment = le.environment \
-         WHERE le.environment = :environment AND le.account_kind = 'wallet' \
-         AND (:tenant IS NULL OR w.tenant_id = :tenant)",
-    );
     tenant_filter(
-        Statement::new(format!(
-            "{cte} SELECT wallet_id, asset_id, bucket, {} FROM limbs \
-             GROUP BY wallet_id, asset_id, bucket ORDER BY wallet_id, asset_id, bucket",
-            limb_columns()
-        )),
+        Statement::new(
+            "SELECT le.wallet_id, le.asset_id, le.bucket, {exact_sum} \
+             FROM ledger_entries le JOIN wallets w ON w.id = le.wallet_id \
+             AND w.environment = le.environment \
+             WHERE le.environment = :environment AND le.account_kind = 'wallet' \
+             AND (:tenant IS NULL OR w.tenant_id = :tenant) \
+             GROUP BY le.wallet_id, le.asset_id, le.bucket \
+             ORDER BY le.wallet_id, le.asset_id, le.bucket",
+        )
+        .exact_sum("le.delta"),
         tenant,
     )
 }
 
-fn any_limb_non_zero() -> String {
-    (0..LIMBS)
-        .map(|k| format!("l{k} <> 0"))
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
 /// Transactions (per asset) whose postings, all accounts included, may not sum to zero.
 pub fn unbalanced(tenant: Option<TenantId>) -> Statement {
-    let cte = limbs_cte(
-        "le.transaction_id, le.asset_id, t.tenant_id, t.kind, t.status",
-        "FROM ledger_entries le JOIN transactions t ON t.id = le.transaction_id \
-         AND t.environment = le.environment \
-         WHERE le.environment = :environment AND (:tenant IS NULL OR t.tenant_id = :tenant)",
-    );
     tenant_filter(
         Statement::new(format!(
-            "{cte} SELECT * FROM (SELECT transaction_id, asset_id, tenant_id, kind, status, \
-             NULL AS bucket, {} FROM limbs \
-             GROUP BY transaction_id, asset_id, tenant_id, kind, status) g \
+            "SELECT * FROM (SELECT le.transaction_id, le.asset_id, t.tenant_id, t.kind, \
+             t.status, NULL AS bucket, {{exact_sum}} \
+             FROM ledger_entries le JOIN transactions t ON t.id = le.transaction_id \
+             AND t.environment = le.environment \
+             WHERE le.environment = :environment AND (:tenant IS NULL OR t.tenant_id = :tenant) \
+             GROUP BY le.transaction_id, le.asset_id, t.tenant_id, t.kind, t.status) g \
              WHERE {} ORDER BY transaction_id",
-            limb_columns(),
-            any_limb_non_zero()
-        )),
+            exact_sum::may_be_non_zero()
+        ))
+        .exact_sum("le.delta"),
         tenant,
     )
 }
 
 /// Final transactions whose postings to a `pending` or `held` bucket may not sum to zero.
 pub fn final_residues(tenant: Option<TenantId>) -> Statement {
-    let cte = limbs_cte(
-        "le.transaction_id, le.asset_id, le.bucket, t.tenant_id, t.kind, t.status",
-        "FROM ledger_entries le JOIN transactions t ON t.id = le.transaction_id \
-         AND t.environment = le.environment \
-         WHERE le.environment = :environment AND le.account_kind = 'wallet' \
-         AND le.bucket IN ('pending', 'held') \
-         AND t.status IN ('completed', 'failed', 'cancelled') \
-         AND (:tenant IS NULL OR t.tenant_id = :tenant)",
-    );
     tenant_filter(
         Statement::new(format!(
-            "{cte} SELECT * FROM (SELECT transaction_id, asset_id, tenant_id, kind, status, \
-             bucket, {} FROM limbs \
-             GROUP BY transaction_id, asset_id, tenant_id, kind, status, bucket) g \
+            "SELECT * FROM (SELECT le.transaction_id, le.asset_id, t.tenant_id, t.kind, \
+             t.status, le.bucket, {{exact_sum}} \
+             FROM ledger_entries le JOIN transactions t ON t.id = le.transaction_id \
+             AND t.environment = le.environment \
+             WHERE le.environment = :environment AND le.account_kind = 'wallet' \
+             AND le.bucket IN ('pending', 'held') \
+             AND t.status IN ('completed', 'failed', 'cancelled') \
+             AND (:tenant IS NULL OR t.tenant_id = :tenant) \
+             GROUP BY le.transaction_id, le.asset_id, t.tenant_id, t.kind, t.status, le.bucket) g \
              WHERE {} ORDER BY transaction_id, bucket",
-            limb_columns(),
-            any_limb_non_zero()
-        )),
+            exact_sum::may_be_non_zero()
+        ))
+        .exact_sum("le.delta"),
         tenant,
     )
 }
@@ -187,20 +135,14 @@ fn text_as<T: std::str::FromStr>(row: &impl Columns, col: &str) -> Result<T, Sto
     parsed(col, &raw, value)
 }
 
-/// The exact total of a row's limbs.
+/// The exact total of a row's sum ([`crate::exact_sum`]).
 ///
 /// # Errors
 /// `Internal` beyond 128 bits.
-pub fn limb_total(row: &impl Columns) -> Result<i128, StoreError> {
-    let mut total: i128 = 0;
-    for k in 0..LIMBS {
-        let limb = i128::from(row.int(&format!("l{k}"))?);
-        total = total
-            .checked_mul(10i128.pow(LIMB_DIGITS as u32))
-            .and_then(|t| t.checked_add(limb))
-            .ok_or_else(|| corrupt(format_args!("a ledger sum exceeds 128 bits")))?;
-    }
-    Ok(total)
+pub fn sum_total(row: &impl Columns) -> Result<i128, StoreError> {
+    exact_sum::read(row)?
+        .and_then(exact_sum::ExactSum::to_i128)
+        .ok_or_else(|| corrupt(format_args!("a ledger sum exceeds 128 bits")))
 }
 
 fn residue(row: &impl Columns) -> Result<TransactionResidue, StoreError> {
@@ -217,7 +159,7 @@ fn residue(row: &impl Columns) -> Result<TransactionResidue, StoreError> {
             Some(raw) => Some(parsed("bucket", &raw, names::parse_bucket(&raw))?),
             None => None,
         },
-        sum: limb_total(row)?,
+        sum: sum_total(row)?,
     })
 }
 
@@ -264,7 +206,7 @@ async fn read_all<T: Transaction>(
             LedgerSum {
                 asset: text_as(row, "asset_id")?,
                 bucket: parsed("bucket", &bucket, names::parse_bucket(&bucket))?,
-                sum: limb_total(row)?,
+                sum: sum_total(row)?,
             },
         ))
     })

@@ -60,6 +60,18 @@ pub fn list(tenant: TenantId, filter: &TransactionFilter, page: &PageRequest) ->
             .push(" AND (source_wallet_id = :wallet OR destination_wallet_id = :wallet)")
             .bind("wallet", wallet.to_string());
     }
+    if let Some(vault) = filter.vault_id {
+        // Both halves use an index: the vault's wallets by `wallets_vault_asset_key`, their
+        // transactions by `transactions_source_idx` / `transactions_destination_idx`.
+        stmt = stmt
+            .push(
+                " AND (source_wallet_id IN (SELECT id FROM wallets WHERE vault_id = :vault \
+                 AND environment = :environment AND tenant_id = :tenant) \
+                 OR destination_wallet_id IN (SELECT id FROM wallets WHERE vault_id = :vault \
+                 AND environment = :environment AND tenant_id = :tenant))",
+            )
+            .bind("vault", vault.to_string());
+    }
     let stmt = stmt
         .filter("kind", "kind", filter.kind.map(names::transaction_kind))
         .filter(

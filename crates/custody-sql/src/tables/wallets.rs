@@ -56,58 +56,27 @@ pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Stat
     paged(stmt, WalletId::PREFIX, page)
 }
 
-/// Digits in each part of an exact sum ([`available_by_asset`]).
-pub const PART_DIGITS: usize = 10;
-/// Parts of an exact sum: 4 × 10 digits cover the 39 of `u128::MAX`.
-pub const PARTS: usize = 4;
-
 /// The tenant's available balances (one vault's, with `vault`) summed per asset, exactly, in
-/// one statement.
-///
-/// `SUM(available)` is exact on PostgreSQL (`numeric`), which the dialect uses as it is. SQLite
-/// keeps amounts as text, and its `SUM` of text is a float; so there each amount is cut into
-/// [`PARTS`] parts of [`PART_DIGITS`] decimal digits, each part summed as an integer (a 64-bit
-/// sum, which cannot overflow below 9.2 × 10⁸ wallets of one asset, and fails rather than
-/// rounds beyond; see [`Dialect::exact_sum`](crate::Dialect::exact_sum)). Either way the
-/// columns are `asset_id` and `part0` (lowest digits) … `part3` as decimal text, which
-/// [`exact_sum`] puts back together in `u128` with overflow checks.
+/// one statement ([`crate::exact_sum`]): the columns are `asset_id` and the sum's parts, which
+/// [`exact_sum`] reads back.
 pub fn available_by_asset(tenant: TenantId, vault: Option<VaultId>) -> Statement {
     scoped("asset_id, {exact_sum}", "wallets", tenant)
-        .exact_sum("available", [PARTS, PART_DIGITS])
+        .exact_sum("available")
         .filter("vault_id", "vault", vault.map(|v| v.to_string()))
         .push(" GROUP BY asset_id")
 }
 
-/// Puts the parts of one row of [`available_by_asset`] back together.
+/// One row of [`available_by_asset`].
 ///
 /// # Errors
 /// `Internal` when the sum exceeds `u128` (or a part is not a number: a corrupt row).
 pub fn exact_sum(row: &impl Columns) -> Result<(AssetId, Amount), StoreError> {
-    const NAMES: [&str; PARTS] = ["part0", "part1", "part2", "part3"];
     let asset = codec::asset(row, "asset_id")?;
-    let overflow = || StoreError::Internal(format!("the {asset} balances sum beyond u128").into());
-    let mut total: u128 = 0;
-    let mut scale: u128 = 1;
-    for (k, name) in NAMES.into_iter().enumerate() {
-        let raw = row.text(name)?;
-        let part: u128 = match raw.parse() {
-            Ok(part) => part,
-            // All digits, too many of them: a sum beyond u128 (PostgreSQL's in `part0`).
-            Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => {
-                return Err(overflow())
-            }
-            Err(e) => return Err(crate::corrupt(format_args!("{name}: {e}"))),
-        };
-        if part != 0 {
-            total = part
-                .checked_mul(scale)
-                .and_then(|p| total.checked_add(p))
-                .ok_or_else(overflow)?;
-        }
-        if k + 1 < PARTS {
-            scale *= 10u128.pow(PART_DIGITS as u32);
-        }
-    }
+    let total = crate::exact_sum::read(row)?
+        .and_then(crate::exact_sum::ExactSum::to_u128)
+        .ok_or_else(|| {
+            StoreError::Internal(format!("the {asset} balances sum beyond u128").into())
+        })?;
     Ok((asset, Amount::from_base_units(total)))
 }
 

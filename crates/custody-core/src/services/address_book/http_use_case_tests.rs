@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::address_book::EntryState;
 use crate::ports::{MockAddressBookStore, MockStoreTx, MockUnitOfWork};
 use crate::services::test_support::*;
 
@@ -33,18 +34,19 @@ fn book() -> Vec<AddressBookEntry> {
     ]
 }
 
-/// A store over [`book`] that serves one page and records `include_deleted`.
+/// A store over [`book`] that serves one page, selecting what `filter` matches at `now` as
+/// the store's query does.
 fn store(times: usize) -> MockAddressBookStore {
     let mut entries = MockAddressBookStore::new();
     entries
         .expect_list()
         .times(times)
-        .returning(|t, include_deleted, _| {
+        .returning(|t, filter, now, _| {
             assert_eq!(t, tenant());
             Ok(Page {
                 items: book()
                     .into_iter()
-                    .filter(|e| include_deleted || e.status != EntryStatus::Deleted)
+                    .filter(|e| filter.matches(e, now))
                     .collect(),
                 has_more: false,
             })
@@ -68,7 +70,7 @@ async fn filters_by_network_and_status() {
         ..AddressBookFilter::default()
     };
     let page = svc
-        .list_filtered(&caller(), &eth, PageRequest::default())
+        .list_filtered(&caller(), &eth, T0, PageRequest::default())
         .await
         .unwrap();
     assert_eq!(
@@ -78,11 +80,11 @@ async fn filters_by_network_and_status() {
     );
 
     let deleted = AddressBookFilter {
-        status: Some(EntryStatus::Deleted),
+        state: Some(EntryState::Deleted),
         ..AddressBookFilter::default()
     };
     let page = svc
-        .list_filtered(&caller(), &deleted, PageRequest::default())
+        .list_filtered(&caller(), &deleted, T0, PageRequest::default())
         .await
         .unwrap();
     assert_eq!(ids_of(&page), vec![1]);
@@ -92,7 +94,7 @@ async fn filters_by_network_and_status() {
         ..AddressBookFilter::default()
     };
     let page = svc
-        .list_filtered(&caller(), &usdt, PageRequest::default())
+        .list_filtered(&caller(), &usdt, T0, PageRequest::default())
         .await
         .unwrap();
     assert!(page.items.is_empty(), "no entry is restricted to USDT");
@@ -105,6 +107,7 @@ async fn filtered_lists_need_the_read_scope() {
         .list_filtered(
             &caller_without(Scope::AddressBookRead),
             &AddressBookFilter::default(),
+            T0,
             PageRequest::default(),
         )
         .await

@@ -293,7 +293,12 @@ async fn reads_need_address_book_read() {
         "{err:?}"
     );
     let err = svc
-        .list(&write_only, false, PageRequest::default())
+        .list_filtered(
+            &write_only,
+            &AddressBookFilter::default(),
+            T0,
+            PageRequest::default(),
+        )
         .await
         .unwrap_err();
     assert!(

@@ -1,4 +1,4 @@
-//! `wallet_ids_of_vault`: the Platform `vaultId` filter of `GET /v1/transactions`.
+//! `check_vault_for_transactions`: the Platform `vaultId` filter of `GET /v1/transactions`.
 
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ fn service(vaults: MockVaultStore, wallets: MockWalletStore) -> WalletService {
 }
 
 #[tokio::test]
-async fn collects_every_wallet_of_the_vault_with_only_transactions_read() {
+async fn checks_the_vault_with_only_transactions_read_and_reads_no_wallet() {
     let mut vaults = MockVaultStore::new();
     vaults
         .expect_get()
@@ -41,23 +41,20 @@ async fn collects_every_wallet_of_the_vault_with_only_transactions_read() {
         .times(1)
         .returning(|_, v| Ok(vault(v, VaultStatus::Active)));
     let mut wallets = MockWalletStore::new();
-    wallets
-        .expect_list()
-        .withf(|t, f, _| *t == tenant() && f.vault_id == Some(vault_id(1)))
-        .times(2)
-        .returning(|_, _, page| {
-            let (items, has_more) = match page.cursor() {
-                None => (vec![wallet(wallet_id(1), vault_id(1), usdt_eth())], true),
-                Some(_) => (vec![wallet(wallet_id(2), vault_id(1), usdc_sol())], false),
-            };
-            Ok(Page { items, has_more })
-        });
+    wallets.expect_list().never();
     let reader = caller_with([Scope::TransactionsRead].into_iter().collect::<ScopeSet>());
-    let ids = service(vaults, wallets)
-        .wallet_ids_of_vault(&reader, vault_id(1))
+    service(vaults, wallets)
+        .check_vault_for_transactions(&reader, vault_id(1))
         .await
         .unwrap();
-    assert_eq!(ids, BTreeSet::from([wallet_id(1), wallet_id(2)]));
+    let err = service(MockVaultStore::new(), MockWalletStore::new())
+        .check_vault_for_transactions(&caller_without(Scope::TransactionsRead), vault_id(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::MissingScope(Scope::TransactionsRead)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +66,7 @@ async fn another_tenants_vault_is_not_found() {
     let mut wallets = MockWalletStore::new();
     wallets.expect_list().never();
     let err = service(vaults, wallets)
-        .wallet_ids_of_vault(&caller(), vault_id(9))
+        .check_vault_for_transactions(&caller(), vault_id(9))
         .await
         .unwrap_err();
     assert!(

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
-use custody_core::address_book::{AddressBookEntry, EntryState, EntryStatus};
+use custody_core::address_book::{AddressBookEntry, EntryState};
 use custody_core::api_key::Scope;
 use custody_core::asset::{AssetId, Network};
 use custody_core::chain_address::ChainAddress;
@@ -266,27 +266,22 @@ pub async fn list_entries(
         })
         .transpose()
         .map_err(bad_request)?;
-    // `Active` and `Pending` are both stored active: the store filters on that, and the time
-    // of the request decides which of the two an entry is (a page may then hold fewer than
-    // `limit` items; `hasMore` and the cursor stay exact).
-    let wanted = q.status.as_deref().map(status_query).transpose()?;
+    // The state (`Pending` until `activatesAt`, then `Active`) is judged by the store at
+    // `now`, the time the entries are rendered at, so pages are full whenever enough match.
     let filter = AddressBookFilter {
         network,
+        address: None,
         asset,
-        status: wanted.map(|state| match state {
-            EntryState::Active | EntryState::Pending => EntryStatus::Active,
-            EntryState::Deleted => EntryStatus::Deleted,
-        }),
+        state: q.status.as_deref().map(status_query).transpose()?,
     };
     let page = auth
         .graph
         .address_book
-        .list_filtered(&auth.caller, &filter, page_request)
+        .list_filtered(&auth.caller, &filter, now, page_request)
         .await?;
     let items: Vec<PlatformAddressBookEntry> = page
         .items
         .iter()
-        .filter(|e| wanted.is_none_or(|state| e.state_at(now) == state))
         .map(|e| PlatformAddressBookEntry::at(e, now))
         .collect();
     let has_more = page.has_more;

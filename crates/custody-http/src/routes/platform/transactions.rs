@@ -5,13 +5,11 @@
 //! other Platform routes that answer with a transaction (the sandbox's simulated deposits)
 //! render it with [`PlatformTransaction::from`].
 
-use std::collections::BTreeSet;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use custody_core::api_key::Scope;
-use custody_core::id::{AddressBookEntryId, IdError, TransactionId, VaultId, WalletId};
+use custody_core::id::{AddressBookEntryId, IdError, TransactionId, WalletId};
 use custody_core::ports::TransactionFilter;
 use custody_core::services::{TransferCommand, WithdrawCommand};
 use custody_core::text::Label;
@@ -396,27 +394,20 @@ pub async fn list_transactions(
                 })
             })
             .transpose()?,
+        // Parsed last, as before it joined the filter: the first bad parameter is reported.
+        vault_id: q.vault_id.as_deref().map(vault_id).transpose()?,
     };
-    let vault: Option<VaultId> = q.vault_id.as_deref().map(vault_id).transpose()?;
     let graph = &auth.graph;
-    let page = match vault {
-        None => {
-            graph
-                .withdrawals
-                .list(&auth.caller, &filter, page_request)
-                .await?
-        }
-        Some(vault) => {
-            let wallets: BTreeSet<WalletId> = graph
-                .wallets
-                .wallet_ids_of_vault(&auth.caller, vault)
-                .await?;
-            graph
-                .withdrawals
-                .list_touching(&auth.caller, &filter, &wallets, page_request)
-                .await?
-        }
-    };
+    if let Some(vault) = filter.vault_id {
+        graph
+            .wallets
+            .check_vault_for_transactions(&auth.caller, vault)
+            .await?;
+    }
+    let page = graph
+        .withdrawals
+        .list(&auth.caller, &filter, page_request)
+        .await?;
     let items: Vec<PlatformTransaction> =
         page.items.iter().map(PlatformTransaction::from).collect();
     Ok(wire::json(

@@ -405,4 +405,90 @@ async fn address_book_refusals(engine: Engine) {
     }
 }
 
-on_both_stores!(address_book_lifecycle, address_book_refusals);
+/// `?status=` is part of the store's query: with more entries of the other state ahead of the
+/// matching ones than a page holds, a page is still full and the cursor chains (judging the
+/// state after reading an unfiltered page answered an empty page with `hasMore: true`).
+async fn a_status_filter_fills_the_page_past_other_entries(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Hmac).await;
+    let add = async |network: &str, address: &str, state: &str| {
+        let (status, entry) = add_entry(
+            &app,
+            &key,
+            json!({"network": network, "address": address, "label": state}),
+        )
+        .await;
+        assert_eq!(status, 201, "{entry}");
+        assert_eq!(entry["status"], state, "{entry}");
+        str_of(&entry, "id").to_owned()
+    };
+    let mut active = Vec::new();
+    for network in ["ethereum", "base", "ink"] {
+        active.push(add(network, EIP55, "Active").await);
+    }
+    app.store
+        .shared()
+        .tenants
+        .set_address_book_cooling_off(key.minted.record.tenant_id, Some(time::Duration::hours(24)))
+        .await
+        .expect("cooling-off set");
+    let mut pending = Vec::new();
+    for network in ["ethereum", "base", "ink"] {
+        pending.push(add(network, EIP55_2, "Pending").await);
+    }
+    let list = async |query: String| {
+        let (status, _, list) = call(
+            &app,
+            &key,
+            Method::GET,
+            &format!("/v1/address-book{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{query}: {list}");
+        let ids: Vec<String> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| str_of(e, "id").to_owned())
+            .collect();
+        (ids, list["pagination"].clone())
+    };
+
+    let (ids, pagination) = list("?status=Pending&limit=2".into()).await;
+    assert_eq!(ids, pending[..2], "a full page of the later entries");
+    assert_eq!(
+        pagination,
+        json!({"hasMore": true, "nextCursor": pending[1]})
+    );
+    let (ids, pagination) = list(format!(
+        "?status=Pending&limit=2&starting_after={}",
+        pending[1]
+    ))
+    .await;
+    assert_eq!(ids, pending[2..]);
+    assert_eq!(pagination["hasMore"], false);
+
+    let (ids, pagination) = list("?status=Active&limit=2".into()).await;
+    assert_eq!(ids, active[..2]);
+    assert_eq!(pagination["hasMore"], true);
+    let (ids, pagination) = list(format!(
+        "?status=Active&limit=2&starting_after={}",
+        active[1]
+    ))
+    .await;
+    assert_eq!(
+        ids,
+        active[2..],
+        "the pending entries after it are not listed"
+    );
+    assert_eq!(pagination["hasMore"], false);
+    let (ids, _) = list("?network=ink&status=Pending".into()).await;
+    assert_eq!(ids, pending[2..]);
+}
+
+on_both_stores!(
+    address_book_lifecycle,
+    address_book_refusals,
+    a_status_filter_fills_the_page_past_other_entries
+);

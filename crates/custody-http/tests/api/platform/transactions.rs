@@ -1100,7 +1100,53 @@ async fn a_cooling_off_entry_is_pending_and_refuses_withdrawals(engine: Engine) 
     app.assert_ledger_matches(&key, &[&a]).await;
 }
 
+/// `?vaultId=` is part of the store's query: a vault's transactions behind more of other
+/// vaults than a page holds still fill the page, and the cursor chains.
+async fn a_vault_filter_fills_the_page_past_other_vaults(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let key = app.sandbox_key(KeyMode::Hmac).await;
+    let (vault_a, a) = funded(&app, &key, "alice", "USDT_ETHEREUM", "100").await;
+    let (_, b) = funded(&app, &key, "bob", "USDT_ETHEREUM", "100").await;
+    let (_, c) = funded(&app, &key, "carol", "USDT_ETHEREUM", "0").await;
+    let transfer = async |from: &str, to: &str, n: usize| {
+        let body = json!({"sourceWalletId": from, "destinationWalletId": to, "amount": "1"});
+        let (status, _, _, t) = post(
+            &app,
+            &key,
+            "/v1/transactions/transfer",
+            &body,
+            &format!("vault-page-{n}"),
+        )
+        .await;
+        assert_eq!(status, 201, "{t}");
+        str_of(&t, "id").to_owned()
+    };
+    for n in 0..4 {
+        transfer(&b, &c, n).await;
+    }
+    let first = transfer(&a, &b, 4).await;
+    let second = transfer(&a, &c, 5).await;
+    let deposit = ids(&list(&app, &key, &format!("?vaultId={vault_a}&kind=Deposit")).await);
+    assert_eq!(deposit.len(), 1);
+
+    let page = list(&app, &key, &format!("?vaultId={vault_a}&limit=2")).await;
+    assert_eq!(ids(&page), vec![deposit[0].clone(), first.clone()]);
+    assert_eq!(
+        page["pagination"],
+        json!({"hasMore": true, "nextCursor": first})
+    );
+    let page = list(
+        &app,
+        &key,
+        &format!("?vaultId={vault_a}&limit=2&starting_after={first}"),
+    )
+    .await;
+    assert_eq!(ids(&page), vec![second]);
+    assert_eq!(page["pagination"]["hasMore"], false);
+}
+
 on_both_stores!(
+    a_vault_filter_fills_the_page_past_other_vaults,
     transfer_moves_funds_at_once,
     a_cooling_off_entry_is_pending_and_refuses_withdrawals,
     transfer_refusals,
