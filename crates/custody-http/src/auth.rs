@@ -20,7 +20,6 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::graph::{AppState, ServiceGraph};
-use crate::limits::PrefetchedKey;
 use crate::middleware::LogIdentity;
 
 /// `[auth]`: the in-process authentication cache (docs/operations.md). A key found by an
@@ -103,27 +102,13 @@ pub async fn authenticate(
         body,
         client_ip: client_ip(req, &state.trusted_proxies),
     };
-    // The key and its tenant in one read (none when the edge already read them for this
-    // request): the tenant's status is the approval gate's below.
-    let prefetched = req
-        .extensions()
-        .get::<PrefetchedKey>()
-        .filter(|p| AuthService::lookup(&credentials).is_ok_and(|l| l == p.lookup))
-        .map(|p| p.found.clone());
-    let authenticated = match &prefetched {
-        Some(found) => {
-            state
-                .auth
-                .authenticate_found(found, &credentials, &presented)
-                .await
-        }
-        None => {
-            state
-                .auth
-                .authenticate_with_tenant(&credentials, &presented)
-                .await
-        }
-    };
+    // The key and its tenant in one read (a hit of the authentication cache when it is on,
+    // `[auth] cache_ttl_ms`), after the body: never an earlier copy, so a key revoked while
+    // the body was arriving is refused. The tenant's status is the approval gate's below.
+    let authenticated = state
+        .auth
+        .authenticate_with_tenant(&credentials, &presented)
+        .await;
     let (caller, tenant) = authenticated.map_err(|failure| {
         tracing::info!(reason = failure.reason, "authentication failed");
         crate::metrics::record_auth_failure(failure.reason);

@@ -32,7 +32,7 @@ use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut, Data};
 use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
 use custody_core::environment::Environment;
-use custody_core::ports::{DynApiKeyStore, KeyLookup, KeyWithTenant, StoreError};
+use custody_core::ports::{DynApiKeyStore, StoreError};
 use custody_core::services::AuthService;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
@@ -231,13 +231,13 @@ pub async fn guard(
     };
     if is_partner_route(req.path()) {
         match key_exists(&edge.keys, req.headers()).await {
-            Ok(Some(found)) => {
-                // Authentication uses this record rather than reading it again.
-                req.extensions_mut().insert(found);
-            }
+            // Authentication reads the key again once the body is in (through the
+            // authentication cache when it is on): the body may take up to the read deadline,
+            // and a key revoked meanwhile must not pass on this earlier copy.
+            Ok(true) => {}
             // The body is never read: the handler sees none and answers as it would without a
             // key (the `Idempotency-Key` check, then 401), and the connection is closed.
-            Ok(None) => {
+            Ok(false) => {
                 drop(req.take_payload());
                 req.set_payload(bytes_payload(Bytes::new()));
                 let mut response = next.call(req).await?.map_into_boxed_body();
@@ -300,39 +300,30 @@ fn is_partner_route(path: &str) -> bool {
     path.starts_with("/v1/") || path.starts_with("/connect/")
 }
 
-/// The key the request names, with its tenant, from the headers alone: `None` for no key, a
-/// key of no known form, or an unknown key. Whether the key is usable, its signature and its
-/// address are judged by authentication proper, which the request still passes (over this
-/// record, [`PrefetchedKey`], without reading it again).
+/// Whether the request names a known key, from the headers alone: `false` for no key, a key
+/// of no known form, or an unknown key. Whether the key is usable, its signature and its
+/// address are judged by authentication proper, which the request still passes after its body
+/// is read.
 ///
 /// # Errors
 /// 503 when the key store does not answer.
 async fn key_exists(
     keys: &DynApiKeyStore,
     headers: &actix_web::http::header::HeaderMap,
-) -> Result<Option<PrefetchedKey>, ApiError> {
+) -> Result<bool, ApiError> {
     let presented = credentials(headers);
     let Ok(lookup) = AuthService::lookup(&presented) else {
         tracing::info!("no usable key: the body is not read");
-        return Ok(None);
+        return Ok(false);
     };
     match keys.find_with_tenant(&lookup).await {
-        Ok(found) => Ok(Some(PrefetchedKey { lookup, found })),
+        Ok(_) => Ok(true),
         Err(StoreError::NotFound) => {
             tracing::info!("unknown key: the body is not read");
-            Ok(None)
+            Ok(false)
         }
         Err(_) => Err(ApiError::unavailable()),
     }
-}
-
-/// A key record the edge read for a request (a request extension), for authentication to use.
-#[derive(Clone)]
-pub struct PrefetchedKey {
-    /// How it was looked up (authentication uses it only for the same look-up).
-    pub lookup: KeyLookup,
-    /// The key and its tenant.
-    pub found: KeyWithTenant,
 }
 
 /// Reads the whole body, refusing it past `limit` bytes.

@@ -10,19 +10,22 @@
 //! write is as durable when its caller hears back as before, and the order of the writes is
 //! the order of a serial run.
 //!
-//! A statement that breaks a rule (a unique key: a replayed signature; a CHECK; a foreign key)
-//! is undone by SQLite alone, the transaction stays open, and only its caller gets the error,
-//! as it would have alone. Any other failure (the disk, the connection) rolls the whole batch
-//! back and every caller in it gets an error: nothing of it was committed.
+//! Each write runs inside its own savepoint: whatever it fails with (a unique key: a replayed
+//! signature; a CHECK; a foreign key; anything else SQLite reports for that statement), the
+//! savepoint is rolled back, the batch goes on, and only its caller gets the error, as it
+//! would have alone. Only a failure of the batch itself (the savepoint cannot be rolled back,
+//! the commit fails: the disk, the connection) rolls the whole batch back, and then every
+//! caller in it gets an error: nothing of it was committed.
 //!
-//! The task runs on the runtime of the first write after it stopped (a store opened in one
-//! runtime and used in another gets a new task there); dropping a request never stops it
-//! midway, so a batch always ends with a commit or a rollback.
+//! The batches run on a thread of their own (with a one-thread runtime), started by the first
+//! write and ended when the store is dropped: not on the runtime of whichever caller came
+//! first, which may be idle, blocked or shutting down (an actix worker's, a test's) while other
+//! runtimes' writes wait. Dropping a request never stops a batch midway, so a batch always ends
+//! with a commit or a rollback.
 
 use std::sync::Mutex;
 
 use custody_core::ports::StoreError;
-use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
@@ -69,7 +72,7 @@ impl GroupCommit {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// The queue's sender, starting the task (on the current runtime) if none is running.
+    /// The queue's sender, starting the batches' thread if none is running.
     fn queue(&self) -> Result<mpsc::UnboundedSender<Job>, StoreError> {
         let mut jobs = self
             .jobs
@@ -78,10 +81,16 @@ impl GroupCommit {
         if let Some(sender) = jobs.as_ref().filter(|sender| !sender.is_closed()) {
             return Ok(sender.clone());
         }
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| StoreError::Internal(format!("no async runtime: {e}").into()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Internal(format!("group commit runtime: {e}").into()))?;
         let (sender, receiver) = mpsc::unbounded_channel();
-        runtime.spawn(run(self.writer.clone(), receiver));
+        let writer = self.writer.clone();
+        std::thread::Builder::new()
+            .name("custody-sqlite-group-commit".to_owned())
+            .spawn(move || runtime.block_on(run(writer, receiver)))
+            .map_err(|e| StoreError::Internal(format!("group commit thread: {e}").into()))?;
         *jobs = Some(sender.clone());
         Ok(sender)
     }
@@ -89,14 +98,6 @@ impl GroupCommit {
 
 fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer's group commit stopped".into())
-}
-
-/// Whether SQLite undid only this statement and kept the transaction (a broken rule).
-fn statement_only(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => !matches!(db.kind(), ErrorKind::Other),
-        _ => false,
-    }
 }
 
 /// The task: for each first write, take the writer, add every write queued by then, run
@@ -121,6 +122,10 @@ async fn run(writer: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let mut results = Vec::with_capacity(batch.len());
         let mut broken = None;
         for job in &batch {
+            if let Err(e) = sqlx::query("SAVEPOINT one_write").execute(&mut *tx).await {
+                broken = Some(db_err(e));
+                break;
+            }
             let query = job.bound.query();
             let result = if job.rows {
                 query.fetch_all(&mut *tx).await.map(Written::Rows)
@@ -130,14 +135,17 @@ async fn run(writer: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     .await
                     .map(|done| Written::Changed(done.rows_affected()))
             };
-            match result {
-                Ok(written) => results.push(Ok(written)),
-                Err(e) if statement_only(&e) => results.push(Err(db_err(e))),
-                Err(e) => {
-                    broken = Some(db_err(e));
-                    break;
-                }
+            // This write alone is kept or undone; the batch goes on either way.
+            let close = if result.is_ok() {
+                "RELEASE one_write"
+            } else {
+                "ROLLBACK TO one_write; RELEASE one_write"
+            };
+            if let Err(e) = sqlx::raw_sql(close).execute(&mut *tx).await {
+                broken = Some(db_err(e));
+                break;
             }
+            results.push(result.map_err(db_err));
         }
         let ended = match broken {
             None => tx.commit().await.map_err(db_err),

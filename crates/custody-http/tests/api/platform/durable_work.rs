@@ -158,16 +158,18 @@ async fn durable_work_per_request(engine: Engine) {
     // existing vault's address is ensured (a vault the request creates needs none: nobody else
     // can see it before commit).
     let lock = u64::from(!sqlite);
-    // Authentication is one read of the key with its tenant (a request with a body: the
-    // edge's read, reused); a keyed request reads its idempotency record first, and a replay
-    // of a completed one stops there, writing nothing.
+    // Authentication is one read of the key with its tenant; a request with a body has one
+    // more, the edge's (is the key known? only then is the body read), since authentication
+    // must not judge the key on a copy older than the body (the cache, off here, serves both).
+    // A keyed request reads its idempotency record first, and a replay of a completed one
+    // stops there, writing nothing.
     let expected = vec![
-        ("connect mint (new user)", (10, 1, 2)),
-        ("idempotent replay", (2, 0, 0)),
-        ("connect mint (existing user)", (9 + lock, 1, 2)),
+        ("connect mint (new user)", (11, 1, 2)),
+        ("idempotent replay", (3, 0, 0)),
+        ("connect mint (existing user)", (10 + lock, 1, 2)),
         ("GET address by id", (3, 0, 0)),
-        ("platform transfer", (14, 1, 3)),
-        ("withdrawal submit", (13, 1, 3)),
+        ("platform transfer", (15, 1, 3)),
+        ("withdrawal submit", (14, 1, 3)),
         ("tenant-wide balances", (2, 0, 0)),
     ];
     assert_eq!(got, expected);
