@@ -122,7 +122,9 @@ impl AuthCache {
         }
     }
 
-    fn put(&self, lookup: KeyLookup, found: &KeyWithTenant, read_in: u64) {
+    /// Keeps `found` until `ttl` after `read_at`, the moment just before the store was asked
+    /// (not after it answered: a slow read must not stretch the bound).
+    fn put(&self, lookup: KeyLookup, found: &KeyWithTenant, read_in: u64, read_at: Instant) {
         let now = (self.now)();
         let mut entries = self.lock();
         if entries.generation != read_in {
@@ -138,7 +140,7 @@ impl AuthCache {
         }
         entries
             .records
-            .insert(lookup, (now + self.settings.ttl, found.clone()));
+            .insert(lookup, (read_at + self.settings.ttl, found.clone()));
     }
 
     /// Forgets everything (after a write that may change what authentication decides).
@@ -218,8 +220,9 @@ impl ApiKeyStore for CachedApiKeys {
             return Ok(found);
         }
         let read_in = self.cache.generation();
+        let read_at = (self.cache.now)();
         let found = self.inner.find_with_tenant(lookup).await?;
-        self.cache.put(*lookup, &found, read_in);
+        self.cache.put(*lookup, &found, read_in, read_at);
         Ok(found)
     }
 

@@ -186,13 +186,10 @@ impl AuthService {
         }
     }
 
-    /// As [`authenticate_with_tenant`](AuthService::authenticate_with_tenant) over a record
-    /// already read for [`lookup`](AuthService::lookup)`(credentials)` in this request (the
-    /// HTTP edge reads it to decide whether to read a body at all): no second read.
-    ///
-    /// # Errors
-    /// As [`authenticate`](AuthService::authenticate).
-    pub async fn authenticate_found(
+    /// The checks of [`authenticate_with_tenant`](AuthService::authenticate_with_tenant) over
+    /// the record it has just read for [`lookup`](AuthService::lookup)`(credentials)`. Private:
+    /// a record read earlier in the request (before a slow body) could be one revoked since.
+    async fn authenticate_found(
         &self,
         found: &KeyWithTenant,
         credentials: &Credentials,
