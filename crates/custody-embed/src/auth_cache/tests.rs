@@ -190,10 +190,28 @@ async fn a_read_that_began_before_an_eviction_is_not_cached_after_it() {
     let cache = AuthCache::with_time(settings(60_000, 10), now);
     let read_in = cache.generation();
     cache.clear();
-    cache.put(by_hash(), &found(), read_in);
+    cache.put(by_hash(), &found(), read_in, (cache.now)());
     assert!(cache.is_empty());
-    cache.put(by_hash(), &found(), cache.generation());
+    cache.put(by_hash(), &found(), cache.generation(), (cache.now)());
     assert_eq!(cache.len(), 1);
+}
+
+/// Review finding: the TTL counted from the store's answer, so a slow read stretched the
+/// bound by its own duration. It counts from just before the read.
+#[tokio::test]
+async fn the_ttl_counts_from_before_the_read() {
+    let (now, millis) = manual_time();
+    let cache = AuthCache::with_time(settings(1_000, 10), now);
+    let read_in = cache.generation();
+    let read_at = (cache.now)();
+    millis.store(600, Ordering::SeqCst); // the store took 600 ms to answer
+    cache.put(by_hash(), &found(), read_in, read_at);
+    assert!(cache.get(&by_hash()).is_some(), "fresh: 600 ms after the read");
+    millis.store(1_000, Ordering::SeqCst);
+    assert!(
+        cache.get(&by_hash()).is_none(),
+        "expired one TTL after the read began, not after its answer"
+    );
 }
 
 #[test]
