@@ -86,21 +86,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Reader connections for a database file.
 const READERS: u32 = 4;
-/// How often a file-backed store resets its write-ahead log ([`SqliteStore::checkpoint`]).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
-
-/// What one [`SqliteStore::checkpoint`] did: SQLite's `wal_checkpoint` answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WalCheckpoint {
-    /// The checkpoint could not finish (a reader or writer held on past the busy timeout);
-    /// the next one retries.
-    pub busy: bool,
-    /// Frames in the log when it ran (0 after a completed `TRUNCATE`; -1 for an in-memory
-    /// database, which has no log).
-    pub log_frames: i64,
-    /// Frames copied into the database file.
-    pub checkpointed_frames: i64,
-}
 
 /// The embedded SQLite store. Cheap to clone (all clones share the pools). `Debug` shows where
 /// the database is, never the master key.
@@ -280,7 +265,7 @@ impl SqliteStore {
             .connect_with(base.pragma("query_only", "ON"))
             .await
             .map_err(|e| open_error(&location, e))?;
-        let store = SqliteStore {
+        Ok(SqliteStore {
             inner: Arc::new(Inner {
                 group: group::GroupCommit::new(writer.clone()),
                 writer,
@@ -289,64 +274,6 @@ impl SqliteStore {
                 location,
                 counter: Arc::default(),
             }),
-        };
-        store.keep_the_log_bounded();
-        Ok(store)
-    }
-
-    /// Resets the write-ahead log every [`CHECKPOINT_EVERY`] while the store lives.
-    ///
-    /// SQLite's automatic checkpoints are passive: they copy the log into the database file
-    /// but may only start the log over when no reader is using it. Under steady load the
-    /// reader pool always has a reader in it, so the log grew without bound (the 10-minute
-    /// soak of issue 18 left a 2.97 GB `-wal` beside a 60 MB database, and every read walked
-    /// it). A `TRUNCATE` checkpoint waits (up to the busy timeout) for the readers of older
-    /// snapshots to finish, which takes milliseconds since reads are short, then empties the
-    /// file. It runs on the writer connection, so writes wait for it; most frames are already
-    /// copied by the passive checkpoints, so it is brief.
-    fn keep_the_log_bounded(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let weak = Arc::downgrade(&self.inner);
-        runtime.spawn(async move {
-            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                if inner.writer.is_closed() {
-                    return;
-                }
-                let store = SqliteStore { inner };
-                match store.checkpoint().await {
-                    Ok(done) if done.busy => {
-                        tracing::debug!(?done, "WAL checkpoint postponed: the log is busy");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
-                }
-            }
-        });
-    }
-
-    /// Copies the write-ahead log into the database file and empties it
-    /// (`PRAGMA wal_checkpoint(TRUNCATE)`). A file-backed store runs this by itself every 30 s;
-    /// it is public for tests and operators' tools.
-    ///
-    /// # Errors
-    /// `Unavailable` when the database cannot be reached.
-    pub async fn checkpoint(&self) -> Result<WalCheckpoint, StoreError> {
-        let (busy, log_frames, checkpointed_frames): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&self.inner.writer)
-                .await
-                .map_err(db_err)?;
-        Ok(WalCheckpoint {
-            busy: busy != 0,
-            log_frames,
-            checkpointed_frames,
         })
     }
 
