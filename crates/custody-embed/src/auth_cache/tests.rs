@@ -206,7 +206,10 @@ async fn the_ttl_counts_from_before_the_read() {
     let read_at = (cache.now)();
     millis.store(600, Ordering::SeqCst); // the store took 600 ms to answer
     cache.put(by_hash(), &found(), read_in, read_at);
-    assert!(cache.get(&by_hash()).is_some(), "fresh: 600 ms after the read");
+    assert!(
+        cache.get(&by_hash()).is_some(),
+        "fresh: 600 ms after the read"
+    );
     millis.store(1_000, Ordering::SeqCst);
     assert!(
         cache.get(&by_hash()).is_none(),
