@@ -1,5 +1,5 @@
 //! Authentication at the edge: extracting the credential headers and the client address, then
-//! handing them to [`AuthService`](custody_core::services::AuthService), which decides.
+//! handing them to [`AuthService`], which decides.
 //!
 //! Order (ARCHITECTURE §6): handlers of mutating calls parse `Idempotency-Key` first
 //! ([`crate::idempotency::Mutation::begin`]), then call [`authenticate`] (401), which also runs
