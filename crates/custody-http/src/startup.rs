@@ -222,11 +222,7 @@ impl Application {
             live = live.provider_name,
             "custody providers"
         );
-        let auth = AuthService::new(
-            shared.api_keys.clone(),
-            shared.tenants.clone(),
-            wiring.clock.clone(),
-        );
+        let auth = AuthService::new(shared.api_keys.clone(), wiring.clock.clone());
         let state = Data::new(AppState {
             auth,
             live,

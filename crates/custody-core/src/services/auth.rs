@@ -7,8 +7,8 @@
 //! the server signed and the clock skew), which live keys never get.
 //!
 //! Ordering (ARCHITECTURE §6): the HTTP layer parses the `Idempotency-Key` header first, then
-//! calls [`AuthService::authenticate`], then [`AuthService::check_access`] (the approval gate),
-//! and only then touches the idempotency record.
+//! calls [`AuthService::authenticate_with_tenant`], then [`AuthService::gate`] (the approval
+//! gate), and only then touches the idempotency record.
 
 use std::net::IpAddr;
 
@@ -17,10 +17,10 @@ use time::OffsetDateTime;
 use crate::api_key::{hash_key, KeyMode};
 use crate::caller::Caller;
 use crate::environment::Environment;
-use crate::error::{Error, ResourceKind};
+use crate::error::Error;
 use crate::id::ApiKeyId;
 use crate::ports::{
-    DynApiKeyStore, DynClock, DynTenantStore, KeyLookup, KeyWithTenant, SignatureSeen,
+    DynApiKeyStore, DynClock, KeyLookup, KeyWithTenant, SignatureSeen,
     SignatureUse, StoreError, StoredApiKey,
 };
 use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
@@ -107,56 +107,25 @@ impl AuthFailure {
 #[derive(Clone)]
 pub struct AuthService {
     keys: DynApiKeyStore,
-    tenants: DynTenantStore,
     clock: DynClock,
 }
 
 impl AuthService {
-    /// Wires the service. Shared by both environments: keys are.
-    pub fn new(keys: DynApiKeyStore, tenants: DynTenantStore, clock: DynClock) -> AuthService {
-        AuthService {
-            keys,
-            tenants,
-            clock,
-        }
+    /// Wires the service. Shared by both environments: keys are. The key store also reads
+    /// each key's tenant for the approval gate
+    /// ([`find_with_tenant`](crate::ports::ApiKeyStore::find_with_tenant)).
+    pub fn new(keys: DynApiKeyStore, clock: DynClock) -> AuthService {
+        AuthService { keys, clock }
     }
 
-    /// Authenticates a request.
+    /// Authenticates a request, reading the key and its tenant in one round trip
+    /// ([`ApiKeyStore::find_with_tenant`](crate::ports::ApiKeyStore::find_with_tenant)): the
+    /// tenant is returned for the approval gate, [`AuthService::gate`], so an authenticated,
+    /// gated request reads the store once.
     ///
     /// # Errors
-    /// [`AuthFailure`] for any unknown, revoked, expired, IP-refused or badly signed request.
-    pub async fn authenticate(
-        &self,
-        credentials: &Credentials,
-        request: &PresentedRequest<'_>,
-    ) -> Result<Caller, AuthFailure> {
-        // Platform partners name an HMAC key by its public id (`X-API-Key: key_…`, ARCHITECTURE
-        // §5); the secret then proves possession. Every other key is presented as the key
-        // string itself, whose prefix claims its environment.
-        let by_id = ApiKeyId::parse(&credentials.key).ok();
-        if by_id.is_none() && Environment::of_key(&credentials.key).is_none() {
-            return Err(AuthFailure::denied("key has no environment prefix"));
-        }
-        let lookup = match by_id {
-            Some(id) => self.keys.get(id).await,
-            None => self.keys.find_by_hash(&hash_key(&credentials.key)).await,
-        };
-        let stored = match lookup {
-            Ok(stored) => stored,
-            Err(StoreError::NotFound) => return Err(AuthFailure::denied("unknown key")),
-            Err(_) => return Err(AuthFailure::unavailable("key store unavailable")),
-        };
-        self.verify(&stored, by_id.is_some(), credentials, request)
-            .await
-    }
-
-    /// As [`authenticate`](AuthService::authenticate), reading the key and its tenant in one
-    /// round trip ([`ApiKeyStore::find_with_tenant`](crate::ports::ApiKeyStore::find_with_tenant)):
-    /// the tenant is returned for the approval gate, [`AuthService::gate`], so an
-    /// authenticated, gated request reads the store once instead of twice.
-    ///
-    /// # Errors
-    /// As [`authenticate`](AuthService::authenticate).
+    /// [`AuthFailure`] for any unknown, revoked, expired, IP-refused or badly signed request;
+    /// an unavailable one when the store cannot answer.
     pub async fn authenticate_with_tenant(
         &self,
         credentials: &Credentials,
@@ -387,20 +356,6 @@ impl AuthService {
             }),
             Err(_) => Err(AuthFailure::unavailable("replay cache unavailable")),
         }
-    }
-
-    /// The approval gate: may the caller's tenant act in the caller's environment now?
-    ///
-    /// # Errors
-    /// `Access(NotApproved | Suspended)` (403); store errors.
-    pub async fn check_access(&self, caller: &Caller) -> Result<(), Error> {
-        let tenant = self
-            .tenants
-            .get(caller.tenant_id)
-            .await
-            .map_err(Error::from_store(ResourceKind::Tenant))?;
-        tenant.may_use(caller.environment)?;
-        Ok(())
     }
 }
 

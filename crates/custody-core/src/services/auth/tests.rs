@@ -9,7 +9,7 @@ use time::Duration;
 use super::*;
 use crate::api_key::{format_key, key_hint, ApiKey, IpAllowList, Scope, ScopeSet};
 use crate::error::ErrorKind;
-use crate::ports::{MockApiKeyStore, MockTenantStore, StoredApiKey};
+use crate::ports::{MockApiKeyStore, StoredApiKey};
 use crate::secret::Secret;
 use crate::services::test_support::*;
 use crate::tenant::{AccessDenied, Tenant, TenantStatus};
@@ -86,28 +86,54 @@ fn stored(key: ApiKey) -> StoredApiKey {
     StoredApiKey { key, hmac_secret }
 }
 
-/// A key store that finds exactly `found` by the hash of `key`, once.
-fn keys_finding(key: &str, found: StoredApiKey) -> MockApiKeyStore {
-    let hash = hash_key(key);
+fn acme(status: TenantStatus) -> Tenant {
+    Tenant {
+        id: tenant(),
+        name: "Acme".into(),
+        status,
+        created_at: T0,
+    }
+}
+
+/// A key store answering only `find_with_tenant` for `lookup`, once, with `found` and a tenant
+/// of `status` (any other read fails the test: the mock expects none).
+fn keys_with_tenant(
+    lookup: KeyLookup,
+    found: StoredApiKey,
+    status: TenantStatus,
+) -> MockApiKeyStore {
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash()
-        .withf(move |h| *h == hash)
+    keys.expect_find_with_tenant()
+        .withf(move |asked| *asked == lookup)
         .times(1)
-        .returning(move |_| Ok(found.clone()));
+        .returning(move |_| {
+            Ok(KeyWithTenant {
+                stored: found.clone(),
+                tenant: acme(status),
+            })
+        });
     keys.expect_record_signature()
         .returning(|_| Ok(SignatureSeen::First));
     keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
     keys
 }
 
-fn untouched_tenants() -> MockTenantStore {
-    let mut tenants = MockTenantStore::new();
-    tenants.expect_get().never();
-    tenants
+/// A key store that finds exactly `found` (with its approved tenant) by the hash of `key`,
+/// once.
+fn keys_finding(key: &str, found: StoredApiKey) -> MockApiKeyStore {
+    keys_with_tenant(KeyLookup::Hash(hash_key(key)), found, TenantStatus::Approved)
+}
+
+/// `found` as the store reads it with its tenant (approved: the gate is tested on its own).
+fn with_tenant(found: &StoredApiKey) -> KeyWithTenant {
+    KeyWithTenant {
+        stored: found.clone(),
+        tenant: acme(TenantStatus::Approved),
+    }
 }
 
 fn service(keys: MockApiKeyStore) -> AuthService {
-    AuthService::new(Arc::new(keys), Arc::new(untouched_tenants()), clock())
+    AuthService::new(Arc::new(keys), clock())
 }
 
 fn hmac_credentials(key: &str, ts: &str, body: &[u8]) -> Credentials {
@@ -164,26 +190,16 @@ async fn a_correct_hmac_request_authenticates_as_its_key() {
         &key,
         stored(record(Environment::Sandbox, KeyMode::Hmac, &key)),
     ));
-    let caller = svc
-        .authenticate(&hmac_credentials(&key, &timestamp(5), BODY), &request())
+    let (caller, _) = svc
+        .authenticate_with_tenant(&hmac_credentials(&key, &timestamp(5), BODY), &request())
         .await
         .unwrap();
     assert_eq!(caller, expected_caller(Environment::Sandbox));
 }
 
-/// A key store that finds exactly `found` by its id, once.
+/// A key store that finds exactly `found` (with its approved tenant) by its id, once.
 fn keys_getting(found: StoredApiKey) -> MockApiKeyStore {
-    let id = found.key.id;
-    let mut keys = MockApiKeyStore::new();
-    keys.expect_get()
-        .withf(move |asked| *asked == id)
-        .times(1)
-        .returning(move |_| Ok(found.clone()));
-    keys.expect_find_by_hash().never();
-    keys.expect_record_signature()
-        .returning(|_| Ok(SignatureSeen::First));
-    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
-    keys
+    keys_with_tenant(KeyLookup::Id(found.key.id), found, TenantStatus::Approved)
 }
 
 #[tokio::test]
@@ -191,8 +207,8 @@ async fn an_hmac_key_may_be_named_by_its_id_in_either_environment() {
     for env in [Environment::Sandbox, Environment::Live] {
         let key = key_string(env);
         let svc = service(keys_getting(stored(record(env, KeyMode::Hmac, &key))));
-        let caller = svc
-            .authenticate(
+        let (caller, _) = svc
+            .authenticate_with_tenant(
                 &hmac_credentials(&key_id().to_string(), &timestamp(5), BODY),
                 &request(),
             )
@@ -213,7 +229,7 @@ async fn a_key_id_without_a_valid_signature_or_for_another_mode_is_refused() {
     let mut credentials = hmac_credentials(&key_id().to_string(), &timestamp(5), BODY);
     credentials.signature = Some("00".repeat(32));
     let failure = svc
-        .authenticate(&credentials, &request())
+        .authenticate_with_tenant(&credentials, &request())
         .await
         .unwrap_err();
     assert_eq!(failure.reason, "bad signature");
@@ -225,7 +241,7 @@ async fn a_key_id_without_a_valid_signature_or_for_another_mode_is_refused() {
         &key,
     ))));
     let failure = svc
-        .authenticate(&bearer_credentials(&key_id().to_string()), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key_id().to_string()), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -238,8 +254,8 @@ async fn a_bearer_key_authenticates_without_signature_headers() {
         &key,
         stored(record(Environment::Live, KeyMode::Bearer, &key)),
     ));
-    let caller = svc
-        .authenticate(&bearer_credentials(&key), &request())
+    let (caller, _) = svc
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .unwrap();
     assert_eq!(caller, expected_caller(Environment::Live));
@@ -253,8 +269,8 @@ async fn a_correct_ed25519_request_authenticates_within_its_wider_window() {
         stored(record(Environment::Live, KeyMode::Ed25519, &key)),
     ));
     // 60 s is inside the Ed25519 window (and outside the HMAC one).
-    let caller = svc
-        .authenticate(&ed25519_credentials(&key, &timestamp(60), BODY), &request())
+    let (caller, _) = svc
+        .authenticate_with_tenant(&ed25519_credentials(&key, &timestamp(60), BODY), &request())
         .await
         .unwrap();
     assert_eq!(caller, expected_caller(Environment::Live));
@@ -268,7 +284,7 @@ async fn an_ed25519_request_61_seconds_off_fails() {
         stored(record(Environment::Sandbox, KeyMode::Ed25519, &key)),
     ));
     let failure = svc
-        .authenticate(
+        .authenticate_with_tenant(
             &ed25519_credentials(&key, &timestamp(-61), BODY),
             &request(),
         )
@@ -286,11 +302,11 @@ async fn an_ed25519_request_61_seconds_off_fails() {
 async fn an_unknown_key_is_denied() {
     let key = key_string(Environment::Sandbox);
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash()
+    keys.expect_find_with_tenant()
         .times(1)
         .returning(|_| Err(StoreError::NotFound));
     let failure = service(keys)
-        .authenticate(&bearer_credentials(&key), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -299,7 +315,7 @@ async fn an_unknown_key_is_denied() {
 #[tokio::test]
 async fn a_key_without_an_environment_prefix_is_denied_without_a_lookup() {
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash().never();
+    keys.expect_find_with_tenant().never();
     let svc = service(keys);
     for key in [
         "pk_live_abc",
@@ -309,7 +325,7 @@ async fn a_key_without_an_environment_prefix_is_denied_without_a_lookup() {
         "Bearer sk_test_abc",
     ] {
         let failure = svc
-            .authenticate(&bearer_credentials(key), &request())
+            .authenticate_with_tenant(&bearer_credentials(key), &request())
             .await
             .unwrap_err();
         assert_denied_without_hint(&failure);
@@ -324,7 +340,7 @@ async fn a_key_whose_record_is_of_the_other_environment_is_denied() {
         stored(record(Environment::Live, KeyMode::Bearer, &key)),
     ));
     let failure = svc
-        .authenticate(&bearer_credentials(&key), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -339,7 +355,7 @@ async fn a_revoked_key_is_denied() {
     };
     let svc = service(keys_finding(&key, stored(revoked)));
     let failure = svc
-        .authenticate(&hmac_credentials(&key, &timestamp(0), BODY), &request())
+        .authenticate_with_tenant(&hmac_credentials(&key, &timestamp(0), BODY), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -356,7 +372,7 @@ async fn a_rotated_key_works_during_its_grace_and_not_after() {
 
     let svc = service(keys_finding(&key, stored(rotated(T0 + Duration::hours(1)))));
     assert!(svc
-        .authenticate(&bearer_credentials(&key), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .is_ok());
 
@@ -364,7 +380,7 @@ async fn a_rotated_key_works_during_its_grace_and_not_after() {
     for expired_at in [T0 - Duration::seconds(1), T0] {
         let svc = service(keys_finding(&key, stored(rotated(expired_at))));
         let failure = svc
-            .authenticate(&bearer_credentials(&key), &request())
+            .authenticate_with_tenant(&bearer_credentials(&key), &request())
             .await
             .unwrap_err();
         assert_denied_without_hint(&failure);
@@ -380,7 +396,7 @@ async fn a_client_outside_the_allow_list_is_denied() {
     };
     let svc = service(keys_finding(&key, stored(restricted)));
     let failure = svc
-        .authenticate(&bearer_credentials(&key), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -395,7 +411,7 @@ async fn a_client_inside_the_allow_list_is_admitted() {
     };
     let svc = service(keys_finding(&key, stored(restricted)));
     assert!(svc
-        .authenticate(&bearer_credentials(&key), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .is_ok());
 }
@@ -404,11 +420,11 @@ async fn a_client_inside_the_allow_list_is_admitted() {
 async fn a_store_outage_is_unavailable_not_a_denial() {
     let key = key_string(Environment::Live);
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash()
+    keys.expect_find_with_tenant()
         .times(1)
         .returning(|_| Err(StoreError::Unavailable("pool timeout".into())));
     let failure = service(keys)
-        .authenticate(&bearer_credentials(&key), &request())
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .unwrap_err();
     assert!(failure.unavailable);
@@ -428,7 +444,7 @@ async fn an_hmac_timestamp_31_seconds_off_fails_with_the_sandbox_debugger() {
         let ts = timestamp(behind);
         // Correctly signed: only the clock is wrong.
         let failure = svc
-            .authenticate(&hmac_credentials(&key, &ts, BODY), &request())
+            .authenticate_with_tenant(&hmac_credentials(&key, &ts, BODY), &request())
             .await
             .unwrap_err();
         assert!(!failure.unavailable);
@@ -449,7 +465,7 @@ async fn an_hmac_timestamp_30_seconds_off_is_accepted() {
         stored(record(Environment::Sandbox, KeyMode::Hmac, &key)),
     ));
     assert!(svc
-        .authenticate(&hmac_credentials(&key, &timestamp(30), BODY), &request())
+        .authenticate_with_tenant(&hmac_credentials(&key, &timestamp(30), BODY), &request())
         .await
         .is_ok());
 }
@@ -463,7 +479,7 @@ async fn a_live_key_never_gets_the_debugger() {
         stored(record(Environment::Live, KeyMode::Hmac, &key)),
     ));
     let failure = svc
-        .authenticate(&hmac_credentials(&key, &timestamp(31), BODY), &request())
+        .authenticate_with_tenant(&hmac_credentials(&key, &timestamp(31), BODY), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -476,7 +492,7 @@ async fn a_live_key_never_gets_the_debugger() {
     let mut credentials = hmac_credentials(&key, &timestamp(0), BODY);
     credentials.signature = Some("0".repeat(64));
     let failure = svc
-        .authenticate(&credentials, &request())
+        .authenticate_with_tenant(&credentials, &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -493,7 +509,7 @@ async fn a_bad_hmac_signature_fails_with_the_string_the_server_signed() {
     // Signed over another body than the one sent.
     let credentials = hmac_credentials(&key, &ts, b"{}");
     let failure = svc
-        .authenticate(&credentials, &request())
+        .authenticate_with_tenant(&credentials, &request())
         .await
         .unwrap_err();
     assert!(!failure.unavailable);
@@ -523,7 +539,7 @@ async fn a_bad_ed25519_signature_fails() {
         idempotency_key: None,
     };
     let failure = svc
-        .authenticate(&credentials, &request())
+        .authenticate_with_tenant(&credentials, &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -538,7 +554,7 @@ async fn a_malformed_timestamp_fails_with_no_skew() {
     ));
     let credentials = hmac_credentials(&key, "17e8", BODY);
     let failure = svc
-        .authenticate(&credentials, &request())
+        .authenticate_with_tenant(&credentials, &request())
         .await
         .unwrap_err();
     let debug = failure.debug.expect("sandbox keys get the debugger");
@@ -570,7 +586,7 @@ async fn a_signing_key_without_signature_headers_is_denied() {
                 &key,
                 stored(record(Environment::Sandbox, mode, &key)),
             ));
-            let failure = svc.authenticate(credentials, &request()).await.unwrap_err();
+            let failure = svc.authenticate_with_tenant(credentials, &request()).await.unwrap_err();
             assert_denied_without_hint(&failure);
         }
     }
@@ -586,7 +602,7 @@ async fn an_ed25519_key_presented_with_a_valid_hmac_header_set_fails() {
     };
     let svc = service(keys_finding(&key, found));
     let failure = svc
-        .authenticate(&hmac_credentials(&key, &timestamp(0), BODY), &request())
+        .authenticate_with_tenant(&hmac_credentials(&key, &timestamp(0), BODY), &request())
         .await
         .unwrap_err();
     assert!(!failure.unavailable);
@@ -604,31 +620,13 @@ async fn an_hmac_key_presented_with_a_valid_ed25519_header_set_fails() {
         stored(record(Environment::Live, KeyMode::Hmac, &key)),
     ));
     let failure = svc
-        .authenticate(&ed25519_credentials(&key, &timestamp(0), BODY), &request())
+        .authenticate_with_tenant(&ed25519_credentials(&key, &timestamp(0), BODY), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
 }
 
 // ---- the approval gate -----------------------------------------------------------------
-
-fn access_service(status: TenantStatus) -> AuthService {
-    let mut tenants = MockTenantStore::new();
-    tenants
-        .expect_get()
-        .withf(|id| *id == tenant())
-        .returning(move |_| {
-            Ok(Tenant {
-                id: tenant(),
-                name: "Acme".into(),
-                status,
-                created_at: T0,
-            })
-        });
-    let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash().never();
-    AuthService::new(Arc::new(keys), Arc::new(tenants), clock())
-}
 
 fn caller_in(env: Environment) -> Caller {
     Caller {
@@ -637,37 +635,30 @@ fn caller_in(env: Environment) -> Caller {
     }
 }
 
-#[tokio::test]
-async fn a_pending_tenant_is_refused_live_but_works_in_the_sandbox() {
-    let svc = access_service(TenantStatus::Pending);
-    let err = svc
-        .check_access(&caller_in(Environment::Live))
-        .await
-        .unwrap_err();
+#[test]
+fn a_pending_tenant_is_refused_live_but_works_in_the_sandbox() {
+    let pending = acme(TenantStatus::Pending);
+    let err = AuthService::gate(&caller_in(Environment::Live), &pending).unwrap_err();
     assert!(
         matches!(err, Error::Access(AccessDenied::NotApproved)),
         "{err:?}"
     );
     assert_eq!(err.code(), "tenant_not_approved");
     assert_eq!(err.kind(), ErrorKind::Forbidden);
-    svc.check_access(&caller_in(Environment::Sandbox))
-        .await
-        .unwrap();
+    AuthService::gate(&caller_in(Environment::Sandbox), &pending).unwrap();
 }
 
-#[tokio::test]
-async fn an_approved_tenant_may_use_both_environments() {
-    let svc = access_service(TenantStatus::Approved);
+#[test]
+fn an_approved_tenant_may_use_both_environments() {
     for env in Environment::ALL {
-        svc.check_access(&caller_in(env)).await.unwrap();
+        AuthService::gate(&caller_in(env), &acme(TenantStatus::Approved)).unwrap();
     }
 }
 
-#[tokio::test]
-async fn a_suspended_tenant_is_refused_everywhere() {
-    let svc = access_service(TenantStatus::Suspended);
+#[test]
+fn a_suspended_tenant_is_refused_everywhere() {
     for env in Environment::ALL {
-        let err = svc.check_access(&caller_in(env)).await.unwrap_err();
+        let err = AuthService::gate(&caller_in(env), &acme(TenantStatus::Suspended)).unwrap_err();
         assert!(
             matches!(err, Error::Access(AccessDenied::Suspended)),
             "{err:?}"
@@ -676,31 +667,17 @@ async fn a_suspended_tenant_is_refused_everywhere() {
     }
 }
 
-#[tokio::test]
-async fn a_missing_tenant_is_not_found() {
-    let mut tenants = MockTenantStore::new();
-    tenants
-        .expect_get()
-        .returning(|_| Err(StoreError::NotFound));
-    let svc = AuthService::new(Arc::new(MockApiKeyStore::new()), Arc::new(tenants), clock());
-    let err = svc.check_access(&caller()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::NotFound(ResourceKind::Tenant)),
-        "{err:?}"
-    );
-}
-
 // ---- issue 16: replay cache, bearer keys -------------------------------------------------
 
 /// A key store that finds `found` by hash and answers every replay-cache record with `seen`,
 /// checking what is recorded.
 fn keys_seeing(key: &str, found: StoredApiKey, seen: SignatureSeen) -> MockApiKeyStore {
-    let hash = hash_key(key);
+    let lookup = KeyLookup::Hash(hash_key(key));
     let id = found.key.id;
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash()
-        .withf(move |h| *h == hash)
-        .returning(move |_| Ok(found.clone()));
+    keys.expect_find_with_tenant()
+        .withf(move |asked| *asked == lookup)
+        .returning(move |_| Ok(with_tenant(&found)));
     keys.expect_record_signature()
         .withf(move |used| {
             used.key_id == id
@@ -727,7 +704,7 @@ async fn a_signature_used_before_is_refused_unless_the_idempotency_key_is_the_sa
             idempotency_key: first_use_key.clone(),
         },
     ));
-    assert!(svc.authenticate(&credentials, &request()).await.is_ok());
+    assert!(svc.authenticate_with_tenant(&credentials, &request()).await.is_ok());
     // A replay: another key, none now, or none the first time.
     for (now_key, first_key) in [
         (Some("idem-2"), first_use_key.clone()),
@@ -743,7 +720,7 @@ async fn a_signature_used_before_is_refused_unless_the_idempotency_key_is_the_sa
         ));
         credentials.idempotency_key = now_key.map(str::to_owned);
         let failure = svc
-            .authenticate(&credentials, &request())
+            .authenticate_with_tenant(&credentials, &request())
             .await
             .unwrap_err();
         assert!(failure.replayed);
@@ -758,7 +735,8 @@ async fn reads_are_not_recorded_and_a_cache_outage_is_unavailable() {
     let found = stored(record(Environment::Live, KeyMode::Hmac, &key));
     let mut keys = MockApiKeyStore::new();
     let f = found.clone();
-    keys.expect_find_by_hash().returning(move |_| Ok(f.clone()));
+    keys.expect_find_with_tenant()
+        .returning(move |_| Ok(with_tenant(&f)));
     keys.expect_record_signature().never();
     let svc = service(keys);
     let ts = timestamp(0);
@@ -774,15 +752,15 @@ async fn reads_are_not_recorded_and_a_cache_outage_is_unavailable() {
         body: b"",
         ..request()
     };
-    assert!(svc.authenticate(&credentials, &get).await.is_ok());
+    assert!(svc.authenticate_with_tenant(&credentials, &get).await.is_ok());
 
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash()
-        .returning(move |_| Ok(found.clone()));
+    keys.expect_find_with_tenant()
+        .returning(move |_| Ok(with_tenant(&found)));
     keys.expect_record_signature()
         .returning(|_| Err(StoreError::Unavailable("down".into())));
     let failure = service(keys)
-        .authenticate(&hmac_credentials(&key, &timestamp(0), BODY), &request())
+        .authenticate_with_tenant(&hmac_credentials(&key, &timestamp(0), BODY), &request())
         .await
         .unwrap_err();
     assert!(failure.unavailable);
@@ -799,18 +777,19 @@ async fn a_bearer_key_with_a_signature_is_denied_and_never_holds_money_scopes() 
     let mut keys = MockApiKeyStore::new();
     let found = stored(bearer);
     let f = found.clone();
-    keys.expect_find_by_hash().returning(move |_| Ok(f.clone()));
+    keys.expect_find_with_tenant()
+        .returning(move |_| Ok(with_tenant(&f)));
     keys.expect_record_signature().never();
     let svc = service(keys);
     let failure = svc
-        .authenticate(&credentials, &request())
+        .authenticate_with_tenant(&credentials, &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
     assert_eq!(failure.reason, "signature sent with a bearer key");
 
-    let caller = svc
-        .authenticate(&bearer_credentials(&key), &request())
+    let (caller, _) = svc
+        .authenticate_with_tenant(&bearer_credentials(&key), &request())
         .await
         .unwrap();
     assert_eq!(caller.scopes, ScopeSet::bearer_default());
@@ -825,12 +804,12 @@ async fn an_ed25519_key_whose_public_key_is_bound_elsewhere_is_denied() {
     let key = key_string(Environment::Live);
     let found = stored(record(Environment::Live, KeyMode::Ed25519, &key));
     let mut keys = MockApiKeyStore::new();
-    keys.expect_find_by_hash()
-        .returning(move |_| Ok(found.clone()));
+    keys.expect_find_with_tenant()
+        .returning(move |_| Ok(with_tenant(&found)));
     keys.expect_ed25519_binding_holds().returning(|_| Ok(false));
     keys.expect_record_signature().never();
     let failure = service(keys)
-        .authenticate(&ed25519_credentials(&key, &timestamp(0), BODY), &request())
+        .authenticate_with_tenant(&ed25519_credentials(&key, &timestamp(0), BODY), &request())
         .await
         .unwrap_err();
     assert_denied_without_hint(&failure);
@@ -840,41 +819,7 @@ async fn an_ed25519_key_whose_public_key_is_bound_elsewhere_is_denied() {
     );
 }
 
-// ---- issue 18: the key and its tenant in one read ------------------------------------------
-
-fn acme(status: TenantStatus) -> Tenant {
-    Tenant {
-        id: tenant(),
-        name: "Acme".into(),
-        status,
-        created_at: T0,
-    }
-}
-
-/// A key store answering only `find_with_tenant` for `lookup`, once, with `found` and a tenant
-/// of `status`; the separate key and tenant reads are never made.
-fn keys_with_tenant(
-    lookup: KeyLookup,
-    found: StoredApiKey,
-    status: TenantStatus,
-) -> MockApiKeyStore {
-    let mut keys = MockApiKeyStore::new();
-    keys.expect_find_with_tenant()
-        .withf(move |asked| *asked == lookup)
-        .times(1)
-        .returning(move |_| {
-            Ok(crate::ports::KeyWithTenant {
-                stored: found.clone(),
-                tenant: acme(status),
-            })
-        });
-    keys.expect_find_by_hash().never();
-    keys.expect_get().never();
-    keys.expect_record_signature()
-        .returning(|_| Ok(SignatureSeen::First));
-    keys.expect_ed25519_binding_holds().returning(|_| Ok(true));
-    keys
-}
+// ---- the key and its tenant in one read ------------------------------------------
 
 #[tokio::test]
 async fn one_read_finds_a_bearer_key_by_hash_with_its_tenant() {
@@ -894,7 +839,7 @@ async fn one_read_finds_a_bearer_key_by_hash_with_its_tenant() {
 }
 
 #[tokio::test]
-async fn one_read_finds_an_hmac_key_by_id_and_verifies_it_as_authenticate_does() {
+async fn one_read_finds_an_hmac_key_by_id_with_its_tenant() {
     let key = key_string(Environment::Sandbox);
     let found = stored(record(Environment::Sandbox, KeyMode::Hmac, &key));
     let svc = service(keys_with_tenant(
@@ -911,7 +856,7 @@ async fn one_read_finds_an_hmac_key_by_id_and_verifies_it_as_authenticate_does()
     // Pending: the sandbox is open.
     AuthService::gate(&caller, &tenant).unwrap();
 
-    // The same checks as `authenticate`: a bad signature is refused.
+    // The signature is still checked: a bad one is refused.
     let svc = service(keys_with_tenant(
         KeyLookup::Id(key_id()),
         found,
