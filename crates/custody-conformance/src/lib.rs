@@ -64,6 +64,7 @@ macro_rules! conformance_suite {
             tenants_enabled_assets_per_environment,
             api_keys_insert_find_get,
             api_keys_find_with_tenant,
+            api_keys_exists,
             api_keys_update_revocation,
             api_keys_list_for_tenant,
             api_keys_rotation_writes_both,

@@ -226,6 +226,16 @@ impl ApiKeyStore for CachedApiKeys {
         Ok(found)
     }
 
+    /// Served as [`find_with_tenant`](ApiKeyStore::find_with_tenant) (from the cache, or read
+    /// and cached): a key found here is about to be authenticated, which reads the same record.
+    async fn exists(&self, lookup: &KeyLookup) -> Result<bool, StoreError> {
+        match self.find_with_tenant(lookup).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn insert_rotation(
         &self,
         rotated: &ApiKey,

@@ -32,7 +32,7 @@ use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut, Data};
 use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
 use custody_core::environment::Environment;
-use custody_core::ports::{DynApiKeyStore, StoreError};
+use custody_core::ports::DynApiKeyStore;
 use custody_core::services::AuthService;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
@@ -316,9 +316,9 @@ async fn key_exists(
         tracing::info!("no usable key: the body is not read");
         return Ok(false);
     };
-    match keys.find_with_tenant(&lookup).await {
-        Ok(_) => Ok(true),
-        Err(StoreError::NotFound) => {
+    match keys.exists(&lookup).await {
+        Ok(true) => Ok(true),
+        Ok(false) => {
             tracing::info!("unknown key: the body is not read");
             Ok(false)
         }

@@ -137,6 +137,45 @@ pub async fn api_keys_find_with_tenant(stores: StoreHandles) {
     );
 }
 
+/// `exists` answers whether a key matches, by hash or by id, revoked and expired keys
+/// included, without reading the record: `false` for an unknown hash or id, and for a key's id
+/// presented as a hash.
+pub async fn api_keys_exists(stores: StoreHandles) {
+    let keys = &stores.shared.api_keys;
+    let t = seed_tenant(&stores, 1).await;
+    let bearer = api_key(t, 10, Environment::Live, KeyMode::Bearer);
+    let hmac = api_key(t, 11, Environment::Sandbox, KeyMode::Hmac);
+    let mut expired = api_key(t, 12, Environment::Sandbox, KeyMode::Bearer);
+    expired.expires_at = Some(at(-5));
+    keys.insert(&bearer, None).await.expect("insert bearer key");
+    keys.insert(&hmac, Some(secret(4)))
+        .await
+        .expect("insert hmac key");
+    keys.insert(&expired, None).await.expect("insert expired key");
+    let mut revoked = bearer.clone();
+    revoked.revoked_at = Some(revoked.created_at + Duration::hours(1));
+    keys.update(&revoked).await.expect("revoke");
+
+    for key in [&bearer, &hmac, &expired] {
+        for lookup in [KeyLookup::Hash(key.key_hash), KeyLookup::Id(key.id)] {
+            assert!(
+                keys.exists(&lookup).await.expect("exists"),
+                "{lookup:?} exists"
+            );
+        }
+    }
+    for unknown in [
+        KeyLookup::Hash(hash_key("sk_live_unknown")),
+        KeyLookup::Id(api_key_id(99)),
+        KeyLookup::Hash(hash_key(&bearer.id.to_string())),
+    ] {
+        assert!(
+            !keys.exists(&unknown).await.expect("exists"),
+            "{unknown:?} is unknown"
+        );
+    }
+}
+
 /// Revocation is saved by `update`; an unknown key is `NotFound`; revoked and expired keys are
 /// still found (deciding is core's job).
 pub async fn api_keys_update_revocation(stores: StoreHandles) {

@@ -124,6 +124,13 @@ pub trait ApiKeyStore: Send + Sync {
     /// `NotFound` when no key matches.
     async fn find_with_tenant(&self, lookup: &KeyLookup) -> Result<KeyWithTenant, StoreError>;
 
+    /// Whether a key (revoked and expired ones too) matches `lookup`: the edge's check before
+    /// it reads a request's body, which needs neither the record nor its tenant.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn exists(&self, lookup: &KeyLookup) -> Result<bool, StoreError>;
+
     /// Saves the old key's rotation state (`rotated`: its `expires_at` and `replaced_by`) and
     /// inserts its successor in one database transaction: both or neither. A rotation that half
     /// happened would either leave the old key working forever with no successor recorded, or

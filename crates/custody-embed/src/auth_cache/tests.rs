@@ -217,6 +217,45 @@ async fn the_ttl_counts_from_before_the_read() {
     );
 }
 
+/// The edge's existence check goes through the cached read: a found key is remembered for the
+/// authentication that follows; unknown keys and failures are not.
+#[tokio::test]
+async fn exists_is_answered_by_the_cached_read() {
+    let (now, _) = manual_time();
+    let cache = AuthCache::with_time(settings(60_000, 10), now);
+    let unknown = KeyLookup::Hash(hash_key("sk_test_unknown"));
+    let mut inner = MockApiKeyStore::new();
+    inner.expect_exists().never();
+    inner
+        .expect_find_with_tenant()
+        .withf(|l| *l == by_hash())
+        .times(1)
+        .returning(|_| Ok(found()));
+    inner
+        .expect_find_with_tenant()
+        .withf(move |l| *l == unknown)
+        .times(2)
+        .returning(|_| Err(StoreError::NotFound));
+    inner
+        .expect_find_with_tenant()
+        .times(1)
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    let keys = CachedApiKeys::new(Arc::new(inner), cache.clone());
+    assert!(keys.exists(&by_hash()).await.unwrap());
+    assert_eq!(cache.len(), 1);
+    // Authentication then reads from memory (the mock allows one read).
+    assert_eq!(keys.find_with_tenant(&by_hash()).await.unwrap(), found());
+    for _ in 0..2 {
+        assert!(!keys.exists(&unknown).await.unwrap());
+    }
+    let down = KeyLookup::Id(key_id());
+    assert!(matches!(
+        keys.exists(&down).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert_eq!(cache.len(), 1);
+}
+
 #[test]
 fn disabled_settings_leave_the_stores_undecorated() {
     assert!(!AuthCacheSettings::DISABLED.enabled());
@@ -227,7 +266,8 @@ fn disabled_settings_leave_the_stores_undecorated() {
 
 /// Every method of both ports reaches the store exactly once through the decorators (the
 /// metrics decorator once silently dropped four): a forward that is missing, or that answers
-/// from somewhere else, fails its `times(1)`.
+/// from somewhere else, fails its `times(1)`. (`exists` is answered by `find_with_tenant`: see
+/// `exists_is_answered_by_the_cached_read`.)
 #[tokio::test]
 async fn every_port_method_is_forwarded() {
     let (now, _) = manual_time();

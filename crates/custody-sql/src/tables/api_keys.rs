@@ -166,6 +166,18 @@ pub fn with_tenant(lookup: &KeyLookup) -> Statement {
     }
 }
 
+/// Some row when a key matches `lookup` (revoked and expired keys too).
+pub fn exists(lookup: &KeyLookup) -> Statement {
+    match lookup {
+        KeyLookup::Hash(hash) => {
+            Statement::new("SELECT 1 AS found FROM api_keys WHERE key_hash = :key_hash")
+                .bind("key_hash", hash.as_bytes().to_vec())
+        }
+        KeyLookup::Id(id) => Statement::new("SELECT 1 AS found FROM api_keys WHERE id = :id")
+            .bind("id", id.to_string()),
+    }
+}
+
 pub fn get(id: ApiKeyId) -> Statement {
     Statement::new(format!("SELECT {COLUMNS} FROM api_keys WHERE id = :id"))
         .bind("id", id.to_string())
@@ -202,6 +214,10 @@ impl<D: Database> ApiKeyStore for SharedStore<D> {
             })
         })
         .await
+    }
+
+    async fn exists(&self, lookup: &KeyLookup) -> Result<bool, StoreError> {
+        Ok(self.db.fetch_optional(exists(lookup)).await?.is_some())
     }
 
     async fn insert_rotation(
