@@ -13,7 +13,12 @@
 //! - never an unknown key (`NotFound`) nor a failure: random keys sprayed by an attacker cost a
 //!   read each and take no memory;
 //! - at most `max_entries` records: when full, expired records are dropped, and if it is still
-//!   full the new record is simply not cached.
+//!   full the new record is simply not cached;
+//! - nothing past its TTL: an expired record is dropped when it is next looked up, by a sweep
+//!   of the whole cache at most once per TTL on the request path, and, on a cache made by
+//!   [`AuthCache::new`], by a background sweep every TTL (at least every 250 ms apart) that
+//!   also runs while no request comes. A dropped record's HMAC secret is wiped from memory
+//!   ([`Secret`] zeroizes on drop).
 //!
 //! **Eviction.** A write through this process's handles (a key revoked, rotated; a tenant
 //! approved or suspended) empties the cache when it returns, and a read that began before such
@@ -23,7 +28,8 @@
 //! (docs/operations.md, `[auth]`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -69,31 +75,91 @@ struct Entries {
     records: HashMap<KeyLookup, (Instant, KeyWithTenant)>,
     /// Bumped by every eviction: a record read before it is not cached after it.
     generation: u64,
+    /// When the request path next sweeps out expired records.
+    next_sweep: Option<Instant>,
 }
+
+/// The shortest pause of the background sweep, whatever the TTL.
+const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The shared memory of the two decorators.
 pub struct AuthCache {
     settings: AuthCacheSettings,
     now: MonotonicNow,
     entries: Mutex<Entries>,
+    /// Held only to be dropped with the cache: the background sweep then stops at once.
+    _stop_sweeping: Option<mpsc::Sender<()>>,
 }
 
 impl AuthCache {
-    /// A cache on the process's monotonic clock.
+    /// A cache on the process's monotonic clock, with a background sweep of expired records
+    /// (a thread that ends when the cache is dropped).
     pub fn new(settings: AuthCacheSettings) -> Arc<AuthCache> {
-        AuthCache::with_time(settings, Arc::new(Instant::now))
+        let (stop, stopped) = mpsc::channel();
+        let cache = AuthCache::build(settings, Arc::new(Instant::now), Some(stop));
+        let weak = Arc::downgrade(&cache);
+        let interval = settings.ttl.max(MIN_SWEEP_INTERVAL);
+        let spawned = std::thread::Builder::new()
+            .name("custody-auth-cache-sweep".into())
+            .spawn(move || AuthCache::sweep_until_dropped(&weak, &stopped, interval));
+        if let Err(e) = spawned {
+            // The request path still sweeps; only an idle process keeps expired records longer.
+            tracing::warn!(error = %e, "the authentication cache's background sweep did not start");
+        }
+        cache
     }
 
-    /// A cache on `now` (tests).
+    /// A cache on `now` (tests), swept on the request path only.
     pub fn with_time(settings: AuthCacheSettings, now: MonotonicNow) -> Arc<AuthCache> {
+        AuthCache::build(settings, now, None)
+    }
+
+    fn build(
+        settings: AuthCacheSettings,
+        now: MonotonicNow,
+        stop: Option<mpsc::Sender<()>>,
+    ) -> Arc<AuthCache> {
         Arc::new(AuthCache {
             settings,
             now,
             entries: Mutex::new(Entries {
                 records: HashMap::new(),
                 generation: 0,
+                next_sweep: None,
             }),
+            _stop_sweeping: stop,
         })
+    }
+
+    /// The background sweep: every `interval` until the cache is gone (its sender dropped).
+    fn sweep_until_dropped(
+        cache: &Weak<AuthCache>,
+        stopped: &mpsc::Receiver<()>,
+        interval: Duration,
+    ) {
+        while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+            let Some(cache) = cache.upgrade() else { return };
+            cache.sweep();
+        }
+    }
+
+    /// Drops every expired record now (their secrets are wiped as they drop).
+    pub fn sweep(&self) {
+        let now = (self.now)();
+        let mut entries = self.lock();
+        AuthCache::drop_expired(&mut entries, now, self.settings.ttl);
+    }
+
+    fn drop_expired(entries: &mut Entries, now: Instant, ttl: Duration) {
+        entries.records.retain(|_, (until, _)| now < *until);
+        entries.next_sweep = Some(now + ttl);
+    }
+
+    /// The request path's sweep, at most once per TTL.
+    fn sweep_if_due(&self, entries: &mut Entries, now: Instant) {
+        if entries.next_sweep.is_none_or(|due| now >= due) {
+            AuthCache::drop_expired(entries, now, self.settings.ttl);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -112,6 +178,7 @@ impl AuthCache {
     fn get(&self, lookup: &KeyLookup) -> Option<KeyWithTenant> {
         let now = (self.now)();
         let mut entries = self.lock();
+        self.sweep_if_due(&mut entries, now);
         match entries.records.get(lookup) {
             Some((until, found)) if now < *until => Some(found.clone()),
             Some(_) => {
@@ -130,10 +197,11 @@ impl AuthCache {
         if entries.generation != read_in {
             return;
         }
+        self.sweep_if_due(&mut entries, now);
         if entries.records.len() >= self.settings.max_entries
             && !entries.records.contains_key(&lookup)
         {
-            entries.records.retain(|_, (until, _)| now < *until);
+            AuthCache::drop_expired(&mut entries, now, self.settings.ttl);
             if entries.records.len() >= self.settings.max_entries {
                 return;
             }

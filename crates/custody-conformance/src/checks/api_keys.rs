@@ -151,7 +151,9 @@ pub async fn api_keys_exists(stores: StoreHandles) {
     keys.insert(&hmac, Some(secret(4)))
         .await
         .expect("insert hmac key");
-    keys.insert(&expired, None).await.expect("insert expired key");
+    keys.insert(&expired, None)
+        .await
+        .expect("insert expired key");
     let mut revoked = bearer.clone();
     revoked.revoked_at = Some(revoked.created_at + Duration::hours(1));
     keys.update(&revoked).await.expect("revoke");

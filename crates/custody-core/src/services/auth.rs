@@ -20,8 +20,8 @@ use crate::environment::Environment;
 use crate::error::Error;
 use crate::id::ApiKeyId;
 use crate::ports::{
-    DynApiKeyStore, DynClock, KeyLookup, KeyWithTenant, SignatureSeen,
-    SignatureUse, StoreError, StoredApiKey,
+    DynApiKeyStore, DynClock, KeyLookup, KeyWithTenant, SignatureSeen, SignatureUse, StoreError,
+    StoredApiKey,
 };
 use crate::signing::{self, Ed25519PublicKey, SignatureDebug, TimestampError};
 use crate::tenant::Tenant;

@@ -102,6 +102,63 @@ async fn a_found_key_is_served_from_memory_until_its_ttl() {
     assert_eq!(cache.len(), 1);
 }
 
+fn lookup_of(n: u64) -> KeyLookup {
+    KeyLookup::Id(ApiKeyId::from_ulid(Ulid::from_parts(n, 9)))
+}
+
+/// Review follow-up: expired records (with their opened HMAC secrets) were kept until the cache
+/// filled up. Now the request path drops every expired record at most one TTL after it expired,
+/// whichever key is asked for.
+#[tokio::test]
+async fn expired_records_are_dropped_without_being_looked_up_again() {
+    let (now, millis) = manual_time();
+    let cache = AuthCache::with_time(settings(1_000, 10), now);
+    let mut inner = MockApiKeyStore::new();
+    inner.expect_find_with_tenant().returning(|_| Ok(found()));
+    let keys = CachedApiKeys::new(Arc::new(inner), cache.clone());
+    for n in 0..3 {
+        keys.find_with_tenant(&lookup_of(n)).await.unwrap();
+    }
+    assert_eq!(cache.len(), 3);
+    millis.store(1_000, Ordering::SeqCst);
+    // Another key's request: the three expired records go, the new one stays.
+    keys.find_with_tenant(&lookup_of(7)).await.unwrap();
+    assert_eq!(cache.len(), 1);
+    millis.store(2_500, Ordering::SeqCst);
+    // A hit-free lookup of an unknown key (not cached) sweeps too.
+    cache.get(&lookup_of(8));
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn sweep_drops_only_expired_records() {
+    let (now, millis) = manual_time();
+    let cache = AuthCache::with_time(settings(1_000, 10), now);
+    cache.put(lookup_of(1), &found(), cache.generation(), (cache.now)());
+    millis.store(500, Ordering::SeqCst);
+    cache.put(lookup_of(2), &found(), cache.generation(), (cache.now)());
+    millis.store(1_000, Ordering::SeqCst);
+    cache.sweep();
+    assert_eq!(cache.len(), 1);
+    assert!(cache.get(&lookup_of(2)).is_some());
+    millis.store(1_500, Ordering::SeqCst);
+    cache.sweep();
+    assert!(cache.is_empty());
+}
+
+/// A cache made by `new` also sweeps while no request comes (an idle server keeps no expired
+/// secrets). The loop only waits for the sweep; it asserts no duration.
+#[test]
+fn a_cache_made_by_new_sweeps_in_the_background() {
+    let cache = AuthCache::new(settings(1, 10));
+    cache.put(lookup_of(1), &found(), cache.generation(), (cache.now)());
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while !cache.is_empty() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(cache.is_empty(), "the background sweep dropped the record");
+}
+
 #[tokio::test]
 async fn unknown_keys_and_failures_are_never_cached() {
     let (now, _) = manual_time();

@@ -121,7 +121,11 @@ fn keys_with_tenant(
 /// A key store that finds exactly `found` (with its approved tenant) by the hash of `key`,
 /// once.
 fn keys_finding(key: &str, found: StoredApiKey) -> MockApiKeyStore {
-    keys_with_tenant(KeyLookup::Hash(hash_key(key)), found, TenantStatus::Approved)
+    keys_with_tenant(
+        KeyLookup::Hash(hash_key(key)),
+        found,
+        TenantStatus::Approved,
+    )
 }
 
 /// `found` as the store reads it with its tenant (approved: the gate is tested on its own).
@@ -586,7 +590,10 @@ async fn a_signing_key_without_signature_headers_is_denied() {
                 &key,
                 stored(record(Environment::Sandbox, mode, &key)),
             ));
-            let failure = svc.authenticate_with_tenant(credentials, &request()).await.unwrap_err();
+            let failure = svc
+                .authenticate_with_tenant(credentials, &request())
+                .await
+                .unwrap_err();
             assert_denied_without_hint(&failure);
         }
     }
@@ -704,7 +711,10 @@ async fn a_signature_used_before_is_refused_unless_the_idempotency_key_is_the_sa
             idempotency_key: first_use_key.clone(),
         },
     ));
-    assert!(svc.authenticate_with_tenant(&credentials, &request()).await.is_ok());
+    assert!(svc
+        .authenticate_with_tenant(&credentials, &request())
+        .await
+        .is_ok());
     // A replay: another key, none now, or none the first time.
     for (now_key, first_key) in [
         (Some("idem-2"), first_use_key.clone()),
@@ -752,7 +762,10 @@ async fn reads_are_not_recorded_and_a_cache_outage_is_unavailable() {
         body: b"",
         ..request()
     };
-    assert!(svc.authenticate_with_tenant(&credentials, &get).await.is_ok());
+    assert!(svc
+        .authenticate_with_tenant(&credentials, &get)
+        .await
+        .is_ok());
 
     let mut keys = MockApiKeyStore::new();
     keys.expect_find_with_tenant()
