@@ -24,10 +24,10 @@ use custody_core::id::{
 };
 use custody_core::idempotency::{Fingerprint, IdempotencyKey, StoredResponse};
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{EnvironmentStores, StoreError};
+use custody_core::ports::{EnvironmentStores, StoreError, TransactionFilter};
 use custody_core::tenant::{Tenant, TenantStatus};
 use custody_core::text::{ExternalRef, Label, Metadata, VaultName};
-use custody_core::transaction::{NewTransaction, Transaction, TransactionKind};
+use custody_core::transaction::{Confirmations, NewTransaction, Transaction, TransactionKind};
 use custody_core::vault::{Vault, VaultKind, VaultStatus};
 use custody_core::wallet::{Balances, Wallet, WalletStatus};
 use time::OffsetDateTime;
@@ -642,4 +642,130 @@ pub async fn check_pagination<T, F, Fut>(
 /// The ids of a list of typed values, as ULIDs.
 pub fn ulids<I: IntoIterator<Item = Ulid>>(ids: I) -> Vec<Ulid> {
     ids.into_iter().collect()
+}
+
+// ---- a world for transactions ------------------------------------------------------------
+
+/// What transactions point at: a tenant with a vault, two wallets, a deposit address of the
+/// first and an address-book entry; and another tenant with a vault and wallet.
+pub(crate) struct TxWorld {
+    pub a: TenantId,
+    pub w1: Wallet,
+    pub w2: Wallet,
+    pub wb: Wallet,
+    pub deposit_address: DepositAddress,
+    pub entry: AddressBookEntry,
+}
+
+/// Seeds a [`TxWorld`] in `env` with ids from `base` (tenants must exist).
+pub(crate) async fn seed_tx_world(
+    env: &EnvironmentStores,
+    a: TenantId,
+    b: TenantId,
+    base: u64,
+) -> TxWorld {
+    let vault = customer_vault(a, base);
+    let vb = customer_vault(b, base + 1);
+    commit_vaults(env, &[&vault, &vb]).await;
+    let w1 = wallet(&vault, usdt_eth(), base + 2);
+    let second_vault = customer_vault(a, base + 3);
+    commit_vaults(env, &[&second_vault]).await;
+    let w2 = wallet(&second_vault, usdt_eth(), base + 4);
+    let wb = wallet(&vb, usdt_eth(), base + 5);
+    commit_wallets(env, &[&w1, &w2, &wb]).await;
+    let deposit_address = deposit_address(&w1, base + 6, 0);
+    commit_addresses(env, &[&deposit_address]).await;
+    let entry = address_book_entry(a, base + 7, Network::Ethereum, base + 7, Some(usdt_eth()));
+    commit_entries(env, &[&entry]).await;
+    TxWorld {
+        a,
+        w1,
+        w2,
+        wb,
+        deposit_address,
+        entry,
+    }
+}
+
+/// A confirming deposit into `w.w1` with every optional field set.
+pub(crate) fn full_deposit(w: &TxWorld, n: u64, provider_ref: &str) -> Transaction {
+    let mut t = transaction(
+        w.a,
+        n,
+        TransactionKind::Deposit,
+        usdt_eth(),
+        1_500_000,
+        None,
+        Some(w.w1.id),
+    );
+    t.deposit_address_id = Some(w.deposit_address.id);
+    t.destination_address = Some(w.deposit_address.address.clone());
+    t.provider_ref = Some(provider_ref.to_owned());
+    t.tx_hash = Some(format!("0x{n:064x}"));
+    t.confirmations = Some(Confirmations {
+        seen: 3,
+        required: 12,
+    });
+    t
+}
+
+/// A withdrawal from `w.w1` to the address-book entry.
+pub(crate) fn withdrawal(w: &TxWorld, n: u64, units: u128) -> Transaction {
+    let mut t = transaction(
+        w.a,
+        n,
+        TransactionKind::Withdrawal,
+        usdt_eth(),
+        units,
+        Some(w.w1.id),
+        None,
+    );
+    t.address_book_entry_id = Some(w.entry.id);
+    t.destination_address = Some(w.entry.address.clone());
+    t
+}
+
+/// A deposit of `units` USDT into the other tenant's wallet `w.wb` (tenant `b`).
+pub(crate) fn their_deposit(w: &TxWorld, b: TenantId, n: u64, units: u128) -> Transaction {
+    transaction(
+        b,
+        n,
+        TransactionKind::Deposit,
+        usdt_eth(),
+        units,
+        None,
+        Some(w.wb.id),
+    )
+}
+
+/// A USDT transaction of `tenant` numbered `n`, of `100 + n` units.
+pub(crate) fn usdt_transaction(
+    tenant: TenantId,
+    n: u64,
+    kind: TransactionKind,
+    source: Option<WalletId>,
+    destination: Option<WalletId>,
+) -> Transaction {
+    transaction(
+        tenant,
+        n,
+        kind,
+        usdt_eth(),
+        100 + u128::from(n),
+        source,
+        destination,
+    )
+}
+
+/// Every transaction of `tenant` in `env` matching `filter` (one page of up to 200, id order).
+pub(crate) async fn list_transactions(
+    env: &EnvironmentStores,
+    tenant: TenantId,
+    filter: TransactionFilter,
+) -> Vec<Transaction> {
+    env.transactions
+        .list(tenant, &filter, page(200, None, None))
+        .await
+        .expect("list")
+        .items
 }

@@ -13,7 +13,6 @@ use custody_core::transaction::{TransactionKind, TransactionStatus};
 use custody_core::vault::VaultStatus;
 use time::Duration;
 
-use super::transactions::{full_deposit, seed_tx_world, withdrawal};
 use crate::fixtures::*;
 use crate::StoreHandles;
 

@@ -6,7 +6,6 @@ use custody_core::work::WithdrawalQueue;
 use time::Duration;
 
 use super::events::seed_events;
-use super::transactions::{seed_tx_world, withdrawal};
 use crate::fixtures::*;
 use crate::StoreHandles;
 

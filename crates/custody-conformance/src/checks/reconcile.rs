@@ -13,7 +13,6 @@ use custody_core::services::{check_ledger, TransferCommand, TransferService, Wal
 use custody_core::transaction::{Transaction, TransactionKind, TransactionStatus};
 use custody_core::wallet::{Bucket, Wallet};
 
-use super::transactions::{seed_tx_world, withdrawal};
 use crate::concurrency::{caller, ids, seed_funded_wallets, STARTING_BALANCE, TRANSFER_WALLETS};
 use crate::fixtures::*;
 use crate::StoreHandles;

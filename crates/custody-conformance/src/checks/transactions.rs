@@ -2,96 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use custody_core::address_book::AddressBookEntry;
 use custody_core::asset::Network;
-use custody_core::deposit_address::DepositAddress;
-use custody_core::id::{TenantId, WalletId};
+use custody_core::id::WalletId;
 use custody_core::ledger::{self, Account, LedgerEntry, Movement, Posting};
-use custody_core::ports::{EnvironmentStores, TransactionFilter};
+use custody_core::ports::TransactionFilter;
 use custody_core::transaction::{Confirmations, Transaction, TransactionKind, TransactionStatus};
 use custody_core::wallet::{Balances, Bucket, Wallet};
 
 use crate::fixtures::*;
 use crate::StoreHandles;
-
-/// What transactions point at: a tenant with a vault, two wallets, a deposit address of the
-/// first and an address-book entry; and another tenant with a vault and wallet.
-pub(crate) struct TxWorld {
-    pub a: TenantId,
-    pub w1: Wallet,
-    pub w2: Wallet,
-    pub wb: Wallet,
-    pub deposit_address: DepositAddress,
-    pub entry: AddressBookEntry,
-}
-
-/// Seeds a [`TxWorld`] in `env` with ids from `base` (tenants must exist).
-pub(crate) async fn seed_tx_world(
-    env: &EnvironmentStores,
-    a: TenantId,
-    b: TenantId,
-    base: u64,
-) -> TxWorld {
-    let vault = customer_vault(a, base);
-    let vb = customer_vault(b, base + 1);
-    commit_vaults(env, &[&vault, &vb]).await;
-    let w1 = wallet(&vault, usdt_eth(), base + 2);
-    let second_vault = customer_vault(a, base + 3);
-    commit_vaults(env, &[&second_vault]).await;
-    let w2 = wallet(&second_vault, usdt_eth(), base + 4);
-    let wb = wallet(&vb, usdt_eth(), base + 5);
-    commit_wallets(env, &[&w1, &w2, &wb]).await;
-    let deposit_address = deposit_address(&w1, base + 6, 0);
-    commit_addresses(env, &[&deposit_address]).await;
-    let entry = address_book_entry(a, base + 7, Network::Ethereum, base + 7, Some(usdt_eth()));
-    commit_entries(env, &[&entry]).await;
-    TxWorld {
-        a,
-        w1,
-        w2,
-        wb,
-        deposit_address,
-        entry,
-    }
-}
-
-/// A confirming deposit into `w.w1` with every optional field set.
-pub(crate) fn full_deposit(w: &TxWorld, n: u64, provider_ref: &str) -> Transaction {
-    let mut t = transaction(
-        w.a,
-        n,
-        TransactionKind::Deposit,
-        usdt_eth(),
-        1_500_000,
-        None,
-        Some(w.w1.id),
-    );
-    t.deposit_address_id = Some(w.deposit_address.id);
-    t.destination_address = Some(w.deposit_address.address.clone());
-    t.provider_ref = Some(provider_ref.to_owned());
-    t.tx_hash = Some(format!("0x{n:064x}"));
-    t.confirmations = Some(Confirmations {
-        seen: 3,
-        required: 12,
-    });
-    t
-}
-
-/// A withdrawal from `w.w1` to the address-book entry.
-pub(crate) fn withdrawal(w: &TxWorld, n: u64, units: u128) -> Transaction {
-    let mut t = transaction(
-        w.a,
-        n,
-        TransactionKind::Withdrawal,
-        usdt_eth(),
-        units,
-        Some(w.w1.id),
-        None,
-    );
-    t.address_book_entry_id = Some(w.entry.id);
-    t.destination_address = Some(w.entry.address.clone());
-    t
-}
 
 /// Insert and read back every shape of transaction; `get` and `lock_transaction` are
 /// tenant-scoped (`lock_transaction(None, …)` is not).
@@ -118,15 +37,7 @@ pub async fn transactions_insert_get_lock(stores: StoreHandles) {
         Some(w.w2.id),
     );
     transfer.reference = None;
-    let theirs = transaction(
-        b,
-        43,
-        TransactionKind::Deposit,
-        usdt_eth(),
-        9,
-        None,
-        Some(w.wb.id),
-    );
+    let theirs = their_deposit(&w, b, 43, 9);
     commit_transactions(env, &[&deposit, &wd, &transfer, &theirs]).await;
 
     for t in [&deposit, &wd, &transfer] {
@@ -409,9 +320,7 @@ pub async fn transactions_list_filters_pagination(stores: StoreHandles) {
     let a = seed_tenant(&stores, 1).await;
     let b = seed_tenant(&stores, 2).await;
     let w = seed_tx_world(env, a, b, 10).await;
-    let t = |n, kind, src: Option<WalletId>, dst: Option<WalletId>| {
-        transaction(a, n, kind, usdt_eth(), 100 + u128::from(n), src, dst)
-    };
+    let t = |n, kind, src, dst| usdt_transaction(a, n, kind, src, dst);
     let mut completed_deposit = t(45, TransactionKind::Deposit, None, Some(w.w2.id));
     completed_deposit
         .advance(TransactionStatus::Completed, at(900))
@@ -427,15 +336,7 @@ pub async fn transactions_list_filters_pagination(stores: StoreHandles) {
     for x in &mine {
         commit_transactions(env, &[x]).await;
     }
-    let theirs = transaction(
-        b,
-        47,
-        TransactionKind::Deposit,
-        usdt_eth(),
-        1,
-        None,
-        Some(w.wb.id),
-    );
+    let theirs = their_deposit(&w, b, 47, 1);
     commit_transactions(env, &[&theirs]).await;
     let mut sorted = mine.clone();
     sorted.sort_by_key(|x| x.id);
@@ -453,16 +354,7 @@ pub async fn transactions_list_filters_pagination(stores: StoreHandles) {
     )
     .await;
 
-    let list = |tenant, filter: TransactionFilter| {
-        let store = env.transactions.clone();
-        async move {
-            store
-                .list(tenant, &filter, page(200, None, None))
-                .await
-                .expect("list")
-                .items
-        }
-    };
+    let list = |tenant, filter| list_transactions(env, tenant, filter);
     let only = |pred: &dyn Fn(&Transaction) -> bool| {
         sorted
             .iter()
@@ -583,9 +475,7 @@ pub async fn transactions_list_by_vault(stores: StoreHandles) {
     commit_wallets(env, &[&w3]).await;
     let empty = customer_vault(a, 31);
     commit_vaults(env, &[&empty]).await;
-    let t = |n, kind, src: Option<WalletId>, dst: Option<WalletId>| {
-        transaction(a, n, kind, usdt_eth(), 100 + u128::from(n), src, dst)
-    };
+    let t = |n, kind, src, dst| usdt_transaction(a, n, kind, src, dst);
     // Mostly transactions of the other vault, so the vault's are spread thin.
     let mut mine = Vec::new();
     for n in 40..100u64 {
@@ -597,15 +487,7 @@ pub async fn transactions_list_by_vault(stores: StoreHandles) {
         });
     }
     commit_transactions(env, &mine.iter().collect::<Vec<_>>()).await;
-    let theirs = transaction(
-        b,
-        100,
-        TransactionKind::Deposit,
-        usdt_eth(),
-        1,
-        None,
-        Some(w.wb.id),
-    );
+    let theirs = their_deposit(&w, b, 100, 1);
     commit_transactions(env, &[&theirs]).await;
 
     let in_vault = |x: &Transaction| {
@@ -614,16 +496,7 @@ pub async fn transactions_list_by_vault(stores: StoreHandles) {
             .flatten()
             .any(|id| id == w.w1.id || id == w3.id)
     };
-    let list = |tenant, filter: TransactionFilter| {
-        let store = env.transactions.clone();
-        async move {
-            store
-                .list(tenant, &filter, page(200, None, None))
-                .await
-                .expect("list")
-                .items
-        }
-    };
+    let list = |tenant, filter| list_transactions(env, tenant, filter);
     let by_vault = |vault_id| TransactionFilter {
         vault_id: Some(vault_id),
         ..TransactionFilter::default()

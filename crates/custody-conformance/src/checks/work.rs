@@ -9,7 +9,6 @@ use custody_core::transaction::{Confirmations, Transaction, TransactionKind, Tra
 use custody_core::work::{DueTransaction, SuspenseState, UnattributedDeposit, WorkClaim};
 use time::Duration;
 
-use super::transactions::{seed_tx_world, withdrawal, TxWorld};
 use crate::fixtures::*;
 use crate::StoreHandles;
 
