@@ -2,13 +2,16 @@
 //!
 //! The same approach as custody-postgres's test harness (`initdb` in a temporary directory,
 //! `pg_ctl start` on a free port; as root the tools run as the `postgres` user, which `initdb`
-//! requires), kept here rather than shared: the benchmark needs different settings
-//! (`shared_preload_libraries`, `--durable`) and must not change what the tests run on.
+//! requires). Finding the server binaries and whether we are root are that harness's own
+//! functions (`custody_postgres::testing`); the cluster itself is started here: the benchmark
+//! needs different settings (`shared_preload_libraries`, `--durable`) and one cluster per
+//! run, and must not change what the tests run on.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
+use custody_postgres::testing::{find_bin_dir, is_root};
 
 /// A running cluster; stopped and removed when dropped.
 pub struct Cluster {
@@ -210,40 +213,6 @@ impl Drop for Cluster {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// `PATH` first, then the highest version under `/usr/lib/postgresql/<version>/bin`.
-fn find_bin_dir() -> Option<PathBuf> {
-    let has_tools = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|tool| dir.join(tool).is_file())
-    };
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d)) {
-            return Some(dir);
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = entry.path().join("bin");
-            has_tools(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .is_some_and(|uid| uid.trim() == "0")
 }
 
 /// A free TCP port on 127.0.0.1 (free when probed).

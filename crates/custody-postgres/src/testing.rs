@@ -237,8 +237,9 @@ fn is_postgres_url(url: &str) -> bool {
 /// A directory holding `initdb`, `pg_ctl` and `postgres`: `PATH` first, then the highest
 /// version under `/usr/lib/postgresql/<version>/bin` (Debian, Ubuntu) or
 /// `/usr/pgsql-<version>/bin` (the PGDG packages for RHEL and Fedora), the places `.ci/run`
-/// looks too.
-fn find_bin_dir() -> Option<PathBuf> {
+/// looks too. Shared with the benchmark's cluster runner (custody-bench), which starts its own
+/// cluster with other settings.
+pub fn find_bin_dir() -> Option<PathBuf> {
     let has_tools = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
@@ -272,7 +273,8 @@ fn find_bin_dir() -> Option<PathBuf> {
     versions.pop().map(|(_, bin)| bin)
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (then `initdb` and `pg_ctl` must run as `postgres`).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
