@@ -123,6 +123,16 @@ impl Custody {
         serde_json::from_slice(&out.stdout).context("custody admin printed no JSON")
     }
 
+    /// A client of `server` with this tenant's Connect and Platform keys.
+    pub fn client(&self, server: &Server) -> crate::api::Api {
+        crate::api::Api::new(
+            server.base(),
+            self.connect_key.clone(),
+            self.platform_key.clone(),
+            self.platform_secret.clone(),
+        )
+    }
+
     /// Starts `custody serve` on a free port and waits for `/healthz`.
     pub async fn serve(&self) -> Result<Server> {
         let port = crate::cluster::free_port()?;

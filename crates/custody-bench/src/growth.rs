@@ -18,6 +18,7 @@ use crate::api::{expect, Api};
 use crate::cluster::Cluster;
 use crate::custody::{Custody, StoreKind};
 use crate::load::{closed_loop, Outcome};
+use crate::scenario::{instant_deposit, vault_with_usdt_wallet};
 use crate::{secs, Args};
 
 /// A Crockford-base32 id `PREFIX_01M96000000000` + 12 characters encoding `n` (a valid ULID).
@@ -37,43 +38,8 @@ struct Template {
 
 /// Makes the template through the API: a vault, its USDT wallet, a settled sandbox deposit.
 async fn template(api: &Api, cluster: &Cluster) -> Result<Template> {
-    let fail = |e: String| anyhow::anyhow!(e);
-    let vault = expect(
-        api.platform(
-            Method::POST,
-            "/v1/vaults",
-            Some(json!({"externalId": "grow-template"}).to_string()),
-            Some("grow-template-vault"),
-        )
-        .await,
-        201,
-    )
-    .map_err(fail)?;
-    let vault = id_of(&vault)?;
-    let wallet = expect(
-        api.platform(
-            Method::POST,
-            &format!("/v1/vaults/{vault}/wallets"),
-            Some(json!({"assetId": "USDT_ETHEREUM"}).to_string()),
-            Some("grow-template-wallet"),
-        )
-        .await,
-        201,
-    )
-    .map_err(fail)?;
-    let wallet = id_of(&wallet)?;
-    let deposit = expect(
-        api.platform(
-            Method::POST,
-            "/v1/sandbox/deposits",
-            Some(json!({"walletId": wallet, "amount": "1000", "settle": "instant"}).to_string()),
-            Some("grow-template-deposit"),
-        )
-        .await,
-        201,
-    )
-    .map_err(fail)?;
-    let transaction = id_of(&deposit)?;
+    let (_, wallet) = vault_with_usdt_wallet(api, "grow-template", "grow-template").await?;
+    let transaction = instant_deposit(api, &wallet, "1000", "grow-template-deposit").await?;
     let started = Instant::now();
     loop {
         let credited = cluster.psql(&format!(
@@ -91,14 +57,6 @@ async fn template(api: &Api, cluster: &Cluster) -> Result<Template> {
         transaction,
         wallet,
     })
-}
-
-fn id_of(body: &[u8]) -> Result<String> {
-    let value: serde_json::Value = serde_json::from_slice(body)?;
-    value["id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no id in {value}"))
 }
 
 /// Inserts users `from..to`: each a vault with two wallets (USDT and USDC on Ethereum) and
@@ -428,12 +386,7 @@ pub async fn run(args: &Args, bin: &std::path::Path) -> Result<String> {
     let mut custody = Custody::provision(bin, StoreKind::Postgres(cluster.url()))?;
     custody.set_env("CUSTODY_WORKERS__PURGE_INTERVAL_MS", "1000");
     let server = custody.serve().await?;
-    let api = Api::new(
-        server.base(),
-        custody.connect_key.clone(),
-        custody.platform_key.clone(),
-        custody.platform_secret.clone(),
-    );
+    let api = custody.client(&server);
     cluster.psql(ID_FUNCTION)?;
     let template = template(&api, &cluster).await?;
     let mut loaded = 0u64;

@@ -151,7 +151,7 @@ fn replay_request() -> String {
     json!({"asset": "USDT", "network": "ethereum", "external_ref": "bench-replay"}).to_string()
 }
 
-fn id_of(body: &[u8]) -> Result<String> {
+pub(crate) fn id_of(body: &[u8]) -> Result<String> {
     let value: Value = serde_json::from_slice(body)?;
     value["id"]
         .as_str()
@@ -159,54 +159,64 @@ fn id_of(body: &[u8]) -> Result<String> {
         .with_context(|| format!("no id in {value}"))
 }
 
+/// A Platform vault of `external_id` and its USDT (Ethereum) wallet, through the API (the
+/// idempotency keys `{key}-vault` and `{key}-wallet`); returns their ids.
+pub(crate) async fn vault_with_usdt_wallet(
+    api: &Api,
+    external_id: &str,
+    key: &str,
+) -> Result<(String, String)> {
+    let fail = |e: String| anyhow::anyhow!(e);
+    let vault = expect(
+        api.platform(
+            Method::POST,
+            "/v1/vaults",
+            Some(json!({"externalId": external_id}).to_string()),
+            Some(&format!("{key}-vault")),
+        )
+        .await,
+        201,
+    )
+    .map_err(fail)?;
+    let vault = id_of(&vault)?;
+    let wallet = expect(
+        api.platform(
+            Method::POST,
+            &format!("/v1/vaults/{vault}/wallets"),
+            Some(json!({"assetId": "USDT_ETHEREUM"}).to_string()),
+            Some(&format!("{key}-wallet")),
+        )
+        .await,
+        201,
+    )
+    .map_err(fail)?;
+    Ok((vault, id_of(&wallet)?))
+}
+
+/// A sandbox deposit of `amount` whole units into `wallet`, settled at once; returns its
+/// transaction id.
+pub(crate) async fn instant_deposit(
+    api: &Api,
+    wallet: &str,
+    amount: &str,
+    key: &str,
+) -> Result<String> {
+    let body = json!({"walletId": wallet, "amount": amount, "settle": "instant"}).to_string();
+    let deposit = expect(
+        api.platform(Method::POST, "/v1/sandbox/deposits", Some(body), Some(key))
+            .await,
+        201,
+    )
+    .map_err(|e| anyhow::anyhow!("sandbox deposit: {e}"))?;
+    id_of(&deposit)
+}
+
 pub(crate) async fn setup(api: &Api) -> Result<Setup> {
     let fail = |e: String| anyhow::anyhow!(e);
-    let mut ids = Vec::new();
-    for name in ["source", "destination"] {
-        let body = json!({"externalId": format!("bench-{name}")}).to_string();
-        let vault = expect(
-            api.platform(
-                Method::POST,
-                "/v1/vaults",
-                Some(body),
-                Some(&format!("setup-vault-{name}")),
-            )
-            .await,
-            201,
-        )
-        .map_err(fail)?;
-        let vault = id_of(&vault)?;
-        let wallet = expect(
-            api.platform(
-                Method::POST,
-                &format!("/v1/vaults/{vault}/wallets"),
-                Some(json!({"assetId": "USDT_ETHEREUM"}).to_string()),
-                Some(&format!("setup-wallet-{name}")),
-            )
-            .await,
-            201,
-        )
-        .map_err(fail)?;
-        ids.push((vault, id_of(&wallet)?));
-    }
-    let (dst_vault, dst) = ids.pop().context("destination")?;
-    let (src_vault, src) = ids.pop().context("source")?;
-    let funding = api
-        .platform(
-            Method::POST,
-            "/v1/sandbox/deposits",
-            Some(json!({"walletId": src, "amount": FUNDING, "settle": "instant"}).to_string()),
-            Some("setup-funding"),
-        )
-        .await
-        .map_err(fail)?;
-    if !(200..300).contains(&funding.0) {
-        bail!(
-            "funding deposit: {} {}",
-            funding.0,
-            String::from_utf8_lossy(&funding.1)
-        );
-    }
+    let (src_vault, src) = vault_with_usdt_wallet(api, "bench-source", "setup-source").await?;
+    let (dst_vault, dst) =
+        vault_with_usdt_wallet(api, "bench-destination", "setup-destination").await?;
+    instant_deposit(api, &src, FUNDING, "setup-funding").await?;
     let entry = expect(
         api.platform(
             Method::POST,
@@ -426,12 +436,7 @@ async fn run_postgres(
     let cluster = Cluster::start(args.durable)?;
     let custody = Custody::provision(bin, StoreKind::Postgres(cluster.url()))?;
     let server = custody.serve().await?;
-    let api = Api::new(
-        server.base(),
-        custody.connect_key.clone(),
-        custody.platform_key.clone(),
-        custody.platform_secret.clone(),
-    );
+    let api = custody.client(&server);
     let setup = Arc::new(setup(&api).await?);
     let key_hash = |mode: &str| {
         cluster.psql(&format!(
@@ -601,12 +606,7 @@ async fn run_sqlite(
     eprintln!("SQLite: provisioning the embedded store");
     let custody = Custody::provision(bin, StoreKind::Sqlite)?;
     let server = custody.serve().await?;
-    let api = Api::new(
-        server.base(),
-        custody.connect_key.clone(),
-        custody.platform_key.clone(),
-        custody.platform_secret.clone(),
-    );
+    let api = custody.client(&server);
     let setup = Arc::new(setup(&api).await?);
     let path = custody.sqlite_path();
     let vars = sqlite_vars(&path, &custody, &setup).await?;

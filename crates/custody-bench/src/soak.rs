@@ -131,12 +131,7 @@ pub async fn run(args: &Args, bin: &std::path::Path, seconds: u64) -> Result<Str
         };
         let custody = Custody::provision(bin, kind)?;
         let server = custody.serve().await?;
-        let api = Api::new(
-            server.base(),
-            custody.connect_key.clone(),
-            custody.platform_key.clone(),
-            custody.platform_secret.clone(),
-        );
+        let api = custody.client(&server);
         let setup = Arc::new(setup(&api).await?);
         eprintln!("soak: {store}, {seconds} s");
         let pid = server.pid();
