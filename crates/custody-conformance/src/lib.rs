@@ -165,6 +165,7 @@ macro_rules! conformance_suite {
             outbox_fair_claims_skips_and_bulk_redelivery,
             // Issue 14: `custody admin reconcile`'s one-snapshot reads.
             reconcile_snapshot_sums_exactly_and_names_drift,
+            reconcile_signed_sums_at_the_edges,
             reconcile_snapshot_under_concurrent_transfers,
         );
     };

@@ -75,6 +75,118 @@ fn with_status(mut t: Transaction, status: TransactionStatus) -> Transaction {
     t
 }
 
+/// The signed exact sums (`custody_sql::exact_sum`) at their edges, through the ledger: a sum
+/// of exactly `i128::MAX`, `+i128::MAX` and `−i128::MAX` rows of one bucket summing to zero
+/// (every part carries), and hundreds of rows of mixed sign in one group; the snapshot's sums
+/// are exact and equal the balances (no false drift).
+pub async fn reconcile_signed_sums_at_the_edges(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let w = seed_tx_world(env, a, b, 10).await;
+    let (w1, w2) = (w.w1.id, w.w2.id);
+    let asset = usdt_eth();
+    let max = i128::MAX.unsigned_abs();
+
+    // w1: available +max; pending +max then −max (zero).
+    let deposit = with_status(
+        transaction(a, 40, TransactionKind::Deposit, asset, max, None, Some(w1)),
+        TransactionStatus::Completed,
+    );
+    book(
+        env,
+        a,
+        &deposit,
+        &[
+            Movement::DepositDetected {
+                wallet: w1,
+                asset,
+                amount: amount(max),
+            },
+            Movement::DepositCompleted {
+                wallet: w1,
+                amount: amount(max),
+            },
+        ],
+        None,
+    )
+    .await;
+    // All of it to w2 (w1's available: +max −max), then 300 single units back in one posting
+    // set (600 rows).
+    let transfer = with_status(
+        transaction(
+            a,
+            41,
+            TransactionKind::Transfer,
+            asset,
+            max,
+            Some(w1),
+            Some(w2),
+        ),
+        TransactionStatus::Completed,
+    );
+    book(
+        env,
+        a,
+        &transfer,
+        &[Movement::Transfer {
+            from: w1,
+            to: w2,
+            amount: amount(max),
+        }],
+        None,
+    )
+    .await;
+    let back = with_status(
+        transaction(
+            a,
+            42,
+            TransactionKind::Transfer,
+            asset,
+            300,
+            Some(w2),
+            Some(w1),
+        ),
+        TransactionStatus::Completed,
+    );
+    let units = vec![
+        Movement::Transfer {
+            from: w2,
+            to: w1,
+            amount: amount(1),
+        };
+        300
+    ];
+    book(env, a, &back, &units, None).await;
+
+    let snapshot = env
+        .reconcile
+        .ledger_snapshot(Some(a))
+        .await
+        .expect("snapshot");
+    let check = check_ledger(&snapshot);
+    assert!(!check.drifted(), "sums equal the balances: {check:?}");
+    let of = |id: WalletId| -> BTreeMap<Bucket, i128> {
+        let wallet = snapshot
+            .wallets
+            .iter()
+            .find(|s| s.wallet_id == id)
+            .expect("wallet read");
+        wallet.ledger.iter().map(|s| (s.bucket, s.sum)).collect()
+    };
+    assert_eq!(
+        of(w1),
+        BTreeMap::from([(Bucket::Available, 300), (Bucket::Pending, 0)]),
+        "+max −max sums to zero exactly; 300 rows back"
+    );
+    assert_eq!(
+        of(w2),
+        BTreeMap::from([(Bucket::Available, i128::MAX - 300)]),
+        "i128::MAX in, 300 single units out"
+    );
+    assert!(snapshot.unbalanced.is_empty(), "{:?}", snapshot.unbalanced);
+}
+
 /// Sums are exact beyond 64 bits (and beyond a double's 53), a clean ledger shows no drift,
 /// money in flight and suspense are listed, one tenant is read alone, environments stay apart;
 /// then a final withdrawal leaving a hold, a balance row moved without the ledger and a
