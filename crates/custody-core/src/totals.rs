@@ -162,7 +162,11 @@ mod tests {
             max.checked_add(SignedAmount::new(true, u128::MAX)),
             Some(SignedAmount::ZERO)
         );
-        assert_eq!(SignedAmount::new(true, 0), SignedAmount::ZERO, "no negative zero");
+        assert_eq!(
+            SignedAmount::new(true, 0),
+            SignedAmount::ZERO,
+            "no negative zero"
+        );
     }
 
     #[test]

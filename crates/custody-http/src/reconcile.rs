@@ -10,7 +10,8 @@ use custody_core::environment::Environment;
 use custody_core::id::TenantId;
 use custody_core::ports::{DynClock, InFlightItem, ProviderError, TransactionResidue};
 use custody_core::services::{
-    ProviderCheck, ProviderOutcome, ReconcileReport, ReconcileService, TotalDrift, Verdict, WalletDrift,
+    ProviderCheck, ProviderOutcome, ReconcileReport, ReconcileService, TotalDrift, Verdict,
+    WalletDrift,
 };
 use custody_sandbox::SandboxProvider;
 use serde_json::{json, Value};

@@ -1109,7 +1109,11 @@ async fn an_open_transaction_holds_the_log_back_and_a_rolled_back_one_leaves_no_
 /// 2^64, `u128::MAX` alone and a zero wallet: the tenant-wide sums they should give.
 async fn seed_totals_data(
     f: &Fixture,
-) -> Vec<(TenantId, Environment, Vec<(custody_core::asset::AssetId, u128)>)> {
+) -> Vec<(
+    TenantId,
+    Environment,
+    Vec<(custody_core::asset::AssetId, u128)>,
+)> {
     let a = add_tenant(&f.shared, 1).await;
     let b = add_tenant(&f.shared, 2).await;
     let big = u128::from(u64::MAX) * 1_000_003 + 99;
@@ -1128,7 +1132,11 @@ async fn seed_totals_data(
             ],
         ),
         (a, &f.live, vec![(usdt_eth(), 5)]),
-        (b, &f.sandbox, vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)]),
+        (
+            b,
+            &f.sandbox,
+            vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)],
+        ),
     ] {
         let mut sums: std::collections::BTreeMap<_, u128> = std::collections::BTreeMap::new();
         for (asset, units) in wallets {
@@ -1173,7 +1181,11 @@ async fn tenant_wide_balances_read_no_wallet_rows() {
     let f = setup().await;
     let expected = seed_totals_data(&f).await;
     for (tenant, env, sums) in &expected {
-        assert_eq!(&tenant_wide(&f, *tenant, *env).await, sums, "{tenant} {env:?}");
+        assert_eq!(
+            &tenant_wide(&f, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
     }
     sqlx::query("UPDATE wallets SET available = 0")
         .execute(&f.raw)
@@ -1203,18 +1215,15 @@ async fn tenant_wide_balances_read_no_wallet_rows() {
     let rendered = custody_sql::tables::asset_totals::by_asset(*tenant)
         .render_in(Some(Environment::Sandbox), &custody_sql::PgDialect)
         .expect("render");
-    let mut explain = sqlx::query_scalar::<_, String>(&format!("EXPLAIN {}", rendered.sql));
+    let explain_sql = format!("EXPLAIN {}", rendered.sql);
+    let mut explain = sqlx::query_scalar::<_, String>(&explain_sql);
     for value in &rendered.values {
         explain = match value {
             custody_sql::Value::Text(text) => explain.bind(text.clone()),
             other => panic!("unexpected value {other:?}"),
         };
     }
-    let plan = explain
-        .fetch_all(&f.raw)
-        .await
-        .expect("explain")
-    .join("\n");
+    let plan = explain.fetch_all(&f.raw).await.expect("explain").join("\n");
     assert!(plan.contains("asset_totals"), "{plan}");
     // The wallets only through the (tenant, environment, asset) index, one descent per asset.
     let wallet_access: Vec<&str> = plan.lines().filter(|l| l.contains("wallets")).collect();
@@ -1250,11 +1259,16 @@ async fn asset_totals_migration_backfills_from_wallets() {
     .await
     .expect("the migration");
     for (tenant, env, sums) in &expected {
-        assert_eq!(&tenant_wide(&f, *tenant, *env).await, sums, "{tenant} {env:?}");
+        assert_eq!(
+            &tenant_wide(&f, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
     }
     for env in [&f.live, &f.sandbox] {
-        let check =
-            custody_core::services::check_ledger(&env.reconcile.ledger_snapshot(None).await.expect("snapshot"));
+        let check = custody_core::services::check_ledger(
+            &env.reconcile.ledger_snapshot(None).await.expect("snapshot"),
+        );
         assert!(check.total_drift.is_empty(), "{check:?}");
     }
 }

@@ -139,11 +139,7 @@ pub struct SqlTx<T> {
     /// The tenant-wide totals' changes, per (tenant, asset, slot), written at commit
     /// ([`flush_totals`](SqlTx::flush_totals)).
     pub(crate) totals: std::collections::BTreeMap<
-        (
-            custody_core::id::TenantId,
-            AssetId,
-            u8,
-        ),
+        (custody_core::id::TenantId, AssetId, u8),
         custody_core::totals::SignedAmount,
     >,
     pub(crate) primaries: Option<

@@ -976,7 +976,11 @@ async fn seed_totals_data(
             ],
         ),
         (a, &h.live, vec![(usdt_eth(), 5)]),
-        (b, &h.sandbox, vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)]),
+        (
+            b,
+            &h.sandbox,
+            vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)],
+        ),
     ] {
         let mut sums: std::collections::BTreeMap<_, u128> = std::collections::BTreeMap::new();
         for (asset, units) in wallets {
@@ -1022,7 +1026,11 @@ async fn tenant_wide_balances_read_no_wallet_rows() {
     let h = handles(&open_migrated(&db_path(&dir)).await);
     let expected = seed_totals_data(&h).await;
     for (tenant, env, sums) in &expected {
-        assert_eq!(&tenant_wide(&h, *tenant, *env).await, sums, "{tenant} {env:?}");
+        assert_eq!(
+            &tenant_wide(&h, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
     }
     let mut conn = raw(&db_path(&dir)).await;
     sqlx::query("UPDATE wallets SET available = '0'")
@@ -1080,11 +1088,17 @@ async fn asset_totals_migration_backfills_from_wallets() {
             .await
             .expect("rows");
     assert!(
-        stored.iter().all(|(_, v)| !v.contains('.') && !v.contains('e')),
+        stored
+            .iter()
+            .all(|(_, v)| !v.contains('.') && !v.contains('e')),
         "exact digits, never a float: {stored:?}"
     );
     for (tenant, env, sums) in &expected {
-        assert_eq!(&tenant_wide(&h, *tenant, *env).await, sums, "{tenant} {env:?}");
+        assert_eq!(
+            &tenant_wide(&h, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
     }
     for env in [&h.live, &h.sandbox] {
         let check = custody_core::services::check_ledger(

@@ -175,7 +175,12 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
         ),
         "a total beyond u128 is an error"
     );
-    adjust(env, c, &[(usdt_eth(), 5, minus(1)), (usdc_eth(), 4, minus(2))]).await;
+    adjust(
+        env,
+        c,
+        &[(usdt_eth(), 5, minus(1)), (usdc_eth(), 4, minus(2))],
+    )
+    .await;
     assert!(
         matches!(
             env.wallets.available_by_asset(c, None).await,
@@ -292,7 +297,12 @@ pub async fn totals_follow_inserted_wallets_and_reconcile_names_drift(stores: St
     );
     assert!(check.drifted());
     // A total for an asset with no wallet at all is drift too.
-    adjust(env, a, &[(usdt_eth(), 11, plus(7)), (usdc_base(), 1, plus(3))]).await;
+    adjust(
+        env,
+        a,
+        &[(usdt_eth(), 11, plus(7)), (usdc_base(), 1, plus(3))],
+    )
+    .await;
     let check = check_ledger(&env.reconcile.ledger_snapshot(None).await.expect("snapshot"));
     assert_eq!(check.total_drift.len(), 1, "{check:?}");
     assert_eq!(
@@ -414,6 +424,11 @@ pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
         vec![(usdt_eth(), amount(sum))],
         "the total is the wallets' sum: no lost update"
     );
-    let check = check_ledger(&env.reconcile.ledger_snapshot(Some(tenant)).await.expect("snapshot"));
+    let check = check_ledger(
+        &env.reconcile
+            .ledger_snapshot(Some(tenant))
+            .await
+            .expect("snapshot"),
+    );
     assert!(check.total_drift.is_empty(), "{check:?}");
 }

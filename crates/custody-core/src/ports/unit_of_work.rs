@@ -581,8 +581,8 @@ pub trait AssetTotalTx: Send {
 /// [`StoreTx`] methods: `use crate::ports::store_tx::*;`.
 pub mod store_tx {
     pub use super::{
-        AddressBookTx, AddressTx, AssetTotalTx, EventTx, IdempotencyTx, LedgerTx, StoreTx, TenantTx,
-        TransactionTx, UnattributedDepositTx, VaultTx, WalletTx, WebhookTx,
+        AddressBookTx, AddressTx, AssetTotalTx, EventTx, IdempotencyTx, LedgerTx, StoreTx,
+        TenantTx, TransactionTx, UnattributedDepositTx, VaultTx, WalletTx, WebhookTx,
     };
 }
 

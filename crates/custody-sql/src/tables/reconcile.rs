@@ -11,8 +11,8 @@
 use async_trait::async_trait;
 use custody_core::id::TenantId;
 use custody_core::ports::{
-    AssetTotal, InFlightItem, LedgerSnapshot, LedgerSum, ReconcileStore, StoreError, TransactionResidue,
-    WalletSums,
+    AssetTotal, InFlightItem, LedgerSnapshot, LedgerSum, ReconcileStore, StoreError,
+    TransactionResidue, WalletSums,
 };
 use custody_core::wallet::Balances;
 

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::amount::Amount;
-use crate::ports::{AssetTotal, InFlightItem, LedgerSum, MockCustodyProvider, MockReconcileStore, WalletSums};
+use crate::ports::{
+    AssetTotal, InFlightItem, LedgerSum, MockCustodyProvider, MockReconcileStore, WalletSums,
+};
 use crate::services::test_support::*;
 use crate::transaction::{TransactionKind, TransactionStatus};
 use crate::wallet::Balances;
