@@ -242,9 +242,9 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
         (a, usdt_eth(), SignedAmount::ZERO),
         (a, usdc_sol(), plus(big + 1)),
     ];
-    expected.sort_by(|x, y| (x.0, x.1.to_string()).cmp(&(y.0, y.1.to_string())));
-    let mut sorted = totals.clone();
-    sorted.sort_by(|x, y| (x.0, x.1.to_string()).cmp(&(y.0, y.1.to_string())));
+    expected.sort_by_key(|x| (x.0, x.1));
+    let mut sorted = totals;
+    sorted.sort_by_key(|x| (x.0, x.1));
     assert_eq!(sorted, expected, "reconcile's totals of tenant a");
 }
 
