@@ -1,5 +1,5 @@
 //! `asset_totals`: the tenant-wide available balance per (tenant, environment, asset), striped
-//! over [`SLOTS`](custody_core::totals::SLOTS) rows ([`custody_core::totals`]).
+//! over [`SLOTS`] rows ([`custody_core::totals`]).
 //!
 //! A unit of work adds each movement's change to its slot ([`AssetTotalTx`]); the changes are
 //! kept and written at commit, after the events, as the last statements of the transaction
@@ -80,7 +80,7 @@ pub fn set(tenant: TenantId, asset: AssetId, slot: u8, value: SignedAmount) -> S
 /// slots summed, exactly ([`crate::exact_sum`]). Bounded whatever the tenant's number of
 /// wallets: the assets are found by a loose index scan of `wallets_tenant_asset_idx` (one index
 /// descent per asset: the next asset after the last, a recursive query), and each asset's at
-/// most [`SLOTS`](custody_core::totals::SLOTS) slot rows through `asset_totals_pkey`. An asset
+/// most [`SLOTS`] slot rows through `asset_totals_pkey`. An asset
 /// whose wallets never changed has no slot row: zero.
 pub fn by_asset(tenant: TenantId) -> Statement {
     Statement::new(
