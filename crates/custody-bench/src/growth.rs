@@ -63,7 +63,8 @@ async fn template(api: &Api, cluster: &Cluster) -> Result<Template> {
 /// their primary addresses, like a Connect mint; every fourth user also has a completed deposit
 /// into its USDT wallet (the template's transaction, ledger entries and balances); every user
 /// two delivered events (the template tenant's first two); every hundredth an address-book
-/// entry.
+/// entry. The deposits' funds are added to the tenant's maintained total (`asset_totals`) as
+/// booking would, spread over the slots, so the tenant-wide balances read consistent data.
 fn load_users(
     cluster: &Cluster,
     tenant: &str,
@@ -111,7 +112,13 @@ fn load_users(
          INSERT INTO address_book_entries (id, environment, tenant_id, network, address, label, asset_id, status, version, created_at) \
            SELECT bench_id('abe', u), 'sandbox', '{tenant}', 'ethereum', '0xdead' || lpad(to_hex(u), 36, '0'), 'grow-' || u, NULL, 'active', 1, now() \
            FROM generate_series({from}, {to} - 1) AS u WHERE u % 100 = 0; \
-         COMMIT; ANALYZE vaults; ANALYZE wallets; ANALYZE deposit_addresses; ANALYZE transactions; ANALYZE ledger_entries; \
+         INSERT INTO asset_totals (tenant_id, environment, asset_id, slot, available) \
+           SELECT '{tenant}', 'sandbox', 'USDT_ETHEREUM', u % 16, SUM(tw.available) \
+           FROM generate_series({from}, {to} - 1) AS u, wallets tw WHERE tw.id = '{tw}' AND u % 4 = 0 \
+           GROUP BY u % 16 \
+           ON CONFLICT (tenant_id, environment, asset_id, slot) \
+           DO UPDATE SET available = asset_totals.available + excluded.available; \
+         COMMIT; ANALYZE vaults; ANALYZE wallets; ANALYZE asset_totals; ANALYZE deposit_addresses; ANALYZE transactions; ANALYZE ledger_entries; \
          ANALYZE events; ANALYZE address_book_entries;"
     );
     cluster.psql(&sql)?;

@@ -161,6 +161,12 @@ impl ReconcileStore for Books {
                 },
                 ledger,
             }],
+            // The tenant's maintained total agrees with its wallet.
+            totals: vec![custody_core::ports::AssetTotal {
+                tenant_id: TenantId::from_ulid(Ulid::from_parts(1, 1)),
+                asset: usdt(),
+                total: custody_core::totals::SignedAmount::new(false, 1_000_000),
+            }],
             handed_over: self.handed_over.clone(),
             ..LedgerSnapshot::default()
         })

@@ -325,6 +325,15 @@ pub(crate) async fn seed_funded_wallets(env: &EnvironmentStores, tenant: TenantI
         tx.insert_transaction(&deposit).await.expect("deposit");
         tx.update_wallet(&w).await.expect("fund wallet");
         tx.append_ledger(&entries).await.expect("ledger");
+        // The tenant-wide total moves with the wallet, as booking does.
+        tx.adjust_available_total(
+            tenant,
+            usdt_eth(),
+            custody_core::totals::slot_of(deposit.id),
+            custody_core::totals::SignedAmount::positive(w.balances.available),
+        )
+        .await
+        .expect("total");
         tx.commit().await.expect("commit");
         wallets.push(w);
     }
@@ -453,6 +462,15 @@ pub async fn concurrent_transfers_conserve_balances(stores: StoreHandles) {
         );
     }
     assert_eq!(sum, total, "the total is unchanged");
+    // Transfers between the tenant's wallets leave its maintained total alone (issue 18).
+    assert_eq!(
+        env.wallets
+            .available_by_asset(tenant, None)
+            .await
+            .expect("tenant-wide"),
+        vec![(usdt_eth(), Amount::from_base_units(total))],
+        "the tenant-wide total equals the wallets' sum"
+    );
 
     // The completed transfers in the store are exactly the successful calls.
     let mut stored = Vec::new();

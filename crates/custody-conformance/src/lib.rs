@@ -167,6 +167,10 @@ macro_rules! conformance_suite {
             reconcile_snapshot_sums_exactly_and_names_drift,
             reconcile_signed_sums_at_the_edges,
             reconcile_snapshot_under_concurrent_transfers,
+            // Issue 18: the maintained tenant-wide totals.
+            totals_adjust_and_read_exactly,
+            totals_follow_inserted_wallets_and_reconcile_names_drift,
+            totals_concurrent_movements_lose_nothing,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

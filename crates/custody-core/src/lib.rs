@@ -76,6 +76,7 @@ pub mod signing;
 pub mod state;
 pub mod tenant;
 pub mod text;
+pub mod totals;
 pub mod transaction;
 pub mod vault;
 pub mod wallet;

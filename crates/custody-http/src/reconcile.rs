@@ -10,7 +10,8 @@ use custody_core::environment::Environment;
 use custody_core::id::TenantId;
 use custody_core::ports::{DynClock, InFlightItem, ProviderError, TransactionResidue};
 use custody_core::services::{
-    ProviderCheck, ProviderOutcome, ReconcileReport, ReconcileService, Verdict, WalletDrift,
+    ProviderCheck, ProviderOutcome, ReconcileReport, ReconcileService, TotalDrift, Verdict,
+    WalletDrift,
 };
 use custody_sandbox::SandboxProvider;
 use serde_json::{json, Value};
@@ -113,6 +114,7 @@ fn environment_json(env: Environment, report: &ReconcileReport, verdict: Verdict
             "balanceDrift": ledger.drift.iter().map(drift_json).collect::<Vec<_>>(),
             "unbalancedTransactions": ledger.unbalanced.iter().map(residue_json).collect::<Vec<_>>(),
             "finalTransactionResidues": ledger.final_residues.iter().map(residue_json).collect::<Vec<_>>(),
+            "totalDrift": ledger.total_drift.iter().map(total_drift_json).collect::<Vec<_>>(),
         },
         "provider": {
             "skipped": report.provider_skipped,
@@ -131,6 +133,16 @@ fn drift_json(d: &WalletDrift) -> Value {
         "balanceRow": d.materialised.to_string(),
         "ledger": d.ledger.to_string(),
         "difference": d.materialised.checked_sub(d.ledger).map(|x| x.to_string()),
+    })
+}
+
+/// A tenant-wide total (what `GET /connect/v1/balances` reads) against its wallets' sum.
+fn total_drift_json(d: &TotalDrift) -> Value {
+    json!({
+        "tenant": d.tenant_id.to_string(),
+        "assetId": d.asset.to_string(),
+        "total": d.total.to_string(),
+        "wallets": d.wallets.map(|w| w.to_string()),
     })
 }
 

@@ -183,6 +183,7 @@ async fn exits_on_drift(engine: Engine) {
     assert_eq!(sandbox["environment"], "sandbox");
     assert_eq!(sandbox["ledger"]["walletsChecked"], 1);
     assert_eq!(sandbox["ledger"]["balanceDrift"], serde_json::json!([]));
+    assert_eq!(sandbox["ledger"]["totalDrift"], serde_json::json!([]));
     let asset = &sandbox["provider"]["assets"][0];
     assert_eq!(asset["assetId"], "USDT_ETHEREUM");
     assert_eq!(asset["status"], "not_checkable", "{asset}");
@@ -210,6 +211,17 @@ async fn exits_on_drift(engine: Engine) {
             "balanceRow": "999601",
             "ledger": "999600",
             "difference": "1",
+        }])
+    );
+    // The row changed behind the ledger's back also disagrees with the tenant-wide total
+    // (1,000,000 deposited − 400 held), which `GET /connect/v1/balances` reads.
+    assert_eq!(
+        drift["environments"][0]["ledger"]["totalDrift"],
+        serde_json::json!([{
+            "tenant": tenant.to_string(),
+            "assetId": "USDT_ETHEREUM",
+            "total": "999600",
+            "wallets": "999601",
         }])
     );
     let (code, mine) = setup.admin(&["reconcile", "--tenant", &tenant.to_string()]);

@@ -1104,3 +1104,171 @@ async fn an_open_transaction_holds_the_log_back_and_a_rolled_back_one_leaves_no_
         "the committed event, never the rolled-back one"
     );
 }
+
+/// Wallets in two tenants and both environments, over several assets, with amounts beyond
+/// 2^64, `u128::MAX` alone and a zero wallet: the tenant-wide sums they should give.
+async fn seed_totals_data(
+    f: &Fixture,
+) -> Vec<(
+    TenantId,
+    Environment,
+    Vec<(custody_core::asset::AssetId, u128)>,
+)> {
+    let a = add_tenant(&f.shared, 1).await;
+    let b = add_tenant(&f.shared, 2).await;
+    let big = u128::from(u64::MAX) * 1_000_003 + 99;
+    let mut n = 1000;
+    let mut expected = Vec::new();
+    for (tenant, env, wallets) in [
+        (
+            a,
+            &f.sandbox,
+            vec![
+                (usdt_eth(), 9_999_999_999_u128),
+                (usdt_eth(), 9_999_999_999),
+                (usdt_eth(), big),
+                (usdc_sol(), 0),
+                (usdc_base(), 17),
+            ],
+        ),
+        (a, &f.live, vec![(usdt_eth(), 5)]),
+        (
+            b,
+            &f.sandbox,
+            vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)],
+        ),
+    ] {
+        let mut sums: std::collections::BTreeMap<_, u128> = std::collections::BTreeMap::new();
+        for (asset, units) in wallets {
+            n += 1;
+            let vault = customer_vault(tenant, n);
+            commit_vaults(env, &[&vault]).await;
+            let mut w = wallet(&vault, asset, n);
+            w.balances = balances(units, 3, 4);
+            commit_wallets(env, &[&w]).await;
+            *sums.entry(asset).or_default() += units;
+        }
+        expected.push((tenant, env.environment, sums.into_iter().collect()));
+    }
+    expected
+}
+
+async fn tenant_wide(
+    f: &Fixture,
+    tenant: TenantId,
+    env: Environment,
+) -> Vec<(custody_core::asset::AssetId, u128)> {
+    let stores = match env {
+        Environment::Live => &f.live,
+        Environment::Sandbox => &f.sandbox,
+    };
+    stores
+        .wallets
+        .available_by_asset(tenant, None)
+        .await
+        .expect("tenant-wide")
+        .into_iter()
+        .map(|(asset, amount)| (asset, amount.base_units()))
+        .collect()
+}
+
+/// Issue 18: the tenant-wide balances read the maintained totals and no `wallets` row. With
+/// every wallet's balance changed behind the store's back, the read still answers the totals
+/// (before the totals it summed the tenant's wallets, linear in them: this test failed), and
+/// reconcile names each difference. Its plan reaches `wallets` only through the asset index.
+#[tokio::test]
+async fn tenant_wide_balances_read_no_wallet_rows() {
+    let f = setup().await;
+    let expected = seed_totals_data(&f).await;
+    for (tenant, env, sums) in &expected {
+        assert_eq!(
+            &tenant_wide(&f, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
+    }
+    sqlx::query("UPDATE wallets SET available = 0")
+        .execute(&f.raw)
+        .await
+        .expect("behind the store's back");
+    for (tenant, env, sums) in &expected {
+        assert_eq!(
+            &tenant_wide(&f, *tenant, *env).await,
+            sums,
+            "the wallets were not read"
+        );
+    }
+    let check = custody_core::services::check_ledger(
+        &f.sandbox
+            .reconcile
+            .ledger_snapshot(None)
+            .await
+            .expect("snapshot"),
+    );
+    assert_eq!(
+        check.total_drift.len(),
+        4,
+        "one drift per non-zero (tenant, asset) of the sandbox: {check:?}"
+    );
+
+    let (tenant, _, _) = &expected[0];
+    let rendered = custody_sql::tables::asset_totals::by_asset(*tenant)
+        .render_in(Some(Environment::Sandbox), &custody_sql::PgDialect)
+        .expect("render");
+    let explain_sql = format!("EXPLAIN {}", rendered.sql);
+    let mut explain = sqlx::query_scalar::<_, String>(&explain_sql);
+    for value in &rendered.values {
+        explain = match value {
+            custody_sql::Value::Text(text) => explain.bind(text.clone()),
+            other => panic!("unexpected value {other:?}"),
+        };
+    }
+    let plan = explain.fetch_all(&f.raw).await.expect("explain").join("\n");
+    assert!(plan.contains("asset_totals"), "{plan}");
+    // The wallets only through the (tenant, environment, asset) index, one descent per asset.
+    let wallet_access: Vec<&str> = plan.lines().filter(|l| l.contains("wallets")).collect();
+    assert!(!wallet_access.is_empty(), "{plan}");
+    assert!(
+        wallet_access
+            .iter()
+            .all(|l| l.contains("wallets_tenant_asset_idx")),
+        "the read reads no wallet row, only the asset index: {plan}"
+    );
+}
+
+/// The migration that creates `asset_totals` fills it exactly from the wallets already there:
+/// re-run on a store whose wallets predate it, every tenant's totals equal its wallets' sums
+/// (amounts beyond 2^64, `u128::MAX`, a zero line for an asset held at zero), and reconcile is
+/// clean.
+#[tokio::test]
+async fn asset_totals_migration_backfills_from_wallets() {
+    let f = setup().await;
+    let expected = seed_totals_data(&f).await;
+    sqlx::query("DROP TABLE asset_totals")
+        .execute(&f.raw)
+        .await
+        .expect("as before the migration");
+    sqlx::query("DROP INDEX wallets_tenant_asset_idx")
+        .execute(&f.raw)
+        .await
+        .expect("as before the migration");
+    sqlx::raw_sql(include_str!(
+        "../../../migrations/postgres/20261209100001_asset_totals.sql"
+    ))
+    .execute(&f.raw)
+    .await
+    .expect("the migration");
+    for (tenant, env, sums) in &expected {
+        assert_eq!(
+            &tenant_wide(&f, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
+    }
+    for env in [&f.live, &f.sandbox] {
+        let check = custody_core::services::check_ledger(
+            &env.reconcile.ledger_snapshot(None).await.expect("snapshot"),
+        );
+        assert!(check.total_drift.is_empty(), "{check:?}");
+    }
+}

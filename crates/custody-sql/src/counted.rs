@@ -148,6 +148,8 @@ pub struct CountedTx<T> {
 impl<T: Transaction> Transaction for CountedTx<T> {
     type Row = T::Row;
 
+    const ADDS_DECIMALS_IN_SQL: bool = T::ADDS_DECIMALS_IN_SQL;
+
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError> {
         self.counter.statement();
         self.tx.fetch_all(stmt).await

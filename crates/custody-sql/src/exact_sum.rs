@@ -83,6 +83,12 @@ impl ExactSum {
         }
     }
 
+    /// The sum as a signed amount (any sum [`read`] returns is one).
+    #[must_use]
+    pub fn signed(self) -> custody_core::totals::SignedAmount {
+        custody_core::totals::SignedAmount::new(self.negative, self.magnitude)
+    }
+
     /// The sum as a `u128`, when it is one (not negative).
     #[must_use]
     pub fn to_u128(self) -> Option<u128> {

@@ -63,6 +63,11 @@ pub trait Transaction: Send + 'static {
     /// [`Counted`](crate::counted::Counted).
     const MINTING_LOCK_IS_A_STATEMENT: bool = true;
 
+    /// Whether the database adds two decimal amounts exactly in SQL (PostgreSQL's `numeric`),
+    /// so a total's slot is changed by one atomic `+`; SQLite's text amounts would add through
+    /// a float, so its slots are read and written back (under its single writer lock).
+    const ADDS_DECIMALS_IN_SQL: bool = true;
+
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
 
     /// The first row (statements here ask for one).
@@ -122,7 +127,7 @@ pub struct EnvStore<D>(pub D);
 /// at its first write, does not move.)
 pub struct SqlTx<T> {
     tx: T,
-    failed: bool,
+    pub(crate) failed: bool,
     /// Whether a statement was sent in this transaction yet.
     sent: bool,
     events: Vec<Event>,
@@ -131,6 +136,12 @@ pub struct SqlTx<T> {
     /// of a locked wallet reads them all in one statement (a transfer books two wallets and
     /// renders each with its address).
     pub(crate) locked_wallets: Vec<custody_core::id::WalletId>,
+    /// The tenant-wide totals' changes, per (tenant, asset, slot), written at commit
+    /// ([`flush_totals`](SqlTx::flush_totals)).
+    pub(crate) totals: std::collections::BTreeMap<
+        (custody_core::id::TenantId, AssetId, u8),
+        custody_core::totals::SignedAmount,
+    >,
     pub(crate) primaries: Option<
         std::collections::HashMap<
             custody_core::id::WalletId,
@@ -308,6 +319,7 @@ impl<D: Database> UnitOfWork for EnvStore<D> {
             sent: false,
             events: Vec::new(),
             locked_wallets: Vec::new(),
+            totals: std::collections::BTreeMap::new(),
             primaries: None,
         }))
     }
@@ -330,6 +342,11 @@ impl<T: Transaction> StoreTx for SqlTx<T> {
         if !self.failed {
             // The events still kept; their failure rolls back and is the commit's answer.
             if let Err(e) = self.flush_events().await {
+                self.tx.rollback().await?;
+                return Err(e);
+            }
+            // Last: the totals' slots, the last row locks of the unit of work.
+            if let Err(e) = self.flush_totals().await {
                 self.tx.rollback().await?;
                 return Err(e);
             }

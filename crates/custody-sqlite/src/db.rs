@@ -116,6 +116,7 @@ impl Transaction for SqliteTx {
     type Row = Row;
 
     const MINTING_LOCK_IS_A_STATEMENT: bool = false;
+    const ADDS_DECIMALS_IN_SQL: bool = false;
 
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
         let bound = Bound::new(stmt, self.env)?;

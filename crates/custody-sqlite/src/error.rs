@@ -121,6 +121,10 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
         "request_signatures_pkey",
     ),
     ("ed25519_public_keys.public_key", "ed25519_public_keys_pkey"),
+    (
+        "asset_totals.tenant_id, asset_totals.environment, asset_totals.asset_id, asset_totals.slot",
+        "asset_totals_pkey",
+    ),
 ];
 
 /// The constraint name for an SQLite error message, if it reports a unique violation.

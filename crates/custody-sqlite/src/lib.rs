@@ -498,6 +498,7 @@ mod tests {
             "idempotency_records_pkey",
             "unattributed_deposits_pkey",
             "instances_pkey",
+            "asset_totals_pkey",
         ] {
             assert!(
                 names.contains(expected),

@@ -948,3 +948,162 @@ async fn the_master_key_check_value_is_migrated_only_for_the_right_key() {
         MasterKeyCheck::Mismatch
     );
 }
+
+/// Wallets in two tenants and both environments, over several assets, with amounts beyond
+/// 2^64 (parts that carry), `u128::MAX` alone and a zero wallet: the tenant-wide sums they give.
+async fn seed_totals_data(
+    h: &StoreHandles,
+) -> Vec<(
+    custody_core::id::TenantId,
+    Environment,
+    Vec<(custody_core::asset::AssetId, u128)>,
+)> {
+    let a = seed_tenant(h, 1).await;
+    let b = seed_tenant(h, 2).await;
+    let big = u128::from(u64::MAX) * 1_000_003 + 99;
+    let mut n = 1000;
+    let mut expected = Vec::new();
+    for (tenant, env, wallets) in [
+        (
+            a,
+            &h.sandbox,
+            vec![
+                (usdt_eth(), 9_999_999_999_u128),
+                (usdt_eth(), 9_999_999_999),
+                (usdt_eth(), big),
+                (usdc_sol(), 0),
+                (usdc_base(), 17),
+            ],
+        ),
+        (a, &h.live, vec![(usdt_eth(), 5)]),
+        (
+            b,
+            &h.sandbox,
+            vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)],
+        ),
+    ] {
+        let mut sums: std::collections::BTreeMap<_, u128> = std::collections::BTreeMap::new();
+        for (asset, units) in wallets {
+            n += 1;
+            let vault = customer_vault(tenant, n);
+            commit_vaults(env, &[&vault]).await;
+            let mut w = wallet(&vault, asset, n);
+            w.balances = balances(units, 3, 4);
+            commit_wallets(env, &[&w]).await;
+            *sums.entry(asset).or_default() += units;
+        }
+        expected.push((tenant, env.environment, sums.into_iter().collect()));
+    }
+    expected
+}
+
+async fn tenant_wide(
+    h: &StoreHandles,
+    tenant: custody_core::id::TenantId,
+    env: Environment,
+) -> Vec<(custody_core::asset::AssetId, u128)> {
+    let stores = match env {
+        Environment::Live => &h.live,
+        Environment::Sandbox => &h.sandbox,
+    };
+    stores
+        .wallets
+        .available_by_asset(tenant, None)
+        .await
+        .expect("tenant-wide")
+        .into_iter()
+        .map(|(asset, amount)| (asset, amount.base_units()))
+        .collect()
+}
+
+/// Issue 18: the tenant-wide balances read the maintained totals and no `wallets` row: with
+/// every wallet's balance changed behind the store's back, the read still answers the totals
+/// (before the totals it summed the tenant's wallets, linear in them: this test failed), and
+/// reconcile names each difference.
+#[tokio::test]
+async fn tenant_wide_balances_read_no_wallet_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = handles(&open_migrated(&db_path(&dir)).await);
+    let expected = seed_totals_data(&h).await;
+    for (tenant, env, sums) in &expected {
+        assert_eq!(
+            &tenant_wide(&h, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
+    }
+    let mut conn = raw(&db_path(&dir)).await;
+    sqlx::query("UPDATE wallets SET available = '0'")
+        .execute(&mut conn)
+        .await
+        .expect("behind the store's back");
+    for (tenant, env, sums) in &expected {
+        assert_eq!(
+            &tenant_wide(&h, *tenant, *env).await,
+            sums,
+            "the wallets were not read"
+        );
+    }
+    let check = custody_core::services::check_ledger(
+        &h.sandbox
+            .reconcile
+            .ledger_snapshot(None)
+            .await
+            .expect("snapshot"),
+    );
+    assert_eq!(
+        check.total_drift.len(),
+        4,
+        "one drift per non-zero (tenant, asset) of the sandbox: {check:?}"
+    );
+}
+
+/// The migration that creates `asset_totals` fills it exactly from the wallets already there
+/// (in SQL, with the four-part integer arithmetic: no float): re-run on a file whose wallets
+/// predate it, every tenant's totals equal its wallets' sums (amounts beyond 2^64 whose parts
+/// carry, `u128::MAX`, a zero line), and reconcile is clean.
+#[tokio::test]
+async fn asset_totals_migration_backfills_from_wallets() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = handles(&open_migrated(&db_path(&dir)).await);
+    let expected = seed_totals_data(&h).await;
+    let mut conn = raw(&db_path(&dir)).await;
+    sqlx::query("DROP TABLE asset_totals")
+        .execute(&mut conn)
+        .await
+        .expect("as before the migration");
+    sqlx::query("DROP INDEX wallets_tenant_asset_idx")
+        .execute(&mut conn)
+        .await
+        .expect("as before the migration");
+    sqlx::raw_sql(include_str!(
+        "../../../migrations/sqlite/20261209100001_asset_totals.sql"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("the migration");
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT asset_id, available FROM asset_totals ORDER BY 1, 2")
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+    assert!(
+        stored
+            .iter()
+            .all(|(_, v)| !v.contains('.') && !v.contains('e')),
+        "exact digits, never a float: {stored:?}"
+    );
+    for (tenant, env, sums) in &expected {
+        assert_eq!(
+            &tenant_wide(&h, *tenant, *env).await,
+            sums,
+            "{tenant} {env:?}"
+        );
+    }
+    for env in [&h.live, &h.sandbox] {
+        let check = custody_core::services::check_ledger(
+            &env.reconcile.ledger_snapshot(None).await.expect("snapshot"),
+        );
+        assert!(check.total_drift.is_empty(), "{check:?}");
+    }
+}

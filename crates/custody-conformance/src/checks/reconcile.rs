@@ -51,8 +51,15 @@ pub async fn book(
     let mut balances = wallets.iter().map(|(id, w)| (*id, w.balances)).collect();
     ledger::apply(&mut balances, &postings).expect("applies");
     tx.insert_transaction(t).await.expect("insert");
+    let mut total = custody_core::totals::SignedAmount::ZERO;
     for (id, wallet) in &mut wallets {
         if wallet.balances != balances[id] {
+            total = total
+                .checked_add(custody_core::totals::SignedAmount::change(
+                    wallet.balances.available,
+                    balances[id].available,
+                ))
+                .expect("fits");
             wallet.balances = balances[id];
             wallet.touch(t.updated_at);
             tx.update_wallet(wallet).await.expect("update wallet");
@@ -67,6 +74,12 @@ pub async fn book(
     ))
     .await
     .expect("append");
+    // The tenant-wide total moves with the wallets, as booking does.
+    if !total.is_zero() {
+        tx.adjust_available_total(tenant, t.asset, custody_core::totals::slot_of(t.id), total)
+            .await
+            .expect("total");
+    }
     tx.commit().await.expect("commit");
 }
 

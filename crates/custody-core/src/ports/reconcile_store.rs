@@ -11,6 +11,7 @@ use super::StoreError;
 use crate::amount::Amount;
 use crate::asset::AssetId;
 use crate::id::{TenantId, TransactionId, WalletId};
+use crate::totals::SignedAmount;
 use crate::transaction::{TransactionKind, TransactionStatus};
 use crate::wallet::{Balances, Bucket};
 
@@ -65,11 +66,24 @@ pub struct InFlightItem {
     pub status: TransactionStatus,
 }
 
+/// A tenant's maintained total of one asset ([`crate::totals`]): its slots summed.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssetTotal {
+    pub tenant_id: TenantId,
+    pub asset: AssetId,
+    /// Exact and signed as stored (a negative sum is drift).
+    pub total: SignedAmount,
+}
+
 /// Everything reconciliation reads, from one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerSnapshot {
     /// Every wallet (of the tenant, when one is asked for), in id order.
     pub wallets: Vec<WalletSums>,
+    /// The maintained tenant-wide totals per (tenant, asset) (of the tenant, when one is asked
+    /// for), which must equal the wallets' available balances summed.
+    pub totals: Vec<AssetTotal>,
     /// Transactions whose postings do not sum to zero.
     pub unbalanced: Vec<TransactionResidue>,
     /// Final transactions leaving a `pending` or `held` residue.

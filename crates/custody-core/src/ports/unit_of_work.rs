@@ -13,6 +13,7 @@ use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::ledger::LedgerEntry;
 use crate::tenant::TenantPolicy;
 use crate::text::ExternalRef;
+use crate::totals::SignedAmount;
 use crate::transaction::Transaction;
 use crate::vault::Vault;
 use crate::wallet::Wallet;
@@ -39,7 +40,7 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 ///
 /// Its methods come in small role traits, one per aggregate ([`VaultTx`], [`WalletTx`],
 /// [`AddressTx`], [`TransactionTx`], [`LedgerTx`], [`AddressBookTx`], [`EventTx`],
-/// [`IdempotencyTx`], [`TenantTx`], [`UnattributedDepositTx`]), so a new table adds a role rather than growing one trait; this supertrait
+/// [`IdempotencyTx`], [`TenantTx`], [`UnattributedDepositTx`], [`AssetTotalTx`]), so a new table adds a role rather than growing one trait; this supertrait
 /// adds minting serialisation and `commit`. (On a `dyn StoreTx` every role's methods resolve
 /// without importing the role; a generic or concrete type needs `use …::ports::store_tx::*`.)
 ///
@@ -82,11 +83,17 @@ pub type DynUnitOfWork = Arc<dyn UnitOfWork>;
 /// - **deposit attribution**: the receiving address's vault, shared → its wallet → the deposit
 ///   (the minting order: vault shared, then wallet).
 ///
+/// - **after all of these, last**: a balance change's slot of the tenant-wide total of its asset
+///   ([`adjust_available_total`](AssetTotalTx::adjust_available_total)), which a store may write
+///   at commit; no row lock is taken after it.
+///
 /// Why these cannot deadlock: minting and money movement only ever *share* vault rows, and
 /// shared locks are compatible with each other, so neither waits on the other for a vault while
 /// holding a wallet (or the minting lock) the other needs; wallets are always taken in one
 /// global order. An exclusive vault update may wait for the sharers to finish, but it holds no
-/// other row lock while doing so, so nobody waits on it in return: there is no cycle.
+/// other row lock while doing so, so nobody waits on it in return: there is no cycle. A
+/// transaction holding a total's slot waits for nothing else before it commits (the slots of one
+/// commit are taken in one global order), so nobody holding a slot is ever part of a wait cycle.
 #[async_trait]
 pub trait StoreTx:
     VaultTx
@@ -100,6 +107,7 @@ pub trait StoreTx:
     + TenantTx
     + UnattributedDepositTx
     + WebhookTx
+    + AssetTotalTx
     + Send
 {
     /// Serialises address minting for (vault, asset) until the transaction ends: a second
@@ -204,7 +212,9 @@ pub trait WalletTx: Send {
     /// `NotFound` when absent.
     async fn lock_wallet_by_id(&mut self, id: WalletId) -> Result<Wallet, StoreError>;
 
-    /// Inserts a wallet.
+    /// Inserts a wallet. A wallet inserted with an available balance (services insert empty
+    /// ones; imports and test fixtures may not) adds it to its tenant's total of the asset
+    /// ([`AssetTotalTx`]), slot 0, so the totals stay the wallets' sum.
     ///
     /// # Errors
     /// `Conflict` when the vault already has a wallet for the asset.
@@ -543,12 +553,36 @@ pub trait IdempotencyTx: Send {
     ) -> Result<(), StoreError>;
 }
 
+/// The tenant-wide available balance per asset ([`crate::totals`]) inside a [`StoreTx`].
+#[async_trait]
+pub trait AssetTotalTx: Send {
+    /// Adds `delta` (signed, exact, non-zero: a zero change is never sent) to slot `slot`
+    /// (below [`SLOTS`](crate::totals::SLOTS)) of the `tenant`'s running total of `asset`
+    /// in the handle's environment, creating the slot at `delta` when it has no row. Called by
+    /// booking after the wallet updates of the same movement, in the same transaction.
+    ///
+    /// **Lock order.** The slot row is the last row lock of a unit of work: a store may defer the
+    /// write to commit (after the events are written), and writes the slots of one commit in
+    /// (tenant, asset, slot) order. Nothing waits on a row lock while holding a slot, so a slot
+    /// joins no cycle (storage.md, "The tenant-wide totals").
+    ///
+    /// # Errors
+    /// `Internal` when a slot would leave ±`u128::MAX`; store trouble.
+    async fn adjust_available_total(
+        &mut self,
+        tenant: TenantId,
+        asset: AssetId,
+        slot: u8,
+        delta: SignedAmount,
+    ) -> Result<(), StoreError>;
+}
+
 /// The role traits and their supertrait, for one glob import wherever a service calls
 /// [`StoreTx`] methods: `use crate::ports::store_tx::*;`.
 pub mod store_tx {
     pub use super::{
-        AddressBookTx, AddressTx, EventTx, IdempotencyTx, LedgerTx, StoreTx, TenantTx,
-        TransactionTx, UnattributedDepositTx, VaultTx, WalletTx, WebhookTx,
+        AddressBookTx, AddressTx, AssetTotalTx, EventTx, IdempotencyTx, LedgerTx, StoreTx,
+        TenantTx, TransactionTx, UnattributedDepositTx, VaultTx, WalletTx, WebhookTx,
     };
 }
 
@@ -729,6 +763,17 @@ mockall::mock! {
             tenant: TenantId,
             event: EventId,
             until: OffsetDateTime,
+        ) -> Result<(), StoreError>;
+    }
+
+    #[async_trait]
+    impl AssetTotalTx for StoreTx {
+        async fn adjust_available_total(
+            &mut self,
+            tenant: TenantId,
+            asset: AssetId,
+            slot: u8,
+            delta: SignedAmount,
         ) -> Result<(), StoreError>;
     }
 

@@ -40,12 +40,17 @@ pub trait WalletStore: Send + Sync {
     ) -> Result<Page<Wallet>, StoreError>;
 
     /// The available balances of the tenant's wallets (only `vault`'s, when given), summed per
-    /// asset: one line per asset some wallet holds (zero included), in [`AssetId`] order. Read in
-    /// one statement, so from one snapshot, and exact: amounts are summed as integers in base
-    /// units, never through a float, whatever the number of wallets.
+    /// asset, in [`AssetId`] order. Read in one statement, so from one snapshot, and exact:
+    /// amounts are summed as integers in base units, never through a float.
+    ///
+    /// One line per asset the vault (or tenant) has a wallet for, zero included. With `vault`,
+    /// summed from its wallets. Without, the tenant's maintained totals ([`crate::totals`], what
+    /// every balance change adds to through [`AssetTotalTx`](super::AssetTotalTx)): a bounded
+    /// number of rows whatever the tenant's number of wallets.
     ///
     /// # Errors
-    /// `Internal` when a sum exceeds what an [`Amount`] can hold (`u128`); store trouble.
+    /// `Internal` when a sum exceeds what an [`Amount`] can hold (`u128`), or a total is
+    /// negative (drift); store trouble.
     async fn available_by_asset(
         &self,
         tenant: TenantId,

@@ -14,6 +14,7 @@ use crate::event::{Event, EventType, SnapshotRenderer, Subject};
 use crate::id::{EventId, TenantId, WalletId};
 use crate::ledger::{self, Account, LedgerEntry, Movement};
 use crate::ports::{IdGenerator, StoreError, StoreTx};
+use crate::totals::{self, SignedAmount};
 use crate::transaction::{Transaction, TransactionStatus};
 use crate::wallet::Wallet;
 
@@ -108,6 +109,10 @@ pub(crate) async fn book(
             Account::External { .. } => None,
         })
         .collect();
+    // The net change of `available` over the touched wallets (one asset per movement): what the
+    // tenant-wide total of the asset moves by. A transfer between two of the tenant's wallets
+    // changes nothing.
+    let mut available_change = SignedAmount::ZERO;
     for wallet_id in dedup(touched) {
         let Some(wallet) = wallets.get_mut(&wallet_id) else {
             return Err(Error::Internal(format!("wallet {wallet_id} not locked")));
@@ -117,6 +122,12 @@ pub(crate) async fn book(
                 "wallet {wallet_id} lost its balances"
             )));
         };
+        available_change = available_change
+            .checked_add(SignedAmount::change(
+                wallet.balances.available,
+                new_balances.available,
+            ))
+            .ok_or_else(|| Error::Internal("a total's change beyond u128".into()))?;
         let before = wallet.clone();
         wallet.balances = *new_balances;
         wallet.touch(now);
@@ -138,6 +149,17 @@ pub(crate) async fn book(
         now,
     ))
     .await?;
+    if !available_change.is_zero() {
+        // After the wallet updates and the ledger: the total's slot is the last row this unit
+        // of work locks (see the lock order of `StoreTx`).
+        tx.adjust_available_total(
+            transaction.tenant_id,
+            transaction.asset,
+            totals::slot_of(transaction.id),
+            available_change,
+        )
+        .await?;
+    }
     Ok(())
 }
 

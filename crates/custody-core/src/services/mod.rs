@@ -41,7 +41,7 @@ pub use events::{EventService, PURGE_BATCH};
 pub use operator::{Assignment, OperatorService, Resolution};
 pub use reconcile::{
     check_ledger, LedgerCheck, ProviderCheck, ProviderOutcome, ReconcileReport, ReconcileService,
-    Verdict, WalletDrift,
+    TotalDrift, Verdict, WalletDrift,
 };
 pub use reconciliation::ReconciliationService;
 pub use sandbox::{DepositTarget, SandboxService, SimulateDeposit};

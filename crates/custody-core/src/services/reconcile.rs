@@ -29,6 +29,7 @@ use crate::ports::{
     CustodyBalance, DynCustodyProvider, DynReconcileStore, InFlightItem, LedgerSnapshot,
     ProviderError, TransactionResidue,
 };
+use crate::totals::SignedAmount;
 use crate::wallet::Bucket;
 
 /// One bucket of one wallet whose balance row disagrees with its ledger, or ledger entries of
@@ -49,6 +50,19 @@ pub struct WalletDrift {
     pub ledger: i128,
 }
 
+/// A tenant's maintained total of an asset ([`crate::totals`]) that differs from its wallets'
+/// available balances summed.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalDrift {
+    pub tenant_id: TenantId,
+    pub asset: AssetId,
+    /// The maintained total (its slots summed; 0 when it has no row).
+    pub total: SignedAmount,
+    /// Σ `available` over the tenant's wallets of the asset (`None` beyond `u128`).
+    pub wallets: Option<u128>,
+}
+
 /// The ledger half of the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -61,12 +75,17 @@ pub struct LedgerCheck {
     pub unbalanced: Vec<TransactionResidue>,
     /// Final transactions leaving a `pending` or `held` residue.
     pub final_residues: Vec<TransactionResidue>,
+    /// Maintained tenant-wide totals that differ from their wallets' sum.
+    pub total_drift: Vec<TotalDrift>,
 }
 
 impl LedgerCheck {
     /// Whether anything disagrees.
     pub fn drifted(&self) -> bool {
-        !(self.drift.is_empty() && self.unbalanced.is_empty() && self.final_residues.is_empty())
+        !(self.drift.is_empty()
+            && self.unbalanced.is_empty()
+            && self.final_residues.is_empty()
+            && self.total_drift.is_empty())
     }
 }
 
@@ -307,7 +326,39 @@ pub fn check_ledger(snapshot: &LedgerSnapshot) -> LedgerCheck {
         drift,
         unbalanced: snapshot.unbalanced.clone(),
         final_residues: snapshot.final_residues.clone(),
+        total_drift: check_totals(snapshot),
     }
+}
+
+/// Each (tenant, asset): the maintained total against Σ `available` of its wallets, exactly.
+/// A pair with wallets and no total row counts as a total of 0 (so a tenant whose wallets of
+/// the asset hold nothing is clean), and a total with no wallets must be 0.
+fn check_totals(snapshot: &LedgerSnapshot) -> Vec<TotalDrift> {
+    let mut pairs: BTreeMap<(TenantId, AssetId), (SignedAmount, Option<u128>)> = BTreeMap::new();
+    for wallet in &snapshot.wallets {
+        let (_, sum) = pairs
+            .entry((wallet.tenant_id, wallet.asset))
+            .or_insert((SignedAmount::ZERO, Some(0)));
+        *sum = sum.and_then(|s| s.checked_add(wallet.balances.available.base_units()));
+    }
+    for total in &snapshot.totals {
+        let (kept, _) = pairs
+            .entry((total.tenant_id, total.asset))
+            .or_insert((SignedAmount::ZERO, Some(0)));
+        *kept = total.total;
+    }
+    pairs
+        .into_iter()
+        .filter(|(_, (total, wallets))| {
+            wallets.map(|w| SignedAmount::new(false, w)) != Some(*total)
+        })
+        .map(|((tenant_id, asset), (total, wallets))| TotalDrift {
+            tenant_id,
+            asset,
+            total,
+            wallets,
+        })
+        .collect()
 }
 
 /// One asset's provider comparison, from a snapshot and the provider's answer.

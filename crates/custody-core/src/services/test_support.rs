@@ -267,6 +267,13 @@ pub(crate) enum StoreWrite {
     UpdateEntry(crate::address_book::AddressBookEntry),
     /// `complete_idempotency`.
     CompleteIdempotency(StoredResponse),
+    /// `adjust_available_total`: tenant, asset, slot, change.
+    AdjustTotal(
+        crate::id::TenantId,
+        crate::asset::AssetId,
+        u8,
+        crate::totals::SignedAmount,
+    ),
     /// `commit` (only when recorded with [`record_commit`]).
     Commit,
 }
@@ -291,6 +298,26 @@ impl WriteLog {
             .into_iter()
             .filter_map(|w| match w {
                 StoreWrite::UpdateWallet(wallet) => Some(wallet),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The changes of the tenant-wide totals, in order.
+    pub(crate) fn totals(
+        &self,
+    ) -> Vec<(
+        crate::id::TenantId,
+        crate::asset::AssetId,
+        u8,
+        crate::totals::SignedAmount,
+    )> {
+        self.all()
+            .into_iter()
+            .filter_map(|w| match w {
+                StoreWrite::AdjustTotal(tenant, asset, slot, delta) => {
+                    Some((tenant, asset, slot, delta))
+                }
                 _ => None,
             })
             .collect()
@@ -402,6 +429,12 @@ pub(crate) fn record_writes(tx: &mut MockStoreTx) -> WriteLog {
             l.push(StoreWrite::CompleteIdempotency(response.clone()));
             Ok(())
         });
+    let l = log.clone();
+    tx.expect_adjust_available_total()
+        .returning(move |tenant, asset, slot, delta| {
+            l.push(StoreWrite::AdjustTotal(tenant, asset, slot, delta));
+            Ok(())
+        });
     log
 }
 
@@ -425,6 +458,7 @@ pub(crate) fn forbid_writes(tx: &mut MockStoreTx) {
     tx.expect_insert_address_book_entry().never();
     tx.expect_update_address_book_entry().never();
     tx.expect_complete_idempotency().never();
+    tx.expect_adjust_available_total().never();
     tx.expect_commit().never();
 }
 

@@ -11,6 +11,7 @@
 pub mod address_book;
 pub mod addresses;
 pub mod api_keys;
+pub mod asset_totals;
 pub mod events;
 pub mod idempotency;
 pub mod instances;

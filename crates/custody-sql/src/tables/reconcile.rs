@@ -1,5 +1,6 @@
 //! The reads of `custody admin reconcile` ([`ReconcileStore`]), over `wallets`,
-//! `ledger_entries`, `transactions` and `unattributed_deposits`, all in one read snapshot.
+//! `ledger_entries`, `transactions`, `unattributed_deposits` and `asset_totals`, all in one
+//! read snapshot.
 //!
 //! **Exact sums, in SQL, on both databases**: every sum of deltas is the dialect's exact,
 //! signed sum ([`crate::exact_sum`]: `numeric` on PostgreSQL, signed 64-bit sums of parts of
@@ -10,8 +11,8 @@
 use async_trait::async_trait;
 use custody_core::id::TenantId;
 use custody_core::ports::{
-    InFlightItem, LedgerSnapshot, LedgerSum, ReconcileStore, StoreError, TransactionResidue,
-    WalletSums,
+    AssetTotal, InFlightItem, LedgerSnapshot, LedgerSum, ReconcileStore, StoreError,
+    TransactionResidue, WalletSums,
 };
 use custody_core::wallet::Balances;
 
@@ -218,10 +219,19 @@ async fn read_all<T: Transaction>(
             .map_err(|_| corrupt(format_args!("ledger entries of unknown wallet {wallet_id}")))?;
         wallets[at].ledger.push(sum);
     }
+    let totals = decode(tx, super::asset_totals::all(tenant), |row| {
+        Ok(AssetTotal {
+            tenant_id: text_as(row, "tenant_id")?,
+            asset: text_as(row, "asset_id")?,
+            total: super::asset_totals::signed_total(row)?,
+        })
+    })
+    .await?;
     let unbalanced = decode(tx, unbalanced(tenant), residue).await?;
     let final_residues = decode(tx, final_residues(tenant), residue).await?;
     Ok(LedgerSnapshot {
         wallets,
+        totals,
         unbalanced: unbalanced.into_iter().filter(|r| r.sum != 0).collect(),
         final_residues: final_residues.into_iter().filter(|r| r.sum != 0).collect(),
         handed_over: decode(tx, handed_over(tenant), in_flight).await?,

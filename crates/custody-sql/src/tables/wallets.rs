@@ -5,7 +5,7 @@ use custody_core::amount::Amount;
 use custody_core::asset::AssetId;
 use custody_core::id::{TenantId, VaultId, WalletId};
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{StoreError, WalletFilter, WalletStore, WalletTx};
+use custody_core::ports::{AssetTotalTx, StoreError, WalletFilter, WalletStore, WalletTx};
 use custody_core::text::Label;
 use custody_core::wallet::Wallet;
 
@@ -58,7 +58,9 @@ pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Stat
 
 /// The tenant's available balances (one vault's, with `vault`) summed per asset, exactly, in
 /// one statement ([`crate::exact_sum`]): the columns are `asset_id` and the sum's parts, which
-/// [`exact_sum`] reads back.
+/// [`exact_sum`] reads back. The store runs it for one vault; the tenant-wide read is the
+/// maintained totals' ([`asset_totals::by_asset`](super::asset_totals::by_asset)), and this
+/// statement over the whole tenant is what `custody admin reconcile` compares them with.
 pub fn available_by_asset(tenant: TenantId, vault: Option<VaultId>) -> Statement {
     scoped("asset_id, {exact_sum}", "wallets", tenant)
         .exact_sum("available")
@@ -153,7 +155,20 @@ impl<T: Transaction> WalletTx for SqlTx<T> {
     }
 
     async fn insert_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError> {
-        self.execute(insert(wallet)?).await
+        self.execute(insert(wallet)?).await?;
+        let available = wallet.balances.available;
+        if available.is_zero() {
+            return Ok(());
+        }
+        // A wallet born with funds (never in the product: only imports and fixtures) counts
+        // in its tenant's total like any other change.
+        self.adjust_available_total(
+            wallet.tenant_id,
+            wallet.asset,
+            0,
+            custody_core::totals::SignedAmount::positive(available),
+        )
+        .await
     }
 
     async fn update_wallet(&mut self, wallet: &Wallet) -> Result<(), StoreError> {
@@ -182,7 +197,19 @@ impl<D: Database> WalletStore for EnvStore<D> {
         tenant: TenantId,
         vault: Option<VaultId>,
     ) -> Result<Vec<(AssetId, Amount)>, StoreError> {
-        let mut sums = store::all(&self.0, available_by_asset(tenant, vault), exact_sum).await?;
+        let mut sums = match vault {
+            // One vault: its few wallets, summed.
+            Some(_) => store::all(&self.0, available_by_asset(tenant, vault), exact_sum).await?,
+            // The tenant: its maintained totals (a few slot rows per asset), not its wallets.
+            None => {
+                store::all(
+                    &self.0,
+                    super::asset_totals::by_asset(tenant),
+                    super::asset_totals::total,
+                )
+                .await?
+            }
+        };
         // A few rows: ordered by the asset's own order, not its stored spelling.
         sums.sort_by_key(|(asset, _)| *asset);
         Ok(sums)

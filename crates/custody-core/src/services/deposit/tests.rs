@@ -201,6 +201,16 @@ async fn completion_moves_pending_to_available_once() {
     assert!(wallets[0].balances.pending.is_zero());
     assert_eq!(wallets[0].balances.available.base_units(), 5 + AMOUNT);
     assert_eq!(
+        log.totals(),
+        vec![(
+            t.tenant_id,
+            t.asset,
+            crate::totals::slot_of(t.id),
+            crate::totals::SignedAmount::new(false, AMOUNT)
+        )],
+        "completion makes the amount available tenant-wide"
+    );
+    assert_eq!(
         ledger_postings(&log),
         vec![vec![
             posting(Some(Bucket::Pending), -A),

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::amount::Amount;
-use crate::ports::{InFlightItem, LedgerSum, MockCustodyProvider, MockReconcileStore, WalletSums};
+use crate::ports::{
+    AssetTotal, InFlightItem, LedgerSum, MockCustodyProvider, MockReconcileStore, WalletSums,
+};
 use crate::services::test_support::*;
 use crate::transaction::{TransactionKind, TransactionStatus};
 use crate::wallet::Balances;
@@ -57,6 +59,12 @@ fn clean() -> LedgerSnapshot {
             wallet_sums(1, (1_000, 300, 0), sums(1_000, 300, 0)),
             wallet_sums(2, (500, 0, 200), sums(500, 0, 200)),
         ],
+        // The tenant's maintained total: the wallets' 1,500 available.
+        totals: vec![AssetTotal {
+            tenant_id: tenant(),
+            asset: usdt_eth(),
+            total: SignedAmount::new(false, 1_500),
+        }],
         ..LedgerSnapshot::default()
     }
 }
@@ -277,4 +285,35 @@ async fn without_a_list_every_asset_held_is_compared() {
         ProviderOutcome::NotCheckable("stateless".into())
     );
     assert_eq!(report.verdict(), Verdict::Clean);
+}
+
+#[test]
+fn a_total_that_differs_from_its_wallets_is_drift() {
+    let mut snapshot = clean();
+    assert!(check_ledger(&snapshot).total_drift.is_empty());
+    snapshot.totals[0].total = SignedAmount::new(false, 1_499);
+    let check = check_ledger(&snapshot);
+    assert_eq!(
+        check.total_drift,
+        vec![TotalDrift {
+            tenant_id: tenant(),
+            asset: usdt_eth(),
+            total: SignedAmount::new(false, 1_499),
+            wallets: Some(1_500),
+        }]
+    );
+    assert!(check.drifted());
+    // No total row for wallets holding funds is drift; for wallets holding nothing it is not.
+    snapshot.totals.clear();
+    assert_eq!(check_ledger(&snapshot).total_drift.len(), 1);
+    snapshot.wallets = vec![wallet_sums(1, (0, 300, 0), sums(0, 300, 0))];
+    assert!(check_ledger(&snapshot).total_drift.is_empty());
+    // A total with no wallet must be zero.
+    snapshot.wallets.clear();
+    snapshot.totals = vec![AssetTotal {
+        tenant_id: tenant(),
+        asset: usdt_eth(),
+        total: SignedAmount::new(true, 1),
+    }];
+    assert_eq!(check_ledger(&snapshot).total_drift[0].wallets, Some(0));
 }

@@ -117,6 +117,8 @@ async fn a_transfer_moves_available_funds_and_commits_once() {
         (7, 3)
     );
     assert_eq!(to.balances.available.base_units(), 10 * USDT + 25_500_000);
+    // Between two of the tenant's wallets: its total does not move, nothing is written.
+    assert_eq!(log.totals(), Vec::new());
     assert_eq!((from.version, to.version), (2, 2));
 
     // One ledger append: available(A) −x, available(B) +x, summing to zero.

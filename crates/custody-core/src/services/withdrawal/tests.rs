@@ -197,6 +197,28 @@ async fn submit_holds_the_funds_and_records_the_destination() {
     assert_eq!(wallets[0].balances.available.base_units(), 60 * USDT);
     assert_eq!(wallets[0].balances.held.base_units(), AMOUNT);
     assert_eq!(wallets[0].balances.pending.base_units(), 0);
+    // The tenant-wide total of the asset loses the held amount, in the transaction's slot,
+    // after the wallet and the ledger.
+    assert_eq!(
+        log.totals(),
+        vec![(
+            tenant(),
+            usdt_eth(),
+            crate::totals::slot_of(t.id),
+            crate::totals::SignedAmount::new(true, AMOUNT)
+        )]
+    );
+    let writes = log.all();
+    let total_at = writes
+        .iter()
+        .position(|w| matches!(w, StoreWrite::AdjustTotal(..)))
+        .expect("total");
+    assert!(writes[..total_at]
+        .iter()
+        .any(|w| matches!(w, StoreWrite::AppendLedger(_))));
+    assert!(writes[..total_at]
+        .iter()
+        .any(|w| matches!(w, StoreWrite::UpdateWallet(_))));
 
     let postings = ledger_postings(&log);
     assert_eq!(
@@ -368,6 +390,16 @@ async fn cancel_releases_the_held_funds() {
     assert_eq!(wallets.len(), 1);
     assert_eq!(wallets[0].balances.available.base_units(), 100 * USDT);
     assert!(wallets[0].balances.held.is_zero());
+    assert_eq!(
+        log.totals(),
+        vec![(
+            tenant(),
+            usdt_eth(),
+            crate::totals::slot_of(t.id),
+            crate::totals::SignedAmount::new(false, AMOUNT)
+        )],
+        "the released funds are available again"
+    );
     assert_eq!(
         ledger_postings(&log),
         vec![vec![

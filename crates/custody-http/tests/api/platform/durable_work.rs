@@ -169,7 +169,10 @@ async fn durable_work_per_request(engine: Engine) {
         ("connect mint (existing user)", (10 + lock, 1, 2)),
         ("GET address by id", (3, 0, 0)),
         ("platform transfer", (15, 1, 3)),
-        ("withdrawal submit", (14, 1, 3)),
+        // The hold lowers the tenant's available total (issue 18): PostgreSQL adds to the
+        // slot in one upsert; SQLite reads the slot and writes it back. A transfer between two
+        // of the tenant's wallets leaves the total alone and writes nothing.
+        ("withdrawal submit", (15 + u64::from(sqlite), 1, 3)),
         ("tenant-wide balances", (2, 0, 0)),
     ];
     assert_eq!(got, expected);

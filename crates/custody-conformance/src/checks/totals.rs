@@ -1,0 +1,434 @@
+//! The maintained tenant-wide totals (issue 18): `AssetTotalTx::adjust_available_total` and the
+//! tenant-wide `WalletStore::available_by_asset` that reads them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use custody_core::amount::Amount;
+use custody_core::asset::AssetId;
+use custody_core::id::{TenantId, WalletId};
+use custody_core::ports::{EnvironmentStores, StoreError};
+use custody_core::services::{check_ledger, ReconcileService};
+use custody_core::totals::{SignedAmount, SLOTS};
+use custody_core::wallet::Wallet;
+
+use crate::concurrency::XorShift;
+use crate::fixtures::*;
+use crate::StoreHandles;
+
+fn plus(units: u128) -> SignedAmount {
+    SignedAmount::new(false, units)
+}
+
+fn minus(units: u128) -> SignedAmount {
+    SignedAmount::new(true, units)
+}
+
+/// Adds each change in its own committed unit of work.
+async fn adjust(
+    env: &EnvironmentStores,
+    tenant: TenantId,
+    changes: &[(AssetId, u8, SignedAmount)],
+) {
+    for (asset, slot, delta) in changes {
+        let mut tx = env.uow.begin().await.expect("begin");
+        tx.adjust_available_total(tenant, *asset, *slot, *delta)
+            .await
+            .expect("adjust");
+        tx.commit().await.expect("commit");
+    }
+}
+
+async fn tenant_wide(env: &EnvironmentStores, tenant: TenantId) -> Vec<(AssetId, Amount)> {
+    env.wallets
+        .available_by_asset(tenant, None)
+        .await
+        .expect("tenant-wide")
+}
+
+/// `adjust_available_total` adds exactly, per (tenant, environment, asset), over slots that may
+/// go negative; the tenant-wide read sums the slots, one line per asset the tenant has a wallet
+/// for: zero lines, positive and negative slots, changes that cancel within one unit of work
+/// (no slot row written), a rolled-back change, totals up
+/// to `u128::MAX` exactly and an error (never a rounded figure) for a negative sum or one beyond
+/// `u128`; other tenants and the other environment see none of it; a slot out of range is
+/// refused; reconcile's snapshot holds the same totals.
+pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let c = seed_tenant(&stores, 3).await;
+
+    // The read lists the assets the tenant has wallets for: empty wallets, no totals yet.
+    let va = customer_vault(a, 100);
+    let vc = customer_vault(c, 400);
+    commit_vaults(env, &[&va, &vc]).await;
+    commit_wallets(
+        env,
+        &[
+            &wallet(&va, usdt_eth(), 1000),
+            &wallet(&va, usdc_sol(), 1001),
+            &wallet(&va, usdc_base(), 1002),
+            &wallet(&vc, usdt_eth(), 1003),
+            &wallet(&vc, usdc_eth(), 1004),
+        ],
+    )
+    .await;
+    assert_eq!(
+        tenant_wide(env, a).await,
+        vec![
+            (usdt_eth(), Amount::ZERO),
+            (usdc_sol(), Amount::ZERO),
+            (usdc_base(), Amount::ZERO)
+        ],
+        "zero lines for wallets that never changed"
+    );
+
+    // usdt: 100 in slot 0, −40 in slot 7 (a negative slot), +5 in slot 15: 65.
+    adjust(
+        env,
+        a,
+        &[
+            (usdt_eth(), 0, plus(100)),
+            (usdt_eth(), 7, minus(40)),
+            (usdt_eth(), 15, plus(5)),
+        ],
+    )
+    .await;
+    // usdc_sol: beyond 2^64 in parts that carry on SQLite.
+    let big = u128::from(u64::MAX) * 1_000_003 + 99;
+    adjust(
+        env,
+        a,
+        &[
+            (usdc_sol(), 3, plus(big)),
+            (usdc_sol(), 3, plus(9_999_999_999)),
+            (usdc_sol(), 4, minus(9_999_999_998)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        tenant_wide(env, a).await,
+        vec![
+            (usdt_eth(), amount(65)),
+            (usdc_sol(), amount(big + 1)),
+            (usdc_base(), Amount::ZERO),
+        ],
+        "slots summed per asset, exactly, in asset order"
+    );
+
+    // Changes that cancel within one unit of work write nothing (no slot row, below).
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.adjust_available_total(a, usdc_base(), 2, plus(7))
+        .await
+        .expect("adjust");
+    tx.adjust_available_total(a, usdc_base(), 2, minus(7))
+        .await
+        .expect("adjust");
+    tx.commit().await.expect("commit");
+    // A rolled-back change leaves nothing either.
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.adjust_available_total(a, usdt_eth(), 1, plus(3))
+        .await
+        .expect("adjust");
+    drop(tx);
+    assert_eq!(tenant_wide(env, a).await[0], (usdt_eth(), amount(65)));
+
+    // A total back to zero is a zero line.
+    adjust(env, a, &[(usdt_eth(), 9, minus(65))]).await;
+    assert_eq!(
+        tenant_wide(env, a).await,
+        vec![
+            (usdt_eth(), Amount::ZERO),
+            (usdc_sol(), amount(big + 1)),
+            (usdc_base(), Amount::ZERO)
+        ]
+    );
+
+    // Other tenants and the other environment see none of it.
+    assert_eq!(tenant_wide(env, b).await, Vec::new());
+    assert_eq!(tenant_wide(&stores.live, a).await, Vec::new());
+
+    // u128::MAX is exact, spread over slots; one more is an error, and so is a negative sum.
+    adjust(
+        env,
+        c,
+        &[
+            (usdt_eth(), 0, plus(u128::MAX)),
+            (usdt_eth(), 1, plus(1)),
+            (usdt_eth(), 2, minus(1)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        tenant_wide(env, c).await,
+        vec![
+            (usdt_eth(), Amount::from_base_units(u128::MAX)),
+            (usdc_eth(), Amount::ZERO)
+        ]
+    );
+    adjust(env, c, &[(usdt_eth(), 5, plus(1))]).await;
+    assert!(
+        matches!(
+            env.wallets.available_by_asset(c, None).await,
+            Err(StoreError::Internal(_))
+        ),
+        "a total beyond u128 is an error"
+    );
+    adjust(
+        env,
+        c,
+        &[(usdt_eth(), 5, minus(1)), (usdc_eth(), 4, minus(2))],
+    )
+    .await;
+    assert!(
+        matches!(
+            env.wallets.available_by_asset(c, None).await,
+            Err(StoreError::Internal(_))
+        ),
+        "a negative total is an error"
+    );
+    // One slot down to −u128::MAX and back is exact.
+    adjust(
+        env,
+        c,
+        &[
+            (usdc_eth(), 4, plus(2)),
+            (usdc_eth(), 6, minus(u128::MAX)),
+            (usdc_eth(), 8, plus(u128::MAX)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        tenant_wide(env, c).await,
+        vec![
+            (usdt_eth(), Amount::from_base_units(u128::MAX)),
+            (usdc_eth(), Amount::ZERO)
+        ]
+    );
+    // A change that takes a slot below −u128::MAX is kept exactly all the same (the total is
+    // what counts): the total is −1, an error to read, then zero again.
+    adjust(env, c, &[(usdc_eth(), 6, minus(1))]).await;
+    assert!(
+        matches!(
+            env.wallets.available_by_asset(c, None).await,
+            Err(StoreError::Internal(_))
+        ),
+        "a negative total is an error"
+    );
+    adjust(env, c, &[(usdc_eth(), 6, plus(1))]).await;
+    assert_eq!(tenant_wide(env, c).await[1], (usdc_eth(), Amount::ZERO));
+
+    // A slot out of range is refused.
+    let mut tx = env.uow.begin().await.expect("begin");
+    assert!(tx
+        .adjust_available_total(c, usdc_eth(), SLOTS, plus(1))
+        .await
+        .is_err());
+    drop(tx);
+
+    // Reconcile reads the same totals.
+    let snapshot = env
+        .reconcile
+        .ledger_snapshot(Some(a))
+        .await
+        .expect("snapshot");
+    let totals: Vec<_> = snapshot
+        .totals
+        .iter()
+        .map(|t| (t.tenant_id, t.asset, t.total))
+        .collect();
+    let mut expected = vec![
+        (a, usdt_eth(), SignedAmount::ZERO),
+        (a, usdc_sol(), plus(big + 1)),
+    ];
+    expected.sort_by_key(|x| (x.0, x.1));
+    let mut sorted = totals;
+    sorted.sort_by_key(|x| (x.0, x.1));
+    assert_eq!(sorted, expected, "reconcile's totals of tenant a");
+}
+
+/// Wallets inserted with an available balance count in their tenant's total; the per-vault
+/// read still sums the vault's wallets; reconcile finds a corrupted slot (and only it) and is
+/// clean again once it is corrected.
+pub async fn totals_follow_inserted_wallets_and_reconcile_names_drift(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let v1 = customer_vault(a, 100);
+    let v2 = customer_vault(a, 101);
+    commit_vaults(env, &[&v1, &v2]).await;
+    let mut w1 = wallet(&v1, usdt_eth(), 200);
+    w1.balances = balances(1_000, 5, 0);
+    let mut w2 = wallet(&v2, usdt_eth(), 201);
+    w2.balances = balances(u128::from(u64::MAX) * 3, 0, 0);
+    let empty = wallet(&v2, usdc_sol(), 202);
+    commit_wallets(env, &[&w1, &w2, &empty]).await;
+    let expected = u128::from(u64::MAX) * 3 + 1_000;
+    assert_eq!(
+        tenant_wide(env, a).await,
+        vec![(usdt_eth(), amount(expected)), (usdc_sol(), Amount::ZERO)],
+        "the funded wallets counted, the empty one a zero line"
+    );
+    assert_eq!(
+        env.wallets
+            .available_by_asset(a, Some(v2.id))
+            .await
+            .expect("vault"),
+        vec![
+            (usdt_eth(), w2.balances.available),
+            (usdc_sol(), Amount::ZERO)
+        ],
+        "one vault: its wallets, zero lines included"
+    );
+
+    let reconcile = ReconcileService::new(env.reconcile.clone());
+    let report = reconcile.run(None).await.expect("reconcile");
+    assert!(report.ledger.total_drift.is_empty(), "{report:?}");
+
+    // A corrupted slot (a change no wallet made) is drift, named by tenant and asset.
+    adjust(env, a, &[(usdt_eth(), 11, minus(7))]).await;
+    let snapshot = env.reconcile.ledger_snapshot(None).await.expect("snapshot");
+    let check = check_ledger(&snapshot);
+    assert_eq!(check.total_drift.len(), 1, "{check:?}");
+    let drift = &check.total_drift[0];
+    assert_eq!(
+        (drift.tenant_id, drift.asset, drift.total, drift.wallets),
+        (a, usdt_eth(), plus(expected - 7), Some(expected))
+    );
+    assert!(check.drifted());
+    // A total for an asset with no wallet at all is drift too.
+    adjust(
+        env,
+        a,
+        &[(usdt_eth(), 11, plus(7)), (usdc_base(), 1, plus(3))],
+    )
+    .await;
+    let check = check_ledger(&env.reconcile.ledger_snapshot(None).await.expect("snapshot"));
+    assert_eq!(check.total_drift.len(), 1, "{check:?}");
+    assert_eq!(
+        (check.total_drift[0].asset, check.total_drift[0].wallets),
+        (usdc_base(), Some(0))
+    );
+    adjust(env, a, &[(usdc_base(), 1, minus(3))]).await;
+    let check = check_ledger(&env.reconcile.ledger_snapshot(None).await.expect("snapshot"));
+    assert!(check.total_drift.is_empty(), "clean again: {check:?}");
+}
+
+/// Many concurrent units of work changing wallets of one tenant the way booking does (wallets
+/// locked in id order, updated, then the movement's change added to the slot of its
+/// transaction): credits, debits and transfers, each in a random slot. No deadlock, no error,
+/// no lost update: afterwards every total equals its wallets' sum.
+pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
+    const WALLETS: u64 = 8;
+    const TASKS: u64 = 16;
+    const MOVES: u64 = 40;
+    let env = stores.live.clone();
+    let tenant = seed_tenant(&stores, 1).await;
+    let mut ids: Vec<WalletId> = Vec::new();
+    for i in 0..WALLETS {
+        let vault = customer_vault(tenant, 100 + i);
+        commit_vaults(&env, &[&vault]).await;
+        let mut w = wallet(&vault, usdt_eth(), 200 + i);
+        w.balances = balances(1_000_000, 0, 0);
+        commit_wallets(&env, &[&w]).await;
+        ids.push(w.id);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let env = env.clone();
+        let ids = ids.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = XorShift::new(0x7074_0000 + task);
+            let mut errors = Vec::new();
+            barrier.wait().await;
+            for _ in 0..MOVES {
+                let from = ids[rng.below(WALLETS) as usize];
+                let to = ids[rng.below(WALLETS) as usize];
+                let units = 1 + u128::from(rng.below(500));
+                let kind = rng.below(3);
+                let slot = u8::try_from(rng.below(u64::from(SLOTS))).expect("small");
+                let mut locked = vec![from, to];
+                locked.sort();
+                locked.dedup();
+                let result: Result<(), StoreError> = async {
+                    let mut tx = env.uow.begin().await?;
+                    let mut wallets: BTreeMap<WalletId, Wallet> = tx
+                        .lock_wallets(tenant, &locked)
+                        .await?
+                        .into_iter()
+                        .map(|w| (w.id, w))
+                        .collect();
+                    let change = match kind {
+                        // A deposit credits `to`.
+                        0 => vec![(to, plus(units))],
+                        // A withdrawal debits `from`.
+                        1 => vec![(from, minus(units))],
+                        // A transfer: both, no change of the total.
+                        _ => vec![(from, minus(units)), (to, plus(units))],
+                    };
+                    let mut total = SignedAmount::ZERO;
+                    for (id, delta) in change {
+                        let w = wallets.get_mut(&id).expect("locked");
+                        let available = w.balances.available.base_units();
+                        let next = if delta.is_negative() {
+                            available - delta.magnitude()
+                        } else {
+                            available + delta.magnitude()
+                        };
+                        w.balances.available = Amount::from_base_units(next);
+                        total = total.checked_add(delta).expect("small");
+                    }
+                    for w in wallets.values_mut() {
+                        w.version += 1;
+                        tx.update_wallet(w).await?;
+                    }
+                    if !total.is_zero() {
+                        tx.adjust_available_total(tenant, usdt_eth(), slot, total)
+                            .await?;
+                    }
+                    tx.commit().await
+                }
+                .await;
+                if let Err(e) = result {
+                    errors.push(format!("{e:?}"));
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = Vec::new();
+    for task in tasks {
+        errors.extend(task.await.expect("task"));
+    }
+    assert!(
+        errors.is_empty(),
+        "{} movements failed (a deadlock or lock timeout shows here): {:?}",
+        errors.len(),
+        errors.iter().take(5).collect::<Vec<_>>()
+    );
+    let mut sum = 0u128;
+    for id in &ids {
+        sum += env
+            .wallets
+            .get(tenant, *id)
+            .await
+            .expect("get")
+            .balances
+            .available
+            .base_units();
+    }
+    assert_eq!(
+        tenant_wide(&env, tenant).await,
+        vec![(usdt_eth(), amount(sum))],
+        "the total is the wallets' sum: no lost update"
+    );
+    let check = check_ledger(
+        &env.reconcile
+            .ledger_snapshot(Some(tenant))
+            .await
+            .expect("snapshot"),
+    );
+    assert!(check.total_drift.is_empty(), "{check:?}");
+}
