@@ -379,6 +379,14 @@ pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     /// Where the embedded store (and its generated master key) live.
     pub data_dir: PathBuf,
+    /// SQLite only: how often (milliseconds) a connection of its own checkpoints the
+    /// write-ahead log so it stays bounded under load; 0 turns it off. Default 1000.
+    #[serde(default = "default_sqlite_checkpoint_ms")]
+    pub sqlite_checkpoint_ms: u64,
+}
+
+fn default_sqlite_checkpoint_ms() -> u64 {
+    1_000
 }
 
 /// Secrets.
