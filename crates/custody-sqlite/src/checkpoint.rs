@@ -37,6 +37,9 @@ pub const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
 /// A log of this many frames (pages, 4 KiB each by default) or more is emptied (`TRUNCATE`);
 /// a smaller one only gets the passive copy. SQLite's own automatic checkpoint threshold.
 pub const TRUNCATE_ABOVE_FRAMES: i64 = 1_000;
+/// After this many checkpoints in a row that could not finish, a warning is logged (and again
+/// after as many more).
+const WARN_AFTER: u32 = 60;
 /// `journal_size_limit` of every connection: a log started over is truncated to this size.
 pub const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -77,12 +80,33 @@ impl Checkpoints {
             .spawn(move || {
                 runtime.block_on(async move {
                     // Ends when the sender is dropped (the store is) or the pool is closed.
+                    let mut unfinished = 0_u32;
                     while tokio::time::timeout(every, &mut stopped).await.is_err() {
                         if on_thread.is_closed() {
                             return;
                         }
                         // A failure (busy, the disk) is retried at the next interval.
-                        let _ = checkpoint(&on_thread).await;
+                        match checkpoint(&on_thread).await {
+                            Ok(done) if !done.busy => unfinished = 0,
+                            Ok(done) => {
+                                unfinished += 1;
+                                if unfinished % WARN_AFTER == 0 {
+                                    tracing::warn!(
+                                        attempts = unfinished,
+                                        log_frames = done.log_frames,
+                                        "the SQLite write-ahead log could not be emptied: a \
+                                         reader holds an old snapshot, or another process the \
+                                         write lock; the log grows until they let go"
+                                    );
+                                }
+                            }
+                            Err(e) => {
+                                unfinished += 1;
+                                if unfinished % WARN_AFTER == 0 {
+                                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                                }
+                            }
+                        }
                     }
                 });
             })
