@@ -37,7 +37,7 @@ use custody_embed::{AuthCacheSettings, Custody, GraphParts};
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
 use custody_sql::redact::DatabaseUrl;
-use custody_sqlite::{SqliteOptions, SqliteStore};
+use custody_sqlite::SqliteStore;
 use ipnet::IpNet;
 use secrecy::ExposeSecret as _;
 
@@ -531,12 +531,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             Store::Postgres(store)
         }
         Some(url) => Store::Sqlite(
-            SqliteStore::connect_with(url, master, sqlite_options(settings))
+            SqliteStore::connect_with(url, master, settings.database.sqlite_options())
                 .await
                 .with_context(|| format!("opening {url}"))?,
         ),
         None => Store::Sqlite(
-            SqliteStore::open_with(&embedded_file, master, sqlite_options(settings))
+            SqliteStore::open_with(&embedded_file, master, settings.database.sqlite_options())
                 .await
                 .with_context(|| format!("opening {}", embedded_file.display()))?,
         ),
@@ -549,12 +549,4 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     )
     .await?;
     Ok(store)
-}
-
-/// The SQLite store's options from `[database]` (`sqlite_checkpoint_ms`, 0: off).
-fn sqlite_options(settings: &Settings) -> SqliteOptions {
-    let ms = settings.database.sqlite_checkpoint_ms;
-    SqliteOptions {
-        checkpoint_every: (ms > 0).then(|| std::time::Duration::from_millis(ms)),
-    }
 }
