@@ -4,10 +4,11 @@
 //! into the database file, and the log may start over from its beginning only once every
 //! frame is copied and no reader still reads from it. SQLite's automatic checkpoints run on
 //! the writer after a commit and are *passive*: they copy what no reader needs any more and
-//! never wait. Under steady load some reader always holds a snapshot a little older than the
-//! last commit, so the passive checkpoint never catches up with the writer, the log never
-//! starts over, and the file grows by every commit: the 10-minute soak left a 2.97 GB `-wal`
-//! beside a 60 MB database, and the process's memory grew with the log's index.
+//! never wait. When reads overlap every commit the passive checkpoint may never catch up with
+//! the writer, the log never starts over, and the file grows by every commit: the 10-minute
+//! soak left a 2.97 GB `-wal` beside a 60 MB database. (In that soak something also holds an
+//! old snapshot for good, which no checkpoint can copy past: docs/performance.md, change 16.
+//! It is not a read through the store's ports: `tests/wal.rs`.)
 //!
 //! Here a connection of its own (not the writer: a checkpoint that waits must never hold the
 //! one writer connection, which is what the withdrawn change 15 did) checkpoints every

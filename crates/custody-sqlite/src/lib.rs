@@ -49,12 +49,13 @@
 //! an INTEGER). Every query of an environment-bound handle filters on its environment.
 //!
 //! ## The write-ahead log
-//! SQLite's automatic checkpoints are passive and, under steady load, never let the log start
-//! over, so a connection of its own checkpoints it every second
+//! SQLite's automatic checkpoints are passive and, when reads overlap every commit, may never
+//! let the log start over, so a connection of its own checkpoints it every second
 //! ([`SqliteOptions::checkpoint_every`]): a passive copy, then a `TRUNCATE` that empties the log
 //! when it holds [`TRUNCATE_ABOVE_FRAMES`] frames or more, waiting at most [`CHECKPOINT_BUSY`]
 //! for the write lock and for readers, and retried at the next interval when it could not
-//! finish (see [`SqliteStore::checkpoint`]).
+//! finish (see [`SqliteStore::checkpoint`]). No checkpoint can copy past a snapshot that a
+//! connection keeps open; the benchmark's soak still has one (docs/performance.md, change 16).
 //!
 //! ## Layout
 //! Every statement, and every port over them, is written once in `custody-sql` (by aggregate,
