@@ -379,6 +379,24 @@ pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     /// Where the embedded store (and its generated master key) live.
     pub data_dir: PathBuf,
+    /// SQLite only: how often (milliseconds) a connection of its own checkpoints the
+    /// write-ahead log so it stays bounded under load; 0 turns it off. Default 1000.
+    #[serde(default = "default_sqlite_checkpoint_ms")]
+    pub sqlite_checkpoint_ms: u64,
+}
+
+fn default_sqlite_checkpoint_ms() -> u64 {
+    1_000
+}
+
+impl DatabaseSettings {
+    /// The SQLite store's options: `sqlite_checkpoint_ms` (0: no checkpoint connection).
+    pub fn sqlite_options(&self) -> custody_sqlite::SqliteOptions {
+        let ms = self.sqlite_checkpoint_ms;
+        custody_sqlite::SqliteOptions {
+            checkpoint_every: (ms > 0).then(|| std::time::Duration::from_millis(ms)),
+        }
+    }
 }
 
 /// Secrets.
@@ -512,6 +530,32 @@ mod tests {
             .unwrap()
             .try_deserialize::<Settings>();
         assert!(typo.is_err(), "a misspelt metrics key is refused");
+    }
+
+    #[test]
+    fn the_sqlite_checkpoint_interval_defaults_to_a_second_and_zero_turns_it_off() {
+        let load = |extra: &str| -> Settings {
+            Config::builder()
+                .add_source(File::from_str(BASE, FileFormat::Toml))
+                .add_source(File::from_str(extra, FileFormat::Toml))
+                .build()
+                .unwrap()
+                .try_deserialize()
+                .unwrap()
+        };
+        let default = load("");
+        assert_eq!(default.database.sqlite_checkpoint_ms, 1_000);
+        assert_eq!(
+            default.database.sqlite_options().checkpoint_every,
+            Some(std::time::Duration::from_secs(1))
+        );
+        let off = load("[database]\nsqlite_checkpoint_ms = 0\n");
+        assert_eq!(off.database.sqlite_options().checkpoint_every, None);
+        let often = load("[database]\nsqlite_checkpoint_ms = 250\n");
+        assert_eq!(
+            often.database.sqlite_options().checkpoint_every,
+            Some(std::time::Duration::from_millis(250))
+        );
     }
 
     #[test]

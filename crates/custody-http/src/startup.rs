@@ -527,12 +527,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             Store::Postgres(store)
         }
         Some(url) => Store::Sqlite(
-            SqliteStore::connect(url, master)
+            SqliteStore::connect_with(url, master, settings.database.sqlite_options())
                 .await
                 .with_context(|| format!("opening {url}"))?,
         ),
         None => Store::Sqlite(
-            SqliteStore::open(&embedded_file, master)
+            SqliteStore::open_with(&embedded_file, master, settings.database.sqlite_options())
                 .await
                 .with_context(|| format!("opening {}", embedded_file.display()))?,
         ),

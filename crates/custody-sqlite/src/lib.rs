@@ -48,6 +48,15 @@
 //! `timestamptz` drops it. Amounts are canonical base-unit decimal strings (a `u128` does not fit
 //! an INTEGER). Every query of an environment-bound handle filters on its environment.
 //!
+//! ## The write-ahead log
+//! SQLite's automatic checkpoints are passive and, when reads overlap every commit, may never
+//! let the log start over, so a connection of its own checkpoints it every second
+//! ([`SqliteOptions::checkpoint_every`]): a passive copy, then a `TRUNCATE` that empties the log
+//! when it holds [`TRUNCATE_ABOVE_FRAMES`] frames or more, waiting at most [`CHECKPOINT_BUSY`]
+//! for the write lock and for readers, and retried at the next interval when it could not
+//! finish (see [`SqliteStore::checkpoint`]). No checkpoint can copy past a snapshot that a
+//! connection keeps open; the benchmark's soak still has one (docs/performance.md, change 16).
+//!
 //! ## Layout
 //! Every statement, and every port over them, is written once in `custody-sql` (by aggregate,
 //! shared with the PostgreSQL store). This crate holds what is SQLite's own: `db` (placeholders,
@@ -69,12 +78,14 @@ use sqlx::sqlite::{
 };
 use sqlx::Sqlite;
 
+mod checkpoint;
 mod db;
 mod error;
 pub mod files;
 mod group;
 mod row;
 
+pub use checkpoint::{WalCheckpoint, CHECKPOINT_BUSY, JOURNAL_SIZE_LIMIT, TRUNCATE_ABOVE_FRAMES};
 use custody_sql::{Counted, EnvStore, SharedStore, StatementCounter, StatementCounts};
 use db::SqliteDb;
 use error::db_err;
@@ -86,6 +97,23 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Reader connections for a database file.
 const READERS: u32 = 4;
+
+/// How a database file is kept (the defaults are what `custody serve` uses unless configured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// How often a connection of its own checkpoints the write-ahead log (see
+    /// [`SqliteStore::checkpoint`]); `None`: never (only SQLite's passive automatic
+    /// checkpoints run, and under steady load the log grows without bound). Default 1 s.
+    pub checkpoint_every: Option<Duration>,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            checkpoint_every: Some(Duration::from_secs(1)),
+        }
+    }
+}
 
 /// The embedded SQLite store. Cheap to clone (all clones share the pools). `Debug` shows where
 /// the database is, never the master key.
@@ -108,6 +136,8 @@ pub(crate) struct Inner {
     pub(crate) counter: Arc<StatementCounter>,
     /// Single-statement writes, committed in groups on the writer (`group`).
     pub(crate) group: group::GroupCommit,
+    /// The write-ahead log's checkpoints (`checkpoint`); none for an in-memory database.
+    checkpoints: Option<checkpoint::Checkpoints>,
 }
 
 impl Inner {
@@ -159,8 +189,20 @@ impl SqliteStore {
     /// `Unavailable` (naming the path) when the directory cannot be created or the file cannot
     /// be opened or written.
     pub async fn open(path: &Path, master: MasterKey) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::new().filename(path);
-        Self::open_file(options, master).await
+        Self::open_with(path, master, SqliteOptions::default()).await
+    }
+
+    /// [`open`](SqliteStore::open) with `options`.
+    ///
+    /// # Errors
+    /// As [`open`](SqliteStore::open).
+    pub async fn open_with(
+        path: &Path,
+        master: MasterKey,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let connect = SqliteConnectOptions::new().filename(path);
+        Self::open_file(connect, master, options).await
     }
 
     /// Opens the database a `sqlite:` URL names: `sqlite://path/to/file.db` (created if
@@ -170,6 +212,18 @@ impl SqliteStore {
     /// # Errors
     /// `Internal` for a URL that is not an SQLite URL; otherwise as [`open`](SqliteStore::open).
     pub async fn connect(url: &DatabaseUrl, master: MasterKey) -> Result<SqliteStore, StoreError> {
+        Self::connect_with(url, master, SqliteOptions::default()).await
+    }
+
+    /// [`connect`](SqliteStore::connect) with `options` (which an in-memory database ignores).
+    ///
+    /// # Errors
+    /// As [`connect`](SqliteStore::connect).
+    pub async fn connect_with(
+        url: &DatabaseUrl,
+        master: MasterKey,
+        store_options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
         let raw = url.expose();
         if !raw.starts_with("sqlite:") {
             return Err(StoreError::Internal(
@@ -182,7 +236,7 @@ impl SqliteStore {
         if raw.contains(":memory:") || raw.contains("mode=memory") {
             Self::open_memory(options, master).await
         } else {
-            Self::open_file(options, master).await
+            Self::open_file(options, master, store_options).await
         }
     }
 
@@ -212,6 +266,7 @@ impl SqliteStore {
     async fn open_file(
         options: SqliteConnectOptions,
         master: MasterKey,
+        store_options: SqliteOptions,
     ) -> Result<SqliteStore, StoreError> {
         let path = options.get_filename().to_path_buf();
         let location = path.display().to_string();
@@ -231,6 +286,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
+            // A log started over is cut back to this size (`checkpoint`).
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string())
             // FULL: a committed transaction survives a power loss, not only a crash of the
             // process (NORMAL in WAL mode may lose the last commits). Nothing committed is lost.
             .synchronous(SqliteSynchronous::Full);
@@ -262,9 +319,20 @@ impl SqliteStore {
             .max_connections(READERS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
-            .connect_with(base.pragma("query_only", "ON"))
+            .connect_with(base.clone().pragma("query_only", "ON"))
             .await
             .map_err(|e| open_error(&location, e))?;
+        // The checkpoints' own connection, with a short busy timeout: it never holds the
+        // writer connection, and gives up rather than keep the write lock waiting.
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(base.busy_timeout(CHECKPOINT_BUSY))
+            .await
+            .map_err(|e| open_error(&location, e))?;
+        let checkpoints =
+            checkpoint::Checkpoints::start(checkpointer, store_options.checkpoint_every)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 group: group::GroupCommit::new(writer.clone()),
@@ -273,6 +341,7 @@ impl SqliteStore {
                 master,
                 location,
                 counter: Arc::default(),
+                checkpoints: Some(checkpoints),
             }),
         })
     }
@@ -301,6 +370,7 @@ impl SqliteStore {
                 master,
                 location: ":memory:".to_owned(),
                 counter: Arc::default(),
+                checkpoints: None,
             }),
         })
     }
@@ -345,6 +415,25 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.inner.writer.close().await;
         self.inner.reader.close().await;
+        if let Some(checkpoints) = &self.inner.checkpoints {
+            checkpoints.close().await;
+        }
+    }
+
+    /// One checkpoint of the write-ahead log now, on the checkpoint connection: a passive copy,
+    /// then, when the log holds [`TRUNCATE_ABOVE_FRAMES`] frames or more, a `TRUNCATE` that
+    /// empties it unless the write lock or a reader of an older snapshot is held past
+    /// [`CHECKPOINT_BUSY`] (then `busy`, and the next one retries). A file-backed store does
+    /// this by itself every [`SqliteOptions::checkpoint_every`]. `None` for an in-memory
+    /// database, which has no log.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    pub async fn checkpoint(&self) -> Result<Option<WalCheckpoint>, StoreError> {
+        match &self.inner.checkpoints {
+            Some(checkpoints) => checkpoints.run().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The usage of the writer and reader pools (the pool metrics). An in-memory store has one

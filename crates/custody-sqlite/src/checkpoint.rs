@@ -1,0 +1,161 @@
+//! Keeping the write-ahead log bounded (issue 18).
+//!
+//! In WAL mode every commit appends to `custody.db-wal`; a *checkpoint* copies the log back
+//! into the database file, and the log may start over from its beginning only once every
+//! frame is copied and no reader still reads from it. SQLite's automatic checkpoints run on
+//! the writer after a commit and are *passive*: they copy what no reader needs any more and
+//! never wait. When reads overlap every commit the passive checkpoint may never catch up with
+//! the writer, the log never starts over, and the file grows by every commit: the 10-minute
+//! soak left a 2.97 GB `-wal` beside a 60 MB database. (In that soak something also holds an
+//! old snapshot for good, which no checkpoint can copy past: docs/performance.md, change 16.
+//! It is not a read through the store's ports: `tests/wal.rs`.)
+//!
+//! Here a connection of its own (not the writer: a checkpoint that waits must never hold the
+//! one writer connection, which is what the withdrawn change 15 did) checkpoints every
+//! interval ([`SqliteOptions::checkpoint_every`](crate::SqliteOptions)):
+//! 1. `PASSIVE`: copies what it can without waiting for anyone;
+//! 2. then, if the log still holds [`TRUNCATE_ABOVE_FRAMES`] frames or more, `TRUNCATE`. That
+//!    mode takes the database's write lock, waits until the readers of older snapshots have
+//!    finished, copies the rest and empties the file. It waits at most [`CHECKPOINT_BUSY`]
+//!    for each lock; when it does not get them it gives up and the next interval retries, so
+//!    a write waits for it at most that long plus the copy of the little the passive step
+//!    left.
+//!
+//! Every connection also sets `journal_size_limit`, so a log the writer starts over itself is
+//! truncated to that size instead of keeping its largest size on disk.
+
+use std::time::Duration;
+
+use custody_core::ports::StoreError;
+use sqlx::SqlitePool;
+use tokio::sync::oneshot;
+
+use crate::error::db_err;
+
+/// How long a checkpoint waits for the write lock, and then for the readers of older
+/// snapshots, before giving up until the next interval.
+pub const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
+/// A log of this many frames (pages, 4 KiB each by default) or more is emptied (`TRUNCATE`);
+/// a smaller one only gets the passive copy. SQLite's own automatic checkpoint threshold.
+pub const TRUNCATE_ABOVE_FRAMES: i64 = 1_000;
+/// After this many checkpoints in a row that could not finish, a warning is logged (and again
+/// after as many more).
+const WARN_AFTER: u32 = 60;
+/// `journal_size_limit` of every connection: a log started over is truncated to this size.
+pub const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// What one checkpoint did: SQLite's `wal_checkpoint` answer for its last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalCheckpoint {
+    /// The checkpoint could not finish (the write lock or a reader of an older snapshot was
+    /// held past [`CHECKPOINT_BUSY`]); the next one retries.
+    pub busy: bool,
+    /// Frames in the log (0 after a completed `TRUNCATE`).
+    pub log_frames: i64,
+    /// Frames of the log copied into the database file.
+    pub checkpointed_frames: i64,
+}
+
+/// The checkpoint connection of a file-backed store, and the thread that uses it every
+/// interval (stopped when this is dropped, with the store).
+pub(crate) struct Checkpoints {
+    pool: SqlitePool,
+    _stop: Option<oneshot::Sender<()>>,
+}
+
+impl Checkpoints {
+    /// Starts checkpointing on `pool` (one connection with a short busy timeout) every `every`,
+    /// or never for `None` (then only [`Checkpoints::run`] does).
+    pub(crate) fn start(pool: SqlitePool, every: Option<Duration>) -> Result<Self, StoreError> {
+        let Some(every) = every else {
+            return Ok(Checkpoints { pool, _stop: None });
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Internal(format!("checkpoint runtime: {e}").into()))?;
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let on_thread = pool.clone();
+        std::thread::Builder::new()
+            .name("custody-sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Ends when the sender is dropped (the store is) or the pool is closed.
+                    let mut unfinished = 0_u32;
+                    while tokio::time::timeout(every, &mut stopped).await.is_err() {
+                        if on_thread.is_closed() {
+                            return;
+                        }
+                        // A failure (busy, the disk) is retried at the next interval.
+                        match checkpoint(&on_thread).await {
+                            Ok(done) if !done.busy => unfinished = 0,
+                            Ok(done) => {
+                                unfinished += 1;
+                                if unfinished % WARN_AFTER == 0 {
+                                    tracing::warn!(
+                                        attempts = unfinished,
+                                        log_frames = done.log_frames,
+                                        "the SQLite write-ahead log could not be emptied: a \
+                                         reader holds an old snapshot, or another process the \
+                                         write lock; the log grows until they let go"
+                                    );
+                                }
+                            }
+                            Err(e) => {
+                                unfinished += 1;
+                                if unfinished % WARN_AFTER == 0 {
+                                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                                }
+                            }
+                        }
+                    }
+                });
+            })
+            .map_err(|e| StoreError::Internal(format!("checkpoint thread: {e}").into()))?;
+        Ok(Checkpoints {
+            pool,
+            _stop: Some(stop),
+        })
+    }
+
+    /// One checkpoint now (what the thread does every interval).
+    pub(crate) async fn run(&self) -> Result<WalCheckpoint, StoreError> {
+        checkpoint(&self.pool).await
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn checkpoint(pool: &SqlitePool) -> Result<WalCheckpoint, StoreError> {
+    let passive = step(pool, "PRAGMA wal_checkpoint(PASSIVE)").await?;
+    if passive.log_frames < TRUNCATE_ABOVE_FRAMES {
+        return Ok(passive);
+    }
+    step(pool, "PRAGMA wal_checkpoint(TRUNCATE)").await
+}
+
+async fn step(pool: &SqlitePool, pragma: &str) -> Result<WalCheckpoint, StoreError> {
+    match sqlx::query_as::<_, (i64, i64, i64)>(pragma)
+        .fetch_one(pool)
+        .await
+    {
+        Ok((busy, log_frames, checkpointed_frames)) => Ok(WalCheckpoint {
+            busy: busy != 0,
+            log_frames,
+            checkpointed_frames,
+        }),
+        // SQLITE_BUSY / SQLITE_LOCKED as an error rather than the busy column: the same.
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("5" | "6" | "261" | "517")) =>
+        {
+            Ok(WalCheckpoint {
+                busy: true,
+                log_frames: -1,
+                checkpointed_frames: -1,
+            })
+        }
+        Err(e) => Err(db_err(e)),
+    }
+}
