@@ -126,7 +126,7 @@ pub fn recorder() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// How often the recorder's upkeep runs ([`start_upkeep`]).
+/// How often the recorder's upkeep runs (`start_upkeep`).
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The name of the upkeep thread.
