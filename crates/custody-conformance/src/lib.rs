@@ -86,6 +86,7 @@ macro_rules! conformance_suite {
             wallets_available_by_asset_sums_exactly,
             // Deposit addresses.
             addresses_insert_find_count,
+            addresses_get_with_reference,
             addresses_primary_of_locked_wallets,
             addresses_find_by_chain_address,
             addresses_unique_network_address,

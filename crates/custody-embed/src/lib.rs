@@ -62,6 +62,7 @@
 
 pub mod auth_cache;
 pub mod graph;
+pub mod idempotency_cache;
 pub mod prices;
 pub mod store;
 pub mod system;
@@ -86,6 +87,7 @@ pub use custody_core as core;
 pub use custody_sandbox::{ChainConfig, NetworkTiming, SandboxProvider};
 pub use custody_sql::{DatabaseUrl, MasterKey};
 pub use graph::{GraphParts, ServiceGraph};
+pub use idempotency_cache::IdempotencyCacheSettings;
 pub use store::{Store, StoreBackend};
 pub use workers::{LivenessHook, Tick, WorkerOptions, Workers};
 
@@ -126,6 +128,7 @@ pub struct CustodyBuilder {
     currencies: Vec<String>,
     max_addresses_per_wallet: u32,
     auth_cache: AuthCacheSettings,
+    idempotency_cache: IdempotencyCacheSettings,
 }
 
 impl CustodyBuilder {
@@ -252,6 +255,16 @@ impl CustodyBuilder {
         self
     }
 
+    /// Answer replays of completed idempotency keys from memory, up to `settings.max_bytes`
+    /// of stored responses (default: off; `custody serve` turns it on from `[idempotency]`).
+    /// A completed record is immutable until it expires, so this is exact. See
+    /// [`idempotency_cache`].
+    #[must_use]
+    pub fn idempotency_cache(mut self, settings: IdempotencyCacheSettings) -> CustodyBuilder {
+        self.idempotency_cache = settings;
+        self
+    }
+
     /// Opens (and migrates) the store if it was named by URL, then composes the services.
     ///
     /// # Errors
@@ -295,10 +308,18 @@ impl CustodyBuilder {
         let sandbox_provider = self
             .sandbox
             .unwrap_or_else(|| SandboxProvider::new(self.sandbox_chain, clock.clone()));
+        // The idempotency cache decorates each environment's idempotency records for the graphs
+        // (the handlers' reservations); the workers' purge uses the store's own handle.
+        let cache_settings = self.idempotency_cache;
+        let environment = |env: Environment| {
+            let mut stores = store.environment(env);
+            stores.idempotency = idempotency_cache::cached(stores.idempotency, cache_settings);
+            stores
+        };
         // The compliance boundary: the sandbox graph gets the sandbox provider and nothing
         // else; the live provider is handed to the live graph only.
         let sandbox = Arc::new(graph::service_graph(
-            store.environment(Environment::Sandbox),
+            environment(Environment::Sandbox),
             &shared,
             Arc::new(sandbox_provider.clone()),
             Arc::new(prices::StaticPrices::sandbox()),
@@ -309,7 +330,7 @@ impl CustodyBuilder {
                 .live_prices
                 .unwrap_or_else(|| Arc::new(prices::StaticPrices::default()));
             let graph = graph::service_graph(
-                store.environment(Environment::Live),
+                environment(Environment::Live),
                 &shared,
                 provider.clone(),
                 prices,
@@ -365,6 +386,7 @@ impl Custody {
             currencies: vec!["usd".into(), "pen".into()],
             max_addresses_per_wallet: 1_000,
             auth_cache: AuthCacheSettings::DISABLED,
+            idempotency_cache: IdempotencyCacheSettings::DISABLED,
         }
     }
 

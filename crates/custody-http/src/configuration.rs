@@ -57,6 +57,10 @@ pub struct Settings {
     /// The authentication cache (docs/operations.md, `[auth]`).
     #[serde(default)]
     pub auth: crate::auth::AuthSettings,
+    /// The cache of completed idempotency records (docs/operations.md,
+    /// `[idempotency]`).
+    #[serde(default)]
+    pub idempotency: crate::idempotency::IdempotencySettings,
 }
 
 /// The webhook delivery worker of `custody serve`, one per environment.

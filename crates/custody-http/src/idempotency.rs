@@ -39,11 +39,38 @@ use custody_core::idempotency::{
 use custody_core::instance::InstanceId;
 use custody_core::ports::{DynClock, DynIdempotencyStore, Reservation};
 use custody_core::services::IdempotentWrite;
-use serde::Serialize;
+use custody_embed::IdempotencyCacheSettings;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{authenticate, path_and_query, Authenticated};
 use crate::error::ApiError;
 use crate::graph::AppState;
+
+/// `[idempotency]`: the idempotency cache (docs/operations.md). A completed record is immutable until
+/// it expires, so a replay of it is answered from memory, exactly, without reading the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// The most bytes of stored responses held per environment (0: no cache).
+    pub cache_bytes: usize,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        IdempotencySettings {
+            cache_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl IdempotencySettings {
+    /// The composition's form.
+    pub const fn cache(&self) -> IdempotencyCacheSettings {
+        IdempotencyCacheSettings {
+            max_bytes: self.cache_bytes,
+        }
+    }
+}
 
 /// `Idempotency-Replayed: true` marks a replayed response.
 pub const IDEMPOTENCY_REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
@@ -333,4 +360,32 @@ pub fn to_http(stored: &StoredResponse) -> HttpResponse {
         }
     }
     response.body(stored.body.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use config::{Config, File, FileFormat};
+
+    use super::*;
+
+    fn parse(toml: &str) -> Result<IdempotencySettings, config::ConfigError> {
+        Config::builder()
+            .add_source(File::from_str(toml, FileFormat::Toml))
+            .build()?
+            .try_deserialize()
+    }
+
+    #[test]
+    fn the_cache_is_on_by_default_bounded_and_can_be_turned_off() {
+        let default = IdempotencySettings::default();
+        assert_eq!(default.cache().max_bytes, 8 * 1024 * 1024);
+        assert!(default.cache().enabled());
+        assert_eq!(parse("").unwrap(), default);
+        let off = parse("cache_bytes = 0").unwrap();
+        assert!(!off.cache().enabled());
+        assert!(
+            parse("cache_byte = 1").is_err(),
+            "a misspelt key is refused"
+        );
+    }
 }

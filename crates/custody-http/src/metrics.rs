@@ -114,6 +114,7 @@ pub fn recorder() -> Option<PrometheusHandle> {
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
+                    start_upkeep(handle.clone());
                     Some(handle)
                 }
                 Err(e) => {
@@ -123,6 +124,31 @@ pub fn recorder() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// How often the recorder's upkeep runs (`start_upkeep`).
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The name of the upkeep thread.
+pub const UPKEEP_THREAD: &str = "metrics-upkeep";
+
+/// Drains the recorder's histogram samples into their buckets every [`UPKEEP_INTERVAL`], on a
+/// thread of its own for the life of the process (the recorder is process-wide too).
+///
+/// `install_recorder` does not spawn the exporter's upkeep task: until drained, every
+/// recorded latency stays in the histogram's sample queue (a few bytes per request, kept
+/// forever when nothing scrapes `/metrics`, as in the benchmark's soak). A scrape still
+/// drains first, so what it renders is complete.
+fn start_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name(UPKEEP_THREAD.to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "metrics upkeep thread not started");
+    }
 }
 
 fn describe() {
@@ -565,6 +591,23 @@ mod tests {
     use custody_core::amount::Amount;
     use custody_core::asset::{AssetSymbol, Network};
     use custody_core::ports::MockCustodyProvider;
+
+    /// Without an upkeep, every recorded latency is kept until a scrape drains it: memory
+    /// growing with the requests served when nothing scrapes. Installing the recorder starts
+    /// the draining thread (found by name among the process's threads).
+    #[test]
+    fn the_recorder_starts_its_upkeep() {
+        assert!(recorder().is_some(), "the recorder is installed");
+        let threads = std::fs::read_dir("/proc/self/task")
+            .expect("the process's threads")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.trim_end() == UPKEEP_THREAD)
+            .count();
+        assert_eq!(
+            threads, 1,
+            "one upkeep thread, however often recorder() is called"
+        );
+    }
 
     /// The decorator must pass every port method on: a method it forgets falls back to the
     /// port's default ("unsupported", "no"), which would silently switch off live reconciliation

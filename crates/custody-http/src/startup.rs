@@ -33,7 +33,7 @@ use custody_core::ports::{
 use custody_core::services::{
     AdminService, AuthService, DeliverySettings, DepositService, WebhookDelivery,
 };
-use custody_embed::{AuthCacheSettings, Custody, GraphParts};
+use custody_embed::{AuthCacheSettings, Custody, GraphParts, IdempotencyCacheSettings};
 use custody_postgres::{PgOptions, PgStore};
 use custody_sandbox::SandboxProvider;
 use custody_sql::redact::DatabaseUrl;
@@ -210,6 +210,7 @@ impl Application {
             .currencies(wiring.currencies.clone())
             .max_addresses_per_wallet(wiring.limits.resources.max_addresses_per_wallet)
             .auth_cache(wiring.auth_cache)
+            .idempotency_cache(wiring.idempotency_cache)
             .compose(store.clone());
         // Authentication reads keys through the composition's (cached) handles.
         let shared = custody.shared_stores().clone();
@@ -430,6 +431,9 @@ pub struct Wiring {
     /// The authentication cache (`[auth]`; [`AuthCacheSettings::DISABLED`] in tests that
     /// change keys or tenants from outside the server and expect it at once).
     pub auth_cache: AuthCacheSettings,
+    /// The idempotency cache (`[idempotency]`; [`IdempotencyCacheSettings::DISABLED`] in tests that
+    /// change idempotency records from outside the server).
+    pub idempotency_cache: IdempotencyCacheSettings,
 }
 
 impl Wiring {
@@ -465,6 +469,7 @@ impl Wiring {
                 connections: settings.server.connections,
             },
             auth_cache: settings.auth.cache(),
+            idempotency_cache: settings.idempotency.cache(),
         })
     }
 }

@@ -308,6 +308,18 @@ fn chain_address(
 }
 
 /// `deposit_addresses` row.
+/// A deposit address with its vault's `external_ref`, read as `vault_external_ref`
+/// ([`crate::tables::addresses::get_with_reference`]).
+pub fn referenced_address(
+    row: &impl Columns,
+) -> Result<(DepositAddress, Option<ExternalRef>), StoreError> {
+    let external_ref = row
+        .opt_text("vault_external_ref")?
+        .map(|raw| parsed("vault_external_ref", ExternalRef::parse(raw)))
+        .transpose()?;
+    Ok((deposit_address(row)?, external_ref))
+}
+
 pub fn deposit_address(row: &impl Columns) -> Result<DepositAddress, StoreError> {
     let status_raw = row.text("status")?;
     let asset = asset(row, "asset_id")?;

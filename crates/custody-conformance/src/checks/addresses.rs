@@ -98,6 +98,67 @@ pub async fn addresses_insert_find_count(stores: StoreHandles) {
     drop(tx);
 }
 
+/// `get_with_reference`: the address with its vault's `external_ref` in one read (a customer
+/// vault's reference, `None` for the treasury), tenant- and environment-scoped like `get`.
+pub async fn addresses_get_with_reference(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let customer = seed_basics(env, a, 10).await;
+    let treasury = treasury_vault(a, 20);
+    let treasury_wallet = wallet(&treasury, usdt_eth(), 21);
+    commit_vaults(env, &[&treasury]).await;
+    commit_wallets(env, &[&treasury_wallet]).await;
+    let of_customer = deposit_address(&customer.wallet, 30, 0);
+    let of_treasury = deposit_address(&treasury_wallet, 31, 0);
+    commit_addresses(env, &[&of_customer, &of_treasury]).await;
+
+    let (address, reference) = env
+        .addresses
+        .get_with_reference(a, of_customer.id)
+        .await
+        .expect("customer address");
+    assert_eq!(address, of_customer);
+    assert_eq!(
+        reference, customer.vault.external_ref,
+        "the vault's reference"
+    );
+    assert_eq!(reference, Some(external_ref("cust-10")));
+    let (address, reference) = env
+        .addresses
+        .get_with_reference(a, of_treasury.id)
+        .await
+        .expect("treasury address");
+    assert_eq!(address, of_treasury);
+    assert_eq!(reference, None, "the treasury has no reference");
+    assert_eq!(
+        env.addresses
+            .get_with_reference(a, of_customer.id)
+            .await
+            .expect("again")
+            .0,
+        env.addresses.get(a, of_customer.id).await.expect("get"),
+        "the same address as get"
+    );
+
+    assert_not_found(
+        env.addresses.get_with_reference(b, of_customer.id).await,
+        "get_with_reference of another tenant's address",
+    );
+    assert_not_found(
+        env.addresses.get_with_reference(a, address_id(99)).await,
+        "get_with_reference of an unknown address",
+    );
+    assert_not_found(
+        stores
+            .live
+            .addresses
+            .get_with_reference(a, of_customer.id)
+            .await,
+        "get_with_reference of the other environment's address",
+    );
+}
+
 /// `find_address_by_chain_address` finds any tenant's address, but only in the handle's
 /// environment, and only on the address's own network.
 pub async fn addresses_find_by_chain_address(stores: StoreHandles) {

@@ -6,6 +6,7 @@ use super::StoreError;
 use crate::deposit_address::DepositAddress;
 use crate::id::{AddressId, TenantId, VaultId, WalletId};
 use crate::page::{Page, PageRequest};
+use crate::text::ExternalRef;
 
 /// Filters for listing deposit addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +26,17 @@ pub trait AddressStore: Send + Sync {
     /// # Errors
     /// `NotFound` when absent or owned by another tenant.
     async fn get(&self, tenant: TenantId, id: AddressId) -> Result<DepositAddress, StoreError>;
+
+    /// Reads one address with its vault's `external_ref` (`None` for the treasury and for a
+    /// vault created without one), in one read: Connect renders every address with it.
+    ///
+    /// # Errors
+    /// `NotFound` when absent or owned by another tenant.
+    async fn get_with_reference(
+        &self,
+        tenant: TenantId,
+        id: AddressId,
+    ) -> Result<(DepositAddress, Option<ExternalRef>), StoreError>;
 
     /// The wallet's primary address.
     ///

@@ -248,10 +248,17 @@ impl AddressService {
         caller: &Caller,
         id: AddressId,
     ) -> Result<ReferencedAddress, Error> {
-        let address = self.get(caller, id).await?;
-        let mut references = HashMap::new();
-        self.referenced(caller.tenant_id, address, &mut references)
+        caller.require(Scope::AddressesRead)?;
+        // The address and its vault's reference in one read (one round trip, one snapshot).
+        let (address, external_ref) = self
+            .addresses
+            .get_with_reference(caller.tenant_id, id)
             .await
+            .map_err(Error::from_store(ResourceKind::Address))?;
+        Ok(ReferencedAddress {
+            address,
+            external_ref,
+        })
     }
 
     /// Lists the caller's addresses, each with its vault's reference; with `external_ref`, only

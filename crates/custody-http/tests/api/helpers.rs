@@ -95,6 +95,9 @@ pub struct Options {
     /// their own store handles (as the `custody admin` CLI would, from outside the server) and
     /// expect the next request to see it; the cache's own tests turn it on.
     pub auth_cache: custody_embed::AuthCacheSettings,
+    /// The idempotency cache. Off by default: tests expire or rewrite idempotency records through
+    /// their own store handles; its own tests turn it on.
+    pub idempotency_cache: custody_embed::IdempotencyCacheSettings,
 }
 
 impl Default for Options {
@@ -106,6 +109,7 @@ impl Default for Options {
             limits: generous_limits(),
             metrics: false,
             auth_cache: custody_embed::AuthCacheSettings::DISABLED,
+            idempotency_cache: custody_embed::IdempotencyCacheSettings::DISABLED,
         }
     }
 }
@@ -207,6 +211,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
         instance: None,
         limits: options.limits,
         auth_cache: options.auth_cache,
+        idempotency_cache: options.idempotency_cache,
     };
     let mut app = Application::build_with(store.clone(), wiring).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -283,6 +288,7 @@ impl TestApp {
             instance: None,
             limits: generous_limits(),
             auth_cache: custody_embed::AuthCacheSettings::DISABLED,
+            idempotency_cache: custody_embed::IdempotencyCacheSettings::DISABLED,
         };
         let app = Application::build_with(store, wiring).expect("build second app");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -21,5 +21,6 @@ mod auth;
 mod auth_cache;
 mod auth_hardening;
 mod errors;
+mod idempotency_cache;
 mod platform;
 mod readiness;

@@ -1,5 +1,7 @@
 //! `deposit_addresses`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use custody_core::asset::AssetId;
 use custody_core::chain_address::ChainAddress;
@@ -7,7 +9,7 @@ use custody_core::deposit_address::DepositAddress;
 use custody_core::id::{AddressId, TenantId, WalletId};
 use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{AddressFilter, AddressStore, AddressTx, StoreError};
-use custody_core::text::Label;
+use custody_core::text::{ExternalRef, Label};
 
 use super::{by_id, int, scoped};
 use crate::codec::{self, Columns};
@@ -23,6 +25,29 @@ pub const COLUMNS: &str = "id, environment, tenant_id, vault_id, wallet_id, asse
 
 pub fn get(tenant: TenantId, id: AddressId) -> Statement {
     by_id(COLUMNS, "deposit_addresses", tenant, id.to_string())
+}
+
+/// [`COLUMNS`] of `deposit_addresses a`, each named as itself.
+static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("a.{column} AS {column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// One of the tenant's addresses with its vault's `external_ref` (`vault_external_ref`), in
+/// one statement: the vault is the address's own (a composite foreign key, same environment
+/// and tenant), so it is joined by id alone.
+pub fn get_with_reference(tenant: TenantId, id: AddressId) -> Statement {
+    Statement::new(format!(
+        "SELECT {}, v.external_ref AS vault_external_ref \
+         FROM deposit_addresses a JOIN vaults v ON v.id = a.vault_id \
+         WHERE a.environment = :environment AND a.tenant_id = :tenant AND a.id = :id",
+        *QUALIFIED
+    ))
+    .bind("tenant", tenant.to_string())
+    .bind("id", id.to_string())
 }
 
 /// The wallet's primary address; of that tenant only when one is named.
@@ -180,6 +205,19 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
 impl<D: Database> AddressStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: AddressId) -> Result<DepositAddress, StoreError> {
         store::one(&self.0, get(tenant, id), codec::deposit_address).await
+    }
+
+    async fn get_with_reference(
+        &self,
+        tenant: TenantId,
+        id: AddressId,
+    ) -> Result<(DepositAddress, Option<ExternalRef>), StoreError> {
+        store::one(
+            &self.0,
+            get_with_reference(tenant, id),
+            codec::referenced_address,
+        )
+        .await
     }
 
     async fn primary_for_wallet(

@@ -193,13 +193,15 @@ async fn reads_one_address_with_its_vault_reference() {
     let address = address_in(&alice, 1, 0);
     let mut addresses = MockAddressStore::new();
     let answer = address.clone();
+    // One read of the address with its vault's reference; the vault store is not asked (a
+    // mock without expectations fails the test on any call).
     addresses
-        .expect_get()
+        .expect_get_with_reference()
         .withf(|t, id| *t == tenant() && *id == address_id(1))
         .times(1)
-        .returning(move |_, _| Ok(answer.clone()));
+        .returning(move |_, _| Ok((answer.clone(), alice.external_ref.clone())));
 
-    let read = service(vaults_reading(vec![alice]), addresses)
+    let read = service(MockVaultStore::new(), addresses)
         .get_with_reference(&caller(), address_id(1))
         .await
         .unwrap();

@@ -162,12 +162,13 @@ async fn durable_work_per_request(engine: Engine) {
     // more, the edge's (is the key known? only then is the body read), since authentication
     // must not judge the key on a copy older than the body (the cache, off here, serves both).
     // A keyed request reads its idempotency record first, and a replay of a completed one
-    // stops there, writing nothing.
+    // stops there, writing nothing. A GET by id reads the address with its vault's reference
+    // in one statement.
     let expected = vec![
         ("connect mint (new user)", (11, 1, 2)),
         ("idempotent replay", (3, 0, 0)),
         ("connect mint (existing user)", (10 + lock, 1, 2)),
-        ("GET address by id", (3, 0, 0)),
+        ("GET address by id", (2, 0, 0)),
         ("platform transfer", (15, 1, 3)),
         // The hold lowers the tenant's available total (issue 18): PostgreSQL adds to the
         // slot in one upsert; SQLite reads the slot and writes it back. A transfer between two
