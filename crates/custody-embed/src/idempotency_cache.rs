@@ -12,7 +12,8 @@
 //! what it never does:
 //!
 //! - only records that [`IdempotencyStore::reserve`] answered as `Existing` and **completed**,
-//!   served only while `now < expires_at` (the store's own rule for a live record); an
+//!   served only while `now` is more than [`EXPIRY_MARGIN`] before `expires_at` (the store's
+//!   own rule for a live record, less a minute for clocks that differ between instances); an
 //!   in-flight record, an absent key and a failure are never kept, and nothing is kept before
 //!   the record committed (a reservation that succeeds is not a record yet);
 //! - per (tenant, key) of the handle's environment, so no tenant can be answered another's
@@ -53,6 +54,12 @@ impl IdempotencyCacheSettings {
         self.max_bytes > 0
     }
 }
+
+/// A record is served from memory only until this long before it expires; in its last
+/// minute every replay reads the store. Instances' clocks may differ a little: near the
+/// expiry another instance may already have replaced the record (its clock passed the
+/// expiry), and the store's answer, not an old copy, must win (review, this stop).
+pub const EXPIRY_MARGIN: time::Duration = time::Duration::minutes(1);
 
 /// What one entry is charged besides its response: the map's slot, the key, the record's
 /// fixed fields.
@@ -128,7 +135,7 @@ impl IdempotencyCache {
         let mut entries = self.lock();
         let slot = (tenant, key.clone());
         let record = entries.records.get(&slot)?;
-        if now < record.expires_at {
+        if now + EXPIRY_MARGIN < record.expires_at {
             return Some(record.clone());
         }
         if let Some(expired) = entries.records.remove(&slot) {
@@ -139,7 +146,9 @@ impl IdempotencyCache {
 
     /// Keeps `record` if it is completed and live at `now`, within the bound.
     fn put(&self, tenant: TenantId, record: &IdempotencyRecord, now: OffsetDateTime) {
-        if !matches!(record.state, RecordState::Completed(_)) || now >= record.expires_at {
+        if !matches!(record.state, RecordState::Completed(_))
+            || now + EXPIRY_MARGIN >= record.expires_at
+        {
             return;
         }
         let size = charge(record);
@@ -152,7 +161,9 @@ impl IdempotencyCache {
             entries.bytes -= charge(&previous);
         }
         if entries.bytes + size > self.max_bytes {
-            entries.records.retain(|_, held| now < held.expires_at);
+            entries
+                .records
+                .retain(|_, held| now + EXPIRY_MARGIN < held.expires_at);
             entries.bytes = entries.records.values().map(charge).sum();
             if entries.bytes + size > self.max_bytes {
                 entries.records.clear();

@@ -101,6 +101,9 @@ pub(crate) struct PgTx {
 impl Transaction for PgTx {
     type Row = Row;
 
+    /// `numeric` adds exactly: a slot changes by one atomic `+`.
+    const ADDS_DECIMALS_IN_SQL: bool = true;
+
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
         let bound = Bound::new(stmt, self.env)?;
         let fetched = bound.query().fetch_all(&mut *self.tx).await;

@@ -1253,7 +1253,13 @@ async fn asset_totals_migration_backfills_from_wallets() {
         .await
         .expect("as before the migration");
     sqlx::raw_sql(include_str!(
-        "../../../migrations/postgres/20261209100001_asset_totals.sql"
+        "../../../migrations/postgres/20261209100001_wallets_tenant_asset_idx.sql"
+    ))
+    .execute(&f.raw)
+    .await
+    .expect("the index's migration");
+    sqlx::raw_sql(include_str!(
+        "../../../migrations/postgres/20261209100002_asset_totals.sql"
     ))
     .execute(&f.raw)
     .await

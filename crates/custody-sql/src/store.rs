@@ -65,8 +65,10 @@ pub trait Transaction: Send + 'static {
 
     /// Whether the database adds two decimal amounts exactly in SQL (PostgreSQL's `numeric`),
     /// so a total's slot is changed by one atomic `+`; SQLite's text amounts would add through
-    /// a float, so its slots are read and written back (under its single writer lock).
-    const ADDS_DECIMALS_IN_SQL: bool = true;
+    /// a float, so its slots are read and written back (under its single writer lock). No
+    /// default: a wrapper that forgot to forward it would make SQLite's totals inexact
+    /// without an error.
+    const ADDS_DECIMALS_IN_SQL: bool;
 
     async fn fetch_all(&mut self, stmt: Statement) -> Result<Vec<Self::Row>, StoreError>;
 

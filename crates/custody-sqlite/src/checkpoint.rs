@@ -17,9 +17,11 @@
 //! 2. then, if the log still holds [`TRUNCATE_ABOVE_FRAMES`] frames or more, `TRUNCATE`. That
 //!    mode takes the database's write lock, waits until the readers of older snapshots have
 //!    finished, copies the rest and empties the file. It waits at most [`CHECKPOINT_BUSY`]
-//!    for each lock; when it does not get them it gives up and the next interval retries, so
-//!    a write waits for it at most that long plus the copy of the little the passive step
-//!    left.
+//!    for each lock; when it does not get them it gives up, and backs off: the next
+//!    `TRUNCATE` waits 1, 2, 4 … up to 64 intervals (the passive copy still runs every
+//!    interval). A write waits for one `TRUNCATE` at most about that long plus the copy of
+//!    the little the passive step left, and while a reader pins an old snapshot for good that
+//!    happens once in 64 intervals, not every interval (review, this stop).
 //!
 //! Every connection also sets `journal_size_limit`, so a log the writer starts over itself is
 //! truncated to that size instead of keeping its largest size on disk.
@@ -82,15 +84,25 @@ impl Checkpoints {
                 runtime.block_on(async move {
                     // Ends when the sender is dropped (the store is) or the pool is closed.
                     let mut unfinished = 0_u32;
+                    // Intervals left before the next `TRUNCATE` may run (the back-off).
+                    let mut truncate_in = 0_u32;
                     while tokio::time::timeout(every, &mut stopped).await.is_err() {
                         if on_thread.is_closed() {
                             return;
                         }
-                        // A failure (busy, the disk) is retried at the next interval.
-                        match checkpoint(&on_thread).await {
+                        let allow_truncate = truncate_in == 0;
+                        truncate_in = truncate_in.saturating_sub(1);
+                        // A failure (busy, the disk) is retried at a later interval.
+                        match checkpoint(&on_thread, allow_truncate).await {
                             Ok(done) if !done.busy => unfinished = 0,
                             Ok(done) => {
                                 unfinished += 1;
+                                if allow_truncate {
+                                    // A `TRUNCATE` that gave up held the write lock for up
+                                    // to CHECKPOINT_BUSY: while a reader pins an old
+                                    // snapshot, wait 1, 2, 4 … 64 intervals before the next.
+                                    truncate_in = truncate_backoff(unfinished);
+                                }
                                 if unfinished % WARN_AFTER == 0 {
                                     tracing::warn!(
                                         attempts = unfinished,
@@ -120,7 +132,7 @@ impl Checkpoints {
 
     /// One checkpoint now (what the thread does every interval).
     pub(crate) async fn run(&self) -> Result<WalCheckpoint, StoreError> {
-        checkpoint(&self.pool).await
+        checkpoint(&self.pool, true).await
     }
 
     pub(crate) async fn close(&self) {
@@ -128,10 +140,30 @@ impl Checkpoints {
     }
 }
 
-async fn checkpoint(pool: &SqlitePool) -> Result<WalCheckpoint, StoreError> {
+/// How many intervals to skip `TRUNCATE` after the `unfinished`-th checkpoint in a row that
+/// could not finish: 1, 2, 4 … up to [`MAX_TRUNCATE_BACKOFF`].
+fn truncate_backoff(unfinished: u32) -> u32 {
+    1_u32
+        .checked_shl(unfinished.saturating_sub(1))
+        .unwrap_or(MAX_TRUNCATE_BACKOFF)
+        .min(MAX_TRUNCATE_BACKOFF)
+}
+
+/// The longest back-off of `TRUNCATE`, in intervals: while a reader pins an old snapshot for
+/// good, the writer is held up at most [`CHECKPOINT_BUSY`] once in this many intervals.
+const MAX_TRUNCATE_BACKOFF: u32 = 64;
+
+async fn checkpoint(pool: &SqlitePool, allow_truncate: bool) -> Result<WalCheckpoint, StoreError> {
     let passive = step(pool, "PRAGMA wal_checkpoint(PASSIVE)").await?;
     if passive.log_frames < TRUNCATE_ABOVE_FRAMES {
         return Ok(passive);
+    }
+    if !allow_truncate {
+        // Backing off: report the log as not emptied, so the warning still counts it.
+        return Ok(WalCheckpoint {
+            busy: true,
+            ..passive
+        });
     }
     step(pool, "PRAGMA wal_checkpoint(TRUNCATE)").await
 }
@@ -157,5 +189,18 @@ async fn step(pool: &SqlitePool, pragma: &str) -> Result<WalCheckpoint, StoreErr
             })
         }
         Err(e) => Err(db_err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_backs_off_exponentially_up_to_the_cap() {
+        let waits: Vec<u32> = (1..=9).map(truncate_backoff).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 64, 64]);
+        assert_eq!(truncate_backoff(u32::MAX), MAX_TRUNCATE_BACKOFF);
+        assert_eq!(truncate_backoff(0), 1);
     }
 }

@@ -1077,7 +1077,13 @@ async fn asset_totals_migration_backfills_from_wallets() {
         .await
         .expect("as before the migration");
     sqlx::raw_sql(include_str!(
-        "../../../migrations/sqlite/20261209100001_asset_totals.sql"
+        "../../../migrations/sqlite/20261209100001_wallets_tenant_asset_idx.sql"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("the index's migration");
+    sqlx::raw_sql(include_str!(
+        "../../../migrations/sqlite/20261209100002_asset_totals.sql"
     ))
     .execute(&mut conn)
     .await

@@ -561,9 +561,12 @@ pub trait AssetTotalTx: Send {
     /// in the handle's environment, creating the slot at `delta` when it has no row. Called by
     /// booking after the wallet updates of the same movement, in the same transaction.
     ///
-    /// **Lock order.** The slot row is the last row lock of a unit of work: a store may defer the
-    /// write to commit (after the events are written), and writes the slots of one commit in
-    /// (tenant, asset, slot) order. Nothing waits on a row lock while holding a slot, so a slot
+    /// **Lock order.** The slot row must be the last row lock of a unit of work: a store that
+    /// locks row by row must defer the write to commit (after the events and every other
+    /// write; a unit of work may book several movements and lock more wallets after one), and
+    /// must write the slots of one commit in (tenant, asset, slot) order. Writing a slot at
+    /// once could deadlock: T1 books to slot s then locks wallet W2 while T2 holds W2 and then
+    /// books to slot s. Nothing waits on a row lock while holding a slot, so a slot
     /// joins no cycle (storage.md, "The tenant-wide totals").
     ///
     /// # Errors

@@ -1,22 +1,19 @@
 -- Issue 18: the tenant-wide available balance per (tenant, environment, asset), maintained by
 -- every balance change in the same transaction (see the PostgreSQL migration of the same name).
 -- Amounts are decimal text, as everywhere on SQLite; a slot may be negative ('-' then digits).
+-- At most 39 digits (u128::MAX has 39): the exact sums read 40 digits, so a longer slot would be
+-- read back cut, silently wrong; the CHECK refuses it (the backfill then fails loudly: it would
+-- take a tenant holding more than 10^38 base units of one asset).
 CREATE TABLE asset_totals (
     tenant_id   TEXT NOT NULL REFERENCES tenants (id),
     environment TEXT NOT NULL CHECK (environment IN ('live', 'sandbox')),
     asset_id    TEXT NOT NULL,
     slot        INTEGER NOT NULL CHECK (slot >= 0 AND slot < 16),
-    available   TEXT NOT NULL CHECK (length(ltrim(available, '-')) BETWEEN 1 AND 45
+    available   TEXT NOT NULL CHECK (length(ltrim(available, '-')) BETWEEN 1 AND 39
                     AND ltrim(available, '-') NOT GLOB '*[^0-9]*'
                     AND available NOT GLOB '--*'),
     CONSTRAINT asset_totals_pkey PRIMARY KEY (tenant_id, environment, asset_id, slot)
 ) WITHOUT ROWID;
-
--- The tenant-wide read lists every asset the tenant has a wallet for (zero included), as it did
--- when it summed the wallets: a loose index scan over this index, one descent per asset, finds
--- them without reading the tenant's wallets. (An asset id never changes, so wallet balance
--- updates do not touch it.)
-CREATE INDEX wallets_tenant_asset_idx ON wallets (tenant_id, environment, asset_id);
 
 -- Backfill, exactly, in SQL: SQLite's SUM of text would be a float, so each wallet's available
 -- balance (at most 39 digits) is left-padded to 40 and cut into four parts of ten digits, each

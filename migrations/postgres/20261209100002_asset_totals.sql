@@ -20,12 +20,6 @@ CREATE TABLE asset_totals (
     CONSTRAINT asset_totals_pkey PRIMARY KEY (tenant_id, environment, asset_id, slot)
 );
 
--- The tenant-wide read lists every asset the tenant has a wallet for (zero included), as it did
--- when it summed the wallets: a loose index scan over this index, one descent per asset, finds
--- them without reading the tenant's wallets. (An asset id never changes, so wallet balance
--- updates do not touch it.)
-CREATE INDEX wallets_tenant_asset_idx ON wallets (tenant_id, environment, asset_id);
-
 -- Backfill, exactly (`numeric` sums are exact): every (tenant, environment, asset) with a wallet
 -- gets slot 0 = the sum of its wallets' available balances (zero included).
 INSERT INTO asset_totals (tenant_id, environment, asset_id, slot, available)
