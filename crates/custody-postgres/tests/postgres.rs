@@ -1135,8 +1135,8 @@ async fn the_fair_claims_pick_of_tenants_does_not_read_the_backlog() {
     }
     let explained = query.fetch_one(&f.raw).await.unwrap();
     let plan = &explained[0]["Plan"];
-    let blocks = plan["Shared Hit Blocks"].as_u64().unwrap()
-        + plan["Shared Read Blocks"].as_u64().unwrap();
+    let blocks =
+        plan["Shared Hit Blocks"].as_u64().unwrap() + plan["Shared Read Blocks"].as_u64().unwrap();
     assert!(
         blocks < 100,
         "the pick read {blocks} buffers over a backlog of 20,000 events:\n{explained:#}"

@@ -1004,7 +1004,10 @@ async fn the_fair_claims_pick_of_tenants_does_not_read_the_backlog() {
             !line.starts_with("SCAN") || line == "SCAN CONSTANT ROW" || line == "SCAN p",
             "a scan of events in the pick:\n{text}"
         );
-        assert!(!line.contains("events_due_idx"), "a range over the backlog:\n{text}");
+        assert!(
+            !line.contains("events_due_idx"),
+            "a range over the backlog:\n{text}"
+        );
         assert!(!line.contains("GROUP BY"), "the backlog grouped:\n{text}");
         assert!(
             !line.contains("events_delivery_idx"),
