@@ -22,7 +22,7 @@ use crate::store::{self, Database};
 /// Its work grows with the tenants that have pending events, not with the events: a skip scan
 /// of `events_tenant_due_idx` finds each such tenant in one index probe (the next tenant id
 /// after the last), then one probe each finds its earliest due time and whether any of its
-/// events is under a live lease (`events_leased_idx`). A tenant with no live lease has no
+/// events is under a live lease (`events_lease_live_idx`). A tenant with no live lease has no
 /// event under one, so its earliest pending event is its earliest unleased one. (Reading the
 /// due events themselves and grouping them by tenant read the whole backlog on every claim:
 /// issue 18.)
