@@ -164,6 +164,7 @@ macro_rules! conformance_suite {
             // Issue 13: webhook endpoints and delivery.
             webhook_endpoint_round_trip_and_uniqueness,
             outbox_fair_claims_skips_and_bulk_redelivery,
+            outbox_skip_many_skips_only_the_tenants_listed_events,
             // Issue 14: `custody admin reconcile`'s one-snapshot reads.
             reconcile_snapshot_sums_exactly_and_names_drift,
             reconcile_signed_sums_at_the_edges,

@@ -570,7 +570,8 @@ impl Pass for PurgeSignatures {
 /// One webhook delivery pass, shared by these workers and `custody serve`'s: claims due events
 /// for as many tenants as `slots` has free permits, groups them by tenant and sends each
 /// tenant's batch in order on its own task holding one permit, so a slow receiver delays only
-/// its own tenant. Returns how many events were claimed: 0 when no slot was free or the claim
+/// its own tenant ([`WebhookDelivery::deliver_batch`]: the batch's events with nothing to send
+/// are skipped in one write; the first error leaves the rest of the batch to its lease). Returns how many events were claimed: 0 when no slot was free or the claim
 /// failed (logged; the events stay due).
 pub async fn deliver_due(
     env: Environment,
@@ -605,10 +606,9 @@ pub async fn deliver_due(
         };
         let delivery = delivery.clone();
         tokio::spawn(async move {
-            for event in &batch {
-                if let Err(e) = delivery.deliver(event).await {
-                    tracing::warn!(environment = env.as_str(), event = %event.event.id, error = %e, "webhook delivery not recorded; retried when its lease ends");
-                }
+            // The events with nothing to send are skipped in one write (issue 18).
+            if let Err(e) = delivery.deliver_batch(&batch).await {
+                tracing::warn!(environment = env.as_str(), tenant = %batch[0].event.tenant_id, events = batch.len(), error = %e, "webhook delivery not recorded; retried when its lease ends");
             }
             drop(permit);
         });

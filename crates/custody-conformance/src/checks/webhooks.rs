@@ -111,6 +111,65 @@ fn ids(claimed: &[custody_core::outbox::ClaimedEvent]) -> Vec<EventId> {
     claimed.iter().map(|c| c.event.id).collect()
 }
 
+/// `skip_many`: the tenant's listed events become skipped (failed, no attempt, lease cleared)
+/// in one call, and nothing else changes: not another tenant's event listed with them, not the
+/// tenant's unlisted ones, not the other environment's; an empty list is no write.
+pub async fn outbox_skip_many_skips_only_the_tenants_listed_events(stores: StoreHandles) {
+    let env = &stores.live;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let ea = seed_events(env, a, 10, 4).await;
+    let eb = seed_events(env, b, 20, 1).await;
+    let claimed = env
+        .outbox
+        .claim_fair(at(1000), Duration::seconds(60), 10, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 5);
+
+    let skipped = env
+        .outbox
+        .skip_many(a, &[ea[0].id, ea[2].id, ea[3].id, eb[0].id])
+        .await
+        .expect("skip many");
+    assert_eq!(skipped, 3, "a's three, not b's");
+    for e in [&ea[0], &ea[2], &ea[3]] {
+        let status = env.outbox.status(a, e.id).await.expect("status");
+        assert_eq!(status.state, DeliveryState::Failed);
+        assert_eq!(status.attempts, 0);
+        assert_eq!(status.next_attempt_at, None);
+        assert_eq!(DeliveryView::of(&status), DeliveryView::Skipped);
+    }
+    for (tenant, e) in [(a, &ea[1]), (b, &eb[0])] {
+        let status = env.outbox.status(tenant, e.id).await.expect("status");
+        assert_eq!(status.state, DeliveryState::Pending, "untouched");
+    }
+    // a's unlisted one is still under its lease: nothing of a's (or b's) is claimable yet.
+    assert!(env
+        .outbox
+        .claim_fair(at(1001), Duration::seconds(60), 10, 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    assert_eq!(
+        stores
+            .sandbox
+            .outbox
+            .skip_many(a, &[ea[1].id])
+            .await
+            .expect("other environment"),
+        0
+    );
+    assert_eq!(env.outbox.skip_many(a, &[]).await.expect("empty"), 0);
+    // Skipped events are not claimed again; a's unlisted one comes back when its lease ends.
+    let again = env
+        .outbox
+        .claim_fair(at(2000), Duration::seconds(60), 10, 10)
+        .await
+        .expect("claim");
+    assert_eq!(ids(&again), vec![ea[1].id, eb[0].id]);
+}
+
 /// `claim_fair`: up to `per_tenant` of each tenant's due events, and a tenant with an event
 /// under a live lease is not claimed again until it ends; `skip`, `redeliver_failed_events`,
 /// `lease_event` and the filtered delivery log.

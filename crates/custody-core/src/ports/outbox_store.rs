@@ -57,6 +57,14 @@ pub trait OutboxStore: Send + Sync {
     /// `NotFound` when absent or another tenant's.
     async fn skip(&self, tenant: TenantId, event: EventId) -> Result<(), StoreError>;
 
+    /// [`OutboxStore::skip`] for several of the tenant's events in one statement (a claimed
+    /// batch with nothing to send costs one write, not one per event). Events that are absent
+    /// or another tenant's are left alone; returns how many were skipped.
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn skip_many(&self, tenant: TenantId, events: &[EventId]) -> Result<u64, StoreError>;
+
     /// The tenant's delivery log: events (ascending id, cursor-paginated by event id) matching
     /// `filter`, each with its bookkeeping and every attempt.
     ///

@@ -181,8 +181,59 @@ impl WebhookDelivery {
     pub async fn run_once(&self) -> Result<Vec<Delivered>, Error> {
         let claimed = self.claim(self.settings.tenants_per_claim).await?;
         let mut out = Vec::with_capacity(claimed.len());
-        for event in &claimed {
-            out.push(self.deliver(event).await?);
+        for batch in claimed.chunk_by(|a, b| a.event.tenant_id == b.event.tenant_id) {
+            out.extend(self.deliver_batch(batch).await?);
+        }
+        Ok(out)
+    }
+
+    /// Delivers one tenant's claimed batch in order, like [`deliver`](Self::deliver) on each
+    /// event, except that the events with nothing to send (no endpoint, a disabled one, an
+    /// unsubscribed type, as the endpoint stands when the batch starts) are skipped together
+    /// in one write ([`OutboxStore::skip_many`]) instead of one each. The others are then
+    /// delivered one after another, each reading the endpoint again (an endpoint disabled by
+    /// one of them skips the rest). Returns what became of each event, in batch order.
+    ///
+    /// [`OutboxStore::skip_many`]: crate::ports::OutboxStore::skip_many
+    ///
+    /// # Errors
+    /// Store trouble (the events not yet recorded are retried when their lease ends); a batch
+    /// spanning several tenants is an internal error.
+    pub async fn deliver_batch(&self, batch: &[ClaimedEvent]) -> Result<Vec<Delivered>, Error> {
+        let Some(first) = batch.first() else {
+            return Ok(Vec::new());
+        };
+        let tenant = first.event.tenant_id;
+        if batch.iter().any(|c| c.event.tenant_id != tenant) {
+            return Err(Error::Internal(
+                "a delivery batch spans several tenants".into(),
+            ));
+        }
+        let endpoint = match self.endpoints.get(tenant).await {
+            Ok(endpoint) => Some(endpoint),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let sendable = |claimed: &ClaimedEvent| {
+            endpoint.as_ref().is_some_and(|e| {
+                e.status == EndpointStatus::Enabled && e.subscribes_to(claimed.event.event_type)
+            })
+        };
+        let skipped: Vec<_> = batch
+            .iter()
+            .filter(|c| !sendable(c))
+            .map(|c| c.event.id)
+            .collect();
+        if !skipped.is_empty() {
+            self.outbox.skip_many(tenant, &skipped).await?;
+        }
+        let mut out = Vec::with_capacity(batch.len());
+        for claimed in batch {
+            out.push(if sendable(claimed) {
+                self.deliver(claimed).await?
+            } else {
+                Delivered::Skipped
+            });
         }
         Ok(out)
     }

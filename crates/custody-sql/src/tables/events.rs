@@ -370,6 +370,18 @@ impl<D: Database> OutboxStore for EnvStore<D> {
         Ok(())
     }
 
+    async fn skip_many(&self, tenant: TenantId, events: &[EventId]) -> Result<u64, StoreError> {
+        // A claimed batch is a few events; chunks keep any list under the placeholder limit.
+        let mut skipped = 0;
+        for chunk in events.chunks(1_000) {
+            skipped += self
+                .0
+                .write(super::webhook_deliveries::skip_many(tenant, chunk))
+                .await?;
+        }
+        Ok(skipped)
+    }
+
     async fn deliveries(
         &self,
         tenant: TenantId,

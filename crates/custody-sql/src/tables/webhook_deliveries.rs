@@ -18,14 +18,35 @@ use crate::store::{self, Database};
 
 /// Up to `tenants` tenants with due, unleased events and no event under a live lease, the
 /// longest-waiting first.
+///
+/// Its work grows with the tenants that have pending events, not with the events: a skip scan
+/// of `events_tenant_due_idx` finds each such tenant in one index probe (the next tenant id
+/// after the last), then one probe each finds its earliest due time and whether any of its
+/// events is under a live lease (`events_lease_live_idx`). A tenant with no live lease has no
+/// event under one, so its earliest pending event is its earliest unleased one. (Reading the
+/// due events themselves and grouping them by tenant read the whole backlog on every claim:
+/// issue 18.)
 pub fn due_tenants(now: OffsetDateTime, tenants: u32) -> Statement {
     Statement::new(
-        "SELECT e.tenant_id AS tenant_id FROM events e \
-         WHERE e.environment = :environment AND e.delivery_state = 'pending' \
-           AND e.next_attempt_at <= :now AND (e.lease_until IS NULL OR e.lease_until <= :now) \
-           AND NOT EXISTS (SELECT 1 FROM events b WHERE b.environment = :environment \
-               AND b.tenant_id = e.tenant_id AND b.lease_until > :now) \
-         GROUP BY e.tenant_id ORDER BY MIN(e.next_attempt_at), e.tenant_id LIMIT :tenants",
+        "WITH RECURSIVE pending(tenant_id) AS ( \
+             SELECT (SELECT MIN(tenant_id) FROM events \
+                     WHERE environment = :environment AND delivery_state = 'pending') \
+             UNION ALL \
+             SELECT (SELECT MIN(e.tenant_id) FROM events e \
+                     WHERE e.environment = :environment AND e.delivery_state = 'pending' \
+                       AND e.tenant_id > p.tenant_id) \
+             FROM pending p WHERE p.tenant_id IS NOT NULL), \
+         due AS ( \
+             SELECT p.tenant_id AS tenant_id, \
+                    (SELECT MIN(e.next_attempt_at) FROM events e \
+                     WHERE e.environment = :environment AND e.tenant_id = p.tenant_id \
+                       AND e.delivery_state = 'pending') AS due_at \
+             FROM pending p \
+             WHERE p.tenant_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM events b WHERE b.environment = :environment \
+                   AND b.tenant_id = p.tenant_id AND b.lease_until > :now)) \
+         SELECT tenant_id FROM due WHERE due_at <= :now \
+         ORDER BY due_at, tenant_id LIMIT :tenants",
     )
     .bind("now", now)
     .bind("tenants", i64::from(tenants))
@@ -67,6 +88,17 @@ pub fn skip(tenant: TenantId, event: EventId) -> Statement {
     )
     .bind("id", event.to_string())
     .bind("tenant", tenant.to_string())
+}
+
+/// [`skip`] for several of the tenant's events at once.
+pub fn skip_many(tenant: TenantId, events: &[EventId]) -> Statement {
+    Statement::new(
+        "UPDATE events SET delivery_state = 'failed', next_attempt_at = NULL, \
+         lease_until = NULL \
+         WHERE environment = :environment AND tenant_id = :tenant AND id IN (:events)",
+    )
+    .bind("tenant", tenant.to_string())
+    .bind_list("events", events.iter().map(ToString::to_string))
 }
 
 /// Makes the tenant's failed (attempted) events since `since` pending and due at `now`.

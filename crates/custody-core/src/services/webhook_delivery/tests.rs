@@ -206,3 +206,127 @@ async fn unsubscribed_types_are_skipped_without_sending() {
         Delivered::Skipped
     );
 }
+
+fn claimed_event(n: u128, event_type: EventType, target: &WebhookEndpoint) -> ClaimedEvent {
+    ClaimedEvent {
+        event: Event::new(
+            EventId::from_ulid(ulid::Ulid::from_parts(3, n)),
+            tenant(),
+            event_type,
+            crate::event::Subject::WebhookEndpoint(&target.snapshot()),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+            &crate::event::DomainSnapshots,
+        )
+        .expect("event"),
+        attempts: 0,
+        lease_until: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+/// A tenant without an endpoint: its whole claimed batch is skipped in one write, after one
+/// endpoint read, and nothing is sent (issue 18: one read and one write per event before).
+#[tokio::test]
+async fn a_batch_with_no_endpoint_is_skipped_in_one_write() {
+    let target = endpoint("https://hooks.example.com/custody", Environment::Live);
+    let batch: Vec<_> = (0..5)
+        .map(|n| claimed_event(n, EventType::VaultCreated, &target))
+        .collect();
+    let mut transport = MockWebhookTransport::new();
+    transport.expect_send().never();
+    transport.expect_resolve().never();
+    let mut endpoints = MockWebhookEndpointStore::new();
+    endpoints
+        .expect_get()
+        .times(1)
+        .returning(|_| Err(StoreError::NotFound));
+    let mut outbox = MockOutboxStore::new();
+    outbox.expect_skip().never();
+    let expected: Vec<EventId> = batch.iter().map(|c| c.event.id).collect();
+    outbox
+        .expect_skip_many()
+        .times(1)
+        .withf(move |t, events| *t == tenant() && events == expected.as_slice())
+        .returning(|_, events| Ok(events.len() as u64));
+    let worker = worker(Environment::Live, transport, endpoints, outbox, vec![]);
+    assert_eq!(
+        worker.deliver_batch(&batch).await.expect("skipped"),
+        vec![Delivered::Skipped; 5]
+    );
+}
+
+/// A disabled endpoint: the same, one write for the batch.
+#[tokio::test]
+async fn a_batch_for_a_disabled_endpoint_is_skipped_in_one_write() {
+    let mut target = endpoint("https://hooks.example.com/custody", Environment::Live);
+    target.status = EndpointStatus::Disabled;
+    let batch: Vec<_> = (0..3)
+        .map(|n| claimed_event(n, EventType::TransactionCreated, &target))
+        .collect();
+    let mut transport = MockWebhookTransport::new();
+    transport.expect_send().never();
+    let mut endpoints = MockWebhookEndpointStore::new();
+    let stored = target.clone();
+    endpoints
+        .expect_get()
+        .times(1)
+        .returning(move |_| Ok(stored.clone()));
+    let mut outbox = MockOutboxStore::new();
+    outbox.expect_skip().never();
+    outbox
+        .expect_skip_many()
+        .times(1)
+        .withf(|_, events| events.len() == 3)
+        .returning(|_, events| Ok(events.len() as u64));
+    let worker = worker(Environment::Live, transport, endpoints, outbox, vec![]);
+    assert_eq!(
+        worker.deliver_batch(&batch).await.expect("skipped"),
+        vec![Delivered::Skipped; 3]
+    );
+}
+
+/// A mixed batch: the unsubscribed events are skipped together first; the subscribed one is
+/// still sent (here refused at vetting and recorded), and the results keep the batch's order.
+#[tokio::test]
+async fn a_mixed_batch_skips_the_unsubscribed_together_and_sends_the_rest_in_order() {
+    let mut target = endpoint("https://hooks.example.com/custody", Environment::Live);
+    target.subscribed = Some([EventType::TransactionCreated].into_iter().collect());
+    let batch = vec![
+        claimed_event(1, EventType::VaultCreated, &target),
+        claimed_event(2, EventType::TransactionCreated, &target),
+        claimed_event(3, EventType::VaultCreated, &target),
+    ];
+    let mut transport = resolving_to(&["127.0.0.1"]);
+    transport.expect_send().never();
+    let mut endpoints = MockWebhookEndpointStore::new();
+    let stored = target.clone();
+    endpoints
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    let mut outbox = MockOutboxStore::new();
+    outbox.expect_skip().never();
+    let unsubscribed = vec![batch[0].event.id, batch[2].event.id];
+    outbox
+        .expect_skip_many()
+        .times(1)
+        .withf(move |_, events| events == unsubscribed.as_slice())
+        .returning(|_, events| Ok(events.len() as u64));
+    let sent = batch[1].event.id;
+    outbox
+        .expect_record_attempt()
+        .times(1)
+        .withf(move |a, _| a.event_id == sent)
+        .returning(|_, _| Ok(()));
+    let mut tx = MockStoreTx::new();
+    let locked = target.clone();
+    tx.expect_lock_webhook_endpoint()
+        .returning(move |_| Ok(locked.clone()));
+    tx.expect_update_webhook_endpoint().returning(|_| Ok(()));
+    expect_commit(&mut tx);
+    let worker = worker(Environment::Live, transport, endpoints, outbox, vec![tx]);
+    let out = worker.deliver_batch(&batch).await.expect("delivered");
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0], Delivered::Skipped);
+    assert!(matches!(out[1], Delivered::Attempted(..)), "{:?}", out[1]);
+    assert_eq!(out[2], Delivered::Skipped);
+}
