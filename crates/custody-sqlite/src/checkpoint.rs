@@ -6,9 +6,10 @@
 //! the writer after a commit and are *passive*: they copy what no reader needs any more and
 //! never wait. When reads overlap every commit the passive checkpoint may never catch up with
 //! the writer, the log never starts over, and the file grows by every commit: the 10-minute
-//! soak left a 2.97 GB `-wal` beside a 60 MB database. (In that soak something also holds an
-//! old snapshot for good, which no checkpoint can copy past: docs/performance.md, change 16.
-//! It is not a read through the store's ports: `tests/wal.rs`.)
+//! soak left a 2.97 GB `-wal` beside a 60 MB database. (In that soak the webhook claim, a read
+//! of the whole pending backlog lasting seconds, held old snapshots that no checkpoint can copy
+//! past; it is bounded now: docs/performance.md, change 21. Reads through the store's ports
+//! leave no snapshot behind: `tests/wal.rs`.)
 //!
 //! Here a connection of its own (not the writer: a checkpoint that waits must never hold the
 //! one writer connection, which is what the withdrawn change 15 did) checkpoints every

@@ -54,8 +54,9 @@
 //! ([`SqliteOptions::checkpoint_every`]): a passive copy, then a `TRUNCATE` that empties the log
 //! when it holds [`TRUNCATE_ABOVE_FRAMES`] frames or more, waiting at most [`CHECKPOINT_BUSY`]
 //! for the write lock and for readers, and retried at the next interval when it could not
-//! finish (see [`SqliteStore::checkpoint`]). No checkpoint can copy past a snapshot that a
-//! connection keeps open; the benchmark's soak still has one (docs/performance.md, change 16).
+//! finish, backing off (see [`SqliteStore::checkpoint`]). No checkpoint can copy past a
+//! snapshot that a connection keeps open (the benchmark's soak had one until the webhook claim
+//! was bounded: docs/performance.md, change 21).
 //!
 //! ## Layout
 //! Every statement, and every port over them, is written once in `custody-sql` (by aggregate,
