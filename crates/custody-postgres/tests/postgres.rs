@@ -1277,6 +1277,8 @@ async fn asset_totals_migration_backfills_from_wallets() {
         );
         assert!(check.total_drift.is_empty(), "{check:?}");
     }
+}
+
 /// The webhook claim's fair pick (`due_tenants`) reads per tenant with pending events, not per
 /// pending event (issue 18): with 20,000 pending events of one tenant, `EXPLAIN (ANALYZE,
 /// BUFFERS)` of the pick touches a few index pages, where reading the backlog (the due index's

@@ -1112,6 +1112,8 @@ async fn asset_totals_migration_backfills_from_wallets() {
         );
         assert!(check.total_drift.is_empty(), "{check:?}");
     }
+}
+
 /// The webhook claim's fair pick (`due_tenants`) reads per tenant with pending events, not per
 /// pending event (issue 18: with the whole backlog read on every claim, a claim lasting
 /// seconds pinned the write-ahead log). With 20,000 pending events of one tenant its plan
