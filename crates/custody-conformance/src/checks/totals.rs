@@ -313,6 +313,18 @@ pub async fn totals_follow_inserted_wallets_and_reconcile_names_drift(stores: St
 /// transaction): credits, debits and transfers, each in a random slot. No deadlock, no error,
 /// no lost update: afterwards every total equals its wallets' sum.
 pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
+    movements_racing(stores, 0).await;
+}
+
+/// `rebuild_totals` run over and over while many units of work change wallets the way booking
+/// does (as [`totals_concurrent_movements_lose_nothing`]), on a total corrupted beforehand: no
+/// deadlock, no error, no change lost or counted twice: afterwards the total equals the wallets'
+/// sum and reconcile finds no drift.
+pub async fn totals_rebuild_while_movements_book(stores: StoreHandles) {
+    movements_racing(stores, 6).await;
+}
+
+async fn movements_racing(stores: StoreHandles, rebuilds: u32) {
     const WALLETS: u64 = 8;
     const TASKS: u64 = 16;
     const MOVES: u64 = 40;
@@ -327,8 +339,29 @@ pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
         commit_wallets(&env, &[&w]).await;
         ids.push(w.id);
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+    if rebuilds > 0 {
+        // Drift the rebuilds repair: a change no wallet made.
+        adjust(&env, tenant, &[(usdt_eth(), 5, minus(123_456))]).await;
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(
+        TASKS as usize + usize::from(rebuilds > 0),
+    ));
     let mut tasks = Vec::new();
+    if rebuilds > 0 {
+        let env = env.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut errors = Vec::new();
+            barrier.wait().await;
+            for _ in 0..rebuilds {
+                if let Err(e) = env.reconcile.rebuild_totals(Some(tenant)).await {
+                    errors.push(format!("rebuild: {e:?}"));
+                }
+                tokio::task::yield_now().await;
+            }
+            errors
+        }));
+    }
     for task in 0..TASKS {
         let env = env.clone();
         let ids = ids.clone();
