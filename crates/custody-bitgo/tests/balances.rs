@@ -171,6 +171,13 @@ impl ReconcileStore for Books {
             ..LedgerSnapshot::default()
         })
     }
+
+    async fn rebuild_totals(
+        &self,
+        _tenant: Option<TenantId>,
+    ) -> Result<Vec<custody_core::ports::TotalRebuilt>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 async fn reconcile(server: &MockServer, books: Books) -> custody_core::services::ReconcileReport {

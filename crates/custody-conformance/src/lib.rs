@@ -173,6 +173,8 @@ macro_rules! conformance_suite {
             totals_adjust_and_read_exactly,
             totals_follow_inserted_wallets_and_reconcile_names_drift,
             totals_concurrent_movements_lose_nothing,
+            totals_rebuild_repairs_drift,
+            totals_rebuild_while_movements_book,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

@@ -35,6 +35,9 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<(
     if let AdminCommand::Reconcile(args) = command {
         return crate::reconcile::run(settings, args).await;
     }
+    if let AdminCommand::Totals(crate::cli::TotalsCommand::Rebuild(args)) = command {
+        return crate::totals::run(settings, args).await;
+    }
     let store = open_store(settings).await?;
     let shared = store.shared();
     let admin = AdminService::new(
@@ -383,6 +386,9 @@ pub async fn execute(
             return Err(anyhow!(
                 "reconcile runs through crate::reconcile (it sets the exit code)"
             ))
+        }
+        AdminCommand::Totals(_) => {
+            return Err(anyhow!("totals rebuild runs through crate::totals"))
         }
     })
 }

@@ -83,6 +83,29 @@ pub enum AdminCommand {
     /// in live, our wallets' total per asset == the provider's balance up to money in flight.
     /// Prints one JSON report; exits 2 on drift, 3 when a provider could not be asked.
     Reconcile(ReconcileArgs),
+    /// The maintained tenant-wide totals (`GET /connect/v1/balances` without a user).
+    #[command(subcommand)]
+    Totals(TotalsCommand),
+}
+
+/// `custody admin totals …`.
+#[derive(Debug, Subcommand)]
+pub enum TotalsCommand {
+    /// Recomputes every tenant-wide total from the wallets, exactly (safe while the server
+    /// runs): the repair for reconcile's `totalDrift`, and the last step of an upgrade across
+    /// the totals' migration. Prints each total it changed (before → after) as JSON; exit 0.
+    Rebuild(TotalsRebuildArgs),
+}
+
+/// `custody admin totals rebuild`.
+#[derive(Debug, Args)]
+pub struct TotalsRebuildArgs {
+    /// `live`, `sandbox` or `all` (default).
+    #[arg(long, alias = "env", default_value = "all")]
+    pub environment: String,
+    /// Only this tenant's totals (`ten_…`).
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 /// `custody admin reconcile`.

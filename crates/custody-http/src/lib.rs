@@ -41,6 +41,7 @@ pub mod reconcile;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod totals;
 pub mod wire;
 pub mod workers;
 

@@ -68,7 +68,11 @@ pub async fn run(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-fn environments(raw: &str) -> anyhow::Result<Vec<Environment>> {
+/// `--environment`: `live`, `sandbox` or `all` (live then sandbox).
+///
+/// # Errors
+/// Anything else.
+pub(crate) fn environments(raw: &str) -> anyhow::Result<Vec<Environment>> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "all" => Ok(vec![Environment::Live, Environment::Sandbox]),
         other => Ok(vec![other

@@ -885,3 +885,36 @@ fn key_mint_refuses_bearer_money_scopes_and_reused_public_keys() {
     );
     assert!(stderr.contains("another environment"), "{stderr}");
 }
+
+/// Issue 18: `custody admin totals rebuild` prints, per environment, how many totals it checked
+/// and those it changed (none on a fresh store); a malformed `--tenant` is refused.
+#[test]
+fn admin_totals_rebuild_prints_what_it_changed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tenant = admin(dir.path(), &["tenant", "create", "--name", "Acme Pay"]);
+    let id = tenant["id"].as_str().expect("id").to_owned();
+    let every = admin(dir.path(), &["totals", "rebuild"]);
+    assert_eq!(every["tenant"], Value::Null);
+    assert_eq!(
+        every["environments"],
+        serde_json::json!([
+            {"environment": "live", "checked": 0, "changed": []},
+            {"environment": "sandbox", "checked": 0, "changed": []},
+        ])
+    );
+    let one = admin(
+        dir.path(),
+        &[
+            "totals",
+            "rebuild",
+            "--tenant",
+            &id,
+            "--environment",
+            "sandbox",
+        ],
+    );
+    assert_eq!(one["tenant"], id.as_str());
+    assert_eq!(one["environments"].as_array().map(Vec::len), Some(1));
+    let refused = admin_fails(dir.path(), &["totals", "rebuild", "--tenant", "nope"]);
+    assert!(refused.contains("--tenant"), "{refused}");
+}

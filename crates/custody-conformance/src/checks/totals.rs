@@ -50,8 +50,8 @@ async fn tenant_wide(env: &EnvironmentStores, tenant: TenantId) -> Vec<(AssetId,
 /// go negative; the tenant-wide read sums the slots, one line per asset the tenant has a wallet
 /// for: zero lines, positive and negative slots, changes that cancel within one unit of work
 /// (no slot row written), a rolled-back change, totals up
-/// to `u128::MAX` exactly and an error (never a rounded figure) for a negative sum or one beyond
-/// `u128`; other tenants and the other environment see none of it; a slot out of range is
+/// to `u128::MAX` exactly and, for a drifted total (a negative sum or one beyond `u128`), the
+/// wallets' exact sum instead (never a rounded figure, never an error); other tenants and the other environment see none of it; a slot out of range is
 /// refused; reconcile's snapshot holds the same totals.
 pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
     let env = &stores.sandbox;
@@ -149,7 +149,7 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
     assert_eq!(tenant_wide(env, b).await, Vec::new());
     assert_eq!(tenant_wide(&stores.live, a).await, Vec::new());
 
-    // u128::MAX is exact, spread over slots; one more is an error, and so is a negative sum.
+    // u128::MAX is exact, spread over slots; one more, or a negative sum, is drift: the wallets.
     adjust(
         env,
         c,
@@ -168,12 +168,10 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
         ]
     );
     adjust(env, c, &[(usdt_eth(), 5, plus(1))]).await;
-    assert!(
-        matches!(
-            env.wallets.available_by_asset(c, None).await,
-            Err(StoreError::Internal(_))
-        ),
-        "a total beyond u128 is an error"
+    assert_eq!(
+        tenant_wide(env, c).await,
+        vec![(usdt_eth(), Amount::ZERO), (usdc_eth(), Amount::ZERO)],
+        "a total beyond u128: the read falls back to the wallets' exact sum (zero here), never a 500"
     );
     adjust(
         env,
@@ -181,12 +179,10 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
         &[(usdt_eth(), 5, minus(1)), (usdc_eth(), 4, minus(2))],
     )
     .await;
-    assert!(
-        matches!(
-            env.wallets.available_by_asset(c, None).await,
-            Err(StoreError::Internal(_))
-        ),
-        "a negative total is an error"
+    assert_eq!(
+        tenant_wide(env, c).await,
+        vec![(usdt_eth(), Amount::ZERO), (usdc_eth(), Amount::ZERO)],
+        "a negative total: the read falls back to the wallets' exact sum (zero here), never a 500"
     );
     // One slot down to −u128::MAX and back is exact.
     adjust(
@@ -207,14 +203,12 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
         ]
     );
     // A change that takes a slot below −u128::MAX is kept exactly all the same (the total is
-    // what counts): the total is −1, an error to read, then zero again.
+    // what counts): the total is −1, drift (the wallets' sum is read), then zero again.
     adjust(env, c, &[(usdc_eth(), 6, minus(1))]).await;
-    assert!(
-        matches!(
-            env.wallets.available_by_asset(c, None).await,
-            Err(StoreError::Internal(_))
-        ),
-        "a negative total is an error"
+    assert_eq!(
+        tenant_wide(env, c).await,
+        vec![(usdt_eth(), Amount::ZERO), (usdc_eth(), Amount::ZERO)],
+        "a negative total: the read falls back to the wallets' exact sum (zero here), never a 500"
     );
     adjust(env, c, &[(usdc_eth(), 6, plus(1))]).await;
     assert_eq!(tenant_wide(env, c).await[1], (usdc_eth(), Amount::ZERO));
@@ -319,6 +313,18 @@ pub async fn totals_follow_inserted_wallets_and_reconcile_names_drift(stores: St
 /// transaction): credits, debits and transfers, each in a random slot. No deadlock, no error,
 /// no lost update: afterwards every total equals its wallets' sum.
 pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
+    movements_racing(stores, 0).await;
+}
+
+/// `rebuild_totals` run over and over while many units of work change wallets the way booking
+/// does (as [`totals_concurrent_movements_lose_nothing`]), on a total corrupted beforehand: no
+/// deadlock, no error, no change lost or counted twice: afterwards the total equals the wallets'
+/// sum and reconcile finds no drift.
+pub async fn totals_rebuild_while_movements_book(stores: StoreHandles) {
+    movements_racing(stores, 6).await;
+}
+
+async fn movements_racing(stores: StoreHandles, rebuilds: u32) {
     const WALLETS: u64 = 8;
     const TASKS: u64 = 16;
     const MOVES: u64 = 40;
@@ -333,8 +339,29 @@ pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
         commit_wallets(&env, &[&w]).await;
         ids.push(w.id);
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+    if rebuilds > 0 {
+        // Drift the rebuilds repair: a change no wallet made.
+        adjust(&env, tenant, &[(usdt_eth(), 5, minus(123_456))]).await;
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(
+        TASKS as usize + usize::from(rebuilds > 0),
+    ));
     let mut tasks = Vec::new();
+    if rebuilds > 0 {
+        let env = env.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut errors = Vec::new();
+            barrier.wait().await;
+            for _ in 0..rebuilds {
+                if let Err(e) = env.reconcile.rebuild_totals(Some(tenant)).await {
+                    errors.push(format!("rebuild: {e:?}"));
+                }
+                tokio::task::yield_now().await;
+            }
+            errors
+        }));
+    }
     for task in 0..TASKS {
         let env = env.clone();
         let ids = ids.clone();
@@ -431,4 +458,116 @@ pub async fn totals_concurrent_movements_lose_nothing(stores: StoreHandles) {
             .expect("snapshot"),
     );
     assert!(check.total_drift.is_empty(), "{check:?}");
+}
+
+/// `ReconcileStore::rebuild_totals` (`custody admin totals rebuild`): drifted totals (a
+/// corrupted slot making the sum negative, a total beyond `u128` spread over slots, a total
+/// for an asset with no wallet) are read as the wallets' exact sum meanwhile, and the rebuild
+/// sets each to its wallets' sum, reporting before and after; with a tenant, only that tenant's;
+/// then reconcile is clean, the read is the maintained total again, later changes add to it,
+/// and a second rebuild changes nothing.
+pub async fn totals_rebuild_repairs_drift(stores: StoreHandles) {
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let va = customer_vault(a, 100);
+    let vb = customer_vault(b, 200);
+    commit_vaults(env, &[&va, &vb]).await;
+    let mut w1 = wallet(&va, usdt_eth(), 300);
+    w1.balances = balances(1_000, 5, 0);
+    let mut w2 = wallet(&va, usdc_sol(), 301);
+    w2.balances = balances(u128::from(u64::MAX) * 3, 0, 7);
+    let mut w3 = wallet(&vb, usdt_eth(), 302);
+    w3.balances = balances(42, 0, 0);
+    commit_wallets(env, &[&w1, &w2, &w3]).await;
+    let big = u128::from(u64::MAX) * 3;
+
+    // Drift: a's usdt negative, a usdc_base total with no wallet, b's usdt beyond u128.
+    adjust(
+        env,
+        a,
+        &[(usdt_eth(), 11, minus(3_000)), (usdc_base(), 2, plus(3))],
+    )
+    .await;
+    adjust(
+        env,
+        b,
+        &[
+            (usdt_eth(), 1, plus(u128::MAX)),
+            (usdt_eth(), 2, plus(u128::MAX)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        tenant_wide(env, a).await,
+        vec![(usdt_eth(), amount(1_000)), (usdc_sol(), amount(big))],
+        "a negative total: the wallets' sum is read instead"
+    );
+    assert_eq!(
+        tenant_wide(env, b).await,
+        vec![(usdt_eth(), amount(42))],
+        "a total beyond u128: the wallets' sum is read instead"
+    );
+
+    // One tenant: only its totals.
+    let mut rebuilt = env
+        .reconcile
+        .rebuild_totals(Some(a))
+        .await
+        .expect("rebuild a");
+    rebuilt.sort_by_key(|t| t.asset);
+    let seen: Vec<_> = rebuilt
+        .iter()
+        .map(|t| (t.tenant_id, t.asset, t.before, t.after, t.changed()))
+        .collect();
+    let mut expected = vec![
+        (a, usdt_eth(), Some(minus(2_000)), amount(1_000), true),
+        (a, usdc_sol(), Some(plus(big)), amount(big), false),
+        (a, usdc_base(), Some(plus(3)), Amount::ZERO, true),
+    ];
+    expected.sort_by_key(|t| t.1);
+    assert_eq!(seen, expected, "a's totals before and after");
+    let reconcile = ReconcileService::new(env.reconcile.clone());
+    let report = reconcile.run(Some(a)).await.expect("reconcile a");
+    assert!(report.ledger.total_drift.is_empty(), "{report:?}");
+    assert!(
+        env.reconcile.ledger_snapshot(Some(b)).await.is_err(),
+        "b untouched: its total still beyond u128 (which reconcile reports as an error)"
+    );
+
+    // Every tenant.
+    let rebuilt = env
+        .reconcile
+        .rebuild_totals(None)
+        .await
+        .expect("rebuild all");
+    let changed: Vec<_> = rebuilt
+        .iter()
+        .filter(|t| t.changed())
+        .map(|t| (t.tenant_id, t.asset, t.before, t.after))
+        .collect();
+    assert_eq!(changed, vec![(b, usdt_eth(), None, amount(42))]);
+    let report = reconcile.run(None).await.expect("reconcile");
+    assert!(report.ledger.total_drift.is_empty(), "{report:?}");
+    assert!(
+        stores
+            .live
+            .reconcile
+            .rebuild_totals(None)
+            .await
+            .expect("live")
+            .is_empty(),
+        "the other environment has none"
+    );
+
+    // The maintained totals again: a later change adds to the rebuilt total.
+    adjust(env, a, &[(usdt_eth(), 9, plus(25))]).await;
+    assert_eq!(
+        tenant_wide(env, a).await,
+        vec![(usdt_eth(), amount(1_025)), (usdc_sol(), amount(big))]
+    );
+    adjust(env, a, &[(usdt_eth(), 9, minus(25))]).await;
+    let again = env.reconcile.rebuild_totals(None).await.expect("again");
+    assert!(again.iter().all(|t| !t.changed()), "{again:?}");
+    assert_eq!(again.len(), 4, "a: usdt, usdc_sol, usdc_base; b: usdt");
 }

@@ -76,6 +76,27 @@ pub struct AssetTotal {
     pub total: SignedAmount,
 }
 
+/// One (tenant, asset) total [`ReconcileStore::rebuild_totals`] recomputed from the wallets.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotalRebuilt {
+    pub tenant_id: TenantId,
+    pub asset: AssetId,
+    /// The maintained total before, exact and signed; `None` beyond ±`u128::MAX` (a corrupt
+    /// total spread over slots).
+    pub before: Option<SignedAmount>,
+    /// The wallets' available balances summed: the total now.
+    pub after: Amount,
+}
+
+impl TotalRebuilt {
+    /// Whether the rebuild changed the total (it was drift).
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.before != Some(SignedAmount::positive(self.after))
+    }
+}
+
 /// Everything reconciliation reads, from one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerSnapshot {
@@ -109,6 +130,20 @@ pub trait ReconcileStore: Send + Sync {
     /// Store trouble; `Internal` for a sum beyond 128 bits (a corrupt ledger).
     async fn ledger_snapshot(&self, tenant: Option<TenantId>)
         -> Result<LedgerSnapshot, StoreError>;
+
+    /// `custody admin totals rebuild`: sets every maintained tenant-wide total
+    /// ([`crate::totals`]) of the handle's environment (one tenant's, with `tenant`) to its
+    /// wallets' available balances summed exactly, whatever drift it had; safe while movements
+    /// book (one transaction per (tenant, asset); see storage.md, "The tenant-wide totals").
+    /// Returns every (tenant, asset) it looked at, in (tenant, asset) order, with its total
+    /// before and after.
+    ///
+    /// # Errors
+    /// Store trouble; `Internal` for a wallet sum beyond `u128`.
+    async fn rebuild_totals(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<TotalRebuilt>, StoreError>;
 }
 
 /// Shared handle.

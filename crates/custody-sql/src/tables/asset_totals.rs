@@ -16,12 +16,12 @@ use async_trait::async_trait;
 use custody_core::amount::Amount;
 use custody_core::asset::AssetId;
 use custody_core::id::TenantId;
-use custody_core::ports::{AssetTotalTx, StoreError};
+use custody_core::ports::{AssetTotalTx, StoreError, TotalRebuilt};
 use custody_core::totals::{SignedAmount, SLOTS};
 
 use crate::codec::{self, Columns};
 use crate::statement::{Statement, Value};
-use crate::store::{SqlTx, Transaction};
+use crate::store::{Database, EnvStore, SqlTx, Transaction};
 
 fn key(stmt: Statement, tenant: TenantId, asset: AssetId, slot: u8) -> Statement {
     stmt.bind("tenant", tenant.to_string())
@@ -113,20 +113,16 @@ pub fn all(tenant: Option<TenantId>) -> Statement {
     .bind("tenant", tenant.map(|t| t.to_string()))
 }
 
-/// One row of [`by_asset`]: the asset and its total.
+/// One row of [`by_asset`]: the asset and its total, `None` when the total is negative or
+/// beyond `u128` (drift, e.g. wallets written by an instance older than the totals: the caller
+/// falls back to the wallets' exact sum and tells the operator to rebuild).
 ///
 /// # Errors
-/// `Internal` when the total is negative or beyond `u128` (drift or a corrupt row).
-pub fn total(row: &impl Columns) -> Result<(AssetId, Amount), StoreError> {
+/// `Internal` for a corrupt row.
+pub fn total(row: &impl Columns) -> Result<(AssetId, Option<Amount>), StoreError> {
     let asset = codec::asset(row, "asset_id")?;
-    let total = crate::exact_sum::read(row)?
-        .and_then(crate::exact_sum::ExactSum::to_u128)
-        .ok_or_else(|| {
-            StoreError::Internal(
-                format!("the {asset} total is negative or beyond u128: run reconcile").into(),
-            )
-        })?;
-    Ok((asset, Amount::from_base_units(total)))
+    let total = crate::exact_sum::read(row)?.and_then(crate::exact_sum::ExactSum::to_u128);
+    Ok((asset, total.map(Amount::from_base_units)))
 }
 
 /// The exact signed total of a row of [`all`] (reconcile reports it as it is).
@@ -137,6 +133,109 @@ pub fn signed_total(row: &impl Columns) -> Result<SignedAmount, StoreError> {
     crate::exact_sum::read(row)?
         .map(crate::exact_sum::ExactSum::signed)
         .ok_or_else(|| StoreError::Internal("a total beyond u128".into()))
+}
+
+/// Every (tenant, asset) with a wallet or a total (of one tenant, with `tenant`): what `custody
+/// admin totals rebuild` goes over (a total with no wallet left is drift too, rebuilt to zero).
+pub fn keys(tenant: Option<TenantId>) -> Statement {
+    Statement::new(
+        "SELECT tenant_id, asset_id FROM wallets \
+         WHERE environment = :environment AND (:tenant IS NULL OR tenant_id = :tenant) \
+         UNION \
+         SELECT tenant_id, asset_id FROM asset_totals \
+         WHERE environment = :environment AND (:tenant IS NULL OR tenant_id = :tenant) \
+         ORDER BY tenant_id, asset_id",
+    )
+    .bind("tenant", tenant.map(|t| t.to_string()))
+}
+
+/// Rebuilds one (tenant, asset) total in `tx` (committed by the caller): the total becomes the
+/// wallets' exact sum, in slot 0, the other slots zero.
+///
+/// PostgreSQL (READ COMMITTED): first every slot row is upserted with a zero change, which
+/// creates it if missing and row-locks it, in slot order, the order a booking locks slots in
+/// (and a booking locks no wallet after its slot); only then are the wallets summed, in a new
+/// statement that sees everything committed so far. A booking committed before is in the sum;
+/// one still open holds no slot of ours (or we waited for it) and adds its change after our
+/// commit, on our slot rows. SQLite: the unit of work holds the one writer lock throughout.
+async fn rebuild_one<T: Transaction>(
+    tx: &mut T,
+    tenant: TenantId,
+    asset: AssetId,
+) -> Result<TotalRebuilt, StoreError> {
+    if T::ADDS_DECIMALS_IN_SQL {
+        for n in 0..SLOTS {
+            tx.execute(add(tenant, asset, n, SignedAmount::ZERO))
+                .await?;
+        }
+    }
+    let mut before = Some(SignedAmount::ZERO);
+    for n in 0..SLOTS {
+        if let Some(row) = tx.fetch_optional(slot(tenant, asset, n)).await? {
+            let raw = row.text("available")?;
+            let value = SignedAmount::parse(&raw)
+                .ok_or_else(|| crate::corrupt(format_args!("asset_totals.available: `{raw}`")))?;
+            before = before.and_then(|b| b.checked_add(value));
+        }
+    }
+    let after = match tx
+        .fetch_optional(super::wallets::available_of_asset(tenant, asset))
+        .await?
+    {
+        Some(row) => super::wallets::exact_sum(&row)?.1,
+        None => Amount::ZERO,
+    };
+    let rebuilt = TotalRebuilt {
+        tenant_id: tenant,
+        asset,
+        before,
+        after,
+    };
+    if rebuilt.changed() {
+        for n in 0..SLOTS {
+            let value = if n == 0 {
+                SignedAmount::positive(after)
+            } else {
+                SignedAmount::ZERO
+            };
+            tx.execute(set(tenant, asset, n, value)).await?;
+        }
+    }
+    Ok(rebuilt)
+}
+
+impl<D: Database> EnvStore<D> {
+    /// [`ReconcileStore::rebuild_totals`](custody_core::ports::ReconcileStore::rebuild_totals):
+    /// one transaction per (tenant, asset) ([`rebuild_one`]).
+    pub(crate) async fn rebuild_asset_totals(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<TotalRebuilt>, StoreError> {
+        let keys = crate::store::all(&self.0, keys(tenant), |row| {
+            let raw = row.text("tenant_id")?;
+            let tenant = raw
+                .parse::<TenantId>()
+                .map_err(|_| crate::corrupt(format_args!("asset_totals.tenant_id: `{raw}`")))?;
+            Ok((tenant, codec::asset(row, "asset_id")?))
+        })
+        .await?;
+        let mut rebuilt = Vec::with_capacity(keys.len());
+        for (tenant, asset) in keys {
+            let mut tx = self.0.begin().await?;
+            match rebuild_one(&mut tx, tenant, asset).await {
+                Ok(one) => {
+                    tx.commit().await?;
+                    rebuilt.push(one);
+                }
+                Err(e) => {
+                    // The error is what counts; a failed rollback ends the connection anyway.
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(rebuilt)
+    }
 }
 
 impl<T: Transaction> SqlTx<T> {

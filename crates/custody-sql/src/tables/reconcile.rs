@@ -253,4 +253,11 @@ impl<D: Database> ReconcileStore for EnvStore<D> {
         ended?;
         Ok(snapshot)
     }
+
+    async fn rebuild_totals(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<custody_core::ports::TotalRebuilt>, StoreError> {
+        self.rebuild_asset_totals(tenant).await
+    }
 }

@@ -68,6 +68,16 @@ pub fn available_by_asset(tenant: TenantId, vault: Option<VaultId>) -> Statement
         .push(" GROUP BY asset_id")
 }
 
+/// One asset's available balances over the tenant's wallets, summed exactly: what `custody
+/// admin totals rebuild` sets the asset's maintained total to. No row when the tenant has no
+/// wallet of the asset. Read with [`exact_sum`].
+pub fn available_of_asset(tenant: TenantId, asset: AssetId) -> Statement {
+    scoped("asset_id, {exact_sum}", "wallets", tenant)
+        .exact_sum("available")
+        .filter("asset_id", "asset", Some(asset.to_string()))
+        .push(" GROUP BY asset_id")
+}
+
 /// One row of [`available_by_asset`].
 ///
 /// # Errors
@@ -202,12 +212,37 @@ impl<D: Database> WalletStore for EnvStore<D> {
             Some(_) => store::all(&self.0, available_by_asset(tenant, vault), exact_sum).await?,
             // The tenant: its maintained totals (a few slot rows per asset), not its wallets.
             None => {
-                store::all(
+                let totals = store::all(
                     &self.0,
                     super::asset_totals::by_asset(tenant),
                     super::asset_totals::total,
                 )
-                .await?
+                .await?;
+                let drifted: Vec<AssetId> = totals
+                    .iter()
+                    .filter(|(_, total)| total.is_none())
+                    .map(|(asset, _)| *asset)
+                    .collect();
+                if drifted.is_empty() {
+                    totals
+                        .into_iter()
+                        .filter_map(|(asset, total)| Some((asset, total?)))
+                        .collect()
+                } else {
+                    // A drifted total (negative or beyond u128) is no balance: this request
+                    // answers from the wallets' exact sum (linear in the tenant's wallets, as
+                    // before the totals) and the operator is told to rebuild.
+                    for asset in &drifted {
+                        tracing::error!(
+                            tenant = %tenant,
+                            asset = %asset,
+                            "the maintained tenant-wide {asset} total of tenant {tenant} is \
+                             negative or beyond u128 (drift): answering from the wallets' sum; \
+                             run `custody admin totals rebuild --tenant {tenant}`"
+                        );
+                    }
+                    store::all(&self.0, available_by_asset(tenant, None), exact_sum).await?
+                }
             }
         };
         // A few rows: ordered by the asset's own order, not its stored spelling.
