@@ -57,6 +57,9 @@ impl SqliteScript {
 pub struct Ceiling {
     pub per_sec: f64,
     pub failed: u64,
+    /// The 99th percentile of its transactions' latencies (pgbench's per-transaction log; the
+    /// SQLite runner's own clock), milliseconds.
+    pub p99_ms: Option<f64>,
 }
 
 /// `pgbench -M prepared` with `script` at `clients` clients for `seconds`; `vars` are `-D`.
@@ -76,6 +79,9 @@ pub fn pgbench(
     let file = dir.join(format!("{script}.sql"));
     // pgbench reads one command per line; comment lines are fine.
     std::fs::write(&file, body)?;
+    // Each transaction's latency goes to a log of its own (`-l`), read back for the p99.
+    let logs = tempfile::tempdir_in(dir)?;
+    let prefix = logs.path().join("tx");
     let mut command = Command::new(cluster.pgbench());
     command
         .args(["-n", "-M", "prepared", "-h", "127.0.0.1", "-U", "postgres"])
@@ -88,7 +94,9 @@ pub fn pgbench(
         .arg("-T")
         .arg(seconds.to_string())
         .arg("-f")
-        .arg(&file);
+        .arg(&file)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", prefix.display()));
     for (name, value) in vars {
         command.arg("-D").arg(format!("{name}={value}"));
     }
@@ -116,7 +124,25 @@ pub fn pgbench(
     Ok(Ceiling {
         per_sec: tps,
         failed,
+        p99_ms: pgbench_p99(logs.path())?,
     })
+}
+
+/// The 99th percentile of the latencies in pgbench's per-transaction logs in `dir` (one file
+/// per thread, `client transaction latency_us script epoch_s epoch_us`; failed or skipped
+/// transactions, whose latency is not a number, are left out), milliseconds.
+fn pgbench_p99(dir: &Path) -> Result<Option<f64>> {
+    let mut histogram = crate::load::histogram();
+    for entry in std::fs::read_dir(dir)? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        for micros in text
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok())
+        {
+            histogram.saturating_record(micros.max(1));
+        }
+    }
+    Ok((!histogram.is_empty()).then(|| histogram.value_at_quantile(0.99) as f64 / 1000.0))
 }
 
 /// custody's SQLite settings on `path`: one writer (WAL, `synchronous=FULL`, foreign keys,
@@ -192,9 +218,11 @@ pub async fn sqlite(
         );
         tasks.push(tokio::spawn(async move {
             let (mut done, mut failed) = (0u64, 0u64);
+            let mut latencies = crate::load::histogram();
             let mut n = 0u64;
             while Instant::now() < end {
                 n += 1;
+                let began = Instant::now();
                 let suffix = format!("{client}_{n}_{}", started.elapsed().as_nanos());
                 let run = async {
                     let mut conn = pool.acquire().await?;
@@ -225,7 +253,11 @@ pub async fn sqlite(
                     Ok::<(), sqlx::Error>(())
                 };
                 match run.await {
-                    Ok(()) => done += 1,
+                    Ok(()) => {
+                        done += 1;
+                        let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        latencies.saturating_record(micros.max(1));
+                    }
                     Err(e) => {
                         failed += 1;
                         if failed == 1 {
@@ -234,14 +266,20 @@ pub async fn sqlite(
                     }
                 }
             }
-            (done, failed)
+            (done, failed, latencies)
         }));
     }
     let (mut done, mut failed) = (0u64, 0u64);
+    let mut latencies = crate::load::histogram();
     for task in tasks {
-        let (d, f) = task.await.unwrap_or((0, 1));
-        done += d;
-        failed += f;
+        match task.await {
+            Ok((d, f, h)) => {
+                done += d;
+                failed += f;
+                let _ = latencies.add(&h);
+            }
+            Err(_) => failed += 1,
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     writer.close().await;
@@ -249,6 +287,7 @@ pub async fn sqlite(
     Ok(Ceiling {
         per_sec: done as f64 / elapsed,
         failed,
+        p99_ms: (!latencies.is_empty()).then(|| latencies.value_at_quantile(0.99) as f64 / 1000.0),
     })
 }
 
@@ -290,4 +329,32 @@ pub fn bare_actix(body: Vec<u8>) -> Result<(String, actix_web::dev::ServerHandle
     });
     let handle = rx.recv().context("the bare actix server thread")??;
     Ok((format!("http://127.0.0.1:{port}"), handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ceiling_p99_is_read_from_every_pgbench_log() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // Two threads' logs: 99 transactions of 1 ms and one of 250 ms in the first, a failed
+        // one in the second (not a number: left out), then 100 of 3 ms.
+        let mut first = String::new();
+        for n in 0..99 {
+            first.push_str(&format!("0 {n} 1000 0 1733500000 {n}\n"));
+        }
+        first.push_str("0 99 250000 0 1733500001 0\n");
+        let mut second = String::from("1 0 failed 0 1733500000 0\n");
+        for n in 1..=100 {
+            second.push_str(&format!("1 {n} 3000 0 1733500000 {n}\n"));
+        }
+        std::fs::write(dir.path().join("tx.42"), first).expect("write");
+        std::fs::write(dir.path().join("tx.42.1"), second).expect("write");
+        // 200 latencies: the 99th percentile (the 198th) is 3 ms; the 250 ms one is the 200th.
+        let p99 = pgbench_p99(dir.path()).expect("read").expect("some");
+        assert!((p99 - 3.0).abs() < 0.01, "{p99}");
+        let empty = tempfile::tempdir().expect("tmp");
+        assert_eq!(pgbench_p99(empty.path()).expect("read"), None);
+    }
 }

@@ -49,6 +49,10 @@ pub struct Args {
     /// Scenarios (mint, replay, get, transfer, withdraw), comma-separated; all by default.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
+    /// After each scenario's closed-loop row at the first concurrency, the same scenario at a
+    /// fixed offered rate (open loop), this share of the closed loop's rate; 0 turns it off.
+    #[arg(long, default_value_t = 0.5)]
+    pub fixed_rate: f64,
     /// PostgreSQL with its durable defaults (fsync on) instead of the test harness's fsync=off.
     #[arg(long)]
     pub durable: bool,
@@ -125,7 +129,8 @@ fn main() -> Result<()> {
         report.write_section(doc, &args.section)?;
         println!("wrote section {:?} of {}", args.section, doc.display());
     }
-    let errors: u64 = report.rows.iter().map(|r| r.errors).sum();
+    let errors: u64 = report.rows.iter().map(|r| r.errors).sum::<u64>()
+        + report.fixed.iter().map(|f| f.errors).sum::<u64>();
     if errors > 0 {
         bail!("{errors} errors during the run (see above)");
     }

@@ -18,6 +18,8 @@ pub struct Row {
     pub errors: u64,
     /// Ceiling per second and what it is; `None` where there is none.
     pub ceiling: Option<(f64, &'static str)>,
+    /// The ceiling's own p99 at the same clients, milliseconds.
+    pub ceiling_p99_ms: Option<f64>,
     /// Load average (1 min) when the row was measured.
     pub load: f64,
 }
@@ -37,10 +39,27 @@ pub struct Work {
     pub write_transactions: f64,
 }
 
+/// One scenario at a fixed offered rate (open loop).
+#[derive(Debug, Clone)]
+pub struct Fixed {
+    pub store: &'static str,
+    pub scenario: &'static str,
+    pub concurrency: usize,
+    /// Requests per second offered, and the share of the closed loop's rate that is.
+    pub offered: f64,
+    pub fraction: f64,
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+    pub load: f64,
+}
+
 /// Everything one run measured.
 #[derive(Debug, Default)]
 pub struct Report {
     pub rows: Vec<Row>,
+    pub fixed: Vec<Fixed>,
     pub work: Vec<Work>,
     pub extra: Vec<String>,
     pub settings: String,
@@ -61,9 +80,12 @@ impl Report {
         let _ = writeln!(out, "Settings: {}\n", self.settings);
         let _ = writeln!(
             out,
-            "| store | scenario | conc. | req/s | p50 ms | p99 ms | errors | ceiling /s | ratio | ceiling is | load |"
+            "| store | scenario | conc. | req/s | p50 ms | p99 ms | errors | ceiling /s | ratio | ceiling p99 ms | ceiling is | load |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+        let _ = writeln!(
+            out,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+        );
         for row in &self.rows {
             let (ceiling, what) = match row.ceiling {
                 Some((c, what)) => (format!("{c:.0}"), what),
@@ -71,7 +93,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.1} |",
+                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {:.1} |",
                 row.store,
                 row.scenario,
                 row.concurrency,
@@ -81,9 +103,40 @@ impl Report {
                 row.errors,
                 ceiling,
                 ratio(row),
+                row.ceiling_p99_ms
+                    .map_or("—".to_owned(), |p| format!("{p:.2}")),
                 what,
                 row.load
             );
+        }
+        if !self.fixed.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAt a fixed offered rate (open loop: requests scheduled at the rate whatever the \
+                 answers do, each latency from its scheduled time), a share of the same row's \
+                 closed-loop rate:\n"
+            );
+            let _ = writeln!(
+                out,
+                "| store | scenario | conc. | offered /s | share | answered /s | p50 ms | p99 ms | errors | load |"
+            );
+            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for f in &self.fixed {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {} | {:.1} |",
+                    f.store,
+                    f.scenario,
+                    f.concurrency,
+                    f.offered,
+                    f.fraction,
+                    f.per_sec,
+                    f.p50_ms,
+                    f.p99_ms,
+                    f.errors,
+                    f.load
+                );
+            }
         }
         if !self.work.is_empty() {
             let _ = writeln!(
@@ -240,6 +293,7 @@ mod tests {
             p99_ms: 2.0,
             errors: 0,
             ceiling: Some((1850.0, "pgbench")),
+            ceiling_p99_ms: None,
             load: 0.0,
         };
         assert_eq!(ratio(&row), "0.20");

@@ -15,8 +15,8 @@ use crate::api::{expect, Api};
 use crate::ceiling::{self, SqliteScript};
 use crate::cluster::Cluster;
 use crate::custody::{Custody, StoreKind};
-use crate::load::{closed_loop, Outcome};
-use crate::report::{load_average, Report, Row, Work};
+use crate::load::{closed_loop, open_loop, Outcome};
+use crate::report::{load_average, Fixed, Report, Row, Work};
 use crate::{secs, Args};
 
 /// Funding of the source wallet (whole units): far more than any run moves.
@@ -336,6 +336,54 @@ where
     (outcome, counters)
 }
 
+/// `scenario` at a fixed offered rate, `args.fixed_rate` of the closed loop's `closed_rate`,
+/// on the first concurrency only (open loop; `None` when switched off).
+async fn fixed_rate(
+    args: &Args,
+    store: &'static str,
+    scenario: Scenario,
+    concurrency: usize,
+    api: &Api,
+    setup: &Arc<Setup>,
+    closed_rate: f64,
+) -> Option<Fixed> {
+    if args.fixed_rate <= 0.0 || Some(&concurrency) != args.concurrency.first() {
+        return None;
+    }
+    let offered = (closed_rate * args.fixed_rate).max(1.0);
+    let tag = format!("{store}-{}-{concurrency}-rate", scenario.key());
+    let op = operation(scenario, api.clone(), Arc::clone(setup), tag);
+    let outcome = open_loop(
+        concurrency,
+        offered,
+        secs(args.warmup),
+        secs(args.duration),
+        op,
+    )
+    .await;
+    let fixed = Fixed {
+        store,
+        scenario: scenario.title(),
+        concurrency,
+        offered,
+        fraction: args.fixed_rate,
+        per_sec: outcome.per_sec,
+        p50_ms: outcome.p50_ms,
+        p99_ms: outcome.p99_ms,
+        errors: outcome.errors + u64::from(outcome.requests == 0),
+        load: load_average(),
+    };
+    eprintln!(
+        "  {:<8} {:<34} c={:<3} fixed {:>6.0}/s offered: {:>6.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {}",
+        store, fixed.scenario, concurrency, offered, fixed.per_sec, fixed.p50_ms, fixed.p99_ms,
+        fixed.errors
+    );
+    if let Some(why) = &outcome.first_error {
+        eprintln!("    first error: {why}");
+    }
+    Some(fixed)
+}
+
 fn log_row(row: &Row, outcome: &Outcome) {
     eprintln!(
         "  {:<8} {:<34} c={:<3} {:>8.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {} ceiling {}",
@@ -482,6 +530,12 @@ async fn run_postgres(
                 })
                 .await;
             let load = load_average();
+            let rate = outcome.per_sec;
+            if let Some(fixed) =
+                fixed_rate(args, "postgres", scenario, concurrency, &api, &setup, rate).await
+            {
+                report.fixed.push(fixed);
+            }
             if scenario == Scenario::Withdraw {
                 let left = drain(secs(if args.smoke { 10 } else { 60 }), || async {
                     Ok(cluster.psql(OPEN_WITHDRAWALS)?.parse()?)
@@ -503,7 +557,7 @@ async fn run_postgres(
                         ),
                     )
                     .await;
-                    (bare.per_sec, "bare actix JSON handler")
+                    (bare.per_sec, "bare actix JSON handler", Some(bare.p99_ms))
                 }
                 _ => {
                     let (script, what) = match scenario {
@@ -525,7 +579,7 @@ async fn run_postgres(
                     if c.failed > 0 {
                         bail!("pgbench {script}: {} failed transactions", c.failed);
                     }
-                    (c.per_sec, what)
+                    (c.per_sec, what, c.p99_ms)
                 }
             };
             let row = Row {
@@ -536,7 +590,8 @@ async fn run_postgres(
                 p50_ms: outcome.p50_ms,
                 p99_ms: outcome.p99_ms,
                 errors: outcome.errors,
-                ceiling: Some(ceiling),
+                ceiling: Some((ceiling.0, ceiling.1)),
+                ceiling_p99_ms: ceiling.2,
                 load,
             };
             log_row(&row, &outcome);
@@ -618,6 +673,12 @@ async fn run_sqlite(
             let (outcome, _) =
                 measure(args, scenario, concurrency, &api, &setup, tag, || None).await;
             let load = load_average();
+            let rate = outcome.per_sec;
+            if let Some(fixed) =
+                fixed_rate(args, "sqlite", scenario, concurrency, &api, &setup, rate).await
+            {
+                report.fixed.push(fixed);
+            }
             if scenario == Scenario::Withdraw {
                 let left = drain(secs(if args.smoke { 10 } else { 60 }), || async {
                     let mut conn = open_sqlite(&path).await?;
@@ -643,7 +704,7 @@ async fn run_sqlite(
                         ),
                     )
                     .await;
-                    Some((bare.per_sec, "bare actix JSON handler"))
+                    (bare.per_sec, "bare actix JSON handler", Some(bare.p99_ms))
                 }
                 _ => {
                     let (script, what) = match scenario {
@@ -669,7 +730,7 @@ async fn run_sqlite(
                             c.failed
                         );
                     }
-                    Some((c.per_sec, what))
+                    (c.per_sec, what, c.p99_ms)
                 }
             };
             let row = Row {
@@ -680,7 +741,8 @@ async fn run_sqlite(
                 p50_ms: outcome.p50_ms,
                 p99_ms: outcome.p99_ms,
                 errors: outcome.errors,
-                ceiling,
+                ceiling: Some((ceiling.0, ceiling.1)),
+                ceiling_p99_ms: ceiling.2,
                 load,
             };
             log_row(&row, &outcome);
