@@ -1,0 +1,260 @@
+//! SQLite's query plans for the reads whose cost must not grow with the store (issue 18).
+//!
+//! Without statistics SQLite's planner could not tell `environment = ?` or `tenant_id = ?`
+//! (most of a table) from `wallet_id = ?` (a couple of rows): a wallet's primary address was
+//! read through `deposit_addresses_asset_idx (environment, …)` and a wallet's or a vault's
+//! transactions and addresses by walking the tenant's whole list index. Migration
+//! `20261210300001_planner_statistics` gives it fixed statistics of the shape custody is built
+//! for; these tests read the plans of the real statements (`custody-sql`) on a migrated store.
+//! A plan does not depend on the rows present, only on the schema and the statistics.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use custody_conformance::fixtures::{tenant_id, vault_id, wallet_id};
+use custody_core::environment::Environment;
+use custody_core::page::PageRequest;
+use custody_core::ports::{AddressFilter, TransactionFilter, WalletFilter};
+use custody_sql::{MasterKey, SqliteDialect, Statement, Value};
+use custody_sqlite::SqliteStore;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, Row, SqliteConnection};
+
+async fn migrated(path: &Path) -> SqliteStore {
+    let store = SqliteStore::open(path, MasterKey::from_bytes([0xAB; 32]))
+        .await
+        .expect("open");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+async fn raw(path: &Path) -> SqliteConnection {
+    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
+        .await
+        .expect("raw connection")
+}
+
+/// `EXPLAIN QUERY PLAN` of `stmt` in the live environment, one line per step.
+async fn plan(conn: &mut SqliteConnection, stmt: Statement) -> String {
+    let rendered = stmt
+        .bind("environment", Environment::Live.as_str())
+        .render(&SqliteDialect)
+        .expect("render");
+    let sql = format!("EXPLAIN QUERY PLAN {}", rendered.sql);
+    let mut query = sqlx::query(&sql);
+    for value in rendered.values {
+        query = match value {
+            Value::Text(v) => query.bind(v),
+            Value::Int(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+            other => panic!("unexpected value {other:?}"),
+        };
+    }
+    query
+        .fetch_all(conn)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn page() -> PageRequest {
+    PageRequest::new(Some(10), None, None).unwrap()
+}
+
+/// Asserts the plan searches `index` and never walks one of `tenant_wide`, nor scans.
+fn assert_narrow(what: &str, plan: &str, index: &str, tenant_wide: &[&str]) {
+    assert!(
+        plan.contains(index),
+        "{what}: expected a search of {index}:\n{plan}"
+    );
+    for wide in tenant_wide {
+        assert!(
+            !plan.contains(wide),
+            "{what}: reads {wide}, which grows with the tenant or the environment:\n{plan}"
+        );
+    }
+    assert!(
+        !plan.lines().any(|l| l.starts_with("SCAN")),
+        "{what}: a scan:\n{plan}"
+    );
+}
+
+const ADDRESS_WIDE: &[&str] = &["deposit_addresses_asset_idx", "deposit_addresses_list_idx"];
+const TRANSACTION_WIDE: &[&str] = &[
+    "transactions_list_idx",
+    "transactions_kind_list_idx",
+    "transactions_status_list_idx",
+];
+const WALLET_WIDE: &[&str] = &["wallets_list_idx", "wallets_tenant_asset_idx"];
+
+#[tokio::test]
+async fn every_index_has_planner_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custody.db");
+    let _store = migrated(&path).await;
+    let mut conn = raw(&path).await;
+    let missing: Vec<String> = sqlx::query_scalar(
+        "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'index' \
+         AND tbl_name <> '_sqlx_migrations' AND name NOT IN (SELECT idx FROM sqlite_stat1 WHERE idx IS NOT NULL) ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        missing.is_empty(),
+        "indexes without a row in sqlite_stat1 (add one to a migration, as \
+         20261210300001_planner_statistics does): {missing:?}"
+    );
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT tbl || '.' || idx FROM sqlite_stat1 WHERE idx IS NOT NULL \
+         AND idx NOT IN (SELECT name FROM sqlite_master WHERE type = 'index') ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(stale.is_empty(), "statistics of dropped indexes: {stale:?}");
+}
+
+#[tokio::test]
+async fn a_wallets_primary_address_is_read_by_the_wallet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custody.db");
+    let _store = migrated(&path).await;
+    let mut conn = raw(&path).await;
+    use custody_sql::tables::addresses;
+    let primaries = plan(
+        &mut conn,
+        addresses::primaries(&[wallet_id(1), wallet_id(2)]),
+    )
+    .await;
+    assert_narrow(
+        "primaries (a transfer's two wallets)",
+        &primaries,
+        "(wallet_id=?)",
+        ADDRESS_WIDE,
+    );
+    for tenant in [None, Some(tenant_id(1))] {
+        let primary = plan(&mut conn, addresses::primary(wallet_id(1), tenant)).await;
+        assert_narrow("primary", &primary, "(wallet_id=?)", ADDRESS_WIDE);
+    }
+}
+
+#[tokio::test]
+async fn a_wallets_or_a_vaults_lists_read_that_wallet_or_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custody.db");
+    let _store = migrated(&path).await;
+    let mut conn = raw(&path).await;
+    use custody_sql::tables::{addresses, transactions, wallets};
+    let t = tenant_id(1);
+
+    let by_vault = AddressFilter {
+        vault_id: Some(vault_id(1)),
+        ..AddressFilter::default()
+    };
+    let p = plan(&mut conn, addresses::list(t, &by_vault, &page())).await;
+    assert_narrow(
+        "addresses of a vault (Connect's external_ref look-up)",
+        &p,
+        "deposit_addresses_vault_idx",
+        ADDRESS_WIDE,
+    );
+
+    let by_wallet = AddressFilter {
+        wallet_id: Some(wallet_id(1)),
+        ..AddressFilter::default()
+    };
+    let p = plan(&mut conn, addresses::list(t, &by_wallet, &page())).await;
+    assert_narrow("addresses of a wallet", &p, "(wallet_id=?)", ADDRESS_WIDE);
+
+    let by_wallet = TransactionFilter {
+        wallet_id: Some(wallet_id(1)),
+        ..TransactionFilter::default()
+    };
+    let p = plan(&mut conn, transactions::list(t, &by_wallet, &page())).await;
+    assert_narrow(
+        "transactions of a wallet",
+        &p,
+        "transactions_source_idx",
+        TRANSACTION_WIDE,
+    );
+    assert!(p.contains("transactions_destination_idx"), "{p}");
+
+    let by_vault = TransactionFilter {
+        vault_id: Some(vault_id(1)),
+        ..TransactionFilter::default()
+    };
+    let p = plan(&mut conn, transactions::list(t, &by_vault, &page())).await;
+    assert_narrow(
+        "transactions of a vault",
+        &p,
+        "transactions_source_idx",
+        TRANSACTION_WIDE,
+    );
+    assert!(p.contains("transactions_destination_idx"), "{p}");
+    for wide in WALLET_WIDE {
+        assert!(
+            !p.contains(wide),
+            "the vault's wallets read through {wide}:\n{p}"
+        );
+    }
+
+    let by_vault = WalletFilter {
+        vault_id: Some(vault_id(1)),
+        ..WalletFilter::default()
+    };
+    let p = plan(&mut conn, wallets::list(t, &by_vault, &page())).await;
+    assert_narrow("wallets of a vault", &p, "(vault_id=?)", WALLET_WIDE);
+}
+
+/// The lists without a narrowing filter still walk their list index in id order (a page is
+/// `LIMIT 11` of it), not a scan and a sort of the tenant's rows.
+#[tokio::test]
+async fn a_tenants_lists_walk_their_list_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custody.db");
+    let _store = migrated(&path).await;
+    let mut conn = raw(&path).await;
+    use custody_sql::tables::{addresses, transactions, wallets};
+    let t = tenant_id(1);
+    for (what, p, index) in [
+        (
+            "addresses",
+            plan(
+                &mut conn,
+                addresses::list(t, &AddressFilter::default(), &page()),
+            )
+            .await,
+            "deposit_addresses_list_idx",
+        ),
+        (
+            "transactions",
+            plan(
+                &mut conn,
+                transactions::list(t, &TransactionFilter::default(), &page()),
+            )
+            .await,
+            "transactions_list_idx",
+        ),
+        (
+            "wallets",
+            plan(
+                &mut conn,
+                wallets::list(t, &WalletFilter::default(), &page()),
+            )
+            .await,
+            "wallets_list_idx",
+        ),
+    ] {
+        assert!(p.contains(index), "{what}: expected {index}:\n{p}");
+        assert!(!p.contains("TEMP B-TREE"), "{what}: sorted:\n{p}");
+        assert!(
+            !p.lines().any(|l| l.starts_with("SCAN")),
+            "{what}: a scan:\n{p}"
+        );
+    }
+}
