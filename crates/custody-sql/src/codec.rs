@@ -80,7 +80,7 @@ fn some<T>(col: &str, value: Option<T>, raw: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| corrupt(format_args!("{col}: unknown value {raw:?}")))
 }
 
-fn id<T: std::str::FromStr>(row: &impl Columns, col: &str) -> Result<T, StoreError>
+pub(crate) fn id<T: std::str::FromStr>(row: &impl Columns, col: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {

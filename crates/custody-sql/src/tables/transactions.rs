@@ -53,24 +53,39 @@ pub fn deposit_by_provider_ref(provider_ref: &str) -> Statement {
     .bind("provider_ref", provider_ref)
 }
 
-pub fn list(tenant: TenantId, filter: &TransactionFilter, page: &PageRequest) -> Statement {
+/// The tenant's transactions matching `filter`, one page. With `filter.vault_id`,
+/// `vault_wallets` are that vault's wallets, read first ([`wallets::ids_of_vault`]): the list
+/// then filters on them as values, which `transactions_source_idx` and
+/// `transactions_destination_idx` answer. (Written as a sub-select, PostgreSQL could not
+/// estimate it and walked the tenant's transactions in id order instead: 26 requests/s at 10⁶
+/// addresses.) No wallet at all matches nothing.
+///
+/// [`wallets::ids_of_vault`]: super::wallets::ids_of_vault
+pub fn list(
+    tenant: TenantId,
+    filter: &TransactionFilter,
+    vault_wallets: Option<&[WalletId]>,
+    page: &PageRequest,
+) -> Statement {
     let mut stmt = scoped(COLUMNS, "transactions", tenant);
     if let Some(wallet) = filter.wallet_id {
         stmt = stmt
             .push(" AND (source_wallet_id = :wallet OR destination_wallet_id = :wallet)")
             .bind("wallet", wallet.to_string());
     }
-    if let Some(vault) = filter.vault_id {
-        // Both halves use an index: the vault's wallets by `wallets_vault_asset_key`, their
-        // transactions by `transactions_source_idx` / `transactions_destination_idx`.
+    if filter.vault_id.is_some() {
         stmt = stmt
             .push(
-                " AND (source_wallet_id IN (SELECT id FROM wallets WHERE vault_id = :vault \
-                 AND environment = :environment AND tenant_id = :tenant) \
-                 OR destination_wallet_id IN (SELECT id FROM wallets WHERE vault_id = :vault \
-                 AND environment = :environment AND tenant_id = :tenant))",
+                " AND (source_wallet_id IN (:vault_wallets) \
+                 OR destination_wallet_id IN (:vault_wallets))",
             )
-            .bind("vault", vault.to_string());
+            .bind_list(
+                "vault_wallets",
+                vault_wallets
+                    .unwrap_or_default()
+                    .iter()
+                    .map(ToString::to_string),
+            );
     }
     let stmt = stmt
         .filter("kind", "kind", filter.kind.map(names::transaction_kind))
@@ -458,7 +473,18 @@ impl<D: Database> TransactionStore for EnvStore<D> {
         filter: &TransactionFilter,
         page: PageRequest,
     ) -> Result<Page<Tx>, StoreError> {
-        let stmt = list(tenant, filter, &page);
+        let vault_wallets = match filter.vault_id {
+            Some(vault) => Some(
+                store::all(
+                    &self.0,
+                    super::wallets::ids_of_vault(tenant, vault),
+                    |row| codec::id::<WalletId>(row, "id"),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let stmt = list(tenant, filter, vault_wallets.as_deref(), &page);
         store::page(&self.0, stmt, &page, codec::transaction).await
     }
 

@@ -49,6 +49,13 @@ pub fn any_tenant(id: WalletId) -> Statement {
     .bind("id", id.to_string())
 }
 
+/// The ids of the tenant's wallets in `vault` (a vault holds one wallet per asset at most).
+pub fn ids_of_vault(tenant: TenantId, vault: VaultId) -> Statement {
+    scoped("id", "wallets", tenant)
+        .push(" AND vault_id = :vault")
+        .bind("vault", vault.to_string())
+}
+
 pub fn list(tenant: TenantId, filter: &WalletFilter, page: &PageRequest) -> Statement {
     let stmt = scoped(COLUMNS, "wallets", tenant)
         .filter("vault_id", "vault", filter.vault_id.map(|v| v.to_string()))
