@@ -98,7 +98,7 @@ async fn a_vaults_transactions_are_read_through_its_wallets() {
     let page = PageRequest::new(Some(10), None, None).unwrap();
     let listed = live
         .transactions
-        .list(t.id, &filter, page.clone())
+        .list(t.id, &filter, page)
         .await
         .unwrap();
     assert_eq!(listed.items.len(), 1);
