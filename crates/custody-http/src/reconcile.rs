@@ -27,11 +27,7 @@ use crate::system::SystemClock;
 /// Bad arguments, store trouble, a live provider configuration that cannot be built.
 pub async fn run(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<()> {
     let environments = environments(&args.environment)?;
-    let tenant = args
-        .tenant
-        .as_deref()
-        .map(|raw| TenantId::parse(raw).map_err(|e| anyhow!("--tenant: {e}")))
-        .transpose()?;
+    let tenant = tenant_arg(args.tenant.as_deref())?;
     let store = open_store(settings).await?;
     let clock: DynClock = Arc::new(SystemClock);
     let mut services = Vec::new();
@@ -204,4 +200,13 @@ fn provider_json(c: &ProviderCheck) -> Value {
 
 fn failure(e: &ProviderError) -> String {
     format!("{} ({})", e, e.code())
+}
+
+/// The `--tenant` argument of the admin commands that take one (`reconcile`, `totals rebuild`).
+///
+/// # Errors
+/// Not a tenant id.
+pub(crate) fn tenant_arg(raw: Option<&str>) -> anyhow::Result<Option<TenantId>> {
+    raw.map(|raw| TenantId::parse(raw).map_err(|e| anyhow!("--tenant: {e}")))
+        .transpose()
 }
