@@ -210,3 +210,26 @@ pub(crate) fn tenant_arg(raw: Option<&str>) -> anyhow::Result<Option<TenantId>> 
     raw.map(|raw| TenantId::parse(raw).map_err(|e| anyhow!("--tenant: {e}")))
         .transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `reconcile` and `totals rebuild` read `--tenant` alike: absent is every tenant, a tenant
+    /// id is that tenant, anything else is refused with an error naming the flag.
+    #[test]
+    fn tenant_arg_is_a_tenant_id_or_absent() {
+        assert_eq!(tenant_arg(None).unwrap(), None);
+        let id = TenantId::from_ulid(ulid::Ulid::from_parts(1_700_000_000_000, 7));
+        assert_eq!(tenant_arg(Some(&id.to_string())).unwrap(), Some(id));
+        for bad in [
+            "",
+            "nope",
+            "vlt_01J9Z3XXXXXXXXXXXXXXXXXXXX",
+            &id.to_string()[4..],
+        ] {
+            let refused = tenant_arg(Some(bad)).unwrap_err().to_string();
+            assert!(refused.starts_with("--tenant: "), "{bad}: {refused}");
+        }
+    }
+}
