@@ -24,7 +24,7 @@ use custody_core::id::{
 };
 use custody_core::idempotency::{Fingerprint, IdempotencyKey, StoredResponse};
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{EnvironmentStores, StoreError, TransactionFilter};
+use custody_core::ports::{EnvironmentStores, SharedStores, StoreError, TransactionFilter};
 use custody_core::tenant::{Tenant, TenantStatus};
 use custody_core::text::{ExternalRef, Label, Metadata, VaultName};
 use custody_core::transaction::{Confirmations, NewTransaction, Transaction, TransactionKind};
@@ -135,9 +135,13 @@ pub fn tenant(n: u64) -> Tenant {
 
 /// Inserts tenant `n` with every asset enabled in both environments.
 pub async fn seed_tenant(stores: &StoreHandles, n: u64) -> TenantId {
+    insert_tenant(&stores.shared, n).await
+}
+
+/// [`seed_tenant`] through the shared handles alone (for tests that hold no [`StoreHandles`]).
+pub async fn insert_tenant(shared: &SharedStores, n: u64) -> TenantId {
     let t = tenant(n);
-    stores
-        .shared
+    shared
         .tenants
         .insert(&t, &EnabledAssets::all(), &EnabledAssets::all())
         .await
@@ -512,6 +516,109 @@ pub async fn seed_basics(env: &EnvironmentStores, tenant: TenantId, n: u64) -> B
         tenant,
         vault,
         wallet,
+    }
+}
+
+/// Commits customer vault `n` of `tenant` and, in it, one wallet per `(asset, balances)`,
+/// numbered `n + 1`, `n + 2`, … (leave room between two calls' `n`); the wallets, in that order.
+/// A wallet inserted with an available balance counts in its tenant's total.
+pub async fn seed_wallets(
+    env: &EnvironmentStores,
+    tenant: TenantId,
+    n: u64,
+    wallets: &[(AssetId, Balances)],
+) -> Vec<Wallet> {
+    let vault = customer_vault(tenant, n);
+    commit_vaults(env, &[&vault]).await;
+    let wallets: Vec<Wallet> = (n + 1..)
+        .zip(wallets)
+        .map(|(number, (asset, balances))| Wallet {
+            balances: *balances,
+            ..wallet(&vault, *asset, number)
+        })
+        .collect();
+    commit_wallets(env, &wallets.iter().collect::<Vec<_>>()).await;
+    wallets
+}
+
+// --- the tenant-wide totals ---------------------------------------------------------------
+
+/// The tenant-wide available balances of `tenant` (`WalletStore::available_by_asset` without a
+/// vault): one line per asset it has a wallet for, in asset order.
+pub async fn tenant_wide(env: &EnvironmentStores, tenant: TenantId) -> Vec<(AssetId, Amount)> {
+    env.wallets
+        .available_by_asset(tenant, None)
+        .await
+        .expect("tenant-wide")
+}
+
+/// One tenant's tenant-wide balances in one environment, as [`seed_totals_data`] seeded them.
+pub struct SeededTotals<'a> {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The environment's handles.
+    pub env: &'a EnvironmentStores,
+    /// What [`tenant_wide`] must answer.
+    pub sums: Vec<(AssetId, Amount)>,
+}
+
+/// Wallets in two tenants (1 and 2, inserted here) and both environments, over several
+/// assets, with amounts beyond 2^64 (whose parts carry, on a store that adds them in parts),
+/// `u128::MAX` alone and a zero wallet, each in a vault of its own: the tenant-wide sums they
+/// should give.
+pub async fn seed_totals_data<'a>(
+    shared: &SharedStores,
+    sandbox: &'a EnvironmentStores,
+    live: &'a EnvironmentStores,
+) -> Vec<SeededTotals<'a>> {
+    let a = insert_tenant(shared, 1).await;
+    let b = insert_tenant(shared, 2).await;
+    let big = u128::from(u64::MAX) * 1_000_003 + 99;
+    let mut n = 1000;
+    let mut seeded = Vec::new();
+    for (tenant, env, wallets) in [
+        (
+            a,
+            sandbox,
+            vec![
+                (usdt_eth(), 9_999_999_999_u128),
+                (usdt_eth(), 9_999_999_999),
+                (usdt_eth(), big),
+                (usdc_sol(), 0),
+                (usdc_base(), 17),
+            ],
+        ),
+        (a, live, vec![(usdt_eth(), 5)]),
+        (b, sandbox, vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)]),
+    ] {
+        let mut sums: BTreeMap<AssetId, u128> = BTreeMap::new();
+        for (asset, units) in wallets {
+            n += 2;
+            seed_wallets(env, tenant, n, &[(asset, balances(units, 3, 4))]).await;
+            *sums.entry(asset).or_default() += units;
+        }
+        seeded.push(SeededTotals {
+            tenant,
+            env,
+            sums: sums
+                .into_iter()
+                .map(|(asset, units)| (asset, amount(units)))
+                .collect(),
+        });
+    }
+    seeded
+}
+
+/// Asserts that [`tenant_wide`] answers each of `seeded`'s sums (`what` says when).
+pub async fn assert_seeded_totals(seeded: &[SeededTotals<'_>], what: &str) {
+    for s in seeded {
+        assert_eq!(
+            tenant_wide(s.env, s.tenant).await,
+            s.sums,
+            "{what}: tenant {} in {:?}",
+            s.tenant,
+            s.env.environment
+        );
     }
 }
 

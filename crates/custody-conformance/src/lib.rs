@@ -20,6 +20,9 @@
 //! - a check uses one `StoreTx` at a time and no other handle while it is open (SQLite has a
 //!   single writer; see the `StoreTx` contract), and drops a transaction after a write it
 //!   expected to be refused (PostgreSQL aborts the transaction on a constraint violation);
+//!   the checks about waiting run a second unit of work on another task while one is open,
+//!   and the first waits on the second only once the second has begun (on SQLite it begins
+//!   when the first has ended);
 //! - every time is a whole number of microseconds and every id a fixed ULID
 //!   ([`fixtures`]), so a failure reproduces;
 //! - concurrency checks use seeded randomness and never retry transient store errors: with
@@ -175,6 +178,7 @@ macro_rules! conformance_suite {
             totals_concurrent_movements_lose_nothing,
             totals_rebuild_repairs_drift,
             totals_rebuild_while_movements_book,
+            totals_slots_are_written_last_in_order,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {

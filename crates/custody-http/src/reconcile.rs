@@ -27,11 +27,7 @@ use crate::system::SystemClock;
 /// Bad arguments, store trouble, a live provider configuration that cannot be built.
 pub async fn run(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<()> {
     let environments = environments(&args.environment)?;
-    let tenant = args
-        .tenant
-        .as_deref()
-        .map(|raw| TenantId::parse(raw).map_err(|e| anyhow!("--tenant: {e}")))
-        .transpose()?;
+    let tenant = tenant_arg(args.tenant.as_deref())?;
     let store = open_store(settings).await?;
     let clock: DynClock = Arc::new(SystemClock);
     let mut services = Vec::new();
@@ -204,4 +200,36 @@ fn provider_json(c: &ProviderCheck) -> Value {
 
 fn failure(e: &ProviderError) -> String {
     format!("{} ({})", e, e.code())
+}
+
+/// The `--tenant` argument of the admin commands that take one (`reconcile`, `totals rebuild`).
+///
+/// # Errors
+/// Not a tenant id.
+pub(crate) fn tenant_arg(raw: Option<&str>) -> anyhow::Result<Option<TenantId>> {
+    raw.map(|raw| TenantId::parse(raw).map_err(|e| anyhow!("--tenant: {e}")))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `reconcile` and `totals rebuild` read `--tenant` alike: absent is every tenant, a tenant
+    /// id is that tenant, anything else is refused with an error naming the flag.
+    #[test]
+    fn tenant_arg_is_a_tenant_id_or_absent() {
+        assert_eq!(tenant_arg(None).unwrap(), None);
+        let id = TenantId::from_ulid(ulid::Ulid::from_parts(1_700_000_000_000, 7));
+        assert_eq!(tenant_arg(Some(&id.to_string())).unwrap(), Some(id));
+        for bad in [
+            "",
+            "nope",
+            "vlt_01J9Z3XXXXXXXXXXXXXXXXXXXX",
+            &id.to_string()[4..],
+        ] {
+            let refused = tenant_arg(Some(bad)).unwrap_err().to_string();
+            assert!(refused.starts_with("--tenant: "), "{bad}: {refused}");
+        }
+    }
 }

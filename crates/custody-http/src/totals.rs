@@ -5,7 +5,6 @@
 
 use std::io::Write as _;
 
-use anyhow::anyhow;
 use custody_core::environment::Environment;
 use custody_core::id::TenantId;
 use custody_core::ports::{ReconcileStore, TotalRebuilt};
@@ -21,11 +20,7 @@ use crate::startup::open_store;
 /// Bad arguments, store trouble.
 pub async fn run(settings: &Settings, args: TotalsRebuildArgs) -> anyhow::Result<()> {
     let environments = crate::reconcile::environments(&args.environment)?;
-    let tenant = args
-        .tenant
-        .as_deref()
-        .map(|raw| TenantId::parse(raw).map_err(|e| anyhow!("--tenant: {e}")))
-        .transpose()?;
+    let tenant = crate::reconcile::tenant_arg(args.tenant.as_deref())?;
     let store = open_store(settings).await?;
     let mut stores = Vec::new();
     for env in environments {

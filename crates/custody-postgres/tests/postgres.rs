@@ -56,16 +56,6 @@ async fn setup() -> Fixture {
     }
 }
 
-async fn add_tenant(shared: &SharedStores, n: u64) -> TenantId {
-    let t = tenant(n);
-    shared
-        .tenants
-        .insert(&t, &EnabledAssets::all(), &EnabledAssets::all())
-        .await
-        .expect("insert tenant");
-    t.id
-}
-
 /// Waits until `n` sessions on this database are blocked on a lock (row or advisory): the
 /// observable state the lock tests synchronise on.
 async fn wait_for_lock_waiters(raw: &PgPool, n: i64) {
@@ -142,7 +132,7 @@ async fn minting_lock_serialises_one_vault_asset_pair_and_no_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_vault_locks_coexist_and_an_exclusive_one_waits_for_them() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let b = seed_basics(&f.live, t, 10).await;
 
     let mut a = f.live.uow.begin().await.unwrap();
@@ -175,7 +165,7 @@ async fn shared_vault_locks_coexist_and_an_exclusive_one_waits_for_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locked_wallets_block_a_second_locker_until_commit() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let b = seed_basics(&f.live, t, 10).await;
     let mut w2 = wallet(&b.vault, usdc_eth(), 20);
     commit_wallets(&f.live, &[&w2]).await;
@@ -226,7 +216,7 @@ async fn seed_events(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_skips_rows_another_claimer_holds_instead_of_waiting() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let ids = seed_events(&f.live, t, 100, 6).await;
     let now = at(10_000);
 
@@ -272,7 +262,7 @@ async fn claim_skips_rows_another_claimer_holds_instead_of_waiting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claimers_get_disjoint_batches_covering_everything() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let ids = seed_events(&f.live, t, 100, 12).await;
     let now = at(10_000);
 
@@ -307,7 +297,7 @@ async fn concurrent_claimers_get_disjoint_batches_covering_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn constraint_names_come_through_as_conflicts() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     assert_conflict(
         f.shared
             .tenants
@@ -372,7 +362,7 @@ async fn constraint_names_come_through_as_conflicts() {
     );
     drop(tx);
     // (network, address) is unique across environments and tenants.
-    let t2 = add_tenant(&f.shared, 2).await;
+    let t2 = insert_tenant(&f.shared, 2).await;
     let other = seed_basics(&f.sandbox, t2, 30).await;
     let mut tx = f.sandbox.uow.begin().await.unwrap();
     let mut copy = deposit_address(&other.wallet, 31, 0);
@@ -473,7 +463,7 @@ async fn constraint_names_come_through_as_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_refuses_update_and_delete() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let b = seed_basics(&f.live, t, 10).await;
     let deposit = transaction(
         t,
@@ -533,7 +523,7 @@ async fn the_ledger_refuses_update_and_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let live = &f.live;
     let sandbox = &f.sandbox;
 
@@ -800,7 +790,7 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_reservations_of_one_key_yield_exactly_one_reserved() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let key = idem_key("race");
     let racers = 16;
     let barrier = Arc::new(tokio::sync::Barrier::new(racers));
@@ -848,7 +838,7 @@ async fn times_keep_microseconds_and_drop_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_largest_amounts_round_trip_through_numeric() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let b = seed_basics(&f.live, t, 10).await;
     let mut w = b.wallet.clone();
     w.balances = balances(u128::MAX, u128::MAX - 1, 1);
@@ -943,7 +933,7 @@ async fn a_lock_wait_past_lock_timeout_is_unavailable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_after_a_failed_statement_is_refused_and_publishes_nothing() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
+    let t = insert_tenant(&f.shared, 1).await;
     let existing = customer_vault(t, 10);
     commit_vaults(&f.sandbox, &[&existing]).await;
 
@@ -976,7 +966,7 @@ async fn a_commit_after_a_failed_statement_is_refused_and_publishes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_log_never_skips_an_event_that_commits_late() {
     let f = setup().await;
-    let tenant = add_tenant(&f.shared, 1).await;
+    let tenant = insert_tenant(&f.shared, 1).await;
     let env = &f.sandbox;
     let vault = customer_vault(tenant, 1);
     let early = vault_event(10, &vault);
@@ -1047,8 +1037,8 @@ async fn the_event_log_never_skips_an_event_that_commits_late() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_transaction_holds_the_log_back_and_a_rolled_back_one_leaves_no_trace() {
     let f = setup().await;
-    let tenant = add_tenant(&f.shared, 1).await;
-    let other = add_tenant(&f.shared, 2).await;
+    let tenant = insert_tenant(&f.shared, 1).await;
+    let other = insert_tenant(&f.shared, 2).await;
     let env = &f.sandbox;
     let vault = customer_vault(tenant, 1);
     let query = EventLogQuery {
@@ -1105,73 +1095,6 @@ async fn an_open_transaction_holds_the_log_back_and_a_rolled_back_one_leaves_no_
     );
 }
 
-/// Wallets in two tenants and both environments, over several assets, with amounts beyond
-/// 2^64, `u128::MAX` alone and a zero wallet: the tenant-wide sums they should give.
-async fn seed_totals_data(
-    f: &Fixture,
-) -> Vec<(
-    TenantId,
-    Environment,
-    Vec<(custody_core::asset::AssetId, u128)>,
-)> {
-    let a = add_tenant(&f.shared, 1).await;
-    let b = add_tenant(&f.shared, 2).await;
-    let big = u128::from(u64::MAX) * 1_000_003 + 99;
-    let mut n = 1000;
-    let mut expected = Vec::new();
-    for (tenant, env, wallets) in [
-        (
-            a,
-            &f.sandbox,
-            vec![
-                (usdt_eth(), 9_999_999_999_u128),
-                (usdt_eth(), 9_999_999_999),
-                (usdt_eth(), big),
-                (usdc_sol(), 0),
-                (usdc_base(), 17),
-            ],
-        ),
-        (a, &f.live, vec![(usdt_eth(), 5)]),
-        (
-            b,
-            &f.sandbox,
-            vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)],
-        ),
-    ] {
-        let mut sums: std::collections::BTreeMap<_, u128> = std::collections::BTreeMap::new();
-        for (asset, units) in wallets {
-            n += 1;
-            let vault = customer_vault(tenant, n);
-            commit_vaults(env, &[&vault]).await;
-            let mut w = wallet(&vault, asset, n);
-            w.balances = balances(units, 3, 4);
-            commit_wallets(env, &[&w]).await;
-            *sums.entry(asset).or_default() += units;
-        }
-        expected.push((tenant, env.environment, sums.into_iter().collect()));
-    }
-    expected
-}
-
-async fn tenant_wide(
-    f: &Fixture,
-    tenant: TenantId,
-    env: Environment,
-) -> Vec<(custody_core::asset::AssetId, u128)> {
-    let stores = match env {
-        Environment::Live => &f.live,
-        Environment::Sandbox => &f.sandbox,
-    };
-    stores
-        .wallets
-        .available_by_asset(tenant, None)
-        .await
-        .expect("tenant-wide")
-        .into_iter()
-        .map(|(asset, amount)| (asset, amount.base_units()))
-        .collect()
-}
-
 /// Issue 18: the tenant-wide balances read the maintained totals and no `wallets` row. With
 /// every wallet's balance changed behind the store's back, the read still answers the totals
 /// (before the totals it summed the tenant's wallets, linear in them: this test failed), and
@@ -1179,25 +1102,13 @@ async fn tenant_wide(
 #[tokio::test]
 async fn tenant_wide_balances_read_no_wallet_rows() {
     let f = setup().await;
-    let expected = seed_totals_data(&f).await;
-    for (tenant, env, sums) in &expected {
-        assert_eq!(
-            &tenant_wide(&f, *tenant, *env).await,
-            sums,
-            "{tenant} {env:?}"
-        );
-    }
+    let expected = seed_totals_data(&f.shared, &f.sandbox, &f.live).await;
+    assert_seeded_totals(&expected, "seeded").await;
     sqlx::query("UPDATE wallets SET available = 0")
         .execute(&f.raw)
         .await
         .expect("behind the store's back");
-    for (tenant, env, sums) in &expected {
-        assert_eq!(
-            &tenant_wide(&f, *tenant, *env).await,
-            sums,
-            "the wallets were not read"
-        );
-    }
+    assert_seeded_totals(&expected, "the wallets were not read").await;
     let check = custody_core::services::check_ledger(
         &f.sandbox
             .reconcile
@@ -1211,8 +1122,7 @@ async fn tenant_wide_balances_read_no_wallet_rows() {
         "one drift per non-zero (tenant, asset) of the sandbox: {check:?}"
     );
 
-    let (tenant, _, _) = &expected[0];
-    let rendered = custody_sql::tables::asset_totals::by_asset(*tenant)
+    let rendered = custody_sql::tables::asset_totals::by_asset(expected[0].tenant)
         .render_in(Some(Environment::Sandbox), &custody_sql::PgDialect)
         .expect("render");
     let explain_sql = format!("EXPLAIN {}", rendered.sql);
@@ -1243,7 +1153,7 @@ async fn tenant_wide_balances_read_no_wallet_rows() {
 #[tokio::test]
 async fn asset_totals_migration_backfills_from_wallets() {
     let f = setup().await;
-    let expected = seed_totals_data(&f).await;
+    let expected = seed_totals_data(&f.shared, &f.sandbox, &f.live).await;
     sqlx::query("DROP TABLE asset_totals")
         .execute(&f.raw)
         .await
@@ -1264,13 +1174,7 @@ async fn asset_totals_migration_backfills_from_wallets() {
     .execute(&f.raw)
     .await
     .expect("the migration");
-    for (tenant, env, sums) in &expected {
-        assert_eq!(
-            &tenant_wide(&f, *tenant, *env).await,
-            sums,
-            "{tenant} {env:?}"
-        );
-    }
+    assert_seeded_totals(&expected, "backfilled").await;
     for env in [&f.live, &f.sandbox] {
         let check = custody_core::services::check_ledger(
             &env.reconcile.ledger_snapshot(None).await.expect("snapshot"),
@@ -1286,8 +1190,8 @@ async fn asset_totals_migration_backfills_from_wallets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fair_claims_pick_of_tenants_does_not_read_the_backlog() {
     let f = setup().await;
-    let t = add_tenant(&f.shared, 1).await;
-    let other = add_tenant(&f.shared, 2).await;
+    let t = insert_tenant(&f.shared, 1).await;
+    let other = insert_tenant(&f.shared, 2).await;
     seed_events(&f.live, other, 500, 3).await;
     for chunk in 0..20u64 {
         seed_events(&f.live, t, 1_000 + chunk * 1_000, 1_000).await;

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use custody_conformance::fixtures::*;
@@ -16,39 +15,10 @@ use custody_core::ports::{AddressFilter, Reservation, StoreError, TransactionFil
 use custody_core::transaction::TransactionKind;
 use custody_sql::{DatabaseUrl, MasterKey};
 use custody_sqlite::SqliteStore;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
 use time::Duration as TimeDuration;
 
-fn master() -> MasterKey {
-    MasterKey::from_bytes([0xAB; 32])
-}
-
-async fn open_migrated(path: &Path) -> SqliteStore {
-    let store = SqliteStore::open(path, master()).await.expect("open");
-    store.migrate().await.expect("migrate");
-    store
-}
-
-fn handles(store: &SqliteStore) -> StoreHandles {
-    StoreHandles {
-        shared: store.shared(),
-        sandbox: store.environment(Environment::Sandbox),
-        live: store.environment(Environment::Live),
-        guard: Box::new(store.clone()),
-    }
-}
-
-/// A plain connection to the file, as a tool outside the store would open it.
-async fn raw(path: &Path) -> SqliteConnection {
-    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
-        .await
-        .expect("raw connection")
-}
-
-fn db_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("custody.db")
-}
+mod common;
+use common::{db_path, handles, master, open_migrated, raw};
 
 #[tokio::test]
 async fn files_are_in_wal_mode() {
@@ -949,73 +919,6 @@ async fn the_master_key_check_value_is_migrated_only_for_the_right_key() {
     );
 }
 
-/// Wallets in two tenants and both environments, over several assets, with amounts beyond
-/// 2^64 (parts that carry), `u128::MAX` alone and a zero wallet: the tenant-wide sums they give.
-async fn seed_totals_data(
-    h: &StoreHandles,
-) -> Vec<(
-    custody_core::id::TenantId,
-    Environment,
-    Vec<(custody_core::asset::AssetId, u128)>,
-)> {
-    let a = seed_tenant(h, 1).await;
-    let b = seed_tenant(h, 2).await;
-    let big = u128::from(u64::MAX) * 1_000_003 + 99;
-    let mut n = 1000;
-    let mut expected = Vec::new();
-    for (tenant, env, wallets) in [
-        (
-            a,
-            &h.sandbox,
-            vec![
-                (usdt_eth(), 9_999_999_999_u128),
-                (usdt_eth(), 9_999_999_999),
-                (usdt_eth(), big),
-                (usdc_sol(), 0),
-                (usdc_base(), 17),
-            ],
-        ),
-        (a, &h.live, vec![(usdt_eth(), 5)]),
-        (
-            b,
-            &h.sandbox,
-            vec![(usdt_eth(), u128::MAX), (usdc_sol(), 1)],
-        ),
-    ] {
-        let mut sums: std::collections::BTreeMap<_, u128> = std::collections::BTreeMap::new();
-        for (asset, units) in wallets {
-            n += 1;
-            let vault = customer_vault(tenant, n);
-            commit_vaults(env, &[&vault]).await;
-            let mut w = wallet(&vault, asset, n);
-            w.balances = balances(units, 3, 4);
-            commit_wallets(env, &[&w]).await;
-            *sums.entry(asset).or_default() += units;
-        }
-        expected.push((tenant, env.environment, sums.into_iter().collect()));
-    }
-    expected
-}
-
-async fn tenant_wide(
-    h: &StoreHandles,
-    tenant: custody_core::id::TenantId,
-    env: Environment,
-) -> Vec<(custody_core::asset::AssetId, u128)> {
-    let stores = match env {
-        Environment::Live => &h.live,
-        Environment::Sandbox => &h.sandbox,
-    };
-    stores
-        .wallets
-        .available_by_asset(tenant, None)
-        .await
-        .expect("tenant-wide")
-        .into_iter()
-        .map(|(asset, amount)| (asset, amount.base_units()))
-        .collect()
-}
-
 /// Issue 18: the tenant-wide balances read the maintained totals and no `wallets` row: with
 /// every wallet's balance changed behind the store's back, the read still answers the totals
 /// (before the totals it summed the tenant's wallets, linear in them: this test failed), and
@@ -1024,26 +927,14 @@ async fn tenant_wide(
 async fn tenant_wide_balances_read_no_wallet_rows() {
     let dir = tempfile::tempdir().unwrap();
     let h = handles(&open_migrated(&db_path(&dir)).await);
-    let expected = seed_totals_data(&h).await;
-    for (tenant, env, sums) in &expected {
-        assert_eq!(
-            &tenant_wide(&h, *tenant, *env).await,
-            sums,
-            "{tenant} {env:?}"
-        );
-    }
+    let expected = seed_totals_data(&h.shared, &h.sandbox, &h.live).await;
+    assert_seeded_totals(&expected, "seeded").await;
     let mut conn = raw(&db_path(&dir)).await;
     sqlx::query("UPDATE wallets SET available = '0'")
         .execute(&mut conn)
         .await
         .expect("behind the store's back");
-    for (tenant, env, sums) in &expected {
-        assert_eq!(
-            &tenant_wide(&h, *tenant, *env).await,
-            sums,
-            "the wallets were not read"
-        );
-    }
+    assert_seeded_totals(&expected, "the wallets were not read").await;
     let check = custody_core::services::check_ledger(
         &h.sandbox
             .reconcile
@@ -1066,7 +957,7 @@ async fn tenant_wide_balances_read_no_wallet_rows() {
 async fn asset_totals_migration_backfills_from_wallets() {
     let dir = tempfile::tempdir().unwrap();
     let h = handles(&open_migrated(&db_path(&dir)).await);
-    let expected = seed_totals_data(&h).await;
+    let expected = seed_totals_data(&h.shared, &h.sandbox, &h.live).await;
     let mut conn = raw(&db_path(&dir)).await;
     sqlx::query("DROP TABLE asset_totals")
         .execute(&mut conn)
@@ -1099,13 +990,7 @@ async fn asset_totals_migration_backfills_from_wallets() {
             .all(|(_, v)| !v.contains('.') && !v.contains('e')),
         "exact digits, never a float: {stored:?}"
     );
-    for (tenant, env, sums) in &expected {
-        assert_eq!(
-            &tenant_wide(&h, *tenant, *env).await,
-            sums,
-            "{tenant} {env:?}"
-        );
-    }
+    assert_seeded_totals(&expected, "backfilled").await;
     for env in [&h.live, &h.sandbox] {
         let check = custody_core::services::check_ledger(
             &env.reconcile.ledger_snapshot(None).await.expect("snapshot"),

@@ -10,49 +10,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custody_conformance::fixtures::*;
-use custody_conformance::StoreHandles;
 use custody_core::environment::Environment;
 use custody_core::id::TenantId;
 use custody_core::page::PageRequest;
 use custody_core::ports::{EnvironmentStores, VaultFilter};
-use custody_sql::MasterKey;
 use custody_sqlite::{SqliteOptions, SqliteStore, WalCheckpoint, TRUNCATE_ABOVE_FRAMES};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::SqliteConnection;
 
-fn master() -> MasterKey {
-    MasterKey::from_bytes([0xAB; 32])
-}
+mod common;
+use common::{db_path, handles, master, open_migrated_with, raw_with};
 
 /// A store on a file whose checkpoints run only when the test asks, unless `every` is given.
 async fn open(path: &Path, every: Option<Duration>) -> SqliteStore {
-    let options = SqliteOptions {
-        checkpoint_every: every,
-    };
-    let store = SqliteStore::open_with(path, master(), options)
-        .await
-        .expect("open");
-    store.migrate().await.expect("migrate");
-    store
-}
-
-fn handles(store: &SqliteStore) -> StoreHandles {
-    StoreHandles {
-        shared: store.shared(),
-        sandbox: store.environment(Environment::Sandbox),
-        live: store.environment(Environment::Live),
-        guard: Box::new(store.clone()),
-    }
+    open_migrated_with(
+        path,
+        SqliteOptions {
+            checkpoint_every: every,
+        },
+    )
+    .await
 }
 
 /// A plain connection to the file that never waits for a lock (busy timeout 0).
 async fn impatient(path: &Path) -> SqliteConnection {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .busy_timeout(Duration::ZERO);
-    SqliteConnection::connect_with(&options)
-        .await
-        .expect("raw connection")
+    raw_with(
+        SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(Duration::ZERO),
+    )
+    .await
 }
 
 /// Another process's reader whose transaction has read and stays open (until `COMMIT`).
@@ -91,7 +78,7 @@ async fn write_vaults(sandbox: &EnvironmentStores, tenant: TenantId, from: u64, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_through_the_store_leave_no_snapshot_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("custody.db");
+    let path = db_path(&dir);
     let store = open(&path, None).await;
     let h = handles(&store);
     let t = seed_tenant(&h, 1).await;
@@ -144,7 +131,7 @@ async fn reads_through_the_store_leave_no_snapshot_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_log_stays_bounded_while_readers_and_writers_keep_going() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("custody.db");
+    let path = db_path(&dir);
     let store = open(&path, None).await;
     let h = handles(&store);
     let t = seed_tenant(&h, 1).await;
@@ -236,7 +223,7 @@ async fn checkpoint_until_done(store: &SqliteStore) -> WalCheckpoint {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_lock_makes_the_checkpoint_give_up_and_the_next_one_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("custody.db");
+    let path = db_path(&dir);
     let store = open(&path, None).await;
     let h = handles(&store);
     let t = seed_tenant(&h, 1).await;
@@ -286,7 +273,7 @@ async fn a_held_lock_makes_the_checkpoint_give_up_and_the_next_one_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_checkpoints_by_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("custody.db");
+    let path = db_path(&dir);
     let store = open(&path, Some(Duration::from_millis(20))).await;
     let h = handles(&store);
     let t = seed_tenant(&h, 1).await;

@@ -10,7 +10,7 @@ use custody_core::id::{TenantId, WalletId};
 use custody_core::ports::{EnvironmentStores, StoreError};
 use custody_core::services::{check_ledger, ReconcileService};
 use custody_core::totals::{SignedAmount, SLOTS};
-use custody_core::wallet::Wallet;
+use custody_core::wallet::{Balances, Wallet};
 
 use crate::concurrency::XorShift;
 use crate::fixtures::*;
@@ -39,13 +39,6 @@ async fn adjust(
     }
 }
 
-async fn tenant_wide(env: &EnvironmentStores, tenant: TenantId) -> Vec<(AssetId, Amount)> {
-    env.wallets
-        .available_by_asset(tenant, None)
-        .await
-        .expect("tenant-wide")
-}
-
 /// `adjust_available_total` adds exactly, per (tenant, environment, asset), over slots that may
 /// go negative; the tenant-wide read sums the slots, one line per asset the tenant has a wallet
 /// for: zero lines, positive and negative slots, changes that cancel within one unit of work
@@ -60,20 +53,19 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
     let c = seed_tenant(&stores, 3).await;
 
     // The read lists the assets the tenant has wallets for: empty wallets, no totals yet.
-    let va = customer_vault(a, 100);
-    let vc = customer_vault(c, 400);
-    commit_vaults(env, &[&va, &vc]).await;
-    commit_wallets(
+    let empty = Balances::default();
+    seed_wallets(
         env,
+        a,
+        100,
         &[
-            &wallet(&va, usdt_eth(), 1000),
-            &wallet(&va, usdc_sol(), 1001),
-            &wallet(&va, usdc_base(), 1002),
-            &wallet(&vc, usdt_eth(), 1003),
-            &wallet(&vc, usdc_eth(), 1004),
+            (usdt_eth(), empty),
+            (usdc_sol(), empty),
+            (usdc_base(), empty),
         ],
     )
     .await;
+    seed_wallets(env, c, 400, &[(usdt_eth(), empty), (usdc_eth(), empty)]).await;
     assert_eq!(
         tenant_wide(env, a).await,
         vec![
@@ -248,15 +240,19 @@ pub async fn totals_adjust_and_read_exactly(stores: StoreHandles) {
 pub async fn totals_follow_inserted_wallets_and_reconcile_names_drift(stores: StoreHandles) {
     let env = &stores.sandbox;
     let a = seed_tenant(&stores, 1).await;
-    let v1 = customer_vault(a, 100);
-    let v2 = customer_vault(a, 101);
-    commit_vaults(env, &[&v1, &v2]).await;
-    let mut w1 = wallet(&v1, usdt_eth(), 200);
-    w1.balances = balances(1_000, 5, 0);
-    let mut w2 = wallet(&v2, usdt_eth(), 201);
-    w2.balances = balances(u128::from(u64::MAX) * 3, 0, 0);
-    let empty = wallet(&v2, usdc_sol(), 202);
-    commit_wallets(env, &[&w1, &w2, &empty]).await;
+    seed_wallets(env, a, 100, &[(usdt_eth(), balances(1_000, 5, 0))]).await;
+    // A second vault: a funded wallet and an empty one.
+    let second = seed_wallets(
+        env,
+        a,
+        200,
+        &[
+            (usdt_eth(), balances(u128::from(u64::MAX) * 3, 0, 0)),
+            (usdc_sol(), Balances::default()),
+        ],
+    )
+    .await;
+    let w2 = &second[0];
     let expected = u128::from(u64::MAX) * 3 + 1_000;
     assert_eq!(
         tenant_wide(env, a).await,
@@ -265,7 +261,7 @@ pub async fn totals_follow_inserted_wallets_and_reconcile_names_drift(stores: St
     );
     assert_eq!(
         env.wallets
-            .available_by_asset(a, Some(v2.id))
+            .available_by_asset(a, Some(w2.vault_id))
             .await
             .expect("vault"),
         vec![
@@ -332,12 +328,8 @@ async fn movements_racing(stores: StoreHandles, rebuilds: u32) {
     let tenant = seed_tenant(&stores, 1).await;
     let mut ids: Vec<WalletId> = Vec::new();
     for i in 0..WALLETS {
-        let vault = customer_vault(tenant, 100 + i);
-        commit_vaults(&env, &[&vault]).await;
-        let mut w = wallet(&vault, usdt_eth(), 200 + i);
-        w.balances = balances(1_000_000, 0, 0);
-        commit_wallets(&env, &[&w]).await;
-        ids.push(w.id);
+        let funded = [(usdt_eth(), balances(1_000_000, 0, 0))];
+        ids.push(seed_wallets(&env, tenant, 100 + 10 * i, &funded).await[0].id);
     }
     if rebuilds > 0 {
         // Drift the rebuilds repair: a change no wallet made.
@@ -470,17 +462,18 @@ pub async fn totals_rebuild_repairs_drift(stores: StoreHandles) {
     let env = &stores.sandbox;
     let a = seed_tenant(&stores, 1).await;
     let b = seed_tenant(&stores, 2).await;
-    let va = customer_vault(a, 100);
-    let vb = customer_vault(b, 200);
-    commit_vaults(env, &[&va, &vb]).await;
-    let mut w1 = wallet(&va, usdt_eth(), 300);
-    w1.balances = balances(1_000, 5, 0);
-    let mut w2 = wallet(&va, usdc_sol(), 301);
-    w2.balances = balances(u128::from(u64::MAX) * 3, 0, 7);
-    let mut w3 = wallet(&vb, usdt_eth(), 302);
-    w3.balances = balances(42, 0, 0);
-    commit_wallets(env, &[&w1, &w2, &w3]).await;
     let big = u128::from(u64::MAX) * 3;
+    seed_wallets(
+        env,
+        a,
+        100,
+        &[
+            (usdt_eth(), balances(1_000, 5, 0)),
+            (usdc_sol(), balances(big, 0, 7)),
+        ],
+    )
+    .await;
+    seed_wallets(env, b, 200, &[(usdt_eth(), balances(42, 0, 0))]).await;
 
     // Drift: a's usdt negative, a usdc_base total with no wallet, b's usdt beyond u128.
     adjust(

@@ -567,7 +567,8 @@ pub trait AssetTotalTx: Send {
     /// must write the slots of one commit in (tenant, asset, slot) order. Writing a slot at
     /// once could deadlock: T1 books to slot s then locks wallet W2 while T2 holds W2 and then
     /// books to slot s. Nothing waits on a row lock while holding a slot, so a slot
-    /// joins no cycle (storage.md, "The tenant-wide totals").
+    /// joins no cycle (storage.md, "The tenant-wide totals"). The conformance check
+    /// `totals_slots_are_written_last_in_order` tests this.
     ///
     /// # Errors
     /// `Internal` when a slot would leave ±`u128::MAX`; store trouble.
