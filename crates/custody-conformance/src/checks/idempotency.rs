@@ -599,3 +599,123 @@ pub async fn instances_heartbeat_and_forget(stores: StoreHandles) {
     assert_not_found(registry.last_heartbeat(&old).await, "forgotten");
     assert_eq!(registry.last_heartbeat(&new).await.expect("beat"), at(100));
 }
+
+/// Completion and release need the reservation itself, not just the key (review, session 24).
+/// Request A reserves a key, its work outlives the lease (or its instance goes silent), and
+/// request B (here with another body) takes the key over. A then finishes first: its completion
+/// is refused (`NotFound`) and changes nothing, its release (what the HTTP layer does after a
+/// failed use case) leaves B's reservation alone, and B completes with its own response.
+pub async fn idempotency_completion_needs_its_own_reservation(stores: StoreHandles) {
+    use custody_core::idempotency::IN_FLIGHT_LEASE;
+    use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let store = &env.idempotency;
+    let lease = IN_FLIGHT_LEASE.whole_seconds();
+    let day = 86_400;
+
+    // Taken over at the end of the lease.
+    let key = idem_key("outlived");
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(1), at(0), at(day), None)
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "A reserves"
+    );
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(2), at(lease), at(lease + day), None)
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "B takes the key over at the end of A's lease"
+    );
+    let b_in_flight = IdempotencyRecord {
+        key: key.clone(),
+        fingerprint: fingerprint(2),
+        state: RecordState::InFlight,
+        created_at: at(lease),
+        expires_at: at(lease + day),
+    };
+    let mut tx = env.uow.begin().await.expect("begin");
+    assert_not_found(
+        tx.complete_idempotency(a, &key, &stored_response(1)).await,
+        "A completing the reservation B took over",
+    );
+    drop(tx);
+    assert_eq!(
+        store.lookup(a, &key, at(lease + 1)).await.expect("lookup"),
+        b_in_flight,
+        "A's refused completion changed nothing"
+    );
+    store.release(a, &key).await.expect("A's release");
+    assert_eq!(
+        store.lookup(a, &key, at(lease + 1)).await.expect("lookup"),
+        b_in_flight,
+        "A's release leaves B's reservation alone"
+    );
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &key, &stored_response(2))
+        .await
+        .expect("B completes");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        store.lookup(a, &key, at(lease + 2)).await.expect("lookup"),
+        IdempotencyRecord {
+            state: RecordState::Completed(stored_response(2)),
+            ..b_in_flight
+        },
+        "B's fingerprint with B's response"
+    );
+
+    // Taken over because A's instance went silent, by a request on another instance.
+    let timeout = HEARTBEAT_TIMEOUT.whole_seconds();
+    let first = InstanceId::parse("serve-1-first").expect("id");
+    let second = InstanceId::parse("serve-2-second").expect("id");
+    let registry = &stores.shared.instances;
+    registry.heartbeat(&first, at(0)).await.expect("beat");
+    registry.heartbeat(&second, at(timeout)).await.expect("beat");
+    let key = idem_key("silent");
+    assert_eq!(
+        store
+            .reserve(a, &key, &fingerprint(3), at(0), at(day), Some(first.clone()))
+            .await
+            .expect("reserve"),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store
+            .reserve(
+                a,
+                &key,
+                &fingerprint(3),
+                at(timeout),
+                at(timeout + day),
+                Some(second.clone())
+            )
+            .await
+            .expect("reserve"),
+        Reservation::Reserved,
+        "the retry on another instance takes the silent instance's key"
+    );
+    let mut tx = env.uow.begin().await.expect("begin");
+    assert_not_found(
+        tx.complete_idempotency(a, &key, &stored_response(3)).await,
+        "the silent instance's request completing its successor's reservation",
+    );
+    drop(tx);
+    store.release(a, &key).await.expect("release");
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.complete_idempotency(a, &key, &stored_response(4))
+        .await
+        .expect("the retry completes");
+    tx.commit().await.expect("commit");
+    let record = store
+        .lookup(a, &key, at(timeout + 1))
+        .await
+        .expect("lookup");
+    assert_eq!(record.state, RecordState::Completed(stored_response(4)));
+    assert_eq!(record.created_at, at(timeout));
+}
