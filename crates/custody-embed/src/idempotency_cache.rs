@@ -5,9 +5,10 @@
 //! It is a decorator of an environment's [`IdempotencyStore`], applied at the composition root
 //! ([`CustodyBuilder::idempotency_cache`](crate::CustodyBuilder::idempotency_cache)); core and the HTTP
 //! layer do not know it exists. Why it is correct: a **completed** record is immutable until it
-//! expires. Completion only ever changes an in-flight record, a release deletes in-flight
-//! records only, a reservation replaces a record only once it has expired (or while it is in
-//! flight), and the purge deletes expired records only. So a completed record read once is what
+//! expires. Completion only ever changes an in-flight record (the one of the reservation
+//! that completes it), a release deletes in-flight records only, a reservation replaces a
+//! record only once it has expired (or while it is in flight), and the purge deletes expired
+//! records only. So a completed record read once is what
 //! every later read answers until its `expires_at`, whichever process asks. What it keeps, and
 //! what it never does:
 //!
@@ -32,7 +33,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use custody_core::id::TenantId;
-use custody_core::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState};
+use custody_core::idempotency::{
+    Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState, ReservationToken,
+};
 use custody_core::instance::InstanceId;
 use custody_core::ports::{DynIdempotencyStore, IdempotencyStore, Reservation, StoreError};
 use std::sync::Arc;
@@ -225,9 +228,14 @@ impl IdempotencyStore for IdempotencyCache {
         self.inner.lookup(tenant, key, now).await
     }
 
-    async fn release(&self, tenant: TenantId, key: &IdempotencyKey) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        token: &ReservationToken,
+    ) -> Result<(), StoreError> {
         // Only an in-flight record is deleted, and none is ever held.
-        self.inner.release(tenant, key).await
+        self.inner.release(tenant, key, token).await
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

@@ -97,12 +97,16 @@ async fn an_in_flight_record_and_a_fresh_reservation_are_never_kept() {
             Reservation::Existing(in_flight("k1"))
         );
     }
-    let inner = store_answering(Reservation::Reserved, 2);
+    let token = ReservationToken {
+        reserved_at: t0(),
+        owner: None,
+    };
+    let inner = store_answering(Reservation::Reserved(token.clone()), 2);
     let cache = IdempotencyCache::new(Arc::new(inner), ROOMY);
     for _ in 0..2 {
         assert_eq!(
             reserve(&cache, tenant(1), "k2", t0()).await,
-            Reservation::Reserved
+            Reservation::Reserved(token.clone())
         );
     }
     assert!(cache.is_empty());
@@ -182,7 +186,7 @@ async fn every_other_method_is_forwarded_and_the_purge_drops_expired_records() {
         .expect_lookup()
         .times(1)
         .returning(move |_, _, _| Ok(completed("k1", b"{}")));
-    inner.expect_release().times(1).returning(|_, _| Ok(()));
+    inner.expect_release().times(1).returning(|_, _, _| Ok(()));
     inner.expect_purge_expired().times(2).returning(|_| Ok(7));
     let cache = IdempotencyCache::new(Arc::new(inner), ROOMY);
     reserve(&cache, tenant(1), "k1", t0()).await;
@@ -190,7 +194,11 @@ async fn every_other_method_is_forwarded_and_the_purge_drops_expired_records() {
         cache.lookup(tenant(1), &key("k1"), t0()).await.unwrap(),
         record
     );
-    cache.release(tenant(1), &key("k1")).await.unwrap();
+    let token = ReservationToken {
+        reserved_at: t0(),
+        owner: None,
+    };
+    cache.release(tenant(1), &key("k1"), &token).await.unwrap();
     assert_eq!(cache.purge_expired(t0()).await.unwrap(), 7);
     assert_eq!(cache.len(), 1, "a live record survives the purge");
     assert_eq!(cache.purge_expired(expires_at).await.unwrap(), 7);
