@@ -15,7 +15,6 @@ use custody_core::id::{DeliveryId, WalletId};
 use custody_core::idempotency::RecordState;
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt};
 use custody_core::ports::FixedClock;
-use custody_core::ports::Reservation;
 use custody_core::services::{AddressTarget, EnsureAddress, TransferCommand, TransferService};
 
 use crate::concurrency::{address_service, caller, ids, seed_funded_wallets, XorShift};
@@ -167,14 +166,14 @@ async fn idempotency(stores: StoreHandles, tasks: usize, ops_per_task: usize) ->
             let env = env.clone();
             async move {
                 let key = idem_key(&format!("bench-{task}-{i}"));
-                let reserved = env
+                let reservation = env
                     .idempotency
                     .reserve(tenant, &key, &fingerprint(1), at(0), at(86_400), None)
                     .await
                     .expect("reserve");
-                assert_eq!(reserved, Reservation::Reserved);
+                assert_eq!(reservation, reserved(at(0), None));
                 let mut tx = env.uow.begin().await.expect("begin");
-                tx.complete_idempotency(tenant, &key, &stored_response(1))
+                tx.complete_idempotency(tenant, &key, &token(at(0), None), &stored_response(1))
                     .await
                     .expect("complete");
                 tx.commit().await.expect("commit");

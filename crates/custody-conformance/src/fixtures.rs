@@ -22,9 +22,12 @@ use custody_core::id::{
     AddressBookEntryId, AddressId, ApiKeyId, DeliveryId, EventId, TenantId, TransactionId, VaultId,
     WalletId,
 };
-use custody_core::idempotency::{Fingerprint, IdempotencyKey, StoredResponse};
+use custody_core::idempotency::{Fingerprint, IdempotencyKey, ReservationToken, StoredResponse};
+use custody_core::instance::InstanceId;
 use custody_core::page::{Page, PageRequest};
-use custody_core::ports::{EnvironmentStores, SharedStores, StoreError, TransactionFilter};
+use custody_core::ports::{
+    EnvironmentStores, Reservation, SharedStores, StoreError, TransactionFilter,
+};
 use custody_core::tenant::{Tenant, TenantStatus};
 use custody_core::text::{ExternalRef, Label, Metadata, VaultName};
 use custody_core::transaction::{Confirmations, NewTransaction, Transaction, TransactionKind};
@@ -383,6 +386,20 @@ pub fn wallet_event(n: u64, wallet: &Wallet) -> Event {
 /// An idempotency key.
 pub fn idem_key(raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(raw.as_bytes()).expect("valid idempotency key")
+}
+
+/// The token of a reservation made at `now` (a fixture instant: whole microseconds, so as
+/// stored) by `owner`.
+pub fn token(now: OffsetDateTime, owner: Option<&InstanceId>) -> ReservationToken {
+    ReservationToken {
+        reserved_at: now,
+        owner: owner.cloned(),
+    }
+}
+
+/// What `reserve` answers to the reservation made at `now` by `owner` when it wins.
+pub fn reserved(now: OffsetDateTime, owner: Option<&InstanceId>) -> Reservation {
+    Reservation::Reserved(token(now, owner))
 }
 
 /// A fingerprint varied by `n`.

@@ -128,6 +128,8 @@ macro_rules! conformance_suite {
             idempotency_scope,
             idempotency_concurrent_reserve,
             idempotency_dead_owner_is_released,
+            idempotency_completion_needs_its_own_reservation,
+            idempotency_taken_over_use_case_commits_nothing,
             instances_heartbeat_and_forget,
             // Units of work.
             unit_of_work_drop_rolls_back_commit_publishes,

@@ -171,6 +171,17 @@ pub enum Error {
         code: &'static str,
         message: String,
     },
+    /// This request's reservation of its `Idempotency-Key` was taken over by a later request
+    /// with the same key before the change committed (this one outlived
+    /// [`IN_FLIGHT_LEASE`](crate::idempotency::IN_FLIGHT_LEASE), or its instance stopped
+    /// heartbeating): nothing was recorded (a call already made to a custody provider stays
+    /// made, as on any rollback; 409 `idempotency_key_in_flight`, retryable; the retry is
+    /// answered as the request that holds the key decides).
+    #[error(
+        "another request with this Idempotency-Key took over while this one was running; \
+         nothing was recorded: retry shortly to receive its outcome"
+    )]
+    IdempotencyKeyTakenOver,
     /// The custody provider failed (502/503); nothing was changed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -205,6 +216,7 @@ impl Error {
             Error::Access(denied) => denied.code(),
             Error::NotFound(_) => "resource_not_found",
             Error::InvalidTransition { .. } => "invalid_state_transition",
+            Error::IdempotencyKeyTakenOver => "idempotency_key_in_flight",
             Error::Provider(e) => e.code(),
             Error::Store(StoreError::NotFound) => "resource_not_found",
             Error::Store(StoreError::Conflict { .. }) => "conflict",
@@ -225,6 +237,7 @@ impl Error {
             Error::MissingScope(_) | Error::Access(_) => ErrorKind::Forbidden,
             Error::NotFound(_) | Error::Store(StoreError::NotFound) => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
+            | Error::IdempotencyKeyTakenOver
             | Error::Conflict { .. }
             | Error::Store(StoreError::Conflict { .. }) => ErrorKind::Conflict,
             Error::Provider(_) => ErrorKind::Provider,
@@ -237,7 +250,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Provider(e) => e.is_retryable(),
-            Error::Store(StoreError::Unavailable(_)) => true,
+            Error::Store(StoreError::Unavailable(_)) | Error::IdempotencyKeyTakenOver => true,
             _ => false,
         }
     }

@@ -17,6 +17,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::instance::InstanceId;
+
 /// How long records are kept by default.
 pub const RETENTION: Duration = Duration::hours(24);
 /// Keys are at most this long.
@@ -157,6 +159,26 @@ pub struct IdempotencyRecord {
     pub created_at: OffsetDateTime,
     /// After this it may be purged and the key reused.
     pub expires_at: OffsetDateTime,
+}
+
+/// Which reservation of a key a request holds: handed out by
+/// [`IdempotencyStore::reserve`](crate::ports::IdempotencyStore::reserve) and required to
+/// complete ([`IdempotencyTx::complete_idempotency`](crate::ports::IdempotencyTx::complete_idempotency))
+/// or release the reservation. A request whose reservation was taken over (its work outlived
+/// [`IN_FLIGHT_LEASE`], or its instance stopped heartbeating) no longer matches the record, so
+/// it can neither complete nor release its successor's.
+///
+/// The pair names one reservation: a key is reserved again only once the previous reservation
+/// is released, expired, older than the lease (so strictly later), or held by *another* instance
+/// that stopped heartbeating (so another owner; an instance never takes over its own
+/// reservation by the heartbeat rule). No randomness is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationToken {
+    /// The record's `created_at` as the store keeps it (whole microseconds), so it compares
+    /// equal to the stored column on every store.
+    pub reserved_at: OffsetDateTime,
+    /// The instance named on the reservation.
+    pub owner: Option<InstanceId>,
 }
 
 /// What to do with a request that carries a key whose record already exists.

@@ -17,7 +17,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use custody_core::error::{Error, ErrorKind};
-use custody_core::idempotency::IdempotencyKeyError;
+use custody_core::idempotency::{IdempotencyKeyError, IN_FLIGHT_RETRY_AFTER_SECS};
 use custody_core::ports::ProviderError;
 use custody_core::services::AuthFailure;
 use custody_core::signing::SignatureDebug;
@@ -423,6 +423,13 @@ impl From<Error> for ApiError {
         {
             api.0.retry_after = Some(*secs);
         }
+        // Answered like the in-flight 409 it is: the request holding the key decides.
+        if let Error::IdempotencyKeyTakenOver = &e {
+            // A request that ran past the in-flight lease, or whose instance stopped
+            // heartbeating, and lost its key: worth an operator's look.
+            tracing::warn!("a request lost its Idempotency-Key to a later request before committing; nothing of it was recorded");
+            api.0.retry_after = Some(IN_FLIGHT_RETRY_AFTER_SECS);
+        }
         api.0.retryable = api.0.retryable || e.is_retryable();
         api
     }
@@ -479,6 +486,22 @@ mod tests {
             assert_eq!(body["error"]["code"], code);
             assert_eq!(body["error"]["requestId"], "req_1");
         }
+    }
+
+    #[test]
+    fn a_taken_over_reservation_is_the_in_flight_409_with_retry_after() {
+        let api = ApiError::from(Error::IdempotencyKeyTakenOver);
+        let body = api.body("req_1");
+        assert_eq!(body["error"]["status"], 409);
+        assert_eq!(body["error"]["type"], "conflict_error");
+        assert_eq!(body["error"]["code"], "idempotency_key_in_flight");
+        assert_eq!(body["error"]["retryable"], true);
+        let response = api.error_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            &HeaderValue::from(IN_FLIGHT_RETRY_AFTER_SECS)
+        );
     }
 
     #[test]

@@ -20,6 +20,13 @@
 //!    the use case failed, releases the key so the partner may retry. An error response is
 //!    never stored: only a committed change has a response worth replaying.
 //!
+//! Completion and release name this request's reservation (its
+//! [`ReservationToken`]), not just the key. If the request ran so long that a later request
+//! with the same key took the key over (below), its completion matches nothing: the use case
+//! fails with [`Error::IdempotencyKeyTakenOver`] and commits nothing, the answer is 409
+//! `idempotency_key_in_flight` with `Retry-After` (a retry is answered as the request now
+//! holding the key decides), and its release leaves the successor's reservation alone.
+//!
 //! A request abandoned mid-flight (the client hung up and actix dropped the handler) releases
 //! its key from a background task; if the change had committed, its record is already
 //! complete and the release leaves it alone. A reservation left behind by a process that died
@@ -34,7 +41,8 @@ use custody_core::api_key::Scope;
 use custody_core::error::Error;
 use custody_core::id::TenantId;
 use custody_core::idempotency::{
-    Decision, Fingerprint, IdempotencyKey, IdempotencyKeyError, StoredResponse, RETENTION,
+    Decision, Fingerprint, IdempotencyKey, IdempotencyKeyError, ReservationToken, StoredResponse,
+    RETENTION,
 };
 use custody_core::instance::InstanceId;
 use custody_core::ports::{DynClock, DynIdempotencyStore, Reservation};
@@ -111,6 +119,9 @@ struct Held {
     store: DynIdempotencyStore,
     tenant: TenantId,
     key: IdempotencyKey,
+    /// This request's reservation: completion and release name it, so once another request
+    /// has taken the key over this one can touch neither its record nor its reservation.
+    token: ReservationToken,
     finished: bool,
 }
 
@@ -228,11 +239,12 @@ impl Mutation {
             .await
             .map_err(Error::from)?;
         match reservation {
-            Reservation::Reserved => Ok(Proceed::Run(Reserved {
+            Reservation::Reserved(token) => Ok(Proceed::Run(Reserved {
                 held: Some(Held {
                     store,
                     tenant,
                     key: key.clone(),
+                    token,
                     finished: false,
                 }),
             })),
@@ -270,6 +282,7 @@ impl Reserved {
     ) -> Option<IdempotentWrite<'a, T>> {
         self.held.as_ref().map(|held| IdempotentWrite {
             key: &held.key,
+            reservation: &held.token,
             respond,
         })
     }
@@ -289,7 +302,11 @@ impl Reserved {
             }
             Err(e) => {
                 if let Some(held) = &mut self.held {
-                    match held.store.release(held.tenant, &held.key).await {
+                    match held
+                        .store
+                        .release(held.tenant, &held.key, &held.token)
+                        .await
+                    {
                         // Only now: dropped during the release, `Drop` releases it instead.
                         Ok(()) => held.finished = true,
                         Err(release) => {
@@ -312,9 +329,10 @@ impl Drop for Held {
         let store = self.store.clone();
         let tenant = self.tenant;
         let key = self.key.clone();
+        let token = self.token.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = store.release(tenant, &key).await {
+                if let Err(e) = store.release(tenant, &key, &token).await {
                     tracing::warn!(error = %e, "could not release an abandoned idempotency key");
                 }
             });

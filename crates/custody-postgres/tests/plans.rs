@@ -96,11 +96,7 @@ async fn a_vaults_transactions_are_read_through_its_wallets() {
         ..TransactionFilter::default()
     };
     let page = PageRequest::new(Some(10), None, None).unwrap();
-    let listed = live
-        .transactions
-        .list(t.id, &filter, page)
-        .await
-        .unwrap();
+    let listed = live.transactions.list(t.id, &filter, page).await.unwrap();
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].id, transaction_id(10));
 

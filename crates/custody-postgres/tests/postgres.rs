@@ -582,7 +582,7 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
             .reserve(t, &key, &fingerprint(1), at(0), at(86_400), None)
             .await
             .unwrap(),
-        Reservation::Reserved
+        reserved(at(0), None)
     );
 
     // Reads by id and lists.
@@ -709,7 +709,8 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
         "update_address_book_entry",
     );
     assert_not_found(
-        tx.complete_idempotency(t, &key, &stored_response(1)).await,
+        tx.complete_idempotency(t, &key, &token(at(0), None), &stored_response(1))
+            .await,
         "complete_idempotency",
     );
     tx.commit().await.unwrap();
@@ -754,7 +755,11 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
         sandbox.idempotency.lookup(t, &key, at(1)).await,
         "idempotency lookup",
     );
-    sandbox.idempotency.release(t, &key).await.unwrap();
+    sandbox
+        .idempotency
+        .release(t, &key, &token(at(0), None))
+        .await
+        .unwrap();
     assert_eq!(
         sandbox
             .idempotency
@@ -770,7 +775,7 @@ async fn a_sandbox_handle_cannot_see_lock_or_change_live_rows() {
             .reserve(t, &key, &fingerprint(2), at(0), at(86_400), None)
             .await
             .unwrap(),
-        Reservation::Reserved
+        reserved(at(0), None)
     );
 
     // The live rows are untouched.
@@ -811,7 +816,7 @@ async fn concurrent_reservations_of_one_key_yield_exactly_one_reserved() {
     let mut reserved = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Reservation::Reserved => reserved += 1,
+            Reservation::Reserved(_) => reserved += 1,
             Reservation::Existing(record) => assert_eq!(record.fingerprint, fingerprint(1)),
         }
     }

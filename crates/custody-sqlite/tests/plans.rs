@@ -48,6 +48,9 @@ async fn plan(conn: &mut SqliteConnection, stmt: Statement) -> String {
             Value::Text(v) => query.bind(v),
             Value::Int(v) => query.bind(v),
             Value::Bool(v) => query.bind(v),
+            Value::Time(v) => {
+                query.bind(v.map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap()))
+            }
             other => panic!("unexpected value {other:?}"),
         };
     }
@@ -258,4 +261,35 @@ async fn a_tenants_lists_walk_their_list_index() {
             "{what}: a scan:\n{p}"
         );
     }
+}
+
+/// The background workers' and the purges' reads keep their own indexes with the statistics
+/// (review of change 22): the webhook claims walk the due indexes, the idempotency purge reads
+/// by expiry (it read every record of the environment without statistics).
+#[tokio::test]
+async fn the_workers_and_the_purge_keep_their_indexes() {
+    use custody_sql::tables::{events, idempotency, webhook_deliveries};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custody.db");
+    let _store = migrated(&path).await;
+    let mut conn = raw(&path).await;
+    let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let lease = now + time::Duration::minutes(5);
+    let p = plan(
+        &mut conn,
+        webhook_deliveries::claim_tenant(tenant_id(1), now, lease, 10),
+    )
+    .await;
+    assert!(
+        p.contains("events_tenant_due_idx"),
+        "a tenant's claim:\n{p}"
+    );
+    assert!(!p.contains("events_delivery_idx"), "a tenant's claim:\n{p}");
+    let p = plan(&mut conn, events::claim(now, lease, 10)).await;
+    assert!(p.contains("events_due_idx"), "the claim:\n{p}");
+    let p = plan(&mut conn, idempotency::purge_expired(now)).await;
+    assert!(
+        p.contains("idempotency_records_expiry_idx"),
+        "the purge:\n{p}"
+    );
 }

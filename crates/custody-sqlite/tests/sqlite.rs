@@ -395,7 +395,7 @@ async fn a_sandbox_handle_cannot_see_or_touch_live_rows() {
             .reserve(t, &key, &fingerprint(1), at(0), at(100), None)
             .await
             .unwrap(),
-        Reservation::Reserved
+        reserved(at(0), None)
     );
 
     // Reads.
@@ -524,7 +524,8 @@ async fn a_sandbox_handle_cannot_see_or_touch_live_rows() {
     assert_not_found(tx.update_vault(&frozen).await, "update_vault");
     assert!(!tx.vault_has_funds(basics.vault.id).await.unwrap());
     assert_not_found(
-        tx.complete_idempotency(t, &key, &stored_response(1)).await,
+        tx.complete_idempotency(t, &key, &token(at(0), None), &stored_response(1))
+            .await,
         "complete_idempotency",
     );
     drop(tx);
@@ -556,10 +557,14 @@ async fn a_sandbox_handle_cannot_see_or_touch_live_rows() {
             .reserve(t, &key, &fingerprint(2), at(0), at(100), None)
             .await
             .unwrap(),
-        Reservation::Reserved,
+        reserved(at(0), None),
         "the same key is free in the other environment"
     );
-    sandbox.idempotency.release(t, &key).await.unwrap();
+    sandbox
+        .idempotency
+        .release(t, &key, &token(at(0), None))
+        .await
+        .unwrap();
 
     // The live rows are all still there, unchanged.
     assert_eq!(
@@ -772,7 +777,7 @@ async fn two_processes_reserving_one_key_reserve_it_once() {
     let mut reserved = 0;
     for join in joins {
         match join.await.unwrap() {
-            Reservation::Reserved => reserved += 1,
+            Reservation::Reserved(_) => reserved += 1,
             Reservation::Existing(record) => assert_eq!(record.fingerprint, fingerprint(1)),
         }
     }

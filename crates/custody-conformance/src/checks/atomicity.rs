@@ -4,7 +4,7 @@ use custody_core::asset::Network;
 use custody_core::event::EventType;
 use custody_core::idempotency::RecordState;
 use custody_core::ledger::{LedgerEntry, Movement};
-use custody_core::ports::{EnvironmentStores, Reservation, TransactionFilter, VaultFilter};
+use custody_core::ports::{EnvironmentStores, TransactionFilter, VaultFilter};
 use custody_core::transaction::{Transaction, TransactionKind};
 use custody_core::wallet::Bucket;
 
@@ -97,7 +97,7 @@ async fn write_everything(
     tx.insert_address(&deposit_address(&w, 83, 0))
         .await
         .expect("address");
-    tx.complete_idempotency(scene.tenant, key, &stored_response(9))
+    tx.complete_idempotency(scene.tenant, key, &token(at(0), None), &stored_response(9))
         .await
         .expect("complete idempotency");
     if commit {
@@ -120,7 +120,7 @@ pub async fn unit_of_work_drop_rolls_back_commit_publishes(stores: StoreHandles)
             .reserve(t, &key, &fingerprint(1), at(0), at(10_000), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved
+        reserved(at(0), None)
     );
     let transfer = transaction(
         t,

@@ -22,7 +22,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
             .reserve(a, &key, &fingerprint(1), at(0), at(100), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved
+        reserved(at(0), None)
     );
     let in_flight = IdempotencyRecord {
         key: key.clone(),
@@ -54,7 +54,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
 
     let response = stored_response(7);
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &key, &response)
+    tx.complete_idempotency(a, &key, &token(at(0), None), &response)
         .await
         .expect("complete");
     tx.commit().await.expect("commit");
@@ -87,7 +87,7 @@ pub async fn idempotency_reserve_complete_lookup(stores: StoreHandles) {
         body: Vec::new(),
     };
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &bare_key, &bare)
+    tx.complete_idempotency(a, &bare_key, &token(at(0), None), &bare)
         .await
         .expect("complete");
     tx.commit().await.expect("commit");
@@ -121,7 +121,7 @@ pub async fn idempotency_complete_rolls_back_and_needs_a_reservation(stores: Sto
         .expect("reserve");
 
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &key, &stored_response(1))
+    tx.complete_idempotency(a, &key, &token(at(0), None), &stored_response(1))
         .await
         .expect("complete");
     drop(tx);
@@ -133,14 +133,20 @@ pub async fn idempotency_complete_rolls_back_and_needs_a_reservation(stores: Sto
 
     let mut tx = env.uow.begin().await.expect("begin");
     assert_not_found(
-        tx.complete_idempotency(a, &idem_key("not reserved"), &stored_response(1))
-            .await,
+        tx.complete_idempotency(
+            a,
+            &idem_key("not reserved"),
+            &token(at(0), None),
+            &stored_response(1),
+        )
+        .await,
         "completing a key that was never reserved",
     );
     drop(tx);
     let mut tx = env.uow.begin().await.expect("begin");
     assert_not_found(
-        tx.complete_idempotency(b, &key, &stored_response(1)).await,
+        tx.complete_idempotency(b, &key, &token(at(0), None), &stored_response(1))
+            .await,
         "completing another tenant's key",
     );
     drop(tx);
@@ -173,12 +179,15 @@ pub async fn idempotency_release(stores: StoreHandles) {
             .expect("reserve");
     }
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &done, &stored_response(2))
+    tx.complete_idempotency(a, &done, &token(at(0), None), &stored_response(2))
         .await
         .expect("complete");
     tx.commit().await.expect("commit");
 
-    store.release(a, &flying).await.expect("release in flight");
+    store
+        .release(a, &flying, &token(at(0), None))
+        .await
+        .expect("release in flight");
     assert_not_found(
         store.lookup(a, &flying, at(1)).await,
         "a released key is gone",
@@ -188,7 +197,7 @@ pub async fn idempotency_release(stores: StoreHandles) {
             .reserve(a, &flying, &fingerprint(2), at(2), at(102), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved,
+        reserved(at(2), None),
         "a released key may be reserved again"
     );
     assert_eq!(
@@ -202,14 +211,17 @@ pub async fn idempotency_release(stores: StoreHandles) {
         }
     );
 
-    store.release(a, &done).await.expect("release completed");
+    store
+        .release(a, &done, &token(at(0), None))
+        .await
+        .expect("release completed");
     assert_eq!(
         store.lookup(a, &done, at(1)).await.expect("lookup").state,
         RecordState::Completed(stored_response(2)),
         "release leaves a completed record alone"
     );
     store
-        .release(a, &idem_key("absent"))
+        .release(a, &idem_key("absent"), &token(at(0), None))
         .await
         .expect("releasing an absent key is not an error");
 }
@@ -237,7 +249,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
         .await
         .expect("reserve");
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &completed, &stored_response(3))
+    tx.complete_idempotency(a, &completed, &token(at(0), None), &stored_response(3))
         .await
         .expect("complete");
     tx.commit().await.expect("commit");
@@ -258,7 +270,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
             .reserve(a, &short, &fingerprint(2), at(11), at(50), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved
+        reserved(at(11), None)
     );
     assert_eq!(
         store.lookup(a, &short, at(12)).await.expect("lookup"),
@@ -283,7 +295,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
             .reserve(a, &completed, &fingerprint(3), at(20), at(60), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved,
+        reserved(at(20), None),
         "expired at its expires_at (`IdempotencyRecord::is_expired`)"
     );
     assert_eq!(
@@ -321,7 +333,7 @@ pub async fn idempotency_expiry_and_purge(stores: StoreHandles) {
             .reserve(a, &extra, &fingerprint(9), at(51), at(90), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved
+        reserved(at(51), None)
     );
     assert_eq!(store.purge_expired(at(5000)).await.expect("purge"), 3);
 }
@@ -338,21 +350,21 @@ pub async fn idempotency_scope(stores: StoreHandles) {
             .reserve(a, &key, &fingerprint(1), at(0), at(100), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved
+        reserved(at(0), None)
     );
     assert_eq!(
         sandbox
             .reserve(b, &key, &fingerprint(2), at(0), at(100), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved,
+        reserved(at(0), None),
         "another tenant"
     );
     assert_eq!(
         live.reserve(a, &key, &fingerprint(3), at(0), at(100), None)
             .await
             .expect("reserve"),
-        Reservation::Reserved,
+        reserved(at(0), None),
         "the other environment"
     );
     assert_eq!(
@@ -367,7 +379,7 @@ pub async fn idempotency_scope(stores: StoreHandles) {
             )
             .await
             .expect("reserve"),
-        Reservation::Reserved,
+        reserved(at(0), None),
         "keys are case-sensitive"
     );
     assert_eq!(
@@ -397,7 +409,7 @@ pub async fn idempotency_scope(stores: StoreHandles) {
 
     // Completing one leaves the others in flight.
     let mut tx = stores.live.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &key, &stored_response(1))
+    tx.complete_idempotency(a, &key, &token(at(0), None), &stored_response(1))
         .await
         .expect("complete");
     tx.commit().await.expect("commit");
@@ -410,7 +422,10 @@ pub async fn idempotency_scope(stores: StoreHandles) {
         RecordState::InFlight
     );
     // Releasing one leaves the others.
-    sandbox.release(b, &key).await.expect("release");
+    sandbox
+        .release(b, &key, &token(at(0), None))
+        .await
+        .expect("release");
     assert_not_found(sandbox.lookup(b, &key, at(1)).await, "released");
     assert!(sandbox.lookup(a, &key, at(1)).await.is_ok());
     assert!(live.lookup(a, &key, at(1)).await.is_ok());
@@ -441,7 +456,7 @@ pub async fn idempotency_concurrent_reserve(stores: StoreHandles) {
     let mut existing = Vec::new();
     for task in tasks {
         match task.await.expect("task") {
-            Reservation::Reserved => reserved += 1,
+            Reservation::Reserved(_) => reserved += 1,
             Reservation::Existing(record) => existing.push(record),
         }
     }
@@ -498,7 +513,7 @@ pub async fn idempotency_dead_owner_is_released(stores: StoreHandles) {
 
     assert_eq!(
         reserve("cut", 1, 0, Some(&first)).await,
-        Reservation::Reserved
+        reserved(at(0), Some(&first))
     );
     // The owner still beats (its last beat is younger than the timeout): in flight.
     registry
@@ -513,7 +528,7 @@ pub async fn idempotency_dead_owner_is_released(stores: StoreHandles) {
     // The owner went silent: its last beat is the timeout old. The retry takes the key.
     assert_eq!(
         reserve("cut", 1, timeout, Some(&second)).await,
-        Reservation::Reserved,
+        reserved(at(timeout), Some(&second)),
         "a silent owner's reservation is taken"
     );
     assert_eq!(
@@ -533,12 +548,17 @@ pub async fn idempotency_dead_owner_is_released(stores: StoreHandles) {
     // A completed record is never taken, whatever became of its owner.
     assert_eq!(
         reserve("done", 2, 0, Some(&first)).await,
-        Reservation::Reserved
+        reserved(at(0), Some(&first))
     );
     let mut tx = env.uow.begin().await.expect("begin");
-    tx.complete_idempotency(a, &idem_key("done"), &stored_response(2))
-        .await
-        .expect("complete");
+    tx.complete_idempotency(
+        a,
+        &idem_key("done"),
+        &token(at(0), Some(&first)),
+        &stored_response(2),
+    )
+    .await
+    .expect("complete");
     tx.commit().await.expect("commit");
     assert!(matches!(
         reserve("done", 2, timeout * 10, Some(&second)).await,
@@ -551,11 +571,11 @@ pub async fn idempotency_dead_owner_is_released(stores: StoreHandles) {
     // No heartbeat row, or no owner: the lease alone.
     assert_eq!(
         reserve("ghost", 3, 0, Some(&ghost)).await,
-        Reservation::Reserved
+        reserved(at(0), Some(&ghost))
     );
     assert_eq!(
         reserve("anonymous", 4, 0, None).await,
-        Reservation::Reserved
+        reserved(at(0), None)
     );
     for (key, fp) in [("ghost", 3), ("anonymous", 4)] {
         assert!(
@@ -567,7 +587,7 @@ pub async fn idempotency_dead_owner_is_released(stores: StoreHandles) {
         );
         assert_eq!(
             reserve(key, fp, lease, Some(&second)).await,
-            Reservation::Reserved,
+            reserved(at(lease), Some(&second)),
             "{key}: taken at the end of the lease"
         );
     }
@@ -598,4 +618,380 @@ pub async fn instances_heartbeat_and_forget(stores: StoreHandles) {
     assert_eq!(registry.forget_silent(at(20)).await.expect("forget"), 1);
     assert_not_found(registry.last_heartbeat(&old).await, "forgotten");
     assert_eq!(registry.last_heartbeat(&new).await.expect("beat"), at(100));
+}
+
+/// Completion and release need the reservation itself, not just the key (review, session 24).
+/// Request A reserves a key, its work outlives the lease (or its instance goes silent), and
+/// request B (here with another body) takes the key over. A then finishes first: its completion
+/// is refused (`NotFound`) and changes nothing, its release (what the HTTP layer does after a
+/// failed use case) leaves B's reservation alone, and B completes with its own response. The
+/// token `reserve` hands out is the stored `created_at`, so a reservation made at an instant
+/// finer than the store keeps still completes; and an instance never takes over its own
+/// reservation by the heartbeat rule (so the token names one reservation).
+pub async fn idempotency_completion_needs_its_own_reservation(stores: StoreHandles) {
+    use custody_core::idempotency::{StoredResponse, IN_FLIGHT_LEASE};
+    use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
+    use custody_core::ports::EnvironmentStores;
+    use custody_core::ports::StoreError;
+
+    async fn complete(
+        env: &EnvironmentStores,
+        tenant: custody_core::id::TenantId,
+        key: &custody_core::idempotency::IdempotencyKey,
+        token: &custody_core::idempotency::ReservationToken,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        let mut tx = env.uow.begin().await.expect("begin");
+        tx.complete_idempotency(tenant, key, token, response)
+            .await?;
+        tx.commit().await.expect("commit");
+        Ok(())
+    }
+
+    let env = &stores.sandbox;
+    let a = seed_tenant(&stores, 1).await;
+    let store = &env.idempotency;
+    let lease = IN_FLIGHT_LEASE.whole_seconds();
+    let day = 86_400;
+
+    // Taken over at the end of the lease.
+    let key = idem_key("outlived");
+    let first = store
+        .reserve(a, &key, &fingerprint(1), at(0), at(day), None)
+        .await
+        .expect("reserve");
+    assert_eq!(first, reserved(at(0), None), "A reserves");
+    let second = store
+        .reserve(a, &key, &fingerprint(2), at(lease), at(lease + day), None)
+        .await
+        .expect("reserve");
+    assert_eq!(
+        second,
+        reserved(at(lease), None),
+        "B takes the key over at the end of A's lease"
+    );
+    let (Reservation::Reserved(a_token), Reservation::Reserved(b_token)) = (first, second) else {
+        unreachable!("both asserted reserved");
+    };
+    let b_in_flight = IdempotencyRecord {
+        key: key.clone(),
+        fingerprint: fingerprint(2),
+        state: RecordState::InFlight,
+        created_at: at(lease),
+        expires_at: at(lease + day),
+    };
+    assert_not_found(
+        complete(env, a, &key, &a_token, &stored_response(1)).await,
+        "A completing the reservation B took over",
+    );
+    assert_eq!(
+        store.lookup(a, &key, at(lease + 1)).await.expect("lookup"),
+        b_in_flight,
+        "A's refused completion changed nothing"
+    );
+    store.release(a, &key, &a_token).await.expect("A's release");
+    assert_eq!(
+        store.lookup(a, &key, at(lease + 1)).await.expect("lookup"),
+        b_in_flight,
+        "A's release leaves B's reservation alone"
+    );
+    complete(env, a, &key, &b_token, &stored_response(2))
+        .await
+        .expect("B completes");
+    assert_eq!(
+        store.lookup(a, &key, at(lease + 2)).await.expect("lookup"),
+        IdempotencyRecord {
+            state: RecordState::Completed(stored_response(2)),
+            ..b_in_flight
+        },
+        "B's fingerprint with B's response"
+    );
+    assert_not_found(
+        complete(env, a, &key, &b_token, &stored_response(3)).await,
+        "a completed reservation is not completed twice",
+    );
+
+    // Taken over because A's instance went silent, by a request on another instance.
+    let timeout = HEARTBEAT_TIMEOUT.whole_seconds();
+    let first = InstanceId::parse("serve-1-first").expect("id");
+    let second = InstanceId::parse("serve-2-second").expect("id");
+    let registry = &stores.shared.instances;
+    registry.heartbeat(&first, at(0)).await.expect("beat");
+    registry
+        .heartbeat(&second, at(timeout))
+        .await
+        .expect("beat");
+    let key = idem_key("silent");
+    assert_eq!(
+        store
+            .reserve(
+                a,
+                &key,
+                &fingerprint(3),
+                at(0),
+                at(day),
+                Some(first.clone())
+            )
+            .await
+            .expect("reserve"),
+        reserved(at(0), Some(&first))
+    );
+    assert!(
+        matches!(
+            store
+                .reserve(
+                    a,
+                    &key,
+                    &fingerprint(3),
+                    at(timeout),
+                    at(timeout + day),
+                    Some(first.clone())
+                )
+                .await
+                .expect("reserve"),
+            Reservation::Existing(_)
+        ),
+        "an instance does not take over its own reservation by the heartbeat rule"
+    );
+    assert_eq!(
+        store
+            .reserve(
+                a,
+                &key,
+                &fingerprint(3),
+                at(timeout),
+                at(timeout + day),
+                Some(second.clone())
+            )
+            .await
+            .expect("reserve"),
+        reserved(at(timeout), Some(&second)),
+        "the retry on another instance takes the silent instance's key"
+    );
+    assert_not_found(
+        complete(
+            env,
+            a,
+            &key,
+            &token(at(0), Some(&first)),
+            &stored_response(3),
+        )
+        .await,
+        "the silent instance's request completing its successor's reservation",
+    );
+    assert_not_found(
+        complete(
+            env,
+            a,
+            &key,
+            &token(at(timeout), Some(&first)),
+            &stored_response(3),
+        )
+        .await,
+        "the right instant but another owner",
+    );
+    assert_not_found(
+        complete(env, a, &key, &token(at(timeout), None), &stored_response(3)).await,
+        "the right instant but no owner",
+    );
+    store
+        .release(a, &key, &token(at(0), Some(&first)))
+        .await
+        .expect("release");
+    complete(
+        env,
+        a,
+        &key,
+        &token(at(timeout), Some(&second)),
+        &stored_response(4),
+    )
+    .await
+    .expect("the retry completes");
+    let record = store
+        .lookup(a, &key, at(timeout + 1))
+        .await
+        .expect("lookup");
+    assert_eq!(record.state, RecordState::Completed(stored_response(4)));
+    assert_eq!(record.created_at, at(timeout));
+
+    // A reservation at an instant finer than the store keeps: the token is what is stored.
+    let key = idem_key("nanoseconds");
+    let now = at(7) + time::Duration::nanoseconds(789);
+    let Reservation::Reserved(fine) = store
+        .reserve(a, &key, &fingerprint(5), now, at(day), None)
+        .await
+        .expect("reserve")
+    else {
+        panic!("a free key is reserved");
+    };
+    assert_eq!(
+        fine.reserved_at,
+        store
+            .lookup(a, &key, at(8))
+            .await
+            .expect("lookup")
+            .created_at,
+        "the token holds created_at as stored"
+    );
+    complete(env, a, &key, &fine, &stored_response(5))
+        .await
+        .expect("completed with the token the store handed out");
+}
+
+/// The use case of a request whose reservation was taken over commits nothing (review,
+/// session 24), through the real `TransferService`: request A's transfer runs after request B
+/// took its key over (A outlived the lease). A fails with `IdempotencyKeyTakenOver` and its unit
+/// of work rolls back: no transaction, no ledger entry, no event, both wallets as they were, and
+/// B's reservation untouched. B's transfer then commits with B's response stored.
+pub async fn idempotency_taken_over_use_case_commits_nothing(stores: StoreHandles) {
+    use custody_core::amount::Amount;
+    use custody_core::error::Error;
+    use custody_core::idempotency::{StoredResponse, IN_FLIGHT_LEASE};
+    use custody_core::ports::FixedClock;
+    use custody_core::services::{IdempotentWrite, TransferCommand, TransferService};
+    use custody_core::transaction::Transaction;
+
+    use crate::concurrency::{caller, ids, seed_funded_wallets};
+
+    let env = stores.live.clone();
+    let tenant = seed_tenant(&stores, 1).await;
+    let wallets = seed_funded_wallets(&env, tenant).await;
+    let (from, to) = (wallets[0].id, wallets[1].id);
+    let service = TransferService::new(
+        env.uow.clone(),
+        Arc::new(FixedClock::new(at(10))),
+        ids(),
+        Arc::new(custody_core::event::DomainSnapshots),
+    );
+    let caller = caller(tenant, env.environment);
+    let command = || TransferCommand {
+        from,
+        to,
+        amount: Amount::from_base_units(250).to_decimal_string(6),
+        reference: None,
+    };
+    let respond = |t: &Transaction| StoredResponse {
+        status: 201,
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: format!("{{\"id\":\"{}\"}}", t.id).into_bytes(),
+    };
+    let key = idem_key("transfer-once");
+    let lease = IN_FLIGHT_LEASE.whole_seconds();
+    let Reservation::Reserved(a_token) = env
+        .idempotency
+        .reserve(tenant, &key, &fingerprint(1), at(0), at(86_400), None)
+        .await
+        .expect("reserve")
+    else {
+        panic!("A reserves a free key");
+    };
+    let Reservation::Reserved(b_token) = env
+        .idempotency
+        .reserve(
+            tenant,
+            &key,
+            &fingerprint(1),
+            at(lease),
+            at(lease + 86_400),
+            None,
+        )
+        .await
+        .expect("reserve")
+    else {
+        panic!("B takes the key over at the end of A's lease");
+    };
+
+    let before = snapshot(&env, tenant, [from, to]).await;
+    let err = service
+        .transfer(
+            &caller,
+            command(),
+            Some(IdempotentWrite {
+                key: &key,
+                reservation: &a_token,
+                respond: &respond,
+            }),
+        )
+        .await
+        .expect_err("A no longer holds the key");
+    assert!(matches!(err, Error::IdempotencyKeyTakenOver), "{err:?}");
+    assert_eq!(
+        snapshot(&env, tenant, [from, to]).await,
+        before,
+        "A's unit of work committed nothing"
+    );
+    assert_eq!(
+        env.idempotency
+            .lookup(tenant, &key, at(lease + 1))
+            .await
+            .expect("lookup")
+            .state,
+        RecordState::InFlight,
+        "B's reservation is untouched"
+    );
+
+    let transfer = service
+        .transfer(
+            &caller,
+            command(),
+            Some(IdempotentWrite {
+                key: &key,
+                reservation: &b_token,
+                respond: &respond,
+            }),
+        )
+        .await
+        .expect("B's transfer");
+    let record = env
+        .idempotency
+        .lookup(tenant, &key, at(lease + 1))
+        .await
+        .expect("lookup");
+    assert_eq!(record.state, RecordState::Completed(respond(&transfer)));
+    assert_eq!(record.created_at, at(lease));
+    let after = snapshot(&env, tenant, [from, to]).await;
+    assert_eq!(after.0.len(), before.0.len() + 1, "one transfer: B's");
+    assert_eq!(
+        after.2[0].balances.available.base_units() + 250,
+        before.2[0].balances.available.base_units()
+    );
+}
+
+/// What a transfer between `wallets` can change: the tenant's transactions, the two wallets'
+/// ledgers and balances, the tenant's events.
+async fn snapshot(
+    env: &custody_core::ports::EnvironmentStores,
+    tenant: custody_core::id::TenantId,
+    wallets: [custody_core::id::WalletId; 2],
+) -> (
+    Vec<custody_core::transaction::Transaction>,
+    Vec<Vec<custody_core::ledger::LedgerEntry>>,
+    Vec<custody_core::wallet::Wallet>,
+    Vec<custody_core::event::Event>,
+) {
+    use custody_core::ports::TransactionFilter;
+    let transactions = env
+        .transactions
+        .list(tenant, &TransactionFilter::default(), page(200, None, None))
+        .await
+        .expect("transactions")
+        .items;
+    let mut ledger = Vec::new();
+    let mut balances = Vec::new();
+    for id in wallets {
+        ledger.push(
+            env.transactions
+                .ledger_for_wallet(id)
+                .await
+                .expect("ledger"),
+        );
+        balances.push(env.wallets.get(tenant, id).await.expect("wallet"));
+    }
+    let events = env
+        .events
+        .list(tenant, page(200, None, None))
+        .await
+        .expect("events")
+        .items;
+    (transactions, ledger, balances, events)
 }

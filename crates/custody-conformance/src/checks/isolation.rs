@@ -6,8 +6,8 @@ use custody_core::asset::Network;
 use custody_core::idempotency::RecordState;
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt, DeliveryState};
 use custody_core::ports::{
-    AddressBookFilter, AddressFilter, EnvironmentStores, Reservation, TransactionFilter,
-    VaultFilter, WalletFilter,
+    AddressBookFilter, AddressFilter, EnvironmentStores, TransactionFilter, VaultFilter,
+    WalletFilter,
 };
 use custody_core::transaction::{TransactionKind, TransactionStatus};
 use custody_core::vault::VaultStatus;
@@ -469,11 +469,11 @@ pub async fn isolation_idempotency(stores: StoreHandles) {
                     .reserve(t, k, &fingerprint(1), at(0), at(expires), None)
                     .await
                     .expect("reserve"),
-                Reservation::Reserved
+                reserved(at(0), None)
             );
         }
         let mut tx = writer.uow.begin().await.expect("begin");
-        tx.complete_idempotency(t, &done, &stored_response(1))
+        tx.complete_idempotency(t, &done, &token(at(0), None), &stored_response(1))
             .await
             .expect("complete");
         tx.commit().await.expect("commit");
@@ -486,7 +486,8 @@ pub async fn isolation_idempotency(stores: StoreHandles) {
         }
         let mut tx = reader.uow.begin().await.expect("begin");
         assert_not_found(
-            tx.complete_idempotency(t, &key, &stored_response(2)).await,
+            tx.complete_idempotency(t, &key, &token(at(0), None), &stored_response(2))
+                .await,
             &what(
                 reader,
                 "complete_idempotency of the other environment's key",
@@ -503,18 +504,26 @@ pub async fn isolation_idempotency(stores: StoreHandles) {
             "{}",
             what(reader, "purge_expired")
         );
-        reader.idempotency.release(t, &key).await.expect("release");
+        reader
+            .idempotency
+            .release(t, &key, &token(at(0), None))
+            .await
+            .expect("release");
         assert_eq!(
             reader
                 .idempotency
                 .reserve(t, &done, &fingerprint(2), at(1), at(1000), None)
                 .await
                 .expect("reserve"),
-            Reservation::Reserved,
+            reserved(at(1), None),
             "{}",
             what(reader, "reserve of a key the other environment holds")
         );
-        reader.idempotency.release(t, &done).await.expect("release");
+        reader
+            .idempotency
+            .release(t, &done, &token(at(1), None))
+            .await
+            .expect("release");
 
         assert_eq!(
             writer

@@ -3,7 +3,7 @@
 use custody_core::api_key::KeyMode;
 use custody_core::asset::Network;
 use custody_core::environment::Environment;
-use custody_core::idempotency::RecordState;
+use custody_core::idempotency::{RecordState, ReservationToken};
 use custody_core::ledger::{LedgerEntry, Movement};
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt};
 use custody_core::ports::Reservation;
@@ -188,7 +188,11 @@ pub async fn time_precision_microseconds(stores: StoreHandles) {
                 .reserve(t.id, &key, &fingerprint(1), created, *when, None)
                 .await
                 .expect("reserve"),
-            Reservation::Reserved
+            Reservation::Reserved(ReservationToken {
+                reserved_at: created,
+                owner: None,
+            }),
+            "the reservation's token is created_at as stored"
         );
         let record = env
             .idempotency

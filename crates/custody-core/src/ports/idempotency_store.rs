@@ -5,14 +5,15 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::id::TenantId;
-use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+use crate::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord, ReservationToken};
 use crate::instance::InstanceId;
 
 /// The outcome of trying to reserve a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
-    /// The key was free (or expired) and is now in flight for this request.
-    Reserved,
+    /// The key was free (or expired, or abandoned) and is now in flight for this request,
+    /// which completes or releases it with this token.
+    Reserved(ReservationToken),
     /// A live record exists; core decides what to do with it
     /// ([`IdempotencyRecord::decide`]).
     Existing(IdempotencyRecord),
@@ -29,8 +30,10 @@ pub trait IdempotencyStore: Send + Sync {
     /// exists. An expired record is replaced, and so is an abandoned in-flight one: reserved
     /// [`IN_FLIGHT_LEASE`](crate::idempotency::IN_FLIGHT_LEASE) or more before `now`, or by an
     /// instance whose last heartbeat is [`HEARTBEAT_TIMEOUT`](crate::instance::HEARTBEAT_TIMEOUT)
-    /// or more before `now` (an instance with no heartbeat row is judged by the lease alone).
-    /// Two concurrent reservations of one key: exactly one gets `Reserved`.
+    /// or more before `now` (an instance with no heartbeat row is judged by the lease alone;
+    /// `owner` never takes over its own reservation by the heartbeat rule: it is alive, it is
+    /// asking). Two concurrent reservations of one key: exactly one gets `Reserved`, with the
+    /// token that names this reservation (`reserved_at` is `now` as stored).
     ///
     /// # Errors
     /// Store trouble only.
@@ -55,12 +58,19 @@ pub trait IdempotencyStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<IdempotencyRecord, StoreError>;
 
-    /// Deletes an in-flight record (the request ended without a stored response: 5xx, or it
-    /// never started executing). A completed record is left alone.
+    /// Deletes the in-flight record of the reservation `token` names (the request ended
+    /// without a stored response: an error, or it never started executing). A completed
+    /// record, and a reservation that has since been taken over by another request, are left
+    /// alone.
     ///
     /// # Errors
     /// Store trouble only; releasing an absent key is not an error.
-    async fn release(&self, tenant: TenantId, key: &IdempotencyKey) -> Result<(), StoreError>;
+    async fn release(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        token: &ReservationToken,
+    ) -> Result<(), StoreError>;
 
     /// Deletes records expired at `now`; returns how many.
     ///

@@ -9,7 +9,7 @@ use crate::chain_address::ChainAddress;
 use crate::deposit_address::DepositAddress;
 use crate::event::Event;
 use crate::id::{AddressBookEntryId, EventId, TenantId, TransactionId, VaultId, WalletId};
-use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::idempotency::{IdempotencyKey, ReservationToken, StoredResponse};
 use crate::ledger::LedgerEntry;
 use crate::tenant::TenantPolicy;
 use crate::text::ExternalRef;
@@ -541,14 +541,17 @@ pub trait WebhookTx: Send {
 /// Idempotency records inside a [`StoreTx`].
 #[async_trait]
 pub trait IdempotencyTx: Send {
-    /// Marks the in-flight idempotency record completed with the response to replay.
+    /// Marks the in-flight idempotency record of the reservation `token` names completed with
+    /// the response to replay.
     ///
     /// # Errors
-    /// `NotFound` when the key was not reserved by this tenant.
+    /// `NotFound` when the key is not in flight under that reservation: never reserved by this
+    /// tenant, or taken over by a later request (the caller must not commit).
     async fn complete_idempotency(
         &mut self,
         tenant: TenantId,
         key: &IdempotencyKey,
+        token: &ReservationToken,
         response: &StoredResponse,
     ) -> Result<(), StoreError>;
 }
@@ -787,6 +790,7 @@ mockall::mock! {
             &mut self,
             tenant: TenantId,
             key: &IdempotencyKey,
+            token: &ReservationToken,
             response: &StoredResponse,
         ) -> Result<(), StoreError>;
     }

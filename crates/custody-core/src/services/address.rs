@@ -518,8 +518,7 @@ impl AddressService {
         };
         if let Some(write) = idempotency {
             let rendered = (write.respond)(&T::from(result.clone()));
-            tx.complete_idempotency(caller.tenant_id, write.key, &rendered)
-                .await?;
+            super::complete_idempotency(tx.as_mut(), caller.tenant_id, write, &rendered).await?;
         }
         tx.commit().await?;
         Ok(result)

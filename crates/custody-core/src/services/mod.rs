@@ -55,8 +55,8 @@ pub use withdrawal::{WithdrawCommand, WithdrawalService};
 
 use crate::error::Error;
 use crate::id::TenantId;
-use crate::idempotency::{IdempotencyKey, StoredResponse};
-use crate::ports::StoreTx;
+use crate::idempotency::{IdempotencyKey, ReservationToken, StoredResponse};
+use crate::ports::{StoreError, StoreTx};
 
 /// The result of an "ensure" operation: the resource, and whether this call created it (the
 /// HTTP layer answers 201 or 200 accordingly).
@@ -75,6 +75,9 @@ pub struct Provisioned<T> {
 pub struct IdempotentWrite<'a, T> {
     /// The reserved key.
     pub key: &'a IdempotencyKey,
+    /// This request's reservation of it: completion matches it, so a request whose key was
+    /// taken over meanwhile fails ([`Error::IdempotencyKeyTakenOver`]) and commits nothing.
+    pub reservation: &'a ReservationToken,
     /// Renders the response the partner will receive (status, headers, body).
     pub respond: &'a (dyn Fn(&T) -> StoredResponse + Send + Sync),
 }
@@ -94,9 +97,29 @@ pub(crate) async fn commit_with<T>(
     value: &T,
 ) -> Result<(), Error> {
     if let Some(write) = idempotency {
-        tx.complete_idempotency(tenant, write.key, &(write.respond)(value))
-            .await?;
+        complete_idempotency(tx.as_mut(), tenant, write, &(write.respond)(value)).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Stores `response` for replay in `tx`, under this request's reservation of the key. When the
+/// reservation is no longer this request's (another request with the key took it over after
+/// the lease, or after this instance stopped heartbeating), the error is
+/// [`Error::IdempotencyKeyTakenOver`] and the caller must not commit: its change is dropped
+/// with the transaction, and the request that holds the key now decides what is stored.
+pub(crate) async fn complete_idempotency<T>(
+    tx: &mut dyn StoreTx,
+    tenant: TenantId,
+    write: IdempotentWrite<'_, T>,
+    response: &StoredResponse,
+) -> Result<(), Error> {
+    match tx
+        .complete_idempotency(tenant, write.key, write.reservation, response)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound) => Err(Error::IdempotencyKeyTakenOver),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -24,7 +24,7 @@ use crate::deposit_address::{AddressStatus, DepositAddress, ProviderRef};
 use crate::environment::Environment;
 use crate::event::{Event, EventType};
 use crate::id::{AddressId, ApiKeyId, TenantId, TransactionId, VaultId, WalletId};
-use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::idempotency::{IdempotencyKey, ReservationToken, StoredResponse};
 use crate::ports::{FixedClock, MockStoreTx, MockUnitOfWork, SequentialIds, StoreTx};
 use crate::text::{Metadata, VaultName};
 use crate::vault::{Vault, VaultKind, VaultStatus};
@@ -237,6 +237,12 @@ pub(crate) fn idempotency_key(raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(raw.as_bytes()).expect("valid fixture idempotency key")
 }
 
+/// The reservation the tests' [`IdempotentWrite`](super::IdempotentWrite)s hold.
+pub(crate) static RESERVATION: ReservationToken = ReservationToken {
+    reserved_at: OffsetDateTime::UNIX_EPOCH,
+    owner: None,
+};
+
 /// A stored response with `status` and `body`.
 pub(crate) fn stored_response(status: u16, body: &str) -> StoredResponse {
     StoredResponse {
@@ -425,7 +431,7 @@ pub(crate) fn record_writes(tx: &mut MockStoreTx) -> WriteLog {
     });
     let l = log.clone();
     tx.expect_complete_idempotency()
-        .returning(move |_, _, response| {
+        .returning(move |_, _, _, response| {
             l.push(StoreWrite::CompleteIdempotency(response.clone()));
             Ok(())
         });

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use custody_core::id::TenantId;
 use custody_core::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState, StoredResponse, IN_FLIGHT_LEASE,
+    Fingerprint, IdempotencyKey, IdempotencyRecord, RecordState, ReservationToken, StoredResponse,
+    IN_FLIGHT_LEASE,
 };
 use custody_core::instance::{InstanceId, HEARTBEAT_TIMEOUT};
 use custody_core::ports::{IdempotencyStore, IdempotencyTx, Reservation, StoreError};
 use time::OffsetDateTime;
 
-use crate::codec::{self, headers_json};
+use crate::codec::{self, headers_json, Columns};
 use crate::statement::Statement;
 use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
 
@@ -17,11 +18,14 @@ pub const COLUMNS: &str = "key, fingerprint, state, response_status, response_he
      response_body, created_at, expires_at";
 
 /// Inserts an in-flight record for `owner`, or replaces one that has expired at `now` or
-/// was abandoned: still in flight and reserved at least the lease ago, or reserved by an
-/// instance whose last heartbeat is at least the heartbeat timeout old (an owner with no
-/// heartbeat row, or none, is judged by the lease alone). A live record is left alone and no
-/// row comes back (in PostgreSQL the conflicting row is locked, so of two concurrent
-/// reservations the second waits for the first, then sees the first's live row: one taker).
+/// was abandoned: still in flight and reserved at least the lease ago, or reserved by
+/// another instance whose last heartbeat is at least the heartbeat timeout old (an owner with
+/// no heartbeat row, or none, is judged by the lease alone; `owner` never takes its own
+/// reservation by the heartbeat rule, which keeps (`created_at`, `owner_instance`) unique per
+/// reservation of a key: see [`ReservationToken`]). A live record is left alone and no row
+/// comes back (in PostgreSQL the conflicting row is locked, so of two concurrent reservations
+/// the second waits for the first, then sees the first's live row: one taker). The taker gets
+/// back `created_at` as stored, its token.
 pub fn reserve(
     tenant: TenantId,
     key: &IdempotencyKey,
@@ -46,8 +50,9 @@ pub fn reserve(
                 AND (idempotency_records.created_at <= :lease_before \
                      OR EXISTS (SELECT 1 FROM instances \
                                 WHERE instances.id = idempotency_records.owner_instance \
-                                AND instances.heartbeat_at <= :silent_since))) \
-         RETURNING key",
+                                AND instances.heartbeat_at <= :silent_since \
+                                AND (:owner IS NULL OR instances.id <> :owner)))) \
+         RETURNING created_at",
     )
     .bind("tenant", tenant.to_string())
     .bind("key", key.as_str())
@@ -70,29 +75,45 @@ pub fn live(tenant: TenantId, key: &IdempotencyKey, now: OffsetDateTime) -> Stat
     .bind("now", now)
 }
 
-/// Marks the in-flight record completed with the response to replay.
-pub fn complete(tenant: TenantId, key: &IdempotencyKey, response: &StoredResponse) -> Statement {
-    Statement::new(
+/// The condition naming one reservation: in flight, reserved at `token.reserved_at` by
+/// `token.owner` (none matching none).
+const RESERVATION: &str = "state = 'in_flight' AND created_at = :reserved_at \
+     AND (owner_instance = :owner OR (owner_instance IS NULL AND :owner IS NULL))";
+
+/// Marks the in-flight record of the reservation `token` names completed with the response to
+/// replay; a reservation taken over since (another `created_at` or owner) is left alone.
+pub fn complete(
+    tenant: TenantId,
+    key: &IdempotencyKey,
+    token: &ReservationToken,
+    response: &StoredResponse,
+) -> Statement {
+    Statement::new(format!(
         "UPDATE idempotency_records SET state = 'completed', response_status = :status, \
          response_headers = :headers, response_body = :body \
          WHERE environment = :environment AND tenant_id = :tenant AND key = :key \
-         AND state = 'in_flight'",
-    )
+         AND {RESERVATION}"
+    ))
     .bind("tenant", tenant.to_string())
     .bind("key", key.as_str())
+    .bind("reserved_at", token.reserved_at)
+    .bind("owner", token.owner.as_ref().map(InstanceId::as_str))
     .bind("status", i64::from(response.status))
     .bind("headers", headers_json(&response.headers))
     .bind("body", response.body.clone())
 }
 
-/// Deletes an in-flight record, never a completed one.
-pub fn release(tenant: TenantId, key: &IdempotencyKey) -> Statement {
-    Statement::new(
+/// Deletes the in-flight record of the reservation `token` names, never a completed one nor
+/// a reservation taken over since.
+pub fn release(tenant: TenantId, key: &IdempotencyKey, token: &ReservationToken) -> Statement {
+    Statement::new(format!(
         "DELETE FROM idempotency_records WHERE environment = :environment \
-         AND tenant_id = :tenant AND key = :key AND state = 'in_flight'",
-    )
+         AND tenant_id = :tenant AND key = :key AND {RESERVATION}"
+    ))
     .bind("tenant", tenant.to_string())
     .bind("key", key.as_str())
+    .bind("reserved_at", token.reserved_at)
+    .bind("owner", token.owner.as_ref().map(InstanceId::as_str))
 }
 
 pub fn purge_expired(now: OffsetDateTime) -> Statement {
@@ -114,9 +135,10 @@ impl<T: Transaction> IdempotencyTx for SqlTx<T> {
         &mut self,
         tenant: TenantId,
         key: &IdempotencyKey,
+        token: &ReservationToken,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        if self.changed(complete(tenant, key, response)).await? == 0 {
+        if self.changed(complete(tenant, key, token, response)).await? == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -147,8 +169,11 @@ impl<D: Database> IdempotencyStore for EnvStore<D> {
         }
         for _ in 0..RESERVE_ATTEMPTS {
             let stmt = reserve(tenant, key, fingerprint, now, expires_at, owner.as_ref());
-            if !self.0.write_all(stmt).await?.is_empty() {
-                return Ok(Reservation::Reserved);
+            if let Some(row) = self.0.write_all(stmt).await?.first() {
+                return Ok(Reservation::Reserved(ReservationToken {
+                    reserved_at: row.time("created_at")?,
+                    owner,
+                }));
             }
             if let Some(row) = self.0.fetch_optional(live(tenant, key, now)).await? {
                 return Ok(Reservation::Existing(codec::idempotency_record(&row)?));
@@ -169,8 +194,13 @@ impl<D: Database> IdempotencyStore for EnvStore<D> {
         store::one(&self.0, live(tenant, key, now), codec::idempotency_record).await
     }
 
-    async fn release(&self, tenant: TenantId, key: &IdempotencyKey) -> Result<(), StoreError> {
-        self.0.write(release(tenant, key)).await.map(|_| ())
+    async fn release(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        token: &ReservationToken,
+    ) -> Result<(), StoreError> {
+        self.0.write(release(tenant, key, token)).await.map(|_| ())
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

@@ -553,6 +553,7 @@ async fn provider_down_is_a_retryable_provider_error_and_commits_nothing() {
             ensure(AddressTarget::Vault(target.id), asset),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )
@@ -963,10 +964,10 @@ async fn the_idempotent_response_is_stored_before_the_commit() {
     let sink = Arc::clone(&stored);
     mint.tx
         .expect_complete_idempotency()
-        .withf(|t, k, _| *t == tenant() && k.as_str() == "idem-42")
+        .withf(|t, k, r, _| *t == tenant() && k.as_str() == "idem-42" && *r == RESERVATION)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _, response| {
+        .returning(move |_, _, _, response| {
             sink.lock().unwrap().push(response.clone());
             Ok(())
         });
@@ -996,6 +997,7 @@ async fn the_idempotent_response_is_stored_before_the_commit() {
             ensure(AddressTarget::Vault(target.id), asset),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )
@@ -1007,6 +1009,9 @@ async fn the_idempotent_response_is_stored_before_the_commit() {
     assert_eq!(stored[0].status, 201);
 }
 
+/// The store finds no in-flight record under this request's reservation (another request took
+/// the key over): nothing is committed, and the error says so (409 `idempotency_key_in_flight`
+/// at the edge), not a 404 about a resource the partner never named.
 #[tokio::test]
 async fn a_failed_idempotency_write_does_not_commit() {
     let asset = usdt_eth();
@@ -1015,7 +1020,7 @@ async fn a_failed_idempotency_write_does_not_commit() {
     mint.tx
         .expect_complete_idempotency()
         .times(1)
-        .returning(|_, _, _| Err(StoreError::NotFound));
+        .returning(|_, _, _, _| Err(StoreError::NotFound));
     mint.tx.expect_commit().never();
     let (provider, _) = provider_minting(chain_address(asset, 8));
     let svc = service(
@@ -1033,12 +1038,13 @@ async fn a_failed_idempotency_write_does_not_commit() {
             ensure(AddressTarget::Vault(target.id), asset),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Store(StoreError::NotFound)), "{err:?}");
+    assert!(matches!(err, Error::IdempotencyKeyTakenOver), "{err:?}");
 }
 
 // ---- create_additional_address ---------------------------------------------------------
@@ -1108,7 +1114,7 @@ async fn an_additional_address_takes_the_next_index_and_is_not_primary() {
         .expect_complete_idempotency()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     mint.tx
         .expect_commit()
         .times(1)
@@ -1132,6 +1138,7 @@ async fn an_additional_address_takes_the_next_index_and_is_not_primary() {
             Some(label.clone()),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )

@@ -60,6 +60,7 @@ async fn add_canonicalises_an_evm_address_and_commits_with_its_event() {
             new_entry(Network::Ethereum, LOWER, Some("USDT_ETHEREUM")),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )

@@ -172,6 +172,7 @@ async fn the_response_is_recorded_with_the_deposit() {
             to_wallet("1", Settlement::Realistic),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )

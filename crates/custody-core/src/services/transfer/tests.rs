@@ -84,6 +84,7 @@ async fn a_transfer_moves_available_funds_and_commits_once() {
             command("25.5"),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )

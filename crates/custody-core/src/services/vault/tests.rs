@@ -126,10 +126,10 @@ async fn create_stores_the_idempotent_response_before_committing() {
     let stored = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&stored);
     tx.expect_complete_idempotency()
-        .withf(|t, k, _| *t == tenant() && k.as_str() == "vault-1")
+        .withf(|t, k, _, _| *t == tenant() && k.as_str() == "vault-1")
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _, r| {
+        .returning(move |_, _, _, r| {
             sink.lock().unwrap().push(r.clone());
             Ok(())
         });
@@ -146,6 +146,7 @@ async fn create_stores_the_idempotent_response_before_committing() {
             new_vault(),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )
@@ -482,7 +483,7 @@ async fn update_stores_the_idempotent_response_before_committing() {
     u.tx.expect_complete_idempotency()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, r| {
+        .returning(|_, _, _, r| {
             assert_eq!(r.body, b"Frozen".to_vec());
             Ok(())
         });
@@ -499,6 +500,7 @@ async fn update_stores_the_idempotent_response_before_committing() {
         status_patch(VaultStatus::Frozen),
         Some(IdempotentWrite {
             key: &key,
+            reservation: &RESERVATION,
             respond: &respond,
         }),
     )

@@ -219,10 +219,10 @@ async fn create_stores_the_rendered_wallet_response_before_committing() {
     let stored = Arc::new(Mutex::new(Vec::<StoredResponse>::new()));
     let sink = Arc::clone(&stored);
     tx.expect_complete_idempotency()
-        .withf(|t, k, _| *t == tenant() && k.as_str() == "wallet-1")
+        .withf(|t, k, _, _| *t == tenant() && k.as_str() == "wallet-1")
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _, r| {
+        .returning(move |_, _, _, r| {
             sink.lock().unwrap().push(r.clone());
             Ok(())
         });
@@ -248,6 +248,7 @@ async fn create_stores_the_rendered_wallet_response_before_committing() {
             None,
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )

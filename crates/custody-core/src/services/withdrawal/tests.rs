@@ -176,6 +176,7 @@ async fn submit_holds_the_funds_and_records_the_destination() {
             command("40"),
             Some(IdempotentWrite {
                 key: &key,
+                reservation: &RESERVATION,
                 respond: &respond,
             }),
         )
