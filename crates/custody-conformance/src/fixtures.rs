@@ -639,6 +639,15 @@ pub async fn assert_seeded_totals(seeded: &[SeededTotals<'_>], what: &str) {
     }
 }
 
+/// The (tenant, asset) pairs of `env` whose maintained total differs from its wallets' sum,
+/// as `custody admin reconcile` reports them (`ledger.totalDrift`).
+pub async fn total_drift(env: &EnvironmentStores) -> usize {
+    let check = custody_core::services::check_ledger(
+        &env.reconcile.ledger_snapshot(None).await.expect("snapshot"),
+    );
+    check.total_drift.len()
+}
+
 // --- assertions -------------------------------------------------------------------------
 
 /// Asserts `result` is `Err(Conflict)` naming `constraint`.

@@ -12,56 +12,20 @@
 
 use std::path::Path;
 
+mod common;
+use common::raw;
+
 use custody_conformance::fixtures::{tenant_id, vault_id, wallet_id};
-use custody_core::environment::Environment;
 use custody_core::page::PageRequest;
 use custody_core::ports::{AddressFilter, TransactionFilter, WalletFilter};
-use custody_sql::{MasterKey, SqliteDialect, Statement, Value};
-use custody_sqlite::SqliteStore;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, Row, SqliteConnection};
 
-async fn migrated(path: &Path) -> SqliteStore {
-    let store = SqliteStore::open(path, MasterKey::from_bytes([0xAB; 32]))
-        .await
-        .expect("open");
-    store.migrate().await.expect("migrate");
-    store
+async fn migrated(path: &Path) -> custody_sqlite::SqliteStore {
+    common::open_migrated(path).await
 }
 
-async fn raw(path: &Path) -> SqliteConnection {
-    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
-        .await
-        .expect("raw connection")
-}
-
-/// `EXPLAIN QUERY PLAN` of `stmt` in the live environment, one line per step.
-async fn plan(conn: &mut SqliteConnection, stmt: Statement) -> String {
-    let rendered = stmt
-        .bind("environment", Environment::Live.as_str())
-        .render(&SqliteDialect)
-        .expect("render");
-    let sql = format!("EXPLAIN QUERY PLAN {}", rendered.sql);
-    let mut query = sqlx::query(&sql);
-    for value in rendered.values {
-        query = match value {
-            Value::Text(v) => query.bind(v),
-            Value::Int(v) => query.bind(v),
-            Value::Bool(v) => query.bind(v),
-            Value::Time(v) => {
-                query.bind(v.map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap()))
-            }
-            other => panic!("unexpected value {other:?}"),
-        };
-    }
-    query
-        .fetch_all(conn)
-        .await
-        .expect("explain")
-        .iter()
-        .map(|row| row.get::<String, _>("detail"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The plan of `stmt` as one text.
+async fn plan(conn: &mut sqlx::SqliteConnection, stmt: custody_sql::Statement) -> String {
+    common::plan(conn, stmt).await.join("\n")
 }
 
 fn page() -> PageRequest {

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use custody_conformance::StoreHandles;
 use custody_core::environment::Environment;
-use custody_sql::MasterKey;
+use custody_sql::{MasterKey, SqliteDialect, Statement, Value};
 use custody_sqlite::{SqliteOptions, SqliteStore};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 pub fn master() -> MasterKey {
     MasterKey::from_bytes([0xAB; 32])
@@ -56,4 +56,32 @@ pub async fn raw_with(options: SqliteConnectOptions) -> SqliteConnection {
     SqliteConnection::connect_with(&options)
         .await
         .expect("raw connection")
+}
+
+/// `EXPLAIN QUERY PLAN` of `stmt` in the live environment, one line per step.
+pub async fn plan(conn: &mut SqliteConnection, stmt: Statement) -> Vec<String> {
+    let rendered = stmt
+        .bind("environment", Environment::Live.as_str())
+        .render(&SqliteDialect)
+        .expect("render");
+    let sql = format!("EXPLAIN QUERY PLAN {}", rendered.sql);
+    let mut query = sqlx::query(&sql);
+    for value in rendered.values {
+        query = match value {
+            Value::Text(v) => query.bind(v),
+            Value::Int(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+            Value::Time(v) => {
+                query.bind(v.map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap()))
+            }
+            other => panic!("unexpected value {other:?}"),
+        };
+    }
+    query
+        .fetch_all(conn)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect()
 }
