@@ -59,6 +59,21 @@ async fn template(api: &Api, cluster: &Cluster) -> Result<Template> {
     })
 }
 
+/// The users a PostgreSQL run of the scenarios starts with (`load_users`, vacuumed and
+/// analysed), so each row measures a running system's tables and planner statistics: without
+/// them a row grows its tables from a handful of rows to thousands on statistics taken at the
+/// handful, and generic plans chose other indexes of the same leading columns (change 26).
+pub(crate) async fn base_load(
+    api: &Api,
+    cluster: &Cluster,
+    tenant: &str,
+    users: u64,
+) -> Result<()> {
+    cluster.psql(ID_FUNCTION)?;
+    let template = template(api, cluster).await?;
+    load_users(cluster, tenant, &template, 0, users)
+}
+
 /// Inserts users `from..to`: each a vault with two wallets (USDT and USDC on Ethereum) and
 /// their primary addresses, like a Connect mint; every fourth user also has a completed deposit
 /// into its USDT wallet (the template's transaction, ledger entries and balances); every user
