@@ -336,11 +336,11 @@ mod tests {
     use super::*;
 
     /// pgbench runs the scripts prepared, and after five executions PostgreSQL may keep a
-    /// generic plan. A WHERE clause comparing a column with an expression of parameters (the
-    /// old `external_ref = 'pgb-' || :client_id || …`) let that plan take another index of the
-    /// same leading columns and walk the tenant's rows: the mint ceiling fell from ~1,300 to
-    /// ~200/s as the table grew (change 26). Values are computed by the `\\gset` line before
-    /// the transaction and bound plain, as custody binds its own.
+    /// generic plan. On the same analysed table, the generic plan of the old vault look-up
+    /// (`external_ref = 'pgb-' || :client_id || …`) walked the tenant's vaults through
+    /// `vaults_list_idx` (13,291 buffers) where `external_ref = $2` took the unique index
+    /// (3 buffers): the ceiling must bind values as custody does (change 26). Per-transaction
+    /// values are computed by the key look-up's `\gset` and bound plain.
     #[test]
     fn no_ceiling_statement_filters_on_an_expression() {
         let mut filters = 0;
@@ -353,7 +353,7 @@ mod tests {
                 if let Some((_, filter)) = line.split_once(" WHERE ") {
                     filters += 1;
                     assert!(
-                        !filter.contains("||"),
+                        !filter.contains("||") && !filter.to_lowercase().contains("concat("),
                         "{name}: a WHERE clause on an expression: {line}"
                     );
                 }
