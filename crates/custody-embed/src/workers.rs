@@ -21,10 +21,10 @@ use std::time::Duration;
 use custody_core::asset::AssetId;
 use custody_core::environment::Environment;
 use custody_core::instance::{InstanceId, FORGET_AFTER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT};
-use custody_core::outbox::ClaimedEvent;
+use custody_core::outbox::{AttemptOutcome, ClaimedEvent};
 use custody_core::ports::{DynApiKeyStore, DynClock, DynIdempotencyStore, DynInstanceRegistry};
 use custody_core::services::{
-    DeliverySettings, DepositService, EventService, TransactionWorker, WebhookDelivery,
+    Delivered, DeliverySettings, DepositService, EventService, TransactionWorker, WebhookDelivery,
     WorkerSettings,
 };
 use tokio::sync::{watch, Notify, Semaphore};
@@ -594,7 +594,8 @@ impl Pass for PurgeSignatures {
     }
 }
 
-/// One webhook delivery pass, shared by these workers and `custody serve`'s: claims due events
+/// One webhook delivery pass (the loop of [`Workers::webhooks`], which `custody serve` runs too,
+/// adds the wake-up of a full batch to it): claims due events
 /// for as many tenants as `slots` has free permits, groups them by tenant and sends each
 /// tenant's batch in order on its own task holding one permit, so a slow receiver delays only
 /// its own tenant ([`WebhookDelivery::deliver_batch`]: the batch's events with nothing to send
@@ -609,8 +610,8 @@ pub async fn deliver_due(
 }
 
 /// [`deliver_due`]; a batch that finished full (as many events as a claim takes per tenant)
-/// notifies `more`, so its tenant's next events are claimed at once rather than a poll
-/// interval later.
+/// with every event delivered or skipped notifies `more`, so its tenant's next events are
+/// claimed at once rather than a poll interval later.
 async fn deliver(
     env: Environment,
     delivery: &WebhookDelivery,
@@ -648,8 +649,17 @@ async fn deliver(
         let more = more.cloned();
         tokio::spawn(async move {
             // The events with nothing to send are skipped in one write (issue 18).
+            // Woken again only by a batch that went through: every event delivered or
+            // skipped. One with a refused attempt (a receiver down, or answering 429 with a
+            // Retry-After) keeps the poll interval's pace instead of having the tenant's whole
+            // backlog sent at it at once.
             let done = match delivery.deliver_batch(&batch).await {
-                Ok(_) => true,
+                Ok(outcomes) => outcomes.iter().all(|d| {
+                    matches!(
+                        d,
+                        Delivered::Skipped | Delivered::Attempted(_, AttemptOutcome::Delivered)
+                    )
+                }),
                 Err(e) => {
                     tracing::warn!(environment = env.as_str(), tenant = %batch[0].event.tenant_id, events = batch.len(), error = %e, "webhook delivery not recorded; retried when its lease ends");
                     false
@@ -774,6 +784,96 @@ mod tests {
         assert_eq!(
             done, 45,
             "every vault.created skipped, not one batch per hour"
+        );
+    }
+
+    /// A batch whose attempts were refused (a receiver answering 503) does not wake the loop:
+    /// the tenant's next events wait the poll interval (an hour here) instead of being sent at
+    /// once to a receiver that is failing. 25 events: the first claim's 10 are attempted, the
+    /// other 15 wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_of_refused_attempts_does_not_wake_the_loop() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use custody_core::ports::{MockWebhookTransport, WebhookResponse};
+        use custody_core::services::{ConfigureEndpoint, NewVault};
+        use custody_core::text::VaultName;
+
+        let sent = Arc::new(AtomicUsize::new(0));
+        let mut transport = MockWebhookTransport::new();
+        transport
+            .expect_resolve()
+            .returning(|_, _| Ok(vec!["93.184.216.34".parse().expect("ip")]));
+        let counter = Arc::clone(&sent);
+        transport.expect_send().returning(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            WebhookResponse {
+                status: Some(503),
+                retry_after: None,
+                error: None,
+                duration_ms: 1,
+            }
+        });
+        let dir = tempfile::tempdir().expect("tmp");
+        let custody = Custody::builder()
+            .store_url(format!(
+                "sqlite://{}",
+                dir.path().join("custody.db").display()
+            ))
+            .master_key(MasterKey::from_bytes([7; 32]))
+            .webhook_transport(Arc::new(transport))
+            .build()
+            .await
+            .expect("custody");
+        let tenant = custody.admin().create_tenant("Failing").await.expect("tenant");
+        let caller = custody.caller(tenant.id, Environment::Sandbox);
+        custody
+            .sandbox()
+            .webhooks
+            .configure(
+                &caller,
+                ConfigureEndpoint {
+                    url: "https://receiver.example/hook".to_owned(),
+                    subscribed: None,
+                },
+                None,
+            )
+            .await
+            .expect("endpoint");
+        for n in 0..25 {
+            custody
+                .sandbox()
+                .vaults
+                .create(
+                    &caller,
+                    NewVault {
+                        external_ref: None,
+                        name: VaultName::parse(format!("user {n}")).expect("name"),
+                        metadata: Default::default(),
+                    },
+                    None,
+                )
+                .await
+                .expect("vault");
+        }
+        let options = WorkerOptions {
+            webhook_poll_interval: Duration::from_secs(3_600),
+            ..WorkerOptions::default()
+        };
+        let workers = custody.spawn_workers(options);
+        for _ in 0..500 {
+            if sent.load(Ordering::SeqCst) >= 10 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Time for a wake-up to have claimed the next batch, had there been one.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        workers.stop(Duration::from_secs(5)).await;
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            10,
+            "one batch attempted; the rest wait for the poll interval"
         );
     }
 
