@@ -825,7 +825,11 @@ mod tests {
             .build()
             .await
             .expect("custody");
-        let tenant = custody.admin().create_tenant("Failing").await.expect("tenant");
+        let tenant = custody
+            .admin()
+            .create_tenant("Failing")
+            .await
+            .expect("tenant");
         let caller = custody.caller(tenant.id, Environment::Sandbox);
         custody
             .sandbox()
