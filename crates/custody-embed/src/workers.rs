@@ -711,6 +711,46 @@ mod tests {
         }
     }
 
+    /// `n` vaults of the caller's tenant: `n` `vault.created` events.
+    async fn create_vaults(custody: &Custody, caller: &custody_core::caller::Caller, n: usize) {
+        use custody_core::services::NewVault;
+        use custody_core::text::VaultName;
+        for n in 0..n {
+            custody
+                .sandbox()
+                .vaults
+                .create(
+                    caller,
+                    NewVault {
+                        external_ref: None,
+                        name: VaultName::parse(format!("user {n}")).expect("name"),
+                        metadata: Default::default(),
+                    },
+                    None,
+                )
+                .await
+                .expect("vault");
+        }
+    }
+
+    /// An embedded custody on a SQLite file in `dir`.
+    fn on_file(dir: &tempfile::TempDir) -> crate::CustodyBuilder {
+        Custody::builder()
+            .store_url(format!(
+                "sqlite://{}",
+                dir.path().join("custody.db").display()
+            ))
+            .master_key(MasterKey::from_bytes([7; 32]))
+    }
+
+    /// Workers whose webhook loop polls hourly: only a wake-up claims sooner.
+    fn hourly_webhooks() -> WorkerOptions {
+        WorkerOptions {
+            webhook_poll_interval: Duration::from_secs(3_600),
+            ..WorkerOptions::default()
+        }
+    }
+
     /// Skipped events of the tenant (no endpoint is configured), read through the delivery log.
     async fn skipped(custody: &Custody, caller: &custody_core::caller::Caller) -> usize {
         use custody_core::outbox::{DeliveryFilter, DeliveryView};
@@ -737,41 +777,12 @@ mod tests {
     /// drain the 45 events (five batches) within the bounded wait.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_tenants_backlog_is_drained_batch_after_batch_not_per_poll() {
-        use custody_core::services::NewVault;
-        use custody_core::text::VaultName;
         let dir = tempfile::tempdir().expect("tmp");
-        let custody = Custody::builder()
-            .store_url(format!(
-                "sqlite://{}",
-                dir.path().join("custody.db").display()
-            ))
-            .master_key(MasterKey::from_bytes([7; 32]))
-            .build()
-            .await
-            .expect("custody");
+        let custody = on_file(&dir).build().await.expect("custody");
         let tenant = custody.admin().create_tenant("Busy").await.expect("tenant");
         let caller = custody.caller(tenant.id, Environment::Sandbox);
-        for n in 0..45 {
-            custody
-                .sandbox()
-                .vaults
-                .create(
-                    &caller,
-                    NewVault {
-                        external_ref: None,
-                        name: VaultName::parse(format!("user {n}")).expect("name"),
-                        metadata: Default::default(),
-                    },
-                    None,
-                )
-                .await
-                .expect("vault");
-        }
-        let options = WorkerOptions {
-            webhook_poll_interval: Duration::from_secs(3_600),
-            ..WorkerOptions::default()
-        };
-        let workers = custody.spawn_workers(options);
+        create_vaults(&custody, &caller, 45).await;
+        let workers = custody.spawn_workers(hourly_webhooks());
         let mut done = 0;
         for _ in 0..500 {
             done = skipped(&custody, &caller).await;
@@ -796,8 +807,7 @@ mod tests {
         use std::sync::atomic::{AtomicUsize, Ordering};
 
         use custody_core::ports::{MockWebhookTransport, WebhookResponse};
-        use custody_core::services::{ConfigureEndpoint, NewVault};
-        use custody_core::text::VaultName;
+        use custody_core::services::ConfigureEndpoint;
 
         let sent = Arc::new(AtomicUsize::new(0));
         let mut transport = MockWebhookTransport::new();
@@ -815,12 +825,7 @@ mod tests {
             }
         });
         let dir = tempfile::tempdir().expect("tmp");
-        let custody = Custody::builder()
-            .store_url(format!(
-                "sqlite://{}",
-                dir.path().join("custody.db").display()
-            ))
-            .master_key(MasterKey::from_bytes([7; 32]))
+        let custody = on_file(&dir)
             .webhook_transport(Arc::new(transport))
             .build()
             .await
@@ -844,27 +849,8 @@ mod tests {
             )
             .await
             .expect("endpoint");
-        for n in 0..25 {
-            custody
-                .sandbox()
-                .vaults
-                .create(
-                    &caller,
-                    NewVault {
-                        external_ref: None,
-                        name: VaultName::parse(format!("user {n}")).expect("name"),
-                        metadata: Default::default(),
-                    },
-                    None,
-                )
-                .await
-                .expect("vault");
-        }
-        let options = WorkerOptions {
-            webhook_poll_interval: Duration::from_secs(3_600),
-            ..WorkerOptions::default()
-        };
-        let workers = custody.spawn_workers(options);
+        create_vaults(&custody, &caller, 25).await;
+        let workers = custody.spawn_workers(hourly_webhooks());
         for _ in 0..500 {
             if sent.load(Ordering::SeqCst) >= 10 {
                 break;
