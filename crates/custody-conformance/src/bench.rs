@@ -14,10 +14,11 @@ use custody_core::environment::Environment;
 use custody_core::id::{DeliveryId, WalletId};
 use custody_core::idempotency::RecordState;
 use custody_core::outbox::{AttemptOutcome, DeliveryAttempt};
-use custody_core::ports::FixedClock;
-use custody_core::services::{AddressTarget, EnsureAddress, TransferCommand, TransferService};
+use custody_core::services::{AddressTarget, EnsureAddress, TransferCommand};
 
-use crate::concurrency::{address_service, caller, ids, seed_funded_wallets, XorShift};
+use crate::concurrency::{
+    address_service, caller, seed_funded_wallets, transfer_service, XorShift,
+};
 use crate::fixtures::*;
 use crate::provider::CountingProvider;
 use crate::StoreHandles;
@@ -88,12 +89,7 @@ async fn transfers(stores: StoreHandles, tasks: usize, ops_per_task: usize) -> T
         .iter()
         .map(|w| w.id)
         .collect();
-    let service = TransferService::new(
-        env.uow.clone(),
-        Arc::new(FixedClock::new(at(10))),
-        ids(),
-        Arc::new(custody_core::event::DomainSnapshots),
-    );
+    let service = transfer_service(&env);
     let caller = caller(tenant, Environment::Live);
     timed(
         format!("transfer ({tasks} concurrent)"),

@@ -81,6 +81,16 @@ pub(crate) fn ids() -> Arc<SequentialIds> {
     Arc::new(SequentialIds::new(EPOCH_MS + 5_000_000))
 }
 
+/// A transfer service over `env`, its clock fixed at `at(10)`.
+pub(crate) fn transfer_service(env: &EnvironmentStores) -> TransferService {
+    TransferService::new(
+        env.uow.clone(),
+        Arc::new(FixedClock::new(at(10))),
+        ids(),
+        Arc::new(custody_core::event::DomainSnapshots),
+    )
+}
+
 pub(crate) fn address_service(
     stores: &StoreHandles,
     env: &EnvironmentStores,
@@ -350,12 +360,7 @@ pub async fn concurrent_transfers_conserve_balances(stores: StoreHandles) {
     let tenant = seed_tenant(&stores, 1).await;
     let wallets = seed_funded_wallets(&env, tenant).await;
     let ids_of: Vec<WalletId> = wallets.iter().map(|w| w.id).collect();
-    let service = TransferService::new(
-        env.uow.clone(),
-        Arc::new(FixedClock::new(at(10))),
-        ids(),
-        Arc::new(custody_core::event::DomainSnapshots),
-    );
+    let service = transfer_service(&env);
     let caller = caller(tenant, env.environment);
     let total = STARTING_BALANCE * TRANSFER_WALLETS as u128;
     let barrier = Arc::new(tokio::sync::Barrier::new(TRANSFER_TASKS as usize));

@@ -847,22 +847,16 @@ pub async fn idempotency_taken_over_use_case_commits_nothing(stores: StoreHandle
     use custody_core::amount::Amount;
     use custody_core::error::Error;
     use custody_core::idempotency::{StoredResponse, IN_FLIGHT_LEASE};
-    use custody_core::ports::FixedClock;
-    use custody_core::services::{IdempotentWrite, TransferCommand, TransferService};
+    use custody_core::services::{IdempotentWrite, TransferCommand};
     use custody_core::transaction::Transaction;
 
-    use crate::concurrency::{caller, ids, seed_funded_wallets};
+    use crate::concurrency::{caller, seed_funded_wallets, transfer_service};
 
     let env = stores.live.clone();
     let tenant = seed_tenant(&stores, 1).await;
     let wallets = seed_funded_wallets(&env, tenant).await;
     let (from, to) = (wallets[0].id, wallets[1].id);
-    let service = TransferService::new(
-        env.uow.clone(),
-        Arc::new(FixedClock::new(at(10))),
-        ids(),
-        Arc::new(custody_core::event::DomainSnapshots),
-    );
+    let service = transfer_service(&env);
     let caller = caller(tenant, env.environment);
     let command = || TransferCommand {
         from,

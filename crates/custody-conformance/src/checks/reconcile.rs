@@ -8,12 +8,14 @@ use std::sync::Arc;
 use custody_core::amount::Amount;
 use custody_core::id::{TenantId, WalletId};
 use custody_core::ledger::{self, LedgerEntry, Movement, Posting};
-use custody_core::ports::{EnvironmentStores, FixedClock, InFlightItem};
-use custody_core::services::{check_ledger, TransferCommand, TransferService, WalletDrift};
+use custody_core::ports::{EnvironmentStores, InFlightItem};
+use custody_core::services::{check_ledger, TransferCommand, WalletDrift};
 use custody_core::transaction::{Transaction, TransactionKind, TransactionStatus};
 use custody_core::wallet::{Bucket, Wallet};
 
-use crate::concurrency::{caller, ids, seed_funded_wallets, STARTING_BALANCE, TRANSFER_WALLETS};
+use crate::concurrency::{
+    caller, seed_funded_wallets, transfer_service, STARTING_BALANCE, TRANSFER_WALLETS,
+};
 use crate::fixtures::*;
 use crate::StoreHandles;
 
@@ -471,12 +473,7 @@ pub async fn reconcile_snapshot_under_concurrent_transfers(stores: StoreHandles)
     let tenant = seed_tenant(&stores, 1).await;
     let wallets = seed_funded_wallets(&env, tenant).await;
     let ids_of: Vec<WalletId> = wallets.iter().map(|w| w.id).collect();
-    let service = TransferService::new(
-        env.uow.clone(),
-        Arc::new(FixedClock::new(at(10))),
-        ids(),
-        Arc::new(custody_core::event::DomainSnapshots),
-    );
+    let service = transfer_service(&env);
     let caller = caller(tenant, env.environment);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tasks = Vec::new();
