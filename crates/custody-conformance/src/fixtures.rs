@@ -650,6 +650,18 @@ pub async fn total_drift(env: &EnvironmentStores) -> usize {
 
 // --- assertions -------------------------------------------------------------------------
 
+/// Asserts `tenant`'s maintained totals equal its wallets' sums in `env` (what `custody admin
+/// reconcile` reports as `ledger.totalDrift`).
+pub async fn assert_no_total_drift(env: &EnvironmentStores, tenant: TenantId) {
+    let check = custody_core::services::check_ledger(
+        &env.reconcile
+            .ledger_snapshot(Some(tenant))
+            .await
+            .expect("snapshot"),
+    );
+    assert!(check.total_drift.is_empty(), "{check:?}");
+}
+
 /// Asserts `result` is `Err(Conflict)` naming `constraint`.
 #[track_caller]
 pub fn assert_conflict<T: Debug>(result: Result<T, StoreError>, constraint: &str, what: &str) {

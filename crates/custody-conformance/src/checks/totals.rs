@@ -443,13 +443,7 @@ async fn movements_racing(stores: StoreHandles, rebuilds: u32) {
         vec![(usdt_eth(), amount(sum))],
         "the total is the wallets' sum: no lost update"
     );
-    let check = check_ledger(
-        &env.reconcile
-            .ledger_snapshot(Some(tenant))
-            .await
-            .expect("snapshot"),
-    );
-    assert!(check.total_drift.is_empty(), "{check:?}");
+    assert_no_total_drift(&env, tenant).await;
 }
 
 /// `ReconcileStore::rebuild_totals` (`custody admin totals rebuild`): drifted totals (a

@@ -10,7 +10,6 @@ use std::time::Duration;
 use custody_core::amount::Amount;
 use custody_core::id::{TenantId, WalletId};
 use custody_core::ports::{EnvironmentStores, StoreError, StoreTx};
-use custody_core::services::check_ledger;
 use custody_core::totals::{SignedAmount, SLOTS};
 use custody_core::wallet::Balances;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -277,11 +276,5 @@ pub async fn totals_slots_are_written_last_in_order(stores: StoreHandles) {
             .base_units();
     }
     assert_eq!(wallets, booked, "the wallets hold what was booked");
-    let check = check_ledger(
-        &env.reconcile
-            .ledger_snapshot(Some(tenant))
-            .await
-            .expect("snapshot"),
-    );
-    assert!(check.total_drift.is_empty(), "{check:?}");
+    assert_no_total_drift(&env, tenant).await;
 }
