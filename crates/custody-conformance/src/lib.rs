@@ -170,6 +170,7 @@ macro_rules! conformance_suite {
             webhook_endpoint_round_trip_and_uniqueness,
             outbox_fair_claims_skips_and_bulk_redelivery,
             outbox_skip_many_skips_only_the_tenants_listed_events,
+            outbox_skip_due_without_endpoint_skips_only_the_tenants_due_backlog,
             // Issue 14: `custody admin reconcile`'s one-snapshot reads.
             reconcile_snapshot_sums_exactly_and_names_drift,
             reconcile_signed_sums_at_the_edges,

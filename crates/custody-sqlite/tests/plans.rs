@@ -249,6 +249,16 @@ async fn the_workers_and_the_purge_keep_their_indexes() {
         "a tenant's claim:\n{p}"
     );
     assert!(!p.contains("events_delivery_idx"), "a tenant's claim:\n{p}");
+    let p = plan(
+        &mut conn,
+        webhook_deliveries::skip_due_without_endpoint(tenant_id(1), now, 1_000),
+    )
+    .await;
+    assert!(
+        p.contains("events_tenant_due_idx") && p.contains("SEARCH w USING INDEX"),
+        "the bulk skip of a tenant without an endpoint:\n{p}"
+    );
+    assert!(!p.contains("events_delivery_idx"), "the bulk skip:\n{p}");
     let p = plan(&mut conn, events::claim(now, lease, 10)).await;
     assert!(p.contains("events_due_idx"), "the claim:\n{p}");
     let p = plan(&mut conn, idempotency::purge_expired(now)).await;

@@ -170,6 +170,115 @@ pub async fn outbox_skip_many_skips_only_the_tenants_listed_events(stores: Store
     assert_eq!(ids(&again), vec![ea[1].id, eb[0].id]);
 }
 
+/// `skip_due_without_endpoint`: while the tenant has no enabled endpoint, its due, unleased
+/// pending events are skipped, at most `limit` per call, and nothing else: not an event waiting
+/// for a later retry, not one under a live lease (until the lease ends), not a delivered one, not
+/// another tenant's, not the other environment's. A tenant whose endpoint is enabled keeps every
+/// event; once that endpoint is disabled, its events go too.
+pub async fn outbox_skip_due_without_endpoint_skips_only_the_tenants_due_backlog(
+    stores: StoreHandles,
+) {
+    let env = &stores.live;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let ea = seed_events(env, a, 10, 8).await;
+    let eb = seed_events(env, b, 30, 2).await;
+    let a_sandbox = seed_events(&stores.sandbox, a, 50, 2).await;
+    // a: ea[0] and ea[1] leased, then ea[0] refused and due again only at 5000; ea[7] delivered.
+    let claimed = env
+        .outbox
+        .claim_fair(at(1000), Duration::seconds(60), 10, 2)
+        .await
+        .expect("claim");
+    assert_eq!(ids(&claimed), vec![ea[0].id, ea[1].id, eb[0].id, eb[1].id]);
+    env.outbox
+        .record_attempt(
+            &attempt(1, &ea[0], 1, 1000),
+            AttemptOutcome::RetryAt(at(5000)),
+        )
+        .await
+        .expect("refused");
+    env.outbox
+        .record_attempt(&ok_attempt(2, &ea[7], 1, 1000), AttemptOutcome::Delivered)
+        .await
+        .expect("delivered");
+
+    let skip = |tenant, seconds, limit| {
+        env.outbox
+            .skip_due_without_endpoint(tenant, at(seconds), limit)
+    };
+    assert_eq!(
+        skip(a, 1001, 3).await.expect("skip"),
+        3,
+        "bounded by the limit"
+    );
+    assert_eq!(
+        skip(a, 1001, 100).await.expect("skip"),
+        2,
+        "the rest of ea[2..7]"
+    );
+    assert_eq!(
+        skip(a, 1001, 100).await.expect("skip"),
+        0,
+        "nothing left due"
+    );
+    let view = |tenant, event: EventId| async move {
+        DeliveryView::of(&env.outbox.status(tenant, event).await.expect("status"))
+    };
+    for e in &ea[2..7] {
+        assert_eq!(view(a, e.id).await, DeliveryView::Skipped);
+        let status = env.outbox.status(a, e.id).await.expect("status");
+        assert_eq!((status.attempts, status.next_attempt_at), (0, None));
+    }
+    let waiting = env.outbox.status(a, ea[0].id).await.expect("status");
+    assert_eq!(
+        (waiting.state, waiting.attempts, waiting.next_attempt_at),
+        (DeliveryState::Pending, 1, Some(at(5000))),
+        "a retry not yet due is kept"
+    );
+    assert_eq!(view(a, ea[1].id).await, DeliveryView::Pending, "leased");
+    assert_eq!(view(a, ea[7].id).await, DeliveryView::Delivered);
+    for e in &eb {
+        assert_eq!(view(b, e.id).await, DeliveryView::Pending, "b's");
+    }
+    for e in &a_sandbox {
+        let status = stores.sandbox.outbox.status(a, e.id).await.expect("status");
+        assert_eq!(status.state, DeliveryState::Pending, "the sandbox's");
+    }
+    // An ended lease no longer protects an event.
+    assert_eq!(skip(a, 2000, 100).await.expect("skip"), 1);
+    assert_eq!(view(a, ea[1].id).await, DeliveryView::Skipped);
+
+    // b has an enabled endpoint (read in the statement itself): nothing of b's is skipped.
+    let mut tx = env.uow.begin().await.expect("begin");
+    let mut e = endpoint(b, 1);
+    tx.insert_webhook_endpoint(&e).await.expect("insert");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        skip(b, 2000, 100).await.expect("skip"),
+        0,
+        "enabled endpoint"
+    );
+    for ev in &eb {
+        assert_eq!(view(b, ev.id).await, DeliveryView::Pending);
+    }
+    e.status = EndpointStatus::Disabled;
+    e.disabled_reason = Some("endpoint_gone".into());
+    e.disabled_at = Some(at(2000));
+    e.version = 2;
+    let mut tx = env.uow.begin().await.expect("begin");
+    tx.update_webhook_endpoint(&e).await.expect("disable");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        skip(b, 2000, 100).await.expect("skip"),
+        2,
+        "disabled endpoint"
+    );
+    for ev in &eb {
+        assert_eq!(view(b, ev.id).await, DeliveryView::Skipped);
+    }
+}
+
 /// `claim_fair`: up to `per_tenant` of each tenant's due events, and a tenant with an event
 /// under a live lease is not claimed again until it ends; `skip`, `redeliver_failed_events`,
 /// `lease_event` and the filtered delivery log.

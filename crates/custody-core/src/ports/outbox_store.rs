@@ -65,6 +65,22 @@ pub trait OutboxStore: Send + Sync {
     /// Store trouble only.
     async fn skip_many(&self, tenant: TenantId, events: &[EventId]) -> Result<u64, StoreError>;
 
+    /// Skips up to `limit` of the tenant's due, unleased pending events in one statement, **when
+    /// the tenant has no enabled endpoint in this environment** (read in that same statement,
+    /// so an endpoint configured or re-enabled before it runs keeps every event deliverable);
+    /// returns how many were skipped. A claimed batch that found no endpoint to send to uses it
+    /// for the rest of the tenant's backlog, which would otherwise cost a claim and a skip per
+    /// batch (issue 18: two write transactions per ten events on SQLite's single writer).
+    ///
+    /// # Errors
+    /// Store trouble only.
+    async fn skip_due_without_endpoint(
+        &self,
+        tenant: TenantId,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// The tenant's delivery log: events (ascending id, cursor-paginated by event id) matching
     /// `filter`, each with its bookkeeping and every attempt.
     ///

@@ -36,6 +36,14 @@ use crate::webhook::{
     Target, UrlRefusal, WebhookEndpoint, WebhookUrl, DELIVERY_TIMEOUT, DISABLE_AFTER_FAILING,
 };
 
+/// At most this many of a tenant's due events are skipped per statement once a full batch found
+/// no enabled endpoint ([`OutboxStore::skip_due_without_endpoint`]): a bounded write, so
+/// SQLite's single writer is not held for a whole backlog at once; a larger backlog goes over
+/// the following passes (the full batch wakes the worker again).
+///
+/// [`OutboxStore::skip_due_without_endpoint`]: crate::ports::OutboxStore::skip_due_without_endpoint
+pub const SKIP_DUE_LIMIT: u32 = 1_000;
+
 /// How the worker claims and sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliverySettings {
@@ -194,7 +202,12 @@ impl WebhookDelivery {
     /// delivered one after another, each reading the endpoint again (an endpoint disabled by
     /// one of them skips the rest). Returns what became of each event, in batch order.
     ///
+    /// A full batch (`per_tenant` events) that found no endpoint, or a disabled one, also skips
+    /// up to [`SKIP_DUE_LIMIT`] more of the tenant's due events in one write
+    /// ([`OutboxStore::skip_due_without_endpoint`]), which they would meet anyway when claimed.
+    ///
     /// [`OutboxStore::skip_many`]: crate::ports::OutboxStore::skip_many
+    /// [`OutboxStore::skip_due_without_endpoint`]: crate::ports::OutboxStore::skip_due_without_endpoint
     ///
     /// # Errors
     /// Store trouble (the events not yet recorded are retried when their lease ends); a batch
@@ -226,6 +239,18 @@ impl WebhookDelivery {
             .collect();
         if !skipped.is_empty() {
             self.outbox.skip_many(tenant, &skipped).await?;
+        }
+        let nowhere = endpoint
+            .as_ref()
+            .is_none_or(|e| e.status != EndpointStatus::Enabled);
+        if nowhere && batch.len() >= usize::try_from(self.settings.per_tenant).unwrap_or(usize::MAX)
+        {
+            // A full batch and nowhere to send: the rest of the tenant's backlog goes in bulk
+            // writes rather than a claim and a skip per batch (issue 18). The store reads the
+            // endpoint again in that statement, so one configured meanwhile loses nothing.
+            self.outbox
+                .skip_due_without_endpoint(tenant, self.clock.now(), SKIP_DUE_LIMIT)
+                .await?;
         }
         let mut out = Vec::with_capacity(batch.len());
         for claimed in batch {

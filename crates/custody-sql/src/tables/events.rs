@@ -382,6 +382,19 @@ impl<D: Database> OutboxStore for EnvStore<D> {
         Ok(skipped)
     }
 
+    async fn skip_due_without_endpoint(
+        &self,
+        tenant: TenantId,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.0
+            .write(super::webhook_deliveries::skip_due_without_endpoint(
+                tenant, now, limit,
+            ))
+            .await
+    }
+
     async fn deliveries(
         &self,
         tenant: TenantId,

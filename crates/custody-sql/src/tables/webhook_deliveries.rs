@@ -101,6 +101,31 @@ pub fn skip_many(tenant: TenantId, events: &[EventId]) -> Statement {
     .bind_list("events", events.iter().map(ToString::to_string))
 }
 
+/// Skips up to `limit` of the tenant's due, unleased pending events unless the tenant has an
+/// enabled endpoint (the same statement reads it). No order: every due event goes, batch after
+/// batch, so the pick stops at `limit` entries of `events_tenant_due_idx` instead of sorting the
+/// whole backlog; rows another claimer is leasing right now are passed over (PostgreSQL).
+pub fn skip_due_without_endpoint(tenant: TenantId, now: OffsetDateTime, limit: u32) -> Statement {
+    Statement::new(
+        "WITH due AS ( \
+             SELECT id FROM events \
+             WHERE environment = :environment AND tenant_id = :tenant \
+               AND delivery_state = 'pending' AND next_attempt_at <= :now \
+               AND (lease_until IS NULL OR lease_until <= :now) \
+               AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w \
+                   WHERE w.environment = :environment AND w.tenant_id = :tenant \
+                     AND w.status = 'enabled') \
+             LIMIT :limit{lock}) \
+         UPDATE events SET delivery_state = 'failed', next_attempt_at = NULL, \
+         lease_until = NULL \
+         WHERE environment = :environment AND id IN (SELECT id FROM due)",
+    )
+    .bind("tenant", tenant.to_string())
+    .bind("now", now)
+    .bind("limit", i64::from(limit))
+    .lock(Lock::UpdateSkipLocked)
+}
+
 /// Makes the tenant's failed (attempted) events since `since` pending and due at `now`.
 pub fn redeliver_failed(tenant: TenantId, since: OffsetDateTime, now: OffsetDateTime) -> Statement {
     Statement::new(

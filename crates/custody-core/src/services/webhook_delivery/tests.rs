@@ -242,6 +242,8 @@ async fn a_batch_with_no_endpoint_is_skipped_in_one_write() {
         .returning(|_| Err(StoreError::NotFound));
     let mut outbox = MockOutboxStore::new();
     outbox.expect_skip().never();
+    // Five of ten: the claim took every due event, so there is no backlog to skip in bulk.
+    outbox.expect_skip_due_without_endpoint().never();
     let expected: Vec<EventId> = batch.iter().map(|c| c.event.id).collect();
     outbox
         .expect_skip_many()
@@ -283,6 +285,52 @@ async fn a_batch_for_a_disabled_endpoint_is_skipped_in_one_write() {
         worker.deliver_batch(&batch).await.expect("skipped"),
         vec![Delivered::Skipped; 3]
     );
+}
+
+/// A full batch (`per_tenant` events) with no endpoint, or a disabled one, then skips the rest
+/// of the tenant's due backlog in bulk writes, bounded by [`SKIP_DUE_LIMIT`] and stamped with
+/// the clock's now (issue 18: a claim and a skip per ten events before). A full batch to an
+/// enabled endpoint that does not subscribe to its types does not: the next events may be of a
+/// subscribed type.
+#[tokio::test]
+async fn a_full_batch_with_nowhere_to_send_skips_the_tenants_backlog_in_bulk() {
+    let enabled = endpoint("https://hooks.example.com/custody", Environment::Live);
+    let mut disabled = enabled.clone();
+    disabled.status = EndpointStatus::Disabled;
+    let mut unsubscribed = enabled.clone();
+    unsubscribed.subscribed = Some([EventType::TransactionCreated].into_iter().collect());
+    let full = DeliverySettings::default().per_tenant;
+    for (stored, bulk) in [(None, 1), (Some(disabled), 1), (Some(unsubscribed), 0)] {
+        let batch: Vec<_> = (0..u128::from(full))
+            .map(|n| claimed_event(n, EventType::VaultCreated, &enabled))
+            .collect();
+        let mut transport = MockWebhookTransport::new();
+        transport.expect_send().never();
+        let mut endpoints = MockWebhookEndpointStore::new();
+        let found = stored.clone();
+        endpoints
+            .expect_get()
+            .times(1)
+            .returning(move |_| found.clone().ok_or(StoreError::NotFound));
+        let mut outbox = MockOutboxStore::new();
+        outbox
+            .expect_skip_many()
+            .times(1)
+            .returning(|_, events| Ok(events.len() as u64));
+        let now = crate::ports::Clock::now(clock().as_ref());
+        outbox
+            .expect_skip_due_without_endpoint()
+            .times(bulk)
+            .withf(move |t, at, limit| *t == tenant() && *at == now && *limit == SKIP_DUE_LIMIT)
+            .returning(|_, _, limit| Ok(u64::from(limit)));
+        let worker = worker(Environment::Live, transport, endpoints, outbox, vec![]);
+        assert_eq!(
+            worker.deliver_batch(&batch).await.expect("skipped"),
+            vec![Delivered::Skipped; batch.len()],
+            "{:?}",
+            stored.map(|e| e.status)
+        );
+    }
 }
 
 /// A mixed batch: the unsubscribed events are skipped together first; the subscribed one is
