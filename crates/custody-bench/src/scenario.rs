@@ -74,7 +74,14 @@ pub(crate) struct Setup {
     /// The stored answer of the replayed mint, and its address id.
     replay_body: Vec<u8>,
     address: String,
+    /// Addresses of as many users, which the GETs by id take in turn: concurrent requests read
+    /// different rows, as partners' do (one row read by every connection at once would flatter
+    /// the reads' coalescing, which reads each id of a batch once).
+    addresses: Vec<String>,
 }
+
+/// How many users' addresses the GETs by id spread over.
+const GET_SPREAD: usize = 256;
 
 pub(crate) type Op = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
@@ -113,7 +120,14 @@ pub(crate) fn operation(
                     expect(answer, 201).map(drop)
                 }
                 Scenario::Get => {
-                    let path = format!("/connect/v1/addresses/{}", setup.address);
+                    // Connections interleave over the spread: worker w reads w, w + W, ….
+                    let pick = usize::try_from(n)
+                        .unwrap_or(0)
+                        .wrapping_mul(31)
+                        .wrapping_add(worker)
+                        % setup.addresses.len().max(1);
+                    let address = setup.addresses.get(pick).unwrap_or(&setup.address);
+                    let path = format!("/connect/v1/addresses/{address}");
                     expect(api.connect(Method::GET, &path, None, None).await, 200).map(drop)
                 }
                 Scenario::Transfer => {
@@ -261,6 +275,23 @@ pub(crate) async fn setup(api: &Api) -> Result<Setup> {
     )
     .map_err(fail)?;
     let address = id_of(&replay_body)?;
+    let mut addresses = Vec::with_capacity(GET_SPREAD);
+    for user in 0..GET_SPREAD {
+        let body = json!({"asset": "USDT", "network": "ethereum",
+                          "external_ref": format!("bench-get-{user}")});
+        let minted = expect(
+            api.connect(
+                Method::POST,
+                "/connect/v1/addresses",
+                Some(body.to_string()),
+                Some(&format!("setup-get-{user}")),
+            )
+            .await,
+            201,
+        )
+        .map_err(fail)?;
+        addresses.push(id_of(&minted)?);
+    }
     Ok(Setup {
         src,
         dst,
@@ -269,6 +300,7 @@ pub(crate) async fn setup(api: &Api) -> Result<Setup> {
         entry,
         replay_body,
         address,
+        addresses,
     })
 }
 

@@ -143,6 +143,7 @@ macro_rules! conformance_suite {
             isolation_events_and_outbox,
             isolation_idempotency,
             isolation_references_stay_in_environment_and_tenant,
+            isolation_reads_by_id_under_concurrency,
             // Time.
             time_precision_microseconds,
             // Concurrency through the real services.

@@ -14,6 +14,7 @@
 //! [`errors`] (sqlx errors translated into [`StoreError`](custody_core::ports::StoreError)) and
 //! [`redact`] (database URLs without their passwords, for `Debug` and logs).
 
+pub mod coalesce;
 pub mod codec;
 pub mod counted;
 pub mod errors;

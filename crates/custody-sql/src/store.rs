@@ -23,9 +23,10 @@ use crate::seal::MasterKey;
 use crate::statement::{Dialect, Rendered, Statement};
 use crate::tables::{version_conflict, Versioned};
 
-/// A connection pool, bound to an environment or shared: what an adapter provides.
+/// A connection pool, bound to an environment or shared: what an adapter provides. A clone is
+/// another handle on the same pool (the coalesced reads' drivers own one).
 #[async_trait]
-pub trait Database: Send + Sync + 'static {
+pub trait Database: Clone + Send + Sync + 'static {
     type Row: Columns + Send;
     type Tx: Transaction<Row = Self::Row>;
 
@@ -109,8 +110,29 @@ impl Statement {
     }
 }
 
-/// Every environment-bound port over one database handle.
-pub struct EnvStore<D>(pub D);
+/// Every environment-bound port over one database handle, and its reads by id coalesced under
+/// load ([`coalesce`](crate::coalesce)).
+pub struct EnvStore<D>(pub D, pub(crate) ByIdReads);
+
+/// The reads by id that go in batches under load, one queue per kind of read.
+#[derive(Default)]
+pub(crate) struct ByIdReads {
+    pub(crate) vaults: crate::coalesce::Coalesced<custody_core::vault::Vault>,
+    pub(crate) wallets: crate::coalesce::Coalesced<custody_core::wallet::Wallet>,
+    pub(crate) addresses: crate::coalesce::Coalesced<custody_core::deposit_address::DepositAddress>,
+    pub(crate) referenced_addresses: crate::coalesce::Coalesced<(
+        custody_core::deposit_address::DepositAddress,
+        Option<custody_core::text::ExternalRef>,
+    )>,
+    pub(crate) transactions: crate::coalesce::Coalesced<custody_core::transaction::Transaction>,
+}
+
+impl<D> EnvStore<D> {
+    /// The ports over `db`, reads by id not yet queued.
+    pub fn new(db: D) -> EnvStore<D> {
+        EnvStore(db, ByIdReads::default())
+    }
+}
 
 /// The unit of work's transaction: the adapter's, ended by its first error.
 ///
@@ -161,7 +183,7 @@ pub struct SharedStore<D> {
 impl<D: Database> EnvStore<D> {
     /// Every port of `env` over `db`, which binds `:environment` to `env`.
     pub fn ports(db: D, env: Environment) -> EnvironmentStores {
-        let store = Arc::new(EnvStore(db));
+        let store = Arc::new(EnvStore::new(db));
         EnvironmentStores {
             environment: env,
             uow: store.clone(),

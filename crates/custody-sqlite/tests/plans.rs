@@ -259,6 +259,17 @@ async fn the_workers_and_the_purge_keep_their_indexes() {
         "the bulk skip of a tenant without an endpoint:\n{p}"
     );
     assert!(!p.contains("events_delivery_idx"), "the bulk skip:\n{p}");
+    // A batch of coalesced GETs of addresses reads each id through the primary key.
+    let ids: Vec<String> = (1..=16)
+        .map(|n| custody_conformance::fixtures::address_id(n).to_string())
+        .collect();
+    let p = plan(&mut conn, custody_sql::tables::addresses::referenced(&ids)).await;
+    assert!(
+        p.contains(
+            "SEARCH a USING INDEX sqlite_autoindex_deposit_addresses_4 (id=? AND environment=?)"
+        ) && !p.lines().any(|l| l.starts_with("SCAN")),
+        "a batch of reads by id:\n{p}"
+    );
     let p = plan(&mut conn, events::claim(now, lease, 10)).await;
     assert!(p.contains("events_due_idx"), "the claim:\n{p}");
     let p = plan(&mut conn, idempotency::purge_expired(now)).await;

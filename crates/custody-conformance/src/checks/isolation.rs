@@ -670,3 +670,88 @@ pub async fn isolation_references_stay_in_environment_and_tenant(stores: StoreHa
             .is_empty());
     }
 }
+
+/// Reads by id are coalesced under load (custody-sql `coalesce`): concurrent reads of one kind
+/// go in one statement by id, whatever their tenant. Fired at once from many tasks, every read
+/// still answers its own caller only: its own row, `NotFound` for another tenant's row, for
+/// the other environment's and for a missing id, on every kind of read by id.
+pub async fn isolation_reads_by_id_under_concurrency(stores: StoreHandles) {
+    use std::sync::Arc;
+
+    use custody_core::transaction::TransactionKind;
+
+    let live = &stores.live;
+    let a = seed_tenant(&stores, 1).await;
+    let b = seed_tenant(&stores, 2).await;
+    let ba = seed_basics(live, a, 10).await;
+    let bb = seed_basics(live, b, 20).await;
+    let elsewhere = seed_basics(&stores.sandbox, a, 30).await;
+    let (aa, ab) = (
+        deposit_address(&ba.wallet, 15, 0),
+        deposit_address(&bb.wallet, 25, 0),
+    );
+    commit_addresses(live, &[&aa, &ab]).await;
+    let (ta, tb) = (
+        transaction(
+            a,
+            16,
+            TransactionKind::Deposit,
+            usdt_eth(),
+            5,
+            None,
+            Some(ba.wallet.id),
+        ),
+        transaction(
+            b,
+            26,
+            TransactionKind::Deposit,
+            usdt_eth(),
+            7,
+            None,
+            Some(bb.wallet.id),
+        ),
+    );
+    commit_transactions(live, &[&ta, &tb]).await;
+
+    let cases = Arc::new((ba, bb, elsewhere, aa, ab, ta, tb));
+    let mut reads = tokio::task::JoinSet::new();
+    for n in 0..240_u32 {
+        let (env, cases) = (live.clone(), Arc::clone(&cases));
+        reads.spawn(async move {
+            let (ba, bb, elsewhere, aa, ab, ta, tb) = &*cases;
+            let (a, b) = (ba.tenant, bb.tenant);
+            let what = format!("read {n} (case {})", n % 12);
+            match n % 12 {
+                0 => assert_eq!(env.vaults.get(a, ba.vault.id).await.expect("own"), ba.vault),
+                1 => assert_not_found(env.vaults.get(a, bb.vault.id).await, &what),
+                2 => assert_eq!(env.vaults.get(b, bb.vault.id).await.expect("own"), bb.vault),
+                3 => assert_not_found(env.vaults.get(a, elsewhere.vault.id).await, &what),
+                4 => assert_eq!(
+                    env.addresses
+                        .get_with_reference(a, aa.id)
+                        .await
+                        .expect("own"),
+                    (aa.clone(), ba.vault.external_ref.clone())
+                ),
+                5 => assert_not_found(env.addresses.get_with_reference(b, aa.id).await, &what),
+                6 => assert_eq!(env.addresses.get(b, ab.id).await.expect("own"), *ab),
+                7 => assert_not_found(env.addresses.get(a, ab.id).await, &what),
+                8 => assert_eq!(env.transactions.get(b, tb.id).await.expect("own"), *tb),
+                9 => assert_not_found(env.transactions.get(a, tb.id).await, &what),
+                10 => assert_eq!(
+                    env.wallets.get(a, ba.wallet.id).await.expect("own"),
+                    ba.wallet
+                ),
+                _ => {
+                    assert_eq!(env.transactions.get(a, ta.id).await.expect("own"), *ta);
+                    assert_not_found(env.wallets.get(b, ba.wallet.id).await, &what);
+                    assert_not_found(env.wallets.get(a, elsewhere.wallet.id).await, &what);
+                    assert_not_found(env.vaults.get(a, vault_id(999)).await, &what);
+                }
+            }
+        });
+    }
+    while let Some(read) = reads.join_next().await {
+        read.expect("every read answered as a single read would");
+    }
+}

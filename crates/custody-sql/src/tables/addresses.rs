@@ -40,6 +40,10 @@ static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
 /// one statement: the vault is the address's own (a composite foreign key, same environment
 /// and tenant), so it is joined by id alone.
 pub fn get_with_reference(tenant: TenantId, id: AddressId) -> Statement {
+    with_reference(tenant, &id.to_string())
+}
+
+fn with_reference(tenant: TenantId, id: &str) -> Statement {
     Statement::new(format!(
         "SELECT {}, v.external_ref AS vault_external_ref \
          FROM deposit_addresses a JOIN vaults v ON v.id = a.vault_id \
@@ -48,6 +52,18 @@ pub fn get_with_reference(tenant: TenantId, id: AddressId) -> Statement {
     ))
     .bind("tenant", tenant.to_string())
     .bind("id", id.to_string())
+}
+
+/// [`get_with_reference`] of several addresses, whatever their tenant (a batch of coalesced
+/// reads, each answer then checked against its request's tenant).
+pub fn referenced(ids: &[String]) -> Statement {
+    Statement::new(format!(
+        "SELECT {}, v.external_ref AS vault_external_ref \
+         FROM deposit_addresses a JOIN vaults v ON v.id = a.vault_id \
+         WHERE a.environment = :environment AND a.id IN (:ids)",
+        *QUALIFIED
+    ))
+    .bind_list("ids", ids.iter().cloned())
 }
 
 /// The wallet's primary address; of that tenant only when one is named.
@@ -204,7 +220,11 @@ impl<T: Transaction> AddressTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> AddressStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: AddressId) -> Result<DepositAddress, StoreError> {
-        store::one(&self.0, get(tenant, id), codec::deposit_address).await
+        let read = super::read_by_id!(COLUMNS, "deposit_addresses", codec::deposit_address);
+        self.1
+            .addresses
+            .get(&self.0, read, tenant, id.to_string())
+            .await
     }
 
     async fn get_with_reference(
@@ -212,12 +232,16 @@ impl<D: Database> AddressStore for EnvStore<D> {
         tenant: TenantId,
         id: AddressId,
     ) -> Result<(DepositAddress, Option<ExternalRef>), StoreError> {
-        store::one(
-            &self.0,
-            get_with_reference(tenant, id),
-            codec::referenced_address,
-        )
-        .await
+        let read = crate::coalesce::ById {
+            by_ids: referenced,
+            one: with_reference,
+            decode: codec::referenced_address,
+            key: crate::coalesce::raw_key,
+        };
+        self.1
+            .referenced_addresses
+            .get(&self.0, read, tenant, id.to_string())
+            .await
     }
 
     async fn primary_for_wallet(

@@ -75,6 +75,30 @@ fn by_id(columns: &str, table: &str, tenant: TenantId, id: String) -> Statement 
         .bind("id", id)
 }
 
+/// The rows of `table` with these ids in the handle's environment, whatever their tenant: a
+/// batch of coalesced reads ([`coalesce`](crate::coalesce)), each answer then checked against
+/// its request's tenant.
+fn by_ids(columns: &str, table: &str, ids: &[String]) -> Statement {
+    Statement::new(format!(
+        "SELECT {columns} FROM {table} WHERE environment = :environment AND id IN (:ids)"
+    ))
+    .bind_list("ids", ids.iter().cloned())
+}
+
+/// How the tenant's row of `$table` is read by id ([`by_id`], or [`by_ids`] in a batch of
+/// coalesced reads, [`coalesce`](crate::coalesce)).
+macro_rules! read_by_id {
+    ($columns:expr, $table:literal, $decode:path) => {
+        crate::coalesce::ById {
+            by_ids: |ids| super::by_ids($columns, $table, ids),
+            one: |tenant, id| super::by_id($columns, $table, tenant, id.to_owned()),
+            decode: $decode,
+            key: crate::coalesce::raw_key,
+        }
+    };
+}
+pub(crate) use read_by_id;
+
 /// Whether the tenant's row exists: some row or none.
 fn exists(table: &str, tenant: TenantId, id: String) -> Statement {
     by_id("1 AS found", table, tenant, id)

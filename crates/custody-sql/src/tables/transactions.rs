@@ -464,7 +464,11 @@ impl<T: Transaction> UnattributedDepositTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> TransactionStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: TransactionId) -> Result<Tx, StoreError> {
-        store::one(&self.0, get(tenant, id), codec::transaction).await
+        let read = super::read_by_id!(COLUMNS, "transactions", codec::transaction);
+        self.1
+            .transactions
+            .get(&self.0, read, tenant, id.to_string())
+            .await
     }
 
     async fn list(

@@ -140,7 +140,11 @@ impl<T: Transaction> VaultTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> VaultStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: VaultId) -> Result<Vault, StoreError> {
-        store::one(&self.0, get(tenant, id), codec::vault).await
+        let read = super::read_by_id!(COLUMNS, "vaults", codec::vault);
+        self.1
+            .vaults
+            .get(&self.0, read, tenant, id.to_string())
+            .await
     }
 
     async fn find_by_external_ref(

@@ -196,7 +196,11 @@ impl<T: Transaction> WalletTx for SqlTx<T> {
 #[async_trait]
 impl<D: Database> WalletStore for EnvStore<D> {
     async fn get(&self, tenant: TenantId, id: WalletId) -> Result<Wallet, StoreError> {
-        store::one(&self.0, get(tenant, id), codec::wallet).await
+        let read = super::read_by_id!(COLUMNS, "wallets", codec::wallet);
+        self.1
+            .wallets
+            .get(&self.0, read, tenant, id.to_string())
+            .await
     }
 
     async fn list(
