@@ -116,3 +116,51 @@ async fn a_vaults_transactions_are_read_through_its_wallets() {
          transactions:\n{wallets_plan:#}\n{list_plan:#}"
     );
 }
+
+/// A batch of coalesced reads by id (custody-sql `coalesce`) reads each id through the primary
+/// key: 16 of 20,000 transactions in a few dozen buffers, whatever the table holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_reads_by_id_probes_the_primary_key() {
+    let (store, db) = fresh_store().await;
+    let raw = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(db.url().expose())
+        .await
+        .unwrap();
+    let shared = store.shared();
+    let live = store.environment(Environment::Live);
+    let t = tenant(1);
+    shared
+        .tenants
+        .insert(&t, &EnabledAssets::all(), &EnabledAssets::all())
+        .await
+        .unwrap();
+    let vault = customer_vault(t.id, 1);
+    commit_vaults(&live, &[&vault]).await;
+    let w = wallet(&vault, usdt_eth(), 2);
+    commit_wallets(&live, &[&w]).await;
+    for chunk in 0..20 {
+        deposits(&live, t.id, w.id, 1_000 + chunk * 1_000, 1_000).await;
+    }
+    sqlx::query("ANALYZE transactions")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let ids: Vec<String> = (0..16)
+        .map(|n| transaction_id(1_000 + n * 1_234).to_string())
+        .collect();
+    let (blocks, plan) = buffers(
+        &raw,
+        custody_sql::tables::by_ids(
+            custody_sql::tables::transactions::COLUMNS,
+            "transactions",
+            &ids,
+        ),
+    )
+    .await;
+    let text = plan.to_string();
+    assert!(
+        text.contains("transactions_pkey") && blocks < 100,
+        "a batch of 16 reads by id read {blocks} buffers beside 20,000 transactions:\n{plan:#}"
+    );
+}

@@ -78,7 +78,7 @@ fn by_id(columns: &str, table: &str, tenant: TenantId, id: String) -> Statement 
 /// The rows of `table` with these ids in the handle's environment, whatever their tenant: a
 /// batch of coalesced reads ([`coalesce`](crate::coalesce)), each answer then checked against
 /// its request's tenant.
-fn by_ids(columns: &str, table: &str, ids: &[String]) -> Statement {
+pub fn by_ids(columns: &str, table: &str, ids: &[String]) -> Statement {
     Statement::new(format!(
         "SELECT {columns} FROM {table} WHERE environment = :environment AND id IN (:ids)"
     ))
