@@ -826,6 +826,35 @@ mod tests {
         caller
     }
 
+    /// An embedded custody (in `dir`) whose receiver answers `status`, with a tenant that has
+    /// `events` vault.created events waiting, its workers running with an hourly webhook
+    /// poll; and how many requests the receiver got.
+    async fn backlog_for_receiver(
+        dir: &tempfile::TempDir,
+        status: u16,
+        events: usize,
+    ) -> (Workers, Arc<std::sync::atomic::AtomicUsize>) {
+        let (transport, sent) = answering(status);
+        let custody = on_file(dir)
+            .webhook_transport(Arc::new(transport))
+            .build()
+            .await
+            .expect("custody");
+        let caller = tenant_with_endpoint(&custody).await;
+        create_vaults(&custody, &caller, events).await;
+        (custody.spawn_workers(hourly_webhooks()), sent)
+    }
+
+    /// Waits (at most 10 s) until `sent` reaches `n`.
+    async fn until_sent(sent: &std::sync::atomic::AtomicUsize, n: usize) {
+        for _ in 0..500 {
+            if sent.load(std::sync::atomic::Ordering::SeqCst) >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// One tenant's backlog is worked off batch after batch, not one batch per poll interval:
     /// the claim skips a tenant while its batch is in flight, so before the batch's wake-up the
     /// loop slept its interval after every batch (10 events per 500 ms by default, 20 events/s
@@ -835,22 +864,9 @@ mod tests {
     async fn a_tenants_backlog_is_drained_batch_after_batch_not_per_poll() {
         use std::sync::atomic::Ordering;
 
-        let (transport, sent) = answering(200);
         let dir = tempfile::tempdir().expect("tmp");
-        let custody = on_file(&dir)
-            .webhook_transport(Arc::new(transport))
-            .build()
-            .await
-            .expect("custody");
-        let caller = tenant_with_endpoint(&custody).await;
-        create_vaults(&custody, &caller, 45).await;
-        let workers = custody.spawn_workers(hourly_webhooks());
-        for _ in 0..500 {
-            if sent.load(Ordering::SeqCst) >= 45 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (workers, sent) = backlog_for_receiver(&dir, 200, 45).await;
+        until_sent(&sent, 45).await;
         workers.stop(Duration::from_secs(5)).await;
         assert_eq!(
             sent.load(Ordering::SeqCst),
@@ -904,22 +920,9 @@ mod tests {
     async fn a_batch_of_refused_attempts_does_not_wake_the_loop() {
         use std::sync::atomic::Ordering;
 
-        let (transport, sent) = answering(503);
         let dir = tempfile::tempdir().expect("tmp");
-        let custody = on_file(&dir)
-            .webhook_transport(Arc::new(transport))
-            .build()
-            .await
-            .expect("custody");
-        let caller = tenant_with_endpoint(&custody).await;
-        create_vaults(&custody, &caller, 25).await;
-        let workers = custody.spawn_workers(hourly_webhooks());
-        for _ in 0..500 {
-            if sent.load(Ordering::SeqCst) >= 10 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (workers, sent) = backlog_for_receiver(&dir, 503, 25).await;
+        until_sent(&sent, 10).await;
         // Time for a wake-up to have claimed the next batch, had there been one.
         tokio::time::sleep(Duration::from_millis(500)).await;
         workers.stop(Duration::from_secs(5)).await;

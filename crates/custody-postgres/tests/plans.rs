@@ -55,6 +55,32 @@ async fn deposits(env: &EnvironmentStores, tenant: TenantId, wallet: WalletId, f
 
 use custody_core::id::{TenantId, WalletId};
 
+/// A fresh store with tenant 1, a raw pool on its database for `EXPLAIN`, and the live ports
+/// (keep the store and the database handle alive for the test).
+async fn store_with_tenant() -> (
+    custody_postgres::PgStore,
+    custody_postgres::testing::TestDatabase,
+    PgPool,
+    EnvironmentStores,
+    custody_core::tenant::Tenant,
+) {
+    let (store, db) = fresh_store().await;
+    let raw = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(db.url().expose())
+        .await
+        .unwrap();
+    let live = store.environment(Environment::Live);
+    let t = tenant(1);
+    store
+        .shared()
+        .tenants
+        .insert(&t, &EnabledAssets::all(), &EnabledAssets::all())
+        .await
+        .unwrap();
+    (store, db, raw, live, t)
+}
+
 /// `GET /v1/transactions?vaultId=…` at 10⁶ addresses ran at 26 requests/s (p99 840 ms): the
 /// vault's wallets were a sub-select PostgreSQL could not estimate, so it walked the tenant's
 /// transactions in id order and filtered each (125,000 rows, 9,100 buffers, for a vault with
@@ -62,20 +88,7 @@ use custody_core::id::{TenantId, WalletId};
 /// values, which the wallet indexes answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vaults_transactions_are_read_through_its_wallets() {
-    let (store, db) = fresh_store().await;
-    let raw = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(db.url().expose())
-        .await
-        .unwrap();
-    let shared = store.shared();
-    let live = store.environment(Environment::Live);
-    let t = tenant(1);
-    shared
-        .tenants
-        .insert(&t, &EnabledAssets::all(), &EnabledAssets::all())
-        .await
-        .unwrap();
+    let (_store, _db, raw, live, t) = store_with_tenant().await;
     let (quiet, busy) = (customer_vault(t.id, 1), customer_vault(t.id, 2));
     commit_vaults(&live, &[&quiet, &busy]).await;
     let (qw, bw) = (wallet(&quiet, usdt_eth(), 1), wallet(&busy, usdt_eth(), 2));
@@ -121,20 +134,7 @@ async fn a_vaults_transactions_are_read_through_its_wallets() {
 /// key: 16 of 20,000 transactions in a few dozen buffers, whatever the table holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_reads_by_id_probes_the_primary_key() {
-    let (store, db) = fresh_store().await;
-    let raw = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(db.url().expose())
-        .await
-        .unwrap();
-    let shared = store.shared();
-    let live = store.environment(Environment::Live);
-    let t = tenant(1);
-    shared
-        .tenants
-        .insert(&t, &EnabledAssets::all(), &EnabledAssets::all())
-        .await
-        .unwrap();
+    let (_store, _db, raw, live, t) = store_with_tenant().await;
     let vault = customer_vault(t.id, 1);
     commit_vaults(&live, &[&vault]).await;
     let w = wallet(&vault, usdt_eth(), 2);
