@@ -203,7 +203,7 @@ impl WebhookDelivery {
     /// one of them skips the rest). Returns what became of each event, in batch order.
     ///
     /// A full batch (`per_tenant` events) that found no endpoint, or a disabled one, also skips
-    /// up to [`SKIP_DUE_LIMIT`] more of the tenant's due events in one write
+    /// up to 1,000 (`SKIP_DUE_LIMIT`) more of the tenant's due events in one write
     /// ([`OutboxStore::skip_due_without_endpoint`]), which they would meet anyway when claimed.
     ///
     /// [`OutboxStore::skip_many`]: crate::ports::OutboxStore::skip_many
