@@ -11,7 +11,7 @@ use custody_core::page::{Page, PageRequest};
 use custody_core::ports::{AddressFilter, AddressStore, AddressTx, StoreError};
 use custody_core::text::{ExternalRef, Label};
 
-use super::{by_id, int, scoped};
+use super::{int, scoped};
 use crate::codec::{self, Columns};
 use crate::errors::corrupt;
 use crate::names;
@@ -22,10 +22,6 @@ use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
 pub const COLUMNS: &str = "id, environment, tenant_id, vault_id, wallet_id, asset_id, network, \
      address, label, is_primary, derivation_index, provider, provider_reference, status, \
      version, created_at, updated_at";
-
-pub fn get(tenant: TenantId, id: AddressId) -> Statement {
-    by_id(COLUMNS, "deposit_addresses", tenant, id.to_string())
-}
 
 /// [`COLUMNS`] of `deposit_addresses a`, each named as itself.
 static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
@@ -39,11 +35,7 @@ static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
 /// One of the tenant's addresses with its vault's `external_ref` (`vault_external_ref`), in
 /// one statement: the vault is the address's own (a composite foreign key, same environment
 /// and tenant), so it is joined by id alone.
-pub fn get_with_reference(tenant: TenantId, id: AddressId) -> Statement {
-    with_reference(tenant, &id.to_string())
-}
-
-fn with_reference(tenant: TenantId, id: &str) -> Statement {
+pub fn get_with_reference(tenant: TenantId, id: &str) -> Statement {
     Statement::new(format!(
         "SELECT {}, v.external_ref AS vault_external_ref \
          FROM deposit_addresses a JOIN vaults v ON v.id = a.vault_id \
@@ -234,7 +226,7 @@ impl<D: Database> AddressStore for EnvStore<D> {
     ) -> Result<(DepositAddress, Option<ExternalRef>), StoreError> {
         let read = crate::coalesce::ById {
             by_ids: referenced,
-            one: with_reference,
+            one: get_with_reference,
             decode: codec::referenced_address,
             key: crate::coalesce::raw_key,
         };

@@ -14,7 +14,7 @@ use custody_core::transaction::{Transaction as Tx, TransactionKind};
 use custody_core::work::{DueTransaction, StuckWithdrawal, UnattributedDeposit, WorkClaim};
 use time::OffsetDateTime;
 
-use super::{by_id, exists, int, ledger, scoped, Versioned};
+use super::{exists, int, ledger, scoped, Versioned};
 use crate::codec::{self, history_json, Columns};
 use crate::names;
 use crate::page::paged;
@@ -29,10 +29,6 @@ pub const COLUMNS: &str = "id, environment, tenant_id, kind, status, asset_id, \
 
 /// The worker's bookkeeping, beside [`COLUMNS`].
 pub const WORK: &str = "next_poll_at, lease_until, lease_owner, poll_attempts, reconciliation_at";
-
-pub fn get(tenant: TenantId, id: TransactionId) -> Statement {
-    by_id(COLUMNS, "transactions", tenant, id.to_string())
-}
 
 /// One transaction by id; of that tenant only when one is named (workers name none).
 pub fn of(tenant: Option<TenantId>, id: TransactionId) -> Statement {

@@ -9,7 +9,7 @@ use custody_core::ports::{AssetTotalTx, StoreError, WalletFilter, WalletStore, W
 use custody_core::text::Label;
 use custody_core::wallet::Wallet;
 
-use super::{by_id, exists, int, scoped, Versioned};
+use super::{exists, int, scoped, Versioned};
 use crate::codec::{self, Columns};
 use crate::names;
 use crate::page::paged;
@@ -19,10 +19,6 @@ use crate::store::{self, Database, EnvStore, SqlTx, Transaction};
 pub const COLUMNS: &str = "id, environment, tenant_id, vault_id, asset_id, label, status, \
      CAST(available AS TEXT) AS available, CAST(pending AS TEXT) AS pending, \
      CAST(held AS TEXT) AS held, version, created_at, updated_at";
-
-pub fn get(tenant: TenantId, id: WalletId) -> Statement {
-    by_id(COLUMNS, "wallets", tenant, id.to_string())
-}
 
 /// The vault's wallet for an asset, whatever the tenant.
 pub fn of_vault(vault: VaultId, asset: AssetId) -> Statement {
